@@ -1,0 +1,16 @@
+/* balance.c - the balance responder (being written). */
+#include "app.h"
+
+static void not_yet(struct request *r)
+{
+    http_error(r, 404, "NOT_FOUND", "no such resource");
+}
+
+static const struct route routes[] = {
+    {"GET", "/api/v1/balance-not-yet", not_yet},
+};
+
+int main(void)
+{
+    return app_run("concert-balance", routes, sizeof routes / sizeof routes[0]);
+}

@@ -1,0 +1,70 @@
+/* app.c - config, connections and the FastCGI accept loop (see app.h). */
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "rds.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcgiapp.h>
+
+static volatile sig_atomic_t app_stopping;
+
+static void app_on_term(int sig)
+{
+    (void)sig;
+    app_stopping = 1;
+}
+
+int app_setup(const char *program)
+{
+    log_init(program);
+    if (config_load(&g_config) < 0)
+        return -1;
+    db_init(g_config.pg_conninfo);
+    rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
+    return 0;
+}
+
+int app_run(const char *program, const struct route *routes, size_t nroutes)
+{
+    FCGX_Request fcgx;
+    struct sigaction sa;
+
+    if (app_setup(program) < 0)
+        return 1;
+
+    /* SIGTERM interrupts accept() (no SA_RESTART) so the loop ends between
+     * requests; a request in progress is finished first. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = app_on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
+        log_error("cannot initialise FastCGI");
+        return 1;
+    }
+    while (!app_stopping && FCGX_Accept_r(&fcgx) >= 0) {
+        struct request r;
+
+        if (http_read_request(&r, &fcgx) < 0) {
+            log_error("out of memory reading a request");
+            r.fcgx = &fcgx;
+            r.answered = 0;
+            http_internal_error(&r);
+        } else {
+            http_dispatch(&r, routes, nroutes);
+        }
+        http_free_request(&r);
+        FCGX_Finish_r(&fcgx);
+    }
+    db_close();
+    rds_close();
+    config_free(&g_config);
+    return 0;
+}

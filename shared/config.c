@@ -1,0 +1,272 @@
+/* config.c - parser and loader for the config file (see config.h). */
+#include "config.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+struct config g_config;
+
+static void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->redis_port = 6379;
+    c->redis_timeout_ms = 1000;
+    c->active_limit = 100;
+    c->active_seconds = 1800;
+    c->waiting_idle_seconds = 600;
+    c->hold_seconds = 300;
+    c->seat_count = 50;
+    c->price = 50000;
+}
+
+void config_free(struct config *c)
+{
+    free(c->pg_conninfo);
+    free(c->redis_host);
+    if (c->admin_key) {
+        /* Wipe the key before freeing so it does not linger in a core. */
+        memset(c->admin_key, 0, strlen(c->admin_key));
+        free(c->admin_key);
+    }
+    memset(c, 0, sizeof *c);
+}
+
+static int parse_long(const char *v, long min, long max, long *out)
+{
+    char *end;
+    long n;
+
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Reads the admin key file: its first line, which must be 16..256 printable
+ * characters. */
+static int read_admin_key(const char *path, struct config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot open admin_key_file %s", path);
+        return -1;
+    }
+    n = getline(&line, &cap, f);
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        snprintf(err, errlen, "admin_key_file %s is empty", path);
+        return -1;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    for (ssize_t i = 0; i < n; i++) {
+        if (!isgraph((unsigned char)line[i])) {
+            n = 0;
+            break;
+        }
+    }
+    if (n < 16 || n > 256) {
+        memset(line, 0, cap);
+        free(line);
+        snprintf(err, errlen, "admin_key_file %s must hold 16 to 256 printable characters", path);
+        return -1;
+    }
+    free(c->admin_key);
+    c->admin_key = line;
+    return 0;
+}
+
+static int set_string(char **slot, const char *v)
+{
+    char *copy = strdup(v);
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int config_set(struct config *c, const char *key, const char *v, char *err, size_t errlen)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+        long min, max;
+    } longs[] = {
+        {"default_active_limit", offsetof(struct config, active_limit), 1, 1000000},
+        {"default_active_seconds", offsetof(struct config, active_seconds), 10, 86400},
+        {"default_waiting_idle_seconds", offsetof(struct config, waiting_idle_seconds), 10, 86400},
+        {"default_hold_seconds", offsetof(struct config, hold_seconds), 1, 3600},
+        {"default_seat_count", offsetof(struct config, seat_count), 1, 1000},
+        {"default_price", offsetof(struct config, price), 0, 1000000000},
+    };
+    long n;
+
+    if (strcmp(key, "pg_conninfo") == 0)
+        return set_string(&c->pg_conninfo, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    if (strcmp(key, "redis_host") == 0)
+        return set_string(&c->redis_host, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    if (strcmp(key, "redis_port") == 0) {
+        if (parse_long(v, 1, 65535, &n) < 0)
+            goto range;
+        c->redis_port = (int)n;
+        return 0;
+    }
+    if (strcmp(key, "redis_timeout_ms") == 0) {
+        if (parse_long(v, 10, 60000, &n) < 0)
+            goto range;
+        c->redis_timeout_ms = (int)n;
+        return 0;
+    }
+    if (strcmp(key, "admin_key_file") == 0)
+        return read_admin_key(v, c, err, errlen);
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
+        if (strcmp(key, longs[i].key) == 0) {
+            if (parse_long(v, longs[i].min, longs[i].max, &n) < 0) {
+                snprintf(err, errlen, "%s must be a whole number from %ld to %ld", key,
+                         longs[i].min, longs[i].max);
+                return -1;
+            }
+            *(long *)((char *)c + longs[i].offset) = n;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "unknown key '%.64s'", key);
+    return -1;
+range:
+    snprintf(err, errlen, "%s is out of range", key);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+int config_parse(const char *text, size_t len, struct config *out, char *err, size_t errlen)
+{
+    char *copy, *line, *next;
+    int lineno = 0;
+    char msg[256];
+
+    config_defaults(out);
+    if (memchr(text, '\0', len)) {
+        snprintf(err, errlen, "config holds a NUL byte");
+        return -1;
+    }
+    copy = malloc(len + 1);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+
+    for (line = copy; line; line = next) {
+        char *eq, *key, *value;
+
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        line = trim(line);
+        if (*line == '\0' || *line == '#')
+            continue;
+        eq = strchr(line, '=');
+        if (!eq) {
+            snprintf(err, errlen, "line %d: expected key = value", lineno);
+            goto fail;
+        }
+        *eq = '\0';
+        key = trim(line);
+        value = trim(eq + 1);
+        if (config_set(out, key, value, msg, sizeof msg) < 0) {
+            snprintf(err, errlen, "line %d: %s", lineno, msg);
+            goto fail;
+        }
+    }
+    free(copy);
+    if (!out->pg_conninfo || !out->redis_host) {
+        snprintf(err, errlen, "pg_conninfo and redis_host are required");
+        config_free(out);
+        return -1;
+    }
+    return 0;
+fail:
+    free(copy);
+    config_free(out);
+    return -1;
+}
+
+int config_load(struct config *out)
+{
+    const char *path = getenv("CONCERT_CONF");
+    char err[512];
+    char *text = NULL;
+    size_t cap = 0, len = 0;
+    FILE *f;
+    int rc;
+
+    if (!path || !*path)
+        path = SYSCONFDIR "/concert.conf";
+    f = fopen(path, "r");
+    if (!f) {
+        log_error("cannot open config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        size_t n;
+        if (len + 4096 > cap) {
+            char *bigger;
+            if (cap > (1u << 20)) {
+                log_error("config file %s is larger than 1 MiB", path);
+                free(text);
+                fclose(f);
+                return -1;
+            }
+            bigger = realloc(text, cap + 8192);
+            if (!bigger) {
+                free(text);
+                fclose(f);
+                log_error("out of memory reading %s", path);
+                return -1;
+            }
+            text = bigger;
+            cap += 8192;
+        }
+        n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    rc = config_parse(text ? text : "", len, out, err, sizeof err);
+    free(text);
+    if (rc < 0)
+        log_error("config file %s: %s", path, err);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/* config.h - the application's config file: `key = value` lines.
+ *
+ * One file configures every responder and the cron program. Its path comes
+ * from the CONCERT_CONF environment variable, else SYSCONFDIR/concert.conf.
+ * Unknown keys and out-of-range values are errors: a typo in production must
+ * stop the program at start-up, not run it with a default. */
+#ifndef CONCERT_CONFIG_H
+#define CONCERT_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char *pg_conninfo;          /* libpq connection string */
+    char *redis_host;
+    int redis_port;
+    int redis_timeout_ms;       /* connect and command timeout */
+    char *admin_key;            /* read from admin_key_file */
+    /* Defaults for concerts created without these fields. */
+    long active_limit;
+    long active_seconds;
+    long waiting_idle_seconds;
+    long hold_seconds;
+    long seat_count;
+    long price;
+};
+
+/* Parses config text. Returns 0, or -1 with a message in err. admin_key_file
+ * is read relative to the working directory when it is not absolute. */
+int config_parse(const char *text, size_t len, struct config *out, char *err, size_t errlen);
+
+/* Loads the file named by CONCERT_CONF (or the default path). Returns 0 or -1
+ * after logging why. */
+int config_load(struct config *out);
+
+void config_free(struct config *c);
+
+/* The configuration every part of the program reads once it is loaded. */
+extern struct config g_config;
+
+#endif

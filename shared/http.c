@@ -1,0 +1,438 @@
+/* http.c - FastCGI request reading, routing, JSON replies and body checks
+ * (see http.h). */
+#include "http.h"
+#include "log.h"
+#include "valid.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <fcgiapp.h>
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+int http_read_request(struct request *r, void *fcgx)
+{
+    FCGX_Request *req = fcgx;
+    const char *uri, *q, *cl;
+    size_t pathlen;
+    long long declared = -1;
+
+    memset(r, 0, sizeof *r);
+    r->fcgx = fcgx;
+    r->method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+    if (!r->method)
+        r->method = "GET";
+    uri = FCGX_GetParam("REQUEST_URI", req->envp);
+    if (!uri)
+        uri = "/";
+    q = strchr(uri, '?');
+    pathlen = q ? (size_t)(q - uri) : strlen(uri);
+    r->path = malloc(pathlen + 1);
+    if (!r->path)
+        return -1;
+    memcpy(r->path, uri, pathlen);
+    r->path[pathlen] = '\0';
+    r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
+    r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", req->envp);
+    r->remote_addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
+
+    cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+    if (cl && *cl) {
+        char *end;
+        errno = 0;
+        declared = strtoll(cl, &end, 10);
+        if (errno || *end || declared < 0)
+            declared = -1;
+    }
+    if (declared > HTTP_MAX_BODY) {
+        r->body_too_large = 1;
+        return 0;
+    }
+    /* Read at most one byte more than allowed, whatever the declared length,
+     * so a body that lies about its size is caught too. */
+    r->body = malloc(HTTP_MAX_BODY + 2);
+    if (!r->body)
+        return -1;
+    {
+        int n = FCGX_GetStr(r->body, HTTP_MAX_BODY + 1, req->in);
+        if (n < 0)
+            n = 0;
+        r->body_len = (size_t)n;
+    }
+    r->body[r->body_len] = '\0';
+    if (r->body_len > HTTP_MAX_BODY)
+        r->body_too_large = 1;
+    return 0;
+}
+
+void http_free_request(struct request *r)
+{
+    free(r->path);
+    free(r->body);
+    r->path = NULL;
+    r->body = NULL;
+}
+
+static void http_write(struct request *r, int status, const char *extra_headers,
+                       const char *body, size_t len)
+{
+    FCGX_Request *req = r->fcgx;
+
+    if (r->answered) {
+        log_error("handler answered twice (%d)", status);
+        return;
+    }
+    r->answered = 1;
+    FCGX_FPrintF(req->out,
+                 "Status: %d %s\r\n"
+                 "Content-Type: application/json; charset=utf-8\r\n"
+                 "Cache-Control: no-store\r\n"
+                 "Content-Length: %zu\r\n"
+                 "%s\r\n",
+                 status, status_text(status), len, extra_headers ? extra_headers : "");
+    FCGX_PutStr(body, (int)len, req->out);
+}
+
+void http_json_text(struct request *r, int status, const char *json, size_t len)
+{
+    http_write(r, status, NULL, json, len);
+}
+
+void http_json(struct request *r, int status, struct json_object *body)
+{
+    const char *text;
+    size_t len;
+
+    if (!body) {
+        http_internal_error(r);
+        return;
+    }
+    text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    if (!text) {
+        json_object_put(body);
+        http_internal_error(r);
+        return;
+    }
+    http_write(r, status, NULL, text, len);
+    json_object_put(body);
+}
+
+static void http_error_with(struct request *r, int status, const char *headers,
+                            const char *code, const char *message)
+{
+    struct json_object *err = json_object_new_object();
+    struct json_object *outer = json_object_new_object();
+    const char *text = NULL;
+    size_t len = 0;
+
+    if (err && outer &&
+        json_object_object_add(err, "code", json_object_new_string(code)) == 0 &&
+        json_object_object_add(err, "message", json_object_new_string(message)) == 0 &&
+        json_object_object_add(outer, "error", err) == 0) {
+        err = NULL;
+        text = json_object_to_json_string_length(outer, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    }
+    if (!text) {
+        static const char fallback[] =
+            "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"out of memory\"}}";
+        status = 503;
+        headers = "Retry-After: 1\r\n";
+        text = fallback;
+        len = sizeof fallback - 1;
+    }
+    http_write(r, status, headers, text, len);
+    json_object_put(err);
+    json_object_put(outer);
+}
+
+void http_error(struct request *r, int status, const char *code, const char *message)
+{
+    const char *headers = NULL;
+
+    if (status == 401)
+        headers = "WWW-Authenticate: Bearer\r\n";
+    http_error_with(r, status, headers, code, message);
+}
+
+void http_unavailable(struct request *r, const char *what)
+{
+    char message[128];
+
+    snprintf(message, sizeof message, "%s is unavailable, retry shortly", what);
+    http_error_with(r, 503, "Retry-After: 1\r\n", "UNAVAILABLE", message);
+}
+
+void http_internal_error(struct request *r)
+{
+    /* Answered as 503 with Retry-After: the contract knows no 500, and every
+     * internal failure here is a dependency or resource failure. */
+    http_error_with(r, 503, "Retry-After: 1\r\n", "UNAVAILABLE", "temporarily unable to serve the request");
+}
+
+/* Matches path against a pattern whose "{}" segments match any one non-empty
+ * segment, capturing them into r->param. */
+static int route_match(struct request *r, const char *pattern)
+{
+    const char *p = pattern, *s = r->path;
+    int n = 0;
+
+    while (*p && *s) {
+        if (p[0] == '{' && p[1] == '}') {
+            const char *end = strchr(s, '/');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            if (len == 0 || n == HTTP_MAX_PARAMS)
+                return 0;
+            r->param[n++] = s;
+            s += len;
+            p += 2;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else {
+            return 0;
+        }
+    }
+    if (*p || *s)
+        return 0;
+    r->nparam = n;
+    return 1;
+}
+
+void http_dispatch(struct request *r, const struct route *routes, size_t nroutes)
+{
+    char allow[64] = "";
+    int path_known = 0;
+
+    for (size_t i = 0; i < nroutes; i++) {
+        if (!route_match(r, routes[i].pattern))
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0) {
+            /* Parameters point into the path; cut them at their '/'. */
+            for (int k = 0; k < r->nparam; k++) {
+                char *slash = strchr(r->param[k], '/');
+                if (slash)
+                    *slash = '\0';
+            }
+            if (r->body_too_large) {
+                http_error(r, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 16 KiB");
+                return;
+            }
+            routes[i].handler(r);
+            if (!r->answered) {
+                log_error("handler for %s %s gave no answer", routes[i].method, routes[i].pattern);
+                http_internal_error(r);
+            }
+            return;
+        }
+        path_known = 1;
+        if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
+            if (allow[0])
+                strcat(allow, ", ");
+            strcat(allow, routes[i].method);
+        }
+    }
+    if (path_known) {
+        char headers[96];
+        snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
+        http_error_with(r, 405, headers, "METHOD_NOT_ALLOWED", "method not allowed for this path");
+        return;
+    }
+    http_error(r, 404, "NOT_FOUND", "no such resource");
+}
+
+/* Answers 400 with "<name> <problem>". */
+static void invalid(struct request *r, const char *name, const char *problem)
+{
+    char message[160];
+
+    snprintf(message, sizeof message, "%.64s %s", name, problem);
+    http_error(r, 400, "INVALID_REQUEST", message);
+}
+
+struct json_object *http_body_object(struct request *r)
+{
+    struct json_tokener *tok;
+    struct json_object *obj;
+    size_t end;
+
+    if (!r->body || r->body_len == 0) {
+        http_error(r, 400, "INVALID_REQUEST", "a JSON object body is required");
+        return NULL;
+    }
+    if (strlen(r->body) != r->body_len) {
+        http_error(r, 400, "INVALID_REQUEST", "body holds a NUL byte");
+        return NULL;
+    }
+    tok = json_tokener_new_ex(16);
+    if (!tok) {
+        http_internal_error(r);
+        return NULL;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
+        json_object_put(obj);
+        json_tokener_free(tok);
+        http_error(r, 400, "INVALID_REQUEST", "body is not valid JSON");
+        return NULL;
+    }
+    end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    for (; end < r->body_len; end++) {
+        char c = r->body[end];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            json_object_put(obj);
+            http_error(r, 400, "INVALID_REQUEST", "body has data after the JSON value");
+            return NULL;
+        }
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        http_error(r, 400, "INVALID_REQUEST", "body must be a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+int http_get_int(struct request *r, struct json_object *obj, const char *field,
+                 int required, int64_t min, int64_t max, int64_t *out)
+{
+    struct json_object *v;
+    int64_t n;
+
+    if (!json_object_object_get_ex(obj, field, &v)) {
+        if (!required)
+            return 0;
+        invalid(r, field, "is required");
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_int)) {
+        invalid(r, field, "must be an integer");
+        return -1;
+    }
+    errno = 0;
+    n = json_object_get_int64(v);
+    /* json-c saturates numbers beyond int64 and flags it in errno. */
+    if (errno == ERANGE || n < min || n > max) {
+        char message[160];
+        snprintf(message, sizeof message, "%s must be from %lld to %lld", field,
+                 (long long)min, (long long)max);
+        http_error(r, 400, "INVALID_REQUEST", message);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int http_get_string(struct request *r, struct json_object *obj, const char *field,
+                    int required, size_t minlen, size_t maxlen, const char **out)
+{
+    struct json_object *v;
+    size_t len;
+
+    if (!json_object_object_get_ex(obj, field, &v)) {
+        if (!required)
+            return 0;
+        invalid(r, field, "is required");
+        return -1;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        invalid(r, field, "must be a string");
+        return -1;
+    }
+    len = (size_t)json_object_get_string_len(v);
+    if (len < minlen || len > maxlen || strlen(json_object_get_string(v)) != len) {
+        char message[160];
+        snprintf(message, sizeof message, "%s must be %zu to %zu characters", field, minlen, maxlen);
+        http_error(r, 400, "INVALID_REQUEST", message);
+        return -1;
+    }
+    *out = json_object_get_string(v);
+    return 0;
+}
+
+int http_only_fields(struct request *r, struct json_object *obj, const char *const *allowed)
+{
+    json_object_object_foreach(obj, key, val) {
+        int known = 0;
+        (void)val;
+        for (const char *const *a = allowed; *a; a++) {
+            if (strcmp(*a, key) == 0) {
+                known = 1;
+                break;
+            }
+        }
+        if (!known) {
+            char message[160];
+            snprintf(message, sizeof message, "unknown field '%.64s'", key);
+            http_error(r, 400, "INVALID_REQUEST", message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int http_param_id(struct request *r, int index, const char *what, int64_t *out)
+{
+    if (index >= r->nparam || valid_id(r->param[index], out) < 0) {
+        invalid(r, what, "must be a positive integer");
+        return -1;
+    }
+    return 0;
+}
+
+int http_param_uuid(struct request *r, int index, const char **out)
+{
+    if (index >= r->nparam || !valid_uuid(r->param[index])) {
+        http_error(r, 400, "INVALID_REQUEST", "userId must be a lowercase canonical UUID");
+        return -1;
+    }
+    *out = r->param[index];
+    return 0;
+}
+
+const char *http_bearer(const struct request *r)
+{
+    const char *a = r->authorization;
+
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    a += 7;
+    while (*a == ' ')
+        a++;
+    return *a ? a : NULL;
+}
+
+int http_idempotency_key(struct request *r, const char **key)
+{
+    *key = NULL;
+    if (!r->idempotency_key)
+        return 0;
+    if (!valid_idempotency_key(r->idempotency_key)) {
+        http_error(r, 400, "INVALID_REQUEST", "Idempotency-Key must be 1 to 64 printable characters");
+        return -1;
+    }
+    *key = r->idempotency_key;
+    return 0;
+}

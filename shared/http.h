@@ -1,0 +1,76 @@
+/* http.h - the FastCGI request/response layer every responder shares.
+ *
+ * A responder declares a table of routes; app_run() (app.h) accepts each
+ * request, matches it here and calls the handler, which answers with exactly
+ * one of the http_* reply functions. Every error answer is the contract's
+ * JSON error body; nothing else is ever written. */
+#ifndef CONCERT_HTTP_H
+#define CONCERT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define HTTP_MAX_BODY 16384
+#define HTTP_MAX_PARAMS 4
+
+struct request {
+    void *fcgx;                   /* the FCGX_Request behind it */
+    const char *method;
+    char *path;                   /* decoded-free copy of the path, no query */
+    const char *authorization;    /* raw Authorization header or NULL */
+    const char *idempotency_key;  /* raw Idempotency-Key header or NULL */
+    const char *remote_addr;
+    char *body;                   /* NUL-terminated; body_len bytes */
+    size_t body_len;
+    int body_too_large;
+    int answered;                 /* set by the reply functions */
+    const char *param[HTTP_MAX_PARAMS];   /* {placeholders} matched in the path */
+    int nparam;
+};
+
+typedef void (*http_handler)(struct request *r);
+
+struct route {
+    const char *method;    /* "GET", "POST", ... */
+    const char *pattern;   /* "/api/v1/users/{}/balance": {} matches one segment */
+    http_handler handler;
+};
+
+/* Reads the request from FastCGI (headers and up to HTTP_MAX_BODY bytes of
+ * body). Returns 0, or -1 when out of memory. */
+int http_read_request(struct request *r, void *fcgx);
+void http_free_request(struct request *r);
+
+/* Finds the route for r and calls it, answering 404/405/413 itself. */
+void http_dispatch(struct request *r, const struct route *routes, size_t nroutes);
+
+/* Replies. http_json takes ownership of body. */
+void http_json(struct request *r, int status, struct json_object *body);
+void http_json_text(struct request *r, int status, const char *json, size_t len);
+void http_error(struct request *r, int status, const char *code, const char *message);
+void http_unavailable(struct request *r, const char *what);
+void http_internal_error(struct request *r);
+
+/* Request body helpers. Each returns 0 on success; on failure it has
+ * already answered 400 INVALID_REQUEST naming the field, and returns -1. */
+struct json_object *http_body_object(struct request *r);
+int http_get_int(struct request *r, struct json_object *obj, const char *field,
+                 int required, int64_t min, int64_t max, int64_t *out);
+int http_get_string(struct request *r, struct json_object *obj, const char *field,
+                    int required, size_t minlen, size_t maxlen, const char **out);
+/* Rejects fields other than those listed (NULL-terminated). */
+int http_only_fields(struct request *r, struct json_object *obj, const char *const *allowed);
+
+/* Path parameter helpers: same error behaviour. */
+int http_param_id(struct request *r, int index, const char *what, int64_t *out);
+int http_param_uuid(struct request *r, int index, const char **out);
+
+/* The token from "Authorization: Bearer <token>", or NULL (no answer sent). */
+const char *http_bearer(const struct request *r);
+
+/* Idempotency-Key: 0 and *key=NULL when absent, 0 and the key when valid,
+ * -1 after answering 400 when malformed. */
+int http_idempotency_key(struct request *r, const char **key);
+
+#endif

@@ -1,0 +1,453 @@
+/* queue.c - the waiting room's Lua scripts and their C front (see queue.h). */
+#include "queue.h"
+#include "db.h"
+#include "log.h"
+#include "rand.h"
+#include "rds.h"
+#include "valid.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_NKEYS 8
+#define QUEUE_SWEEP_BATCH "200"
+
+/* Shared head of every queue script: names the keys, reads the concert's
+ * cached facts and Redis's clock, and defines sweep/admit/describe. */
+#define QUEUE_LUA_PRELUDE \
+    "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
+    "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
+    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing')\n" \
+    "if conf[4] then return {'NOCONCERT'} end\n" \
+    "if not conf[1] then return {'NOCONF'} end\n" \
+    "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
+    "local clock = redis.call('TIME')\n" \
+    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
+    "local function forget(tok)\n" \
+    "  local user = redis.call('HGET', K_tok, tok)\n" \
+    "  if user then\n" \
+    "    redis.call('HDEL', K_tok, tok)\n" \
+    "    if redis.call('HGET', K_usr, user) == tok then redis.call('HDEL', K_usr, user) end\n" \
+    "  end\n" \
+    "end\n" \
+    "local function sweep(max)\n" \
+    "  local dropped = 0\n" \
+    "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
+    "  for _, tok in ipairs(gone) do\n" \
+    "    redis.call('ZREM', K_act, tok); forget(tok); dropped = dropped + 1\n" \
+    "  end\n" \
+    "  local idle = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
+    "  for _, tok in ipairs(idle) do\n" \
+    "    redis.call('ZREM', K_seen, tok); redis.call('ZREM', K_wait, tok); forget(tok)\n" \
+    "    dropped = dropped + 1\n" \
+    "  end\n" \
+    "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
+    "  return dropped\n" \
+    "end\n" \
+    "local function admit(fresh)\n" \
+    "  local free = limit - redis.call('ZCARD', K_act)\n" \
+    "  if free <= 0 then return 0 end\n" \
+    "  local heads = redis.call('ZRANGE', K_wait, 0, free - 1)\n" \
+    "  for _, tok in ipairs(heads) do\n" \
+    "    redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
+    "    redis.call('ZADD', K_act, now + active_ms, tok)\n" \
+    "    if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
+    "  end\n" \
+    "  return #heads\n" \
+    "end\n" \
+    "local function describe(code, tok)\n" \
+    "  local user = redis.call('HGET', K_tok, tok)\n" \
+    "  if not user then return {'INVALID'} end\n" \
+    "  local n = redis.call('ZCARD', K_adm)\n" \
+    "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
+    "  local since = tonumber(first[2] or '0')\n" \
+    "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
+    "  if exp then\n" \
+    "    return {code, user, 'ACTIVE', 0, tonumber(exp), n, since, now, limit, active_ms}\n" \
+    "  end\n" \
+    "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
+    "  if not rank then return {'INVALID'} end\n" \
+    "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms}\n" \
+    "end\n"
+
+/* ARGV: userId, new token. */
+static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
+    "sweep(" QUEUE_SWEEP_BATCH ")\n"
+    "local tok = redis.call('HGET', K_usr, ARGV[1])\n"
+    "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok)) then\n"
+    "  if redis.call('ZSCORE', K_seen, tok) then redis.call('ZADD', K_seen, now, tok) end\n"
+    "  admit(nil)\n"
+    "  local d = describe('OK', tok); table.insert(d, tok); return d\n"
+    "end\n"
+    "if tok then forget(tok) end\n"
+    "tok = ARGV[2]\n"
+    "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
+    "redis.call('ZADD', K_seen, now, tok)\n"
+    "redis.call('HSET', K_tok, tok, ARGV[1])\n"
+    "redis.call('HSET', K_usr, ARGV[1], tok)\n"
+    "admit(tok)\n"
+    "local d = describe('CREATED', tok); table.insert(d, tok); return d\n", ""};
+
+/* ARGV: token. */
+static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
+    "sweep(" QUEUE_SWEEP_BATCH ")\n"
+    "if redis.call('ZSCORE', K_seen, ARGV[1]) then redis.call('ZADD', K_seen, now, ARGV[1]) end\n"
+    "admit(nil)\n"
+    "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return d\n", ""};
+
+/* ARGV: token. */
+static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
+    "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1])\n"
+    "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
+    "sweep(" QUEUE_SWEEP_BATCH ")\n"
+    "return {'OK', 0, admit(nil)}\n", ""};
+
+/* ARGV: how many tokens to sweep at most. */
+static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
+    "local dropped = sweep(tonumber(ARGV[1]))\n"
+    "return {'OK', dropped, admit(nil)}\n", ""};
+
+/* KEYS: conf. ARGV: 'missing' or limit, active_ms, idle_ms. */
+static struct rds_script fill_script = {"queue_fill",
+    "redis.call('DEL', KEYS[1])\n"
+    "if ARGV[1] == 'missing' then\n"
+    "  redis.call('HSET', KEYS[1], 'missing', '1'); redis.call('PEXPIRE', KEYS[1], 10000)\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[1], 3600000)\n"
+    "end\n"
+    "return 1\n", ""};
+
+struct queue_keys {
+    char key[QUEUE_NKEYS][48];
+    const char *argv[QUEUE_NKEYS + 2];
+};
+
+static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
+{
+    static const char *const names[QUEUE_NKEYS] = {
+        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits"};
+
+    for (int i = 0; i < QUEUE_NKEYS; i++) {
+        snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);
+        k->argv[i] = k->key[i];
+    }
+}
+
+int queue_token_concert(const char *token, int64_t *concert_id)
+{
+    const char *dot;
+    char idtext[24];
+    size_t idlen;
+
+    if (!token || strlen(token) > QUEUE_TOKEN_MAX)
+        return -1;
+    dot = strchr(token, '.');
+    if (!dot)
+        return -1;
+    idlen = (size_t)(dot - token);
+    if (idlen == 0 || idlen >= sizeof idtext || strlen(dot + 1) != 32)
+        return -1;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
+    }
+    memcpy(idtext, token, idlen);
+    idtext[idlen] = '\0';
+    return valid_id(idtext, concert_id);
+}
+
+/* Loads a concert's facts from PostgreSQL into its Redis cache. */
+static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
+{
+    static const char sql[] =
+        "SELECT active_limit, active_seconds::bigint * 1000, waiting_idle_seconds::bigint * 1000"
+        " FROM concerts WHERE id = $1";
+    char idtext[24];
+    const char *params[] = {idtext};
+    const char *argv[4];
+    PGresult *res;
+    redisReply *reply;
+    queue_rc rc = QUEUE_OK;
+    db_rc dbrc;
+
+    snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
+    dbrc = db_query(sql, 1, params, &res);
+    if (dbrc != DB_OK)
+        return QUEUE_PG_DOWN;
+    argv[0] = k->key[0];
+    if (PQntuples(res) == 0) {
+        argv[1] = "missing";
+        reply = rds_eval(&fill_script, 1, 2, argv);
+        rc = QUEUE_NO_CONCERT;
+    } else {
+        argv[1] = PQgetvalue(res, 0, 0);
+        argv[2] = PQgetvalue(res, 0, 1);
+        argv[3] = PQgetvalue(res, 0, 2);
+        reply = rds_eval(&fill_script, 1, 4, argv);
+    }
+    PQclear(res);
+    if (!reply)
+        return QUEUE_REDIS_DOWN;
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Runs a queue script, filling the concert cache first when it is cold. */
+static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
+                          int nargs, const char **args, redisReply **out)
+{
+    struct queue_keys k;
+
+    queue_keys_for(concert_id, &k);
+    for (int i = 0; i < nargs; i++)
+        k.argv[QUEUE_NKEYS + i] = args[i];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisReply *reply = rds_eval(script, QUEUE_NKEYS, QUEUE_NKEYS + nargs, k.argv);
+        queue_rc rc;
+
+        if (!reply)
+            return QUEUE_REDIS_DOWN;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+            reply->element[0]->type != REDIS_REPLY_STRING) {
+            log_error("queue script %s: unexpected reply", script->name);
+            freeReplyObject(reply);
+            return QUEUE_REDIS_DOWN;
+        }
+        if (strcmp(reply->element[0]->str, "NOCONCERT") == 0) {
+            freeReplyObject(reply);
+            return QUEUE_NO_CONCERT;
+        }
+        if (strcmp(reply->element[0]->str, "NOCONF") != 0) {
+            *out = reply;
+            return QUEUE_OK;
+        }
+        freeReplyObject(reply);
+        rc = queue_fill(concert_id, &k);
+        if (rc != QUEUE_OK)
+            return rc;
+    }
+    return QUEUE_REDIS_DOWN;
+}
+
+static int64_t reply_int(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtoll(r->str, NULL, 10);
+    return 0;
+}
+
+/* Users ahead divided by the admission rate observed over the last ten
+ * minutes (at least one minute of it), or, before any user has been admitted
+ * after waiting, by the slowest rate the concert allows: every slot turning
+ * over once per active period. */
+static int64_t queue_estimate(int64_t position, int64_t admitted, int64_t since_ms,
+                              int64_t now_ms, int64_t limit, int64_t active_ms)
+{
+    double per_ms, wait;
+
+    if (position <= 0)
+        return 0;
+    if (admitted > 0) {
+        int64_t span = now_ms - since_ms;
+        if (span < 60000)
+            span = 60000;
+        per_ms = (double)admitted / (double)span;
+    } else {
+        per_ms = (double)limit / (double)(active_ms > 0 ? active_ms : 1);
+    }
+    wait = (double)position / per_ms / 1000.0;
+    if (wait > 7 * 86400.0)
+        wait = 7 * 86400.0;
+    return (int64_t)(wait + 0.999);
+}
+
+/* Reads a describe() reply (with the token appended) into a ticket. */
+static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct queue_ticket *t)
+{
+    redisReply **e = reply->element;
+
+    if (strcmp(e[0]->str, "INVALID") == 0)
+        return QUEUE_TOKEN_INVALID;
+    if (reply->elements != 11 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
+        e[10]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
+        e[10]->len > QUEUE_TOKEN_MAX) {
+        log_error("queue: malformed ticket reply");
+        return QUEUE_REDIS_DOWN;
+    }
+    memset(t, 0, sizeof *t);
+    t->created = strcmp(e[0]->str, "CREATED") == 0;
+    memcpy(t->user_id, e[1]->str, e[1]->len);
+    memcpy(t->token, e[10]->str, e[10]->len);
+    t->concert_id = concert_id;
+    t->state = strcmp(e[2]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
+    t->position = reply_int(e[3]);
+    t->expires_ms = reply_int(e[4]);
+    t->estimated_wait_s = t->state == QUEUE_ACTIVE ? 0 :
+        queue_estimate(t->position, reply_int(e[5]), reply_int(e[6]), reply_int(e[7]),
+                       reply_int(e[8]), reply_int(e[9]));
+    return QUEUE_OK;
+}
+
+queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out)
+{
+    char token[QUEUE_TOKEN_MAX + 1];
+    char random[33];
+    const char *args[2];
+    redisReply *reply;
+    queue_rc rc;
+
+    if (rand_hex(random, 16) < 0) {
+        log_error("getrandom failed");
+        return QUEUE_REDIS_DOWN;
+    }
+    snprintf(token, sizeof token, "%" PRId64 ".%s", concert_id, random);
+    args[0] = user_id;
+    args[1] = token;
+    rc = queue_run(&enter_script, concert_id, 2, args, &reply);
+    if (rc != QUEUE_OK)
+        return rc;
+    rc = queue_ticket_from(reply, concert_id, out);
+    freeReplyObject(reply);
+    return rc;
+}
+
+queue_rc queue_status(const char *token, struct queue_ticket *out)
+{
+    int64_t concert_id;
+    redisReply *reply;
+    queue_rc rc;
+
+    if (queue_token_concert(token, &concert_id) < 0)
+        return QUEUE_TOKEN_INVALID;
+    rc = queue_run(&status_script, concert_id, 1, &token, &reply);
+    if (rc == QUEUE_NO_CONCERT)
+        return QUEUE_TOKEN_INVALID;
+    if (rc != QUEUE_OK)
+        return rc;
+    rc = queue_ticket_from(reply, concert_id, out);
+    freeReplyObject(reply);
+    return rc;
+}
+
+queue_rc queue_finish(const char *token)
+{
+    int64_t concert_id;
+    redisReply *reply;
+    queue_rc rc;
+
+    if (queue_token_concert(token, &concert_id) < 0)
+        return QUEUE_TOKEN_INVALID;
+    rc = queue_run(&finish_script, concert_id, 1, &token, &reply);
+    if (rc == QUEUE_OK)
+        freeReplyObject(reply);
+    return rc;
+}
+
+queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted)
+{
+    const char *args[] = {QUEUE_SWEEP_BATCH};
+    redisReply *reply;
+    queue_rc rc = queue_run(&sweep_script, concert_id, 1, args, &reply);
+
+    *dropped = *admitted = 0;
+    if (rc != QUEUE_OK)
+        return rc;
+    if (reply->elements == 3) {
+        *dropped = reply_int(reply->element[1]);
+        *admitted = reply_int(reply->element[2]);
+    }
+    freeReplyObject(reply);
+    return QUEUE_OK;
+}
+
+void queue_forget_concert(int64_t concert_id)
+{
+    char key[48];
+    const char *argv[] = {"DEL", key};
+    redisReply *reply;
+
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert_id);
+    reply = rds_command(2, argv, NULL);
+    if (reply)
+        freeReplyObject(reply);
+}
+
+void queue_reply_error(struct request *r, queue_rc rc)
+{
+    switch (rc) {
+    case QUEUE_NO_CONCERT:
+        http_error(r, 404, "NOT_FOUND", "no such concert");
+        break;
+    case QUEUE_TOKEN_INVALID:
+        http_error(r, 401, "TOKEN_INVALID", "the queue token is unknown, expired or already used");
+        break;
+    case QUEUE_PG_DOWN:
+        http_unavailable(r, "PostgreSQL");
+        break;
+    case QUEUE_REDIS_DOWN:
+    default:
+        http_unavailable(r, "Redis");
+        break;
+    }
+}
+
+int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t)
+{
+    const char *token = http_bearer(r);
+    queue_rc rc;
+
+    if (!token) {
+        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+        return -1;
+    }
+    rc = queue_status(token, t);
+    if (rc != QUEUE_OK) {
+        queue_reply_error(r, rc);
+        return -1;
+    }
+    if (concert_id != 0 && t->concert_id != concert_id) {
+        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        return -1;
+    }
+    if (t->state != QUEUE_ACTIVE) {
+        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
+        return -1;
+    }
+    return 0;
+}
+
+static struct json_object *iso_time_ms(int64_t ms)
+{
+    char text[32];
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&secs, &tm);
+    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_object_new_string(text);
+}
+
+struct json_object *queue_ticket_json(const struct queue_ticket *t)
+{
+    struct json_object *o = json_object_new_object();
+
+    if (!o)
+        return NULL;
+    if (json_object_object_add(o, "token", json_object_new_string(t->token)) ||
+        json_object_object_add(o, "userId", json_object_new_string(t->user_id)) ||
+        json_object_object_add(o, "concertId", json_object_new_int64(t->concert_id)) ||
+        json_object_object_add(o, "status", json_object_new_string(t->state == QUEUE_ACTIVE ? "ACTIVE" : "WAITING")) ||
+        json_object_object_add(o, "position", json_object_new_int64(t->position)) ||
+        json_object_object_add(o, "estimatedWaitSeconds", json_object_new_int64(t->estimated_wait_s)) ||
+        json_object_object_add(o, "expiresAt", t->state == QUEUE_ACTIVE ? iso_time_ms(t->expires_ms) : NULL)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}

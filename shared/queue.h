@@ -1,0 +1,86 @@
+/* queue.h - the per-concert waiting room in Redis.
+ *
+ * A user gets a token for a concert, waits in strict arrival order and is
+ * admitted (ACTIVE) while fewer than the concert's activeLimit tokens are
+ * active. Every operation is one Lua script, so issuing, polling, checking a
+ * token and ending one are each atomic and one round trip; each script first
+ * sweeps out run-out tokens and idle waiters and admits the head of the queue
+ * into free slots, so admission never waits for the cron program.
+ *
+ * Key layout (all keys of concert C share the hash tag {c:C}, so every script
+ * would run unchanged on Redis Cluster):
+ *   {c:C}:conf     HASH  concert facts cached from PostgreSQL (TTL 1 h;
+ *                        "missing" marks an unknown concert, TTL 10 s)
+ *   {c:C}:waiting  ZSET  token -> arrival number (from {c:C}:seq)
+ *   {c:C}:seen     ZSET  waiting token -> last poll (ms), for idle drops
+ *   {c:C}:active   ZSET  token -> end of its active period (ms)
+ *   {c:C}:tokens   HASH  token -> userId
+ *   {c:C}:users    HASH  userId -> token (one live token per user)
+ *   {c:C}:seq      STRING arrival counter
+ *   {c:C}:admits   ZSET  token -> admission time (ms) of users admitted after
+ *                        waiting, kept 10 minutes: the observed admission rate
+ * Times come from Redis's own clock (TIME), so responders on hosts with
+ * skewed clocks still agree. */
+#ifndef CONCERT_QUEUE_H
+#define CONCERT_QUEUE_H
+
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "http.h"
+
+#define QUEUE_TOKEN_MAX 64
+
+enum queue_state { QUEUE_WAITING, QUEUE_ACTIVE };
+
+struct queue_ticket {
+    char token[QUEUE_TOKEN_MAX + 1];
+    int64_t concert_id;
+    char user_id[37];
+    enum queue_state state;
+    int64_t position;          /* 1-based among waiting users; 0 when active */
+    int64_t expires_ms;        /* end of the active period; 0 while waiting */
+    int64_t estimated_wait_s;
+    int created;               /* 1 when queue_enter made a new token */
+};
+
+typedef enum {
+    QUEUE_OK = 0,
+    QUEUE_NO_CONCERT,          /* 404 */
+    QUEUE_TOKEN_INVALID,       /* 401 */
+    QUEUE_REDIS_DOWN,          /* 503 */
+    QUEUE_PG_DOWN              /* 503 */
+} queue_rc;
+
+/* Issues a token for (user, concert), or returns the live one it has. */
+queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out);
+
+/* Looks a token up (a poll: it counts as activity for a waiting token). */
+queue_rc queue_status(const char *token, struct queue_ticket *out);
+
+/* Ends a token (after payment) and admits the next waiting user. */
+queue_rc queue_finish(const char *token);
+
+/* Sweeps one concert: drops run-out and idle tokens, admits into free slots.
+ * Returns the number of tokens dropped and admitted through the pointers. */
+queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted);
+
+/* Forgets the cached facts of a concert (after it is created or changed). */
+void queue_forget_concert(int64_t concert_id);
+
+/* For handlers: requires an ACTIVE bearer token. concert_id 0 accepts any
+ * concert (the caller compares it later). On failure answers 401/403/503 and
+ * returns -1. */
+int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t);
+
+/* Answers the error that a non-OK queue_rc stands for. */
+void queue_reply_error(struct request *r, queue_rc rc);
+
+/* The contract's token body: token, userId, concertId, status, position,
+ * estimatedWaitSeconds, expiresAt. NULL when out of memory. */
+struct json_object *queue_ticket_json(const struct queue_ticket *t);
+
+/* Splits "<concertId>.<32 hex>" into its concert; -1 when malformed. */
+int queue_token_concert(const char *token, int64_t *concert_id);
+
+#endif

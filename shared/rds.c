@@ -1,0 +1,164 @@
+/* rds.c - lazy, self-healing hiredis connection and script runner. */
+#include "rds.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static char *rds_host;
+static int rds_port;
+static int rds_timeout_ms = 1000;
+static redisContext *rds_ctx;
+
+void rds_init(const char *host, int port, int timeout_ms)
+{
+    free(rds_host);
+    rds_host = strdup(host);
+    if (!rds_host)
+        log_error("rds_init: out of memory");
+    rds_port = port;
+    rds_timeout_ms = timeout_ms;
+}
+
+void rds_close(void)
+{
+    if (rds_ctx)
+        redisFree(rds_ctx);
+    rds_ctx = NULL;
+}
+
+static int rds_connect(void)
+{
+    struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
+
+    if (rds_ctx && !rds_ctx->err)
+        return 0;
+    rds_close();
+    if (!rds_host)
+        return -1;
+    rds_ctx = redisConnectWithTimeout(rds_host, rds_port, tv);
+    if (!rds_ctx) {
+        log_error("redis: out of memory");
+        return -1;
+    }
+    if (rds_ctx->err) {
+        log_error("redis: %s", rds_ctx->errstr);
+        rds_close();
+        return -1;
+    }
+    if (redisSetTimeout(rds_ctx, tv) != REDIS_OK) {
+        log_error("redis: cannot set timeout");
+        rds_close();
+        return -1;
+    }
+    return 0;
+}
+
+/* One attempt. *broken tells whether the connection failed (worth a retry). */
+static redisReply *rds_try(int argc, const char **argv, const size_t *argvlen, int *broken)
+{
+    redisReply *reply;
+
+    *broken = 0;
+    if (rds_connect() < 0)
+        return NULL;
+    reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
+    if (!reply) {
+        log_error("redis: %s", rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
+        rds_close();
+        *broken = 1;
+        return NULL;
+    }
+    return reply;
+}
+
+static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
+{
+    int had_connection = rds_ctx != NULL;
+    int broken;
+    redisReply *reply = rds_try(argc, argv, argvlen, &broken);
+
+    if (!reply && broken && had_connection)
+        reply = rds_try(argc, argv, argvlen, &broken);
+    return reply;
+}
+
+redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
+{
+    redisReply *reply = rds_run(argc, argv, argvlen);
+
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        log_error("redis %s: %s", argv[0], reply->str);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static int rds_load(struct rds_script *s)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", s->source};
+    redisReply *reply = rds_command(3, argv, NULL);
+
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        log_error("redis: SCRIPT LOAD %s gave no sha", s->name);
+        freeReplyObject(reply);
+        return -1;
+    }
+    memcpy(s->sha, reply->str, 40);
+    s->sha[40] = '\0';
+    freeReplyObject(reply);
+    return 0;
+}
+
+redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv)
+{
+    char nkeys_text[16];
+    const char **full;
+    redisReply *reply = NULL;
+
+    full = malloc(sizeof *full * (size_t)(argc + 3));
+    if (!full) {
+        log_error("redis: out of memory");
+        return NULL;
+    }
+    snprintf(nkeys_text, sizeof nkeys_text, "%d", nkeys);
+    full[0] = "EVALSHA";
+    full[2] = nkeys_text;
+    memcpy(full + 3, argv, sizeof *argv * (size_t)argc);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!script->sha[0] && rds_load(script) < 0)
+            break;
+        full[1] = script->sha;
+        reply = rds_run(argc + 3, full, NULL);
+        if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            /* Redis restarted or its scripts were flushed. */
+            freeReplyObject(reply);
+            reply = NULL;
+            script->sha[0] = '\0';
+            continue;
+        }
+        break;
+    }
+    free(full);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        log_error("redis script %s: %s", script->name, reply->str);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+int rds_ping(void)
+{
+    const char *argv[] = {"PING"};
+    redisReply *reply = rds_command(1, argv, NULL);
+    int ok = reply && reply->type == REDIS_REPLY_STATUS;
+
+    if (reply)
+        freeReplyObject(reply);
+    return ok ? 0 : -1;
+}

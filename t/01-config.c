@@ -1,0 +1,58 @@
+/* 01-config: the config file parser takes the documented keys, applies
+ * defaults, and refuses typos and out-of-range values. */
+#include "tap.h"
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+static int parses(const char *text, struct config *c, char *err, size_t errlen)
+{
+    return config_parse(text, strlen(text), c, err, errlen);
+}
+
+int main(void)
+{
+    struct config c;
+    char err[256];
+    char keyfile[] = "/tmp/concert-key-XXXXXX";
+    char text[512];
+    int fd;
+
+    plan(10);
+    ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
+       "minimal config parses");
+    ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379,
+       "defaults apply");
+    config_free(&c);
+
+    ok(parses("# comment\n\n  pg_conninfo=a b=c  \nredis_host=h\nredis_port = 7000\ndefault_hold_seconds = 60\n",
+              &c, err, sizeof err) == 0 && c.redis_port == 7000 && c.hold_seconds == 60 &&
+       strcmp(c.pg_conninfo, "a b=c") == 0, "comments, spaces and overrides");
+    config_free(&c);
+
+    ok(parses("pg_conninfo=a\nredis_host=h\nredis_prot=1\n", &c, err, sizeof err) < 0 &&
+       strstr(err, "unknown key") != NULL, "unknown key refused: %s", err);
+    ok(parses("pg_conninfo=a\nredis_host=h\nredis_port=70000\n", &c, err, sizeof err) < 0,
+       "port out of range refused");
+    ok(parses("pg_conninfo=a\nredis_host=h\ndefault_active_limit=-5\n", &c, err, sizeof err) < 0,
+       "negative limit refused");
+    ok(parses("pg_conninfo=a\nredis_host=h\nno equals sign\n", &c, err, sizeof err) < 0 &&
+       strstr(err, "line 3") != NULL, "line without '=' refused with its line number");
+    ok(parses("redis_host=h\n", &c, err, sizeof err) < 0, "missing pg_conninfo refused");
+
+    fd = mkstemp(keyfile);
+    if (fd >= 0) {
+        if (write(fd, "0123456789abcdef0123\n", 21) != 21)
+            diag("short write");
+        close(fd);
+    }
+    snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nadmin_key_file=%s\n", keyfile);
+    ok(parses(text, &c, err, sizeof err) == 0 && strcmp(c.admin_key, "0123456789abcdef0123") == 0,
+       "admin key read from its file");
+    config_free(&c);
+    snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nadmin_key_file=%s.missing\n", keyfile);
+    ok(parses(text, &c, err, sizeof err) < 0, "missing admin key file refused");
+    unlink(keyfile);
+    return done_testing();
+}

@@ -1,0 +1,436 @@
+/* testlib.c - HTTP client, JSON look-ups, direct state checks and process
+ * races for the tests (see testlib.h). */
+#include "testlib.h"
+#include "tap.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+
+static CURL *t_curl;
+static pid_t t_curl_pid;
+static PGconn *t_pg;
+static pid_t t_pg_pid;
+
+void t_init(void)
+{
+    if (!getenv("CONCERT_BASE_URL") || !*getenv("CONCERT_BASE_URL"))
+        skip_all("CONCERT_BASE_URL is not set (run through ./dev test)");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+const char *t_base_url(void)
+{
+    return getenv("CONCERT_BASE_URL");
+}
+
+const char *t_admin_key(void)
+{
+    const char *k = getenv("CONCERT_ADMIN_KEY");
+    return k ? k : "";
+}
+
+struct t_buf {
+    char *data;
+    size_t len;
+};
+
+static size_t t_on_body(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct t_buf *b = arg;
+    size_t add = size * n;
+    char *bigger = realloc(b->data, b->len + add + 1);
+
+    if (!bigger)
+        return 0;
+    b->data = bigger;
+    memcpy(b->data + b->len, ptr, add);
+    b->len += add;
+    b->data[b->len] = '\0';
+    return add;
+}
+
+static void t_copy_header(const char *line, size_t len, const char *name, char *dst, size_t cap)
+{
+    size_t nlen = strlen(name);
+    size_t i, n = 0;
+
+    if (len <= nlen + 1 || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
+        return;
+    for (i = nlen + 1; i < len && line[i] == ' '; i++)
+        ;
+    while (i < len && line[i] != '\r' && line[i] != '\n' && n + 1 < cap)
+        dst[n++] = line[i++];
+    dst[n] = '\0';
+}
+
+static size_t t_on_header(char *ptr, size_t size, size_t n, void *arg)
+{
+    struct t_resp *r = arg;
+    size_t len = size * n;
+
+    t_copy_header(ptr, len, "Content-Type", r->content_type, sizeof r->content_type);
+    t_copy_header(ptr, len, "Retry-After", r->retry_after, sizeof r->retry_after);
+    t_copy_header(ptr, len, "Allow", r->allow, sizeof r->allow);
+    return len;
+}
+
+int t_request(const char *method, const char *path, const char *const *headers,
+              const char *body, struct t_resp *out)
+{
+    struct curl_slist *list = NULL;
+    struct t_buf buf = {NULL, 0};
+    char *url;
+    CURLcode rc;
+
+    memset(out, 0, sizeof *out);
+    if (!t_curl || t_curl_pid != getpid()) {
+        /* A forked child must not share its parent's connections. */
+        t_curl = curl_easy_init();
+        t_curl_pid = getpid();
+        if (!t_curl)
+            return -1;
+    }
+    curl_easy_reset(t_curl);
+    url = malloc(strlen(t_base_url()) + strlen(path) + 1);
+    if (!url)
+        return -1;
+    strcpy(url, t_base_url());
+    strcat(url, path);
+    curl_easy_setopt(t_curl, CURLOPT_URL, url);
+    curl_easy_setopt(t_curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(t_curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(t_curl, CURLOPT_WRITEFUNCTION, t_on_body);
+    curl_easy_setopt(t_curl, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(t_curl, CURLOPT_HEADERFUNCTION, t_on_header);
+    curl_easy_setopt(t_curl, CURLOPT_HEADERDATA, out);
+    if (body) {
+        curl_easy_setopt(t_curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(t_curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        list = curl_slist_append(list, "Content-Type: application/json");
+    }
+    list = curl_slist_append(list, "Expect:");
+    for (const char *const *h = headers; h && *h; h++)
+        list = curl_slist_append(list, *h);
+    curl_easy_setopt(t_curl, CURLOPT_HTTPHEADER, list);
+    rc = curl_easy_perform(t_curl);
+    curl_slist_free_all(list);
+    free(url);
+    if (rc != CURLE_OK) {
+        free(buf.data);
+        diag("%s %s: %s", method, path, curl_easy_strerror(rc));
+        return -1;
+    }
+    curl_easy_getinfo(t_curl, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = buf.data ? buf.data : strdup("");
+    out->len = buf.len;
+    out->json = out->body ? json_tokener_parse(out->body) : NULL;
+    return 0;
+}
+
+void t_resp_free(struct t_resp *r)
+{
+    free(r->body);
+    json_object_put(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+static int t_with_token(const char *method, const char *path, const char *token,
+                        const char *body, struct t_resp *out)
+{
+    char auth[256];
+    const char *headers[] = {auth, NULL};
+
+    if (!token)
+        return t_request(method, path, NULL, body, out);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    return t_request(method, path, headers, body, out);
+}
+
+int t_get(const char *path, const char *token, struct t_resp *out)
+{
+    return t_with_token("GET", path, token, NULL, out);
+}
+
+int t_post(const char *path, const char *token, const char *body, struct t_resp *out)
+{
+    return t_with_token("POST", path, token, body, out);
+}
+
+int t_delete(const char *path, const char *token, struct t_resp *out)
+{
+    return t_with_token("DELETE", path, token, NULL, out);
+}
+
+struct json_object *t_json_at(struct json_object *root, const char *path)
+{
+    char part[128];
+    struct json_object *cur = root;
+
+    while (cur && *path) {
+        size_t n = strcspn(path, ".");
+        if (n >= sizeof part)
+            return NULL;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        path += n + (path[n] == '.');
+        if (json_object_is_type(cur, json_type_array)) {
+            char *end;
+            long idx = strtol(part, &end, 10);
+            if (*end || idx < 0 || (size_t)idx >= json_object_array_length(cur))
+                return NULL;
+            cur = json_object_array_get_idx(cur, (size_t)idx);
+        } else if (json_object_is_type(cur, json_type_object)) {
+            if (!json_object_object_get_ex(cur, part, &cur))
+                return NULL;
+        } else {
+            return NULL;
+        }
+    }
+    return cur;
+}
+
+const char *t_json_str(struct json_object *root, const char *path)
+{
+    struct json_object *v = t_json_at(root, path);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+int64_t t_json_int(struct json_object *root, const char *path)
+{
+    struct json_object *v = t_json_at(root, path);
+    return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}
+
+const char *t_error_code(const struct t_resp *r)
+{
+    const char *c = t_json_str(r->json, "error.code");
+    return c ? c : "";
+}
+
+void t_uuid(char out[37])
+{
+    unsigned char b[16];
+    static const char hex[] = "0123456789abcdef";
+    int j = 0;
+
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        abort();
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[j++] = '-';
+        out[j++] = hex[b[i] >> 4];
+        out[j++] = hex[b[i] & 15];
+    }
+    out[j] = '\0';
+}
+
+void t_time_from_now(long seconds, char out[32])
+{
+    time_t t = time(NULL) + seconds;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_seconds,
+                         int hold_seconds, int nschedules, int seat_count, int64_t price,
+                         int64_t *schedule_ids)
+{
+    struct json_object *body = json_object_new_object(), *scheds = json_object_new_array();
+    char auth[320], title[64];
+    const char *headers[] = {auth, NULL};
+    struct t_resp r;
+    int64_t id = -1;
+
+    snprintf(title, sizeof title, "Test concert %ld-%d", (long)time(NULL), (int)getpid());
+    json_object_object_add(body, "title", json_object_new_string(title));
+    json_object_object_add(body, "venue", json_object_new_string("Test hall"));
+    json_object_object_add(body, "activeLimit", json_object_new_int(active_limit));
+    json_object_object_add(body, "activeSeconds", json_object_new_int(active_seconds));
+    json_object_object_add(body, "waitingIdleSeconds", json_object_new_int(waiting_idle_seconds));
+    json_object_object_add(body, "holdSeconds", json_object_new_int(hold_seconds));
+    for (int i = 0; i < nschedules; i++) {
+        struct json_object *s = json_object_new_object();
+        char when[32];
+        t_time_from_now(86400L * (i + 1), when);
+        json_object_object_add(s, "startsAt", json_object_new_string(when));
+        json_object_object_add(s, "seatCount", json_object_new_int(seat_count));
+        json_object_object_add(s, "price", json_object_new_int64(price));
+        json_object_array_add(scheds, s);
+    }
+    json_object_object_add(body, "schedules", scheds);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
+    if (t_request("POST", "/api/v1/admin/concerts", headers, json_object_to_json_string(body), &r) == 0 &&
+        r.status == 201) {
+        id = t_json_int(r.json, "concertId");
+        for (int i = 0; i < nschedules && schedule_ids; i++) {
+            char path[32];
+            snprintf(path, sizeof path, "scheduleIds.%d", i);
+            schedule_ids[i] = t_json_int(r.json, path);
+        }
+    } else {
+        diag("creating a concert failed: %ld %s", r.status, r.body ? r.body : "");
+    }
+    t_resp_free(&r);
+    json_object_put(body);
+    return id;
+}
+
+char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out)
+{
+    char body[128];
+    const char *tok;
+
+    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%lld}", user_id, (long long)concert_id);
+    if (t_post("/api/v1/queue/tokens", NULL, body, out) < 0)
+        return NULL;
+    tok = t_json_str(out->json, "token");
+    return tok ? strdup(tok) : NULL;
+}
+
+char *t_active_token(int64_t concert_id, const char *user_id)
+{
+    struct t_resp r;
+    char *tok = t_issue_token(concert_id, user_id, &r);
+    const char *status = t_json_str(r.json, "status");
+
+    if (!tok || !status || strcmp(status, "ACTIVE") != 0) {
+        diag("expected an ACTIVE token, got %ld %s", r.status, r.body ? r.body : "");
+        free(tok);
+        tok = NULL;
+    }
+    t_resp_free(&r);
+    return tok;
+}
+
+static PGconn *t_pg_conn(void)
+{
+    if (!t_pg || t_pg_pid != getpid() || PQstatus(t_pg) != CONNECTION_OK) {
+        const char *info = getenv("CONCERT_PG");
+        t_pg = PQconnectdb(info ? info : "");
+        t_pg_pid = getpid();
+        if (PQstatus(t_pg) != CONNECTION_OK)
+            diag("postgres: %s", PQerrorMessage(t_pg));
+    }
+    return t_pg;
+}
+
+char *t_pg_value(const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = PQexecParams(t_pg_conn(), sql, nparams, NULL, params, NULL, NULL, 0);
+    char *v = NULL;
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = strdup(PQgetvalue(res, 0, 0));
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+        diag("postgres: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    return v;
+}
+
+int64_t t_pg_int(const char *sql, int nparams, const char *const *params)
+{
+    char *v = t_pg_value(sql, nparams, params);
+    int64_t n = v ? strtoll(v, NULL, 10) : -1;
+
+    free(v);
+    return n;
+}
+
+static redisReply *t_redis(int argc, const char **argv)
+{
+    const char *port = getenv("CONCERT_REDIS_PORT");
+    redisContext *c = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
+    redisReply *reply = NULL;
+
+    if (c && !c->err)
+        reply = redisCommandArgv(c, argc, argv, NULL);
+    else
+        diag("redis: %s", c ? c->errstr : "out of memory");
+    if (c)
+        redisFree(c);
+    return reply;
+}
+
+long long t_redis_int(int argc, const char **argv)
+{
+    redisReply *r = t_redis(argc, argv);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+int t_redis_cmd(int argc, const char **argv)
+{
+    redisReply *r = t_redis(argc, argv);
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results)
+{
+    int *shared = mmap(NULL, sizeof(int) * (size_t)n, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int go[2];
+    int all_ran = 1;
+    pid_t *pids;
+
+    if (shared == MAP_FAILED || pipe(go) < 0)
+        return -1;
+    pids = calloc((size_t)n, sizeof *pids);
+    if (!pids)
+        return -1;
+    fflush(stdout);
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            char c;
+            close(go[1]);
+            /* Wait until every child exists, then all start at once. */
+            if (read(go[0], &c, 1) < 0)
+                _exit(2);
+            shared[i] = fn(i, arg);
+            _exit(0);
+        }
+        pids[i] = pid;
+        shared[i] = -1;
+    }
+    close(go[0]);
+    close(go[1]);   /* EOF releases every child together */
+    for (int i = 0; i < n; i++) {
+        int st;
+        if (pids[i] <= 0 || waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            all_ran = 0;
+    }
+    memcpy(results, shared, sizeof(int) * (size_t)n);
+    munmap(shared, sizeof(int) * (size_t)n);
+    free(pids);
+    return all_ran ? 0 : -1;
+}
+
+void t_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}

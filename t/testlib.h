@@ -1,0 +1,90 @@
+/* testlib.h - what the HTTP tests share: a libcurl client for the real
+ * nginx (or Apache) front, JSON look-ups, and direct PostgreSQL and Redis
+ * connections for checking what the service really stored.
+ *
+ * The stack under test is named by the environment that ./dev test sets:
+ *   CONCERT_BASE_URL   http://127.0.0.1:PORT of the front
+ *   CONCERT_ADMIN_KEY  the admin key
+ *   CONCERT_PG         libpq conninfo of the stack's database
+ *   CONCERT_REDIS_PORT port of the stack's Redis on 127.0.0.1
+ * A test calls t_init() first; without CONCERT_BASE_URL it skips itself. */
+#ifndef CONCERT_TESTLIB_H
+#define CONCERT_TESTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+struct t_resp {
+    long status;
+    char *body;
+    size_t len;
+    struct json_object *json;   /* NULL when the body is not JSON */
+    char content_type[128];
+    char retry_after[32];
+    char allow[128];
+};
+
+/* Skips the whole test file (TAP 1..0) when no stack is configured. */
+void t_init(void);
+const char *t_base_url(void);
+const char *t_admin_key(void);
+
+/* One request. headers is a NULL-terminated list of "Name: value" strings
+ * (may be NULL); body may be NULL. Returns 0, or -1 on a transport error
+ * (status 0). Free with t_resp_free. */
+int t_request(const char *method, const char *path, const char *const *headers,
+              const char *body, struct t_resp *out);
+void t_resp_free(struct t_resp *r);
+
+/* Requests with an optional bearer token (NULL for none). */
+int t_get(const char *path, const char *token, struct t_resp *out);
+int t_post(const char *path, const char *token, const char *body, struct t_resp *out);
+int t_delete(const char *path, const char *token, struct t_resp *out);
+
+/* Dotted look-ups into a JSON body: "error.code", "seats.3.status". */
+struct json_object *t_json_at(struct json_object *root, const char *path);
+const char *t_json_str(struct json_object *root, const char *path);
+int64_t t_json_int(struct json_object *root, const char *path);   /* -1 when absent */
+/* The error code of an error body, or "" */
+const char *t_error_code(const struct t_resp *r);
+
+/* A random version-4 UUID in canonical lowercase. */
+void t_uuid(char out[37]);
+
+/* An RFC 3339 UTC time `seconds` from now. */
+void t_time_from_now(long seconds, char out[32]);
+
+/* Creates a concert through the admin API with the given settings and
+ * nschedules future shows of seat_count seats at price. Fills schedule_ids
+ * (up to nschedules). Returns the concert id, or -1 (with a diag). */
+int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_seconds,
+                         int hold_seconds, int nschedules, int seat_count, int64_t price,
+                         int64_t *schedule_ids);
+
+/* Issues a queue token for (concert, user); returns a malloc'd token or NULL. */
+char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out);
+/* Issues a token and requires it ACTIVE at once (the concert has room). */
+char *t_active_token(int64_t concert_id, const char *user_id);
+
+/* Direct PostgreSQL: the first column of the first row as text (malloc'd),
+ * or NULL. Parameters are passed separately, never spliced in. */
+char *t_pg_value(const char *sql, int nparams, const char *const *params);
+int64_t t_pg_int(const char *sql, int nparams, const char *const *params);
+
+/* Direct Redis: runs one command (argv form); returns the integer reply or
+ * -1. */
+long long t_redis_int(int argc, const char **argv);
+/* Runs a command and returns 0 when Redis answered without error. */
+int t_redis_cmd(int argc, const char **argv);
+
+/* Runs fn(i, arg) in n child processes released together (a shared start
+ * signal), and stores each child's return value in results[i] (through
+ * shared memory, so any int). Returns 0 when every child ran to the end. */
+int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results);
+
+/* Milliseconds sleep. */
+void t_sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,867 @@
+// Booking page: concert → queue → seats/hold/pay → confirmation.
+// Plain DOM code, no framework. All server text is put in with textContent.
+import { api, errorMessage, newUuid, serverNow } from './api.js';
+
+const POLL_MS = 2000;           // queue status while WAITING (contract: poll to stay in line)
+const ACTIVE_POLL_MS = 15000;   // while ACTIVE: only to notice an ended token early
+const MAX_BACKOFF_MS = 30000;
+const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
+const SEAT_REFRESH_MS = 10000;  // show other people's holds without a manual reload
+const MAX_SEATS = 4;            // per user and schedule (contract's HOLD_LIMIT)
+const SEAT_COLUMNS = 10;        // must match grid-template-columns of .seat-map in app.css
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const USER_KEY = 'concert.userId';
+const CONCERT_KEY = 'concert.lastConcertId';
+
+const $ = (id) => document.getElementById(id);
+const wonFmt = new Intl.NumberFormat('ko-KR');
+const dateFmt = new Intl.DateTimeFormat('ko-KR', { dateStyle: 'long', timeStyle: 'short' });
+const fmtWon = (n) => `${wonFmt.format(n)}원`;
+const fmtDate = (iso) => (iso ? dateFmt.format(new Date(iso)) : '-');
+const fmtSeats = (nos) => `${[...nos].sort((a, b) => a - b).join(', ')}번`;
+
+function fmtClock(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mmss = `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+  return h > 0 ? `${h}:${mmss}` : mmss;
+}
+
+function fmtWait(seconds) {
+  if (seconds == null) return '-';
+  if (seconds <= 0) return '곧 입장';
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  if (m === 0) return `약 ${s}초`;
+  return s ? `약 ${m}분 ${s}초` : `약 ${m}분`;
+}
+
+/** Tiny element builder: h('li', {class: 'x', dataset: {id: 1}}, 'text', child). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  el.append(...children.filter((c) => c != null));
+  return el;
+}
+
+const state = {
+  userId: null,
+  concerts: [],
+  concert: null,        // the concert being booked
+  token: null,          // queue token (Bearer)
+  session: 0,           // bumped whenever the token is replaced or dropped: late answers compare it
+  queue: null,          // last queue status answer
+  lastPosition: null,
+  pollTimer: null,
+  pollFailures: 0,
+  transientAlert: false, // the alert shows a retrying message that a success may clear
+  step: 'concert',
+  schedules: [],
+  scheduleId: null,
+  seats: [],
+  selected: new Set(),
+  seatFocus: 1,          // seat number that owns tabindex=0 in the seat map
+  reservations: [],
+  hold: null,            // the live hold (reservation) shown in the hold panel
+  expiredHold: null,     // a hold that just ran out, still shown as 00:00
+  holdWarned: false,
+  balance: null,
+  ticker: null,
+  ticks: 0,
+  activeEndChecked: false,
+};
+
+// ---------------------------------------------------------------- messages
+
+function announce(text) {
+  // Clear first so that the same sentence twice is still read out.
+  const el = $('status');
+  el.textContent = '';
+  requestAnimationFrame(() => { el.textContent = text; });
+}
+
+function showAlert(text, { transient = false } = {}) {
+  const el = $('alert');
+  el.textContent = text;
+  el.hidden = false;
+  state.transientAlert = transient;
+}
+
+function clearAlert({ onlyTransient = false } = {}) {
+  if (onlyTransient && !state.transientAlert) return;
+  const el = $('alert');
+  el.hidden = true;
+  el.textContent = '';
+  state.transientAlert = false;
+}
+
+/** Common error handling for calls that need the queue token. */
+function handleError(err) {
+  if (err?.tokenLost) { tokenLost(err); return; }
+  if (err?.code === 'TOKEN_NOT_ACTIVE') {
+    // Still waiting after all: back to the queue view and keep polling.
+    showAlert(errorMessage(err));
+    showStep('queue');
+    schedulePoll(0);
+    return;
+  }
+  showAlert(errorMessage(err), { transient: !!err?.transient });
+  if (!err?.code) console.error(err);
+}
+
+/** Marks a button busy while an async action runs; ignores repeated presses. */
+async function withBusy(button, fn) {
+  if (button.dataset.busy) return;
+  button.dataset.busy = '1';
+  button.setAttribute('aria-busy', 'true');
+  try {
+    await fn();
+  } finally {
+    delete button.dataset.busy;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+// ---------------------------------------------------------------- steps
+
+function showStep(name, { focus = true } = {}) {
+  const changed = state.step !== name;
+  state.step = name;
+  for (const id of ['concert', 'queue', 'booking', 'done']) $(`step-${id}`).hidden = id !== name;
+  for (const li of document.querySelectorAll('.steps li')) {
+    if (li.dataset.step === name) li.setAttribute('aria-current', 'step');
+    else li.removeAttribute('aria-current');
+  }
+  // Move focus to the new step's heading so keyboard and screen-reader users follow along.
+  if (changed && focus) document.querySelector(`#step-${name} h2`)?.focus();
+}
+
+function setConcertTitle() {
+  const c = state.concert;
+  const text = c ? [c.title, c.venue].filter(Boolean).join(' · ') : '';
+  for (const el of document.querySelectorAll('[data-concert-title]')) el.textContent = text;
+}
+
+/** Forget the token and everything that depends on it. */
+function stopSession() {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+  clearInterval(state.ticker);
+  state.ticker = null;
+  state.token = null;
+  state.session += 1;
+  state.queue = null;
+  state.lastPosition = null;
+  state.pollFailures = 0;
+  state.hold = null;
+  state.expiredHold = null;
+  state.selected.clear();
+  state.activeEndChecked = false;
+  renderHold();
+}
+
+// ---------------------------------------------------------------- user id
+
+function storageGet(key) {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+function storageSet(key, value) {
+  try { localStorage.setItem(key, value); } catch { /* private mode: keep it in memory only */ }
+}
+
+function initUser() {
+  let id = storageGet(USER_KEY);
+  if (!id || !UUID_RE.test(id)) {
+    id = newUuid();
+    storageSet(USER_KEY, id);
+  }
+  state.userId = id;
+  $('user-id').textContent = id;
+}
+
+function openUserForm(open) {
+  $('user-form').hidden = !open;
+  $('user-edit').setAttribute('aria-expanded', String(open));
+  if (open) {
+    $('user-input').value = state.userId;
+    setUserError('');
+    $('user-input').focus();
+  } else {
+    $('user-edit').focus();
+  }
+}
+
+function setUserError(text) {
+  const err = $('user-input-error');
+  err.textContent = text;
+  err.hidden = !text;
+  if (text) $('user-input').setAttribute('aria-invalid', 'true');
+  else $('user-input').removeAttribute('aria-invalid');
+}
+
+function saveUser(event) {
+  event.preventDefault();
+  const id = $('user-input').value.trim().toLowerCase();
+  if (!UUID_RE.test(id)) {
+    setUserError('UUID 형식이 아닙니다. 예시처럼 8-4-4-4-12자리 16진수로 입력해 주세요.');
+    $('user-input').focus();
+    return;
+  }
+  openUserForm(false);
+  if (id === state.userId) return;
+  stopSession(); // a queue token belongs to one user
+  state.userId = id;
+  storageSet(USER_KEY, id);
+  $('user-id').textContent = id;
+  clearAlert();
+  showStep('concert', { focus: false });
+  announce('사용자 ID를 변경했습니다.');
+  loadReservations();
+}
+
+// ---------------------------------------------------------------- concerts
+
+async function loadConcerts() {
+  try {
+    const data = await api('GET', '/api/v1/concerts');
+    state.concerts = Array.isArray(data.concerts) ? data.concerts : [];
+    renderConcerts();
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+function renderConcerts() {
+  const select = $('concert-select');
+  const wanted = select.value
+    || new URLSearchParams(location.search).get('concert')
+    || storageGet(CONCERT_KEY);
+  select.replaceChildren(...state.concerts.map((c) => h('option', { value: c.concertId },
+    [c.title, c.venue].filter(Boolean).join(' · '))));
+  if (wanted && state.concerts.some((c) => String(c.concertId) === String(wanted))) select.value = String(wanted);
+  const empty = state.concerts.length === 0;
+  $('concert-empty').hidden = !empty;
+  $('concert-join').disabled = empty;
+}
+
+function chooseConcert(event) {
+  event.preventDefault();
+  const id = Number($('concert-select').value);
+  const concert = state.concerts.find((c) => c.concertId === id);
+  if (!concert) return;
+  state.concert = concert;
+  storageSet(CONCERT_KEY, String(id));
+  setConcertTitle();
+  joinQueue();
+}
+
+// ---------------------------------------------------------------- queue
+
+async function joinQueue() {
+  if (!state.concert) { showStep('concert'); return; }
+  stopSession();
+  clearAlert();
+  state.scheduleId = null;
+  renderQueue(null, '참여하는 중…');
+  $('queue-rejoin').hidden = true;
+  showStep('queue');
+  const session = state.session;
+  try {
+    const q = await api('POST', '/api/v1/queue/tokens', {
+      body: { userId: state.userId, concertId: state.concert.concertId },
+    });
+    if (session !== state.session) return;
+    state.token = q.token;
+    onQueueStatus(q);
+  } catch (err) {
+    if (session !== state.session) return;
+    renderQueue(null, '참여하지 못했습니다');
+    $('queue-rejoin').hidden = false;
+    handleError(err);
+  }
+}
+
+function schedulePoll(delay) {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = state.token ? setTimeout(poll, delay) : null;
+}
+
+async function poll() {
+  state.pollTimer = null;
+  const { token, session } = state;
+  if (!token) return;
+  try {
+    const q = await api('GET', '/api/v1/queue/status', { token });
+    if (session !== state.session) return;
+    state.pollFailures = 0;
+    clearAlert({ onlyTransient: true });
+    onQueueStatus(q);
+  } catch (err) {
+    if (session !== state.session) return;
+    if (err.tokenLost) { tokenLost(err); return; }
+    // Exponential back-off with jitter, never sooner than the server's Retry-After.
+    state.pollFailures += 1;
+    const backoff = Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** state.pollFailures) * (0.8 + Math.random() * 0.4);
+    const delay = Math.max(backoff, Math.min(err.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+    showAlert(`${errorMessage(err)} (${Math.ceil(delay / 1000)}초 후 다시 확인합니다)`, { transient: true });
+    schedulePoll(delay);
+  }
+}
+
+function onQueueStatus(q) {
+  state.queue = q;
+  renderQueue(q);
+  if (q.status === 'ACTIVE') {
+    if (state.step !== 'booking') enterBooking();
+    schedulePoll(ACTIVE_POLL_MS);
+  } else {
+    if (state.step !== 'queue') showStep('queue');
+    if (q.position !== state.lastPosition) {
+      state.lastPosition = q.position;
+      announce(`대기 순번 ${q.position}번째, 예상 대기 시간 ${fmtWait(q.estimatedWaitSeconds)}`);
+    }
+    schedulePoll(POLL_MS);
+  }
+}
+
+function renderQueue(q, stateText) {
+  const el = $('step-queue');
+  if (!q) {
+    el.dataset.queueStatus = '';
+    $('queue-state').textContent = stateText ?? '-';
+    $('queue-position').textContent = '-';
+    $('queue-wait').textContent = '-';
+    return;
+  }
+  el.dataset.queueStatus = q.status;
+  $('queue-state').textContent = q.status === 'ACTIVE' ? '입장 가능' : '대기 중';
+  $('queue-position').textContent = q.status === 'ACTIVE' ? '-' : `${q.position}번째`;
+  $('queue-position').dataset.position = q.status === 'ACTIVE' ? '0' : String(q.position);
+  $('queue-wait').textContent = q.status === 'ACTIVE' ? '-' : fmtWait(q.estimatedWaitSeconds);
+}
+
+/** Token unknown, expired, used up or for another concert: back to the queue step. */
+function tokenLost(err) {
+  stopSession();
+  renderQueue(null, '입장권 만료');
+  $('queue-rejoin').hidden = false;
+  showStep('queue');
+  showAlert(errorMessage(err));
+  loadReservations();
+}
+
+// ---------------------------------------------------------------- booking
+
+async function enterBooking() {
+  showStep('booking');
+  clearAlert({ onlyTransient: true });
+  announce('입장했습니다. 공연 회차와 좌석을 선택해 주세요.');
+  state.ticks = 0;
+  clearInterval(state.ticker);
+  state.ticker = setInterval(tick, 500);
+  tick();
+  loadBalance();
+  await loadReservations();
+  adoptLiveHold();
+  await loadSchedules();
+}
+
+/** After a reload or a re-queue, a still-running hold of this concert is shown again. */
+function adoptLiveHold() {
+  if (state.hold || !state.concert) return;
+  const live = state.reservations.find((r) => r.concertId === state.concert.concertId
+    && effectiveStatus(r) === 'HELD');
+  if (live) {
+    state.hold = live;
+    state.scheduleId = live.scheduleId;
+    renderHold();
+  }
+}
+
+function tick() {
+  state.ticks += 1;
+  const q = state.queue;
+  if (q?.expiresAt) {
+    const left = Date.parse(q.expiresAt) - serverNow();
+    $('active-remaining').textContent = fmtClock(left);
+    if (left <= 0 && !state.activeEndChecked) {
+      state.activeEndChecked = true;
+      schedulePoll(0); // the server will answer 401 and tokenLost() takes over
+    }
+  }
+  if (state.hold) {
+    const left = Date.parse(state.hold.expiresAt) - serverNow();
+    $('hold-countdown').textContent = fmtClock(left);
+    if (left <= 60000 && left > 0 && !state.holdWarned) {
+      state.holdWarned = true;
+      announce('결제 남은 시간이 1분 이하입니다.');
+    }
+    if (left <= 0) holdExpired();
+  }
+  if (state.ticks % (SEAT_REFRESH_MS / 500) === 0 && state.scheduleId) loadSeats({ quiet: true });
+}
+
+async function loadSchedules() {
+  const { token, session, concert } = state;
+  try {
+    const data = await api('GET', `/api/v1/concerts/${concert.concertId}/schedules`, { token });
+    if (session !== state.session) return;
+    state.schedules = Array.isArray(data.schedules) ? data.schedules : [];
+    // One schedule: no need to make the user pick it.
+    if (state.scheduleId == null && state.schedules.length === 1) state.scheduleId = state.schedules[0].scheduleId;
+    renderSchedules();
+    if (state.scheduleId != null) await loadSeats();
+  } catch (err) {
+    if (session === state.session) handleError(err);
+  }
+}
+
+function renderSchedules() {
+  const list = $('schedule-list');
+  list.replaceChildren(...state.schedules.map((s) => h('li', {},
+    h('button', {
+      type: 'button',
+      class: 'schedule-btn',
+      'aria-pressed': String(s.scheduleId === state.scheduleId),
+      dataset: { scheduleId: s.scheduleId },
+    },
+    h('span', { class: 'schedule-date' }, fmtDate(s.startsAt)),
+    h('span', { class: 'schedule-seats' }, `잔여 ${s.availableSeats}/${s.totalSeats}석`)))));
+  $('schedule-empty').hidden = state.schedules.length > 0;
+  $('seat-area').hidden = state.scheduleId == null;
+}
+
+async function selectSchedule(id) {
+  if (id !== state.scheduleId) {
+    state.scheduleId = id;
+    state.selected.clear();
+    state.seatFocus = 1;
+  }
+  renderSchedules();
+  renderSelection();
+  await loadSeats();
+}
+
+/** Seats of the user's own live holds and purchases in the shown schedule. */
+function mySeatNos() {
+  const mine = new Set();
+  for (const r of state.reservations) {
+    if (r.scheduleId !== state.scheduleId) continue;
+    const st = effectiveStatus(r);
+    if (st === 'HELD' || st === 'CONFIRMED') r.seatNos.forEach((n) => mine.add(n));
+  }
+  return mine;
+}
+
+async function loadSeats({ quiet = false } = {}) {
+  const { token, session, scheduleId } = state;
+  if (!token || scheduleId == null) return;
+  try {
+    const [data] = await Promise.all([
+      api('GET', `/api/v1/schedules/${scheduleId}/seats`, { token }),
+      loadReservations(),
+    ]);
+    if (session !== state.session || scheduleId !== state.scheduleId) return;
+    state.seats = Array.isArray(data.seats) ? data.seats : [];
+    // Someone else may have taken a seat we had only picked.
+    const free = new Set(state.seats.filter((s) => s.status === 'AVAILABLE').map((s) => s.seatNo));
+    const lost = [...state.selected].filter((n) => !free.has(n));
+    lost.forEach((n) => state.selected.delete(n));
+    if (lost.length && !quiet) announce(`${fmtSeats(lost)} 좌석은 더 이상 선택할 수 없어 선택에서 뺐습니다.`);
+    renderSeats();
+    renderSelection();
+  } catch (err) {
+    if (session !== state.session) return;
+    if (quiet && err.transient) return; // the next refresh will try again
+    handleError(err);
+  }
+}
+
+const SEAT_TEXT = {
+  available: '선택 가능',
+  selected: '선택함',
+  mine: '내 예약 좌석',
+  held: '다른 분이 선점 중',
+  sold: '판매 완료',
+};
+const SEAT_MARK = { available: '', selected: '✓', mine: '★', held: '…', sold: '✕' };
+
+function seatState(seat, mine) {
+  if (seat.status !== 'AVAILABLE' && mine.has(seat.seatNo)) return 'mine';
+  if (seat.status === 'SOLD') return 'sold';
+  if (seat.status === 'HELD') return 'held';
+  return state.selected.has(seat.seatNo) ? 'selected' : 'available';
+}
+
+function renderSeats() {
+  const map = $('seat-map');
+  const seats = state.seats;
+  // Rebuild only when the schedule or the seat count changes, so a refresh keeps focus.
+  if (map.dataset.scheduleId !== String(state.scheduleId) || map.children.length !== seats.length) {
+    map.dataset.scheduleId = String(state.scheduleId);
+    map.replaceChildren(...seats.map((s) => h('button', {
+      type: 'button', class: 'seat', dataset: { seatNo: s.seatNo },
+    }, h('span', { class: 'seat-no' }, String(s.seatNo)), h('span', { class: 'seat-mark', 'aria-hidden': 'true' }))));
+  }
+  if (!seats.some((s) => s.seatNo === state.seatFocus)) state.seatFocus = seats[0]?.seatNo ?? 1;
+  const mine = mySeatNos();
+  seats.forEach((seat, i) => {
+    const btn = map.children[i];
+    const st = seatState(seat, mine);
+    btn.dataset.state = st;
+    btn.setAttribute('aria-pressed', String(st === 'selected'));
+    if (st === 'available' || st === 'selected') btn.removeAttribute('aria-disabled');
+    else btn.setAttribute('aria-disabled', 'true');
+    btn.setAttribute('aria-label', `${seat.seatNo}번 좌석, ${fmtWon(seat.price)}, ${SEAT_TEXT[st]}`);
+    btn.tabIndex = seat.seatNo === state.seatFocus ? 0 : -1;
+    btn.lastElementChild.textContent = SEAT_MARK[st];
+  });
+}
+
+function seatByNo(no) { return state.seats.find((s) => s.seatNo === no); }
+
+function toggleSeat(no) {
+  const seat = seatByNo(no);
+  if (!seat) return;
+  state.seatFocus = no;
+  const mine = mySeatNos();
+  const st = seatState(seat, mine);
+  if (st === 'selected') {
+    state.selected.delete(no);
+  } else if (st === 'available') {
+    const room = MAX_SEATS - mine.size;
+    if (state.selected.size >= room) {
+      announce(room <= 0
+        ? '이 회차에서는 더 고를 수 없습니다. 한 사람이 최대 4석까지 예매할 수 있습니다.'
+        : `최대 ${room}석까지 고를 수 있습니다. 다른 좌석을 먼저 해제해 주세요.`);
+      return;
+    }
+    state.selected.add(no);
+  } else {
+    announce(`${no}번 좌석은 ${SEAT_TEXT[st]}이라 선택할 수 없습니다.`);
+    return;
+  }
+  renderSeats();
+  renderSelection();
+}
+
+/** Roving tabindex: one Tab stop for the whole map, arrow keys move between seats. */
+function seatKeydown(event) {
+  const btn = event.target.closest('.seat');
+  if (!btn) return;
+  const nos = state.seats.map((s) => s.seatNo);
+  const idx = nos.indexOf(Number(btn.dataset.seatNo));
+  let next = idx;
+  switch (event.key) {
+    case 'ArrowRight': next = idx + 1; break;
+    case 'ArrowLeft': next = idx - 1; break;
+    case 'ArrowDown': next = idx + SEAT_COLUMNS; break;
+    case 'ArrowUp': next = idx - SEAT_COLUMNS; break;
+    case 'Home': next = event.ctrlKey ? 0 : idx - (idx % SEAT_COLUMNS); break;
+    case 'End': next = event.ctrlKey ? nos.length - 1 : Math.min(nos.length - 1, idx - (idx % SEAT_COLUMNS) + SEAT_COLUMNS - 1); break;
+    default: return;
+  }
+  event.preventDefault();
+  next = Math.max(0, Math.min(nos.length - 1, next));
+  state.seatFocus = nos[next];
+  for (const b of $('seat-map').children) b.tabIndex = Number(b.dataset.seatNo) === state.seatFocus ? 0 : -1;
+  $('seat-map').children[next].focus();
+}
+
+function focusSeatMap() {
+  const btn = $('seat-map').querySelector('.seat[tabindex="0"]');
+  if (btn && !$('seat-area').hidden) btn.focus();
+  else $('booking-heading').focus();
+}
+
+function renderSelection() {
+  const nos = [...state.selected];
+  const price = nos.reduce((sum, n) => sum + (seatByNo(n)?.price ?? 0), 0);
+  $('selection-summary').textContent = nos.length
+    ? `선택한 좌석: ${fmtSeats(nos)} (${nos.length}석 · ${fmtWon(price)})`
+    : '선택한 좌석: 없음';
+  const hold = $('hold-button');
+  hold.disabled = nos.length === 0 || !!state.hold;
+  hold.title = state.hold ? '선점한 좌석을 먼저 결제하거나 취소해 주세요.' : '';
+}
+
+async function holdSeats() {
+  const seatNos = [...state.selected].sort((a, b) => a - b);
+  if (!seatNos.length || state.hold) return;
+  const { token, session, scheduleId } = state;
+  try {
+    const r = await api('POST', '/api/v1/reservations', { token, body: { scheduleId, seatNos } });
+    if (session !== state.session) return;
+    state.hold = { ...r, concertId: state.concert.concertId };
+    state.expiredHold = null;
+    state.holdWarned = false;
+    state.selected.clear();
+    clearAlert();
+    renderHold();
+    const left = Date.parse(r.expiresAt) - serverNow();
+    announce(`${fmtSeats(r.seatNos)} 좌석을 선점했습니다. ${fmtClock(left)} 안에 결제해 주세요.`);
+    suggestCharge();
+    $('pay-button').focus();
+    await loadSeats();
+  } catch (err) {
+    if (session !== state.session) return;
+    handleError(err);
+    if (err.code === 'SEAT_UNAVAILABLE' || err.code === 'HOLD_LIMIT') await loadSeats({ quiet: true });
+  }
+}
+
+function renderHold() {
+  const panel = $('hold-panel');
+  const r = state.hold ?? state.expiredHold;
+  panel.hidden = !r;
+  renderSelection();
+  if (!r) { delete panel.dataset.state; return; }
+  panel.dataset.state = state.hold ? 'held' : 'expired';
+  $('hold-heading').textContent = state.hold ? '선점한 좌석' : '선점 시간 만료';
+  $('hold-seats').textContent = `좌석 ${fmtSeats(r.seatNos)}`;
+  $('hold-amount').textContent = `결제 금액 ${fmtWon(r.amount)}`;
+  $('hold-countdown').textContent = state.hold
+    ? fmtClock(Date.parse(r.expiresAt) - serverNow()) : '00:00';
+  $('pay-button').hidden = !state.hold;
+  $('cancel-hold').hidden = !state.hold;
+}
+
+/** The countdown reached zero (or the server said HOLD_EXPIRED). */
+function holdExpired(message = '좌석 선점 시간이 만료되었습니다. 좌석이 다시 판매 가능 상태가 되었으니 다시 선택해 주세요.') {
+  const r = state.hold;
+  if (!r) return;
+  const hadFocus = $('hold-panel').contains(document.activeElement);
+  state.hold = null;
+  state.expiredHold = r;
+  const local = state.reservations.find((x) => x.reservationId === r.reservationId);
+  if (local && local.status === 'HELD') local.status = 'EXPIRED';
+  renderHold();
+  renderReservations();
+  showAlert(message);
+  if (hadFocus) focusSeatMap();
+  // The server frees the seats at expiresAt; ask a moment later, and once more if
+  // our clock ran a little ahead of the server's.
+  const session = state.session;
+  setTimeout(async () => {
+    if (session !== state.session) return;
+    await loadSeats({ quiet: true });
+    const stillHeld = state.seats.some((s) => r.seatNos.includes(s.seatNo) && s.status === 'HELD');
+    if (stillHeld) setTimeout(() => { if (session === state.session) loadSeats({ quiet: true }); }, 1500);
+  }, 300);
+}
+
+async function cancelHold() {
+  const r = state.hold;
+  if (!r) return;
+  const { token, session } = state;
+  try {
+    await api('DELETE', `/api/v1/reservations/${r.reservationId}`, { token });
+    if (session !== state.session) return;
+    state.hold = null;
+    clearAlert();
+    renderHold();
+    announce(`선점을 취소했습니다. ${fmtSeats(r.seatNos)} 좌석을 다른 분이 고를 수 있게 되었습니다.`);
+    focusSeatMap();
+    await loadSeats();
+  } catch (err) {
+    if (session !== state.session) return;
+    handleError(err);
+    if (err.code === 'NOT_FOUND' || err.code === 'RESERVATION_NOT_PAYABLE') {
+      state.hold = null;
+      renderHold();
+      await loadSeats({ quiet: true });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- balance & payment
+
+async function loadBalance() {
+  try {
+    const data = await api('GET', `/api/v1/users/${state.userId}/balance`);
+    state.balance = data.balance;
+    $('balance').textContent = fmtWon(data.balance);
+  } catch (err) {
+    $('balance').textContent = '-';
+    if (err.transient) showAlert(errorMessage(err), { transient: true });
+    else handleError(err);
+  }
+}
+
+/** Pre-fill the charge field with what is missing for the current hold. */
+function suggestCharge() {
+  if (!state.hold || state.balance == null) return;
+  const missing = state.hold.amount - state.balance;
+  if (missing > 0) $('charge-amount').value = String(missing);
+}
+
+async function charge() {
+  const input = $('charge-amount');
+  const amount = Number(input.value);
+  if (!Number.isInteger(amount) || amount < 1 || amount > 1_000_000_000) {
+    showAlert('충전 금액은 1원부터 10억 원까지의 정수로 입력해 주세요.');
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  input.removeAttribute('aria-invalid');
+  const userId = state.userId;
+  try {
+    const data = await api('POST', `/api/v1/users/${userId}/balance/charge`, {
+      body: { amount },
+      idempotencyKey: newUuid(), // one key per press: a retried request charges once
+    });
+    if (userId !== state.userId) return;
+    state.balance = data.balance;
+    $('balance').textContent = fmtWon(data.balance);
+    input.value = '';
+    clearAlert();
+    announce(`${fmtWon(amount)}을 충전했습니다. 현재 잔액은 ${fmtWon(data.balance)}입니다.`);
+  } catch (err) {
+    handleError(err);
+  }
+}
+
+async function pay() {
+  const r = state.hold;
+  if (!r) return;
+  const { token, session } = state;
+  try {
+    const p = await api('POST', '/api/v1/payments', {
+      token,
+      body: { reservationId: r.reservationId },
+      idempotencyKey: newUuid(), // a new key for every payment attempt
+    });
+    if (session !== state.session) return;
+    // The server ends the token on payment: stop polling before it answers 401.
+    const concert = state.concert;
+    const schedule = state.schedules.find((s) => s.scheduleId === r.scheduleId);
+    stopSession();
+    clearAlert();
+    renderDone(p, r, concert, schedule);
+    showStep('done');
+    announce(`결제가 완료되었습니다. ${fmtSeats(r.seatNos)} 좌석 예매가 확정되었습니다.`);
+    loadReservations();
+  } catch (err) {
+    if (session !== state.session) return;
+    if (err.code === 'HOLD_EXPIRED') { holdExpired(errorMessage(err)); return; }
+    handleError(err);
+    if (err.code === 'INSUFFICIENT_BALANCE') {
+      await loadBalance();
+      suggestCharge();
+      $('charge-amount').focus();
+    } else if (err.code === 'RESERVATION_NOT_PAYABLE') {
+      state.hold = null;
+      renderHold();
+      await loadSeats({ quiet: true });
+    }
+  }
+}
+
+function renderDone(p, r, concert, schedule) {
+  const rows = [
+    ['공연', concert ? [concert.title, concert.venue].filter(Boolean).join(' · ') : '-'],
+    ['회차', schedule ? fmtDate(schedule.startsAt) : `#${r.scheduleId}`],
+    ['좌석', fmtSeats(r.seatNos)],
+    ['결제 금액', fmtWon(p.amount)],
+    ['예약 번호', String(p.reservationId)],
+    ['결제 번호', String(p.paymentId)],
+    ['결제 시각', fmtDate(p.paidAt)],
+  ];
+  $('done-details').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
+  $('step-done').dataset.reservationId = String(p.reservationId);
+}
+
+// ---------------------------------------------------------------- reservations list
+
+/** A hold past its expiresAt is over even if the server has not swept it yet. */
+function effectiveStatus(r) {
+  if (r.status === 'HELD' && r.expiresAt && Date.parse(r.expiresAt) <= serverNow()) return 'EXPIRED';
+  return r.status;
+}
+
+const STATUS_TEXT = {
+  HELD: '선점 중 (결제 대기)',
+  CONFIRMED: '결제 완료',
+  EXPIRED: '선점 만료',
+  CANCELLED: '취소됨',
+};
+
+async function loadReservations() {
+  const userId = state.userId;
+  try {
+    const data = await api('GET', `/api/v1/users/${userId}/reservations`);
+    if (userId !== state.userId) return;
+    state.reservations = Array.isArray(data.reservations) ? data.reservations : [];
+    renderReservations();
+  } catch (err) {
+    if (err.transient) return; // the list is secondary; keep the last one
+    handleError(err);
+  }
+}
+
+function renderReservations() {
+  const titleOf = (id) => state.concerts.find((c) => c.concertId === id)?.title ?? `공연 #${id}`;
+  const list = $('reservation-list');
+  list.replaceChildren(...state.reservations.map((r) => {
+    const st = effectiveStatus(r);
+    const when = st === 'CONFIRMED' ? `결제 ${fmtDate(r.paidAt)}`
+      : st === 'HELD' ? `${fmtDate(r.expiresAt)}까지 결제` : null;
+    return h('li', { class: 'reservation', dataset: { reservationId: r.reservationId, status: st } },
+      h('div', { class: 'reservation-top' },
+        h('strong', {}, titleOf(r.concertId)),
+        h('span', { class: 'badge', dataset: { status: st } }, STATUS_TEXT[st] ?? st)),
+      h('p', {}, `예약 #${r.reservationId} · 좌석 ${fmtSeats(r.seatNos)} · ${fmtWon(r.amount)}`),
+      when ? h('p', { class: 'help' }, when) : null);
+  }));
+  $('reservation-empty').hidden = state.reservations.length > 0;
+}
+
+// ---------------------------------------------------------------- wiring
+
+function bind() {
+  $('user-edit').addEventListener('click', () => openUserForm($('user-form').hidden));
+  $('user-cancel').addEventListener('click', () => openUserForm(false));
+  $('user-new').addEventListener('click', () => { $('user-input').value = newUuid(); setUserError(''); $('user-input').focus(); });
+  $('user-form').addEventListener('submit', saveUser);
+  $('user-form').addEventListener('keydown', (e) => { if (e.key === 'Escape') openUserForm(false); });
+
+  $('concert-form').addEventListener('submit', chooseConcert);
+  $('concert-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadConcerts));
+
+  $('queue-rejoin').addEventListener('click', (e) => withBusy(e.currentTarget, joinQueue));
+  $('queue-leave').addEventListener('click', () => { stopSession(); clearAlert(); showStep('concert'); });
+
+  $('schedule-list').addEventListener('click', (e) => {
+    const btn = e.target.closest('.schedule-btn');
+    if (btn) selectSchedule(Number(btn.dataset.scheduleId));
+  });
+  $('seat-map').addEventListener('click', (e) => {
+    const btn = e.target.closest('.seat');
+    if (btn) toggleSeat(Number(btn.dataset.seatNo));
+  });
+  $('seat-map').addEventListener('keydown', seatKeydown);
+  $('seats-reload').addEventListener('click', (e) => withBusy(e.currentTarget, () => loadSeats()));
+  $('hold-button').addEventListener('click', (e) => withBusy(e.currentTarget, holdSeats));
+  $('cancel-hold').addEventListener('click', (e) => withBusy(e.currentTarget, cancelHold));
+  $('pay-button').addEventListener('click', (e) => withBusy(e.currentTarget, pay));
+  $('charge-form').addEventListener('submit', (e) => {
+    e.preventDefault(); // also while busy, or the browser would submit the form itself
+    withBusy($('charge-button'), charge);
+  });
+
+  $('done-again').addEventListener('click', () => { showStep('concert'); loadConcerts(); });
+  $('reservations-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadReservations));
+}
+
+bind();
+initUser();
+showStep('concert', { focus: false });
+loadConcerts().then(loadReservations);
