@@ -320,7 +320,10 @@ function onQueueStatus(q) {
   renderQueue(q);
   if (q.status === 'ACTIVE') {
     if (state.step !== 'booking') enterBooking();
-    schedulePoll(ACTIVE_POLL_MS);
+    // Check again right after the token should end (expiresAt may be rounded down
+    // to the second), so an ended token is noticed without waiting a full interval.
+    const left = q.expiresAt ? Date.parse(q.expiresAt) - serverNow() : ACTIVE_POLL_MS;
+    schedulePoll(Math.min(ACTIVE_POLL_MS, Math.max(1000, left + 300)));
   } else {
     if (state.step !== 'queue') showStep('queue');
     if (q.position !== state.lastPosition) {
@@ -475,6 +478,12 @@ async function loadSeats({ quiet = false } = {}) {
     const lost = [...state.selected].filter((n) => !free.has(n));
     lost.forEach((n) => state.selected.delete(n));
     if (lost.length && !quiet) announce(`${fmtSeats(lost)} 좌석은 더 이상 선택할 수 없어 선택에서 뺐습니다.`);
+    // Keep the schedule list's free-seat count in step with the map.
+    const sched = state.schedules.find((s) => s.scheduleId === scheduleId);
+    if (sched && sched.availableSeats !== free.size) {
+      sched.availableSeats = free.size;
+      renderSchedules();
+    }
     renderSeats();
     renderSelection();
   } catch (err) {

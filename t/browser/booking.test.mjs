@@ -1,0 +1,515 @@
+// Browser test of the booking page (web/) against a running stack.
+//
+// Drives Debian's Chromium with playwright-core and prints TAP on stdout.
+//   CONCERT_BASE_URL   base URL of the stack (unset: the whole file is skipped)
+//   CONCERT_ADMIN_KEY  admin key, used to create one concert per scenario
+//   CONCERT_VAR        writable directory; screenshots go to $CONCERT_VAR/screenshots/
+//   CHROMIUM           browser binary (default /usr/bin/chromium)
+// Run from the repository root: node t/browser/booking.test.mjs  (or t/browser/run)
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const BASE = (process.env.CONCERT_BASE_URL ?? '').replace(/\/+$/, '');
+if (!BASE) {
+  console.log('1..0 # SKIP no stack');
+  process.exit(0);
+}
+const ADMIN_KEY = process.env.CONCERT_ADMIN_KEY;
+const VAR = process.env.CONCERT_VAR || 'var';
+const SHOTS = path.join(VAR, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const RUN_LIMIT_MS = 150_000;
+
+function bail(reason) {
+  console.log(`Bail out! ${reason}`);
+  process.exit(1);
+}
+if (!ADMIN_KEY) bail('CONCERT_ADMIN_KEY is not set');
+if (!fs.existsSync(CHROMIUM)) bail(`no browser at ${CHROMIUM} (apt-get install chromium)`);
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch {
+  bail('playwright-core is not installed (run npm ci in the repository root)');
+}
+fs.mkdirSync(SHOTS, { recursive: true });
+
+// A hung browser or server must not hang the suite.
+setTimeout(() => bail(`test run took longer than ${RUN_LIMIT_MS / 1000} s`), RUN_LIMIT_MS).unref();
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const uuid = () => crypto.randomUUID();
+const diag = (text) => { for (const line of String(text).split('\n')) console.log(`# ${line}`); };
+
+/** Retry an assertion until it holds or the time is up. */
+async function eventually(fn, { timeout = 10_000, interval = 150, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() >= end) throw new Error(`${what}: still failing after ${timeout} ms: ${err.message}`);
+    }
+    await sleep(interval);
+  }
+}
+
+// ---------------------------------------------------------------- API helpers
+
+async function call(method, p, { body, token, headers = {} } = {}) {
+  const h = { Accept: 'application/json', ...headers };
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (token) h.Authorization = `Bearer ${token}`;
+  const res = await fetch(BASE + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* keep null */ }
+  return { status: res.status, body: json, text };
+}
+
+async function expectStatus(promise, status, what) {
+  const res = await promise;
+  assert.equal(res.status, status, `${what}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+  return res.body;
+}
+
+const futureIso = (days) => new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+async function createConcert(title, opts = {}) {
+  const body = {
+    title: `${title} ${stamp}`,
+    venue: '테스트 홀',
+    activeLimit: 2,
+    activeSeconds: 600,
+    waitingIdleSeconds: 600,
+    holdSeconds: 300,
+    ...opts,
+    schedules: [{ startsAt: futureIso(30), seatCount: 50, price: 50_000 }],
+  };
+  const out = await expectStatus(call('POST', '/api/v1/admin/concerts', { body, token: ADMIN_KEY }), 201, 'create concert');
+  assert.ok(Number.isInteger(out.concertId) && out.scheduleIds.length === 1, 'concert ids');
+  return { concertId: out.concertId, scheduleId: out.scheduleIds[0], title: body.title };
+}
+
+async function joinApi(userId, concertId) {
+  const res = await call('POST', '/api/v1/queue/tokens', { body: { userId, concertId } });
+  assert.ok(res.status === 201 || res.status === 200, `join queue: HTTP ${res.status} ${res.text}`);
+  return res.body;
+}
+
+async function waitActiveApi(token) {
+  return eventually(async () => {
+    const q = await expectStatus(call('GET', '/api/v1/queue/status', { token }), 200, 'queue status');
+    assert.equal(q.status, 'ACTIVE');
+    return q;
+  }, { timeout: 10_000, interval: 300, what: 'API user admitted' });
+}
+
+/** A user that only talks to the API: joins, waits for ACTIVE, may buy seats. */
+async function apiUser(concertId) {
+  const userId = uuid();
+  const q = await joinApi(userId, concertId);
+  return { userId, token: q.token, first: q };
+}
+
+async function buyApi(user, scheduleId, seatNos, price = 50_000) {
+  await expectStatus(call('POST', `/api/v1/users/${user.userId}/balance/charge`,
+    { body: { amount: price * seatNos.length }, headers: { 'Idempotency-Key': uuid() } }), 200, 'charge');
+  const r = await expectStatus(call('POST', '/api/v1/reservations',
+    { token: user.token, body: { scheduleId, seatNos } }), 201, 'hold');
+  await expectStatus(call('POST', '/api/v1/payments',
+    { token: user.token, body: { reservationId: r.reservationId }, headers: { 'Idempotency-Key': uuid() } }), 201, 'pay');
+}
+
+/** Seat states as another, ACTIVE user of the same concert sees them. */
+async function seatsApi(concertId, scheduleId) {
+  const u = await apiUser(concertId);
+  if (u.first.status !== 'ACTIVE') await waitActiveApi(u.token);
+  const out = await expectStatus(call('GET', `/api/v1/schedules/${scheduleId}/seats`, { token: u.token }), 200, 'seats');
+  return new Map(out.seats.map((s) => [s.seatNo, s.status]));
+}
+
+// ---------------------------------------------------------------- page helpers
+
+let context;
+const pageErrors = [];
+
+async function openPage({ userId, viewport } = {}) {
+  const page = await context.newPage();
+  if (viewport) await page.setViewportSize(viewport);
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // Chrome logs every non-2xx fetch as "Failed to load resource"; those are expected here.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
+  });
+  await page.goto(`${BASE}/`);
+  await eventually(async () => assert.match(await page.textContent('#user-id'), UUID_RE), { what: 'user id shown' });
+  if (userId) await setUserViaUi(page, userId);
+  return page;
+}
+
+async function setUserViaUi(page, userId) {
+  await page.click('#user-edit');
+  await page.fill('#user-input', userId);
+  await page.press('#user-input', 'Enter');
+  await eventually(async () => assert.equal(await page.textContent('#user-id'), userId.toLowerCase()), { what: 'user id changed' });
+}
+
+async function joinViaUi(page, concertId) {
+  // The concert was created after the page loaded: refresh the list.
+  await page.click('#concert-reload');
+  await page.locator(`#concert-select option[value="${concertId}"]`).waitFor({ state: 'attached' });
+  await page.selectOption('#concert-select', String(concertId));
+  await page.click('#concert-join');
+}
+
+const seat = (page, n) => page.locator(`#seat-map .seat[data-seat-no="${n}"]`);
+const text = async (page, sel) => ((await page.textContent(sel)) ?? '').trim();
+
+async function seatStates(page) {
+  return page.$$eval('#seat-map .seat', (els) => Object.fromEntries(els.map((e) => [e.dataset.seatNo, e.dataset.state])));
+}
+
+async function alertText(page) {
+  return (await page.locator('#alert').isVisible()) ? text(page, '#alert') : '';
+}
+
+/** Errors must read as Korean sentences, never as JSON or bare codes. */
+function assertFriendly(message) {
+  assert.ok(!/[{}]|"error"|[A-Z]{3,}_[A-Z]+/.test(message), `raw error text shown: ${message}`);
+  assert.match(message, /[가-힣]/, 'error message is Korean');
+}
+
+async function waitBooking(page, timeout = 15_000) {
+  await page.locator('#step-booking').waitFor({ state: 'visible', timeout });
+}
+
+async function waitSeatMap(page, count = 50) {
+  await eventually(async () => {
+    const states = await seatStates(page);
+    assert.equal(Object.keys(states).length, count, 'seat count');
+  }, { what: 'seat map loaded' });
+}
+
+// ---------------------------------------------------------------- scenarios
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+test('첫 화면: 한국어, 사용자 ID 생성·유지·변경', async () => {
+  const page = await openPage();
+  assert.equal(await page.getAttribute('html', 'lang'), 'ko');
+  assert.equal(await text(page, 'h1'), '콘서트 예매');
+  const id = await text(page, '#user-id');
+  assert.equal(await page.evaluate(() => localStorage.getItem('concert.userId')), id, 'id kept in localStorage');
+  await page.reload();
+  await eventually(async () => assert.equal(await text(page, '#user-id'), id), { what: 'same id after reload' });
+
+  // A bad id is refused with a Korean message; the old one stays.
+  await page.click('#user-edit');
+  await page.fill('#user-input', 'not-a-uuid');
+  await page.press('#user-input', 'Enter');
+  await page.locator('#user-input-error').waitFor({ state: 'visible' });
+  assert.match(await text(page, '#user-input-error'), /UUID 형식이 아닙니다/);
+  assert.equal(await page.getAttribute('#user-input', 'aria-invalid'), 'true');
+  assert.equal(await text(page, '#user-id'), id);
+  await page.press('#user-input', 'Escape');
+
+  // Upper case input is stored in the canonical lower case form.
+  const other = uuid();
+  await setUserViaUi(page, other.toUpperCase());
+  assert.equal(await page.evaluate(() => localStorage.getItem('concert.userId')), other);
+
+  // The concert list comes from the public API.
+  const c = await createConcert('목록 확인');
+  await page.click('#concert-reload');
+  await page.locator(`#concert-select option[value="${c.concertId}"]`).waitFor({ state: 'attached' });
+  assert.match(await text(page, `#concert-select option[value="${c.concertId}"]`), new RegExp(c.title));
+  await page.close();
+});
+
+test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async () => {
+  const c = await createConcert('브라우저 구매', { activeLimit: 2 });
+  const userId = uuid();
+  const page = await openPage({ userId, viewport: { width: 1280, height: 1000 } });
+  await joinViaUi(page, c.concertId);
+  await waitBooking(page);
+
+  const schedule = page.locator(`.schedule-btn[data-schedule-id="${c.scheduleId}"]`);
+  await schedule.waitFor();
+  assert.match(await schedule.textContent(), /잔여 50\/50석/);
+  await schedule.click();
+  assert.equal(await schedule.getAttribute('aria-pressed'), 'true');
+  await waitSeatMap(page);
+  assert.ok(Object.values(await seatStates(page)).every((s) => s === 'available'), 'all seats available');
+
+  // Keyboard only: one Tab stop for the map, arrows move, Space/Enter toggle.
+  await seat(page, 1).focus();
+  for (let i = 0; i < 4; i += 1) await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.seatNo), '5');
+  await page.keyboard.press('Space');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.seatNo), '16');
+  await page.keyboard.press('ArrowUp');
+  assert.equal(await seat(page, 5).getAttribute('aria-pressed'), 'true');
+  assert.equal(await seat(page, 6).getAttribute('aria-pressed'), 'true');
+  assert.match(await seat(page, 5).getAttribute('aria-label'), /^5번 좌석, 50,000원, 선택함$/);
+  assert.equal(await page.$$eval('#seat-map .seat[tabindex="0"]', (els) => els.length), 1, 'roving tabindex');
+  assert.match(await text(page, '#selection-summary'), /5, 6번 \(2석 · 100,000원\)/);
+
+  // Tab leaves the map for the hold button.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'hold-button');
+  await page.keyboard.press('Enter');
+  await page.locator('#hold-panel[data-state="held"]').waitFor({ state: 'visible' });
+  assert.match(await text(page, '#hold-seats'), /5, 6번/);
+  assert.match(await text(page, '#hold-amount'), /100,000원/);
+  assert.match(await text(page, '#hold-countdown'), /^0[45]:\d\d$/, 'countdown near 5 minutes');
+  await eventually(async () => {
+    const states = await seatStates(page);
+    assert.equal(states['5'], 'mine');
+    assert.equal(states['6'], 'mine');
+  }, { what: 'held seats shown as mine' });
+  assert.match(await seat(page, 5).getAttribute('aria-label'), /내 예약 좌석/);
+  assert.match(await text(page, '#status'), /5, 6번 좌석을 선점했습니다/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'pay-button', 'focus moves to pay');
+  await page.locator('#step-booking').screenshot({ path: path.join(SHOTS, 'seat-map.png') });
+
+  // Paying without money: the contract's INSUFFICIENT_BALANCE as a Korean sentence.
+  await page.keyboard.press('Enter');
+  await eventually(async () => assert.match(await alertText(page), /잔액이 부족합니다/), { what: 'insufficient balance shown' });
+  assertFriendly(await alertText(page));
+  assert.equal(await page.inputValue('#charge-amount'), '100000', 'charge field suggests the missing amount');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'charge-amount');
+  await page.keyboard.press('Enter');
+  await eventually(async () => assert.equal(await text(page, '#balance'), '100,000원'), { what: 'balance after charge' });
+  const bal = await expectStatus(call('GET', `/api/v1/users/${userId}/balance`), 200, 'balance');
+  assert.equal(bal.balance, 100_000);
+
+  await page.click('#pay-button');
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 10_000 });
+  const done = await text(page, '#done-details');
+  assert.match(done, /5, 6번/);
+  assert.match(done, /100,000원/);
+  assert.match(done, new RegExp(c.title));
+
+  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  const r = list.reservations[0];
+  assert.equal(r.status, 'CONFIRMED');
+  assert.deepEqual([...r.seatNos].sort((a, b) => a - b), [5, 6]);
+  assert.equal(r.amount, 100_000);
+  assert.ok(r.paidAt, 'paidAt set');
+  assert.equal(await page.getAttribute('#step-done', 'data-reservation-id'), String(r.reservationId));
+  const item = page.locator(`#reservation-list li[data-reservation-id="${r.reservationId}"]`);
+  await eventually(async () => {
+    assert.equal(await item.getAttribute('data-status'), 'CONFIRMED');
+    assert.match(await item.textContent(), /결제 완료/);
+  }, { what: 'confirmed reservation listed' });
+
+  const after = await expectStatus(call('GET', `/api/v1/users/${userId}/balance`), 200, 'balance');
+  assert.equal(after.balance, 0);
+  const seats = await seatsApi(c.concertId, c.scheduleId);
+  assert.equal(seats.get(5), 'SOLD');
+  assert.equal(seats.get(6), 'SOLD');
+  assert.equal([...seats.values()].filter((s) => s === 'AVAILABLE').length, 48);
+  await page.close();
+});
+
+test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 재시도 포함)', async () => {
+  const c = await createConcert('브라우저 대기', { activeLimit: 1 });
+  const a = await apiUser(c.concertId);
+  assert.equal(a.first.status, 'ACTIVE', 'first user takes the only slot');
+  const b = await apiUser(c.concertId);
+  assert.equal(b.first.status, 'WAITING');
+  assert.equal(b.first.position, 1);
+
+  const userId = uuid();
+  const page = await openPage({ userId });
+  await joinViaUi(page, c.concertId);
+  await page.locator('#step-queue').waitFor({ state: 'visible' });
+  await eventually(async () => {
+    assert.equal(await page.getAttribute('#queue-position', 'data-position'), '2');
+    assert.equal(await text(page, '#queue-state'), '대기 중');
+  }, { what: 'page shows place 2' });
+  assert.equal(await text(page, '#queue-position'), '2번째');
+  assert.notEqual(await text(page, '#queue-wait'), '-');
+  assert.match(await text(page, '#status'), /대기 순번 2번째/);
+  // Joining again gives back the same place (contract), not a new one at the back.
+  const again = await joinApi(userId, c.concertId);
+  assert.equal(again.status, 'WAITING');
+  assert.equal(again.position, 2);
+
+  // One poll answered 503 with Retry-After: 3 → Korean notice, next poll not before 3 s.
+  const polls = [];
+  await page.route('**/api/v1/queue/status', async (route) => {
+    polls.push(Date.now());
+    if (polls.length === 1) {
+      await route.fulfill({
+        status: 503,
+        headers: { 'Retry-After': '3', 'Content-Type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'redis unreachable' } }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  await eventually(async () => assert.match(await alertText(page), /일시적으로 혼잡/), { what: '503 notice' });
+  assertFriendly(await alertText(page));
+  await eventually(async () => assert.ok(polls.length >= 2), { timeout: 8000, what: 'poll after back-off' });
+  const gap = polls[1] - polls[0];
+  assert.ok(gap >= 2900, `next poll after ${gap} ms honours Retry-After: 3`);
+  await page.unroute('**/api/v1/queue/status');
+  await eventually(async () => assert.equal(await alertText(page), ''), { what: 'notice cleared after recovery' });
+
+  // The first user pays: the slot goes to b, the page moves up to place 1.
+  await buyApi(a, c.scheduleId, [1]);
+  await waitActiveApi(b.token);
+  await eventually(async () => assert.equal(await page.getAttribute('#queue-position', 'data-position'), '1'),
+    { what: 'page shows place 1' });
+  assert.match(await text(page, '#status'), /대기 순번 1번째/);
+
+  // b pays too: the page user is admitted on a following poll.
+  await buyApi(b, c.scheduleId, [2]);
+  await waitBooking(page, 10_000);
+  const q = await joinApi(userId, c.concertId);
+  assert.equal(q.status, 'ACTIVE');
+  await waitSeatMap(page);
+  await eventually(async () => {
+    const states = await seatStates(page);
+    assert.equal(states['1'], 'sold');
+    assert.equal(states['2'], 'sold');
+    assert.equal(states['3'], 'available');
+  }, { what: 'sold seats shown' });
+  assert.match(await seat(page, 1).getAttribute('aria-label'), /판매 완료/);
+  assert.equal(await seat(page, 1).getAttribute('aria-disabled'), 'true');
+  await page.close();
+});
+
+test('선점 시간이 끝나면 카운트다운 0, 만료 안내, 좌석 다시 선택 가능 (휴대폰 화면)', async () => {
+  const c = await createConcert('브라우저 만료', { activeLimit: 3, holdSeconds: 4 });
+  const userId = uuid();
+  const page = await openPage({ userId, viewport: { width: 390, height: 844 } });
+  await joinViaUi(page, c.concertId);
+  await waitBooking(page);
+  await waitSeatMap(page);
+  await seat(page, 10).click();
+  await seat(page, 11).click();
+  await page.click('#hold-button');
+  await page.locator('#hold-panel[data-state="held"]').waitFor({ state: 'visible' });
+  await eventually(async () => assert.equal((await seatStates(page))['10'], 'mine'), { what: 'held seat mine' });
+
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling on a phone (overflow ${overflow}px)`);
+  await page.screenshot({ path: path.join(SHOTS, 'seat-map-phone.png'), fullPage: true });
+
+  const seen = new Set();
+  await eventually(async () => {
+    seen.add(await text(page, '#hold-countdown'));
+    assert.equal(await page.getAttribute('#hold-panel', 'data-state'), 'expired');
+  }, { timeout: 10_000, interval: 100, what: 'hold ran out' });
+  assert.equal(await text(page, '#hold-countdown'), '00:00');
+  assert.ok(['00:03', '00:02', '00:01'].some((v) => seen.has(v)), `countdown ticked down: ${[...seen].join(' ')}`);
+  assert.match(await alertText(page), /선점 시간이 만료되었습니다/);
+  assert.ok(await page.locator('#pay-button').isHidden(), 'no pay button for an expired hold');
+
+  await eventually(async () => {
+    const states = await seatStates(page);
+    assert.equal(states['10'], 'available');
+    assert.equal(states['11'], 'available');
+  }, { timeout: 6000, what: 'seats available again on the page' });
+  const seats = await seatsApi(c.concertId, c.scheduleId);
+  assert.equal(seats.get(10), 'AVAILABLE');
+  assert.equal(seats.get(11), 'AVAILABLE');
+
+  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  const r = list.reservations[0];
+  if (r.status === 'HELD') {
+    // Allowed by the letter of the contract until the cron sweeps, but worth knowing.
+    diag(`server still lists the expired hold ${r.reservationId} as HELD (expiresAt ${r.expiresAt})`);
+    assert.ok(Date.parse(r.expiresAt) <= Date.now(), 'HELD only with a past expiresAt');
+  } else {
+    assert.equal(r.status, 'EXPIRED');
+  }
+  const item = page.locator(`#reservation-list li[data-reservation-id="${r.reservationId}"]`);
+  assert.equal(await item.getAttribute('data-status'), 'EXPIRED');
+  assert.match(await item.textContent(), /선점 만료/);
+
+  // And the seat can be picked again.
+  await seat(page, 10).click();
+  assert.equal(await seat(page, 10).getAttribute('aria-pressed'), 'true');
+  await page.close();
+});
+
+test('입장 시간이 끝나면 안내와 함께 대기열로 돌아가고 다시 입장', async () => {
+  const c = await createConcert('브라우저 입장 만료', { activeLimit: 1, activeSeconds: 5 });
+  const page = await openPage({ userId: uuid() });
+  await joinViaUi(page, c.concertId);
+  await waitBooking(page);
+  assert.match(await text(page, '#active-remaining'), /^00:0[0-5]$/);
+  await page.locator('#step-queue').waitFor({ state: 'visible', timeout: 15_000 });
+  await eventually(async () => assert.match(await alertText(page), /입장 시간이 끝났거나/), { what: 'expiry notice' });
+  assertFriendly(await alertText(page));
+  assert.equal(await text(page, '#queue-state'), '입장권 만료');
+  await page.locator('#queue-rejoin').click();
+  await waitBooking(page);
+  await page.close();
+});
+
+// ---------------------------------------------------------------- runner
+
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'concert-browser-'));
+let failed = 0;
+console.log(`1..${tests.length}`);
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    locale: 'ko-KR',
+    timezoneId: 'Asia/Seoul',
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(10_000);
+  for (const [i, t] of tests.entries()) {
+    const n = i + 1;
+    const started = Date.now();
+    pageErrors.length = 0;
+    try {
+      await t.fn();
+      assert.deepEqual(pageErrors, [], 'no script errors in the page');
+      console.log(`ok ${n} - ${t.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      failed += 1;
+      console.log(`not ok ${n} - ${t.name}`);
+      diag(err.stack ?? String(err));
+      for (const [j, page] of context.pages().entries()) {
+        const shot = path.join(SHOTS, `failed-${n}-${j}.png`);
+        try {
+          await page.screenshot({ path: shot, fullPage: true });
+          diag(`screenshot: ${shot}`);
+          diag(`page alert: ${await alertText(page)} | status: ${await text(page, '#status')}`);
+        } catch { /* page already gone */ }
+      }
+      if (pageErrors.length) diag(pageErrors.join('\n'));
+    } finally {
+      for (const page of context.pages()) await page.close().catch(() => {});
+    }
+  }
+} catch (err) {
+  console.log(`Bail out! browser could not start: ${err.message}`);
+  failed += 1;
+} finally {
+  await context?.close().catch(() => {});
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
