@@ -99,6 +99,7 @@ static void http_write(struct request *r, int status, const char *extra_headers,
 {
     FCGX_Request *req = r->fcgx;
 
+    /* libfcgi's own printf knows no %zu: lengths go out as unsigned long. */
     if (r->answered) {
         log_error("handler answered twice (%d)", status);
         return;
@@ -108,9 +109,9 @@ static void http_write(struct request *r, int status, const char *extra_headers,
                  "Status: %d %s\r\n"
                  "Content-Type: application/json; charset=utf-8\r\n"
                  "Cache-Control: no-store\r\n"
-                 "Content-Length: %zu\r\n"
+                 "Content-Length: %lu\r\n"
                  "%s\r\n",
-                 status, status_text(status), len, extra_headers ? extra_headers : "");
+                 status, status_text(status), (unsigned long)len, extra_headers ? extra_headers : "");
     FCGX_PutStr(body, (int)len, req->out);
 }
 

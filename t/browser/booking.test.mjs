@@ -175,6 +175,11 @@ async function seatStates(page) {
   return page.$$eval('#seat-map .seat', (els) => Object.fromEntries(els.map((e) => [e.dataset.seatNo, e.dataset.state])));
 }
 
+/** The live region is filled a moment after the change it announces. */
+async function statusSays(page, re) {
+  await eventually(async () => assert.match(await text(page, '#status'), re), { what: `status ${re}` });
+}
+
 async function alertText(page) {
   return (await page.locator('#alert').isVisible()) ? text(page, '#alert') : '';
 }
@@ -278,7 +283,7 @@ test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async (
     assert.equal(states['6'], 'mine');
   }, { what: 'held seats shown as mine' });
   assert.match(await seat(page, 5).getAttribute('aria-label'), /내 예약 좌석/);
-  assert.match(await text(page, '#status'), /5, 6번 좌석을 선점했습니다/);
+  await statusSays(page, /5, 6번 좌석을 선점했습니다/);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'pay-button', 'focus moves to pay');
   await page.locator('#step-booking').screenshot({ path: path.join(SHOTS, 'seat-map.png') });
 
@@ -340,11 +345,16 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   }, { what: 'page shows place 2' });
   assert.equal(await text(page, '#queue-position'), '2번째');
   assert.notEqual(await text(page, '#queue-wait'), '-');
-  assert.match(await text(page, '#status'), /대기 순번 2번째/);
+  await statusSays(page, /대기 순번 2번째/);
   // Joining again gives back the same place (contract), not a new one at the back.
   const again = await joinApi(userId, c.concertId);
   assert.equal(again.status, 'WAITING');
   assert.equal(again.position, 2);
+  // A reload keeps the place too: the tab rejoins by itself.
+  await page.reload();
+  await page.locator('#step-queue').waitFor({ state: 'visible' });
+  await eventually(async () => assert.equal(await page.getAttribute('#queue-position', 'data-position'), '2'),
+    { what: 'place 2 after reload' });
 
   // One poll answered 503 with Retry-After: 3 → Korean notice, next poll not before 3 s.
   const polls = [];
@@ -373,7 +383,7 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   await waitActiveApi(b.token);
   await eventually(async () => assert.equal(await page.getAttribute('#queue-position', 'data-position'), '1'),
     { what: 'page shows place 1' });
-  assert.match(await text(page, '#status'), /대기 순번 1번째/);
+  await statusSays(page, /대기 순번 1번째/);
 
   // b pays too: the page user is admitted on a following poll.
   await buyApi(b, c.scheduleId, [2]);
@@ -389,6 +399,20 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   }, { what: 'sold seats shown' });
   assert.match(await seat(page, 1).getAttribute('aria-label'), /판매 완료/);
   assert.equal(await seat(page, 1).getAttribute('aria-disabled'), 'true');
+
+  // Hold a seat and cancel the hold: the seat is free again at once.
+  await seat(page, 3).click();
+  await page.click('#hold-button');
+  await page.locator('#hold-panel[data-state="held"]').waitFor({ state: 'visible' });
+  await page.click('#cancel-hold');
+  await page.locator('#hold-panel').waitFor({ state: 'hidden' });
+  await statusSays(page, /선점을 취소했습니다/);
+  await eventually(async () => assert.equal((await seatStates(page))['3'], 'available'), { what: 'cancelled seat free' });
+  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  assert.equal(list.reservations[0].status, 'CANCELLED');
+  assert.deepEqual(list.reservations[0].seatNos, [3]);
+  const item = page.locator(`#reservation-list li[data-reservation-id="${list.reservations[0].reservationId}"]`);
+  await eventually(async () => assert.equal(await item.getAttribute('data-status'), 'CANCELLED'), { what: 'cancel listed' });
   await page.close();
 });
 
