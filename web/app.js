@@ -12,6 +12,7 @@ const SEAT_COLUMNS = 10;        // must match grid-template-columns of .seat-map
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const USER_KEY = 'concert.userId';
 const CONCERT_KEY = 'concert.lastConcertId';
+const RESUME_KEY = 'concert.inQueue'; // sessionStorage: concert whose queue this tab is in
 
 const $ = (id) => document.getElementById(id);
 const wonFmt = new Intl.NumberFormat('ko-KR');
@@ -84,7 +85,7 @@ function announce(text) {
   // Clear first so that the same sentence twice is still read out.
   const el = $('status');
   el.textContent = '';
-  requestAnimationFrame(() => { el.textContent = text; });
+  setTimeout(() => { el.textContent = text; }, 50); // not rAF: that stops in background tabs
 }
 
 function showAlert(text, { transient = false } = {}) {
@@ -176,6 +177,18 @@ function storageSet(key, value) {
   try { localStorage.setItem(key, value); } catch { /* private mode: keep it in memory only */ }
 }
 
+// A reload should not cost the user their place: the tab remembers the concert
+// whose queue it is in, and joining again returns the same token and place.
+function rememberQueue(concertId) {
+  try {
+    if (concertId == null) sessionStorage.removeItem(RESUME_KEY);
+    else sessionStorage.setItem(RESUME_KEY, String(concertId));
+  } catch { /* no storage: no resume */ }
+}
+function queueToResume() {
+  try { return Number(sessionStorage.getItem(RESUME_KEY)) || null; } catch { return null; }
+}
+
 function initUser() {
   let id = storageGet(USER_KEY);
   if (!id || !UUID_RE.test(id)) {
@@ -217,6 +230,7 @@ function saveUser(event) {
   openUserForm(false);
   if (id === state.userId) return;
   stopSession(); // a queue token belongs to one user
+  rememberQueue(null);
   state.userId = id;
   storageSet(USER_KEY, id);
   $('user-id').textContent = id;
@@ -272,6 +286,7 @@ async function joinQueue() {
   renderQueue(null, '참여하는 중…');
   $('queue-rejoin').hidden = true;
   showStep('queue');
+  rememberQueue(state.concert.concertId);
   const session = state.session;
   try {
     const q = await api('POST', '/api/v1/queue/tokens', {
@@ -353,6 +368,7 @@ function renderQueue(q, stateText) {
 /** Token unknown, expired, used up or for another concert: back to the queue step. */
 function tokenLost(err) {
   stopSession();
+  rememberQueue(null); // a reload now starts from the concert list, not a silent re-join
   renderQueue(null, '입장권 만료');
   $('queue-rejoin').hidden = false;
   showStep('queue');
@@ -753,6 +769,7 @@ async function pay() {
     const concert = state.concert;
     const schedule = state.schedules.find((s) => s.scheduleId === r.scheduleId);
     stopSession();
+    rememberQueue(null);
     clearAlert();
     renderDone(p, r, concert, schedule);
     showStep('done');
@@ -846,7 +863,16 @@ function bind() {
   $('concert-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadConcerts));
 
   $('queue-rejoin').addEventListener('click', (e) => withBusy(e.currentTarget, joinQueue));
-  $('queue-leave').addEventListener('click', () => { stopSession(); clearAlert(); showStep('concert'); });
+  $('queue-leave').addEventListener('click', () => {
+    stopSession();
+    rememberQueue(null);
+    clearAlert();
+    showStep('concert');
+  });
+  // Background tabs run timers rarely; look at the queue as soon as the user is back.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && state.token && state.pollFailures === 0) schedulePoll(0);
+  });
 
   $('schedule-list').addEventListener('click', (e) => {
     const btn = e.target.closest('.schedule-btn');
@@ -870,7 +896,22 @@ function bind() {
   $('reservations-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadReservations));
 }
 
-bind();
-initUser();
-showStep('concert', { focus: false });
-loadConcerts().then(loadReservations);
+async function start() {
+  bind();
+  initUser();
+  showStep('concert', { focus: false });
+  await loadConcerts();
+  const resume = queueToResume();
+  const concert = state.concerts.find((c) => c.concertId === resume);
+  if (concert) {
+    state.concert = concert;
+    $('concert-select').value = String(concert.concertId);
+    setConcertTitle();
+    joinQueue();
+  } else {
+    rememberQueue(null);
+  }
+  loadReservations();
+}
+
+start();
