@@ -387,7 +387,9 @@ async function enterBooking() {
   state.ticker = setInterval(tick, 500);
   tick();
   loadBalance();
+  const { session } = state;
   await loadReservations();
+  if (session !== state.session) return; // token lost meanwhile
   adoptLiveHold();
   await loadSchedules();
 }
@@ -570,7 +572,7 @@ function toggleSeat(no) {
     }
     state.selected.add(no);
   } else {
-    announce(`${no}번 좌석은 ${SEAT_TEXT[st]}이라 선택할 수 없습니다.`);
+    announce(`${no}번 좌석은 선택할 수 없습니다 (${SEAT_TEXT[st]}).`);
     return;
   }
   renderSeats();
@@ -609,12 +611,13 @@ function focusSeatMap() {
 function renderSelection() {
   const nos = [...state.selected];
   const price = nos.reduce((sum, n) => sum + (seatByNo(n)?.price ?? 0), 0);
-  $('selection-summary').textContent = nos.length
+  let summary = nos.length
     ? `선택한 좌석: ${fmtSeats(nos)} (${nos.length}석 · ${fmtWon(price)})`
     : '선택한 좌석: 없음';
-  const hold = $('hold-button');
-  hold.disabled = nos.length === 0 || !!state.hold;
-  hold.title = state.hold ? '선점한 좌석을 먼저 결제하거나 취소해 주세요.' : '';
+  // One hold at a time here: paying ends the queue token (contract).
+  if (nos.length && state.hold) summary += ' — 선점한 좌석을 먼저 결제하거나 취소해 주세요.';
+  $('selection-summary').textContent = summary;
+  $('hold-button').disabled = nos.length === 0 || !!state.hold;
 }
 
 async function holdSeats() {
