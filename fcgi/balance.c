@@ -1,13 +1,82 @@
-/* balance.c - the balance responder (being written). */
+/* balance.c - the balance responder: read a user's balance and charge it.
+ *
+ * A charge is one call of booking_charge (sql/010_booking.sql): the balance
+ * change, its ledger row (so the balance always equals the sum of the
+ * ledger) and the Idempotency-Key record commit together or not at all, in
+ * one round trip. A concurrent repeat of a keyed charge waits on the key's
+ * row and then replays the first answer, so a key charges at most once. */
 #include "app.h"
+#include "booking.h"
+#include "db.h"
 
-static void not_yet(struct request *r)
+#include <inttypes.h>
+#include <stdio.h>
+
+#define CHARGE_MAX INT64_C(1000000000)
+
+/* GET /api/v1/users/{userId}/balance: 0 for a user never charged. */
+static void balance(struct request *r)
 {
-    http_error(r, 404, "NOT_FOUND", "no such resource");
+    static const char sql[] =
+        "SELECT json_build_object('userId', $1::uuid, 'balance',"
+        " coalesce((SELECT balance FROM users WHERE id = $1::uuid), 0))::text";
+    const char *user;
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_uuid(r, 0, &user) < 0)
+        return;
+    rc = db_query(sql, 1, &user, &res);
+    if (rc != DB_OK) {
+        if (rc == DB_UNAVAILABLE)
+            http_unavailable(r, "PostgreSQL");
+        else
+            http_internal_error(r);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        http_internal_error(r);
+    else
+        http_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    PQclear(res);
+}
+
+/* POST /api/v1/users/{userId}/balance/charge {"amount"} [Idempotency-Key]. */
+static void charge(struct request *r)
+{
+    static const char *const fields[] = {"amount", NULL};
+    static const char sql[] = "SELECT * FROM booking_charge($1::uuid, $2::bigint, $3)";
+    struct json_object *body;
+    const char *user, *key;
+    int64_t amount;
+    char amount_text[24];
+    const char *params[3];
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_uuid(r, 0, &user) < 0 || http_idempotency_key(r, &key) < 0)
+        return;
+    body = http_body_object(r);
+    if (!body)
+        return;
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_int(r, body, "amount", 1, 1, CHARGE_MAX, &amount) < 0) {
+        json_object_put(body);
+        return;
+    }
+    json_object_put(body);
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount);
+    params[0] = user;
+    params[1] = amount_text;
+    params[2] = key;   /* NULL travels as SQL NULL: no key */
+    rc = db_query(sql, 3, params, &res);
+    booking_reply(r, rc, res);
+    PQclear(res);
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/balance-not-yet", not_yet},
+    {"GET", "/api/v1/users/{}/balance", balance},
+    {"POST", "/api/v1/users/{}/balance/charge", charge},
 };
 
 int main(void)

@@ -1,13 +1,111 @@
-/* payments.c - the payments responder (being written). */
+/* payments.c - the payments responder: pay for a hold.
+ *
+ * The payment is one call of booking_pay (sql/010_booking.sql): in one
+ * transaction the reservation row is locked, checked, the balance debited
+ * (refused when short, nothing changed), the seats SOLD, the reservation
+ * CONFIRMED and the payment, ledger and Idempotency-Key rows written. Only
+ * then does the queue token end, admitting the next waiting user.
+ *
+ * Idempotency-Key for payments is scoped by the queue token (a digest of it,
+ * computed in SQL). A retry after a successful payment arrives with a token
+ * that has ended, so when the token check fails and a key is given, the
+ * stored answer is looked up and replayed. The common path (live token) pays
+ * no extra round trip for this: the key is claimed inside booking_pay, where
+ * a concurrent repeat waits for the first and replays its answer. */
 #include "app.h"
+#include "booking.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
 
-static void not_yet(struct request *r)
+#include <inttypes.h>
+#include <stdio.h>
+
+/* Replays the stored answer to (token, key); 1 when it did, 0 when there is
+ * none (or PostgreSQL cannot tell: the caller then answers as it would have). */
+static int replay(struct request *r, const char *token, const char *key)
 {
-    http_error(r, 404, "NOT_FOUND", "no such resource");
+    static const char sql[] = "SELECT * FROM booking_payment_replay($1, $2)";
+    const char *params[] = {token, key};
+    PGresult *res;
+    int done = 0;
+
+    if (db_query(sql, 2, params, &res) != DB_OK)
+        return 0;
+    if (PQntuples(res) == 1 && booking_status(DB_OK, res) != 0) {
+        booking_reply(r, DB_OK, res);
+        done = 1;
+    }
+    PQclear(res);
+    return done;
+}
+
+/* POST /api/v1/payments {"reservationId"} with the owner's ACTIVE token. */
+static void pay(struct request *r)
+{
+    static const char *const fields[] = {"reservationId", NULL};
+    static const char sql[] =
+        "SELECT * FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, $5)";
+    struct queue_ticket t;
+    struct json_object *body;
+    const char *token, *key;
+    int64_t id;
+    char concert[24], idtext[24];
+    const char *params[5];
+    PGresult *res;
+    queue_rc qrc;
+    db_rc rc;
+
+    if (http_idempotency_key(r, &key) < 0)
+        return;
+    token = http_bearer(r);
+    if (!token) {
+        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+        return;
+    }
+    qrc = queue_status(token, &t);
+    if (qrc != QUEUE_OK) {
+        /* An ended token (or Redis away) may be a retry of a payment that
+         * went through: its stored answer is the answer. */
+        if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) && replay(r, token, key))
+            return;
+        queue_reply_error(r, qrc);
+        return;
+    }
+    if (t.state != QUEUE_ACTIVE) {
+        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
+        return;
+    }
+
+    body = http_body_object(r);
+    if (!body)
+        return;
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_int(r, body, "reservationId", 1, 1, INT64_MAX, &id) < 0) {
+        json_object_put(body);
+        return;
+    }
+    json_object_put(body);
+
+    snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    params[0] = t.user_id;
+    params[1] = concert;
+    params[2] = idtext;
+    params[3] = token;
+    params[4] = key;   /* NULL travels as SQL NULL: no key */
+    rc = db_query(sql, 5, params, &res);
+    /* Paid: end the token before answering, so a client that polls right
+     * after the 201 already sees 401. Failing that (Redis away), the
+     * payment still stands and the token runs out by itself. */
+    if (booking_status(rc, res) == 201 && queue_finish(token) != QUEUE_OK)
+        log_error("payment: could not end the queue token (it runs out by itself)");
+    booking_reply(r, rc, res);
+    PQclear(res);
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/payments-not-yet", not_yet},
+    {"POST", "/api/v1/payments", pay},
 };
 
 int main(void)

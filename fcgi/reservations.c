@@ -1,13 +1,308 @@
-/* reservations.c - the reservations responder (being written). */
+/* reservations.c - the reservations responder: seat holds, cancellation and
+ * a user's reservation list.
+ *
+ * A hold goes through two gates. Redis first: one script takes a lock per
+ * seat, all or nothing, so a crowd racing for the same seats is turned away
+ * (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
+ * one function (booking_hold) locks the seat rows, checks them and the
+ * per-user limit, and writes the reservation, so no seat is ever held or sold
+ * twice even if Redis loses its data. The locks of a successful hold are kept
+ * for the hold's length; a failed hold gives them back at once. */
 #include "app.h"
+#include "booking.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "rand.h"
+#include "seatlock.h"
 
-static void not_yet(struct request *r)
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What a hold needs to know about a schedule before it touches Redis: which
+ * concert owns it (the lock keys' hash tag, the token check), how many seats
+ * it has and how long its holds last. These never change once a concert is
+ * created, so each process keeps them a minute rather than asking
+ * PostgreSQL on every hold. */
+struct schedule_facts {
+    int64_t id;
+    int64_t concert_id;
+    int64_t seat_count;
+    int64_t hold_seconds;
+    time_t loaded;
+};
+
+#define FACTS_SLOTS 256
+#define FACTS_TTL_SECONDS 60
+
+static struct schedule_facts facts_cache[FACTS_SLOTS];
+
+static time_t monotonic_seconds(void)
 {
-    http_error(r, 404, "NOT_FOUND", "no such resource");
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* 1 and the facts, 0 when there is no such schedule, -1 after answering 503. */
+static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
+{
+    static const char sql[] =
+        "SELECT s.concert_id, s.seat_count, c.hold_seconds"
+        " FROM schedules s JOIN concerts c ON c.id = s.concert_id WHERE s.id = $1::bigint";
+    struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
+    time_t now = monotonic_seconds();
+    char idtext[24];
+    const char *params[] = {idtext};
+    PGresult *res;
+    db_rc rc;
+
+    if (slot->id == id && now - slot->loaded < FACTS_TTL_SECONDS) {
+        *out = *slot;
+        return 1;
+    }
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    rc = db_query(sql, 1, params, &res);
+    if (rc != DB_OK) {
+        if (rc == DB_UNAVAILABLE)
+            http_unavailable(r, "PostgreSQL");
+        else
+            http_internal_error(r);
+        return -1;
+    }
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    out->id = id;
+    out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    out->hold_seconds = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    out->loaded = now;
+    PQclear(res);
+    *slot = *out;
+    return 1;
+}
+
+static int compare_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Reads "seatNos": 1..SEATLOCK_MAX distinct positive integers, sorted into
+ * seats. Returns the count, or -1 after answering 400. */
+static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *seats)
+{
+    struct json_object *arr;
+    size_t n;
+
+    if (!json_object_object_get_ex(body, "seatNos", &arr)) {
+        http_error(r, 400, "INVALID_REQUEST", "seatNos is required");
+        return -1;
+    }
+    if (!json_object_is_type(arr, json_type_array) ||
+        (n = json_object_array_length(arr)) < 1 || n > SEATLOCK_MAX) {
+        http_error(r, 400, "INVALID_REQUEST", "seatNos must be an array of 1 to 4 seat numbers");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *v = json_object_array_get_idx(arr, i);
+        if (!json_object_is_type(v, json_type_int)) {
+            http_error(r, 400, "INVALID_REQUEST", "seatNos must hold integers");
+            return -1;
+        }
+        errno = 0;
+        seats[i] = json_object_get_int64(v);
+        /* A number past int64 is no seat of any schedule: let it be a 404
+         * like any other seat number that does not exist. */
+        if (errno == ERANGE)
+            seats[i] = INT64_MAX;
+        if (seats[i] < 1) {
+            http_error(r, 400, "INVALID_REQUEST", "seatNos must be positive integers");
+            return -1;
+        }
+    }
+    qsort(seats, n, sizeof *seats, compare_int64);
+    for (size_t i = 1; i < n; i++) {
+        if (seats[i] == seats[i - 1]) {
+            http_error(r, 400, "INVALID_REQUEST", "seatNos must be distinct");
+            return -1;
+        }
+    }
+    return (int)n;
+}
+
+/* Frees the Redis locks of a hold that PostgreSQL refused (or could not
+ * judge), remembering the seats it reported SOLD. */
+static void give_back(const struct schedule_facts *f, const int *seats, int n, const char *owner,
+                      const PGresult *res)
+{
+    int sold[SEATLOCK_MAX];
+    int nsold = 0;
+
+    if (res && PQntuples(res) == 1 && PQnfields(res) >= 3 && !PQgetisnull(res, 0, 2)) {
+        nsold = booking_array_parse(PQgetvalue(res, 0, 2), sold, SEATLOCK_MAX);
+        if (nsold < 0)
+            nsold = 0;
+    }
+    if (seatlock_release(f->concert_id, f->id, seats, n, owner, sold, nsold) < 0)
+        log_error("hold: could not release seat locks (they run out by themselves)");
+}
+
+/* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token. */
+static void hold(struct request *r)
+{
+    static const char *const fields[] = {"scheduleId", "seatNos", NULL};
+    static const char sql[] =
+        "SELECT * FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
+    struct queue_ticket t;
+    struct schedule_facts f;
+    struct json_object *body;
+    int64_t schedule_id, seats64[SEATLOCK_MAX];
+    int seats[SEATLOCK_MAX], n, found;
+    char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64];
+    const char *params[5];
+    PGresult *res;
+    db_rc rc;
+
+    if (queue_require_active(r, 0, &t) < 0)
+        return;
+    body = http_body_object(r);
+    if (!body)
+        return;
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_int(r, body, "scheduleId", 1, 1, INT64_MAX, &schedule_id) < 0 ||
+        (n = parse_seat_nos(r, body, seats64)) < 0) {
+        json_object_put(body);
+        return;
+    }
+    json_object_put(body);
+
+    found = schedule_facts(r, schedule_id, &f);
+    if (found < 0)
+        return;
+    if (found == 0) {
+        http_error(r, 404, "NOT_FOUND", "no such schedule");
+        return;
+    }
+    if (f.concert_id != t.concert_id) {
+        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (seats64[i] > f.seat_count) {
+            http_error(r, 404, "NOT_FOUND", "no such seat number in this schedule");
+            return;
+        }
+        seats[i] = (int)seats64[i];
+    }
+
+    if (rand_hex(owner, SEATLOCK_OWNER_BYTES) < 0) {
+        log_error("hold: getrandom failed");
+        http_internal_error(r);
+        return;
+    }
+    /* The lock lasts exactly holdSeconds from now; PostgreSQL's hold ends on
+     * the next whole second after that, so the lock never outlives the hold
+     * (a seat that reads AVAILABLE is never still locked here). */
+    switch (seatlock_take(f.concert_id, f.id, seats, n, owner, f.hold_seconds * 1000)) {
+    case SEATLOCK_TAKEN:
+        break;
+    case SEATLOCK_BUSY:
+        http_error(r, 409, "SEAT_UNAVAILABLE", "a requested seat is held or sold");
+        return;
+    default:
+        http_unavailable(r, "Redis");
+        return;
+    }
+
+    snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
+    snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
+    if (booking_array_text(seats, n, seat_text, sizeof seat_text) < 0) {
+        give_back(&f, seats, n, owner, NULL);
+        http_internal_error(r);
+        return;
+    }
+    params[0] = t.user_id;
+    params[1] = concert;
+    params[2] = schedule;
+    params[3] = seat_text;
+    params[4] = owner;
+    rc = db_query(sql, 5, params, &res);
+    if (booking_status(rc, res) != 201)
+        give_back(&f, seats, n, owner, rc == DB_OK ? res : NULL);
+    booking_reply(r, rc, res);
+    PQclear(res);
+}
+
+/* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. */
+static void cancel(struct request *r)
+{
+    static const char sql[] = "SELECT * FROM booking_cancel($1::uuid, $2::bigint, $3::bigint)";
+    struct queue_ticket t;
+    int64_t id;
+    char concert[24], idtext[24];
+    const char *params[] = {NULL, concert, idtext};
+    PGresult *res;
+    db_rc rc;
+
+    if (queue_require_active(r, 0, &t) < 0 || http_param_id(r, 0, "reservationId", &id) < 0)
+        return;
+    snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    params[0] = t.user_id;
+    rc = db_query(sql, 3, params, &res);
+    /* Free the Redis locks before answering, so the seats the answer calls
+     * AVAILABLE can be held again at once. */
+    if (booking_status(rc, res) == 200 && PQnfields(res) >= 6 && !PQgetisnull(res, 0, 2)) {
+        int seats[SEATLOCK_MAX];
+        int n = booking_array_parse(PQgetvalue(res, 0, 5), seats, SEATLOCK_MAX);
+        int64_t cid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        int64_t sid = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+
+        if (n < 1 || seatlock_release(cid, sid, seats, n, PQgetvalue(res, 0, 2), NULL, 0) < 0)
+            log_error("cancel: could not release seat locks (they run out by themselves)");
+    }
+    booking_reply(r, rc, res);
+    PQclear(res);
+}
+
+/* GET /api/v1/users/{userId}/reservations: no token, newest first. */
+static void list(struct request *r)
+{
+    static const char sql[] = "SELECT booking_list($1::uuid)";
+    const char *user;
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_uuid(r, 0, &user) < 0)
+        return;
+    rc = db_query(sql, 1, &user, &res);
+    if (rc != DB_OK) {
+        if (rc == DB_UNAVAILABLE)
+            http_unavailable(r, "PostgreSQL");
+        else
+            http_internal_error(r);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        http_internal_error(r);
+    else
+        http_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    PQclear(res);
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/reservations-not-yet", not_yet},
+    {"POST", "/api/v1/reservations", hold},
+    {"DELETE", "/api/v1/reservations/{}", cancel},
+    {"GET", "/api/v1/users/{}/reservations", list},
 };
 
 int main(void)
