@@ -1,0 +1,59 @@
+/* ceiling.c - the benchmark's yardstick: a FastCGI responder that answers
+ * every request with the same small JSON body and touches neither Redis nor
+ * PostgreSQL. ./dev bench runs it exactly like a real responder group (two
+ * spawn-fcgi instances, multiwatch children) behind the same nginx, so the
+ * req/s it reaches is what the FastCGI path alone allows on this machine;
+ * every scenario is reported as a ratio to it.
+ *
+ * Plain libfcgi, the same accept loop as shared/app.c, and like a real
+ * responder it reads the request's parameters and body before answering. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <fcgiapp.h>
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+int main(void)
+{
+    static const char body[] = "{\"status\":\"ok\",\"ceiling\":true}";
+    static char head[256];
+    FCGX_Request req;
+    struct sigaction sa;
+    char sink[4096];
+    int headlen;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    headlen = snprintf(head, sizeof head,
+                       "Status: 200 OK\r\n"
+                       "Content-Type: application/json; charset=utf-8\r\n"
+                       "Cache-Control: no-store\r\n"
+                       "Content-Length: %zu\r\n\r\n",
+                       sizeof body - 1);
+    if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
+        return 1;
+    while (!stopping && FCGX_Accept_r(&req) >= 0) {
+        /* Look at what a real responder looks at, and drain the body. */
+        (void)FCGX_GetParam("REQUEST_METHOD", req.envp);
+        (void)FCGX_GetParam("REQUEST_URI", req.envp);
+        (void)FCGX_GetParam("HTTP_AUTHORIZATION", req.envp);
+        while (FCGX_GetStr(sink, sizeof sink, req.in) > 0)
+            ;
+        FCGX_PutStr(head, headlen, req.out);
+        FCGX_PutStr(body, (int)sizeof body - 1, req.out);
+        FCGX_Finish_r(&req);
+    }
+    return 0;
+}

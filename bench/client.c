@@ -1,0 +1,1411 @@
+/* client.c - concert-bench, the benchmark's own HTTP client, for what wrk
+ * cannot do well: seeding data through the API, multi-step user journeys and
+ * the ticket drop, and writing the report.
+ *
+ *   concert-bench setup   BASE KEYFILE DATADIR
+ *   concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE
+ *   concert-bench drop    BASE DATADIR USERS CONNS TIMEOUT_S OUTFILE
+ *   concert-bench report  DATADIR OUTFILE
+ *
+ * One process, one thread: libcurl's multi interface drives CONNS keep-alive
+ * connections at once, each a small state machine, so the client spends
+ * little of the two cores the server needs. Only talks to BASE (loopback). */
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* --- small helpers ----------------------------------------------------------- */
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("concert-bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    /* xorshift64*: plenty for picking seats. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ULL;
+}
+
+static void new_uuid(char out[37])
+{
+    unsigned char b[16];
+
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        die("getrandom: %s", strerror(errno));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+static FILE *open_data(const char *dir, const char *name, const char *mode)
+{
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, mode);
+    if (!f && mode[0] != 'r')
+        die("%s: %s", path, strerror(errno));
+    return f;
+}
+
+/* Reads one value a line; returns the count. */
+static int read_lines(const char *dir, const char *name, char ***out)
+{
+    FILE *f = open_data(dir, name, "r");
+    char line[512];
+    int n = 0, cap = 64;
+    char **v;
+
+    if (!f)
+        die("%s/%s: %s (run setup first)", dir, name, strerror(errno));
+    v = xmalloc(sizeof *v * (size_t)cap);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            v = realloc(v, sizeof *v * (size_t)cap);
+            if (!v)
+                die("out of memory");
+        }
+        v[n] = strdup(line);
+        if (!v[n])
+            die("out of memory");
+        n++;
+    }
+    fclose(f);
+    *out = v;
+    return n;
+}
+
+/* --- latency samples ------------------------------------------------------------- */
+
+struct samples {
+    int32_t *us;
+    size_t n, cap;
+};
+
+static void sample_add(struct samples *s, int64_t us)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 65536;
+        s->us = realloc(s->us, sizeof *s->us * s->cap);
+        if (!s->us)
+            die("out of memory");
+    }
+    s->us[s->n++] = us > INT32_MAX ? INT32_MAX : (int32_t)us;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Percentile in ms (samples sorted first). */
+static double pct_ms(struct samples *s, double p)
+{
+    size_t i;
+
+    if (!s->n)
+        return 0;
+    i = (size_t)(p / 100.0 * (double)(s->n - 1) + 0.5);
+    return s->us[i] / 1000.0;
+}
+
+/* --- the HTTP engine --------------------------------------------------------------- */
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct slot {
+    CURL *easy;
+    struct curl_slist *hdrs;
+    struct buf resp;
+    char post[1024];
+    int64_t t0;
+    int busy;
+    int kind;       /* what the request was, for the mode */
+    long who;       /* whose request (a user index), for the mode */
+};
+
+struct engine;
+typedef void (*done_fn)(struct engine *e, struct slot *s, long status, int64_t us);
+typedef int (*fill_fn)(struct engine *e, struct slot *s);
+
+struct engine {
+    CURLM *multi;
+    struct slot *slots;
+    int n;
+    int inflight;
+    const char *base;
+    done_fn done;
+    fill_fn fill;
+    int stop;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct buf *b = arg;
+    size_t n = size * nmemb;
+
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p)
+            die("out of memory");
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+static void slot_init(struct slot *s)
+{
+    s->easy = curl_easy_init();
+    if (!s->easy)
+        die("curl_easy_init failed");
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->resp);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http");
+}
+
+/* Prepares a request on s: GET when json is NULL, else POST with that body. */
+static void slot_prepare(struct slot *s, const char *base, const char *path, const char *token,
+                         const char *json)
+{
+    char url[1024], auth[512];
+
+    snprintf(url, sizeof url, "%s%s", base, path);
+    curl_easy_setopt(s->easy, CURLOPT_URL, url);
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = curl_slist_append(NULL, "Expect:");
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        s->hdrs = curl_slist_append(s->hdrs, auth);
+    }
+    if (json) {
+        s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
+        snprintf(s->post, sizeof s->post, "%s", json);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->post);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(s->post));
+    } else {
+        curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+    s->resp.len = 0;
+    if (s->resp.p)
+        s->resp.p[0] = '\0';
+}
+
+static void engine_start(struct engine *e, struct slot *s, int kind, long who, const char *path,
+                         const char *token, const char *json)
+{
+    slot_prepare(s, e->base, path, token, json);
+    s->kind = kind;
+    s->who = who;
+    s->busy = 1;
+    s->t0 = now_us();
+    e->inflight++;
+    curl_multi_add_handle(e->multi, s->easy);
+}
+
+static void engine_init(struct engine *e, const char *base, int n, done_fn done, fill_fn fill)
+{
+    memset(e, 0, sizeof *e);
+    e->multi = curl_multi_init();
+    if (!e->multi)
+        die("curl_multi_init failed");
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)n + 8);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)n);
+    e->slots = xmalloc(sizeof *e->slots * (size_t)n);
+    e->n = n;
+    e->base = base;
+    e->done = done;
+    e->fill = fill;
+    for (int i = 0; i < n; i++)
+        slot_init(&e->slots[i]);
+}
+
+/* Runs until e->stop is set and nothing is in flight (or deadline passes). */
+static void engine_run(struct engine *e, int64_t deadline)
+{
+    int running;
+
+    for (;;) {
+        CURLMsg *msg;
+        int left;
+
+        if (!e->stop) {
+            for (int i = 0; i < e->n; i++)
+                if (!e->slots[i].busy)
+                    e->fill(e, &e->slots[i]);
+        }
+        if (e->stop && e->inflight == 0)
+            break;
+        if (deadline && now_us() > deadline) {
+            for (int i = 0; i < e->n; i++)
+                if (e->slots[i].busy) {
+                    curl_multi_remove_handle(e->multi, e->slots[i].easy);
+                    e->slots[i].busy = 0;
+                }
+            e->inflight = 0;
+            break;
+        }
+        curl_multi_perform(e->multi, &running);
+        while ((msg = curl_multi_info_read(e->multi, &left))) {
+            struct slot *s;
+            long status = 0;
+
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            if (msg->data.result == CURLE_OK)
+                curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+            curl_multi_remove_handle(e->multi, s->easy);
+            s->busy = 0;
+            e->inflight--;
+            e->done(e, s, status, now_us() - s->t0);
+            if (!s->busy && !e->stop)
+                e->fill(e, s);
+        }
+        if (e->inflight)
+            curl_multi_poll(e->multi, NULL, 0, 5, NULL);
+        else if (!e->stop)
+            usleep(2000);
+    }
+}
+
+/* A blocking request on its own handle (setup and checks). Returns the
+ * status (0 when no answer); the body stays in s->resp. */
+static long sync_request(struct slot *s, const char *base, const char *path, const char *token,
+                         const char *json)
+{
+    long status = 0;
+
+    slot_prepare(s, base, path, token, json);
+    if (curl_easy_perform(s->easy) == CURLE_OK)
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+/* --- JSON helpers ---------------------------------------------------------------- */
+
+static struct json_object *parse(const struct buf *b)
+{
+    return b->len ? json_tokener_parse(b->p) : NULL;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+        ? json_object_get_string(v) : NULL;
+}
+
+static int64_t jint(struct json_object *o, const char *key, int64_t dflt)
+{
+    struct json_object *v;
+
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+        ? json_object_get_int64(v) : dflt;
+}
+
+static double jnum(struct json_object *o, const char *key, double dflt)
+{
+    struct json_object *v;
+
+    return o && json_object_object_get_ex(o, key, &v) &&
+        (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
+        ? json_object_get_double(v) : dflt;
+}
+
+static const char *error_code(const struct buf *b)
+{
+    static char code[64];
+    struct json_object *o = parse(b), *err;
+    const char *c = NULL;
+
+    code[0] = '\0';
+    if (o && json_object_object_get_ex(o, "error", &err))
+        c = jstr(err, "code");
+    if (c)
+        snprintf(code, sizeof code, "%s", c);
+    json_object_put(o);
+    return code;
+}
+
+/* Available seat numbers of a seat map body into out (at most max). */
+static int available_seats(const struct buf *b, int *out, int max, int *sold)
+{
+    struct json_object *o = parse(b), *seats;
+    int n = 0;
+
+    if (sold)
+        *sold = 0;
+    if (!o || !json_object_object_get_ex(o, "seats", &seats) ||
+        !json_object_is_type(seats, json_type_array)) {
+        json_object_put(o);
+        return -1;
+    }
+    for (size_t i = 0; i < json_object_array_length(seats); i++) {
+        struct json_object *seat = json_object_array_get_idx(seats, i);
+        const char *st = jstr(seat, "status");
+        if (st && strcmp(st, "AVAILABLE") == 0 && n < max)
+            out[n++] = (int)jint(seat, "seatNo", 0);
+        else if (st && sold && strcmp(st, "SOLD") == 0)
+            (*sold)++;
+    }
+    json_object_put(o);
+    return n;
+}
+
+/* --- setup: concerts through the admin API, live tokens through the queue --------- */
+
+struct concert {
+    int64_t id;
+    int64_t *sched;
+    int nsched;
+};
+
+static struct concert create_concert(struct slot *s, const char *base, const char *key,
+                                     const char *title, int active_limit, int active_seconds,
+                                     int nsched, int seats, int price)
+{
+    struct json_object *body = json_object_new_object(), *arr = json_object_new_array(), *o, *ids;
+    struct concert c;
+    char when[32];
+    long status;
+
+    json_object_object_add(body, "title", json_object_new_string(title));
+    json_object_object_add(body, "venue", json_object_new_string("Bench Hall"));
+    json_object_object_add(body, "activeLimit", json_object_new_int(active_limit));
+    json_object_object_add(body, "activeSeconds", json_object_new_int(active_seconds));
+    json_object_object_add(body, "waitingIdleSeconds", json_object_new_int(1800));
+    json_object_object_add(body, "holdSeconds", json_object_new_int(600));
+    for (int i = 0; i < nsched; i++) {
+        struct json_object *sc = json_object_new_object();
+        snprintf(when, sizeof when, "2099-%02d-%02dT%02d:00:00Z", 1 + i / 600, 1 + (i / 24) % 25, i % 24);
+        json_object_object_add(sc, "startsAt", json_object_new_string(when));
+        json_object_object_add(sc, "seatCount", json_object_new_int(seats));
+        json_object_object_add(sc, "price", json_object_new_int(price));
+        json_object_array_add(arr, sc);
+    }
+    json_object_object_add(body, "schedules", arr);
+    {
+        const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+        /* The body can exceed the slot's post buffer: send it directly. */
+        char url[1024], auth[512];
+        struct curl_slist *h = NULL;
+
+        snprintf(url, sizeof url, "%s/api/v1/admin/concerts", base);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        h = curl_slist_append(h, "Expect:");
+        curl_easy_setopt(s->easy, CURLOPT_URL, url);
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, text);
+        curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+        s->resp.len = 0;
+        status = 0;
+        if (curl_easy_perform(s->easy) == CURLE_OK)
+            curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(h);
+    }
+    json_object_put(body);
+    if (status != 201)
+        die("creating concert '%s': HTTP %ld %s", title, status, s->resp.len ? s->resp.p : "");
+    o = parse(&s->resp);
+    c.id = jint(o, "concertId", 0);
+    if (!o || !json_object_object_get_ex(o, "scheduleIds", &ids) || c.id <= 0)
+        die("creating concert '%s': unexpected answer %s", title, s->resp.p);
+    c.nsched = (int)json_object_array_length(ids);
+    c.sched = xmalloc(sizeof *c.sched * (size_t)c.nsched);
+    for (int i = 0; i < c.nsched; i++)
+        c.sched[i] = json_object_get_int64(json_object_array_get_idx(ids, (size_t)i));
+    json_object_put(o);
+    return c;
+}
+
+/* Issuing many tokens for one concert. */
+static struct {
+    int64_t concert;
+    int want, issued, done, failed, active;
+    char **tokens;
+} iss;
+
+static int issue_fill(struct engine *e, struct slot *s)
+{
+    char user[37], json[128];
+
+    if (iss.issued >= iss.want)
+        return 0;
+    new_uuid(user);
+    snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", user, iss.concert);
+    engine_start(e, s, 0, iss.issued++, "/api/v1/queue/tokens", NULL, json);
+    return 1;
+}
+
+static void issue_done(struct engine *e, struct slot *s, long status, int64_t us)
+{
+    struct json_object *o;
+    const char *tok, *st;
+
+    (void)us;
+    o = status == 201 ? parse(&s->resp) : NULL;
+    tok = jstr(o, "token");
+    st = jstr(o, "status");
+    if (tok) {
+        iss.tokens[s->who] = strdup(tok);
+        if (st && strcmp(st, "ACTIVE") == 0)
+            iss.active++;
+    } else if (iss.failed++ < 3) {
+        fprintf(stderr, "concert-bench: token issue: HTTP %ld %.200s\n", status, s->resp.p ? s->resp.p : "");
+    }
+    json_object_put(o);
+    if (++iss.done >= iss.want)
+        e->stop = 1;
+}
+
+/* Issues count tokens for concert, writes them to name; returns how many
+ * came back ACTIVE. */
+static int issue_tokens(const char *base, const char *dir, const char *name, int64_t concert, int count)
+{
+    struct engine e;
+    FILE *f;
+    int written = 0;
+
+    memset(&iss, 0, sizeof iss);
+    iss.concert = concert;
+    iss.want = count;
+    iss.tokens = xmalloc(sizeof *iss.tokens * (size_t)count);
+    engine_init(&e, base, 32, issue_done, issue_fill);
+    engine_run(&e, now_us() + 120 * 1000000LL);
+    f = open_data(dir, name, "w");
+    for (int i = 0; i < count; i++)
+        if (iss.tokens[i]) {
+            fprintf(f, "%s\n", iss.tokens[i]);
+            written++;
+        }
+    fclose(f);
+    if (written < count)
+        die("%s: only %d of %d tokens issued", name, written, count);
+    return iss.active;
+}
+
+static void write_ids(const char *dir, const char *name, const int64_t *ids, int n)
+{
+    FILE *f = open_data(dir, name, "w");
+
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%" PRId64 "\n", ids[i]);
+    fclose(f);
+}
+
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+
+    return v && *v ? atoi(v) : dflt;
+}
+
+static int cmd_setup(const char *base, const char *keyfile, const char *dir)
+{
+    char key[300] = "";
+    FILE *kf = fopen(keyfile, "r");
+    struct slot s = {0};
+    struct concert c;
+    int active;
+    int64_t t0 = now_us();
+    int status_tokens = env_int("BENCH_STATUS_TOKENS", 10000);
+    int reserve_concerts = env_int("BENCH_RESERVE_CONCERTS", 2);
+    FILE *plan;
+
+    if (!kf || !fgets(key, sizeof key, kf))
+        die("cannot read the admin key from %s", keyfile);
+    fclose(kf);
+    key[strcspn(key, "\r\n")] = '\0';
+    slot_init(&s);
+
+    /* queue_status: many live tokens of one concert; the default active
+     * limit (100) leaves most of them WAITING, as in a real drop. */
+    c = create_concert(&s, base, key, "bench queue_status", 100, 3600, 1, 50, 50000);
+    active = issue_tokens(base, dir, "status_tokens.txt", c.id, status_tokens);
+    printf("setup: queue_status concert %" PRId64 ", %d tokens (%d active)\n", c.id, status_tokens, active);
+
+    /* token_issue: a concert of its own, every request a new user. */
+    c = create_concert(&s, base, key, "bench token_issue", 100, 3600, 1, 50, 50000);
+    write_ids(dir, "token_concert.txt", &c.id, 1);
+
+    /* seat_map: 100 shows of 50 seats, 200 ACTIVE users. */
+    c = create_concert(&s, base, key, "bench seat_map", 1000, 3600, 100, 50, 50000);
+    write_ids(dir, "seat_schedules.txt", c.sched, c.nsched);
+    active = issue_tokens(base, dir, "seat_tokens.txt", c.id, 200);
+    if (active < 200)
+        die("seat_map: only %d of 200 tokens are ACTIVE", active);
+
+    /* reserve: concerts of 100 shows x 500 seats, 250 ACTIVE users each:
+     * with seat k held by user k % 250, nobody holds more than 2 seats a show. */
+    plan = open_data(dir, "reserve_plan.txt", "w");
+    fprintf(plan, "seats - 500\n");
+    for (int i = 0; i < reserve_concerts; i++) {
+        char title[64], name[64], **toks;
+        int n;
+
+        snprintf(title, sizeof title, "bench reserve %d", i + 1);
+        c = create_concert(&s, base, key, title, 1000, 3600, 100, 500, 1000);
+        snprintf(name, sizeof name, "reserve_tokens_%d.txt", i + 1);
+        active = issue_tokens(base, dir, name, c.id, 250);
+        if (active < 250)
+            die("reserve: only %d of 250 tokens are ACTIVE", active);
+        n = read_lines(dir, name, &toks);
+        for (int k = 0; k < n; k++)
+            fprintf(plan, "token %" PRId64 " %s\n", c.id, toks[k]);
+        for (int k = 0; k < c.nsched; k++)
+            fprintf(plan, "schedule %" PRId64 " %" PRId64 "\n", c.id, c.sched[k]);
+    }
+    fclose(plan);
+
+    /* journey: every user admitted at once, 100 shows x 100 seats. */
+    c = create_concert(&s, base, key, "bench journey", 1000000, 3600, 100, 100, 1000);
+    write_ids(dir, "journey_concert.txt", &c.id, 1);
+    write_ids(dir, "journey_schedules.txt", c.sched, c.nsched);
+
+    /* drop: the issue's ticket drop, 10 shows x 50 seats, activeLimit 500. */
+    c = create_concert(&s, base, key, "bench drop", 500, 600, 10, 50, 50000);
+    write_ids(dir, "drop_concert.txt", &c.id, 1);
+    write_ids(dir, "drop_schedules.txt", c.sched, c.nsched);
+
+    printf("setup: done in %.1f s\n", (now_us() - t0) / 1e6);
+    return 0;
+}
+
+/* --- journey: token, seats, hold, charge, pay; one user at a time per connection --- */
+
+enum { J_TOKEN, J_POLL, J_SEATS, J_HOLD, J_CHARGE, J_PAY };
+
+struct juser {
+    char uuid[37];
+    char token[96];
+    int64_t sched;
+    int64_t reservation;
+    int64_t amount;
+    int seat;
+    int tries;
+    int state;
+};
+
+static struct {
+    int64_t concert;
+    int64_t *sched;
+    int nsched;
+    struct juser *u;
+    int64_t t_measure, t_end;
+    struct samples lat;
+    long requests, errors, conflicts, journeys, exhausted;
+    char first_error[256];
+} jy;
+
+static void journey_error(struct slot *s, long status)
+{
+    if (!jy.first_error[0])
+        snprintf(jy.first_error, sizeof jy.first_error, "step %d: HTTP %ld %.180s", s->kind, status,
+                 s->resp.p ? s->resp.p : "");
+}
+
+static int journey_fill(struct engine *e, struct slot *s)
+{
+    struct juser *u = &jy.u[s - e->slots];
+    char path[160], json[200];
+
+    if (now_us() >= jy.t_end) {
+        e->stop = 1;
+        return 0;
+    }
+    switch (u->state) {
+    case J_TOKEN:
+        new_uuid(u->uuid);
+        u->tries = 0;
+        snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", u->uuid, jy.concert);
+        engine_start(e, s, J_TOKEN, 0, "/api/v1/queue/tokens", NULL, json);
+        break;
+    case J_POLL:
+        engine_start(e, s, J_POLL, 0, "/api/v1/queue/status", u->token, NULL);
+        break;
+    case J_SEATS:
+        u->sched = jy.sched[rnd() % (uint64_t)jy.nsched];
+        snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", u->sched);
+        engine_start(e, s, J_SEATS, 0, path, u->token, NULL);
+        break;
+    case J_HOLD:
+        snprintf(json, sizeof json, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[%d]}", u->sched, u->seat);
+        engine_start(e, s, J_HOLD, 0, "/api/v1/reservations", u->token, json);
+        break;
+    case J_CHARGE:
+        snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", u->uuid);
+        snprintf(json, sizeof json, "{\"amount\":%" PRId64 "}", u->amount);
+        engine_start(e, s, J_CHARGE, 0, path, NULL, json);
+        break;
+    case J_PAY:
+        snprintf(json, sizeof json, "{\"reservationId\":%" PRId64 "}", u->reservation);
+        engine_start(e, s, J_PAY, 0, "/api/v1/payments", u->token, json);
+        break;
+    }
+    return 1;
+}
+
+static void journey_done(struct engine *e, struct slot *s, long status, int64_t us)
+{
+    struct juser *u = &jy.u[s - e->slots];
+    int64_t now = now_us();
+    int measured = s->t0 >= jy.t_measure && now <= jy.t_end;
+    struct json_object *o = NULL;
+    int ok = 0;
+
+    if (measured) {
+        jy.requests++;
+        sample_add(&jy.lat, us);
+    }
+    switch (s->kind) {
+    case J_TOKEN:
+    case J_POLL:
+        if (status == 200 || status == 201) {
+            const char *tok, *st;
+            o = parse(&s->resp);
+            tok = jstr(o, "token");
+            st = jstr(o, "status");
+            if (tok && st) {
+                snprintf(u->token, sizeof u->token, "%s", tok);
+                u->state = strcmp(st, "ACTIVE") == 0 ? J_SEATS : J_POLL;
+                ok = 1;
+            }
+        }
+        break;
+    case J_SEATS:
+        if (status == 200) {
+            int avail[1000];
+            int n = available_seats(&s->resp, avail, 1000, NULL);
+            if (n > 0) {
+                u->seat = avail[rnd() % (uint64_t)n];
+                u->state = J_HOLD;
+                ok = 1;
+            } else if (n == 0) {
+                ok = 1;   /* that show is sold out: look at another */
+                if (++u->tries > 50) {
+                    jy.exhausted++;
+                    u->state = J_TOKEN;
+                }
+            }
+        }
+        break;
+    case J_HOLD:
+        if (status == 201) {
+            o = parse(&s->resp);
+            u->reservation = jint(o, "reservationId", 0);
+            u->amount = jint(o, "amount", 0);
+            if (u->reservation > 0) {
+                u->state = u->amount > 0 ? J_CHARGE : J_PAY;
+                ok = 1;
+            }
+        } else if (status == 409 && strcmp(error_code(&s->resp), "SEAT_UNAVAILABLE") == 0) {
+            /* Another user took it first: a normal race, look again. */
+            ok = 1;
+            if (measured)
+                jy.conflicts++;
+            u->state = J_SEATS;
+        }
+        break;
+    case J_CHARGE:
+        if (status == 200) {
+            u->state = J_PAY;
+            ok = 1;
+        }
+        break;
+    case J_PAY:
+        if (status == 201) {
+            if (measured)
+                jy.journeys++;
+            u->state = J_TOKEN;
+            ok = 1;
+        }
+        break;
+    }
+    json_object_put(o);
+    if (!ok) {
+        if (measured)
+            jy.errors++;
+        journey_error(s, status);
+        u->state = J_TOKEN;   /* start over as a new user */
+    }
+}
+
+static int cmd_journey(const char *base, const char *dir, int conns, int warmup, int seconds,
+                       const char *outfile)
+{
+    struct engine e;
+    char **lines;
+    int n;
+    FILE *f;
+    double secs;
+
+    n = read_lines(dir, "journey_concert.txt", &lines);
+    if (n < 1)
+        die("journey_concert.txt is empty");
+    jy.concert = strtoll(lines[0], NULL, 10);
+    n = read_lines(dir, "journey_schedules.txt", &lines);
+    jy.nsched = n;
+    jy.sched = xmalloc(sizeof *jy.sched * (size_t)n);
+    for (int i = 0; i < n; i++)
+        jy.sched[i] = strtoll(lines[i], NULL, 10);
+    jy.u = xmalloc(sizeof *jy.u * (size_t)conns);
+    engine_init(&e, base, conns, journey_done, journey_fill);
+    jy.t_measure = now_us() + (int64_t)warmup * 1000000;
+    jy.t_end = jy.t_measure + (int64_t)seconds * 1000000;
+    engine_run(&e, jy.t_end + 20 * 1000000LL);
+    qsort(jy.lat.us, jy.lat.n, sizeof *jy.lat.us, cmp_i32);
+    secs = seconds;
+    f = fopen(outfile, "w");
+    if (!f)
+        die("%s: %s", outfile, strerror(errno));
+    fprintf(f,
+            "{\"requests\":%ld,\"seconds\":%.3f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+            "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,\"journeys\":%ld,\"journeys_per_s\":%.1f,"
+            "\"seat_conflicts\":%ld,\"connections\":%d}\n",
+            jy.requests, secs, jy.requests / secs, pct_ms(&jy.lat, 50), pct_ms(&jy.lat, 90),
+            pct_ms(&jy.lat, 99), pct_ms(&jy.lat, 100), jy.errors, jy.journeys, jy.journeys / secs,
+            jy.conflicts, conns);
+    fclose(f);
+    if (jy.first_error[0])
+        fprintf(stderr, "journey: first failure: %s\n", jy.first_error);
+    return 0;
+}
+
+/* --- drop: 20,000 users, one concert, race until sold out -------------------------- */
+
+enum { D_NEW, D_WAITING, D_ACTIVE, D_SEATS, D_HOLD, D_CHARGE, D_PAY, D_BOUGHT, D_GONE, D_FAILED };
+enum { K_ISSUE, K_POLL, K_LIST, K_SEATS, K_HOLD, K_CHARGE, K_PAY };
+
+#define DROP_POLL_MS 1000
+
+struct duser {
+    char uuid[37];
+    char token[96];
+    int state;
+    int waited;          /* was WAITING at some point */
+    int want;            /* seats wanted: 1 or 2 */
+    int nseats;
+    int seats[4];
+    int64_t sched;
+    int64_t reservation;
+    int64_t amount;
+    int64_t last_poll;
+    int tries;
+};
+
+static struct {
+    int64_t concert;
+    int64_t *sched;
+    int nsched;
+    int total_seats;
+    int users;
+    struct duser *u;
+    int next_new;
+    int *ready, rhead, rtail, rcount;    /* users with a step to take now */
+    int *wait, whead, wtail, wcount;     /* waiting users, oldest poll first */
+    int64_t t0;
+    int sold, buyers, sold_twice, gone, failed;
+    int64_t t_sold_out, t_last_issue;
+    int issued;
+    int admitted, admitted_after_wait;
+    int64_t t_first_admit, t_last_admit;
+    long requests, errors, polls, conflicts;
+    unsigned char *sold_map;             /* per (schedule index, seat) */
+    int max_seats;
+    char first_error[256];
+} dr;
+
+static void ring_push(int *ring, int *tail, int *count, int cap, int v)
+{
+    ring[*tail] = v;
+    *tail = (*tail + 1) % cap;
+    (*count)++;
+}
+
+static int ring_pop(int *ring, int *head, int *count, int cap)
+{
+    int v = ring[*head];
+
+    *head = (*head + 1) % cap;
+    (*count)--;
+    return v;
+}
+
+static void drop_ready(int i)
+{
+    ring_push(dr.ready, &dr.rtail, &dr.rcount, dr.users, i);
+}
+
+static void drop_waiting(int i)
+{
+    dr.u[i].last_poll = now_us();
+    ring_push(dr.wait, &dr.wtail, &dr.wcount, dr.users, i);
+}
+
+static int sched_index(int64_t id)
+{
+    for (int i = 0; i < dr.nsched; i++)
+        if (dr.sched[i] == id)
+            return i;
+    return -1;
+}
+
+static int drop_fill(struct engine *e, struct slot *s)
+{
+    char path[160], json[200];
+
+    if (dr.sold >= dr.total_seats) {
+        e->stop = 1;
+        return 0;
+    }
+    /* Admitted users first: they are the ones buying. */
+    while (dr.rcount) {
+        int i = ring_pop(dr.ready, &dr.rhead, &dr.rcount, dr.users);
+        struct duser *u = &dr.u[i];
+
+        switch (u->state) {
+        case D_ACTIVE:
+            snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", dr.concert);
+            engine_start(e, s, K_LIST, i, path, u->token, NULL);
+            return 1;
+        case D_SEATS:
+            snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", u->sched);
+            engine_start(e, s, K_SEATS, i, path, u->token, NULL);
+            return 1;
+        case D_HOLD: {
+            int len = snprintf(json, sizeof json, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[", u->sched);
+            for (int k = 0; k < u->nseats; k++)
+                len += snprintf(json + len, sizeof json - (size_t)len, "%s%d", k ? "," : "", u->seats[k]);
+            snprintf(json + len, sizeof json - (size_t)len, "]}");
+            engine_start(e, s, K_HOLD, i, "/api/v1/reservations", u->token, json);
+            return 1;
+        }
+        case D_CHARGE:
+            snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", u->uuid);
+            snprintf(json, sizeof json, "{\"amount\":%" PRId64 "}", u->amount);
+            engine_start(e, s, K_CHARGE, i, path, NULL, json);
+            return 1;
+        case D_PAY:
+            snprintf(json, sizeof json, "{\"reservationId\":%" PRId64 "}", u->reservation);
+            engine_start(e, s, K_PAY, i, "/api/v1/payments", u->token, json);
+            return 1;
+        default:
+            break;
+        }
+    }
+    /* Then the crowd arriving: every user takes a token. */
+    if (dr.next_new < dr.users) {
+        int i = dr.next_new++;
+        new_uuid(dr.u[i].uuid);
+        dr.u[i].want = (i % 4 == 3) ? 2 : 1;
+        snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", dr.u[i].uuid, dr.concert);
+        engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", NULL, json);
+        return 1;
+    }
+    /* Then the waiting users poll, each at most once a second. */
+    while (dr.wcount) {
+        int i = dr.wait[dr.whead];
+        struct duser *u = &dr.u[i];
+        if (u->state != D_WAITING) {
+            ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
+            continue;
+        }
+        if (now_us() - u->last_poll < DROP_POLL_MS * 1000)
+            return 0;
+        ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
+        engine_start(e, s, K_POLL, i, "/api/v1/queue/status", u->token, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static void drop_fail(struct slot *s, long status, struct duser *u)
+{
+    dr.errors++;
+    if (!dr.first_error[0])
+        snprintf(dr.first_error, sizeof dr.first_error, "step %d: HTTP %ld %.180s", s->kind, status,
+                 s->resp.p ? s->resp.p : "");
+    u->state = D_FAILED;
+    dr.failed++;
+}
+
+static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
+{
+    int i = (int)s->who;
+    struct duser *u = &dr.u[i];
+    struct json_object *o = NULL;
+    int64_t now = now_us();
+
+    (void)e;
+    (void)us;
+    dr.requests++;
+    switch (s->kind) {
+    case K_ISSUE:
+    case K_POLL: {
+        const char *tok, *st;
+        if (s->kind == K_POLL)
+            dr.polls++;
+        else {
+            dr.issued++;
+            dr.t_last_issue = now;
+        }
+        if (status != 200 && status != 201) {
+            drop_fail(s, status, u);
+            break;
+        }
+        o = parse(&s->resp);
+        tok = jstr(o, "token");
+        st = jstr(o, "status");
+        if (!tok || !st) {
+            drop_fail(s, status, u);
+            break;
+        }
+        snprintf(u->token, sizeof u->token, "%s", tok);
+        if (strcmp(st, "ACTIVE") == 0) {
+            dr.admitted++;
+            if (u->waited) {
+                dr.admitted_after_wait++;
+                if (!dr.t_first_admit)
+                    dr.t_first_admit = now;
+                dr.t_last_admit = now;
+            }
+            u->state = D_ACTIVE;
+            drop_ready(i);
+        } else {
+            u->waited = 1;
+            u->state = D_WAITING;
+            drop_waiting(i);
+        }
+        break;
+    }
+    case K_LIST: {
+        struct json_object *arr;
+        size_t n;
+        if (status != 200) {
+            drop_fail(s, status, u);
+            break;
+        }
+        o = parse(&s->resp);
+        if (!o || !json_object_object_get_ex(o, "schedules", &arr) ||
+            !json_object_is_type(arr, json_type_array)) {
+            drop_fail(s, status, u);
+            break;
+        }
+        n = json_object_array_length(arr);
+        if (n == 0) {
+            u->state = D_GONE;   /* sold out: this user leaves */
+            dr.gone++;
+            break;
+        }
+        u->sched = jint(json_object_array_get_idx(arr, rnd() % n), "scheduleId", 0);
+        u->state = D_SEATS;
+        drop_ready(i);
+        break;
+    }
+    case K_SEATS: {
+        int avail[1000], n;
+        if (status != 200 || (n = available_seats(&s->resp, avail, 1000, NULL)) < 0) {
+            drop_fail(s, status, u);
+            break;
+        }
+        if (n == 0) {
+            u->state = D_ACTIVE;   /* that show went: back to the list */
+        } else {
+            /* Neighbouring seats when one wants two, as people do. */
+            int k = (int)(rnd() % (uint64_t)n);
+            u->nseats = 1;
+            u->seats[0] = avail[k];
+            if (u->want > 1 && n > 1) {
+                u->seats[1] = avail[k + 1 < n ? k + 1 : k - 1];
+                u->nseats = 2;
+            }
+            u->state = D_HOLD;
+        }
+        drop_ready(i);
+        break;
+    }
+    case K_HOLD:
+        if (status == 201) {
+            o = parse(&s->resp);
+            u->reservation = jint(o, "reservationId", 0);
+            u->amount = jint(o, "amount", 0);
+            if (u->reservation <= 0) {
+                drop_fail(s, status, u);
+                break;
+            }
+            u->state = u->amount > 0 ? D_CHARGE : D_PAY;
+            drop_ready(i);
+        } else if (status == 409 && strcmp(error_code(&s->resp), "SEAT_UNAVAILABLE") == 0) {
+            dr.conflicts++;
+            if (++u->tries > 200) {
+                drop_fail(s, status, u);
+                break;
+            }
+            u->state = D_SEATS;
+            drop_ready(i);
+        } else {
+            drop_fail(s, status, u);
+        }
+        break;
+    case K_CHARGE:
+        if (status != 200) {
+            drop_fail(s, status, u);
+            break;
+        }
+        u->state = D_PAY;
+        drop_ready(i);
+        break;
+    case K_PAY: {
+        int si;
+        if (status != 201) {
+            drop_fail(s, status, u);
+            break;
+        }
+        u->state = D_BOUGHT;
+        dr.buyers++;
+        si = sched_index(u->sched);
+        for (int k = 0; k < u->nseats; k++) {
+            int seat = u->seats[k];
+            if (si >= 0 && seat >= 1 && seat <= dr.max_seats) {
+                unsigned char *m = &dr.sold_map[(size_t)si * (size_t)dr.max_seats + (size_t)seat - 1];
+                if (*m)
+                    dr.sold_twice++;
+                *m = 1;
+            }
+            dr.sold++;
+        }
+        if (dr.sold >= dr.total_seats && !dr.t_sold_out)
+            dr.t_sold_out = now;
+        break;
+    }
+    }
+    json_object_put(o);
+}
+
+/* After the run: count SOLD seats through the seat maps, with any ACTIVE
+ * token of the concert (a user who left at sold-out still has one; else a
+ * waiting user who has been admitted since). */
+static int drop_count_sold(const char *base, int *api_sold)
+{
+    struct slot s = {0};
+    const char *token = NULL;
+    int total = 0;
+
+    slot_init(&s);
+    for (int i = 0; i < dr.users && !token; i++)
+        if (dr.u[i].state == D_GONE || dr.u[i].state == D_ACTIVE || dr.u[i].state == D_SEATS)
+            token = dr.u[i].token;
+    for (int i = 0; i < dr.users && !token; i++) {
+        if (dr.u[i].state != D_WAITING)
+            continue;
+        if (sync_request(&s, base, "/api/v1/queue/status", dr.u[i].token, NULL) == 200) {
+            struct json_object *o = parse(&s.resp);
+            const char *st = jstr(o, "status");
+            if (st && strcmp(st, "ACTIVE") == 0)
+                token = dr.u[i].token;
+            json_object_put(o);
+        }
+        if (i > 2000)
+            break;
+    }
+    if (!token)
+        return -1;
+    for (int k = 0; k < dr.nsched; k++) {
+        char path[128];
+        int avail[1000], sold;
+        snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", dr.sched[k]);
+        if (sync_request(&s, base, path, token, NULL) != 200 ||
+            available_seats(&s.resp, avail, 1000, &sold) < 0)
+            return -1;
+        total += sold;
+    }
+    *api_sold = total;
+    return 0;
+}
+
+static int cmd_drop(const char *base, const char *dir, int users, int conns, int timeout,
+                    const char *outfile)
+{
+    struct engine e;
+    char **lines;
+    int n, api_sold = -1;
+    FILE *f;
+    double sell_out, admit_span, rate;
+    struct slot s = {0};
+
+    n = read_lines(dir, "drop_concert.txt", &lines);
+    if (n < 1)
+        die("drop_concert.txt is empty");
+    dr.concert = strtoll(lines[0], NULL, 10);
+    dr.nsched = read_lines(dir, "drop_schedules.txt", &lines);
+    dr.sched = xmalloc(sizeof *dr.sched * (size_t)dr.nsched);
+    for (int i = 0; i < dr.nsched; i++)
+        dr.sched[i] = strtoll(lines[i], NULL, 10);
+
+    /* How many seats there are: from the first seat map (needs a token). */
+    dr.max_seats = 1000;
+    dr.total_seats = 0;
+    dr.users = users;
+    dr.u = xmalloc(sizeof *dr.u * (size_t)users);
+    dr.ready = xmalloc(sizeof *dr.ready * (size_t)users);
+    dr.wait = xmalloc(sizeof *dr.wait * (size_t)users);
+    dr.sold_map = xmalloc((size_t)dr.nsched * (size_t)dr.max_seats);
+    dr.total_seats = env_int("BENCH_DROP_SEATS", dr.nsched * 50);
+
+    slot_init(&s);
+    engine_init(&e, base, conns, drop_done, drop_fill);
+    dr.t0 = now_us();
+    engine_run(&e, dr.t0 + (int64_t)timeout * 1000000);
+    if (drop_count_sold(base, &api_sold) < 0)
+        fprintf(stderr, "drop: could not read the seat maps afterwards\n");
+
+    sell_out = dr.t_sold_out ? (dr.t_sold_out - dr.t0) / 1e6 : -1;
+    admit_span = dr.t_last_admit > dr.t_first_admit ? (dr.t_last_admit - dr.t_first_admit) / 1e6 : 0;
+    rate = admit_span > 0 ? dr.admitted_after_wait / admit_span : 0;
+    f = fopen(outfile, "w");
+    if (!f)
+        die("%s: %s", outfile, strerror(errno));
+    fprintf(f, "{\"users\":%d,\"seats\":%d,\"sold\":%d,\"sold_twice\":%d,", users, dr.total_seats,
+            api_sold >= 0 ? api_sold : dr.sold, dr.sold_twice);
+    if (sell_out >= 0)
+        fprintf(f, "\"seconds_to_sell_out\":%.3f,", sell_out);
+    else
+        fprintf(f, "\"seconds_to_sell_out\":null,");
+    fprintf(f,
+            "\"sold_by_payments\":%d,\"sold_by_seat_maps\":%d,\"buyers\":%d,\"tokens_issued\":%d,"
+            "\"seconds_to_issue_all\":%.3f,\"admitted\":%d,\"admitted_after_waiting\":%d,"
+            "\"admission_rate_per_s\":%.1f,\"left_at_sold_out\":%d,\"polls\":%ld,"
+            "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d}\n",
+            dr.sold, api_sold, dr.buyers, dr.issued,
+            dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
+            dr.admitted_after_wait, rate, dr.gone, dr.polls, dr.conflicts, dr.requests, dr.errors,
+            conns);
+    fclose(f);
+    if (dr.first_error[0])
+        fprintf(stderr, "drop: first failure: %s\n", dr.first_error);
+    return 0;
+}
+
+/* --- report ------------------------------------------------------------------------ */
+
+static struct json_object *load_json(const char *dir, const char *name)
+{
+    char path[4096];
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (access(path, R_OK) != 0)
+        return NULL;
+    return json_object_from_file(path);
+}
+
+static const struct {
+    const char *name;
+    double ratio;     /* target ratio to the ceiling (0: none) */
+    double p99_ms;    /* target p99 (0: none) */
+} scenarios[] = {
+    {"queue_status", 0.60, 25},
+    {"token_issue", 0.45, 25},
+    {"seat_map", 0.50, 25},
+    {"reserve", 0.25, 0},
+    {"journey", 0, 0},
+};
+
+static int cmd_report(const char *dir, const char *outfile)
+{
+    struct json_object *out = json_object_new_object(), *sc = json_object_new_object();
+    struct json_object *ceiling = load_json(dir, "result_ceiling.json"), *c = json_object_new_object();
+    struct json_object *drop = load_json(dir, "drop.json"), *machine = load_json(dir, "machine.json");
+    double crps = jnum(ceiling, "rps", 0);
+    long rss = 0;
+    FILE *f;
+
+    if (!ceiling)
+        die("no ceiling result in %s", dir);
+    json_object_object_add(c, "rps", json_object_new_double(crps));
+    json_object_object_add(c, "p50_ms", json_object_new_double(jnum(ceiling, "p50_ms", 0)));
+    json_object_object_add(c, "p99_ms", json_object_new_double(jnum(ceiling, "p99_ms", 0)));
+    json_object_object_add(c, "errors", json_object_new_int64(jint(ceiling, "errors", 0)));
+    json_object_object_add(out, "ceiling", c);
+
+    printf("\n%-14s %9s %8s %8s %8s %7s  %s\n", "scenario", "req/s", "p50 ms", "p99 ms", "errors",
+           "ratio", "target");
+    printf("%-14s %9.0f %8.2f %8.2f %8" PRId64 " %7s\n", "ceiling", crps, jnum(ceiling, "p50_ms", 0),
+           jnum(ceiling, "p99_ms", 0), jint(ceiling, "errors", 0), "1.00");
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        char name[96], target[96] = "", verdict[16] = "";
+        struct json_object *r, *o = json_object_new_object();
+        double rps, ratio, p99;
+        int met = 1;
+
+        snprintf(name, sizeof name, "result_%s.json", scenarios[i].name);
+        r = load_json(dir, name);
+        if (!r) {
+            json_object_object_add(o, "skipped", json_object_new_boolean(1));
+            json_object_object_add(sc, scenarios[i].name, o);
+            printf("%-14s %9s\n", scenarios[i].name, "skipped");
+            continue;
+        }
+        rps = jnum(r, "rps", 0);
+        p99 = jnum(r, "p99_ms", 0);
+        ratio = crps > 0 ? rps / crps : 0;
+        json_object_object_add(o, "rps", json_object_new_double(rps));
+        json_object_object_add(o, "p50_ms", json_object_new_double(jnum(r, "p50_ms", 0)));
+        json_object_object_add(o, "p99_ms", json_object_new_double(p99));
+        json_object_object_add(o, "errors", json_object_new_int64(jint(r, "errors", 0)));
+        json_object_object_add(o, "ratio", json_object_new_double((double)(int64_t)(ratio * 1000 + 0.5) / 1000));
+        /* Everything else the run measured comes along. */
+        json_object_object_foreach(r, key, val) {
+            if (!json_object_object_get_ex(o, key, NULL))
+                json_object_object_add(o, key, json_object_get(val));
+        }
+        if (scenarios[i].ratio > 0) {
+            int len = snprintf(target, sizeof target, "ratio >= %.2f", scenarios[i].ratio);
+            met = ratio >= scenarios[i].ratio;
+            if (scenarios[i].p99_ms > 0) {
+                snprintf(target + len, sizeof target - (size_t)len, ", p99 < %.0f ms", scenarios[i].p99_ms);
+                met = met && p99 < scenarios[i].p99_ms;
+            }
+            met = met && jint(r, "errors", 0) == 0;
+            snprintf(verdict, sizeof verdict, "%s", met ? "met" : "NOT met");
+            json_object_object_add(o, "target_ratio", json_object_new_double(scenarios[i].ratio));
+            if (scenarios[i].p99_ms > 0)
+                json_object_object_add(o, "target_p99_ms", json_object_new_double(scenarios[i].p99_ms));
+            json_object_object_add(o, "target_met", json_object_new_boolean(met));
+        }
+        json_object_object_add(sc, scenarios[i].name, o);
+        printf("%-14s %9.0f %8.2f %8.2f %8" PRId64 " %7.3f  %s%s%s\n", scenarios[i].name, rps,
+               jnum(r, "p50_ms", 0), p99, jint(r, "errors", 0), ratio, target, target[0] ? ": " : "",
+               verdict);
+        json_object_put(r);
+    }
+    json_object_object_add(out, "scenarios", sc);
+    if (drop) {
+        struct json_object *v, *db = load_json(dir, "drop_db.json");
+
+        /* PostgreSQL's own count joins the client's: a seat in two confirmed
+         * reservations counts as sold twice whoever noticed it. */
+        if (db) {
+            json_object_object_foreach(db, key, val)
+                json_object_object_add(drop, key, json_object_get(val));
+            if (jint(db, "sold_twice_db", 0) > jint(drop, "sold_twice", 0))
+                json_object_object_add(drop, "sold_twice", json_object_new_int64(jint(db, "sold_twice_db", 0)));
+            json_object_put(db);
+        }
+        int sold_out = json_object_object_get_ex(drop, "seconds_to_sell_out", &v) && v;
+        printf("\ndrop: %" PRId64 " users, %" PRId64 " seats: sold %" PRId64 ", sold twice %" PRId64
+               ", ", jint(drop, "users", 0), jint(drop, "seats", 0), jint(drop, "sold", 0),
+               jint(drop, "sold_twice", 0));
+        if (sold_out)
+            printf("sold out in %.2f s", jnum(drop, "seconds_to_sell_out", 0));
+        else
+            printf("NOT sold out");
+        printf(", admission %.0f/s (%" PRId64 " admitted after waiting), %" PRId64 " errors: %s\n",
+               jnum(drop, "admission_rate_per_s", 0), jint(drop, "admitted_after_waiting", 0),
+               jint(drop, "errors", 0),
+               sold_out && jint(drop, "sold", 0) == jint(drop, "seats", -1) &&
+               jint(drop, "sold_twice", 1) == 0 ? "met" : "NOT met");
+        json_object_object_add(out, "drop", drop);
+    } else {
+        json_object_object_add(out, "drop", NULL);
+        printf("\ndrop: skipped\n");
+    }
+    f = open_data(dir, "rss_kb.txt", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &rss) != 1)
+            rss = 0;
+        fclose(f);
+    }
+    json_object_object_add(out, "responder_rss_kb", json_object_new_int64(rss));
+    printf("responder max RSS: %ld kB\n", rss);
+    if (machine)
+        json_object_object_add(out, "machine", machine);
+    if (json_object_to_file_ext(outfile, out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) != 0)
+        die("cannot write %s", outfile);
+    json_object_put(out);
+    json_object_put(ceiling);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    rng_state = (uint64_t)now_us() | 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (argc == 5 && strcmp(argv[1], "setup") == 0)
+        return cmd_setup(argv[2], argv[3], argv[4]);
+    if (argc == 8 && strcmp(argv[1], "journey") == 0)
+        return cmd_journey(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7]);
+    if (argc == 8 && strcmp(argv[1], "drop") == 0)
+        return cmd_drop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7]);
+    if (argc == 4 && strcmp(argv[1], "report") == 0)
+        return cmd_report(argv[2], argv[3]);
+    fprintf(stderr,
+            "usage: concert-bench setup BASE KEYFILE DATADIR\n"
+            "       concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE\n"
+            "       concert-bench drop BASE DATADIR USERS CONNS TIMEOUT_S OUTFILE\n"
+            "       concert-bench report DATADIR OUTFILE\n");
+    return 2;
+}
