@@ -5,6 +5,7 @@
 #include "valid.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,40 +32,56 @@ static const char *status_text(int status)
     }
 }
 
+char *http_path_of(const char *uri)
+{
+    const char *q;
+    size_t pathlen;
+    char *path;
+
+    if (!uri)
+        uri = "/";
+    q = strchr(uri, '?');
+    pathlen = q ? (size_t)(q - uri) : strlen(uri);
+    path = malloc(pathlen + 1);
+    if (!path)
+        return NULL;
+    memcpy(path, uri, pathlen);
+    path[pathlen] = '\0';
+    return path;
+}
+
+long long http_content_length(const char *text)
+{
+    long long declared = -1;
+
+    if (text && *text) {
+        char *end;
+        errno = 0;
+        declared = strtoll(text, &end, 10);
+        if (errno || *end || declared < 0)
+            declared = -1;
+    }
+    return declared;
+}
+
 int http_read_request(struct request *r, void *fcgx)
 {
     FCGX_Request *req = fcgx;
-    const char *uri, *q, *cl;
-    size_t pathlen;
-    long long declared = -1;
+    long long declared;
 
     memset(r, 0, sizeof *r);
     r->fcgx = fcgx;
     r->method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     if (!r->method)
         r->method = "GET";
-    uri = FCGX_GetParam("REQUEST_URI", req->envp);
-    if (!uri)
-        uri = "/";
-    q = strchr(uri, '?');
-    pathlen = q ? (size_t)(q - uri) : strlen(uri);
-    r->path = malloc(pathlen + 1);
+    r->path = http_path_of(FCGX_GetParam("REQUEST_URI", req->envp));
     if (!r->path)
         return -1;
-    memcpy(r->path, uri, pathlen);
-    r->path[pathlen] = '\0';
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", req->envp);
     r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", req->envp);
     r->remote_addr = FCGX_GetParam("REMOTE_ADDR", req->envp);
 
-    cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
-    if (cl && *cl) {
-        char *end;
-        errno = 0;
-        declared = strtoll(cl, &end, 10);
-        if (errno || *end || declared < 0)
-            declared = -1;
-    }
+    declared = http_content_length(FCGX_GetParam("CONTENT_LENGTH", req->envp));
     if (declared > HTTP_MAX_BODY) {
         r->body_too_large = 1;
         return 0;
@@ -105,6 +122,9 @@ static void http_write(struct request *r, int status, const char *extra_headers,
         return;
     }
     r->answered = 1;
+    r->status = status;
+    if (!req)
+        return;   /* a request built without FastCGI (tests, fuzzing) */
     FCGX_FPrintF(req->out,
                  "Status: %d %s\r\n"
                  "Content-Type: application/json; charset=utf-8\r\n"
@@ -191,11 +211,9 @@ void http_internal_error(struct request *r)
     http_error_with(r, 503, "Retry-After: 1\r\n", "UNAVAILABLE", "temporarily unable to serve the request");
 }
 
-/* Matches path against a pattern whose "{}" segments match any one non-empty
- * segment, capturing them into r->param. */
-static int route_match(struct request *r, const char *pattern)
+int http_route_match(const char *path, const char *pattern, const char **param, int *nparam)
 {
-    const char *p = pattern, *s = r->path;
+    const char *p = pattern, *s = path;
     int n = 0;
 
     while (*p && *s) {
@@ -204,7 +222,7 @@ static int route_match(struct request *r, const char *pattern)
             size_t len = end ? (size_t)(end - s) : strlen(s);
             if (len == 0 || n == HTTP_MAX_PARAMS)
                 return 0;
-            r->param[n++] = s;
+            param[n++] = s;
             s += len;
             p += 2;
         } else if (*p == *s) {
@@ -216,44 +234,58 @@ static int route_match(struct request *r, const char *pattern)
     }
     if (*p || *s)
         return 0;
-    r->nparam = n;
+    *nparam = n;
     return 1;
 }
 
-void http_dispatch(struct request *r, const struct route *routes, size_t nroutes)
+int http_route_find(const struct route *routes, size_t nroutes, const char *method,
+                    const char *path, const char **param, int *nparam,
+                    char *allow, size_t allowlen)
 {
-    char allow[64] = "";
     int path_known = 0;
 
+    if (allowlen)
+        allow[0] = '\0';
     for (size_t i = 0; i < nroutes; i++) {
-        if (!route_match(r, routes[i].pattern))
+        if (!http_route_match(path, routes[i].pattern, param, nparam))
             continue;
-        if (strcmp(routes[i].method, r->method) == 0) {
-            /* Parameters point into the path; cut them at their '/'. */
-            for (int k = 0; k < r->nparam; k++) {
-                char *slash = strchr(r->param[k], '/');
-                if (slash)
-                    *slash = '\0';
-            }
-            if (r->body_too_large) {
-                http_error(r, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 16 KiB");
-                return;
-            }
-            routes[i].handler(r);
-            if (!r->answered) {
-                log_error("handler for %s %s gave no answer", routes[i].method, routes[i].pattern);
-                http_internal_error(r);
-            }
-            return;
-        }
+        if (strcmp(routes[i].method, method) == 0)
+            return (int)i;
         path_known = 1;
-        if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
+        if (allowlen && strlen(allow) + strlen(routes[i].method) + 3 < allowlen) {
             if (allow[0])
                 strcat(allow, ", ");
             strcat(allow, routes[i].method);
         }
     }
-    if (path_known) {
+    return path_known ? -1 : -2;
+}
+
+void http_dispatch(struct request *r, const struct route *routes, size_t nroutes)
+{
+    char allow[64];
+    int i = http_route_find(routes, nroutes, r->method, r->path, r->param, &r->nparam,
+                            allow, sizeof allow);
+
+    if (i >= 0) {
+        /* Parameters point into the path; cut them at their '/'. */
+        for (int k = 0; k < r->nparam; k++) {
+            char *slash = strchr(r->param[k], '/');
+            if (slash)
+                *slash = '\0';
+        }
+        if (r->body_too_large) {
+            http_error(r, 413, "PAYLOAD_TOO_LARGE", "request body is larger than 16 KiB");
+            return;
+        }
+        routes[i].handler(r);
+        if (!r->answered) {
+            log_error("handler for %s %s gave no answer", routes[i].method, routes[i].pattern);
+            http_internal_error(r);
+        }
+        return;
+    }
+    if (i == -1) {
         char headers[96];
         snprintf(headers, sizeof headers, "Allow: %s\r\n", allow);
         http_error_with(r, 405, headers, "METHOD_NOT_ALLOWED", "method not allowed for this path");
@@ -271,46 +303,68 @@ static void invalid(struct request *r, const char *name, const char *problem)
     http_error(r, 400, "INVALID_REQUEST", message);
 }
 
-struct json_object *http_body_object(struct request *r)
+int http_parse_json_object(const char *body, size_t len, struct json_object **out, const char **why)
 {
     struct json_tokener *tok;
     struct json_object *obj;
     size_t end;
 
-    if (!r->body || r->body_len == 0) {
-        http_error(r, 400, "INVALID_REQUEST", "a JSON object body is required");
-        return NULL;
+    *out = NULL;
+    *why = NULL;
+    if (!body || len == 0) {
+        *why = "a JSON object body is required";
+        return -1;
     }
-    if (strlen(r->body) != r->body_len) {
-        http_error(r, 400, "INVALID_REQUEST", "body holds a NUL byte");
-        return NULL;
+    if (memchr(body, '\0', len)) {
+        *why = "body holds a NUL byte";
+        return -1;
+    }
+    if (len > INT_MAX) {
+        *why = "body is not valid JSON";
+        return -1;
     }
     tok = json_tokener_new_ex(16);
-    if (!tok) {
-        http_internal_error(r);
-        return NULL;
-    }
+    if (!tok)
+        return -2;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, r->body, (int)r->body_len);
+    obj = json_tokener_parse_ex(tok, body, (int)len);
     if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
         json_object_put(obj);
         json_tokener_free(tok);
-        http_error(r, 400, "INVALID_REQUEST", "body is not valid JSON");
-        return NULL;
+        *why = "body is not valid JSON";
+        return -1;
     }
     end = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
-    for (; end < r->body_len; end++) {
-        char c = r->body[end];
+    for (; end < len; end++) {
+        char c = body[end];
         if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
             json_object_put(obj);
-            http_error(r, 400, "INVALID_REQUEST", "body has data after the JSON value");
-            return NULL;
+            *why = "body has data after the JSON value";
+            return -1;
         }
     }
     if (!json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
-        http_error(r, 400, "INVALID_REQUEST", "body must be a JSON object");
+        *why = "body must be a JSON object";
+        return -1;
+    }
+    *out = obj;
+    return 0;
+}
+
+struct json_object *http_body_object(struct request *r)
+{
+    struct json_object *obj;
+    const char *why;
+    int rc = http_parse_json_object(r->body, r->body_len, &obj, &why);
+
+    if (rc == -2) {
+        http_internal_error(r);
+        return NULL;
+    }
+    if (rc < 0) {
+        http_error(r, 400, "INVALID_REQUEST", why);
         return NULL;
     }
     return obj;
@@ -413,9 +467,9 @@ int http_param_uuid(struct request *r, int index, const char **out)
     return 0;
 }
 
-const char *http_bearer(const struct request *r)
+const char *http_bearer_of(const char *authorization)
 {
-    const char *a = r->authorization;
+    const char *a = authorization;
 
     if (!a || strncasecmp(a, "Bearer ", 7) != 0)
         return NULL;
@@ -423,6 +477,11 @@ const char *http_bearer(const struct request *r)
     while (*a == ' ')
         a++;
     return *a ? a : NULL;
+}
+
+const char *http_bearer(const struct request *r)
+{
+    return http_bearer_of(r->authorization);
 }
 
 int http_idempotency_key(struct request *r, const char **key)

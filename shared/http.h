@@ -25,6 +25,7 @@ struct request {
     size_t body_len;
     int body_too_large;
     int answered;                 /* set by the reply functions */
+    int status;                   /* the status answered, once answered */
     const char *param[HTTP_MAX_PARAMS];   /* {placeholders} matched in the path */
     int nparam;
 };
@@ -36,6 +37,45 @@ struct route {
     const char *pattern;   /* "/api/v1/users/{}/balance": {} matches one segment */
     http_handler handler;
 };
+
+/* --- Pure parsing: no FastCGI, no I/O ------------------------------------
+ * What http_read_request, http_dispatch and the body helpers below do with
+ * client input, as plain functions over strings, so that the fuzz targets
+ * (fuzz/) and unit tests can call them directly. A struct request whose fcgx
+ * is NULL can also be dispatched and answered: the reply functions then
+ * record the status and write nothing. */
+
+/* The path part of a request URI (up to '?'), malloc'd; NULL when out of
+ * memory. A NULL uri counts as "/". */
+char *http_path_of(const char *uri);
+
+/* CONTENT_LENGTH as a number: -1 when absent, empty or malformed. */
+long long http_content_length(const char *text);
+
+/* Parses a body that must be exactly one JSON object (strict JSON, valid
+ * UTF-8, no NUL byte, nothing but whitespace after it). Returns 0 and the
+ * object in *out (the caller puts it); -1 for a client error, with *why the
+ * message of the 400; -2 when out of memory. */
+int http_parse_json_object(const char *body, size_t len, struct json_object **out, const char **why);
+
+/* Matches path against a pattern whose "{}" segments match any one non-empty
+ * segment. On a match returns 1 and stores in param[0..*nparam) pointers
+ * into path at the start of each captured segment (the segment ends at the
+ * next '/' or at the end). Returns 0 otherwise. param holds HTTP_MAX_PARAMS. */
+int http_route_match(const char *path, const char *pattern, const char **param, int *nparam);
+
+/* Which route of the table a request goes to: its index (and the captured
+ * params, as http_route_match), or -1 when the path matches some route but
+ * not with this method (allow then lists their methods, "GET, POST"), or -2
+ * when no route has the path. */
+int http_route_find(const struct route *routes, size_t nroutes, const char *method,
+                    const char *path, const char **param, int *nparam,
+                    char *allow, size_t allowlen);
+
+/* The token of an "Authorization: Bearer <token>" value, or NULL. */
+const char *http_bearer_of(const char *authorization);
+
+/* --- FastCGI requests ------------------------------------------------------ */
 
 /* Reads the request from FastCGI (headers and up to HTTP_MAX_BODY bytes of
  * body). Returns 0, or -1 when out of memory. */
