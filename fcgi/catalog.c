@@ -1,13 +1,149 @@
-/* catalog.c - the catalog responder (being written). */
+/* catalog.c - the catalog responder: concerts, their upcoming shows and the
+ * seat map of a show.
+ *
+ * Each answer is built by PostgreSQL as JSON in one statement, so a request
+ * costs one PostgreSQL round trip (plus, for the token-guarded two, the one
+ * Redis script that checks the token). A HELD seat whose hold has run out is
+ * reported AVAILABLE by these statements themselves, so the catalog is right
+ * at once whether or not the cron program has released the seat yet. */
 #include "app.h"
+#include "db.h"
+#include "queue.h"
+#include "valid.h"
 
-static void not_yet(struct request *r)
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The one rule for a seat's status as clients see it. */
+#define SEAT_IS_AVAILABLE "(st.status = 'AVAILABLE' OR (st.status = 'HELD' AND st.held_until < now()))"
+#define UTC_TEXT(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static void reply_db_error(struct request *r, db_rc rc)
 {
-    http_error(r, 404, "NOT_FOUND", "no such resource");
+    if (rc == DB_UNAVAILABLE)
+        http_unavailable(r, "PostgreSQL");
+    else
+        http_internal_error(r);
+}
+
+/* Answers the JSON text in column col of row 0. */
+static void reply_text(struct request *r, PGresult *res, int col)
+{
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, col)) {
+        http_internal_error(r);
+        return;
+    }
+    http_json_text(r, 200, PQgetvalue(res, 0, col), (size_t)PQgetlength(res, 0, col));
+}
+
+/* GET /api/v1/concerts: every concert, by id; no token needed. */
+static void concerts(struct request *r)
+{
+    static const char sql[] =
+        "SELECT json_build_object('concerts', coalesce(json_agg(json_build_object("
+        "  'concertId', id, 'title', title, 'venue', venue) ORDER BY id), '[]'::json))::text"
+        " FROM concerts";
+    PGresult *res;
+    db_rc rc = db_query(sql, 0, NULL, &res);
+
+    if (rc != DB_OK) {
+        reply_db_error(r, rc);
+        return;
+    }
+    reply_text(r, res, 0);
+    PQclear(res);
+}
+
+/* GET /api/v1/concerts/{id}/schedules with an ACTIVE token of that concert:
+ * the shows still to come that have a seat left, soonest first. */
+static void schedules(struct request *r)
+{
+    static const char sql[] =
+        "SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),"
+        " json_build_object('concertId', $1::bigint, 'schedules', coalesce(json_agg(json_build_object("
+        "   'scheduleId', x.id, 'startsAt', " UTC_TEXT("x.starts_at") ","
+        "   'totalSeats', x.total, 'availableSeats', x.available) ORDER BY x.starts_at, x.id), '[]'::json))::text"
+        " FROM (SELECT s.id, s.starts_at, count(*) AS total,"
+        "              count(*) FILTER (WHERE " SEAT_IS_AVAILABLE ") AS available"
+        "       FROM schedules s JOIN seats st ON st.schedule_id = s.id"
+        "       WHERE s.concert_id = $1 AND s.starts_at > now()"
+        "       GROUP BY s.id, s.starts_at) x"
+        " WHERE x.available > 0";
+    struct queue_ticket t;
+    char idtext[24];
+    const char *params[] = {idtext};
+    int64_t concert_id;
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_id(r, 0, "concertId", &concert_id) < 0)
+        return;
+    if (queue_require_active(r, concert_id, &t) < 0)
+        return;
+    snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
+    rc = db_query(sql, 1, params, &res);
+    if (rc != DB_OK) {
+        reply_db_error(r, rc);
+        return;
+    }
+    /* A live token implies its concert was found when the token was issued;
+     * this only catches a concert removed since. */
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
+        http_error(r, 404, "NOT_FOUND", "no such concert");
+    else
+        reply_text(r, res, 1);
+    PQclear(res);
+}
+
+/* GET /api/v1/schedules/{id}/seats with an ACTIVE token of the show's
+ * concert: every seat by number. The statement returns the show's concert
+ * always and the seat map only when it is the token's concert, so a token of
+ * another concert costs no seat reads. */
+static void seats(struct request *r)
+{
+    static const char sql[] =
+        "SELECT s.concert_id,"
+        " CASE WHEN s.concert_id = $2 THEN json_build_object("
+        "   'scheduleId', s.id, 'concertId', s.concert_id, 'seats',"
+        "   (SELECT coalesce(json_agg(json_build_object('seatNo', st.seat_no, 'price', st.price,"
+        "      'status', CASE WHEN " SEAT_IS_AVAILABLE " THEN 'AVAILABLE' ELSE st.status END)"
+        "      ORDER BY st.seat_no), '[]'::json)"
+        "    FROM seats st WHERE st.schedule_id = s.id))::text END"
+        " FROM schedules s WHERE s.id = $1";
+    struct queue_ticket t;
+    char idtext[24], concerttext[24];
+    const char *params[] = {idtext, concerttext};
+    int64_t schedule_id, owner;
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_id(r, 0, "scheduleId", &schedule_id) < 0)
+        return;
+    if (queue_require_active(r, 0, &t) < 0)
+        return;
+    snprintf(idtext, sizeof idtext, "%" PRId64, schedule_id);
+    snprintf(concerttext, sizeof concerttext, "%" PRId64, t.concert_id);
+    rc = db_query(sql, 2, params, &res);
+    if (rc != DB_OK) {
+        reply_db_error(r, rc);
+        return;
+    }
+    if (PQntuples(res) == 0)
+        http_error(r, 404, "NOT_FOUND", "no such schedule");
+    else if (valid_id(PQgetvalue(res, 0, 0), &owner) < 0)
+        http_internal_error(r);
+    else if (owner != t.concert_id)
+        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+    else
+        reply_text(r, res, 1);
+    PQclear(res);
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/catalog-not-yet", not_yet},
+    {"GET", "/api/v1/concerts", concerts},
+    {"GET", "/api/v1/concerts/{}/schedules", schedules},
+    {"GET", "/api/v1/schedules/{}/seats", seats},
 };
 
 int main(void)

@@ -1,13 +1,96 @@
-/* queue.c - the queue responder (being written). */
+/* queue.c - the queue responder: POST /api/v1/queue/tokens and
+ * GET /api/v1/queue/status.
+ *
+ * Both are one Redis script each (shared/queue.c); neither writes to
+ * PostgreSQL, which is read only when a concert's facts are not cached yet,
+ * so a ticket drop's crowd polling here never turns into database writes. */
 #include "app.h"
+#include "queue.h"
+#include "valid.h"
 
-static void not_yet(struct request *r)
+#include <stdint.h>
+
+/* http_get_int reads a JSON number of 2^63 or more as INT64_MAX without an
+ * error (json-c keeps such a number as an unsigned 64-bit value, saturated
+ * at 2^64 - 1, and its int64 getter clamps silently). An id that is exactly
+ * INT64_MAX is told apart by asking json-c for the unsigned value. */
+static int id_overflowed(struct json_object *body, const char *field, int64_t value)
 {
-    http_error(r, 404, "NOT_FOUND", "no such resource");
+    struct json_object *v;
+
+    return value == INT64_MAX && json_object_object_get_ex(body, field, &v) &&
+           json_object_get_uint64(v) != (uint64_t)INT64_MAX;
+}
+
+static void answer_ticket(struct request *r, int status, const struct queue_ticket *t)
+{
+    struct json_object *o = queue_ticket_json(t);
+
+    if (!o) {
+        http_internal_error(r);
+        return;
+    }
+    http_json(r, status, o);
+}
+
+/* POST /api/v1/queue/tokens {"userId", "concertId"}: 201 with a new token,
+ * or 200 with the live token (same place) the user already holds. */
+static void issue(struct request *r)
+{
+    static const char *const fields[] = {"userId", "concertId", NULL};
+    struct json_object *body = http_body_object(r);
+    struct queue_ticket t;
+    const char *user_id;
+    int64_t concert_id;
+    queue_rc rc;
+
+    if (!body)
+        return;
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_string(r, body, "userId", 1, 0, HTTP_MAX_BODY, &user_id) < 0 ||
+        http_get_int(r, body, "concertId", 1, 1, INT64_MAX, &concert_id) < 0)
+        goto done;
+    if (id_overflowed(body, "concertId", concert_id)) {
+        http_error(r, 400, "INVALID_REQUEST", "concertId must be from 1 to 9223372036854775807");
+        goto done;
+    }
+    if (!valid_uuid(user_id)) {
+        http_error(r, 400, "INVALID_REQUEST", "userId must be a lowercase canonical UUID");
+        goto done;
+    }
+    rc = queue_enter(concert_id, user_id, &t);
+    if (rc != QUEUE_OK) {
+        queue_reply_error(r, rc);
+        goto done;
+    }
+    answer_ticket(r, t.created ? 201 : 200, &t);
+done:
+    json_object_put(body);
+}
+
+/* GET /api/v1/queue/status with the bearer token: a poll, which also keeps a
+ * waiting token from being dropped as idle. */
+static void status(struct request *r)
+{
+    const char *token = http_bearer(r);
+    struct queue_ticket t;
+    queue_rc rc;
+
+    if (!token) {
+        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+        return;
+    }
+    rc = queue_status(token, &t);
+    if (rc != QUEUE_OK) {
+        queue_reply_error(r, rc);
+        return;
+    }
+    answer_ticket(r, 200, &t);
 }
 
 static const struct route routes[] = {
-    {"GET", "/api/v1/queue-not-yet", not_yet},
+    {"POST", "/api/v1/queue/tokens", issue},
+    {"GET", "/api/v1/queue/status", status},
 };
 
 int main(void)

@@ -1,0 +1,201 @@
+/* 31-catalog-schedules: an admitted user sees the shows still to come that
+ * have a seat left.
+ *
+ * The story: a concert has five shows given out of order - one already
+ * past, one sold out, one whose seats are all held but whose holds have run
+ * out, and two ordinary ones. With an ACTIVE token of that concert, GET
+ * /api/v1/concerts/{id}/schedules lists exactly the three future shows with
+ * a seat, soonest first, each with startsAt as given (UTC), totalSeats and
+ * availableSeats (a live hold and a sale count as taken; a run-out hold as
+ * free, whether or not the cron program has run). Without a token: 401
+ * TOKEN_MISSING; a bad token: 401 TOKEN_INVALID; a waiting token: 403
+ * TOKEN_NOT_ACTIVE; a token of another concert: 403 TOKEN_WRONG_CONCERT; a
+ * malformed id: 400. A concert with nothing left to sell lists []. */
+#include "tap.h"
+#include "testlib.h"
+
+#include <inttypes.h>
+
+/* Creates a concert from a JSON body through the admin API. */
+static int64_t create(const char *body, int64_t *ids, int n)
+{
+    char auth[400];
+    const char *headers[] = {auth, NULL};
+    struct t_resp r;
+    int64_t id;
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
+    t_request("POST", "/api/v1/admin/concerts", headers, body, &r);
+    id = r.status == 201 ? t_json_int(r.json, "concertId") : -1;
+    for (int i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "scheduleIds.%d", i);
+        ids[i] = t_json_int(r.json, path);
+    }
+    if (id < 0)
+        diag("create: %ld %s", r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return id;
+}
+
+/* Puts a seat into a state directly in PostgreSQL (reservations are another
+ * responder's; only the seat row matters to the catalog). */
+static int set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
+{
+    char sid[24], sno[12];
+    const char *p[] = {status, sid, sno, held_for};
+    int64_t n;
+
+    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
+    snprintf(sno, sizeof sno, "%d", seat_no);
+    n = t_pg_int("UPDATE seats SET status = $1, reservation_id = 0,"
+                 " held_until = CASE WHEN $1 = 'HELD' THEN now() + $4::interval END"
+                 " WHERE schedule_id = $2 AND seat_no = $3 RETURNING seat_no", 4, p);
+    return n == seat_no ? 0 : -1;
+}
+
+static void expect_error(const char *path, const char *token, long status, const char *code, const char *what)
+{
+    struct t_resp r;
+
+    t_get(path, token, &r);
+    ok(r.status == status && strcmp(t_error_code(&r), code) == 0, "%s: %ld %s (%ld %s)", what, status, code,
+       r.status, t_error_code(&r));
+    t_resp_free(&r);
+}
+
+int main(void)
+{
+    struct t_resp r;
+    char body[2048], t_past[32], t1[32], t2[32], t3[32], t4[32], path[96], u[4][37];
+    int64_t ids[5], other_ids[1], concert_id, other_id;
+    char *active, *waiting, *other_active, *other_waiting;
+    int setup = 0;
+
+    t_init();
+    t_time_from_now(-86400, t_past);
+    t_time_from_now(1 * 86400, t1);
+    t_time_from_now(2 * 86400, t2);
+    t_time_from_now(3 * 86400, t3);
+    t_time_from_now(4 * 86400, t4);
+    /* Given out of order: +3d, past, +1d, +2d (to sell out), +4d (all held, run out). */
+    snprintf(body, sizeof body,
+             "{\"title\":\"Schedules story\",\"activeLimit\":1,\"schedules\":["
+             "{\"startsAt\":\"%s\",\"seatCount\":4,\"price\":10},"
+             "{\"startsAt\":\"%s\",\"seatCount\":2},"
+             "{\"startsAt\":\"%s\",\"seatCount\":3},"
+             "{\"startsAt\":\"%s\",\"seatCount\":2},"
+             "{\"startsAt\":\"%s\",\"seatCount\":2}]}", t3, t_past, t1, t2, t4);
+    concert_id = create(body, ids, 5);
+    snprintf(body, sizeof body, "{\"title\":\"Other\",\"activeLimit\":1,\"schedules\":[{\"startsAt\":\"%s\"}]}", t1);
+    other_id = create(body, other_ids, 1);
+    if (concert_id < 0 || other_id < 0)
+        skip_all("cannot create concerts through the admin API");
+    for (int i = 0; i < 4; i++)
+        t_uuid(u[i]);
+    active = t_active_token(concert_id, u[0]);
+    waiting = t_issue_token(concert_id, u[1], &r);
+    t_resp_free(&r);
+    other_active = t_active_token(other_id, u[2]);
+    other_waiting = t_issue_token(other_id, u[3], &r);
+    t_resp_free(&r);
+
+    /* +3d: seat 1 held (live), seat 2 sold -> 2 of 4 free.
+     * +2d: both sold -> left out. +4d: both held, run out -> 2 of 2 free. */
+    setup |= set_seat(ids[0], 1, "HELD", "10 minutes");
+    setup |= set_seat(ids[0], 2, "SOLD", NULL);
+    setup |= set_seat(ids[3], 1, "SOLD", NULL);
+    setup |= set_seat(ids[3], 2, "SOLD", NULL);
+    setup |= set_seat(ids[4], 1, "HELD", "-1 second");
+    setup |= set_seat(ids[4], 2, "HELD", "-1 hour");
+    ok(setup == 0 && active && waiting && other_active && other_waiting, "seats and tokens set up");
+
+    snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", concert_id);
+    t_get(path, active, &r);
+    is_int(r.status, 200, "with an ACTIVE token of the concert: 200");
+    ok(strncmp(r.content_type, "application/json", 16) == 0, "answer is JSON");
+    is_int(t_json_int(r.json, "concertId"), concert_id, "concertId");
+    is_int(json_object_object_length(r.json), 2, "exactly concertId and schedules");
+    ok(t_json_at(r.json, "schedules") && json_object_array_length(t_json_at(r.json, "schedules")) == 3,
+       "three shows: the past and the sold-out ones are left out");
+    is_int(t_json_int(r.json, "schedules.0.scheduleId"), ids[2], "first: the +1 day show");
+    is(t_json_str(r.json, "schedules.0.startsAt"), t1, "its startsAt, in UTC");
+    is_int(t_json_int(r.json, "schedules.0.totalSeats"), 3, "its totalSeats");
+    is_int(t_json_int(r.json, "schedules.0.availableSeats"), 3, "all its seats free");
+    is_int(json_object_object_length(t_json_at(r.json, "schedules.0")), 4,
+           "each show has exactly scheduleId, startsAt, totalSeats, availableSeats");
+    is_int(t_json_int(r.json, "schedules.1.scheduleId"), ids[0], "second: the +3 day show");
+    is(t_json_str(r.json, "schedules.1.startsAt"), t3, "its startsAt");
+    is_int(t_json_int(r.json, "schedules.1.totalSeats"), 4, "its totalSeats");
+    is_int(t_json_int(r.json, "schedules.1.availableSeats"), 2, "a live hold and a sale are not available");
+    is_int(t_json_int(r.json, "schedules.2.scheduleId"), ids[4], "third: the +4 day show, all holds run out");
+    is_int(t_json_int(r.json, "schedules.2.availableSeats"), 2, "run-out holds count as available at once");
+    t_resp_free(&r);
+
+    /* The last free seat of +1 day sells: it drops out of the list. */
+    set_seat(ids[2], 1, "SOLD", NULL);
+    set_seat(ids[2], 2, "SOLD", NULL);
+    set_seat(ids[2], 3, "HELD", "5 minutes");
+    t_get(path, active, &r);
+    ok(t_json_at(r.json, "schedules") && json_object_array_length(t_json_at(r.json, "schedules")) == 2 &&
+       t_json_int(r.json, "schedules.0.scheduleId") == ids[0],
+       "a show whose last seat is taken (sold or held) leaves the list");
+    t_resp_free(&r);
+    /* ... and comes back when that hold runs out. */
+    set_seat(ids[2], 3, "HELD", "-1 second");
+    t_get(path, active, &r);
+    ok(t_json_int(r.json, "schedules.0.scheduleId") == ids[2] && t_json_int(r.json, "schedules.0.availableSeats") == 1,
+       "and is back with 1 available once the hold has run out");
+    t_resp_free(&r);
+
+    /* A concert with nothing to sell: an empty list. */
+    {
+        char other_path[96];
+        char sid[24];
+        const char *p[] = {sid};
+        snprintf(sid, sizeof sid, "%" PRId64, other_ids[0]);
+        free(t_pg_value("UPDATE seats SET status = 'SOLD', reservation_id = 0, held_until = NULL"
+                        " WHERE schedule_id = $1 RETURNING seat_no", 1, p));
+        snprintf(other_path, sizeof other_path, "/api/v1/concerts/%" PRId64 "/schedules", other_id);
+        t_get(other_path, other_active, &r);
+        ok(r.status == 200 && t_json_at(r.json, "schedules") &&
+           json_object_is_type(t_json_at(r.json, "schedules"), json_type_array) &&
+           json_object_array_length(t_json_at(r.json, "schedules")) == 0,
+           "a sold-out concert: 200 with schedules [] (%s)", r.body ? r.body : "");
+        t_resp_free(&r);
+    }
+
+    /* --- who may look -------------------------------------------------- */
+    expect_error(path, NULL, 401, "TOKEN_MISSING", "no token");
+    expect_error(path, "garbage", 401, "TOKEN_INVALID", "a garbage token");
+    {
+        char forged[80];
+        snprintf(forged, sizeof forged, "%" PRId64 ".00000000000000000000000000000000", concert_id);
+        expect_error(path, forged, 401, "TOKEN_INVALID", "a forged token of the concert");
+    }
+    expect_error(path, waiting, 403, "TOKEN_NOT_ACTIVE", "a waiting token of the concert");
+    expect_error(path, other_active, 403, "TOKEN_WRONG_CONCERT", "an ACTIVE token of another concert");
+    expect_error(path, other_waiting, 403, "TOKEN_WRONG_CONCERT", "a waiting token of another concert");
+    snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", (int64_t)INT64_MAX);
+    expect_error(path, active, 403, "TOKEN_WRONG_CONCERT", "a concert that does not exist, with a token of another");
+    expect_error("/api/v1/concerts/0/schedules", active, 400, "INVALID_REQUEST", "concert id 0");
+    expect_error("/api/v1/concerts/-1/schedules", active, 400, "INVALID_REQUEST", "concert id -1");
+    expect_error("/api/v1/concerts/abc/schedules", active, 400, "INVALID_REQUEST", "concert id abc");
+    expect_error("/api/v1/concerts/01/schedules", active, 400, "INVALID_REQUEST", "concert id with a leading zero");
+    expect_error("/api/v1/concerts/99999999999999999999/schedules", active, 400, "INVALID_REQUEST",
+                 "concert id beyond 64 bits");
+    expect_error("/api/v1/concerts/1.5/schedules", active, 400, "INVALID_REQUEST", "concert id 1.5");
+    snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", concert_id);
+    t_post(path, active, "{}", &r);
+    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
+       "POST to schedules: 405, Allow: GET");
+    t_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules/1", concert_id);
+    expect_error(path, active, 404, "NOT_FOUND", "a path below schedules");
+
+    free(active);
+    free(waiting);
+    free(other_active);
+    free(other_waiting);
+    return done_testing();
+}
