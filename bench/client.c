@@ -840,7 +840,7 @@ static int cmd_journey(const char *base, const char *dir, int conns, int warmup,
 enum { D_NEW, D_WAITING, D_ACTIVE, D_SEATS, D_HOLD, D_CHARGE, D_PAY, D_BOUGHT, D_GONE, D_FAILED };
 enum { K_ISSUE, K_POLL, K_LIST, K_SEATS, K_HOLD, K_CHARGE, K_PAY };
 
-#define DROP_POLL_MS 1000
+#define DROP_POLL_MS 2000
 
 struct duser {
     char uuid[37];
@@ -864,7 +864,6 @@ static struct {
     int total_seats;
     int users;
     struct duser *u;
-    int next_new;
     int *ready, rhead, rtail, rcount;    /* users with a step to take now */
     int *wait, whead, wtail, wcount;     /* waiting users, oldest poll first */
     int64_t t0;
@@ -914,20 +913,42 @@ static int sched_index(int64_t id)
     return -1;
 }
 
+/* Every user's next request joins one line, first come first served: the
+ * crowd's arrivals and polls and the buyers' steps share the server as they
+ * would with 20,000 browsers at once (this client keeps at most CONNS of them
+ * in flight). A waiting user rejoins the line 2 s after each poll, like the
+ * booking page (web/app.js POLL_MS). */
 static int drop_fill(struct engine *e, struct slot *s)
 {
     char path[160], json[200];
+    int64_t now = now_us();
 
     if (dr.sold >= dr.total_seats) {
         e->stop = 1;
         return 0;
     }
-    /* Admitted users first: they are the ones buying. */
+    while (dr.wcount) {
+        int i = dr.wait[dr.whead];
+        if (dr.u[i].state == D_WAITING && now - dr.u[i].last_poll < DROP_POLL_MS * 1000)
+            break;
+        ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
+        if (dr.u[i].state == D_WAITING)
+            drop_ready(i);
+    }
     while (dr.rcount) {
         int i = ring_pop(dr.ready, &dr.rhead, &dr.rcount, dr.users);
         struct duser *u = &dr.u[i];
 
         switch (u->state) {
+        case D_NEW:
+            new_uuid(u->uuid);
+            u->want = (i % 4 == 3) ? 2 : 1;
+            snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", u->uuid, dr.concert);
+            engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", NULL, json);
+            return 1;
+        case D_WAITING:
+            engine_start(e, s, K_POLL, i, "/api/v1/queue/status", u->token, NULL);
+            return 1;
         case D_ACTIVE:
             snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", dr.concert);
             engine_start(e, s, K_LIST, i, path, u->token, NULL);
@@ -956,29 +977,6 @@ static int drop_fill(struct engine *e, struct slot *s)
         default:
             break;
         }
-    }
-    /* Then the crowd arriving: every user takes a token. */
-    if (dr.next_new < dr.users) {
-        int i = dr.next_new++;
-        new_uuid(dr.u[i].uuid);
-        dr.u[i].want = (i % 4 == 3) ? 2 : 1;
-        snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", dr.u[i].uuid, dr.concert);
-        engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", NULL, json);
-        return 1;
-    }
-    /* Then the waiting users poll, each at most once a second. */
-    while (dr.wcount) {
-        int i = dr.wait[dr.whead];
-        struct duser *u = &dr.u[i];
-        if (u->state != D_WAITING) {
-            ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
-            continue;
-        }
-        if (now_us() - u->last_poll < DROP_POLL_MS * 1000)
-            return 0;
-        ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
-        engine_start(e, s, K_POLL, i, "/api/v1/queue/status", u->token, NULL);
-        return 1;
     }
     return 0;
 }
@@ -1218,6 +1216,9 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
 
     slot_init(&s);
     engine_init(&e, base, conns, drop_done, drop_fill);
+    /* The whole crowd is at the door when the sale opens. */
+    for (int i = 0; i < users; i++)
+        drop_ready(i);
     dr.t0 = now_us();
     engine_run(&e, dr.t0 + (int64_t)timeout * 1000000);
     if (drop_count_sold(base, &api_sold) < 0)
