@@ -1,0 +1,291 @@
+/* 70-cron: the housekeeping program tidies up, once at a time, safely.
+ *
+ * The story: on a concert whose holds last 2 seconds, A's hold runs out, D's
+ * runs out and its seat is taken over by E, C pays in time and X cancels;
+ * an Idempotency-Key from 25 hours ago and a fresh one are stored. While
+ * another run holds the cron lock, a run says it skipped, exits 0, changes
+ * nothing and leaves the other's lock alone. Once the lock is free a run
+ * marks A's and D's holds EXPIRED and frees A's seats, leaves E's seat,
+ * C's sale and X's cancellation as they are, deletes only the old key and
+ * exits 0; a second run changes nothing more, and two runs at once both
+ * exit 0. A hold whose row is locked (a payment in flight) is skipped, not
+ * waited for and not undone, and expired by the next run. With Redis or
+ * PostgreSQL unreachable the program exits non-zero. */
+#include "tap.h"
+#include "testlib.h"
+#include "40-booking.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LOCK_KEY "concert:cron:lock"
+
+static char cron_path[4096];
+
+static void find_cron(const char *argv0)
+{
+    const char *env = getenv("CONCERT_CRON");
+    const char *build = getenv("CONCERT_BUILD");
+
+    if (env && *env)
+        snprintf(cron_path, sizeof cron_path, "%s", env);
+    else if (build && *build)
+        snprintf(cron_path, sizeof cron_path, "%s/cron/concert-cron", build);
+    else {
+        /* The test binary sits in <build>/t/. */
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", argv0);
+        snprintf(cron_path, sizeof cron_path, "%s/../cron/concert-cron", dirname(copy));
+    }
+}
+
+/* Runs the cron program with conf as CONCERT_CONF (NULL: the stack's);
+ * captures its output in out. Returns its exit status, or -1. */
+static int run_cron(const char *conf, char *out, size_t cap)
+{
+    int pipefd[2], st;
+    size_t used = 0;
+    pid_t pid;
+
+    out[0] = '\0';
+    if (pipe(pipefd) < 0)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        if (conf)
+            setenv("CONCERT_CONF", conf, 1);
+        execl(cron_path, cron_path, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        ssize_t n = read(pipefd[0], out + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        if (used == cap - 1)
+            break;
+    }
+    out[used] = '\0';
+    close(pipefd[0]);
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs until a run does the work (another run, e.g. ./dev's every-minute
+ * loop, may hold the lock for a moment). */
+static int run_cron_working(const char *conf, char *out, size_t cap)
+{
+    int rc = -1;
+
+    for (int i = 0; i < 20; i++) {
+        rc = run_cron(conf, out, cap);
+        if (rc != 0 || !strstr(out, "skipped"))
+            return rc;
+        t_sleep_ms(500);
+    }
+    return rc;
+}
+
+/* Writes a copy of the stack's config with one line replaced. */
+static int broken_config(const char *prefix, const char *line, char *path, size_t cap)
+{
+    const char *conf = getenv("CONCERT_CONF");
+    char buf[1024];
+    FILE *in, *out;
+    int fd;
+
+    snprintf(path, cap, "/tmp/concert-cron-test-XXXXXX");
+    if (!conf || !(in = fopen(conf, "r")))
+        return -1;
+    fd = mkstemp(path);
+    if (fd < 0 || !(out = fdopen(fd, "w"))) {
+        fclose(in);
+        return -1;
+    }
+    while (fgets(buf, sizeof buf, in))
+        fputs(strncmp(buf, prefix, strlen(prefix)) == 0 ? line : buf, out);
+    fclose(in);
+    fclose(out);
+    return 0;
+}
+
+static char *status_of(int64_t reservation_id)
+{
+    return bk_raw("SELECT status FROM reservations WHERE id = $1", reservation_id);
+}
+
+int main(int argc, char **argv)
+{
+    struct t_resp r;
+    int64_t sched[1], concert, res_a, res_c, res_d, res_e, res_x, res_g;
+    char userA[37], userC[37], userD[37], userE[37], userX[37], userG[37], owner[64], out[4096], conf[64], path[96];
+    char *tokA, *tokC, *tokD, *tokE, *tokX, *tokG;
+    const char *set_lock[] = {"SET", LOCK_KEY, owner, "PX", "30000"};
+    int rc;
+
+    (void)argc;
+    t_init();
+    find_cron(argv[0]);
+    if (access(cron_path, X_OK) != 0)
+        skip_all("the cron program is not built");
+
+    /* Keep every other run out while the scene is set. */
+    snprintf(owner, sizeof owner, "test-%d", (int)getpid());
+    t_redis_cmd(5, set_lock);
+
+    concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
+    if (concert < 0)
+        skip_all("cannot create a concert (admin API)");
+    t_uuid(userA);
+    t_uuid(userC);
+    t_uuid(userD);
+    t_uuid(userE);
+    t_uuid(userX);
+    t_uuid(userG);
+    tokA = t_active_token(concert, userA);
+    tokC = t_active_token(concert, userC);
+    tokD = t_active_token(concert, userD);
+    tokE = t_active_token(concert, userE);
+    tokX = t_active_token(concert, userX);
+    tokG = t_active_token(concert, userG);
+    if (!tokA || !tokC || !tokD || !tokE || !tokX || !tokG)
+        skip_all("cannot get queue tokens (queue API)");
+    {
+        int a[] = {1, 2}, c[] = {9}, d[] = {5}, x[] = {7}, g[] = {8};
+        res_a = bk_hold_id(tokA, sched[0], a, 2);
+        res_c = bk_hold_id(tokC, sched[0], c, 1);
+        res_d = bk_hold_id(tokD, sched[0], d, 1);
+        res_x = bk_hold_id(tokX, sched[0], x, 1);
+        res_g = bk_hold_id(tokG, sched[0], g, 1);
+    }
+    ok(res_a > 0 && res_c > 0 && res_d > 0 && res_x > 0 && res_g > 0, "five holds of 2 seconds");
+    bk_charge(userC, 5000, NULL, NULL);
+    ok(bk_pay(tokC, res_c, NULL, NULL) == 201, "C pays in time");
+    snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_x);
+    t_delete(path, tokX, &r);
+    ok(r.status == 200, "X cancels");
+    t_resp_free(&r);
+    {
+        const char *p[] = {owner};
+        t_pg_value("INSERT INTO idempotency_keys (scope, owner, key, status, response, created_at)"
+                   " VALUES ('charge', $1, 'old', 200, '{}', now() - interval '25 hours'),"
+                   "        ('charge', $1, 'fresh', 200, '{}', now())", 1, p);
+    }
+    t_sleep_ms(3300);
+    {
+        int d[] = {5};
+        res_e = bk_hold_id(tokE, sched[0], d, 1);
+    }
+    ok(res_e > 0, "E takes over D's run-out seat 5");
+
+    /* Another run holds the lock. */
+    rc = run_cron(NULL, out, sizeof out);
+    is_int(rc, 0, "a run while the lock is taken exits 0");
+    if (!ok(strstr(out, "skipped") != NULL, "and says it skipped"))
+        diag("%s", out);
+    bk_is(status_of(res_a), "HELD", "it changed nothing");
+    {
+        /* Compare-and-delete our own lock: 1 proves the skipped run left it. */
+        const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                             "1", LOCK_KEY, owner};
+        is_int(t_redis_int(5, cad), 1, "the other run's lock was left alone (ours to delete)");
+    }
+
+    /* A payment in flight: G's row is locked while cron runs. */
+    t_pg_value("BEGIN", 0, NULL);
+    bk_raw("SELECT status FROM reservations WHERE id = $1 FOR UPDATE", res_g);
+
+    rc = run_cron_working(NULL, out, sizeof out);
+    is_int(rc, 0, "a run with the lock free exits 0");
+    if (!ok(strstr(out, "done: expired") != NULL, "and reports its work in one line"))
+        diag("%s", out);
+    bk_is(status_of(res_a), "EXPIRED", "A's run-out hold is EXPIRED");
+    is_int(bk_int("SELECT count(*) FROM seats WHERE schedule_id = $1 AND seat_no IN (1, 2) AND status = 'AVAILABLE'"
+                  " AND reservation_id IS NULL AND held_until IS NULL", sched[0]), 2, "its seats are AVAILABLE");
+    bk_is(status_of(res_d), "EXPIRED", "D's run-out hold is EXPIRED");
+    is_int(bk_int("SELECT reservation_id FROM seats WHERE schedule_id = $1 AND seat_no = 5 AND status = 'HELD'", sched[0]),
+           res_e, "seat 5 stays HELD by E");
+    bk_is(status_of(res_e), "HELD", "E's hold is untouched");
+    bk_is(status_of(res_c), "CONFIRMED", "C's paid hold stays CONFIRMED");
+    bk_is(bk_raw("SELECT status FROM seats WHERE schedule_id = $1 AND seat_no = 9", sched[0]), "SOLD", "seat 9 stays SOLD");
+    bk_is(status_of(res_x), "CANCELLED", "X's hold stays CANCELLED");
+    bk_is(status_of(res_g), "HELD", "G's locked row was skipped, not waited for");
+    t_pg_value("COMMIT", 0, NULL);
+    {
+        const char *p[] = {owner};
+        is_int(t_pg_int("SELECT count(*) FROM idempotency_keys WHERE owner = $1 AND key = 'old'", 1, p), 0,
+               "the 25-hour-old key is deleted");
+        is_int(t_pg_int("SELECT count(*) FROM idempotency_keys WHERE owner = $1 AND key = 'fresh'", 1, p), 1,
+               "the fresh key is kept");
+    }
+
+    rc = run_cron_working(NULL, out, sizeof out);
+    is_int(rc, 0, "the next run exits 0");
+    bk_is(status_of(res_g), "EXPIRED", "and expires G now that its row is free");
+    bk_is(bk_raw("SELECT status FROM seats WHERE schedule_id = $1 AND seat_no = 8", sched[0]), "AVAILABLE", "seat 8 AVAILABLE");
+    rc = run_cron_working(NULL, out, sizeof out);
+    is_int(rc, 0, "a run with nothing to do exits 0");
+    is_int(bk_int("SELECT count(*) FROM reservations WHERE schedule_id = $1 AND status = 'EXPIRED'", sched[0]), 3,
+           "and changes nothing more");
+    bk_is(status_of(res_e), "HELD", "E's hold still HELD");
+
+    /* Two runs at once. */
+    {
+        pid_t kids[2];
+        int all = 1;
+        for (int i = 0; i < 2; i++) {
+            kids[i] = fork();
+            if (kids[i] == 0) {
+                char o[4096];
+                _exit(run_cron(NULL, o, sizeof o) == 0 ? 0 : 1);
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            int st;
+            if (kids[i] < 0 || waitpid(kids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                all = 0;
+        }
+        ok(all, "two runs at once both exit 0");
+    }
+
+    /* Dependencies down. */
+    if (broken_config("redis_port", "redis_port = 1\n", conf, sizeof conf) == 0) {
+        rc = run_cron(conf, out, sizeof out);
+        ok(rc != 0, "with Redis unreachable the program exits non-zero (%d)", rc);
+        unlink(conf);
+    } else {
+        ok(0, "cannot write a config copy");
+    }
+    if (broken_config("pg_conninfo", "pg_conninfo = host=127.0.0.1 port=1 dbname=concert connect_timeout=2\n", conf,
+                      sizeof conf) == 0) {
+        rc = run_cron_working(conf, out, sizeof out);
+        ok(rc != 0, "with PostgreSQL unreachable the program exits non-zero (%d)", rc);
+        if (!ok(strstr(out, "INCOMPLETE") != NULL, "and says its work is incomplete"))
+            diag("%s", out);
+        unlink(conf);
+    } else {
+        ok(0, "cannot write a config copy");
+        ok(0, "cannot write a config copy");
+    }
+
+    free(tokA);
+    free(tokC);
+    free(tokD);
+    free(tokE);
+    free(tokX);
+    free(tokG);
+    return done_testing();
+}
