@@ -6,7 +6,10 @@
  * exactly 1..1000 with no gap and no duplicate, Redis holds 1000 waiting
  * tokens, and asking again gives each user the same place. Then 20 processes
  * ask for the same new user at once: exactly one 201, the rest 200, all with
- * one token and one place. */
+ * one token and one place. Finally a concert with activeLimit 10 takes 200
+ * users at once: exactly 10 ACTIVE, the rest at 1..190; when three slots
+ * free and the first 30 in line all poll at once, exactly the first three
+ * are admitted and everyone else moves up by three. */
 #include "tap.h"
 #include "testlib.h"
 
@@ -17,6 +20,11 @@
 #define PER_PROC 20
 #define TOTAL (PROCS * PER_PROC)
 #define SAME_PROCS 20
+#define LIMIT 10
+#define L_PROCS 50
+#define L_PER 4
+#define L_TOTAL (L_PROCS * L_PER)
+#define POLLERS 30
 
 struct shared {
     int64_t concert_id;
@@ -28,6 +36,12 @@ struct shared {
     char same_token[SAME_PROCS][65];
     int same_position[SAME_PROCS];
     char same_user[37];
+    int64_t limited_id;
+    long l_status[L_TOTAL];
+    int l_position[L_TOTAL];      /* 0 when ACTIVE, -1 on failure */
+    char l_token[L_TOTAL][65];
+    int poll_index[POLLERS];      /* who polls: the users at positions 1..30 */
+    int poll_position[POLLERS];   /* 0 when ACTIVE after the poll */
 };
 
 static struct shared *sh;
@@ -66,6 +80,41 @@ static int issue_same(int proc, void *arg)
     if (tok)
         snprintf(sh->same_token[proc], sizeof sh->same_token[proc], "%s", tok);
     free(tok);
+    t_resp_free(&r);
+    return 0;
+}
+
+static int issue_limited(int proc, void *arg)
+{
+    (void)arg;
+    for (int j = 0; j < L_PER; j++) {
+        int k = proc * L_PER + j;
+        struct t_resp r;
+        char user[37], *tok;
+        const char *status;
+
+        t_uuid(user);
+        tok = t_issue_token(sh->limited_id, user, &r);
+        status = t_json_str(r.json, "status");
+        sh->l_status[k] = r.status;
+        sh->l_position[k] = !status ? -1 : strcmp(status, "ACTIVE") == 0 ? 0 : (int)t_json_int(r.json, "position");
+        if (tok)
+            snprintf(sh->l_token[k], sizeof sh->l_token[k], "%s", tok);
+        free(tok);
+        t_resp_free(&r);
+    }
+    return 0;
+}
+
+static int poll_one(int i, void *arg)
+{
+    struct t_resp r;
+    const char *status;
+
+    (void)arg;
+    t_get("/api/v1/queue/status", sh->l_token[sh->poll_index[i]], &r);
+    status = t_json_str(r.json, "status");
+    sh->poll_position[i] = !status ? -1 : strcmp(status, "ACTIVE") == 0 ? 0 : (int)t_json_int(r.json, "position");
     t_resp_free(&r);
     return 0;
 }
@@ -145,6 +194,67 @@ int main(void)
         is_int(n201, 1, "exactly one 201");
         is_int(n200, SAME_PROCS - 1, "the rest 200");
         ok(same && sh->same_token[0][0], "one token, one place (%d), for all of them", TOTAL + 1);
+    }
+
+    /* --- activeLimit 10 under a crowd -------------------------------------- */
+    sh->limited_id = t_create_concert(LIMIT, 600, 600, 300, 1, 10, 1000, NULL);
+    ok(sh->limited_id > 0, "a concert with activeLimit %d", LIMIT);
+    ok(t_race(L_PROCS, issue_limited, NULL, results) == 0, "%d users issued concurrently", L_TOTAL);
+    {
+        int active = 0, failed = 0, gaps = 0, k;
+        static unsigned char at[L_TOTAL + 1];
+        int by_position[L_TOTAL + 1];
+        char key2[64];
+        const char *zcard[] = {"ZCARD", key2};
+
+        for (k = 0; k < L_TOTAL; k++) {
+            if (sh->l_status[k] != 201 || sh->l_position[k] < 0 || sh->l_position[k] > L_TOTAL - LIMIT)
+                failed++;
+            else if (sh->l_position[k] == 0)
+                active++;
+            else if (at[sh->l_position[k]]++ == 0)
+                by_position[sh->l_position[k]] = k;
+        }
+        for (int p = 1; p <= L_TOTAL - LIMIT; p++)
+            if (at[p] != 1)
+                gaps++;
+        is_int(failed, 0, "all 201, each ACTIVE or at a position");
+        is_int(active, LIMIT, "exactly activeLimit (%d) ACTIVE", LIMIT);
+        is_int(gaps, 0, "the others hold positions 1..%d, each once", L_TOTAL - LIMIT);
+        snprintf(key2, sizeof key2, "{c:%" PRId64 "}:active", sh->limited_id);
+        is_int(t_redis_int(2, zcard), LIMIT, "Redis agrees: %d active tokens", LIMIT);
+
+        /* Three active users finish (their slots removed in Redis). */
+        {
+            int freed = 0;
+            for (k = 0; k < L_TOTAL && freed < 3; k++) {
+                if (sh->l_position[k] == 0 && !failed) {
+                    const char *zrem[] = {"ZREM", key2, sh->l_token[k]};
+                    freed += t_redis_int(3, zrem) == 1;
+                }
+            }
+            is_int(freed, 3, "three active slots freed");
+        }
+        if (failed || gaps) {
+            ok(0, "positions were wrong; the admission race cannot be checked");
+            free(first);
+            return done_testing();
+        }
+        for (int i = 0; i < POLLERS; i++)
+            sh->poll_index[i] = by_position[i + 1];
+        ok(t_race(POLLERS, poll_one, NULL, results) == 0, "the first %d in line poll at once", POLLERS);
+        {
+            int right = 1;
+            for (int i = 0; i < POLLERS; i++) {
+                int want = i < 3 ? 0 : i + 1 - 3;
+                if (sh->poll_position[i] != want) {
+                    diag("position %d polled: got %d, expected %d", i + 1, sh->poll_position[i], want);
+                    right = 0;
+                }
+            }
+            ok(right, "exactly positions 1-3 became ACTIVE; 4..%d moved up to 1..%d", POLLERS, POLLERS - 3);
+        }
+        is_int(t_redis_int(2, zcard), LIMIT, "still exactly %d active tokens", LIMIT);
     }
     free(first);
     return done_testing();

@@ -74,6 +74,14 @@ int main(void)
             diag("round %d: next transaction id moved from %" PRId64 " to %" PRId64 " (a write somewhere)",
                  round + 1, before, after);
     }
+    {
+        /* The control: a write through the API does move it. */
+        int64_t x0 = t_pg_int(next_xid, 0, NULL), x1;
+        t_create_concert(1, 600, 600, 300, 1, 1, 0, NULL);
+        x1 = t_pg_int(next_xid, 0, NULL);
+        ok(x0 > 0 && x1 > x0, "control: creating a concert moves the next transaction id (%" PRId64 " -> %" PRId64 ")",
+           x0, x1);
+    }
     is_int(failures, 0, "every issue was 201, every repeat 200 and every poll 200");
     ok(clean, "issuing, re-issuing and polling (%d requests a round) wrote nothing to PostgreSQL", USERS * 5);
     {
