@@ -15,9 +15,10 @@ export class ApiError extends Error {
     return this.code === 'TOKEN_MISSING' || this.code === 'TOKEN_INVALID'
       || this.code === 'TOKEN_WRONG_CONCERT';
   }
-  /** Worth trying again later (server busy, proxy error, no network). */
+  /** Worth trying again later (server busy, rate limited, proxy error, no network). */
   get transient() {
-    return this.code === 'NETWORK' || this.code === 'UNAVAILABLE' || this.status >= 500;
+    return this.code === 'NETWORK' || this.code === 'UNAVAILABLE' || this.code === 'RATE_LIMITED'
+      || this.status === 429 || this.status >= 500;
   }
 }
 
@@ -38,6 +39,8 @@ const MESSAGES = {
   HOLD_EXPIRED: '좌석 선점 시간이 지나 결제할 수 없습니다. 좌석을 다시 선택해 주세요.',
   PAYLOAD_TOO_LARGE: '요청 내용이 너무 큽니다.',
   UNAVAILABLE: '서비스가 일시적으로 혼잡합니다. 잠시 후 자동으로 다시 시도합니다.',
+  // Not in the contract's table: the nginx front limits token issuance per address (JSON 429).
+  RATE_LIMITED: '요청이 너무 많아 잠시 기다려야 합니다. 잠시 후 자동으로 다시 시도합니다.',
   NETWORK: '서버에 연결할 수 없습니다. 네트워크 연결을 확인해 주세요.',
   BAD_RESPONSE: '서버 응답을 이해할 수 없습니다. 잠시 후 다시 시도해 주세요.',
   UNKNOWN: '알 수 없는 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.',
@@ -117,6 +120,6 @@ export async function api(method, path, { body, token, idempotencyKey } = {}) {
   }
   const retryAfterMs = parseRetryAfter(res.headers.get('Retry-After'));
   const code = data?.error?.code
-    ?? (res.status >= 500 ? 'UNAVAILABLE' : 'BAD_RESPONSE'); // e.g. a proxy's HTML 502
+    ?? (res.status >= 500 ? 'UNAVAILABLE' : res.status === 429 ? 'RATE_LIMITED' : 'BAD_RESPONSE');
   throw new ApiError(code, res.status, data?.error?.message ?? null, retryAfterMs);
 }

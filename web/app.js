@@ -62,6 +62,7 @@ const state = {
   lastPosition: null,
   pollTimer: null,
   pollFailures: 0,
+  joinTimer: null,
   transientAlert: false, // the alert shows a retrying message that a success may clear
   step: 'concert',
   schedules: [],
@@ -154,6 +155,8 @@ function setConcertTitle() {
 function stopSession() {
   clearTimeout(state.pollTimer);
   state.pollTimer = null;
+  clearTimeout(state.joinTimer);
+  state.joinTimer = null;
   clearInterval(state.ticker);
   state.ticker = null;
   state.token = null;
@@ -278,7 +281,7 @@ function chooseConcert(event) {
 
 // ---------------------------------------------------------------- queue
 
-async function joinQueue() {
+async function joinQueue(attempt = 0) {
   if (!state.concert) { showStep('concert'); return; }
   stopSession();
   clearAlert();
@@ -297,10 +300,24 @@ async function joinQueue() {
     onQueueStatus(q);
   } catch (err) {
     if (session !== state.session) return;
+    if (err.transient && attempt < 8) {
+      // Busy or rate limited at a ticket drop: try again by itself.
+      const delay = retryDelay(attempt + 1, err);
+      renderQueue(null, '다시 시도하는 중…');
+      showAlert(`${errorMessage(err)} (${Math.ceil(delay / 1000)}초 후 다시 시도합니다)`, { transient: true });
+      state.joinTimer = setTimeout(() => { if (session === state.session) joinQueue(attempt + 1); }, delay);
+      return;
+    }
     renderQueue(null, '참여하지 못했습니다');
     $('queue-rejoin').hidden = false;
     handleError(err);
   }
+}
+
+/** Exponential back-off with jitter, never sooner than the server's Retry-After. */
+function retryDelay(failures, err) {
+  const backoff = Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** (failures - 1)) * (0.8 + Math.random() * 0.4);
+  return Math.max(backoff, Math.min(err.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
 function schedulePoll(delay) {
@@ -321,10 +338,8 @@ async function poll() {
   } catch (err) {
     if (session !== state.session) return;
     if (err.tokenLost) { tokenLost(err); return; }
-    // Exponential back-off with jitter, never sooner than the server's Retry-After.
     state.pollFailures += 1;
-    const backoff = Math.min(MAX_BACKOFF_MS, POLL_MS * 2 ** state.pollFailures) * (0.8 + Math.random() * 0.4);
-    const delay = Math.max(backoff, Math.min(err.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+    const delay = retryDelay(state.pollFailures, err);
     showAlert(`${errorMessage(err)} (${Math.ceil(delay / 1000)}초 후 다시 확인합니다)`, { transient: true });
     schedulePoll(delay);
   }
@@ -865,7 +880,7 @@ function bind() {
   $('concert-form').addEventListener('submit', chooseConcert);
   $('concert-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadConcerts));
 
-  $('queue-rejoin').addEventListener('click', (e) => withBusy(e.currentTarget, joinQueue));
+  $('queue-rejoin').addEventListener('click', (e) => withBusy(e.currentTarget, () => joinQueue()));
   $('queue-leave').addEventListener('click', () => {
     stopSession();
     rememberQueue(null);

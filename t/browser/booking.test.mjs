@@ -481,8 +481,28 @@ test('입장 시간이 끝나면 안내와 함께 대기열로 돌아가고 다�
   await eventually(async () => assert.match(await alertText(page), /입장 시간이 끝났거나/), { what: 'expiry notice' });
   assertFriendly(await alertText(page));
   assert.equal(await text(page, '#queue-state'), '입장권 만료');
+
+  // Rejoining while the front answers 429 (its rate limit on token issuance):
+  // a Korean notice, then the page tries again by itself.
+  let joins = 0;
+  await page.route('**/api/v1/queue/tokens', async (route) => {
+    joins += 1;
+    if (joins === 1) {
+      await route.fulfill({
+        status: 429,
+        headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ error: { code: 'RATE_LIMITED', message: 'too many requests' } }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
   await page.locator('#queue-rejoin').click();
+  await eventually(async () => assert.match(await alertText(page), /요청이 너무 많아/), { what: '429 notice' });
+  assertFriendly(await alertText(page));
   await waitBooking(page);
+  assert.equal(joins, 2, 'one automatic retry');
+  await page.unroute('**/api/v1/queue/tokens');
   await page.close();
 });
 
