@@ -64,6 +64,9 @@ long long http_content_length(const char *text)
     return declared;
 }
 
+/* The body of the request being served (see http_read_request). */
+static char body_buffer[HTTP_MAX_BODY + 2];
+
 int http_read_request(struct request *r, void *fcgx)
 {
     FCGX_Request *req = fcgx;
@@ -87,10 +90,10 @@ int http_read_request(struct request *r, void *fcgx)
         return 0;
     }
     /* Read at most one byte more than allowed, whatever the declared length,
-     * so a body that lies about its size is caught too. */
-    r->body = malloc(HTTP_MAX_BODY + 2);
-    if (!r->body)
-        return -1;
+     * so a body that lies about its size is caught too. A responder serves
+     * one request at a time, so one buffer a process will do: a 16 KiB
+     * malloc and free per request showed up in the benchmark's profile. */
+    r->body = body_buffer;
     {
         int n = FCGX_GetStr(r->body, HTTP_MAX_BODY + 1, req->in);
         if (n < 0)
@@ -106,7 +109,8 @@ int http_read_request(struct request *r, void *fcgx)
 void http_free_request(struct request *r)
 {
     free(r->path);
-    free(r->body);
+    if (r->body != body_buffer)
+        free(r->body);
     r->path = NULL;
     r->body = NULL;
 }

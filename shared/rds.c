@@ -37,7 +37,12 @@ static int rds_connect(void)
     rds_close();
     if (!rds_host)
         return -1;
-    rds_ctx = redisConnectWithTimeout(rds_host, rds_port, tv);
+    /* A redis_host that is a path names Redis's unix socket: on one host it
+     * spares both sides the TCP stack on every command. */
+    if (rds_host[0] == '/')
+        rds_ctx = redisConnectUnixWithTimeout(rds_host, tv);
+    else
+        rds_ctx = redisConnectWithTimeout(rds_host, rds_port, tv);
     if (!rds_ctx) {
         log_error("redis: out of memory");
         return -1;
