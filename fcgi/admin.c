@@ -119,7 +119,19 @@ static int sched_int(struct request *r, struct json_object *o, size_t i, const c
 }
 
 /* schedules[i].startsAt: an RFC 3339 time whose year is 1970 to 9998, so it
- * stays a four-digit year in UTC whatever its offset. */
+ * stays a four-digit year in UTC whatever its offset, and whose offset is
+ * within +-15:59, the most PostgreSQL accepts (real ones are -12..+14). */
+/* For a valid RFC 3339 time: whether its numeric offset exceeds 15:59. */
+static int offset_too_large(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (s[n - 1] == 'Z' || s[n - 1] == 'z')
+        return 0;
+    /* ...+hh:mm: the hours are the 5th and 4th characters from the end. */
+    return s[n - 5] > '1' || (s[n - 5] == '1' && s[n - 4] > '5');
+}
+
 static int sched_time(struct request *r, struct json_object *o, size_t i, const char **out)
 {
     struct json_object *v;
@@ -133,7 +145,7 @@ static int sched_time(struct request *r, struct json_object *o, size_t i, const 
     }
     s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
     if (!s || strlen(s) != (size_t)json_object_get_string_len(v) || !valid_rfc3339(s) ||
-        strncmp(s, "9999", 4) == 0) {
+        strncmp(s, "9999", 4) == 0 || offset_too_large(s)) {
         snprintf(message, sizeof message,
                  "schedules[%zu].startsAt must be an RFC 3339 time such as 2026-12-24T19:30:00Z", i);
         http_error(r, 400, "INVALID_REQUEST", message);

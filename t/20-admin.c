@@ -193,17 +193,22 @@ int main(void)
     snprintf(body, sizeof body,
              "{\"title\":\"Offsets\",\"activeLimit\":1000000,\"activeSeconds\":86400,\"waitingIdleSeconds\":10,"
              "\"holdSeconds\":3600,\"schedules\":[{\"startsAt\":\"2031-05-01T09:30:00.75+09:00\",\"seatCount\":1000,"
-             "\"price\":1000000000},{\"startsAt\":\"2031-05-01T00:30:00-01:30\",\"seatCount\":1}]}");
+             "\"price\":1000000000},{\"startsAt\":\"2031-05-01T00:30:00-01:30\",\"seatCount\":1},"
+             "{\"startsAt\":\"2031-05-01t00:30:00-15:59\",\"seatCount\":1}]}");
     admin_post(t_admin_key(), body, &r);
     is_int(r.status, 201, "extreme but allowed values: 201");
     ids[0] = t_json_int(r.json, "scheduleIds.0");
     ids[1] = t_json_int(r.json, "scheduleIds.1");
+    ids[2] = t_json_int(r.json, "scheduleIds.2");
     t_resp_free(&r);
     v = sched_value(STARTS, ids[0]);
     is(v, "2031-05-01T00:30:00Z", "a +09:00 time with a fraction is stored in UTC, cut to whole seconds");
     free(v);
     v = sched_value(STARTS, ids[1]);
     is(v, "2031-05-01T02:00:00Z", "a -01:30 time is stored in UTC");
+    free(v);
+    v = sched_value(STARTS, ids[2]);
+    is(v, "2031-05-01T16:29:00Z", "a -15:59 time in lower case (t) is stored in UTC");
     free(v);
     v = sched_value("SELECT count(*) FROM seats WHERE schedule_id = $1 AND price = 1000000000", ids[0]);
     is(v, "1000", "1000 seats at the top price");
@@ -287,6 +292,8 @@ int main(void)
     bad_schedule("{\"startsAt\":\"tomorrow\"}", "startsAt 'tomorrow'");
     bad_schedule("{\"startsAt\":1893456000}", "startsAt as a number");
     bad_schedule("{\"startsAt\":\"9999-12-31T23:59:59-10:00\"}", "a time past year 9999 in UTC");
+    bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00+16:00\"}", "an offset of +16:00");
+    bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00-23:59\"}", "an offset of -23:59");
     bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00Z\",\"seatCount\":0}", "seatCount 0");
     bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00Z\",\"seatCount\":1001}", "seatCount 1001");
     bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00Z\",\"seatCount\":\"50\"}", "seatCount as a string");
