@@ -138,6 +138,7 @@ async function seatsApi(concertId, scheduleId) {
 
 let context;
 const pageErrors = [];
+const apiLog = []; // the pages' last API calls, printed when a scenario fails
 
 async function openPage({ userId, viewport } = {}) {
   const page = await context.newPage();
@@ -147,6 +148,15 @@ async function openPage({ userId, viewport } = {}) {
     // Chrome logs every non-2xx fetch as "Failed to load resource"; those are expected here.
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(`console: ${m.text()}`);
   });
+  const logCall = (req, status) => {
+    if (!req.url().includes('/api/')) return;
+    const t = req.timing();
+    const ms = t.responseEnd > 0 ? Math.round(t.responseEnd) : -1;
+    apiLog.push(`${new Date().toISOString().slice(11, 23)} ${req.method()} ${new URL(req.url()).pathname} -> ${status} (${ms} ms)`);
+    if (apiLog.length > 40) apiLog.shift();
+  };
+  page.on('requestfinished', async (req) => logCall(req, (await req.response().catch(() => null))?.status() ?? '?'));
+  page.on('requestfailed', (req) => logCall(req, `failed ${req.failure()?.errorText ?? ''}`));
   await page.goto(`${BASE}/`);
   await eventually(async () => assert.match(await page.textContent('#user-id'), UUID_RE), { what: 'user id shown' });
   if (userId) await setUserViaUi(page, userId);
@@ -472,12 +482,13 @@ test('선점 시간이 끝나면 카운트다운 0, 만료 안내, 좌석 다시
 });
 
 test('입장 시간이 끝나면 안내와 함께 대기열로 돌아가고 다시 입장', async () => {
-  const c = await createConcert('브라우저 입장 만료', { activeLimit: 1, activeSeconds: 5 });
+  // 10 s is the server's smallest activeSeconds.
+  const c = await createConcert('브라우저 입장 만료', { activeLimit: 1, activeSeconds: 10 });
   const page = await openPage({ userId: uuid() });
   await joinViaUi(page, c.concertId);
   await waitBooking(page);
-  assert.match(await text(page, '#active-remaining'), /^00:0[0-5]$/);
-  await page.locator('#step-queue').waitFor({ state: 'visible', timeout: 15_000 });
+  assert.match(await text(page, '#active-remaining'), /^00:(0\d|10)$/);
+  await page.locator('#step-queue').waitFor({ state: 'visible', timeout: 20_000 });
   await eventually(async () => assert.match(await alertText(page), /입장 시간이 끝났거나/), { what: 'expiry notice' });
   assertFriendly(await alertText(page));
   assert.equal(await text(page, '#queue-state'), '입장권 만료');
@@ -528,6 +539,7 @@ try {
     const n = i + 1;
     const started = Date.now();
     pageErrors.length = 0;
+    apiLog.length = 0;
     try {
       await t.fn();
       assert.deepEqual(pageErrors, [], 'no script errors in the page');
@@ -542,9 +554,11 @@ try {
           await page.screenshot({ path: shot, fullPage: true });
           diag(`screenshot: ${shot}`);
           diag(`page alert: ${await alertText(page)} | status: ${await text(page, '#status')}`);
+          diag(`queue: ${await text(page, '#queue-state')} / ${await text(page, '#queue-position')}`);
         } catch { /* page already gone */ }
       }
       if (pageErrors.length) diag(pageErrors.join('\n'));
+      if (apiLog.length) diag(`last API calls of the page:\n${apiLog.join('\n')}`);
     } finally {
       for (const page of context.pages()) await page.close().catch(() => {});
     }
