@@ -390,10 +390,10 @@ int http_get_int(struct request *r, struct json_object *obj, const char *field,
         invalid(r, field, "must be an integer");
         return -1;
     }
-    errno = 0;
     n = json_object_get_int64(v);
-    /* json-c saturates numbers beyond int64 and flags it in errno. */
-    if (errno == ERANGE || n < min || n > max) {
+    /* json-c keeps integers past INT64_MAX as uint64 and saturates the
+     * int64 view to INT64_MAX without a word: tell the two apart. */
+    if ((n == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX) || n < min || n > max) {
         char message[160];
         snprintf(message, sizeof message, "%s must be from %lld to %lld", field,
                  (long long)min, (long long)max);
