@@ -1,0 +1,774 @@
+/* 80-fault.c - client load, records and invariant checks for the fault
+ * tests (see 80-fault.h). */
+#include "80-fault.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "testlib.h"
+
+/* diag() and skip_all() without tap.h: this file keeps no TAP counters. */
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("# ", stdout);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+static void skip_all(const char *why)
+{
+    printf("1..0 # SKIP %s\n", why);
+    fflush(stdout);
+    exit(0);
+}
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+const char *const f_op_name[F_NOPS] = {"charge", "token", "seats", "hold", "pay", "balance", "list"};
+const int f_needs_redis[F_NOPS] = {0, 1, 1, 1, 1, 0, 0};
+const int f_needs_pg[F_NOPS] = {1, 0, 1, 1, 1, 1, 1};
+
+long f_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+long f_load_ms(const struct f_load *L)
+{
+    return f_now_ms() - L->start_ms;
+}
+
+void f_require_stack(void)
+{
+    const char *front = getenv("CONCERT_FRONT_NAME");
+
+    t_init();
+    if (front && strcmp(front, "nginx") != 0)
+        skip_all("the fault tests run behind nginx only");
+    if (!getenv("CONCERT_VAR") || !getenv("CONCERT_REPO") || !getenv("CONCERT_PG"))
+        skip_all("needs the ./dev test stack (CONCERT_VAR, CONCERT_REPO)");
+}
+
+int f_dev(const char *action)
+{
+    char log[600], line[512];
+    pid_t pid;
+    int status, rc;
+    FILE *f;
+
+    /* Output to a file, not a pipe: what ./dev starts in the background
+     * may keep inherited descriptors open for as long as it runs. */
+    snprintf(log, sizeof log, "%s/log/fault-actions.log", getenv("CONCERT_VAR"));
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        char dev[600];
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        fd = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            close(fd);
+        }
+        snprintf(dev, sizeof dev, "%s/dev", getenv("CONCERT_REPO"));
+        execl(dev, dev, "_fault", action, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    f = fopen(log, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        diag("dev _fault %s: %s", action, line);
+    }
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static int f_comm_is(pid_t pid, const char *name)
+{
+    char path[64], comm[64] = "";
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(comm, sizeof comm, f))
+        comm[0] = '\0';
+    fclose(f);
+    comm[strcspn(comm, "\n")] = '\0';
+    return strcmp(comm, name) == 0;
+}
+
+pid_t f_pidfile(const char *name)
+{
+    char path[600];
+    FILE *f;
+    long pid = -1;
+
+    snprintf(path, sizeof path, "%s/run/%s.pid", getenv("CONCERT_VAR"), name);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = -1;
+    fclose(f);
+    return (pid_t)pid;
+}
+
+pid_t f_multiwatch(const char *name)
+{
+    pid_t pid = f_pidfile(name), kids[8];
+    int n;
+
+    if (pid <= 0 || kill(pid, 0) < 0)
+        return -1;
+    if (f_comm_is(pid, "multiwatch"))
+        return pid;
+    /* ./dev records the pid of the shell that started the instance: its
+     * child is the instance (spawn-fcgi exec'd into multiwatch). */
+    n = f_children(pid, kids, 8);
+    for (int i = 0; i < n; i++)
+        if (f_comm_is(kids[i], "multiwatch"))
+            return kids[i];
+    return -1;
+}
+
+int f_children(pid_t parent, pid_t *out, int max)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) && n < max) {
+        char path[300], buf[512];
+        FILE *f;
+        long ppid;
+        char *p;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (!fgets(buf, sizeof buf, f)) {
+            fclose(f);
+            continue;
+        }
+        fclose(f);
+        /* pid (comm) state ppid ...: comm may hold spaces, so from the last ')'. */
+        p = strrchr(buf, ')');
+        if (p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == parent)
+            out[n++] = (pid_t)atol(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+/* --- the clients ---------------------------------------------------------- */
+
+struct f_client {
+    struct f_load *L;
+    FILE *out;
+    unsigned seed;
+    char token[128];
+    long token_t;
+};
+
+static void f_record(struct f_client *c, int op, long t0, const struct t_resp *r, int ok,
+                     const char *user, int64_t id1, int64_t id2)
+{
+    const char *code = r ? t_error_code(r) : "";
+    int jerr = r && r->json && t_json_str(r->json, "error.code") && t_json_str(r->json, "error.message");
+
+    (void)ok;
+    fprintf(c->out, "%ld %ld %ld %d %ld %d %d %s %s %lld %lld\n", t0, f_load_ms(c->L),
+            (op == F_CHARGE || op == F_BALANCE || op == F_LIST || op == F_TOKEN) ? -1L : c->token_t, op,
+            r ? r->status : 0L, r && r->retry_after[0] ? 1 : 0, jerr, *code ? code : "-",
+            user ? user : "-", (long long)id1, (long long)id2);
+}
+
+static int f_call(struct f_client *c, int op, const char *method, const char *path, const char *body,
+                  const char *key, const char *user, struct t_resp *r)
+{
+    char auth[200], idem[120];
+    const char *headers[3];
+    int h = 0;
+    long t0 = f_load_ms(c->L);
+
+    if (c->token[0] && op != F_CHARGE && op != F_TOKEN && op != F_BALANCE && op != F_LIST) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+        headers[h++] = auth;
+    }
+    if (key) {
+        snprintf(idem, sizeof idem, "Idempotency-Key: %s", key);
+        headers[h++] = idem;
+    }
+    headers[h] = NULL;
+    if (t_request(method, path, headers, body, r) < 0)
+        r->status = 0;
+    f_record(c, op, t0, r, r->status / 100 == 2, user, op == F_HOLD ? t_json_int(r->json, "reservationId")
+             : op == F_PAY ? t_json_int(r->json, "paymentId") : 0,
+             op == F_PAY ? t_json_int(r->json, "reservationId") : 0);
+    return (int)r->status;
+}
+
+/* A new token for the same user after a 401; 1 when it is ACTIVE. */
+static int f_reissue(struct f_client *c, const char *user)
+{
+    char body[200];
+    struct t_resp r;
+    int st, active;
+
+    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%lld}", user, (long long)c->L->concert);
+    c->token[0] = '\0';
+    c->token_t = f_load_ms(c->L);
+    st = f_call(c, F_TOKEN, "POST", "/api/v1/queue/tokens", body, NULL, user, &r);
+    active = st / 100 == 2 && t_json_str(r.json, "token") && t_json_str(r.json, "status") &&
+             strcmp(t_json_str(r.json, "status"), "ACTIVE") == 0;
+    if (active)
+        snprintf(c->token, sizeof c->token, "%s", t_json_str(r.json, "token"));
+    t_resp_free(&r);
+    return active;
+}
+
+static void f_journey(struct f_client *c)
+{
+    struct f_load *L = c->L;
+    char user[37], path[200], body[200], key[40];
+    struct t_resp r;
+    int st, seats[2], n;
+    int64_t sched, rid = 0;
+
+    t_uuid(user);
+    /* Charge first: PostgreSQL only. */
+    snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
+    t_uuid(key);
+    f_call(c, F_CHARGE, "POST", path, "{\"amount\":200000}", L->charge_key ? key : NULL, user, &r);
+    t_resp_free(&r);
+
+    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%lld}", user, (long long)L->concert);
+    c->token[0] = '\0';
+    c->token_t = f_load_ms(L);
+    st = f_call(c, F_TOKEN, "POST", "/api/v1/queue/tokens", body, NULL, user, &r);
+    if (st / 100 == 2 && t_json_str(r.json, "token") && strcmp(t_json_str(r.json, "status") ? t_json_str(r.json, "status") : "", "ACTIVE") == 0)
+        snprintf(c->token, sizeof c->token, "%s", t_json_str(r.json, "token"));
+    t_resp_free(&r);
+
+    if (c->token[0]) {
+        sched = L->schedules[rand_r(&c->seed) % (unsigned)L->nsched];
+        if (rand_r(&c->seed) % 2) {
+            snprintf(path, sizeof path, "/api/v1/schedules/%lld/seats", (long long)sched);
+            f_call(c, F_SEATS, "GET", path, NULL, NULL, user, &r);
+            t_resp_free(&r);
+        }
+        n = 1 + (int)(rand_r(&c->seed) % 2);
+        seats[0] = 1 + (int)(rand_r(&c->seed) % (unsigned)L->seat_count);
+        seats[1] = seats[0] % L->seat_count + 1;
+        if (n == 2)
+            snprintf(body, sizeof body, "{\"scheduleId\":%lld,\"seatNos\":[%d,%d]}", (long long)sched,
+                     seats[0] < seats[1] ? seats[0] : seats[1], seats[0] < seats[1] ? seats[1] : seats[0]);
+        else
+            snprintf(body, sizeof body, "{\"scheduleId\":%lld,\"seatNos\":[%d]}", (long long)sched, seats[0]);
+        st = f_call(c, F_HOLD, "POST", "/api/v1/reservations", body, NULL, user, &r);
+        if (st == 401 && f_reissue(c, user)) {
+            /* The token is gone (Redis lost it): a new one, and again. */
+            t_resp_free(&r);
+            st = f_call(c, F_HOLD, "POST", "/api/v1/reservations", body, NULL, user, &r);
+        }
+        if (st == 201)
+            rid = t_json_int(r.json, "reservationId");
+        t_resp_free(&r);
+        if (rid > 0) {
+            snprintf(body, sizeof body, "{\"reservationId\":%lld}", (long long)rid);
+            t_uuid(key);
+            st = f_call(c, F_PAY, "POST", "/api/v1/payments", body, key, user, &r);
+            t_resp_free(&r);
+            if (st == 401 && f_reissue(c, user)) {
+                f_call(c, F_PAY, "POST", "/api/v1/payments", body, key, user, &r);
+                t_resp_free(&r);
+            }
+        }
+    }
+    snprintf(path, sizeof path, "/api/v1/users/%s/balance", user);
+    f_call(c, F_BALANCE, "GET", path, NULL, NULL, user, &r);
+    t_resp_free(&r);
+    if (rand_r(&c->seed) % 3 == 0 || !c->token[0]) {
+        snprintf(path, sizeof path, "/api/v1/users/%s/reservations", user);
+        f_call(c, F_LIST, "GET", path, NULL, NULL, user, &r);
+        t_resp_free(&r);
+    }
+    if (!c->token[0])
+        t_sleep_ms(20);   /* no token (an outage): do not spin */
+}
+
+static void f_client_main(struct f_load *L, int idx)
+{
+    struct f_client c;
+    char path[600];
+    long deadline = f_now_ms() + 120000;   /* bounded, whatever happens */
+
+    memset(&c, 0, sizeof c);
+    c.L = L;
+    c.seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    snprintf(path, sizeof path, "%s/client-%d.rec", L->dir, idx);
+    c.out = fopen(path, "w");
+    if (!c.out)
+        _exit(2);
+    while (!*L->stop && f_now_ms() < deadline)
+        f_journey(&c);
+    fclose(c.out);
+    _exit(0);
+}
+
+int f_load_start(struct f_load *L, const char *name, int nclients, int seat_count, int charge_key)
+{
+    struct t_resp r;
+    char user[37];
+    char *tok;
+
+    memset(L, 0, sizeof *L);
+    L->nclients = nclients > 64 ? 64 : nclients;
+    L->seat_count = seat_count;
+    L->charge_key = charge_key;
+    L->nsched = 4;
+    L->concert = t_create_concert(1000000, 3600, 600, 600, L->nsched, seat_count, 100, L->schedules);
+    if (L->concert < 0)
+        return -1;
+    snprintf(L->dir, sizeof L->dir, "%s/faults", getenv("CONCERT_VAR"));
+    mkdir(L->dir, 0755);
+    snprintf(L->dir + strlen(L->dir), sizeof L->dir - strlen(L->dir), "/%s-%d", name, (int)getpid());
+    if (mkdir(L->dir, 0755) < 0 && errno != EEXIST) {
+        diag("mkdir %s: %s", L->dir, strerror(errno));
+        return -1;
+    }
+    /* Warm the concert's cache in Redis (a token needs PostgreSQL only on a
+     * cold cache), so the load starts in the steady state. */
+    t_uuid(user);
+    tok = t_issue_token(L->concert, user, &r);
+    t_resp_free(&r);
+    if (!tok)
+        return -1;
+    free(tok);
+    L->stop = mmap(NULL, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (L->stop == MAP_FAILED)
+        return -1;
+    *L->stop = 0;
+    fflush(stdout);
+    L->start_ms = f_now_ms();
+    for (int i = 0; i < L->nclients; i++) {
+        pid_t pid = fork();
+        if (pid == 0)
+            f_client_main(L, i);
+        L->pids[i] = pid;
+    }
+    return 0;
+}
+
+static int f_read_recs(struct f_load *L)
+{
+    size_t cap = 4096;
+
+    L->recs = malloc(cap * sizeof *L->recs);
+    L->nrecs = 0;
+    if (!L->recs)
+        return -1;
+    for (int i = 0; i < L->nclients; i++) {
+        char path[600], line[512];
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/client-%d.rec", L->dir, i);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            struct f_rec *x;
+            long long id1, id2;
+            int status;
+            if (L->nrecs == cap) {
+                struct f_rec *bigger = realloc(L->recs, cap * 2 * sizeof *L->recs);
+                if (!bigger)
+                    break;
+                L->recs = bigger;
+                cap *= 2;
+            }
+            x = &L->recs[L->nrecs];
+            memset(x, 0, sizeof *x);
+            if (sscanf(line, "%ld %ld %ld %d %d %d %d %31s %36s %lld %lld", &x->t0, &x->t1, &x->token_t,
+                       &x->op, &status, &x->retry_after, &x->json_error, x->code, x->user, &id1,
+                       &id2) == 11 && x->op >= 0 && x->op < F_NOPS) {
+                x->status = status;
+                x->id1 = id1;
+                x->id2 = id2;
+                L->nrecs++;
+            }
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
+int f_load_stop(struct f_load *L)
+{
+    int all = 1;
+    long deadline;
+
+    *L->stop = 1;
+    deadline = f_now_ms() + 60000;
+    for (int i = 0; i < L->nclients; i++) {
+        int status;
+        for (;;) {
+            pid_t w = waitpid(L->pids[i], &status, WNOHANG);
+            if (w == L->pids[i]) {
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                    all = 0;
+                break;
+            }
+            if (w < 0 || f_now_ms() > deadline) {
+                kill(L->pids[i], SIGKILL);
+                waitpid(L->pids[i], &status, 0);
+                all = 0;
+                break;
+            }
+            t_sleep_ms(20);
+        }
+    }
+    f_read_recs(L);
+    return all ? 0 : -1;
+}
+
+/* --- tallies -------------------------------------------------------------- */
+
+void f_tally(const struct f_load *L, int op, long from, long to, struct f_tally *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < L->nrecs; i++) {
+        const struct f_rec *x = &L->recs[i];
+        if ((op >= 0 && x->op != op) || x->t0 < from || x->t1 > to)
+            continue;
+        t->total++;
+        if (x->status == 200 || x->status == 201)
+            t->ok++;
+        else if (x->status == 402 || x->status == 409 || x->status == 410)
+            t->business++;
+        else if (x->status == 401)
+            t->unauth++;
+        else if (x->status == 503 && x->retry_after && x->json_error && strcmp(x->code, "UNAVAILABLE") == 0)
+            t->unavailable++;
+        else if (x->status == 503)
+            t->unavailable_bad++;
+        else if (x->status == 0)
+            t->transport++;
+        else
+            t->other++;
+    }
+}
+
+void f_diag_tally(const struct f_load *L, const char *title, long from, long to)
+{
+    diag("%s (requests sent from %ld ms to %ld ms):", title, from, to);
+    for (int op = 0; op < F_NOPS; op++) {
+        struct f_tally t;
+        f_tally(L, op, from, to, &t);
+        if (t.total)
+            diag("  %-8s %6ld sent: %ld 2xx, %ld 402/409/410, %ld 401, %ld 503+Retry-After, "
+                 "%ld bad 503, %ld other, %ld transport errors",
+                 f_op_name[op], t.total, t.ok, t.business, t.unauth, t.unavailable, t.unavailable_bad,
+                 t.other, t.transport);
+    }
+}
+
+/* --- checks against PostgreSQL --------------------------------------------- */
+
+struct f_buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void f_add(struct f_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void f_add(struct f_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        if (b->cap - b->len < 128) {
+            size_t cap = b->cap ? b->cap * 2 : 4096;
+            char *bigger = realloc(b->s, cap);
+            if (!bigger)
+                abort();
+            b->s = bigger;
+            b->cap = cap;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap *= 2;
+        b->s = realloc(b->s, b->cap);
+        if (!b->s)
+            abort();
+    }
+}
+
+static int64_t f_q(const char *sql, int n, const char *const *params)
+{
+    return t_pg_int(sql, n, params);
+}
+
+#define ok(pass, ...) f_ok(report, pass, __VA_ARGS__)
+static int f_ok(f_report report, int pass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int f_ok(f_report report, int pass, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return report(pass, what);
+}
+
+void f_check_state(const struct f_load *L, f_report report)
+{
+    char concert[24];
+    const char *p1[] = {concert};
+    struct f_buf hid = {0}, huser = {0}, pid = {0}, prid = {0}, cuser = {0}, cok = {0};
+    long nhold = 0, npay = 0, ncharge = 0, ncharge_ok = 0;
+    int64_t v;
+
+    snprintf(concert, sizeof concert, "%lld", (long long)L->concert);
+
+    v = f_q("SELECT count(*) FROM (SELECT r.schedule_id, s FROM reservations r"
+            " CROSS JOIN LATERAL unnest(r.seat_nos) s WHERE r.concert_id = $1::bigint"
+            " AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))"
+            " GROUP BY 1, 2 HAVING count(*) > 1) x", 1, p1);
+    ok(v == 0, "no seat is held (live) or sold by two reservations (%lld)", (long long)v);
+
+    v = f_q("SELECT count(*) FROM reservations r CROSS JOIN LATERAL unnest(r.seat_nos) sn"
+            " WHERE r.concert_id = $1::bigint AND r.status = 'CONFIRMED' AND NOT EXISTS"
+            " (SELECT 1 FROM seats s WHERE s.schedule_id = r.schedule_id AND s.seat_no = sn"
+            "  AND s.status = 'SOLD' AND s.reservation_id = r.id)", 1, p1);
+    ok(v == 0, "every seat of a paid reservation is SOLD to it (%lld not)", (long long)v);
+
+    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+            " WHERE sc.concert_id = $1::bigint AND s.status = 'SOLD' AND NOT EXISTS"
+            " (SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id"
+            "  WHERE r.id = s.reservation_id AND r.status = 'CONFIRMED' AND s.seat_no = ANY (r.seat_nos))",
+            1, p1);
+    ok(v == 0, "every SOLD seat belongs to a paid, confirmed reservation (%lld not)", (long long)v);
+
+    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+            " WHERE sc.concert_id = $1::bigint AND s.status = 'HELD' AND s.held_until > now() AND NOT EXISTS"
+            " (SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD'"
+            "  AND s.seat_no = ANY (r.seat_nos))", 1, p1);
+    ok(v == 0, "every HELD seat belongs to a live hold of it (%lld not)", (long long)v);
+
+    v = f_q("SELECT count(*) FROM users u WHERE u.balance <>"
+            " (SELECT coalesce(sum(l.delta), 0) FROM balance_ledger l WHERE l.user_id = u.id)", 0, NULL);
+    ok(v == 0, "every balance equals the sum of its ledger (%lld differ)", (long long)v);
+
+    v = f_q("SELECT count(*) FROM payments p WHERE p.amount > 0 AND (SELECT count(*) FROM balance_ledger l"
+            " WHERE l.payment_id = p.id AND l.delta = -p.amount AND l.user_id = p.user_id) <> 1", 0, NULL);
+    ok(v == 0, "every payment has exactly one ledger row of its amount (%lld not)", (long long)v);
+
+    f_add(&hid, "{");
+    f_add(&huser, "{");
+    f_add(&pid, "{");
+    f_add(&prid, "{");
+    f_add(&cuser, "{");
+    f_add(&cok, "{");
+    for (size_t i = 0; i < L->nrecs; i++) {
+        const struct f_rec *x = &L->recs[i];
+        if (x->op == F_HOLD && x->status == 201) {
+            f_add(&hid, "%s%lld", nhold ? "," : "", (long long)x->id1);
+            f_add(&huser, "%s%s", nhold ? "," : "", x->user);
+            nhold++;
+        } else if (x->op == F_PAY && x->status == 201) {
+            f_add(&pid, "%s%lld", npay ? "," : "", (long long)x->id1);
+            f_add(&prid, "%s%lld", npay ? "," : "", (long long)x->id2);
+            npay++;
+        } else if (x->op == F_CHARGE) {
+            /* Every charge sent, answered or not: a 2xx must be in the
+             * ledger, and none may be there twice. */
+            f_add(&cuser, "%s%s", ncharge ? "," : "", x->user);
+            f_add(&cok, "%s%d", ncharge ? "," : "", x->status == 200);
+            ncharge++;
+            ncharge_ok += x->status == 200;
+        }
+    }
+    f_add(&hid, "}");
+    f_add(&huser, "}");
+    f_add(&pid, "}");
+    f_add(&prid, "}");
+    f_add(&cuser, "}");
+    f_add(&cok, "}");
+    {
+        const char *p[] = {hid.s, huser.s, concert};
+        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) x(id, u)"
+                " JOIN reservations r ON r.id = x.id AND r.user_id = x.u AND r.concert_id = $3::bigint", 3, p);
+        ok(v == nhold, "every 201 hold a client got is a reservation of that user (%lld of %ld)",
+           (long long)v, nhold);
+    }
+    {
+        const char *p[] = {pid.s, prid.s};
+        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) x(pid, rid)"
+                " JOIN payments p ON p.id = x.pid AND p.reservation_id = x.rid"
+                " JOIN reservations r ON r.id = x.rid AND r.status = 'CONFIRMED' AND r.paid_at IS NOT NULL", 2, p);
+        ok(v == npay, "every 201 payment a client got is a payment of a confirmed reservation (%lld of %ld)",
+           (long long)v, npay);
+    }
+    {
+        const char *p[] = {cuser.s, cok.s};
+        v = f_q("SELECT count(*) FROM (SELECT u, sum(ok) AS ok, count(*) AS sent"
+                " FROM unnest($1::uuid[], $2::int[]) x(u, ok) GROUP BY u) a"
+                " WHERE (SELECT count(*) FROM balance_ledger l WHERE l.user_id = a.u AND l.kind = 'CHARGE')"
+                " NOT BETWEEN a.ok AND a.sent", 2, p);
+        ok(v == 0, "charges: every 200 is in the ledger and none took effect twice (%lld users off; %ld sent, %ld 200)",
+           (long long)v, ncharge, ncharge_ok);
+    }
+    free(hid.s);
+    free(huser.s);
+    free(pid.s);
+    free(prid.s);
+    free(cuser.s);
+    free(cok.s);
+}
+
+/* --- outage windows ----------------------------------------------------------- */
+
+static int f_success(const struct f_rec *x, long tokens_lost_before)
+{
+    if (x->status == 200 || x->status == 201 || x->status == 402 || x->status == 409 || x->status == 410)
+        return 1;
+    return x->status == 401 && tokens_lost_before >= 0 && x->token_t >= 0 && x->token_t < tokens_lost_before;
+}
+
+static int f_clean_503(const struct f_rec *x)
+{
+    return x->status == 503 && x->retry_after && x->json_error && strcmp(x->code, "UNAVAILABLE") == 0;
+}
+
+void f_check_window(const struct f_load *L, long begin, long end, long grace_ms, const int *needs,
+                    long tokens_lost_before, f_report report)
+{
+    long before = 0, before_bad = 0, free_n = 0, free_bad = 0, need_n = 0, need_bad = 0, need_503 = 0;
+    long after = 0, after_bad = 0;
+    const struct f_rec *first_bad_after = NULL, *first_bad_free = NULL;
+
+    for (size_t i = 0; i < L->nrecs; i++) {
+        const struct f_rec *x = &L->recs[i];
+        int good = f_success(x, tokens_lost_before);
+        if (x->t1 < begin) {
+            before++;
+            before_bad += !good;
+        } else if (x->t0 > end + grace_ms) {
+            after++;
+            if (!good) {
+                after_bad++;
+                if (!first_bad_after)
+                    first_bad_after = x;
+            }
+        } else if (!needs[x->op]) {
+            free_n++;
+            if (!good) {
+                free_bad++;
+                if (!first_bad_free)
+                    first_bad_free = x;
+            }
+        } else {
+            need_n++;
+            if (f_clean_503(x))
+                need_503++;
+            else if (!good)
+                need_bad++;
+        }
+    }
+    ok(before > 0 && before_bad == 0, "before the fault every request succeeded (%ld of %ld)",
+       before - before_bad, before);
+    if (first_bad_free)
+        diag("first failure of a request that did not need the store: %s %d %s at %ld ms",
+             f_op_name[first_bad_free->op], first_bad_free->status, first_bad_free->code, first_bad_free->t0);
+    ok(free_n > 0 && free_bad == 0, "during it, requests that do not need the store all succeeded (%ld of %ld)",
+       free_n - free_bad, free_n);
+    ok(need_bad == 0, "during it, requests that need the store succeeded or got a JSON 503 with Retry-After"
+       " (%ld other answers of %ld)", need_bad, need_n);
+    ok(need_503 > 0, "the outage was felt: %ld requests got 503 with Retry-After", need_503);
+    if (first_bad_after)
+        diag("first failure after recovery: %s %d %s at %ld ms", f_op_name[first_bad_after->op],
+             first_bad_after->status, first_bad_after->code, first_bad_after->t0);
+    ok(after > 0 && after_bad == 0, "from %ld ms after the store came back every request succeeded (%ld of %ld)",
+       grace_ms, after - after_bad, after);
+}
+
+int f_responder_pids(pid_t *out, int max)
+{
+    static const char *const groups[] = {"admin", "queue", "catalog", "reservations", "balance", "payments"};
+    int n = 0;
+
+    for (int g = 0; g < 6; g++) {
+        for (int i = 1; i <= 2; i++) {
+            char name[64];
+            pid_t mw;
+            snprintf(name, sizeof name, "%s-%d", groups[g], i);
+            mw = f_multiwatch(name);
+            if (mw > 0 && n < max)
+                n += f_children(mw, out + n, max - n);
+        }
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            pid_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+long f_health(const char *store, char *value, size_t cap)
+{
+    struct t_resp r;
+    long status;
+    const char *v;
+
+    if (t_get("/healthz", NULL, &r) < 0)
+        return 0;
+    status = r.status;
+    v = t_json_str(r.json, store);
+    snprintf(value, cap, "%s", v ? v : "?");
+    t_resp_free(&r);
+    return status;
+}

@@ -1,0 +1,124 @@
+/* 80-fault.h - what the fault tests (t/81-t/84) share.
+ *
+ * A load: N forked clients, each walking users through a realistic journey
+ * against the real front (charge the balance, take a queue token, look at
+ * the seat map, hold 1-2 random seats, pay, read the balance and the
+ * reservation list), until told to stop. Every answer is recorded (op,
+ * status, Retry-After, error code, the ids of a success, when it was sent
+ * and when it came back) to a file per client, so that after the fault the
+ * test can tell exactly which requests failed and when, and check every 2xx
+ * against PostgreSQL.
+ *
+ * The invariants checked afterwards, whatever the fault: no seat held (live)
+ * or sold twice, every sold seat belongs to a paid reservation and the
+ * reverse, every balance equals the sum of its ledger, every payment has its
+ * one ledger row, and every 2xx a client got is in PostgreSQL (charges in the
+ * ledger, holds and payments as rows) - and no POST took effect more often
+ * than it was sent (a resent POST would show as more ledger rows than charge
+ * requests: the load's charges carry no Idempotency-Key).
+ *
+ * Faults are injected with ./dev _fault (Redis and PostgreSQL of the test
+ * stack stopped and started exactly as ./dev does) or by signals to the
+ * responders whose pids ./dev keeps under $CONCERT_VAR/run. */
+#ifndef CONCERT_T_FAULT_H
+#define CONCERT_T_FAULT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+enum f_op { F_CHARGE, F_TOKEN, F_SEATS, F_HOLD, F_PAY, F_BALANCE, F_LIST, F_NOPS };
+
+/* What each op needs: Redis, PostgreSQL (1 = needs it). Token issuance and
+ * polling need PostgreSQL only on a cold concert cache, which the load warms
+ * before any fault. */
+extern const char *const f_op_name[F_NOPS];
+extern const int f_needs_redis[F_NOPS];
+extern const int f_needs_pg[F_NOPS];
+
+/* One recorded answer. */
+struct f_rec {
+    long t0, t1;           /* ms since the load began: sent, answered */
+    long token_t;          /* when the token used was issued (-1: none) */
+    int op;
+    int status;            /* 0: transport error */
+    int retry_after;       /* Retry-After present */
+    int json_error;        /* the body is the contract's JSON error */
+    char code[32];
+    char user[37];
+    int64_t id1, id2;      /* hold: reservation; pay: payment, reservation */
+};
+
+struct f_load {
+    int nclients;
+    int64_t concert;
+    int64_t schedules[4];
+    int nsched;
+    int seat_count;
+    int charge_key;        /* send Idempotency-Key with charges */
+    char dir[512];
+    pid_t pids[64];
+    volatile int *stop;
+    long start_ms;         /* CLOCK_MONOTONIC ms at start */
+    struct f_rec *recs;    /* after f_load_stop */
+    size_t nrecs;
+};
+
+/* Monotonic milliseconds. */
+long f_now_ms(void);
+/* Milliseconds since the load began. */
+long f_load_ms(const struct f_load *L);
+
+/* Creates the test's concert (activeLimit large, 4 schedules of seat_count
+ * seats) and starts nclients clients. Returns 0, or -1 with a diag. */
+int f_load_start(struct f_load *L, const char *name, int nclients, int seat_count, int charge_key);
+/* Tells the clients to stop, waits for them (bounded) and reads the records. */
+int f_load_stop(struct f_load *L);
+
+/* Counts records: op (-1 any) with t0 >= from and t1 <= to (ms), by class. */
+struct f_tally {
+    long total, ok, business, unauth, unavailable, unavailable_bad, other, transport;
+};
+void f_tally(const struct f_load *L, int op, long from, long to, struct f_tally *t);
+/* Prints a tally per op as diag lines. */
+void f_diag_tally(const struct f_load *L, const char *title, long from, long to);
+
+/* Checks the invariants and every recorded 2xx against PostgreSQL: calls
+ * report(pass, what) F_CHECKS times (the test's own ok()). */
+#define F_CHECKS 9
+typedef int (*f_report)(int pass, const char *what);
+void f_check_state(const struct f_load *L, f_report report);
+
+/* ./dev _fault ACTION on the test stack; the exit status. */
+int f_dev(const char *action);
+
+/* The pid in $CONCERT_VAR/run/<name>.pid, or -1. */
+pid_t f_pidfile(const char *name);
+/* The multiwatch process of responder instance <name> ("queue-1"): the
+ * pid in its pid file, or that pid's multiwatch child. -1 when not running. */
+pid_t f_multiwatch(const char *name);
+/* The child pids of a process (up to max). Returns the count. */
+int f_children(pid_t parent, pid_t *out, int max);
+
+/* The pids of every responder process of the stack (all groups and
+ * instances), sorted. Returns the count. */
+int f_responder_pids(pid_t *out, int max);
+
+/* Checks of a store outage from `begin` (just before the stop) to `end`
+ * (just after the start returned): requests answered before it succeeded;
+ * during it, ops that do not need the store (needs[op] == 0) all succeeded,
+ * and those that need it succeeded or got a JSON 503 with Retry-After (some
+ * did); from end + grace_ms on, everything succeeded again. A 401 counts as
+ * success of the fault handling for a request whose token was issued before
+ * tokens_lost_before (Redis came back empty); -1: no 401 allowed. Calls
+ * report F_WINDOW_CHECKS times. */
+#define F_WINDOW_CHECKS 5
+void f_check_window(const struct f_load *L, long begin, long end, long grace_ms, const int *needs,
+                    long tokens_lost_before, f_report report);
+
+/* GET /healthz: the status, and the value of `store` ("postgres", "redis"). */
+long f_health(const char *store, char *value, size_t cap);
+
+/* Skips the file unless behind nginx on a ./dev test stack. */
+void f_require_stack(void);
+
+#endif

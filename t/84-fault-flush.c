@@ -1,0 +1,154 @@
+/* 84-fault-flush: Redis wiped (FLUSHALL) in the middle of a run.
+ *
+ * Redis holds only what can be rebuilt: the queue, the seat locks, caches.
+ * After a wipe every queue token is gone, so a client's next request with
+ * its token gets 401 TOKEN_INVALID; the client takes a new token (201, a new
+ * place at the back of a new queue, ACTIVE while the concert has room) and
+ * goes on. Seats held before the wipe stay held: their Redis locks are gone
+ * but PostgreSQL, the final judge of every hold, refuses them (409), and the
+ * holder can still pay with a new token. Under load: nothing but those 401s
+ * fails, no seat is held or sold twice, and the invariants of 80-fault.h
+ * hold. A small queue (activeLimit 2) shows the FIFO starting over. */
+#include "tap.h"
+#include "testlib.h"
+#include "80-fault.h"
+
+static int report(int pass, const char *what)
+{
+    return ok(pass, "%s", what);
+}
+
+static const char *status_of(const char *token, long *code, int64_t *position)
+{
+    static char state[32];
+    struct t_resp r;
+    const char *s;
+
+    t_get("/api/v1/queue/status", token, &r);
+    *code = r.status;
+    s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
+    snprintf(state, sizeof state, "%s", s ? s : "?");
+    *position = t_json_int(r.json, "position");
+    t_resp_free(&r);
+    return state;
+}
+
+int main(void)
+{
+    const char *flushall[] = {"FLUSHALL"};
+    struct f_load L;
+    long t_flush, bad = 0, lost = 0, reissued = 0, reissue_bad = 0;
+    char users[5][37], *tokens[5], *fresh[5];
+    int64_t sched[1], concert, pos = -1, held_rid = -1;
+    long code;
+
+    f_require_stack();
+    plan(13 + F_CHECKS);
+
+    /* The small queue, before the wipe: A and B ACTIVE, C, D, E waiting. */
+    concert = t_create_concert(2, 600, 600, 300, 1, 10, 1000, sched);
+    for (int i = 0; i < 5; i++) {
+        struct t_resp r;
+        t_uuid(users[i]);
+        tokens[i] = t_issue_token(concert, users[i], &r);
+        t_resp_free(&r);
+    }
+    {
+        int b_active = tokens[4] && strcmp(status_of(tokens[1], &code, &pos), "ACTIVE") == 0;
+        int e_waiting = tokens[4] && strcmp(status_of(tokens[4], &code, &pos), "WAITING") == 0;
+        ok(b_active && e_waiting && pos == 3, "small queue before the wipe: 2 ACTIVE, 3 waiting (E at %lld)",
+           (long long)pos);
+    }
+    /* A holds seat 1 of that concert's show. */
+    {
+        char body[96];
+        struct t_resp r;
+        snprintf(body, sizeof body, "{\"scheduleId\":%lld,\"seatNos\":[1]}", (long long)sched[0]);
+        t_post("/api/v1/reservations", tokens[0], body, &r);
+        held_rid = r.status == 201 ? t_json_int(r.json, "reservationId") : -1;
+        t_resp_free(&r);
+    }
+    ok(held_rid > 0, "A holds seat 1 before the wipe (reservation %lld)", (long long)held_rid);
+
+    if (!ok(f_load_start(&L, "flush", 12, 1000, 1) == 0, "load of 12 clients started"))
+        return done_testing();
+    t_sleep_ms(1500);
+    t_flush = f_load_ms(&L);
+    ok(t_redis_cmd(1, flushall) == 0, "FLUSHALL at %ld ms", t_flush);
+    t_sleep_ms(4000);
+    f_load_stop(&L);
+
+    f_diag_tally(&L, "after the wipe", t_flush, 1L << 40);
+    for (size_t i = 0; i < L.nrecs; i++) {
+        const struct f_rec *x = &L.recs[i];
+        int good = x->status == 200 || x->status == 201 || x->status == 402 || x->status == 409 ||
+                   x->status == 410;
+        if (x->status == 401 && x->token_t >= 0 && x->token_t < t_flush)
+            lost++;
+        else if (!good)
+            bad++;
+        if (x->op == F_TOKEN && x->t0 > t_flush) {
+            reissued++;
+            reissue_bad += x->status != 201;
+        }
+    }
+    ok(bad == 0, "nothing failed but requests with a token from before the wipe (%ld failed otherwise)", bad);
+    diag("%ld requests got 401 for a token issued before the wipe", lost);
+    ok(reissued > 0 && reissue_bad == 0, "every token issued after the wipe is new: 201 (%ld of %ld)",
+       reissued - reissue_bad, reissued);
+
+    /* The small queue after the wipe. */
+    {
+        int all401 = 1;
+        for (int i = 0; i < 5; i++) {
+            status_of(tokens[i], &code, &pos);
+            all401 = all401 && code == 401;
+        }
+        ok(all401, "every old token of the small queue now gets 401");
+    }
+    {
+        struct t_resp r;
+        int order[] = {2, 0, 4};   /* C, A, E come back first, in that order */
+        const char *want[] = {"ACTIVE", "ACTIVE", "WAITING"};
+        int good = 1;
+        for (int k = 0; k < 3; k++) {
+            fresh[k] = t_issue_token(concert, users[order[k]], &r);
+            good = good && r.status == 201 && t_json_str(r.json, "status") &&
+                   strcmp(t_json_str(r.json, "status"), want[k]) == 0;
+            if (k == 2)
+                good = good && t_json_int(r.json, "position") == 1;
+            t_resp_free(&r);
+        }
+        ok(good, "re-issued in the order they come back: C and A ACTIVE, E first in line (201 each)");
+        ok(fresh[1] && strcmp(fresh[1], tokens[0]) != 0, "the new token differs from the lost one");
+        status_of(tokens[0], &code, &pos);
+        ok(code == 401, "the lost token stays invalid (%ld)", code);
+    }
+    /* Seat 1: its Redis lock is gone, PostgreSQL still refuses it. */
+    {
+        char body[96];
+        struct t_resp r;
+        snprintf(body, sizeof body, "{\"scheduleId\":%lld,\"seatNos\":[1]}", (long long)sched[0]);
+        t_post("/api/v1/reservations", fresh[0], body, &r);
+        ok(r.status == 409 && strcmp(t_error_code(&r), "SEAT_UNAVAILABLE") == 0,
+           "C cannot hold A's seat after the wipe: 409 %s", t_error_code(&r));
+        t_resp_free(&r);
+        snprintf(body, sizeof body, "{\"reservationId\":%lld}", (long long)held_rid);
+        {
+            char charge[128];
+            snprintf(charge, sizeof charge, "/api/v1/users/%s/balance/charge", users[0]);
+            t_post(charge, NULL, "{\"amount\":5000}", &r);
+            t_resp_free(&r);
+        }
+        t_post("/api/v1/payments", fresh[1], body, &r);
+        ok(r.status == 201, "A pays the hold made before the wipe with the new token (%ld)", r.status);
+        t_resp_free(&r);
+    }
+    /* A's payment ended A's token: E, first in line, is admitted. */
+    ok(strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0,
+       "the new queue admits: E is ACTIVE once A has paid (%ld, %lld)", code, (long long)pos);
+    f_check_state(&L, report);
+    for (int i = 0; i < 5; i++)
+        free(tokens[i]);
+    return done_testing();
+}
