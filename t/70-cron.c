@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 
     /* A payment in flight: G's row is locked while cron runs. */
     t_pg_value("BEGIN", 0, NULL);
-    bk_raw("SELECT status FROM reservations WHERE id = $1 FOR UPDATE", res_g);
+    free(bk_raw("SELECT status FROM reservations WHERE id = $1 FOR UPDATE", res_g));
 
     rc = run_cron_working(NULL, out, sizeof out);
     is_int(rc, 0, "a run with the lock free exits 0");
