@@ -295,7 +295,7 @@ static void list(struct request *r)
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
         http_internal_error(r);
     else
-        http_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+        booking_send(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
     PQclear(res);
 }
 

@@ -22,6 +22,10 @@ int booking_status(db_rc rc, const PGresult *res);
  * outage or a malformed result). Does not clear res. */
 int booking_reply(struct request *r, db_rc rc, const PGresult *res);
 
+/* Answers status with PostgreSQL's JSON text, whitespace between tokens
+ * removed (answers 503 when out of memory). */
+void booking_send(struct request *r, int status, const char *json, size_t len);
+
 /* Writes "{1,2,3}" into out (cap bytes). Returns 0, or -1 when it does not fit. */
 int booking_array_text(const int *v, int n, char *out, size_t cap);
 
