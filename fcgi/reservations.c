@@ -16,7 +16,6 @@
 #include "rand.h"
 #include "seatlock.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,14 +117,12 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
             http_error(r, 400, "INVALID_REQUEST", "seatNos must hold integers");
             return -1;
         }
-        errno = 0;
         seats[i] = json_object_get_int64(v);
-        /* A number past int64 is no seat of any schedule: let it be a 404
-         * like any other seat number that does not exist. */
-        if (errno == ERANGE)
-            seats[i] = INT64_MAX;
-        if (seats[i] < 1) {
-            http_error(r, 400, "INVALID_REQUEST", "seatNos must be positive integers");
+        /* json-c keeps integers past INT64_MAX as uint64 and reads them as
+         * INT64_MAX: out of range, like http_get_int says for other fields. */
+        if (seats[i] < 1 ||
+            (seats[i] == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)) {
+            http_error(r, 400, "INVALID_REQUEST", "seatNos must be integers from 1 to 9223372036854775807");
             return -1;
         }
     }
