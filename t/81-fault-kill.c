@@ -1,6 +1,6 @@
 /* 81-fault-kill: responders killed with SIGKILL under load.
  *
- * 12 clients walk users through the booking journey (80-fault.h) while,
+ * 12 clients walk users through the booking journey (faultlib.h) while,
  * every half second, one responder process of a group (reservations,
  * payments, balance, queue, catalog; both instances) is killed with
  * SIGKILL, and then a whole instance (spawn-fcgi's multiwatch and all its
@@ -11,10 +11,10 @@
  * it must not resend; a GET it sends to the other instance), and none after.
  * multiwatch must bring every killed process back, no POST may take effect
  * twice (charges without an Idempotency-Key would show it in the ledger),
- * and the invariants of 80-fault.h must hold. */
+ * and the invariants of faultlib.h must hold. */
 #include "tap.h"
 #include "testlib.h"
-#include "80-fault.h"
+#include "faultlib.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -8,10 +8,10 @@
  * request succeeds again. Redis comes back empty (no persistence: it holds
  * nothing that cannot be rebuilt), so a token issued before is gone: such a
  * request gets 401 TOKEN_INVALID and the client takes a new token. Then the
- * invariants of 80-fault.h. */
+ * invariants of faultlib.h. */
 #include "tap.h"
 #include "testlib.h"
-#include "80-fault.h"
+#include "faultlib.h"
 
 static int report(int pass, const char *what)
 {

@@ -7,11 +7,11 @@
  * are cached there, keep succeeding. When it is back every responder
  * reconnects by itself (db.c: a broken connection is re-opened and the
  * statement retried once) - the same processes, none restarted - and every
- * request succeeds again. Then the invariants of 80-fault.h: a transaction
+ * request succeeds again. Then the invariants of faultlib.h: a transaction
  * cut by the shutdown left nothing half done. */
 #include "tap.h"
 #include "testlib.h"
-#include "80-fault.h"
+#include "faultlib.h"
 
 static int report(int pass, const char *what)
 {

@@ -7,11 +7,11 @@
  * goes on. Seats held before the wipe stay held: their Redis locks are gone
  * but PostgreSQL, the final judge of every hold, refuses them (409), and the
  * holder can still pay with a new token. Under load: nothing but those 401s
- * fails, no seat is held or sold twice, and the invariants of 80-fault.h
+ * fails, no seat is held or sold twice, and the invariants of faultlib.h
  * hold. A small queue (activeLimit 2) shows the FIFO starting over. */
 #include "tap.h"
 #include "testlib.h"
-#include "80-fault.h"
+#include "faultlib.h"
 
 static int report(int pass, const char *what)
 {

@@ -1,6 +1,6 @@
-/* 80-fault.c - client load, records and invariant checks for the fault
- * tests (see 80-fault.h). */
-#include "80-fault.h"
+/* faultlib.c - client load, records and invariant checks for the fault
+ * tests (see faultlib.h). */
+#include "faultlib.h"
 
 #include <stdarg.h>
 #include <stdio.h>

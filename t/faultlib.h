@@ -1,4 +1,4 @@
-/* 80-fault.h - what the fault tests (t/81-t/84) share.
+/* faultlib.h - what the fault tests (t/81-t/84) share.
  *
  * A load: N forked clients, each walking users through a realistic journey
  * against the real front (charge the balance, take a queue token, look at
@@ -20,8 +20,8 @@
  * Faults are injected with ./dev _fault (Redis and PostgreSQL of the test
  * stack stopped and started exactly as ./dev does) or by signals to the
  * responders whose pids ./dev keeps under $CONCERT_VAR/run. */
-#ifndef CONCERT_T_FAULT_H
-#define CONCERT_T_FAULT_H
+#ifndef CONCERT_T_FAULTLIB_H
+#define CONCERT_T_FAULTLIB_H
 
 #include <stdint.h>
 #include <sys/types.h>
