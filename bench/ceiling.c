@@ -6,7 +6,8 @@
  * every scenario is reported as a ratio to it.
  *
  * Plain libfcgi, the same accept loop as shared/app.c, and like a real
- * responder it reads the request's parameters and body before answering. */
+ * responder it reads the request's parameters and body before answering,
+ * and closes the connection the way app.c does. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ static void on_term(int sig)
 {
     (void)sig;
     stopping = 1;
+    FCGX_ShutdownPending();   /* else libfcgi retries the interrupted accept() */
 }
 
 int main(void)
@@ -42,7 +44,7 @@ int main(void)
                        "Cache-Control: no-store\r\n"
                        "Content-Length: %zu\r\n\r\n",
                        sizeof body - 1);
-    if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0)
+    if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
         return 1;
     while (!stopping && FCGX_Accept_r(&req) >= 0) {
         /* Look at what a real responder looks at, and drain the body. */
@@ -53,6 +55,8 @@ int main(void)
             ;
         FCGX_PutStr(head, headlen, req.out);
         FCGX_PutStr(body, (int)sizeof body - 1, req.out);
+        /* Read to its end: close outright, as shared/app.c does. */
+        FCGX_Detach(&req);
         FCGX_Finish_r(&req);
     }
     return 0;
