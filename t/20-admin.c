@@ -78,7 +78,7 @@ int main(void)
 
     t_init();
     if (config_load(&g_config) < 0)
-        skip_all("cannot read the stack's config file (CONCERT_CONF)");
+        bail_out("cannot read the stack's config file (CONCERT_CONF)");
 
     t_time_from_now(3 * 86400, when1);
     t_time_from_now(1 * 86400, when2);

@@ -62,7 +62,7 @@ int main(void)
     t_init();
     concert_id = t_create_concert(3, 600, 600, 300, 1, 10, 1000, NULL);
     if (concert_id < 0)
-        skip_all("cannot create a concert through the admin API");
+        bail_out("cannot create a concert through the admin API");
 
     for (round = 0; round < ROUNDS && !clean; round++) {
         before = t_pg_int(next_xid, 0, NULL);

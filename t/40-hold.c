@@ -57,7 +57,7 @@ int main(void)
     other = t_create_concert(50, 600, 600, 300, 1, 5, 500, osched);
     waiting_concert = t_create_concert(1, 600, 600, 300, 1, 5, 500, wsched);
     if (concert < 0 || other < 0 || waiting_concert < 0)
-        skip_all("cannot create concerts (admin API)");
+        bail_out("cannot create concerts (admin API)");
     t_uuid(userA);
     t_uuid(userB);
     t_uuid(userX);
@@ -70,7 +70,7 @@ int main(void)
     tokY = t_issue_token(waiting_concert, userY, &r);
     t_resp_free(&r);
     if (!tokA || !tokB || !tokO || !tokAO || !tokX || !tokY)
-        skip_all("cannot get queue tokens (queue API)");
+        bail_out("cannot get queue tokens (queue API)");
 
     /* A holds seats 3 and 1. */
     {

@@ -44,12 +44,12 @@ int main(void)
     t_init();
     concert = t_create_concert(RACERS + 10, 600, 600, 300, 1, 10, 1000, &schedule_id);
     if (concert < 0)
-        skip_all("cannot create a concert (admin API)");
+        bail_out("cannot create a concert (admin API)");
     for (int i = 0; i < RACERS; i++) {
         t_uuid(user);
         tokens[i] = t_active_token(concert, user);
         if (!tokens[i])
-            skip_all("cannot get ACTIVE tokens (queue API)");
+            bail_out("cannot get ACTIVE tokens (queue API)");
     }
 
     ok(t_race(RACERS, race_one, NULL, results) == 0, "%d racers ran", RACERS);

@@ -72,12 +72,12 @@ int main(void)
     t_init();
     concert = t_create_concert(USERS + 10, 600, 600, 300, 1, SEATS, 1000, &schedule_id);
     if (concert < 0)
-        skip_all("cannot create a concert (admin API)");
+        bail_out("cannot create a concert (admin API)");
     for (int i = 0; i < USERS; i++) {
         t_uuid(users[i]);
         tokens[i] = t_active_token(concert, users[i]);
         if (!tokens[i])
-            skip_all("cannot get ACTIVE tokens (queue API)");
+            bail_out("cannot get ACTIVE tokens (queue API)");
     }
 
     ok(t_race(USERS, racer, NULL, results) == 0, "%d users x %d random holds ran", USERS, TRIES);

@@ -21,7 +21,7 @@ int main(void)
     t_init();
     concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
     if (concert < 0)
-        skip_all("cannot create a concert (admin API)");
+        bail_out("cannot create a concert (admin API)");
     t_uuid(userA);
     t_uuid(userB);
     t_uuid(userC);
@@ -29,7 +29,7 @@ int main(void)
     tokB = t_active_token(concert, userB);
     tokC = t_active_token(concert, userC);
     if (!tokA || !tokB || !tokC)
-        skip_all("cannot get queue tokens (queue API)");
+        bail_out("cannot get queue tokens (queue API)");
 
     {
         int seats[] = {1, 2}, paid[] = {9};

@@ -1,7 +1,7 @@
 /* tap.h - a small Test Anything Protocol library in the libtap style.
  *
  * Debian ships no libtap, so the C tests use this: plan(), ok(), is(),
- * is_int(), diag(), skip_all(), done_testing(). Output goes to stdout as TAP
+ * is_int(), diag(), skip_all(), bail_out(), done_testing(). Output goes to stdout as TAP
  * for prove; the exit code is non-zero when any test failed. Each test
  * program includes it once. Tests that fork report from the parent only. */
 #ifndef CONCERT_TAP_H
@@ -28,6 +28,16 @@ static void skip_all(const char *why)
     printf("1..0 # SKIP %s\n", why);
     fflush(stdout);
     exit(0);
+}
+
+/* Stops the test file as failed: for a set-up that did not work, which must
+ * never pass as a skip. */
+static void bail_out(const char *why) __attribute__((noreturn, unused));
+static void bail_out(const char *why)
+{
+    printf("Bail out! %s\n", why);
+    fflush(stdout);
+    exit(255);
 }
 
 static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
