@@ -20,25 +20,8 @@ static void balance(struct request *r)
     static const char sql[] =
         "SELECT json_build_object('userId', $1::uuid, 'balance',"
         " coalesce((SELECT balance FROM users WHERE id = $1::uuid), 0))::text";
-    const char *user;
-    PGresult *res;
-    db_rc rc;
 
-    if (http_param_uuid(r, 0, &user) < 0)
-        return;
-    rc = db_query(sql, 1, &user, &res);
-    if (rc != DB_OK) {
-        if (rc == DB_UNAVAILABLE)
-            http_unavailable(r, "PostgreSQL");
-        else
-            http_internal_error(r);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-        http_internal_error(r);
-    else
-        booking_send(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-    PQclear(res);
+    booking_user_read(r, sql);
 }
 
 /* POST /api/v1/users/{userId}/balance/charge {"amount"} [Idempotency-Key]. */

@@ -124,3 +124,26 @@ int booking_array_parse(const char *text, int *out, int max)
             return -1;
     }
 }
+
+void booking_user_read(struct request *r, const char *sql)
+{
+    const char *user;
+    PGresult *res;
+    db_rc rc;
+
+    if (http_param_uuid(r, 0, &user) < 0)
+        return;
+    rc = db_query(sql, 1, &user, &res);
+    if (rc != DB_OK) {
+        if (rc == DB_UNAVAILABLE)
+            http_unavailable(r, "PostgreSQL");
+        else
+            http_internal_error(r);
+        return;
+    }
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        http_internal_error(r);
+    else
+        booking_send(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    PQclear(res);
+}
