@@ -32,21 +32,37 @@ echo "1..7"
 check "libpq statements are sent only by shared/db.c (parameters apart)" \
     "$(grep -rnE '\bPQ(exec|execParams|prepare|sendQuery|sendQueryParams|sendPrepare)\s*\(' $SRC --include='*.c' | grep -v '^shared/db\.c:')"
 
-bad=
-while IFS=: read -r file line name; do
-    [ -n "$file" ] || continue
-    if grep -qE "static const char $name\[\] *=" "$file"; then continue; fi
-    # A parameter holding a statement: every caller must pass a static array.
-    fn=$(grep -nE "^[a-z].*\(.*const char \*$name[,)]" "$file" | head -1 | sed -E 's/^[0-9]+:.* \**([a-z_]+)\(.*/\1/')
-    if [ -n "$fn" ]; then
-        callers=$(grep -oE "\b$fn\(([a-z_]+)," "$file" | sed -E "s/$fn\(([a-z_]+),/\1/" | sort -u)
-        ok=1
-        for c in $callers; do grep -qE "static const char $c\[\] *=" "$file" || ok=0; done
-        [ -n "$callers" ] && [ $ok = 1 ] && continue
-    fi
-    bad="$bad$file:$line: db_query($name ...) is not a static statement
-"
-done < <(grep -rnoE 'db_query\([a-zA-Z_]+' $SRC --include='*.c' | grep -v '^shared/db\.c:' | sed -E 's/db_query\(//')
+# Every db_query(X, ...): X is a static const char array of that file, or a
+# parameter of the function it is in, and then every call of that function,
+# in any file, passes a static const char array of the caller's file there.
+bad=$(perl -e '
+    my %src;
+    for my $f (@ARGV) { local $/; open my $h, "<", $f or next; $src{$f} = <$h>; }
+    sub static_in { my ($f, $n) = @_; return $src{$f} =~ /static const char \Q$n\E\[\]\s*=/; }
+    for my $f (sort keys %src) {
+        next if $f eq "shared/db.c";
+        my @lines = split /\n/, $src{$f};
+        my $fn; my @params;
+        for my $i (0 .. $#lines) {
+            if ($lines[$i] =~ /^[a-z][\w\s\*]*?\b(\w+)\(([^)]*)\)\s*$/) { $fn = $1; @params = map { s/^\s+|\s+$//gr } split /,/, $2; }
+            while ($lines[$i] =~ /\bdb_query\((\w+)/g) {
+                my $n = $1;
+                next if static_in($f, $n);
+                my ($pos) = grep { $params[$_] =~ /\bconst char \*\s*\Q$n\E$/ } 0 .. $#params;
+                if (!defined $pos) { print "$f:", $i + 1, ": db_query($n ...) is not a static statement\n"; next; }
+                my $calls = 0;
+                for my $g (keys %src) {
+                    while ($src{$g} =~ /\b\Q$fn\E\(([^;{]*?)\);/g) {
+                        my @args = map { s/^\s+|\s+$//gr } split /,/, $1;
+                        $calls++;
+                        print "$g: $fn(...) passes \"$args[$pos]\" as a statement\n"
+                            unless defined $args[$pos] && $args[$pos] =~ /^\w+$/ && static_in($g, $args[$pos]);
+                    }
+                }
+                print "$f:", $i + 1, ": $fn is never called\n" unless $calls;
+            }
+        }
+    }' $(find $SRC -name '*.c' | sort))
 check "every statement db_query runs is a static const char array" "$bad"
 
 check "no printf-style format or strcat builds SQL text" \
