@@ -126,5 +126,6 @@ int main(void)
            "the killed instance (%d processes) was started again (pid %d, %d processes)", n_inst, (int)now, n);
     }
     f_check_state(&L, report);
+    f_load_free(&L);
     return done_testing();
 }

@@ -56,5 +56,6 @@ int main(void)
         same = before[i] == after[i];
     ok(same, "no responder was restarted: the same %d processes before and after", na);
     f_check_state(&L, report);
+    f_load_free(&L);
     return done_testing();
 }

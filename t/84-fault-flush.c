@@ -38,7 +38,7 @@ int main(void)
     const char *flushall[] = {"FLUSHALL"};
     struct f_load L;
     long t_flush, bad = 0, lost = 0, reissued = 0, reissue_bad = 0;
-    char users[5][37], *tokens[5], *fresh[5];
+    char users[5][37], *tokens[5], *fresh[5] = {NULL};
     int64_t sched[1], concert, pos = -1, held_rid = -1;
     long code;
 
@@ -148,7 +148,10 @@ int main(void)
     ok(strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0,
        "the new queue admits: E is ACTIVE once A has paid (%ld, %lld)", code, (long long)pos);
     f_check_state(&L, report);
+    f_load_free(&L);
     for (int i = 0; i < 5; i++)
         free(tokens[i]);
+    for (int k = 0; k < 3; k++)
+        free(fresh[k]);
     return done_testing();
 }

@@ -467,6 +467,16 @@ int f_load_stop(struct f_load *L)
     return all ? 0 : -1;
 }
 
+void f_load_free(struct f_load *L)
+{
+    free(L->recs);
+    L->recs = NULL;
+    L->nrecs = 0;
+    if (L->stop && L->stop != MAP_FAILED)
+        munmap((void *)L->stop, sizeof(int));
+    L->stop = NULL;
+}
+
 /* --- tallies -------------------------------------------------------------- */
 
 void f_tally(const struct f_load *L, int op, long from, long to, struct f_tally *t)

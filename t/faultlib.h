@@ -73,6 +73,8 @@ long f_load_ms(const struct f_load *L);
 int f_load_start(struct f_load *L, const char *name, int nclients, int seat_count, int charge_key);
 /* Tells the clients to stop, waits for them (bounded) and reads the records. */
 int f_load_stop(struct f_load *L);
+/* Frees the records and the shared flag. */
+void f_load_free(struct f_load *L);
 
 /* Counts records: op (-1 any) with t0 >= from and t1 <= to (ms), by class. */
 struct f_tally {
