@@ -1283,6 +1283,64 @@ static const struct {
     {"journey", 0, 0},
 };
 
+/* The same report as a Markdown table (latest.md beside latest.json), for
+ * the README. */
+static void write_markdown(struct json_object *out, const char *jsonfile)
+{
+    char path[4096];
+    struct json_object *c, *sc, *drop, *v;
+    FILE *f;
+    size_t n = strlen(jsonfile);
+
+    if (n < 5 || strcmp(jsonfile + n - 5, ".json") != 0)
+        return;
+    snprintf(path, sizeof path, "%.*s.md", (int)(n - 5), jsonfile);
+    f = fopen(path, "w");
+    if (!f)
+        return;
+    json_object_object_get_ex(out, "ceiling", &c);
+    json_object_object_get_ex(out, "scenarios", &sc);
+    fprintf(f, "| scenario | req/s | p50 ms | p99 ms | errors | ratio | target |\n");
+    fprintf(f, "|---|---|---|---|---|---|---|\n");
+    fprintf(f, "| ceiling | %.0f | %.2f | %.2f | %" PRId64 " | 1.00 | |\n", jnum(c, "rps", 0),
+            jnum(c, "p50_ms", 0), jnum(c, "p99_ms", 0), jint(c, "errors", 0));
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        struct json_object *r;
+        char target[96] = "";
+
+        if (!json_object_object_get_ex(sc, scenarios[i].name, &r) ||
+            json_object_object_get_ex(r, "skipped", NULL)) {
+            fprintf(f, "| %s | skipped | | | | | |\n", scenarios[i].name);
+            continue;
+        }
+        if (scenarios[i].ratio > 0) {
+            int len = snprintf(target, sizeof target, "%.2f", scenarios[i].ratio);
+            if (scenarios[i].p99_ms > 0)
+                len += snprintf(target + len, sizeof target - (size_t)len, ", p99 < %.0f ms", scenarios[i].p99_ms);
+            snprintf(target + len, sizeof target - (size_t)len, ": %s",
+                     json_object_object_get_ex(r, "target_met", &v) && json_object_get_boolean(v)
+                     ? "met" : "**not met**");
+        }
+        fprintf(f, "| %s | %.0f | %.2f | %.2f | %" PRId64 " | %.3f | %s |\n", scenarios[i].name,
+                jnum(r, "rps", 0), jnum(r, "p50_ms", 0), jnum(r, "p99_ms", 0), jint(r, "errors", 0),
+                jnum(r, "ratio", 0), target);
+    }
+    if (json_object_object_get_ex(out, "drop", &drop) && drop) {
+        fprintf(f, "\n| drop | users | seats | sold | sold twice | seconds to sell out | admitted after waiting | admission /s |\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+        fprintf(f, "| | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | ", jint(drop, "users", 0),
+                jint(drop, "seats", 0), jint(drop, "sold", 0), jint(drop, "sold_twice", 0));
+        if (json_object_object_get_ex(drop, "seconds_to_sell_out", &v) && v)
+            fprintf(f, "%.2f", json_object_get_double(v));
+        else
+            fprintf(f, "not sold out");
+        fprintf(f, " | %" PRId64 " | %.0f |\n", jint(drop, "admitted_after_waiting", 0),
+                jnum(drop, "admission_rate_per_s", 0));
+    }
+    fprintf(f, "\nResponder RSS at most: %" PRId64 " kB.\n", jint(out, "responder_rss_kb", 0));
+    fclose(f);
+}
+
 static int cmd_report(const char *dir, const char *outfile)
 {
     struct json_object *out = json_object_new_object(), *sc = json_object_new_object();
@@ -1394,6 +1452,7 @@ static int cmd_report(const char *dir, const char *outfile)
         json_object_object_add(out, "machine", machine);
     if (json_object_to_file_ext(outfile, out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED) != 0)
         die("cannot write %s", outfile);
+    write_markdown(out, outfile);
     json_object_put(out);
     json_object_put(ceiling);
     return 0;
