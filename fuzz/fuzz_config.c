@@ -1,7 +1,8 @@
 /* fuzz_config: the config file parser (config_parse). Input: "<first line
  * of the admin key file>\n<config text>". The parser opens admin_key_file
  * itself; this target is linked with -Wl,--wrap=fopen so that every fopen
- * opens the key file the target wrote, whatever path the input names.
+ * config_parse makes opens the key file the target wrote, whatever path
+ * the input names.
  * A parse either succeeds with every value in its documented range, or fails
  * with a message and leaves nothing allocated (LeakSanitizer checks). */
 #include "fuzz.h"
@@ -13,11 +14,16 @@ FILE *__real_fopen(const char *path, const char *mode);
 FILE *__wrap_fopen(const char *path, const char *mode);
 
 static char key_path[64];
+static int in_parse;   /* only config_parse's own fopen is redirected */
 
 FILE *__wrap_fopen(const char *path, const char *mode)
 {
-    (void)path;
-    return __real_fopen(key_path, mode);
+    return __real_fopen(in_parse ? key_path : path, mode);
+}
+
+static void remove_key(void)
+{
+    unlink(key_path);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -32,6 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (fd < 0)
         abort();
     close(fd);
+    atexit(remove_key);
     return 0;
 }
 
@@ -73,8 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fputc('\n', f);
     fclose(f);
 
+    in_parse = 1;
     r1 = config_parse(text, textlen, &c1, err1, sizeof err1);
     r2 = config_parse(text, textlen, &c2, err2, sizeof err2);
+    in_parse = 0;
     FUZZ_CHECK(r1 == r2 && (r1 == 0 || r1 == -1));
     if (r1 == 0) {
         check(&c1);
