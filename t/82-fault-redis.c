@@ -41,8 +41,11 @@ int main(void)
     hs = f_health("redis", v, sizeof v);
     ok(hs == 503 && strcmp(v, "down") == 0, "/healthz says 503, redis down (%ld, %s)", hs, v);
     t_sleep_ms(2000);
-    ok(f_dev("redis-start") == 0, "Redis started again after %ld ms", f_load_ms(&L) - begin);
-    end = f_load_ms(&L);
+    {
+        int started = f_dev("redis-start") == 0;
+        end = f_load_ms(&L);
+        ok(started, "Redis started again, %ld ms after it stopped", end - begin);
+    }
     t_sleep_ms(3000);
     f_load_stop(&L);
     hs = f_health("redis", v, sizeof v);

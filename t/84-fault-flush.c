@@ -148,8 +148,10 @@ int main(void)
         t_resp_free(&r);
     }
     /* A's payment ended A's token: E, first in line, is admitted. */
-    ok(strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0,
-       "the new queue admits: E is ACTIVE once A has paid (%ld, %lld)", code, (long long)pos);
+    {
+        int active = strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0;
+        ok(active, "the new queue admits: E is ACTIVE once A has paid (%ld, position %lld)", code, (long long)pos);
+    }
     f_check_state(&L, report);
     f_load_free(&L);
     for (int i = 0; i < 5; i++)

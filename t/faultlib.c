@@ -143,12 +143,30 @@ pid_t f_pidfile(const char *name)
     return (pid_t)pid;
 }
 
+/* 1 when pid is a zombie (dead, not yet reaped: in a container whose init
+ * does not reap, killed servers stay so). */
+static int f_zombie(pid_t pid)
+{
+    char path[64], buf[512], *p;
+    FILE *f;
+    int z = 0;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 1;
+    if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')))
+        z = p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+    fclose(f);
+    return z;
+}
+
 pid_t f_multiwatch(const char *name)
 {
     pid_t pid = f_pidfile(name), kids[8];
     int n;
 
-    if (pid <= 0 || kill(pid, 0) < 0)
+    if (pid <= 0 || kill(pid, 0) < 0 || f_zombie(pid))
         return -1;
     if (f_comm_is(pid, "multiwatch"))
         return pid;
@@ -156,7 +174,7 @@ pid_t f_multiwatch(const char *name)
      * child is the instance (spawn-fcgi exec'd into multiwatch). */
     n = f_children(pid, kids, 8);
     for (int i = 0; i < n; i++)
-        if (f_comm_is(kids[i], "multiwatch"))
+        if (f_comm_is(kids[i], "multiwatch") && !f_zombie(kids[i]))
             return kids[i];
     return -1;
 }
