@@ -8,18 +8,22 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <fcgiapp.h>
 
 static volatile sig_atomic_t app_stopping;
 
 /* libfcgi retries an interrupted accept() unless told that shutdown is
  * pending, so both flags are set: a process waiting for work leaves its
- * accept() at once, a busy one finishes its request first. */
+ * accept() at once, a busy one finishes its request first. The listening
+ * socket is closed too: a signal that lands after the loop's check but
+ * before accept() would otherwise wait for the next connection. */
 static void app_on_term(int sig)
 {
     (void)sig;
     app_stopping = 1;
     FCGX_ShutdownPending();
+    close(0);
 }
 
 int app_setup(const char *program)
