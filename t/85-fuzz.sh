@@ -37,7 +37,7 @@ i=1
 failed=0
 for t in $targets; do
     i=$((i + 1))
-    work=$OUT/work/$t
+    work=$OUT/learned/$t
     mkdir -p "$work" "$OUT/artifacts"
     if [ ! -x "$OUT/$t" ]; then
         echo "not ok $i - $t ran (not built)"
