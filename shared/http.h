@@ -56,6 +56,10 @@ long long http_content_length(const char *text);
  * UTF-8, no NUL byte, nothing but whitespace after it). Returns 0 and the
  * object in *out (the caller puts it); -1 for a client error, with *why the
  * message of the 400; -2 when out of memory. */
+/* 1 when body is exactly one JSON value in RFC 8259 syntax (with
+ * surrounding white space), at most 16 levels deep. */
+int http_json_syntax_ok(const char *body, size_t len);
+
 int http_parse_json_object(const char *body, size_t len, struct json_object **out, const char **why);
 
 /* Matches path against a pattern whose "{}" segments match any one non-empty
