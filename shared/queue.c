@@ -61,15 +61,15 @@
     "local function describe(code, tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
     "  if not user then return {'INVALID'} end\n" \
-    "  local n = redis.call('ZCARD', K_adm)\n" \
-    "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
-    "  local since = tonumber(first[2] or '0')\n" \
     "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
     "  if exp then\n" \
-    "    return {code, user, 'ACTIVE', 0, tonumber(exp), n, since, now, limit, active_ms}\n" \
+    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms}\n" \
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
     "  if not rank then return {'INVALID'} end\n" \
+    "  local n = redis.call('ZCARD', K_adm)\n" \
+    "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
+    "  local since = tonumber(first[2] or '0')\n" \
     "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms}\n" \
     "end\n"
 
@@ -94,7 +94,7 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
 /* ARGV: token. */
 static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "if redis.call('ZSCORE', K_seen, ARGV[1]) then redis.call('ZADD', K_seen, now, ARGV[1]) end\n"
+    "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
     "admit(nil)\n"
     "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return d\n", ""};
 
@@ -109,6 +109,21 @@ static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
 static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
     "local dropped = sweep(tonumber(ARGV[1]))\n"
     "return {'OK', dropped, admit(nil)}\n", ""};
+
+/* The cheap path of queue_require_active: an ACTIVE token within its period
+ * is all a guarded request needs, so this reads two keys and sweeps nothing.
+ * Anything else (waiting, run out, unknown) goes through the status script,
+ * which sweeps, admits and answers with the full picture.
+ * KEYS: active, tokens. ARGV: token. */
+static struct rds_script active_script = {"queue_active",
+    "local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+    "if not exp then return {'MISS'} end\n"
+    "local clock = redis.call('TIME')\n"
+    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
+    "if tonumber(exp) <= now then return {'MISS'} end\n"
+    "local user = redis.call('HGET', KEYS[2], ARGV[1])\n"
+    "if not user then return {'MISS'} end\n"
+    "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
 /* KEYS: conf. ARGV: 'missing' or limit, active_ms, idle_ms. */
 static struct rds_script fill_script = {"queue_fill",
@@ -397,6 +412,41 @@ void queue_reply_error(struct request *r, queue_rc rc)
     }
 }
 
+/* QUEUE_OK with an ACTIVE ticket, QUEUE_TOKEN_INVALID when the token is not
+ * simply active (the caller asks the status script), or QUEUE_REDIS_DOWN. */
+static queue_rc queue_active(const char *token, struct queue_ticket *t)
+{
+    int64_t concert_id;
+    struct queue_keys k;
+    const char *argv[3];
+    redisReply *reply;
+    queue_rc rc = QUEUE_TOKEN_INVALID;
+
+    if (queue_token_concert(token, &concert_id) < 0)
+        return QUEUE_TOKEN_INVALID;
+    queue_keys_for(concert_id, &k);
+    argv[0] = k.key[3];   /* active */
+    argv[1] = k.key[4];   /* tokens */
+    argv[2] = token;
+    reply = rds_eval(&active_script, 2, 3, argv);
+    if (!reply)
+        return QUEUE_REDIS_DOWN;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+        reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "ACTIVE") == 0 &&
+        reply->element[1]->type == REDIS_REPLY_STRING && reply->element[1]->len < sizeof t->user_id &&
+        strlen(token) <= QUEUE_TOKEN_MAX) {
+        memset(t, 0, sizeof *t);
+        memcpy(t->user_id, reply->element[1]->str, reply->element[1]->len);
+        memcpy(t->token, token, strlen(token));
+        t->concert_id = concert_id;
+        t->state = QUEUE_ACTIVE;
+        t->expires_ms = reply_int(reply->element[2]);
+        rc = QUEUE_OK;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t)
 {
     const char *token = http_bearer(r);
@@ -406,7 +456,9 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
         http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
         return -1;
     }
-    rc = queue_status(token, t);
+    rc = queue_active(token, t);
+    if (rc == QUEUE_TOKEN_INVALID)
+        rc = queue_status(token, t);
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);
         return -1;
