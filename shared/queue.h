@@ -6,6 +6,8 @@
  * token and ending one are each atomic and one round trip; each script first
  * sweeps out run-out tokens and idle waiters and admits the head of the queue
  * into free slots, so admission never waits for the cron program.
+ * (queue_require_active first tries a two-key read that sweeps nothing: an
+ * ACTIVE token within its period is all a guarded request needs.)
  *
  * Key layout (all keys of concert C share the hash tag {c:C}, so every script
  * would run unchanged on Redis Cluster):
