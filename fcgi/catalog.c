@@ -104,12 +104,15 @@ static void seats(struct request *r)
 {
     static const char sql[] =
         "SELECT s.concert_id,"
-        " CASE WHEN s.concert_id = $2 THEN json_build_object("
-        "   'scheduleId', s.id, 'concertId', s.concert_id, 'seats',"
-        "   (SELECT coalesce(json_agg(json_build_object('seatNo', st.seat_no, 'price', st.price,"
-        "      'status', CASE WHEN " SEAT_IS_AVAILABLE " THEN 'AVAILABLE' ELSE st.status END)"
-        "      ORDER BY st.seat_no), '[]'::json)"
-        "    FROM seats st WHERE st.schedule_id = s.id))::text END"
+        /* Built by concatenation: every value is a number or one of three
+         * fixed words, and this is the hottest read of a drop (a
+         * json_build_object per seat cost a fifth of its throughput). */
+        " CASE WHEN s.concert_id = $2 THEN"
+        "   '{\"scheduleId\":' || s.id || ',\"concertId\":' || s.concert_id || ',\"seats\":[' ||"
+        "   coalesce((SELECT string_agg('{\"seatNo\":' || st.seat_no || ',\"price\":' || st.price ||"
+        "      ',\"status\":\"' || CASE WHEN " SEAT_IS_AVAILABLE " THEN 'AVAILABLE' ELSE st.status END || '\"}',"
+        "      ',' ORDER BY st.seat_no)"
+        "    FROM seats st WHERE st.schedule_id = s.id), '') || ']}' END"
         " FROM schedules s WHERE s.id = $1";
     struct queue_ticket t;
     char idtext[24], concerttext[24];
