@@ -16,44 +16,6 @@
 
 #include <inttypes.h>
 
-/* Creates a concert from a JSON body through the admin API. */
-static int64_t create(const char *body, int64_t *ids, int n)
-{
-    char auth[400];
-    const char *headers[] = {auth, NULL};
-    struct t_resp r;
-    int64_t id;
-
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-    t_request("POST", "/api/v1/admin/concerts", headers, body, &r);
-    id = r.status == 201 ? t_json_int(r.json, "concertId") : -1;
-    for (int i = 0; i < n; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "scheduleIds.%d", i);
-        ids[i] = t_json_int(r.json, path);
-    }
-    if (id < 0)
-        diag("create: %ld %s", r.status, r.body ? r.body : "");
-    t_resp_free(&r);
-    return id;
-}
-
-/* Puts a seat into a state directly in PostgreSQL (reservations are another
- * responder's; only the seat row matters to the catalog). */
-static int set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
-{
-    char sid[24], sno[12];
-    const char *p[] = {status, sid, sno, held_for};
-    int64_t n;
-
-    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
-    snprintf(sno, sizeof sno, "%d", seat_no);
-    n = t_pg_int("UPDATE seats SET status = $1, reservation_id = 0,"
-                 " held_until = CASE WHEN $1 = 'HELD' THEN now() + $4::interval END"
-                 " WHERE schedule_id = $2 AND seat_no = $3 RETURNING seat_no", 4, p);
-    return n == seat_no ? 0 : -1;
-}
-
 static void expect_error(const char *path, const char *token, long status, const char *code, const char *what)
 {
     struct t_resp r;
@@ -86,9 +48,9 @@ int main(void)
              "{\"startsAt\":\"%s\",\"seatCount\":3},"
              "{\"startsAt\":\"%s\",\"seatCount\":2},"
              "{\"startsAt\":\"%s\",\"seatCount\":2}]}", t3, t_past, t1, t2, t4);
-    concert_id = create(body, ids, 5);
+    concert_id = t_create_concert_json(body, ids, 5);
     snprintf(body, sizeof body, "{\"title\":\"Other\",\"activeLimit\":1,\"schedules\":[{\"startsAt\":\"%s\"}]}", t1);
-    other_id = create(body, other_ids, 1);
+    other_id = t_create_concert_json(body, other_ids, 1);
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
     for (int i = 0; i < 4; i++)
@@ -102,12 +64,12 @@ int main(void)
 
     /* +3d: seat 1 held (live), seat 2 sold -> 2 of 4 free.
      * +2d: both sold -> left out. +4d: both held, run out -> 2 of 2 free. */
-    setup |= set_seat(ids[0], 1, "HELD", "10 minutes");
-    setup |= set_seat(ids[0], 2, "SOLD", NULL);
-    setup |= set_seat(ids[3], 1, "SOLD", NULL);
-    setup |= set_seat(ids[3], 2, "SOLD", NULL);
-    setup |= set_seat(ids[4], 1, "HELD", "-1 second");
-    setup |= set_seat(ids[4], 2, "HELD", "-1 hour");
+    setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
+    setup |= t_set_seat(ids[0], 2, "SOLD", NULL);
+    setup |= t_set_seat(ids[3], 1, "SOLD", NULL);
+    setup |= t_set_seat(ids[3], 2, "SOLD", NULL);
+    setup |= t_set_seat(ids[4], 1, "HELD", "-1 second");
+    setup |= t_set_seat(ids[4], 2, "HELD", "-1 hour");
     ok(setup == 0 && active && waiting && other_active && other_waiting, "seats and tokens set up");
 
     snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", concert_id);
@@ -133,16 +95,16 @@ int main(void)
     t_resp_free(&r);
 
     /* The last free seat of +1 day sells: it drops out of the list. */
-    set_seat(ids[2], 1, "SOLD", NULL);
-    set_seat(ids[2], 2, "SOLD", NULL);
-    set_seat(ids[2], 3, "HELD", "5 minutes");
+    t_set_seat(ids[2], 1, "SOLD", NULL);
+    t_set_seat(ids[2], 2, "SOLD", NULL);
+    t_set_seat(ids[2], 3, "HELD", "5 minutes");
     t_get(path, active, &r);
     ok(t_json_at(r.json, "schedules") && json_object_array_length(t_json_at(r.json, "schedules")) == 2 &&
        t_json_int(r.json, "schedules.0.scheduleId") == ids[0],
        "a show whose last seat is taken (sold or held) leaves the list");
     t_resp_free(&r);
     /* ... and comes back when that hold runs out. */
-    set_seat(ids[2], 3, "HELD", "-1 second");
+    t_set_seat(ids[2], 3, "HELD", "-1 second");
     t_get(path, active, &r);
     ok(t_json_int(r.json, "schedules.0.scheduleId") == ids[2] && t_json_int(r.json, "schedules.0.availableSeats") == 1,
        "and is back with 1 available once the hold has run out");

@@ -14,42 +14,6 @@
 
 #include <inttypes.h>
 
-static int64_t create(const char *body, int64_t *ids, int n)
-{
-    char auth[400];
-    const char *headers[] = {auth, NULL};
-    struct t_resp r;
-    int64_t id;
-
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-    t_request("POST", "/api/v1/admin/concerts", headers, body, &r);
-    id = r.status == 201 ? t_json_int(r.json, "concertId") : -1;
-    for (int i = 0; i < n; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "scheduleIds.%d", i);
-        ids[i] = t_json_int(r.json, path);
-    }
-    if (id < 0)
-        diag("create: %ld %s", r.status, r.body ? r.body : "");
-    t_resp_free(&r);
-    return id;
-}
-
-/* Puts a seat into a state directly in PostgreSQL. */
-static int set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
-{
-    char sid[24], sno[12];
-    const char *p[] = {status, sid, sno, held_for};
-    int64_t n;
-
-    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
-    snprintf(sno, sizeof sno, "%d", seat_no);
-    n = t_pg_int("UPDATE seats SET status = $1, reservation_id = CASE WHEN $1 <> 'AVAILABLE' THEN 0 END,"
-                 " held_until = CASE WHEN $1 = 'HELD' THEN now() + $4::interval END"
-                 " WHERE schedule_id = $2 AND seat_no = $3 RETURNING seat_no", 4, p);
-    return n == seat_no ? 0 : -1;
-}
-
 static void expect_error(const char *path, const char *token, long status, const char *code, const char *what)
 {
     struct t_resp r;
@@ -95,9 +59,9 @@ int main(void)
              "{\"startsAt\":\"%s\",\"seatCount\":5,\"price\":7000},"
              "{\"startsAt\":\"%s\"},"
              "{\"startsAt\":\"%s\",\"seatCount\":1,\"price\":5}]}", when, when, past);
-    concert_id = create(body, ids, 3);
+    concert_id = t_create_concert_json(body, ids, 3);
     snprintf(body, sizeof body, "{\"title\":\"Other\",\"schedules\":[{\"startsAt\":\"%s\"}]}", when);
-    other_id = create(body, other_ids, 1);
+    other_id = t_create_concert_json(body, other_ids, 1);
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
     for (int i = 0; i < 4; i++)
@@ -107,9 +71,9 @@ int main(void)
     t_resp_free(&r);
     other_active = t_active_token(other_id, u[2]);
 
-    setup |= set_seat(ids[0], 1, "HELD", "10 minutes");
-    setup |= set_seat(ids[0], 2, "HELD", "-1 second");
-    setup |= set_seat(ids[0], 3, "SOLD", NULL);
+    setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
+    setup |= t_set_seat(ids[0], 2, "HELD", "-1 second");
+    setup |= t_set_seat(ids[0], 3, "SOLD", NULL);
     ok(setup == 0 && active && waiting && other_active, "seats and tokens set up");
 
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", ids[0]);
@@ -126,7 +90,7 @@ int main(void)
     t_resp_free(&r);
 
     /* A hold that runs out between two reads. */
-    set_seat(ids[0], 4, "HELD", "1 second");
+    t_set_seat(ids[0], 4, "HELD", "1 second");
     t_get(path, active, &r);
     seat_summary(r.json, 7000, summary, sizeof summary, &shaped);
     is(summary, "HELD,AVAILABLE,SOLD,HELD,AVAILABLE", "a hold with a second to go is HELD");
@@ -136,7 +100,7 @@ int main(void)
     seat_summary(r.json, 7000, summary, sizeof summary, &shaped);
     is(summary, "HELD,AVAILABLE,SOLD,AVAILABLE,AVAILABLE", "a moment later it reads AVAILABLE, with no cron run");
     t_resp_free(&r);
-    set_seat(ids[0], 2, "AVAILABLE", NULL);
+    t_set_seat(ids[0], 2, "AVAILABLE", NULL);
 
     /* The default-size show: seats 1..seatCount (the config's default) in order. */
     {

@@ -291,6 +291,41 @@ int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_
     return id;
 }
 
+int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n)
+{
+    char auth[400];
+    const char *headers[] = {auth, NULL};
+    struct t_resp r;
+    int64_t id;
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
+    t_request("POST", "/api/v1/admin/concerts", headers, body, &r);
+    id = r.status == 201 ? t_json_int(r.json, "concertId") : -1;
+    for (int i = 0; i < n; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "scheduleIds.%d", i);
+        schedule_ids[i] = t_json_int(r.json, path);
+    }
+    if (id < 0)
+        diag("creating a concert failed: %ld %s", r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return id;
+}
+
+int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
+{
+    char sid[24], sno[12];
+    const char *p[] = {status, sid, sno, held_for};
+    int64_t n;
+
+    snprintf(sid, sizeof sid, "%lld", (long long)schedule_id);
+    snprintf(sno, sizeof sno, "%d", seat_no);
+    n = t_pg_int("UPDATE seats SET status = $1, reservation_id = CASE WHEN $1 <> 'AVAILABLE' THEN 0 END,"
+                 " held_until = CASE WHEN $1 = 'HELD' THEN now() + $4::interval END"
+                 " WHERE schedule_id = $2 AND seat_no = $3 RETURNING seat_no", 4, p);
+    return n == seat_no ? 0 : -1;
+}
+
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out)
 {
     char body[128];

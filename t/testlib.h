@@ -63,6 +63,15 @@ int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_
                          int hold_seconds, int nschedules, int seat_count, int64_t price,
                          int64_t *schedule_ids);
 
+/* Creates a concert from a whole admin-API JSON body; fills up to n
+ * schedule ids. Returns the concert id, or -1 (with a diag). */
+int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
+
+/* Puts one seat into a state directly in PostgreSQL (AVAILABLE, HELD for
+ * the interval held_for, or SOLD), for tests of readers of the seat map.
+ * Returns 0, or -1 when no such seat. */
+int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for);
+
 /* Issues a queue token for (concert, user); returns a malloc'd token or NULL. */
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out);
 /* Issues a token and requires it ACTIVE at once (the concert has room). */
