@@ -14,27 +14,7 @@
 #include "rds.h"
 
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-/* A loopback TCP port nobody listens on (bound, then released). */
-static int closed_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 1;
-
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
 
 int main(void)
 {
@@ -56,7 +36,7 @@ int main(void)
     ok(tok != NULL, "a token issued through the stack");
 
     /* --- Redis unreachable ------------------------------------------------- */
-    rds_init("127.0.0.1", closed_port(), 500);
+    rds_init("127.0.0.1", t_unused_port(), 500);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
     is_int(queue_enter(warm, user2, &t), QUEUE_REDIS_DOWN, "queue_enter: QUEUE_REDIS_DOWN");
     if (!tok)
@@ -69,7 +49,7 @@ int main(void)
     is_int(queue_status("not-a-token", &t), QUEUE_TOKEN_INVALID, "a malformed token is refused without Redis");
 
     /* --- PostgreSQL unreachable, Redis back ------------------------------- */
-    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d dbname=concert connect_timeout=1", closed_port());
+    snprintf(conninfo, sizeof conninfo, "host=127.0.0.1 port=%d dbname=concert connect_timeout=1", t_unused_port());
     db_init(conninfo);
     rds_init("127.0.0.1", redis_port, 2000);
     is_int(queue_status(tok, &t), QUEUE_OK, "Redis back: queue_status works again");

@@ -16,13 +16,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -57,23 +55,6 @@ static int run(int as_app, char *const argv[])
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* The pg_dump line of conf/crontab as a command for this stack, or NULL. */
@@ -242,7 +223,7 @@ int main(void)
     }
 
     /* A fresh cluster on a free port. */
-    port = free_port();
+    port = t_unused_port();
     snprintf(port_s, sizeof port_s, "%d", port);
     {
         char initdb[600], pg_ctl[600], opts[900], log[800];

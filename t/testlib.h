@@ -93,6 +93,10 @@ int t_redis_cmd(int argc, const char **argv);
  * shared memory, so any int). Returns 0 when every child ran to the end. */
 int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results);
 
+/* A loopback TCP port nobody listens on right now (bound, then released),
+ * or 0 when none could be had. */
+int t_unused_port(void);
+
 /* Milliseconds sleep. */
 void t_sleep_ms(long ms);
 
