@@ -4,12 +4,12 @@
 # seed corpus: the validators, headers and tokens, routing, JSON bodies, the
 # config file, and each responder's own handlers on fuzzed requests. A crash,
 # a sanitizer report, a leak or a broken property fails the test and leaves
-# the input under <build>/fuzz/artifacts/. `./dev fuzz [seconds]` runs them
+# the input under <build>/fuzz-out/artifacts/. `./dev fuzz [seconds]` runs them
 # longer. CONCERT_FUZZ_SECONDS sets the time per target here (default 2).
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-BUILD=${CONCERT_BUILD:-$REPO/build}
-OUT=$BUILD/fuzz
+BUILD=${CONCERT_BUILD:-$PWD}   # make check runs in the build tree
+OUT=$BUILD/fuzz-out
 SECS=${CONCERT_FUZZ_SECONDS:-2}
 # The suite's sanitizer settings (./dev test --sanitize) are for the
 # servers; libFuzzer reports on stderr itself.

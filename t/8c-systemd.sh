@@ -10,7 +10,7 @@
 #   - its socket folder is made at boot (tmpfiles), group www-data for nginx.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-BUILD=${CONCERT_BUILD:-$REPO/build}
+BUILD=${CONCERT_BUILD:-$PWD}   # make check runs in the build tree
 U=$REPO/conf/systemd/concert-responder@.service
 T=$REPO/conf/systemd/concert.target
 n=0
