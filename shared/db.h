@@ -11,7 +11,11 @@
 
 typedef enum {
     DB_OK = 0,
-    DB_UNAVAILABLE,   /* no connection could be had: answer 503 */
+    DB_UNAVAILABLE,   /* no server ran the statement (none could be reached, or
+                       * it was never sent): nothing happened, answer 503 */
+    DB_UNKNOWN,       /* the connection broke after the statement was sent: it
+                       * may have committed. Answer 503 and never run it again;
+                       * the client's retry (with its Idempotency-Key) decides */
     DB_FAILED         /* the server rejected the statement: a bug, answer 500 */
 } db_rc;
 
