@@ -52,16 +52,6 @@ char *http_path_of(const char *uri);
 /* CONTENT_LENGTH as a number: -1 when absent, empty or malformed. */
 long long http_content_length(const char *text);
 
-/* Parses a body that must be exactly one JSON object (strict JSON, valid
- * UTF-8, no NUL byte, nothing but whitespace after it). Returns 0 and the
- * object in *out (the caller puts it); -1 for a client error, with *why the
- * message of the 400; -2 when out of memory. */
-/* 1 when body is exactly one JSON value in RFC 8259 syntax (with
- * surrounding white space), at most 16 levels deep. */
-int http_json_syntax_ok(const char *body, size_t len);
-
-int http_parse_json_object(const char *body, size_t len, struct json_object **out, const char **why);
-
 /* Matches path against a pattern whose "{}" segments match any one non-empty
  * segment. On a match returns 1 and stores in param[0..*nparam) pointers
  * into path at the start of each captured segment (the segment ends at the
@@ -96,17 +86,11 @@ void http_error(struct request *r, int status, const char *code, const char *mes
 void http_unavailable(struct request *r, const char *what);
 void http_internal_error(struct request *r);
 
-/* Request body helpers. Each returns 0 on success; on failure it has
- * already answered 400 INVALID_REQUEST naming the field, and returns -1. */
-struct json_object *http_body_object(struct request *r);
-int http_get_int(struct request *r, struct json_object *obj, const char *field,
-                 int required, int64_t min, int64_t max, int64_t *out);
-int http_get_string(struct request *r, struct json_object *obj, const char *field,
-                    int required, size_t minlen, size_t maxlen, const char **out);
-/* Rejects fields other than those listed (NULL-terminated). */
-int http_only_fields(struct request *r, struct json_object *obj, const char *const *allowed);
+/* Answers 400 INVALID_REQUEST "<name> <problem>". */
+void http_invalid(struct request *r, const char *name, const char *problem);
 
-/* Path parameter helpers: same error behaviour. */
+/* Path parameter helpers: on failure they answer 400 INVALID_REQUEST naming
+ * the parameter and return -1. */
 int http_param_id(struct request *r, int index, const char *what, int64_t *out);
 int http_param_uuid(struct request *r, int index, const char **out);
 
@@ -116,5 +100,8 @@ const char *http_bearer(const struct request *r);
 /* Idempotency-Key: 0 and *key=NULL when absent, 0 and the key when valid,
  * -1 after answering 400 when malformed. */
 int http_idempotency_key(struct request *r, const char **key);
+
+/* Request bodies (json_body.c). */
+#include "json_body.h"
 
 #endif

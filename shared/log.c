@@ -1,5 +1,6 @@
 /* log.c - timestamped stderr logging (see log.h). */
 #include "log.h"
+#include "utc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,12 +16,9 @@ void log_init(const char *program)
 
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
+    char stamp[UTC_TEXT_SIZE];
 
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_text(time(NULL), stamp);
     fprintf(stderr, "%s %s[%ld] %s: ", stamp, log_program, (long)getpid(), level);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "rand.h"
 #include "rds.h"
+#include "utc.h"
 #include "valid.h"
 
 #include <inttypes.h>
@@ -476,12 +477,9 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
 
 static struct json_object *iso_time_ms(int64_t ms)
 {
-    char text[32];
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
+    char text[UTC_TEXT_SIZE];
 
-    gmtime_r(&secs, &tm);
-    strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    utc_text((time_t)(ms / 1000), text);
     return json_object_new_string(text);
 }
 

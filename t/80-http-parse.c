@@ -1,5 +1,5 @@
-/* 80-http-parse: the pure parsing layer of shared/http.c (what the fuzz
- * targets drive): JSON bodies, route matching and dispatch answers, bearer
+/* 80-http-parse: the pure parsing layer of shared/http.c and json_body.c
+ * (what the fuzz targets drive): JSON bodies and their integers, route matching and dispatch answers, bearer
  * tokens, CONTENT_LENGTH and the path of a URI, on requests built without
  * FastCGI. */
 #include "tap.h"
@@ -59,7 +59,7 @@ int main(void)
     int nparam = 0;
     char allow[64];
 
-    plan(34);
+    plan(43);
 
     is(parse("{\"a\":1}", 7), "ok", "an object parses");
     is(parse(" {\"a\":[1,2]}\r\n\t ", 16), "ok", "whitespace around it is fine");
@@ -118,6 +118,30 @@ int main(void)
         is(q, "/", "no URI is /");
         free(p);
         free(q);
+    }
+
+    /* The one integer rule (json_body_int64): exact int64 or refused, never
+     * json-c's silent saturation at either end. */
+    {
+        static const struct { const char *text; int ok; int64_t value; } ints[] = {
+            {"9223372036854775807", 1, INT64_MAX},
+            {"9223372036854775808", 0, 0},
+            {"18446744073709551616", 0, 0},
+            {"-9223372036854775807", 1, -INT64_MAX},
+            {"-9223372036854775808", 0, 0},
+            {"-9223372036854775809", 0, 0},
+            {"-99999999999999999999", 0, 0},
+            {"1.5", 0, 0},
+            {"\"7\"", 0, 0},
+        };
+        for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+            struct json_object *v = json_tokener_parse(ints[i].text);
+            int64_t n = 0;
+            int rc = json_body_int64(v, &n);
+            ok(ints[i].ok ? rc == 0 && n == ints[i].value : rc < 0, "integer %s %s", ints[i].text,
+               ints[i].ok ? "read exactly" : "refused");
+            json_object_put(v);
+        }
     }
     return done_testing();
 }
