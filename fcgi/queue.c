@@ -56,14 +56,12 @@ done:
  * waiting token from being dropped as idle. */
 static void status(struct request *r)
 {
-    const char *token = http_bearer(r);
+    const char *token = queue_bearer(r);
     struct queue_ticket t;
     queue_rc rc;
 
-    if (!token) {
-        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+    if (!token)
         return;
-    }
     rc = queue_status(token, &t);
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);

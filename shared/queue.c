@@ -403,6 +403,12 @@ void queue_reply_error(struct request *r, queue_rc rc)
     case QUEUE_TOKEN_INVALID:
         http_error(r, 401, "TOKEN_INVALID", "the queue token is unknown, expired or already used");
         break;
+    case QUEUE_NOT_ACTIVE:
+        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
+        break;
+    case QUEUE_WRONG_CONCERT:
+        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        break;
     case QUEUE_PG_DOWN:
         http_unavailable(r, "PostgreSQL");
         break;
@@ -448,28 +454,31 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
     return rc;
 }
 
-int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t)
+const char *queue_bearer(struct request *r)
 {
     const char *token = http_bearer(r);
+
+    if (!token)
+        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+    return token;
+}
+
+int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t)
+{
+    const char *token = queue_bearer(r);
     queue_rc rc;
 
-    if (!token) {
-        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+    if (!token)
         return -1;
-    }
     rc = queue_active(token, t);
     if (rc == QUEUE_TOKEN_INVALID)
         rc = queue_status(token, t);
+    if (rc == QUEUE_OK && concert_id != 0 && t->concert_id != concert_id)
+        rc = QUEUE_WRONG_CONCERT;
+    if (rc == QUEUE_OK && t->state != QUEUE_ACTIVE)
+        rc = QUEUE_NOT_ACTIVE;
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);
-        return -1;
-    }
-    if (concert_id != 0 && t->concert_id != concert_id) {
-        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
-        return -1;
-    }
-    if (t->state != QUEUE_ACTIVE) {
-        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
         return -1;
     }
     return 0;

@@ -50,6 +50,8 @@ typedef enum {
     QUEUE_OK = 0,
     QUEUE_NO_CONCERT,          /* 404 */
     QUEUE_TOKEN_INVALID,       /* 401 */
+    QUEUE_NOT_ACTIVE,          /* 403: still waiting */
+    QUEUE_WRONG_CONCERT,       /* 403: issued for another concert */
     QUEUE_REDIS_DOWN,          /* 503 */
     QUEUE_PG_DOWN              /* 503 */
 } queue_rc;
@@ -75,8 +77,13 @@ void queue_forget_concert(int64_t concert_id);
  * returns -1. */
 int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t);
 
-/* Answers the error that a non-OK queue_rc stands for. */
+/* Answers the error that a non-OK queue_rc stands for: the one place the
+ * token errors' codes and messages are written. */
 void queue_reply_error(struct request *r, queue_rc rc);
+
+/* The queue token of "Authorization: Bearer <token>", or NULL after
+ * answering 401 TOKEN_MISSING. */
+const char *queue_bearer(struct request *r);
 
 /* The contract's token body: token, userId, concertId, status, position,
  * estimatedWaitSeconds, expiresAt. NULL when out of memory. */
