@@ -53,7 +53,9 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
  *     SEATLOCK_GRACE_MS old: a hold takes its locks a moment before its row
  *     commits (a statement is bounded by the database's timeouts, seconds),
  *     and that hold must not lose them. A lock's age is its hold length
- *     minus its remaining life, read before PostgreSQL is asked.
+ *     minus its remaining life, read before PostgreSQL is asked (right after
+ *     a concert's holdSeconds grows its locks look older than they are: at
+ *     worst a crowd then reaches PostgreSQL, which refuses it).
  * Correctness never rests on this (PostgreSQL judges every hold); it only
  * stops Redis from refusing seats that are free. */
 
