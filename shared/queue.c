@@ -17,7 +17,14 @@
 #define QUEUE_SWEEP_BATCH "200"
 
 /* Shared head of every queue script: names the keys, reads the concert's
- * cached facts and Redis's clock, and defines sweep/admit/describe. */
+ * cached facts and Redis's clock, and defines sweep/admit/describe.
+ *
+ * A sweep ends at most QUEUE_SWEEP_BATCH run-out tokens and as many idle
+ * waiters a call, so more may be stored than it reached: every reader
+ * therefore compares end times itself. A token whose active period has ended
+ * or a waiter idle past waitingIdleSeconds is over (ended(), idle()) whether
+ * or not a sweep has removed it yet: it is not ACTIVE, not "a live token",
+ * holds no slot and is never admitted. */
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
@@ -27,6 +34,7 @@
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
+    "local dropped = 0\n" \
     "local function forget(tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
     "  if user then\n" \
@@ -34,36 +42,51 @@
     "    if redis.call('HGET', K_usr, user) == tok then redis.call('HDEL', K_usr, user) end\n" \
     "  end\n" \
     "end\n" \
+    "local function drop(tok)\n" \
+    "  redis.call('ZREM', K_act, tok); redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
+    "  forget(tok); dropped = dropped + 1\n" \
+    "end\n" \
+    "local function idle(tok)\n" \
+    "  local seen = redis.call('ZSCORE', K_seen, tok)\n" \
+    "  return seen and tonumber(seen) <= now - idle_ms\n" \
+    "end\n" \
+    "local function ended(tok)\n" \
+    "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
+    "  if exp then return tonumber(exp) <= now end\n" \
+    "  return idle(tok)\n" \
+    "end\n" \
     "local function sweep(max)\n" \
-    "  local dropped = 0\n" \
     "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(gone) do\n" \
-    "    redis.call('ZREM', K_act, tok); forget(tok); dropped = dropped + 1\n" \
-    "  end\n" \
-    "  local idle = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(idle) do\n" \
-    "    redis.call('ZREM', K_seen, tok); redis.call('ZREM', K_wait, tok); forget(tok)\n" \
-    "    dropped = dropped + 1\n" \
-    "  end\n" \
+    "  for _, tok in ipairs(gone) do drop(tok) end\n" \
+    "  local quiet = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
+    "  for _, tok in ipairs(quiet) do drop(tok) end\n" \
     "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
-    "  return dropped\n" \
     "end\n" \
     "local function admit(fresh)\n" \
-    "  local free = limit - redis.call('ZCARD', K_act)\n" \
-    "  if free <= 0 then return 0 end\n" \
-    "  local heads = redis.call('ZRANGE', K_wait, 0, free - 1)\n" \
-    "  for _, tok in ipairs(heads) do\n" \
-    "    redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
-    "    redis.call('ZADD', K_act, now + active_ms, tok)\n" \
-    "    if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
+    "  local free = limit - redis.call('ZCOUNT', K_act, '(' .. now, '+inf')\n" \
+    "  local admitted, skipped = 0, 0\n" \
+    "  while free > 0 and skipped < " QUEUE_SWEEP_BATCH " do\n" \
+    "    local heads = redis.call('ZRANGE', K_wait, 0, free - 1)\n" \
+    "    if #heads == 0 then break end\n" \
+    "    for _, tok in ipairs(heads) do\n" \
+    "      if idle(tok) then\n" \
+    "        drop(tok); skipped = skipped + 1\n" \
+    "      else\n" \
+    "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
+    "        redis.call('ZADD', K_act, now + active_ms, tok)\n" \
+    "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
+    "        admitted = admitted + 1; free = free - 1\n" \
+    "      end\n" \
+    "    end\n" \
     "  end\n" \
-    "  return #heads\n" \
+    "  return admitted\n" \
     "end\n" \
     "local function describe(code, tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
     "  if not user then return {'INVALID'} end\n" \
     "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
     "  if exp then\n" \
+    "    if tonumber(exp) <= now then return {'INVALID'} end\n" \
     "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms}\n" \
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
@@ -78,8 +101,9 @@
 static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "local tok = redis.call('HGET', K_usr, ARGV[1])\n"
+    "if tok and ended(tok) then drop(tok); tok = nil end\n"
     "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok)) then\n"
-    "  if redis.call('ZSCORE', K_seen, tok) then redis.call('ZADD', K_seen, now, tok) end\n"
+    "  redis.call('ZADD', K_seen, 'XX', now, tok)\n"
     "  admit(nil)\n"
     "  local d = describe('OK', tok); table.insert(d, tok); return d\n"
     "end\n"
@@ -92,9 +116,11 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "admit(tok)\n"
     "local d = describe('CREATED', tok); table.insert(d, tok); return d\n", ""};
 
-/* ARGV: token. */
+/* ARGV: token. A poll counts as activity only for a waiter not yet dropped:
+ * one already idle past its limit is ended before the poll could revive it. */
 static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
+    "if ended(ARGV[1]) then drop(ARGV[1]) end\n"
     "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
     "admit(nil)\n"
     "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return d\n", ""};
@@ -108,8 +134,9 @@ static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
 
 /* ARGV: how many tokens to sweep at most. */
 static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
-    "local dropped = sweep(tonumber(ARGV[1]))\n"
-    "return {'OK', dropped, admit(nil)}\n", ""};
+    "sweep(tonumber(ARGV[1]))\n"
+    "local admitted = admit(nil)\n"
+    "return {'OK', dropped, admitted}\n", ""};
 
 /* The cheap path of queue_require_active: an ACTIVE token within its period
  * is all a guarded request needs, so this reads two keys and sweeps nothing.

@@ -4,7 +4,10 @@
 #include "rds.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define SEATLOCK_KEYLEN 80
 #define SEATLOCK_NUMLEN 24
@@ -114,5 +117,425 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
     if (!reply)
         return -1;
     freeReplyObject(reply);
+    return 0;
+}
+
+/* --- Agreeing with PostgreSQL (see seatlock.h) --------------------------- */
+
+/* KEYS: locks. Returns each one's value (nil when gone or not a string) and
+ * remaining life in milliseconds, in pairs. */
+static struct rds_script peek_script = {"seatlock_peek",
+    "local out = {}\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  local v = redis.pcall('GET', key)\n"
+    "  if type(v) ~= 'string' then v = false end\n"
+    "  out[2 * i - 1] = v\n"
+    "  out[2 * i] = redis.call('PTTL', key)\n"
+    "end\n"
+    "return out\n", ""};
+
+/* KEYS: locks. ARGV: the owner seen in each. Deletes the ones that still
+ * hold it (a lock taken again since has another owner); returns how many. */
+static struct rds_script drop_script = {"seatlock_drop",
+    "local n = 0\n"
+    "for i, key in ipairs(KEYS) do\n"
+    "  if redis.pcall('GET', key) == ARGV[i] then redis.call('DEL', key); n = n + 1 end\n"
+    "end\n"
+    "return n\n", ""};
+
+/* KEYS: one sold set. Its members; none when it is not a set. */
+static struct rds_script marks_script = {"seatlock_marks",
+    "local m = redis.pcall('SMEMBERS', KEYS[1])\n"
+    "if m.err then return {} end\n"
+    "return m\n", ""};
+
+/* A positive decimal without sign or leading zeros, at most max, read from
+ * *p (not past end); *p moves past it. */
+static int read_number(const char **p, const char *end, int64_t max, int64_t *out)
+{
+    const char *s = *p;
+    int64_t v = 0;
+
+    if (s == end || *s < '1' || *s > '9')
+        return -1;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        if (v > (max - (*s - '0')) / 10)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+static int read_word(const char **p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+
+    if ((size_t)(end - *p) < n || memcmp(*p, word, n) != 0)
+        return -1;
+    *p += n;
+    return 0;
+}
+
+enum seatlock_kind seatlock_parse_key(const char *key, size_t len, struct seatlock_at *at)
+{
+    const char *p = key, *end = key + len;
+    int64_t concert, schedule, seat = 0;
+    enum seatlock_kind kind;
+
+    if (read_word(&p, end, "{c:") < 0 || read_number(&p, end, INT64_MAX, &concert) < 0)
+        return SEATLOCK_OTHER;
+    if (read_word(&p, end, "}:seat:") == 0)
+        kind = SEATLOCK_LOCK;
+    else if (read_word(&p, end, "}:sold:") == 0)
+        kind = SEATLOCK_SOLD;
+    else
+        return SEATLOCK_OTHER;
+    if (read_number(&p, end, INT64_MAX, &schedule) < 0)
+        return SEATLOCK_OTHER;
+    if (kind == SEATLOCK_LOCK &&
+        (read_word(&p, end, ":") < 0 || read_number(&p, end, INT_MAX, &seat) < 0))
+        return SEATLOCK_OTHER;
+    if (p != end)
+        return SEATLOCK_OTHER;
+    at->concert_id = concert;
+    at->schedule_id = schedule;
+    at->seat_no = (int)seat;
+    return kind;
+}
+
+int seatlock_owner_valid(const char *text)
+{
+    size_t n = 0;
+
+    for (; text[n]; n++) {
+        if (!((text[n] >= '0' && text[n] <= '9') || (text[n] >= 'a' && text[n] <= 'f')))
+            return 0;
+    }
+    return n == 2 * SEATLOCK_OWNER_BYTES;
+}
+
+/* A copy of len bytes as a C string; NULL when out of memory or when the
+ * bytes hold a NUL (no key or owner of ours does). */
+static char *copy_text(const char *s, size_t len)
+{
+    char *out;
+
+    if (memchr(s, '\0', len))
+        return NULL;
+    out = malloc(len + 1);
+    if (out) {
+        memcpy(out, s, len);
+        out[len] = '\0';
+    }
+    return out;
+}
+
+/* Grows *items (of size bytes each, *cap of them) to hold one more. */
+static int grow(void **items, size_t size, size_t used, size_t *cap)
+{
+    void *bigger;
+    size_t want;
+
+    if (used < *cap)
+        return 0;
+    want = *cap ? *cap * 2 : 64;
+    bigger = realloc(*items, want * size);
+    if (!bigger)
+        return -1;
+    *items = bigger;
+    *cap = want;
+    return 0;
+}
+
+void seatlock_page_free(struct seatlock_page *page)
+{
+    for (size_t i = 0; i < page->nlocks; i++) {
+        free(page->locks[i].key);
+        free(page->locks[i].owner);
+    }
+    for (size_t i = 0; i < page->nmarks; i++) {
+        free(page->marks[i].key);
+        free(page->marks[i].member);
+    }
+    free(page->locks);
+    free(page->marks);
+    memset(page, 0, sizeof *page);
+}
+
+/* Reads the members of the sold set key into the page. */
+static int read_marks(const char *key, const struct seatlock_at *at, struct seatlock_page *page, size_t *cap)
+{
+    const char *argv[] = {key};
+    redisReply *reply = rds_eval(&marks_script, 1, 1, argv);
+    int rc = 0;
+
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        log_error("seatlock_scan: unexpected reply type %d for a sold set", reply->type);
+        freeReplyObject(reply);
+        return -1;
+    }
+    for (size_t i = 0; i < reply->elements && rc == 0; i++) {
+        redisReply *m = reply->element[i];
+        struct seatlock_mark *mark;
+        const char *p = m->str;
+        int64_t seat = 0;
+
+        if (m->type != REDIS_REPLY_STRING)
+            continue;
+        if (grow((void **)&page->marks, sizeof *page->marks, page->nmarks, cap) < 0) {
+            rc = -1;
+            break;
+        }
+        mark = &page->marks[page->nmarks];
+        memset(mark, 0, sizeof *mark);
+        mark->at = *at;
+        if (read_number(&p, m->str + m->len, INT_MAX, &seat) < 0 || p != m->str + m->len)
+            seat = 0;
+        mark->at.seat_no = (int)seat;
+        mark->key = strdup(key);
+        mark->member = malloc(m->len + 1);
+        if (!mark->key || !mark->member) {
+            free(mark->key);
+            free(mark->member);
+            rc = -1;
+            break;
+        }
+        memcpy(mark->member, m->str, m->len);
+        mark->member[m->len] = '\0';
+        mark->member_len = m->len;
+        page->nmarks++;
+    }
+    freeReplyObject(reply);
+    if (rc < 0)
+        log_error("seatlock_scan: out of memory");
+    return rc;
+}
+
+static int by_concert(const void *a, const void *b)
+{
+    const struct seatlock_found *x = a, *y = b;
+
+    if (x->at.concert_id != y->at.concert_id)
+        return x->at.concert_id < y->at.concert_id ? -1 : 1;
+    if (x->at.schedule_id != y->at.schedule_id)
+        return x->at.schedule_id < y->at.schedule_id ? -1 : 1;
+    return (x->at.seat_no > y->at.seat_no) - (x->at.seat_no < y->at.seat_no);
+}
+
+/* How many locks from locks[0] on share its concert: one script call each,
+ * so every call touches one hash tag. */
+static size_t same_concert(const struct seatlock_found *locks, size_t n)
+{
+    size_t j = 1;
+
+    while (j < n && locks[j].at.concert_id == locks[0].at.concert_id)
+        j++;
+    return j;
+}
+
+/* Reads the owner and remaining life of locks[0..n) (one concert). */
+static int peek(struct seatlock_found *locks, size_t n)
+{
+    const char **argv = malloc(n * sizeof *argv);
+    redisReply *reply;
+    int rc = -1;
+
+    if (!argv) {
+        log_error("seatlock_scan: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        argv[i] = locks[i].key;
+    reply = rds_eval(&peek_script, (int)n, (int)n, argv);
+    free(argv);
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 * n) {
+        log_error("seatlock_scan: unexpected reply to a lock read");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *value = reply->element[2 * i], *ttl = reply->element[2 * i + 1];
+
+        if (value->type != REDIS_REPLY_STRING || ttl->type != REDIS_REPLY_INTEGER)
+            continue;           /* gone since the scan: nothing to settle */
+        locks[i].ttl_ms = ttl->integer;
+        if (memchr(value->str, '\0', value->len))
+            continue;           /* no owner of ours; it can only run out */
+        locks[i].owner = copy_text(value->str, value->len);
+        if (!locks[i].owner) {
+            log_error("seatlock_scan: out of memory");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_page *page)
+{
+    char count_text[16];
+    const char *argv[] = {"SCAN", cursor, "MATCH", SEATLOCK_SCAN_MATCH, "COUNT", count_text};
+    redisReply *reply, *keys;
+    size_t lock_cap = 0, mark_cap = 0;
+    int rc = -1;
+
+    memset(page, 0, sizeof *page);
+    snprintf(count_text, sizeof count_text, "%d", count > 0 ? count : 100);
+    reply = rds_command(6, argv, NULL);
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING || reply->element[0]->len >= cursor_cap ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        log_error("seatlock_scan: unexpected reply to SCAN");
+        goto out;
+    }
+    keys = reply->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *k = keys->element[i];
+        struct seatlock_at at;
+        enum seatlock_kind kind;
+
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        kind = seatlock_parse_key(k->str, k->len, &at);
+        if (kind == SEATLOCK_SOLD) {
+            if (read_marks(k->str, &at, page, &mark_cap) < 0)
+                goto out;
+        } else if (kind == SEATLOCK_LOCK) {
+            struct seatlock_found *lock;
+
+            if (grow((void **)&page->locks, sizeof *page->locks, page->nlocks, &lock_cap) < 0) {
+                log_error("seatlock_scan: out of memory");
+                goto out;
+            }
+            lock = &page->locks[page->nlocks];
+            memset(lock, 0, sizeof *lock);
+            lock->at = at;
+            lock->key = copy_text(k->str, k->len);
+            if (!lock->key) {
+                log_error("seatlock_scan: out of memory");
+                goto out;
+            }
+            page->nlocks++;
+        }
+    }
+    qsort(page->locks, page->nlocks, sizeof *page->locks, by_concert);
+    for (size_t i = 0, n; i < page->nlocks; i += n) {
+        n = same_concert(page->locks + i, page->nlocks - i);
+        if (peek(page->locks + i, n) < 0)
+            goto out;
+    }
+    memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+    cursor[reply->element[0]->len] = '\0';
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    if (rc < 0)
+        seatlock_page_free(page);
+    return rc;
+}
+
+/* Whether a lock that PostgreSQL does not back is to go: it had an owner
+ * when read and was old enough then (or can have no hold on its way). */
+static int lock_stale(const struct seatlock_found *lock)
+{
+    if (lock->held || !lock->owner)
+        return 0;
+    if (lock->hold_ms < 0 || lock->ttl_ms < 0)
+        return 1;
+    return lock->hold_ms - lock->ttl_ms >= SEATLOCK_GRACE_MS;
+}
+
+/* Deletes the stale ones of locks[0..n) (one concert). */
+static int drop_stale(const struct seatlock_found *locks, size_t n, int64_t *deleted)
+{
+    const char **argv = malloc(2 * n * sizeof *argv);
+    size_t nstale = 0;
+    redisReply *reply;
+
+    if (!argv) {
+        log_error("seatlock_settle: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (lock_stale(&locks[i]))
+            argv[nstale++] = locks[i].key;
+    for (size_t i = 0, j = nstale; i < n; i++)
+        if (lock_stale(&locks[i]))
+            argv[j++] = locks[i].owner;
+    if (nstale == 0) {
+        free(argv);
+        return 0;
+    }
+    reply = rds_eval(&drop_script, (int)nstale, (int)(2 * nstale), argv);
+    free(argv);
+    if (!reply)
+        return -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        *deleted += reply->integer;
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* Removes marks[0..n) (one sold set) that PostgreSQL does not have SOLD. */
+static int remove_unsold(const struct seatlock_mark *marks, size_t n, int64_t *removed)
+{
+    const char **argv = malloc((n + 2) * sizeof *argv);
+    size_t *lens = malloc((n + 2) * sizeof *lens);
+    int argc = 2, rc = 0;
+    redisReply *reply;
+
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        log_error("seatlock_settle: out of memory");
+        return -1;
+    }
+    argv[0] = "SREM";
+    lens[0] = 4;
+    argv[1] = marks[0].key;
+    lens[1] = strlen(marks[0].key);
+    for (size_t i = 0; i < n; i++) {
+        if (marks[i].sold)
+            continue;
+        argv[argc] = marks[i].member;
+        lens[argc++] = marks[i].member_len;
+    }
+    if (argc > 2) {
+        reply = rds_command(argc, argv, lens);
+        if (!reply)
+            rc = -1;
+        else {
+            if (reply->type == REDIS_REPLY_INTEGER)
+                *removed += reply->integer;
+            freeReplyObject(reply);
+        }
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *marks_removed)
+{
+    for (size_t i = 0, n; i < page->nlocks; i += n) {
+        n = same_concert(page->locks + i, page->nlocks - i);
+        if (drop_stale(page->locks + i, n, locks_deleted) < 0)
+            return -1;
+    }
+    for (size_t i = 0, n; i < page->nmarks; i += n) {
+        for (n = 1; i + n < page->nmarks && strcmp(page->marks[i + n].key, page->marks[i].key) == 0; n++)
+            ;
+        if (remove_unsold(page->marks + i, n, marks_removed) < 0)
+            return -1;
+    }
     return 0;
 }

@@ -16,6 +16,7 @@
 #ifndef CONCERT_SEATLOCK_H
 #define CONCERT_SEATLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SEATLOCK_MAX 4          /* seats in one hold */
@@ -37,5 +38,90 @@ seatlock_rc seatlock_take(int64_t concert_id, int64_t schedule_id, const int *se
  * by themselves). */
 int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
                      const char *owner, const int *sold, int nsold);
+
+/* --- Agreeing with PostgreSQL ------------------------------------------------
+ *
+ * Redis can fall out of step with PostgreSQL: a release that failed after a
+ * cancel leaves a lock turning away a seat that reads AVAILABLE, and after a
+ * database restore the sold sets and locks name seats PostgreSQL has free.
+ * The cron program walks these keys a page at a time (SCAN, so a big
+ * keyspace is never blocked), asks PostgreSQL about a whole page at once and
+ * settles it here, PostgreSQL winning:
+ *   - a sold-set member whose seat is not SOLD is removed;
+ *   - a lock whose seat is not HELD by a live reservation with that owner is
+ *     deleted, compare-and-delete on the owner seen, once it is at least
+ *     SEATLOCK_GRACE_MS old: a hold takes its locks a moment before its row
+ *     commits (a statement is bounded by the database's timeouts, seconds),
+ *     and that hold must not lose them. A lock's age is its hold length
+ *     minus its remaining life, read before PostgreSQL is asked (right after
+ *     a concert's holdSeconds grows its locks look older than they are: at
+ *     worst a crowd then reaches PostgreSQL, which refuses it).
+ * Correctness never rests on this (PostgreSQL judges every hold); it only
+ * stops Redis from refusing seats that are free. */
+
+#define SEATLOCK_GRACE_MS 60000
+/* Every lock and sold-set key (and a few queue keys, which the parser
+ * skips) in one pass. */
+#define SEATLOCK_SCAN_MATCH "{c:*}:s*"
+
+enum seatlock_kind { SEATLOCK_OTHER = 0, SEATLOCK_LOCK, SEATLOCK_SOLD };
+
+/* The seat (or, with seat_no 0, the schedule) a key is about. */
+struct seatlock_at {
+    int64_t concert_id, schedule_id;
+    int seat_no;
+};
+
+/* Tells a lock key ({c:C}:seat:S:N) from a sold-set key ({c:C}:sold:S) from
+ * anything else, and where it points. */
+enum seatlock_kind seatlock_parse_key(const char *key, size_t len, struct seatlock_at *at);
+
+/* 1 when text is an owner as seatlock_take's callers make them (32 hex
+ * digits); no other value can be stored with a reservation. */
+int seatlock_owner_valid(const char *text);
+
+/* A lock as the walk found it. The caller fills in the verdict. */
+struct seatlock_found {
+    struct seatlock_at at;
+    char *key;
+    char *owner;        /* its value when read */
+    int64_t ttl_ms;     /* its remaining life when read; -1 none */
+    int held;           /* verdict: PostgreSQL holds the seat for this owner */
+    int64_t hold_ms;    /* verdict: the concert's hold length; -1 no such
+                         * concert (then no hold can be on its way) */
+};
+
+/* A sold-set member as the walk found it (at.seat_no 0: not a seat number).
+ * The caller fills in the verdict. */
+struct seatlock_mark {
+    struct seatlock_at at;
+    char *key;
+    char *member;
+    size_t member_len;
+    int sold;           /* verdict: PostgreSQL has the seat SOLD */
+};
+
+struct seatlock_page {
+    struct seatlock_found *locks;
+    size_t nlocks;
+    struct seatlock_mark *marks;
+    size_t nmarks;
+};
+
+/* Reads the next page of the walk: SCAN from cursor (decimal text; "0"
+ * starts a pass, and is written back when the pass is complete) with the
+ * COUNT hint count, then every lock's owner and remaining life and every sold
+ * set's members. The cursor changes only on success. Returns 0, or -1 when
+ * Redis is unreachable or memory ran out (page then empty). */
+int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_page *page);
+
+/* Settles a judged page: deletes each lock PostgreSQL does not hold for its
+ * owner and that was at least SEATLOCK_GRACE_MS old, unless it has changed
+ * owner since, and removes each mark PostgreSQL does not have SOLD. Adds
+ * what it deleted and removed to the counters. Returns 0, or -1 when Redis
+ * failed part-way (what was settled stays settled; the next pass goes on). */
+int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *marks_removed);
+
+void seatlock_page_free(struct seatlock_page *page);
 
 #endif
