@@ -296,7 +296,7 @@ static void proxy_stop(struct proxy *px)
     close(px->ack);
 }
 
-/* --- helpers -------------------------------------------------------------- */
+/* --- statements and counts ---------------------------------------------- */
 
 static db_rc insert_row(const char *tag)
 {
