@@ -1,7 +1,11 @@
-/* rds.c - lazy, self-healing hiredis connection and script runner. */
+/* rds.c - lazy, self-healing hiredis connection and script runner that sends
+ * each command at most once (see rds.h). */
 #include "rds.h"
 #include "log.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -10,6 +14,8 @@ static char *rds_host;
 static int rds_port;
 static int rds_timeout_ms = 1000;
 static redisContext *rds_ctx;
+/* Whether the last command was sent and its reply never came. */
+static int rds_lost;
 
 void rds_init(const char *host, int port, int timeout_ms)
 {
@@ -28,12 +34,34 @@ void rds_close(void)
     rds_ctx = NULL;
 }
 
+/* Whether the open connection can take a command. Between commands Redis
+ * sends nothing, so input waiting on the socket (end of stream, most often)
+ * means Redis closed it: restarted, or dropped it as idle. Seen before
+ * sending, that costs nothing: the command goes to a fresh connection. */
+static int rds_idle_connection_usable(void)
+{
+    struct pollfd pfd;
+    int ready;
+
+    if (rds_ctx->err || rds_ctx->fd < 0)
+        return 0;
+    pfd.fd = rds_ctx->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    do
+        ready = poll(&pfd, 1, 0);
+    while (ready < 0 && errno == EINTR);
+    return ready == 0;
+}
+
 static int rds_connect(void)
 {
     struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
 
-    if (rds_ctx && !rds_ctx->err)
+    if (rds_ctx && rds_idle_connection_usable())
         return 0;
+    if (rds_ctx && !rds_ctx->err)
+        log_info("redis: the server closed the idle connection; reconnecting");
     rds_close();
     if (!rds_host)
         return -1;
@@ -60,32 +88,22 @@ static int rds_connect(void)
     return 0;
 }
 
-/* One attempt. *broken tells whether the connection failed (worth a retry). */
-static redisReply *rds_try(int argc, const char **argv, const size_t *argvlen, int *broken)
+/* Sends one command, once. A reply that does not come (timeout, a connection
+ * that broke) leaves it unknown whether Redis ran the command, so it is never
+ * sent again: the caller answers 503. */
+static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
 {
     redisReply *reply;
 
-    *broken = 0;
+    rds_lost = 0;
     if (rds_connect() < 0)
         return NULL;
     reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
     if (!reply) {
-        log_error("redis: %s", rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
+        log_error("redis %s: %s", argv[0], rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
         rds_close();
-        *broken = 1;
-        return NULL;
+        rds_lost = 1;
     }
-    return reply;
-}
-
-static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
-{
-    int had_connection = rds_ctx != NULL;
-    int broken;
-    redisReply *reply = rds_try(argc, argv, argvlen, &broken);
-
-    if (!reply && broken && had_connection)
-        reply = rds_try(argc, argv, argvlen, &broken);
     return reply;
 }
 
@@ -140,7 +158,8 @@ redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char 
         full[1] = script->sha;
         reply = rds_run(argc + 3, full, NULL);
         if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-            /* Redis restarted or its scripts were flushed. */
+            /* Redis restarted or its scripts were flushed: the script did
+             * not run, so it is the one command that may be sent again. */
             freeReplyObject(reply);
             reply = NULL;
             script->sha[0] = '\0';
@@ -155,6 +174,11 @@ redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char 
         return NULL;
     }
     return reply;
+}
+
+int rds_reply_lost(void)
+{
+    return rds_lost;
 }
 
 int rds_ping(void)

@@ -3,7 +3,17 @@
  * Like db.h: opened lazily, re-opened when Redis comes back, every command
  * bounded by a timeout so a hung Redis turns into a 503 rather than a stuck
  * responder. Scripts are loaded once and run with EVALSHA; when Redis has
- * forgotten them (restart, SCRIPT FLUSH) they are loaded again. */
+ * forgotten them (restart, SCRIPT FLUSH) they are loaded again.
+ *
+ * A command is sent at most once. An idle connection Redis has closed
+ * (restart, idle timeout) is noticed before sending and replaced. Once sent,
+ * a reply that does not come (the timeout, a broken connection) leaves it
+ * unknown whether Redis ran the command - a slow Redis runs it late - so it
+ * is not sent again; the caller gets NULL and answers 503. The one exception
+ * is a NOSCRIPT answer, which says the script did not run: it is loaded and
+ * sent again. A caller whose command may have run without its knowing
+ * (rds_reply_lost) undoes what it can, and every script must leave things
+ * right when the client, told 503, asks again. */
 #ifndef CONCERT_RDS_H
 #define CONCERT_RDS_H
 
@@ -18,14 +28,20 @@ struct rds_script {
 
 void rds_init(const char *host, int port, int timeout_ms);
 
-/* Runs one command given as an argument vector. Returns the reply (free with
- * freeReplyObject) or NULL when Redis is unreachable; an error reply from
- * Redis is logged and turned into NULL too. */
+/* Runs one command given as an argument vector, sending it at most once.
+ * Returns the reply (free with freeReplyObject) or NULL when Redis is
+ * unreachable or its reply did not come in time (the command may then have
+ * run); an error reply from Redis is logged and turned into NULL too. */
 redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
 
-/* Runs a script with nkeys keys followed by the other arguments.
- * Returns the reply or NULL as rds_command does. */
+/* Runs a script with nkeys keys followed by the other arguments, at most
+ * once (see above). Returns the reply or NULL as rds_command does. */
 redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);
+
+/* After rds_command or rds_eval returned NULL: 1 when the command was sent
+ * and its reply never came, so it may have run (or may still run, late, if
+ * Redis was only slow); 0 when it never reached Redis or Redis refused it. */
+int rds_reply_lost(void);
 
 /* PING; 0 when Redis answers. */
 int rds_ping(void);

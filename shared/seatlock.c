@@ -14,19 +14,24 @@
 
 /* KEYS: sold set, seat locks. ARGV: owner, ttl ms, seat numbers.
  * Returns 1 when every lock was taken, 0 when none was (a seat is sold or
- * locked). Locks taken before a busy one are given back before returning,
- * inside the same atomic script, so the outcome is all or nothing. */
+ * locked by another owner). Locks taken before a busy one are given back
+ * before returning, inside the same atomic script, so the outcome is all or
+ * nothing. A lock that already holds this owner counts as taken (its expiry
+ * set anew), so running the script again for the same hold, by a caller who
+ * never heard the first run's answer, answers what the first run did. */
 static struct rds_script take_script = {"seatlock_take",
     "for i = 3, #ARGV do\n"
     "  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then return 0 end\n"
     "end\n"
     "for i = 2, #KEYS do\n"
-    "  if not redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+    "  local held = redis.call('GET', KEYS[i])\n"
+    "  if held and held ~= ARGV[1] then\n"
     "    for j = 2, i - 1 do\n"
     "      if redis.call('GET', KEYS[j]) == ARGV[1] then redis.call('DEL', KEYS[j]) end\n"
     "    end\n"
     "    return 0\n"
     "  end\n"
+    "  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])\n"
     "end\n"
     "return 1\n", ""};
 
@@ -86,8 +91,16 @@ seatlock_rc seatlock_take(int64_t concert_id, int64_t schedule_id, const int *se
         a.argv[a.argc++] = a.num[i + 1];
     }
     reply = rds_eval(&take_script, a.nkeys, a.argc, a.argv);
-    if (!reply)
+    if (!reply) {
+        /* The take may have run, or may yet run on a slow Redis, but the
+         * hold will not go on: give back whatever it took under this owner,
+         * which nobody else knows. Sent after the take, so a Redis that runs
+         * both runs it after the take; if this fails too, the locks run out
+         * by themselves. */
+        if (rds_reply_lost() && seatlock_release(concert_id, schedule_id, seats, n, owner, NULL, 0) < 0)
+            log_error("seatlock_take: could not give back the locks of an unanswered take");
         return SEATLOCK_DOWN;
+    }
     if (reply->type != REDIS_REPLY_INTEGER) {
         log_error("seatlock_take: unexpected reply type %d", reply->type);
         rc = SEATLOCK_DOWN;

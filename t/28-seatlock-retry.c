@@ -1,0 +1,255 @@
+/* 28-seatlock-retry: a seat-lock take whose reply is lost is not sent again,
+ * and running it again would answer what the first run did.
+ *
+ * The story, told against seatlock.c and rds.c (the library the responders
+ * link) and the stack's Redis. Taking locks you already own counts as taken:
+ * the same take twice answers TAKEN both times (the expiry moves to the new
+ * length), while another owner is turned away and takes nothing. A
+ * connection Redis closed while idle is replaced before the next command,
+ * which runs without error. Then a real timeout: Redis is kept busy (a
+ * script of a second client) longer than the client's timeout. The take
+ * answers SEATLOCK_DOWN, was sent once, and ran once, late, when Redis woke
+ * up (MONITOR shows every run); the old client sent it again, the second run
+ * found the first one's locks and said busy, and the locks stayed under an
+ * owner stored nowhere. Now the locks of the unanswered take are given back,
+ * so none is left under an owner nobody knows. Last, Redis paused (CLIENT
+ * PAUSE) past the timeout: the take never runs at all, and nothing is
+ * locked. */
+#include "tap.h"
+#include "testlib.h"
+#include "rds.h"
+#include "seatlock.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 300
+
+/* Keeps Redis busy for ARGV[1] microseconds. It asks for the time only now
+ * and then, so MONITOR is not flooded. */
+static const char busy_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local stop = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])\n"
+    "local x = 0\n"
+    "repeat\n"
+    "  for i = 1, 100000 do x = x + i end\n"
+    "  t = redis.call('TIME')\n"
+    "until tonumber(t[1]) * 1000000 + tonumber(t[2]) >= stop\n"
+    "return 1\n";
+
+static int redis_port;
+static int64_t concert;
+
+static void seat_key(int seat, char *out, size_t cap)
+{
+    snprintf(out, cap, "{c:%" PRId64 "}:seat:1:%d", concert, seat);
+}
+
+/* The owner of a seat's lock, malloc'd, or NULL when it is free. */
+static char *lock_owner(int seat)
+{
+    char key[80];
+    const char *argv[] = {"GET", key};
+    redisContext *c = redisConnect("127.0.0.1", redis_port);
+    redisReply *r = NULL;
+    char *owner = NULL;
+
+    seat_key(seat, key, sizeof key);
+    if (c && !c->err)
+        r = redisCommandArgv(c, 2, argv, NULL);
+    if (r && r->type == REDIS_REPLY_STRING)
+        owner = strdup(r->str);
+    if (r)
+        freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    return owner;
+}
+
+static int is_owner(int seat, const char *owner)
+{
+    char *held = lock_owner(seat);
+    int same = held && strcmp(held, owner) == 0;
+
+    free(held);
+    return same;
+}
+
+/* 1 when Redis does not answer a PING within 50 ms. */
+static int redis_busy(void)
+{
+    struct timeval tv = {0, 50000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port, tv);
+    redisReply *r = NULL;
+    int busy = 0;
+
+    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK) {
+        r = redisCommand(c, "PING");
+        busy = r == NULL;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    return busy;
+}
+
+/* Starts a child that keeps Redis busy for ms, and waits until it does. */
+static pid_t keep_redis_busy(long ms)
+{
+    char micros[24];
+    const char *argv[] = {"EVAL", busy_lua, "0", micros};
+    pid_t child;
+
+    snprintf(micros, sizeof micros, "%ld", ms * 1000);
+    fflush(stdout);
+    child = fork();
+    if (child == 0)
+        _exit(t_redis_cmd(4, argv) == 0 ? 0 : 1);
+    for (int i = 0; i < 200 && !redis_busy(); i++)
+        t_sleep_ms(5);
+    return child;
+}
+
+static long now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return tv.tv_sec * 1000L + tv.tv_usec / 1000;
+}
+
+/* Counts the EVALSHA calls MONITOR saw that carry the argument marks[i],
+ * reading until MONITOR has nothing more to say. */
+static int monitored_runs(redisContext *mon, const char *const *marks, int *counts, int n)
+{
+    struct timeval tv = {0, 300000};
+    redisReply *r;
+
+    for (int i = 0; i < n; i++)
+        counts[i] = 0;
+    if (redisSetTimeout(mon, tv) != REDIS_OK)
+        return -1;
+    while (redisGetReply(mon, (void **)&r) == REDIS_OK && r) {
+        for (int i = 0; i < n; i++) {
+            char quoted[64];
+
+            snprintf(quoted, sizeof quoted, "\"%s\"", marks[i]);
+            if (r->type == REDIS_REPLY_STATUS && strstr(r->str, "\"EVALSHA\"") && strstr(r->str, quoted))
+                counts[i]++;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int main(void)
+{
+    static const char owner_a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char owner_b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    static const char owner_c[] = "cccccccccccccccccccccccccccccccc";
+    static const char owner_d[] = "dddddddddddddddddddddddddddddddd";
+    const char *port = getenv("CONCERT_REDIS_PORT");
+    redisContext *mon;
+    redisReply *r;
+    char key[80];
+    pid_t child;
+    long began, took;
+    int status, rc;
+
+    t_init();
+    redis_port = port ? atoi(port) : 6379;
+    concert = 2000000000 + (int64_t)getpid();   /* keys of this run only */
+    rds_init("127.0.0.1", redis_port, 2000);
+
+    /* --- the same take twice ---------------------------------------------- */
+    {
+        const int seats12[] = {1, 2}, seats23[] = {2, 3};
+        char pttl_key[80];
+        const char *argv[] = {"PTTL", pttl_key};
+
+        is_int(seatlock_take(concert, 1, seats12, 2, owner_a, 60000), SEATLOCK_TAKEN, "owner A takes seats 1 and 2");
+        is_int(seatlock_take(concert, 1, seats12, 2, owner_a, 120000), SEATLOCK_TAKEN,
+               "the same take again (A, seats 1 and 2) counts as taken");
+        seat_key(1, pttl_key, sizeof pttl_key);
+        ok(t_redis_int(2, argv) > 60000, "and the lock now lasts the new length");
+        is_int(seatlock_take(concert, 1, seats23, 2, owner_b, 60000), SEATLOCK_BUSY,
+               "owner B asking for seats 2 and 3 is turned away");
+        ok(is_owner(2, owner_a), "seat 2 is still A's");
+        ok(lock_owner(3) == NULL, "and B took nothing (seat 3 is free: all or nothing)");
+        {
+            const char *kill_others[] = {"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"};
+
+            ok(t_redis_int(6, kill_others) >= 1, "Redis closes this process's idle connection (CLIENT KILL)");
+            t_sleep_ms(50);   /* let the end of the stream arrive */
+        }
+        is_int(seatlock_release(concert, 1, seats12, 2, owner_a, NULL, 0), 0,
+               "A releases its locks: the closed connection is replaced before sending, no error");
+        ok(lock_owner(1) == NULL && lock_owner(2) == NULL, "seats 1 and 2 are free");
+    }
+
+    /* --- a take whose reply does not come in time ------------------------- */
+    mon = redisConnect("127.0.0.1", redis_port);
+    if (!mon || mon->err)
+        bail_out("cannot connect a MONITOR client");
+    r = redisCommand(mon, "MONITOR");
+    if (!r || r->type != REDIS_REPLY_STATUS)
+        bail_out("MONITOR refused");
+    freeReplyObject(r);
+    rds_close();
+    rds_init("127.0.0.1", redis_port, TIMEOUT_MS);
+    is_int(rds_ping(), 0, "a client with a %d ms timeout", TIMEOUT_MS);
+    {
+        const int seats45[] = {4, 5};
+
+        child = keep_redis_busy(1200);
+        ok(redis_busy(), "Redis is kept busy for 1.2 s by another client");
+        began = now_ms();
+        rc = seatlock_take(concert, 1, seats45, 2, owner_c, 61234);
+        took = now_ms() - began;
+        is_int(rc, SEATLOCK_DOWN, "the take's reply did not come: SEATLOCK_DOWN after %ld ms", took);
+        waitpid(child, &status, 0);
+        ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "Redis woke up");
+        is_int(rds_ping(), 0, "and answers again");
+        ok(lock_owner(4) == NULL && lock_owner(5) == NULL,
+           "no lock is left under the owner nobody knows (the unanswered take was given back)");
+    }
+
+    /* --- a take that Redis never runs ------------------------------------- */
+    {
+        const int seats6[] = {6};
+        const char *pause[] = {"CLIENT", "PAUSE", "1000", "ALL"};
+
+        is_int(t_redis_cmd(4, pause), 0, "Redis paused for 1 s");
+        began = now_ms();
+        rc = seatlock_take(concert, 1, seats6, 1, owner_d, 61235);
+        is_int(rc, SEATLOCK_DOWN, "a take during the pause: SEATLOCK_DOWN");
+        took = now_ms() - began;
+        if (took < 1100)
+            t_sleep_ms(1100 - took);
+        is_int(rds_ping(), 0, "the pause is over");
+        ok(lock_owner(6) == NULL, "seat 6 is free: the take's connection was gone when Redis resumed");
+    }
+
+    {
+        static const char *const marks[] = {"61234", "61235"};   /* the two takes' lengths */
+        int runs[2];
+
+        ok(monitored_runs(mon, marks, runs, 2) == 0, "MONITOR read");
+        is_int(runs[0], 1, "the unanswered take ran exactly once, late (MONITOR saw %d runs)", runs[0]);
+        is_int(runs[1], 0, "the take sent during the pause never ran");
+    }
+    redisFree(mon);
+
+    for (int seat = 1; seat <= 6; seat++) {
+        const char *del[] = {"DEL", key};
+
+        seat_key(seat, key, sizeof key);
+        t_redis_cmd(2, del);
+    }
+    rds_close();
+    return done_testing();
+}
