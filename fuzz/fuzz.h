@@ -65,8 +65,8 @@ static inline void fuzz_free_fields(int n, char **f)
 static inline int fuzz_known_status(int s)
 {
     switch (s) {
-    case 200: case 201: case 400: case 401: case 402: case 403: case 404:
-    case 405: case 409: case 410: case 413: case 503:
+    case 200: case 201: case 204: case 400: case 401: case 402: case 403: case 404:
+    case 405: case 409: case 410: case 413: case 429: case 503:
         return 1;
     default:
         return 0;

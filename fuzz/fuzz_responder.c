@@ -10,6 +10,8 @@
 #include "fuzz.h"
 #include "config.h"
 
+#include <sodium.h>
+
 #define main responder_main
 #include RESPONDER_SOURCE
 #undef main
@@ -33,6 +35,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_config.hold_seconds = 300;
     g_config.seat_count = 50;
     g_config.price = 50000;
+    g_config.password_ops_limit = 2;
+    g_config.password_mem_kib = 19456;
+    g_config.session_ttl_seconds = 1800;
+    g_config.login_email_max_failures = 5;
+    g_config.login_email_window_seconds = 900;
+    g_config.login_address_max_failures = 20;
+    g_config.login_address_window_seconds = 900;
+    if (sodium_init() < 0)
+        abort();
     return 0;
 }
 

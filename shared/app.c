@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcgiapp.h>
+#include <sodium.h>
 
 static volatile sig_atomic_t app_stopping;
 
@@ -31,6 +32,10 @@ int app_setup(const char *program)
     log_init(program);
     if (config_load(&g_config) < 0)
         return -1;
+    if (sodium_init() < 0) {
+        log_error("libsodium cannot be initialised");
+        return -1;
+    }
     db_init(g_config.pg_conninfo);
     rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
     return 0;

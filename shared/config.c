@@ -25,6 +25,13 @@ static void config_defaults(struct config *c)
     c->hold_seconds = 300;
     c->seat_count = 50;
     c->price = 50000;
+    c->password_ops_limit = 2;
+    c->password_mem_kib = 19456;
+    c->session_ttl_seconds = 1800;
+    c->login_email_max_failures = 5;
+    c->login_email_window_seconds = 900;
+    c->login_address_max_failures = 20;
+    c->login_address_window_seconds = 900;
 }
 
 void config_free(struct config *c)
@@ -116,6 +123,15 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         {"default_hold_seconds", offsetof(struct config, hold_seconds), 1, 3600},
         {"default_seat_count", offsetof(struct config, seat_count), 1, 1000},
         {"default_price", offsetof(struct config, price), 0, 1000000000},
+        /* Argon2id: never below OWASP's minimum (19 MiB, 2 passes); the upper
+         * bounds keep one login from taking seconds or a gigabyte. */
+        {"password_ops_limit", offsetof(struct config, password_ops_limit), 2, 10},
+        {"password_mem_kib", offsetof(struct config, password_mem_kib), 19456, 1048576},
+        {"session_ttl_seconds", offsetof(struct config, session_ttl_seconds), 1, 2592000},
+        {"login_email_max_failures", offsetof(struct config, login_email_max_failures), 1, 1000000},
+        {"login_email_window_seconds", offsetof(struct config, login_email_window_seconds), 1, 86400},
+        {"login_address_max_failures", offsetof(struct config, login_address_max_failures), 1, 1000000},
+        {"login_address_window_seconds", offsetof(struct config, login_address_window_seconds), 1, 86400},
     };
     long n;
 

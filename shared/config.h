@@ -22,6 +22,14 @@ struct config {
     long hold_seconds;
     long seat_count;
     long price;
+    /* Accounts and sessions. */
+    long password_ops_limit;            /* Argon2id passes */
+    long password_mem_kib;              /* Argon2id memory, KiB */
+    long session_ttl_seconds;           /* a session ends this long after its last use */
+    long login_email_max_failures;      /* failed logins for one email per window */
+    long login_email_window_seconds;
+    long login_address_max_failures;    /* failed logins from one address per window */
+    long login_address_window_seconds;
 };
 
 /* Parses config text. Returns 0, or -1 with a message in err. admin_key_file

@@ -357,3 +357,26 @@ int http_idempotency_key(struct request *r, const char **key)
     *key = r->idempotency_key;
     return 0;
 }
+
+void http_no_content(struct request *r)
+{
+    FCGX_Request *req = r->fcgx;
+
+    if (r->answered) {
+        log_error("handler answered twice (204)");
+        return;
+    }
+    r->answered = 1;
+    r->status = 204;
+    /* No Content-Type and no Content-Length: a 204 carries neither. */
+    if (req)
+        FCGX_FPrintF(req->out, "Status: 204 No Content\r\nCache-Control: no-store\r\n\r\n");
+}
+
+void http_rate_limited(struct request *r, long retry_after, const char *message)
+{
+    char headers[48];
+
+    snprintf(headers, sizeof headers, "Retry-After: %ld\r\n", retry_after > 0 ? retry_after : 1);
+    http_error_with(r, 429, headers, "RATE_LIMITED", message);
+}

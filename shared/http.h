@@ -104,4 +104,9 @@ int http_idempotency_key(struct request *r, const char **key);
 /* Request bodies (json_body.c). */
 #include "json_body.h"
 
+/* 204 with no body. */
+void http_no_content(struct request *r);
+/* 429 RATE_LIMITED with Retry-After: retry_after seconds (at least 1). */
+void http_rate_limited(struct request *r, long retry_after, const char *message);
+
 #endif

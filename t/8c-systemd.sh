@@ -36,7 +36,7 @@ else
 fi
 
 bad=
-for g in admin queue catalog reservations balance payments; do
+for g in admin queue catalog reservations balance payments accounts; do
     for i in 1 2; do
         grep -q "concert-responder@$g-$i.service" "$T" || bad="$bad
 concert.target does not want concert-responder@$g-$i"

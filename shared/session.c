@@ -1,0 +1,170 @@
+/* session.c - sessions as hashed keys in Redis (see session.h). */
+#include "session.h"
+#include "config.h"
+#include "log.h"
+#include "rand.h"
+#include "rds.h"
+#include "valid.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+
+void session_key(const char *session, char key[SESSION_KEY_SIZE])
+{
+    char hex[DIGEST_HEX_LEN + 1];
+
+    digest_hex(session, strlen(session), hex);
+    snprintf(key, SESSION_KEY_SIZE, "session:%s", hex);
+}
+
+/* A session as sent must look like one we made: 64 lowercase hex digits.
+ * Anything else is refused before Redis is asked. */
+static int session_well_formed(const char *session)
+{
+    size_t n = 0;
+
+    for (; session[n]; n++) {
+        char c = session[n];
+        if (n == SESSION_TEXT_LEN || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return n == SESSION_TEXT_LEN;
+}
+
+session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1], time_t *expires)
+{
+    char key[SESSION_KEY_SIZE], ttl[24];
+    const char *argv[6];
+    redisReply *reply;
+    session_rc rc;
+
+    if (rand_hex(session, SESSION_BYTES) < 0) {
+        log_error("session: getrandom failed");
+        return SESSION_DOWN;
+    }
+    session_key(session, key);
+    snprintf(ttl, sizeof ttl, "%ld", g_config.session_ttl_seconds);
+    argv[0] = "SET";
+    argv[1] = key;
+    argv[2] = user_id;
+    argv[3] = "EX";
+    argv[4] = ttl;
+    argv[5] = "NX";   /* 256 random bits never collide; if they did, no takeover */
+    *expires = time(NULL) + g_config.session_ttl_seconds;
+    reply = rds_command(6, argv, NULL);
+    if (!reply)
+        rc = SESSION_DOWN;
+    else if (reply->type == REDIS_REPLY_STATUS)
+        rc = SESSION_OK;
+    else {
+        log_error("session: SET answered type %d", reply->type);
+        rc = SESSION_DOWN;
+    }
+    if (reply)
+        freeReplyObject(reply);
+    if (rc != SESSION_OK)
+        sodium_memzero(session, SESSION_TEXT_LEN + 1);
+    return rc;
+}
+
+session_rc session_lookup(const char *session, char user_id[37])
+{
+    char key[SESSION_KEY_SIZE], ttl[24];
+    const char *argv[4];
+    redisReply *reply;
+    session_rc rc;
+
+    if (!session_well_formed(session))
+        return SESSION_INVALID;
+    session_key(session, key);
+    snprintf(ttl, sizeof ttl, "%ld", g_config.session_ttl_seconds);
+    argv[0] = "GETEX";
+    argv[1] = key;
+    argv[2] = "EX";
+    argv[3] = ttl;
+    reply = rds_command(4, argv, NULL);
+    if (!reply)
+        return SESSION_DOWN;
+    if (reply->type == REDIS_REPLY_NIL) {
+        rc = SESSION_INVALID;
+    } else if (reply->type == REDIS_REPLY_STRING && reply->len == 36 && valid_uuid(reply->str)) {
+        memcpy(user_id, reply->str, 37);
+        rc = SESSION_OK;
+    } else {
+        log_error("session: a session key holds no user id (type %d)", reply->type);
+        rc = SESSION_INVALID;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+session_rc session_end(const char *session)
+{
+    char key[SESSION_KEY_SIZE];
+    const char *argv[2];
+    redisReply *reply;
+    session_rc rc;
+
+    if (!session_well_formed(session))
+        return SESSION_INVALID;
+    session_key(session, key);
+    argv[0] = "DEL";
+    argv[1] = key;
+    reply = rds_command(2, argv, NULL);
+    if (!reply)
+        return SESSION_DOWN;
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        log_error("session: DEL answered type %d", reply->type);
+        rc = SESSION_DOWN;
+    } else {
+        rc = reply->integer == 1 ? SESSION_OK : SESSION_INVALID;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+const char *session_bearer(struct request *r)
+{
+    const char *session = http_bearer(r);
+
+    if (!session)
+        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <session> header is required");
+    return session;
+}
+
+void session_reply_error(struct request *r, session_rc rc)
+{
+    if (rc == SESSION_INVALID)
+        http_error(r, 401, "SESSION_INVALID", "the session is unknown, expired or ended; log in again");
+    else
+        http_unavailable(r, "Redis");
+}
+
+int session_require(struct request *r, char user_id[37])
+{
+    const char *session = session_bearer(r);
+    session_rc rc;
+
+    if (!session)
+        return -1;
+    rc = session_lookup(session, user_id);
+    if (rc != SESSION_OK) {
+        session_reply_error(r, rc);
+        return -1;
+    }
+    return 0;
+}
+
+int session_require_user(struct request *r, int param_index, char user_id[37])
+{
+    const char *path_user;
+
+    if (session_require(r, user_id) < 0 || http_param_uuid(r, param_index, &path_user) < 0)
+        return -1;
+    if (strcmp(path_user, user_id) != 0) {
+        http_error(r, 403, "FORBIDDEN", "this session belongs to another user");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,62 @@
+/* session.h - user sessions in Redis.
+ *
+ * A session is 32 bytes from getrandom(2), given to the client as 64
+ * lowercase hex digits and sent back as "Authorization: Bearer <session>".
+ * Redis keeps it as a string whose value is the user id and whose TTL is
+ * session_ttl_seconds, renewed by every use (GETEX ... EX: one round trip);
+ * logout deletes it. The key is not the session but its SHA-256:
+ *
+ *   session:<64 hex digits of SHA-256(session)>   STRING userId, EX ttl
+ *
+ * so a copy of Redis's data (a dump, a replica, MONITOR) holds no session
+ * anyone could present. Checking a session reads nothing from PostgreSQL. */
+#ifndef CONCERT_SESSION_H
+#define CONCERT_SESSION_H
+
+#include <time.h>
+
+#include "digest.h"
+#include "http.h"
+
+#define SESSION_BYTES 32
+#define SESSION_TEXT_LEN (2 * SESSION_BYTES)
+#define SESSION_KEY_SIZE (sizeof "session:" - 1 + DIGEST_HEX_LEN + 1)
+
+typedef enum {
+    SESSION_OK = 0,
+    SESSION_INVALID,     /* unknown, expired or ended: 401 SESSION_INVALID */
+    SESSION_DOWN         /* Redis unreachable (or no randomness): 503 */
+} session_rc;
+
+/* The Redis key of a session (see above). */
+void session_key(const char *session, char key[SESSION_KEY_SIZE]);
+
+/* Starts a session for user_id; fills session (64 hex digits and a NUL)
+ * and *expires (when it ends unless used). */
+session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1], time_t *expires);
+
+/* Looks a session up and renews its TTL; fills user_id on SESSION_OK. */
+session_rc session_lookup(const char *session, char user_id[37]);
+
+/* Ends a session at once. SESSION_INVALID when there was none to end. */
+session_rc session_end(const char *session);
+
+/* The session the request presents (Authorization: Bearer <session>), or
+ * NULL after answering 401 TOKEN_MISSING. */
+const char *session_bearer(struct request *r);
+
+/* Answers what a session_rc other than SESSION_OK stands for: 401
+ * SESSION_INVALID, or 503 with Retry-After. */
+void session_reply_error(struct request *r, session_rc rc);
+
+/* For handlers of "(session)" endpoints: the user of the request's session.
+ * Returns 0, or answers 401 TOKEN_MISSING (no Authorization: Bearer),
+ * 401 SESSION_INVALID or 503 (with Retry-After) and returns -1. */
+int session_require(struct request *r, char user_id[37]);
+
+/* As session_require, and the path parameter param_index (a {userId}) must
+ * be the session's user: 400 when it is not a UUID, 403 FORBIDDEN when it
+ * is someone else's. */
+int session_require_user(struct request *r, int param_index, char user_id[37]);
+
+#endif

@@ -1,0 +1,309 @@
+/* 11-accounts.h - helpers the account and session tests (t/11-t/14) share:
+ * fresh emails and loopback source addresses, sign-up and login in one call
+ * each (optionally from another 127.x address, as curl's CURLOPT_INTERFACE
+ * allows, so failed logins count against an address of the test's own),
+ * Redis reads the testlib has no call for, and a search of the stack's
+ * logs. Header-only (static functions), included once per test program
+ * after tap.h and testlib.h. */
+#ifndef CONCERT_T_ACCOUNTS_H
+#define CONCERT_T_ACCOUNTS_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+#include <sys/random.h>
+
+static void ac_random_hex(char *out, size_t nbytes) __attribute__((unused));
+static void ac_random_hex(char *out, size_t nbytes)
+{
+    unsigned char b[32];
+
+    if (nbytes > sizeof b || getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+        abort();
+    sodium_bin2hex(out, 2 * nbytes + 1, b, nbytes);
+}
+
+/* "<tag>-<16 hex>@Example.com": a new email each call, with capitals so
+ * that lowercasing is exercised. */
+static void ac_email(const char *tag, char out[128]) __attribute__((unused));
+static void ac_email(const char *tag, char out[128])
+{
+    char hex[17];
+
+    ac_random_hex(hex, 8);
+    snprintf(out, 128, "%s-%s@Example.com", tag, hex);
+}
+
+/* A loopback address that is not 127.0.0.1 (which nginx exempts from its
+ * limit), random so runs and fronts do not share counters. */
+static void ac_address(char out[32]) __attribute__((unused));
+static void ac_address(char out[32])
+{
+    unsigned char b[3];
+
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        abort();
+    snprintf(out, 32, "127.%d.%d.%d", 1 + b[0] % 250, b[1], 2 + b[2] % 250);
+}
+
+/* {"email": email, "password": password}, escaped by json-c; malloc'd. */
+static char *ac_body(const char *email, const char *password) __attribute__((unused));
+static char *ac_body(const char *email, const char *password)
+{
+    struct json_object *o = json_object_new_object();
+    char *text;
+
+    json_object_object_add(o, "email", json_object_new_string(email));
+    json_object_object_add(o, "password", json_object_new_string(password));
+    text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return text;
+}
+
+struct ac_buf {
+    char *data;
+    size_t len;
+};
+
+static size_t ac_on_body(char *p, size_t size, size_t n, void *arg)
+{
+    struct ac_buf *b = arg;
+    char *bigger = realloc(b->data, b->len + size * n + 1);
+
+    if (!bigger)
+        return 0;
+    b->data = bigger;
+    memcpy(b->data + b->len, p, size * n);
+    b->len += size * n;
+    b->data[b->len] = '\0';
+    return size * n;
+}
+
+static size_t ac_on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct t_resp *r = arg;
+    size_t len = size * n, i = 12, k = 0;
+
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        while (i < len && p[i] == ' ')
+            i++;
+        while (i < len && p[i] != '\r' && p[i] != '\n' && k + 1 < sizeof r->retry_after)
+            r->retry_after[k++] = p[i++];
+        r->retry_after[k] = '\0';
+    }
+    return len;
+}
+
+/* A request from the loopback address `from` (NULL: the default, 127.0.0.1)
+ * with an optional bearer token and JSON body. Fills out like t_request
+ * (status, body, json, retry_after); returns 0, or -1 on a transport error. */
+static int ac_request_from(const char *from, const char *method, const char *path, const char *token,
+                           const char *body, struct t_resp *out) __attribute__((unused));
+static int ac_request_from(const char *from, const char *method, const char *path, const char *token,
+                           const char *body, struct t_resp *out)
+{
+    CURL *c;
+    struct curl_slist *h = NULL;
+    struct ac_buf buf = {NULL, 0};
+    char url[512], iface[64], auth[256];
+    CURLcode rc;
+
+    memset(out, 0, sizeof *out);
+    if (!from) {
+        const char *headers[] = {auth, NULL};
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+        return t_request(method, path, token ? headers : NULL, body, out);
+    }
+    c = curl_easy_init();
+    if (!c)
+        return -1;
+    snprintf(url, sizeof url, "%s%s", t_base_url(), path);
+    snprintf(iface, sizeof iface, "host!%s", from);
+    h = curl_slist_append(h, "Expect:");
+    if (body)
+        h = curl_slist_append(h, "Content-Type: application/json");
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ac_on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ac_on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        free(buf.data);
+        diag("%s %s from %s: %s", method, path, from, curl_easy_strerror(rc));
+        return -1;
+    }
+    out->body = buf.data ? buf.data : strdup("");
+    out->len = buf.len;
+    out->json = out->body ? json_tokener_parse(out->body) : NULL;
+    return 0;
+}
+
+/* POST path with {"email", "password"} from `from`; returns the status. */
+static long ac_post_credentials(const char *from, const char *path, const char *email, const char *password,
+                                struct t_resp *out) __attribute__((unused));
+static long ac_post_credentials(const char *from, const char *path, const char *email, const char *password,
+                                struct t_resp *out)
+{
+    char *body = ac_body(email, password);
+    struct t_resp local;
+
+    if (!out)
+        out = &local;
+    ac_request_from(from, "POST", path, NULL, body, out);
+    free(body);
+    if (out == &local) {
+        long status = local.status;
+        t_resp_free(&local);
+        return status;
+    }
+    return out->status;
+}
+
+static long ac_sign_up(const char *email, const char *password, struct t_resp *out) __attribute__((unused));
+static long ac_sign_up(const char *email, const char *password, struct t_resp *out)
+{
+    return ac_post_credentials(NULL, "/api/v1/users", email, password, out);
+}
+
+static long ac_login_from(const char *from, const char *email, const char *password,
+                          struct t_resp *out) __attribute__((unused));
+static long ac_login_from(const char *from, const char *email, const char *password, struct t_resp *out)
+{
+    return ac_post_credentials(from, "/api/v1/sessions", email, password, out);
+}
+
+/* Signs up (email, password) and returns the new userId (malloc'd) or
+ * NULL with a diag. */
+static char *ac_account(const char *email, const char *password) __attribute__((unused));
+static char *ac_account(const char *email, const char *password)
+{
+    struct t_resp r;
+    char *id = NULL;
+
+    if (ac_sign_up(email, password, &r) == 201 && t_json_str(r.json, "userId"))
+        id = strdup(t_json_str(r.json, "userId"));
+    else
+        diag("sign-up of %s: %ld %s", email, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return id;
+}
+
+/* Logs in and returns the session (malloc'd) or NULL with a diag. */
+static char *ac_session(const char *email, const char *password) __attribute__((unused));
+static char *ac_session(const char *email, const char *password)
+{
+    struct t_resp r;
+    char *s = NULL;
+
+    if (ac_login_from(NULL, email, password, &r) == 201 && t_json_str(r.json, "session"))
+        s = strdup(t_json_str(r.json, "session"));
+    else
+        diag("login of %s: %ld %s", email, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return s;
+}
+
+/* Hex SHA-256 of text, computed here with libsodium (not with the code
+ * under test). */
+static void ac_sha256_hex(const char *text, char out[65]) __attribute__((unused));
+static void ac_sha256_hex(const char *text, char out[65])
+{
+    unsigned char sum[crypto_hash_sha256_BYTES];
+
+    crypto_hash_sha256(sum, (const unsigned char *)text, strlen(text));
+    sodium_bin2hex(out, 65, sum, sizeof sum);
+}
+
+/* Runs a Lua script against the stack's Redis that returns an integer. */
+static long long ac_redis_eval(const char *script, int nkeys, const char *a1, const char *a2) __attribute__((unused));
+static long long ac_redis_eval(const char *script, int nkeys, const char *a1, const char *a2)
+{
+    char n[8];
+    const char *argv[5] = {"EVAL", script, n, a1, a2};
+
+    snprintf(n, sizeof n, "%d", nkeys);
+    return t_redis_int(3 + (a1 != NULL) + (a2 != NULL), argv);
+}
+
+/* How many Redis keys have `text` in their name or, for strings, in their
+ * value. */
+static long long ac_redis_mentions(const char *text) __attribute__((unused));
+static long long ac_redis_mentions(const char *text)
+{
+    return ac_redis_eval("local n = 0\n"
+                         "for _, k in ipairs(redis.call('KEYS', '*')) do\n"
+                         "  if string.find(k, ARGV[1], 1, true) then n = n + 1\n"
+                         "  elseif redis.call('TYPE', k).ok == 'string' and\n"
+                         "         string.find(redis.call('GET', k), ARGV[1], 1, true) then n = n + 1 end\n"
+                         "end\n"
+                         "return n\n",
+                         0, text, NULL);
+}
+
+/* Appends to found the files under dir (recursively) that contain needle. */
+static void ac_grep_logs(const char *dir, const char *needle, char *found, size_t cap) __attribute__((unused));
+static void ac_grep_logs(const char *dir, const char *needle, char *found, size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char path[1024], line[8192];
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR) {
+            ac_grep_logs(path, needle, found, cap);
+            continue;
+        }
+        f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            if (strstr(line, needle)) {
+                snprintf(found + strlen(found), cap - strlen(found), " %s", path);
+                break;
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Milliseconds a login takes, from `from`; stores the status. */
+static double ac_timed_login(const char *from, const char *email, const char *password,
+                             long *status) __attribute__((unused));
+static double ac_timed_login(const char *from, const char *email, const char *password, long *status)
+{
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    *status = ac_login_from(from, email, password, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+#endif
