@@ -25,7 +25,8 @@
 typedef enum {
     SEATLOCK_TAKEN = 0,         /* every lock is now ours */
     SEATLOCK_BUSY,              /* a seat is locked by someone else or sold */
-    SEATLOCK_DOWN               /* Redis is unreachable */
+    SEATLOCK_DOWN               /* Redis is unreachable, or its answer was lost:
+                                 * the hold does not go ahead (503) */
 } seatlock_rc;
 
 /* Takes the locks of seats[0..n) (sorted ascending, n <= SEATLOCK_MAX) for

@@ -5,8 +5,8 @@
  * payments, seat map, reservation list) get a JSON 503 with Retry-After;
  * token issuance and polling, which need only Redis once a concert's facts
  * are cached there, keep succeeding. When it is back every responder
- * reconnects by itself (db.c: a broken connection is re-opened and the
- * statement retried once) - the same processes, none restarted - and every
+ * reconnects by itself (db.c: a connection the server closed is noticed and
+ * re-opened before the next statement is sent) - the same processes, none restarted - and every
  * request succeeds again. Then the invariants of faultlib.h: a transaction
  * cut by the shutdown left nothing half done. */
 #include "tap.h"
