@@ -9,6 +9,10 @@
 # stack's folder, or anything listening on its ports). A first run that left
 # its servers behind made the second fail to start PostgreSQL.
 #
+# A run that fails half-way (its nginx port taken, after PostgreSQL, Redis
+# and the responders have started) stops what it started on the way out; so
+# does a run stopped by a signal (Ctrl-C, a timeout) in the middle.
+#
 # `./dev bench --keep` leaves the stack up, and the same search finds each of
 # its parts (or it would prove nothing); `./dev bench --stop` then stops it
 # all. And --stop finishes with nothing to stop: again, with the stack's pid
@@ -81,15 +85,18 @@ leftovers() {
     done
 }
 
-# A short run: the ceiling alone for a second at 4 connections.
+# bench NAME [ARG...]: a short run, the ceiling alone for a second (for
+# $duration) at 4 connections, stopped by TERM after $limit seconds.
+duration=1
+limit=900
 bench() {
     env -u CONCERT_VAR -u CONCERT_CONF -u CONCERT_PG -u CONCERT_REDIS_PORT -u CONCERT_ADMIN_KEY \
         CONCERT_BENCH_PORT="$PORT" CONCERT_CHILDREN=1 CONCERT_BUILD_DIR="${CONCERT_BUILD:-$PWD}" \
-        BENCH_OUT="$OUT/$1" BENCH_SCENARIOS= BENCH_WARMUP=1 BENCH_DURATION=1 BENCH_CONNS=4 BENCH_THREADS=1 \
-        timeout -k 30 900 "$REPO/dev" bench "${@:2}" >"$OUT/$1.log" 2>&1
+        BENCH_OUT="$OUT/$1" BENCH_SCENARIOS= BENCH_WARMUP=1 BENCH_DURATION=$duration BENCH_CONNS=4 BENCH_THREADS=1 \
+        timeout -k 30 $limit "$REPO/dev" bench "${@:2}" >"$OUT/$1.log" 2>&1
 }
 
-echo "1..13"
+echo "1..17"
 
 for run in first second; do
     bench "$run"
@@ -100,6 +107,33 @@ for run in first second; do
     left=$(leftovers)
     ok "$([ -z "$left" ]; echo $?)" "after the $run run, nothing of the bench stack is running" "$left"
 done
+
+# Something else listens on the bench's nginx port.
+perl -MIO::Socket::INET -e '
+    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $ARGV[0], Listen => 1)
+        or die "listen: $!\n";
+    print "listening\n";
+    sleep 600' "$PORT" >"$OUT/taken.log" 2>&1 &
+taker=$!
+for _ in $(seq 50); do grep -q listening "$OUT/taken.log" && break; sleep 0.1; done
+bench half
+rc=$?
+kill "$taker" 2>/dev/null
+wait "$taker" 2>/dev/null
+ok "$([ $rc != 0 ] && grep -q 'nginx did not start' "$OUT/half.log"; echo $?)" \
+    "a ./dev bench whose nginx port is taken fails (exit $rc)" "$(tail -15 "$OUT/half.log")"
+left=$(leftovers)
+ok "$([ -z "$left" ]; echo $?)" "and it stopped the PostgreSQL, Redis and responders it had started" "$left
+$(tail -15 "$OUT/half.log")"
+
+# TERM at 25 s, in the middle of a 60-second measurement (or, on a slow
+# machine, of the start: that must stop everything as well).
+duration=60 limit=25 bench signalled
+rc=$?
+ok "$([ $rc != 0 ]; echo $?)" "a ./dev bench stopped by TERM says so (exit $rc)" "$(tail -15 "$OUT/signalled.log")"
+left=$(leftovers)
+ok "$([ -z "$left" ]; echo $?)" "and it stopped the whole bench stack on its way out" "$left
+$(tail -15 "$OUT/signalled.log")"
 
 bench kept --keep
 ok $? "./dev bench --keep exits 0" "$(tail -15 "$OUT/kept.log")"
