@@ -1,0 +1,118 @@
+# bench/stack.sh - the bench stack behind `./dev bench` (sourced by dev; it
+# uses dev's functions and settings). The bench stack is the test stack's
+# twin on ports and a folder of its own, plus the ceiling: a trivial
+# responder at /bench/ceiling that every scenario is measured against.
+# bench/run then drives the load; see README "Benchmark".
+# shellcheck shell=bash
+
+# The bench stack's folder: var/bench-stack, or var/bench-stack-PORT for one
+# on another port (so that two never share data). bench/profile reads it too.
+bench_var() {
+    if [ "$1" = 18180 ]; then echo "$REPO/var/bench-stack"; else echo "$REPO/var/bench-stack-$1"; fi
+}
+
+# The settings `profile bench` gives (ports derived as the test stack's are).
+# shellcheck disable=SC2034  # read by dev's functions
+bench_profile() {
+    FRONT_PORT=$(port_number CONCERT_BENCH_PORT "${CONCERT_BENCH_PORT:-18180}" 4096)
+    VAR=$(bench_var "$FRONT_PORT")
+    APACHE_PORT=$((FRONT_PORT + 1))
+    PG_PORT=$((FRONT_PORT - 2548))
+    REDIS_PORT=$((FRONT_PORT - 1601))
+    FRONT=nginx
+    CHILDREN=${CONCERT_CHILDREN:-4}
+}
+
+# The ceiling: bench/concert-ceiling (fixed JSON, no Redis, no PostgreSQL) run
+# exactly like a responder group: $INSTANCES spawn-fcgi instances, each with
+# $CHILDREN processes under multiwatch. stop_all stops it when asked to stop
+# the group `ceiling`.
+bench_start_ceiling() {
+    local i sock pidf
+    for i in $(seq "$INSTANCES"); do
+        sock=$RUN/ceiling-$i.sock
+        pidf=$RUN/ceiling-$i.pid
+        pid_alive "$pidf" && continue
+        rm -f "$sock"
+        as_app_bg setsid spawn-fcgi -n -s "$sock" -M 0600 -- \
+            /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/bench/concert-ceiling" \
+            >>"$LOG/ceiling-$i.log" 2>&1 </dev/null
+        echo $! >"$pidf"
+    done
+    for i in $(seq 50); do
+        [ -S "$RUN/ceiling-1.sock" ] && [ -S "$RUN/ceiling-$INSTANCES.sock" ] && return 0
+        sleep 0.1
+    done
+    die "the ceiling responder did not start (see $LOG/ceiling-1.log)"
+}
+
+# Adds `location = /bench/ceiling` to this stack's rendered nginx site only
+# (conf/nginx/concert.conf, the production site, knows nothing of it) and
+# reloads nginx.
+bench_wire_ceiling() {
+    local site=$VAR/nginx/site.conf i
+    if ! grep -q concert_ceiling "$site"; then
+        {
+            # The queue's upstream, renamed: the same servers' options.
+            grep '^upstream concert_queue ' "$site" |
+                sed -e 's/concert_queue/concert_ceiling/' -e 's|/queue-\([0-9]*\)\.sock|/ceiling-\1.sock|g'
+            sed 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/ceiling { include fastcgi_params; fastcgi_pass concert_ceiling; }|' "$site"
+        } >"$site.new"
+        mv "$site.new" "$site"
+        if is_root; then chown "$APP_USER:" "$site"; fi
+        as_app nginx -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" -p "$VAR/nginx" -s reload ||
+            die "nginx did not reload (see $LOG/nginx-error.log)"
+    fi
+    for i in $(seq 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/ceiling")" = 200 ] && return 0
+        sleep 0.1
+    done
+    die "/bench/ceiling does not answer (see $LOG/nginx-error.log)"
+}
+
+# Everything the bench stack runs, ceiling included; finishes whatever is or
+# is not running.
+bench_stop() {
+    profile bench
+    stop_all ceiling
+}
+
+# ./dev bench [--keep|--stop]: --keep leaves the bench stack up afterwards
+# (for profiling; bench/run can then be run again by hand); --stop stops it.
+# BENCH_OUT moves the report (var/bench by default).
+cmd_bench() {
+    local t0=$SECONDS keep=0 out=${BENCH_OUT:-$REPO/var/bench}
+    [ $# -le 1 ] || set -- --usage
+    case ${1:-} in
+    "") ;;
+    --keep) keep=1 ;;
+    --stop) bench_stop; return 0 ;;
+    *) die "usage: ./dev bench [--keep|--stop] (settings through BENCH_* variables, see bench/run)" ;;
+    esac
+    profile bench
+    ensure_packages bench
+    bench_stop
+    stack_gone || die "the bench stack at $VAR did not stop; not starting another over it"
+    rm -rf "$VAR"
+    # Whatever stops this run (an error, a signal) stops the stack too.
+    trap 'set +e; bench_stop' EXIT
+    start_stack
+    bench_start_ceiling
+    bench_wire_ceiling
+    say "ceiling: $INSTANCES instances x $CHILDREN processes at /bench/ceiling"
+    [ $keep = 0 ] || trap - EXIT
+    mkdir -p "$out"
+    local rc=0
+    BENCH_BASE="http://127.0.0.1:$FRONT_PORT" BENCH_ADMIN_KEY_FILE="$ADMIN_KEY_FILE" \
+        BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" \
+        "$REPO/bench/run" || rc=$?
+    if [ $keep = 0 ]; then
+        trap - EXIT
+        say "stopping the bench stack"
+        bench_stop
+    else
+        say "the bench stack stays up (./dev bench --stop stops it)"
+    fi
+    say "./dev bench took $((SECONDS - t0)) s"
+    return $rc
+}
