@@ -245,7 +245,8 @@ static void hold(struct request *r)
     PQclear(res);
 }
 
-/* Frees the Redis locks a cancellation names (by their owner). */
+/* Frees the Redis locks a cancellation names (a repeat names them again:
+ * the release is by owner, so only locks still this hold's go). */
 static void release_cancelled(const PGresult *res)
 {
     int seats[SEATLOCK_MAX];
@@ -267,7 +268,9 @@ static void release_cancelled(const PGresult *res)
         log_error("cancel: could not release seat locks (they run out by themselves)");
 }
 
-/* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. */
+/* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
+ * one's own cancelled reservation again answers it again (200): a retry
+ * after a lost answer must not look like a failure. */
 static void cancel(struct request *r)
 {
     static const char sql[] = "SELECT * FROM booking_cancel($1::uuid, $2::bigint, $3::bigint)";

@@ -223,9 +223,12 @@ BEGIN
 END;
 $$;
 
--- Cancels a live hold of p_user. The locks_* columns name the Redis seat
--- locks to release (by their owner). Outcomes: cancelled;
--- reservation_not_found, wrong_concert, already_paid, already_cancelled,
+-- Cancels a live hold of p_user. Cancelling one's own cancelled reservation
+-- again is the same success with the same body (a retry whose first answer
+-- was lost), and changes nothing: its seats may be someone else's by now.
+-- The locks_* columns name the Redis seat locks to release (by their owner,
+-- so a repeat can only release locks that are still this hold's).
+-- Outcomes: cancelled; reservation_not_found, wrong_concert, already_paid,
 -- hold_expired.
 CREATE OR REPLACE FUNCTION booking_cancel(p_user uuid, p_concert bigint, p_id bigint,
                                           OUT outcome text, OUT body text, OUT detail text,
@@ -237,15 +240,16 @@ DECLARE
 BEGIN
     SELECT * INTO r FROM reservations WHERE id = p_id FOR UPDATE;
     outcome := booking_refusal(r, p_user, p_concert);
-    IF outcome IS NOT NULL THEN
+    IF outcome IS NULL THEN
+        PERFORM 1 FROM seats s
+          WHERE s.reservation_id = r.id AND s.status = 'HELD'
+          ORDER BY s.schedule_id, s.seat_no FOR UPDATE;
+        UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, held_until = NULL
+         WHERE s.reservation_id = r.id AND s.status = 'HELD';
+        UPDATE reservations SET status = 'CANCELLED' WHERE id = r.id RETURNING * INTO r;
+    ELSIF outcome <> 'already_cancelled' THEN
         RETURN;
     END IF;
-    PERFORM 1 FROM seats s
-      WHERE s.reservation_id = r.id AND s.status = 'HELD'
-      ORDER BY s.schedule_id, s.seat_no FOR UPDATE;
-    UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, held_until = NULL
-     WHERE s.reservation_id = r.id AND s.status = 'HELD';
-    UPDATE reservations SET status = 'CANCELLED' WHERE id = r.id RETURNING * INTO r;
 
     outcome := 'cancelled';
     body := booking_reservation_json(r)::text;
