@@ -236,7 +236,8 @@ static int parse_schedules(struct request *r, struct json_object *scheds, struct
 }
 
 /* Checks a create body into c (fields left out take the config's defaults).
- * 0, or -1 after answering 400 (or 503). */
+ * 0, or -1 after answering 400 (or 503). Whether each show is still to come
+ * is PostgreSQL's to judge (sales_open), by the clock holds are judged by. */
 static int parse_concert(struct request *r, struct json_object *body, struct concert_request *c)
 {
     static const char *const fields[] = {"title", "venue", "activeLimit", "activeSeconds",
@@ -287,7 +288,7 @@ static db_rc insert_concert(const struct concert_request *c, PGresult **res)
     return db_query(sql, 9, params, res);
 }
 
-/* 201 {"concertId", "scheduleIds"}. */
+/* 201 {"concertId", "scheduleIds"}, or the refusal (a show in the past). */
 static void answer_concert(struct request *r, db_rc rc, const PGresult *res)
 {
     const char *word = outcome_word(rc, res);

@@ -1,8 +1,9 @@
 /* payments.c - the payments responder: pay for a hold.
  *
  * The payment is one call of booking_pay (sql/functions.sql): in one
- * transaction the reservation row is locked, checked (the owner, its
- * state), the balance debited (refused when short, nothing changed), the seats SOLD, the reservation CONFIRMED and the
+ * transaction the reservation row is locked, checked (the owner, its state,
+ * the show not yet started), the balance debited (refused when short,
+ * nothing changed), the seats SOLD, the reservation CONFIRMED and the
  * payment, ledger and Idempotency-Key rows written. Only then does the queue
  * token end, admitting the next waiting user; a payment whose fate
  * PostgreSQL could not report (DB_UNKNOWN) answers 503 and leaves the token

@@ -4,9 +4,9 @@
  * A hold goes through two gates. Redis first: one script takes a lock per
  * seat, all or nothing, so a crowd racing for the same seats is turned away
  * (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
- * one function (booking_hold) locks the seat rows, checks them and the
- * per-user limit, and writes the reservation, so no seat is ever held or
- * sold twice even if Redis loses its data. The locks of
+ * one function (booking_hold) locks the seat rows, checks the show is on
+ * sale, the seats and the per-user limit, and writes the reservation, so no
+ * seat is ever held or sold twice even if Redis loses its data. The locks of
  * a successful hold are kept for the hold's length; a refused one gives them
  * back at once. A hold whose fate PostgreSQL could not report (the
  * connection broke after it was sent) keeps them: it may have committed,

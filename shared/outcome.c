@@ -21,6 +21,7 @@ static const struct outcome outcomes[] = {
     {"paid", 201, NULL, NULL, NULL},
     {"created", 201, NULL, NULL, NULL},
 
+    {"starts_in_past", 400, "INVALID_REQUEST", "a schedule's startsAt is not in the future", "schedules index "},
     {"insufficient_balance", 402, "INSUFFICIENT_BALANCE", "the balance is less than the amount due", "amount due: "},
     {"wrong_concert", 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert", NULL},
     {"concert_not_found", 404, "NOT_FOUND", "no such concert", NULL},
@@ -32,6 +33,7 @@ static const struct outcome outcomes[] = {
     {"already_paid", 409, "RESERVATION_NOT_PAYABLE", "the reservation is already paid", NULL},
     {"already_cancelled", 409, "RESERVATION_NOT_PAYABLE", "the reservation is cancelled", NULL},
     {"balance_limit", 409, "BALANCE_LIMIT", "the charge would push the balance over 1,000,000,000,000", NULL},
+    {"sales_closed", 409, "SALES_CLOSED", "the show has started: it takes no more holds or payments", NULL},
     {"hold_expired", 410, "HOLD_EXPIRED", "the hold has run out", NULL},
 };
 

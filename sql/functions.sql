@@ -48,7 +48,8 @@ LANGUAGE sql STABLE AS $$
     SELECT p_status = 'AVAILABLE' OR (p_status = 'HELD' AND hold_ran_out(p_held_until))
 $$;
 
--- A show is on sale until it starts: the catalog lists it.
+-- A show is on sale until it starts: the catalog lists it, and it takes
+-- holds and payments. Admin refuses to create one that is not.
 CREATE OR REPLACE FUNCTION sales_open(p_starts_at timestamptz) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT p_starts_at > now()
@@ -72,7 +73,8 @@ $$;
 
 -- Creates a concert with its schedules and every seat, in one transaction.
 -- The arrays hold one entry per schedule, in the order given; each startsAt
--- is kept to the whole second.
+-- is kept to the whole second and must still be on sale (outcome
+-- 'starts_in_past', detail: the 0-based index of the first that is not).
 CREATE OR REPLACE FUNCTION concert_create(p_title text, p_venue text, p_active_limit integer,
                                           p_active_seconds integer, p_idle_seconds integer,
                                           p_hold_seconds integer, p_starts timestamptz[],
@@ -81,8 +83,18 @@ CREATE OR REPLACE FUNCTION concert_create(p_title text, p_venue text, p_active_l
                                           OUT new_concert_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
+    v_past bigint;
     v_schedule_ids bigint[];
 BEGIN
+    SELECT min(u.ord) INTO v_past
+      FROM unnest(p_starts) WITH ORDINALITY AS u(starts_at, ord)
+     WHERE NOT sales_open(date_trunc('second', u.starts_at));
+    IF v_past IS NOT NULL THEN
+        outcome := 'starts_in_past';
+        detail := (v_past - 1)::text;
+        RETURN;
+    END IF;
+
     INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds)
     VALUES (p_title, p_venue, p_active_limit, p_active_seconds, p_idle_seconds, p_hold_seconds)
     RETURNING id INTO new_concert_id;
@@ -142,9 +154,9 @@ $$;
 -- p_owner the random owner of the Redis seat locks (kept so cancellation can
 -- release them). sold_seats names requested seats that are SOLD, so the
 -- caller can remember them in Redis and turn later crowds away there.
--- Outcomes: held; schedule_not_found, wrong_concert, hold_limit (detail:
--- seats already held or bought), seat_not_found, seat_unavailable (detail:
--- the busy seat numbers).
+-- Outcomes: held; schedule_not_found, wrong_concert, sales_closed,
+-- hold_limit (detail: seats already held or bought), seat_not_found,
+-- seat_unavailable (detail: the busy seat numbers).
 CREATE OR REPLACE FUNCTION booking_hold(p_user uuid, p_concert bigint, p_schedule bigint, p_seats integer[],
                                         p_owner text,
                                         OUT outcome text, OUT body text, OUT detail text,
@@ -153,6 +165,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_concert bigint;
     v_hold    integer;
+    v_starts  timestamptz;
     v_mine    bigint;
     v_found   integer;
     v_amount  bigint;
@@ -161,7 +174,7 @@ DECLARE
     v_id      bigint;
 BEGIN
     sold_seats := '{}';
-    SELECT s.concert_id, c.hold_seconds INTO v_concert, v_hold
+    SELECT s.concert_id, c.hold_seconds, s.starts_at INTO v_concert, v_hold, v_starts
       FROM schedules s JOIN concerts c ON c.id = s.concert_id
      WHERE s.id = p_schedule;
     IF NOT FOUND THEN
@@ -170,6 +183,10 @@ BEGIN
     END IF;
     IF v_concert <> p_concert THEN
         outcome := 'wrong_concert';
+        RETURN;
+    END IF;
+    IF NOT sales_open(v_starts) THEN
+        outcome := 'sales_closed';
         RETURN;
     END IF;
 
@@ -396,7 +413,7 @@ $$;
 
 -- The payment itself (see booking_pay). Outcomes: paid;
 -- reservation_not_found, wrong_concert, already_paid, already_cancelled,
--- hold_expired, insufficient_balance (detail: the amount due).
+-- hold_expired, sales_closed, insufficient_balance (detail: the amount due).
 CREATE OR REPLACE FUNCTION booking_pay_now(p_user uuid, p_concert bigint, p_id bigint,
                                            OUT outcome text, OUT body text, OUT detail text)
 LANGUAGE plpgsql AS $$
@@ -408,6 +425,10 @@ BEGIN
     SELECT * INTO r FROM reservations WHERE id = p_id FOR UPDATE;
     outcome := booking_refusal(r, p_user, p_concert);
     IF outcome IS NOT NULL THEN
+        RETURN;
+    END IF;
+    IF NOT sales_open((SELECT s.starts_at FROM schedules s WHERE s.id = r.schedule_id)) THEN
+        outcome := 'sales_closed';
         RETURN;
     END IF;
 
