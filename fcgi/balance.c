@@ -4,7 +4,8 @@
  * change, its ledger row (so the balance always equals the sum of the
  * ledger) and the Idempotency-Key record commit together or not at all, in
  * one round trip. A concurrent repeat of a keyed charge waits on the key's
- * row and then replays the first answer, so a key charges at most once. */
+ * row and then replays the first answer, so a key charges at most once; a
+ * key first used for another amount is refused (422) and charges nothing. */
 #include "app.h"
 #include "booking.h"
 #include "db.h"

@@ -10,11 +10,13 @@
  * alone, so the client's keyed retry can find out.
  *
  * Idempotency-Key for payments is scoped by the queue token (a digest of it,
- * computed in SQL). A retry after a successful payment arrives with a token
- * that has ended, so when the token check fails and a key is given, the
- * stored answer is looked up and replayed. The common path (live token) pays
- * no extra round trip for this: the key is claimed inside booking_pay, where
- * a concurrent repeat waits for the first and replays its answer. */
+ * computed in SQL) and bound to the request (the reservation paid). A retry
+ * after a successful payment arrives with a token that has ended, so when
+ * the token check fails and a key is given, the body is read and the stored
+ * answer for that token, key and request is looked up and replayed. The
+ * common path (live token) pays no extra round trip for this: the key is
+ * claimed inside booking_pay, where a concurrent repeat waits for the first
+ * and replays its answer. */
 #include "app.h"
 #include "db.h"
 #include "log.h"
@@ -41,17 +43,20 @@ static int read_reservation_id(struct request *r, int64_t *id)
     return rc;
 }
 
-/* Answers a retry from the stored answer to (token, key). 1 when it
- * answered, 0 when nothing is stored (or PostgreSQL cannot tell: the caller
- * then answers as it would have). */
-static int replay(struct request *r, const char *token, const char *key)
+/* Answers a retry from the stored answer to (token, key): the first answer
+ * when it paid reservation id, 422 when it paid another. 1 when it answered,
+ * 0 when nothing is stored (or PostgreSQL cannot tell: the caller then
+ * answers as it would have). */
+static int replay(struct request *r, const char *token, const char *key, int64_t id)
 {
-    static const char sql[] = "SELECT * FROM booking_payment_replay($1, $2)";
-    const char *params[] = {token, key};
+    static const char sql[] = "SELECT * FROM booking_payment_replay($1, $2, $3::bigint)";
+    char idtext[24];
+    const char *params[] = {token, key, idtext};
     PGresult *res;
     int done = 0;
 
-    if (db_query(sql, 2, params, &res) != DB_OK)
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    if (db_query(sql, 3, params, &res) != DB_OK)
         return 0;
     if (PQntuples(res) == 1) {
         outcome_reply(r, DB_OK, res);
@@ -85,8 +90,10 @@ static void pay(struct request *r)
     qrc = queue_status(token, &t);
     if (qrc != QUEUE_OK) {
         /* An ended token (or Redis away) may be a retry of a payment that
-         * went through: its stored answer is the answer. */
-        if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) && replay(r, token, key))
+         * went through: its stored answer is the answer, if the body asks
+         * for the same payment. */
+        if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) &&
+            (read_reservation_id(r, &id) < 0 || replay(r, token, key, id)))
             return;
         queue_reply_error(r, qrc);
         return;

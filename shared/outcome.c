@@ -35,6 +35,8 @@ static const struct outcome outcomes[] = {
     {"balance_limit", 409, "BALANCE_LIMIT", "the charge would push the balance over 1,000,000,000,000", NULL},
     {"sales_closed", 409, "SALES_CLOSED", "the show has started: it takes no more holds or payments", NULL},
     {"hold_expired", 410, "HOLD_EXPIRED", "the hold has run out", NULL},
+    {"key_reused", 422, "IDEMPOTENCY_KEY_REUSED",
+     "this Idempotency-Key was already used with a different request", NULL},
 };
 
 static const struct outcome *outcome_find(const char *word)

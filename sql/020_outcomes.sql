@@ -1,5 +1,5 @@
 -- 020_outcomes.sql: functions move to sql/functions.sql (applied on every
--- migrate run).
+-- migrate run), and Idempotency-Keys remember the request they answered.
 --
 -- 010 created the functions once; functions.sql now creates them all again
 -- after the run-once migrations. Their results changed from
@@ -37,3 +37,11 @@ COMMENT ON COLUMN idempotency_keys.outcome IS
     'the first request''s outcome word; NULL while that request is still running (the key is claimed)';
 COMMENT ON COLUMN idempotency_keys.response IS
     'the first request''s answer body, replayed byte for byte; NULL while claimed';
+
+-- The canonical form of the request a key first answered. A repeat with
+-- another request is refused (IDEMPOTENCY_KEY_REUSED). Keys stored before
+-- this column existed have none and replay for any request, as they did;
+-- they are gone within 24 hours.
+ALTER TABLE idempotency_keys ADD COLUMN fingerprint text;
+COMMENT ON COLUMN idempotency_keys.fingerprint IS
+    'the canonical request the key first answered (see sql/functions.sql); NULL for keys older than this column';

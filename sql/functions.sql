@@ -288,9 +288,24 @@ $$;
 -- --- Idempotency-Keys ------------------------------------------------------------
 -- A key is scoped by (scope, owner): a charge's owner is the user, a
 -- payment's a digest of the queue token. The first request with a key that
--- succeeds is stored with its outcome and body, and every repeat gets them.
--- Refusals are not stored: they changed nothing, so a retry is judged
--- afresh.
+-- succeeds is stored with its outcome, its body and its fingerprint, the
+-- canonical form of the request:
+--   charge:  'charge user=<userId> amount=<amount>'
+--   payment: 'payment reservationId=<reservationId>'
+-- (the parsed values, so spacing and field order in the JSON do not
+-- matter). A repeat with the same fingerprint gets the stored answer; with
+-- another it is refused as key_reused and changes nothing. Refusals are not
+-- stored: they changed nothing, so a retry is judged afresh.
+
+CREATE OR REPLACE FUNCTION booking_charge_fingerprint(p_user uuid, p_amount bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'charge user=' || p_user::text || ' amount=' || p_amount::text
+$$;
+
+CREATE OR REPLACE FUNCTION booking_payment_fingerprint(p_id bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'payment reservationId=' || p_id::text
+$$;
 
 -- The owner under which a payment's Idempotency-Key is kept: a digest of the
 -- queue token (the token itself is a secret and is never stored).
@@ -300,13 +315,15 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The answer to a repeat of a finished, stored key: the first request's
--- outcome and body; no row when the key is not stored (never used,
--- refused, or older than 24 hours).
-CREATE OR REPLACE FUNCTION booking_key_replay(p_scope text, p_owner text, p_key text,
+-- outcome and body when p_fingerprint is the same request (or the key
+-- predates fingerprints), key_reused when it is another; no row when the
+-- key is not stored (never used, refused, or older than 24 hours).
+CREATE OR REPLACE FUNCTION booking_key_replay(p_scope text, p_owner text, p_key text, p_fingerprint text,
                                               OUT outcome text, OUT body text)
 RETURNS SETOF record
 LANGUAGE sql STABLE AS $$
-    SELECT k.outcome, k.response
+    SELECT CASE WHEN k.fingerprint <> p_fingerprint THEN 'key_reused' ELSE k.outcome END,
+           CASE WHEN k.fingerprint <> p_fingerprint THEN NULL ELSE k.response END
       FROM idempotency_keys k
      WHERE k.scope = p_scope AND k.owner = p_owner AND k.key = p_key
        AND k.outcome IS NOT NULL AND NOT idempotency_key_expired(k.created_at)
@@ -316,9 +333,9 @@ $$;
 -- new and is now claimed (the caller must finish it with booking_key_done).
 -- Otherwise the answer booking_key_replay gives. A concurrent repeat waits
 -- on the unique key until the first transaction ends, then sees its
--- outcome: replayed if it was stored, claimed afresh if the first one let
--- the key go.
-CREATE OR REPLACE FUNCTION booking_key_claim(p_scope text, p_owner text, p_key text,
+-- outcome: replayed (or key_reused) if it was stored, claimed afresh if the
+-- first one let the key go.
+CREATE OR REPLACE FUNCTION booking_key_claim(p_scope text, p_owner text, p_key text, p_fingerprint text,
                                              OUT outcome text, OUT body text)
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -329,14 +346,14 @@ BEGIN
     -- between the two statements: try again. Three in a row mean a claim
     -- was committed unfinished, a bug: fail rather than loop.
     FOR attempt IN 1 .. 3 LOOP
-        INSERT INTO idempotency_keys (scope, owner, key)
-        VALUES (p_scope, p_owner, p_key)
+        INSERT INTO idempotency_keys (scope, owner, key, fingerprint)
+        VALUES (p_scope, p_owner, p_key, p_fingerprint)
         ON CONFLICT DO NOTHING;
         IF FOUND THEN
             RETURN;
         END IF;
         SELECT k.outcome, k.body INTO outcome, body
-          FROM booking_key_replay(p_scope, p_owner, p_key) k;
+          FROM booking_key_replay(p_scope, p_owner, p_key, p_fingerprint) k;
         IF FOUND THEN
             RETURN;
         END IF;
@@ -364,7 +381,7 @@ $$;
 
 -- Adds p_amount (1..1e9) to p_user's balance, creating the user's row at the
 -- first charge, with one ledger row. p_key: the Idempotency-Key or NULL.
--- Outcomes: charged; balance_limit.
+-- Outcomes: charged; balance_limit, key_reused.
 CREATE OR REPLACE FUNCTION booking_charge(p_user uuid, p_amount bigint, p_key text,
                                           OUT outcome text, OUT body text, OUT detail text)
 LANGUAGE plpgsql AS $$
@@ -373,7 +390,7 @@ DECLARE
 BEGIN
     IF p_key IS NOT NULL THEN
         SELECT c.outcome, c.body INTO outcome, body
-          FROM booking_key_claim('charge', p_user::text, p_key) c;
+          FROM booking_key_claim('charge', p_user::text, p_key, booking_charge_fingerprint(p_user, p_amount)) c;
         IF outcome IS NOT NULL THEN
             RETURN;
         END IF;
@@ -402,13 +419,15 @@ $$;
 -- --- Payments --------------------------------------------------------------------
 
 -- The stored answer to a payment with this token and key, for a retry that
--- arrives after the token has ended; no row when there is none.
-CREATE OR REPLACE FUNCTION booking_payment_replay(p_token text, p_key text,
+-- arrives after the token has ended: the first answer when p_id is the
+-- reservation it paid, key_reused when it is another; no row when there is
+-- none.
+CREATE OR REPLACE FUNCTION booking_payment_replay(p_token text, p_key text, p_id bigint,
                                                   OUT outcome text, OUT body text, OUT detail text)
 RETURNS SETOF record
 LANGUAGE sql STABLE AS $$
     SELECT k.outcome, k.body, NULL::text
-      FROM booking_key_replay('payment', booking_token_owner(p_token), p_key) k
+      FROM booking_key_replay('payment', booking_token_owner(p_token), p_key, booking_payment_fingerprint(p_id)) k
 $$;
 
 -- The payment itself (see booking_pay). Outcomes: paid;
@@ -478,7 +497,7 @@ $$;
 -- transaction: balance debited, seats SOLD, reservation CONFIRMED, payment
 -- and ledger rows written, and the Idempotency-Key (if any) stored with the
 -- answer. p_token only names the key's owner (as a digest). Outcomes: those
--- of booking_pay_now.
+-- of booking_pay_now, and key_reused.
 CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
                                        OUT outcome text, OUT body text, OUT detail text)
 LANGUAGE plpgsql AS $$
@@ -488,7 +507,7 @@ BEGIN
     IF p_key IS NOT NULL THEN
         v_owner := booking_token_owner(p_token);
         SELECT c.outcome, c.body INTO outcome, body
-          FROM booking_key_claim('payment', v_owner, p_key) c;
+          FROM booking_key_claim('payment', v_owner, p_key, booking_payment_fingerprint(p_id)) c;
         IF outcome IS NOT NULL THEN
             RETURN;
         END IF;
