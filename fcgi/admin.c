@@ -4,11 +4,15 @@
  * now, so a load balancer or a person can see at once which one is down.
  *
  * POST /api/v1/admin/concerts creates a concert with its schedules and every
- * seat in one SQL statement (one transaction, one round trip), so a failure
- * half-way never leaves a concert without its seats. */
+ * seat in one PostgreSQL call (one transaction, one round trip), so a failure
+ * half-way never leaves a concert without its seats: the request is parsed
+ * and checked here, inserted by concert_create, and answered from its
+ * outcome. */
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "log.h"
+#include "outcome.h"
 #include "queue.h"
 #include "rds.h"
 #include "valid.h"
@@ -164,78 +168,40 @@ static void append(char *buf, size_t *len, const char *text)
     *len += n;
 }
 
-static void create_concert(struct request *r)
-{
-    /* One statement: the concert, then its schedules with ids drawn up front
-     * (so each schedule's seats can be written in the same statement), then
-     * the seats. The arrays arrive as PostgreSQL array literals built only
-     * from validated values; the rows come back in the order given. */
-    static const char sql[] =
-        "WITH c AS ("
-        " INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
-        "), src AS MATERIALIZED ("
-        " SELECT nextval(pg_get_serial_sequence('schedules', 'id')) AS id, u.ord,"
-        "        date_trunc('second', u.starts_at) AS starts_at, u.seat_count, u.price"
-        " FROM unnest($7::timestamptz[], $8::integer[], $9::bigint[])"
-        "      WITH ORDINALITY AS u(starts_at, seat_count, price, ord)"
-        "), s AS ("
-        " INSERT INTO schedules (id, concert_id, starts_at, seat_count)"
-        " SELECT src.id, c.id, src.starts_at, src.seat_count FROM src CROSS JOIN c"
-        "), seat_rows AS ("
-        " INSERT INTO seats (schedule_id, seat_no, price)"
-        " SELECT src.id, n, src.price FROM src CROSS JOIN LATERAL generate_series(1, src.seat_count) AS n"
-        ")"
-        " SELECT c.id, src.id FROM c CROSS JOIN src ORDER BY src.ord";
-    static const char *const fields[] = {"title", "venue", "activeLimit", "activeSeconds",
-                                         "waitingIdleSeconds", "holdSeconds", "schedules", NULL};
-    static const char *const sched_fields[] = {"startsAt", "seatCount", "price", NULL};
-    struct json_object *body, *scheds, *out = NULL, *ids = NULL;
-    const char *title = NULL, *venue = "";
-    int64_t active_limit = g_config.active_limit, active_seconds = g_config.active_seconds;
-    int64_t idle_seconds = g_config.waiting_idle_seconds, hold_seconds = g_config.hold_seconds;
-    char limit_text[24], active_text[24], idle_text[24], hold_text[24];
-    char *times = NULL, *counts = NULL, *prices = NULL;
-    size_t n, tlen = 0, clen = 0, plen = 0;
-    PGresult *res = NULL;
-    db_rc rc;
-    int64_t concert_id;
+/* A create request, checked: the texts point into the request body; the
+ * schedules travel as PostgreSQL array literals built only from validated
+ * values, one entry per schedule in the order given. */
+struct concert_request {
+    const char *title, *venue;
+    int64_t active_limit, active_seconds, idle_seconds, hold_seconds;
+    char *starts, *seat_counts, *prices;
+};
 
-    if (require_admin(r) < 0)
-        return;
-    body = http_body_object(r);
-    if (!body)
-        return;
-    if (http_only_fields(r, body, fields) < 0 ||
-        get_text(r, body, "title", 1, 1, ADMIN_TEXT_MAX_CHARS, &title) < 0 ||
-        get_text(r, body, "venue", 0, 0, ADMIN_TEXT_MAX_CHARS, &venue) < 0 ||
-        http_get_int(r, body, "activeLimit", 0, 1, 1000000, &active_limit) < 0 ||
-        http_get_int(r, body, "activeSeconds", 0, 10, 86400, &active_seconds) < 0 ||
-        http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &idle_seconds) < 0 ||
-        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &hold_seconds) < 0)
-        goto done;
-    if (!json_object_object_get_ex(body, "schedules", &scheds)) {
-        http_error(r, 400, "INVALID_REQUEST", "schedules is required");
-        goto done;
-    }
-    if (!json_object_is_type(scheds, json_type_array) || json_object_array_length(scheds) < 1 ||
-        json_object_array_length(scheds) > ADMIN_MAX_SCHEDULES) {
-        http_error(r, 400, "INVALID_REQUEST", "schedules must be an array of 1 to 100 schedules");
-        goto done;
-    }
-    n = json_object_array_length(scheds);
+static void concert_request_free(struct concert_request *c)
+{
+    free(c->starts);
+    free(c->seat_counts);
+    free(c->prices);
+}
+
+/* Reads schedules[] into c's arrays. 0, or -1 after answering. */
+static int parse_schedules(struct request *r, struct json_object *scheds, struct concert_request *c)
+{
+    static const char *const fields[] = {"startsAt", "seatCount", "price", NULL};
+    size_t n = json_object_array_length(scheds), slen = 0, clen = 0, plen = 0;
+
     /* Worst cases: a 35-character time, a 4-digit count and a 10-digit price,
      * each with its comma, plus the braces. */
-    times = malloc(n * 40 + 3);
-    counts = malloc(n * 8 + 3);
-    prices = malloc(n * 16 + 3);
-    if (!times || !counts || !prices) {
+    c->starts = malloc(n * 40 + 3);
+    c->seat_counts = malloc(n * 8 + 3);
+    c->prices = malloc(n * 16 + 3);
+    if (!c->starts || !c->seat_counts || !c->prices) {
         http_internal_error(r);
-        goto done;
+        return -1;
     }
-    append(times, &tlen, "{");
-    append(counts, &clen, "{");
-    append(prices, &plen, "{");
+    append(c->starts, &slen, "{");
+    append(c->seat_counts, &clen, "{");
+    append(c->prices, &plen, "{");
     for (size_t i = 0; i < n; i++) {
         struct json_object *s = json_object_array_get_idx(scheds, i);
         int64_t seat_count = g_config.seat_count, price = g_config.price;
@@ -246,83 +212,122 @@ static void create_concert(struct request *r)
             char message[96];
             snprintf(message, sizeof message, "schedules[%zu] must be an object", i);
             http_error(r, 400, "INVALID_REQUEST", message);
-            goto done;
+            return -1;
         }
-        if (http_only_fields(r, s, sched_fields) < 0 || sched_time(r, s, i, &starts_at) < 0 ||
+        if (http_only_fields(r, s, fields) < 0 || sched_time(r, s, i, &starts_at) < 0 ||
             sched_int(r, s, i, "seatCount", 1, 1000, &seat_count) < 0 ||
             sched_int(r, s, i, "price", 0, 1000000000, &price) < 0)
-            goto done;
+            return -1;
         if (i > 0) {
-            append(times, &tlen, ",");
-            append(counts, &clen, ",");
-            append(prices, &plen, ",");
+            append(c->starts, &slen, ",");
+            append(c->seat_counts, &clen, ",");
+            append(c->prices, &plen, ",");
         }
-        append(times, &tlen, starts_at);
+        append(c->starts, &slen, starts_at);
         snprintf(number, sizeof number, "%" PRId64, seat_count);
-        append(counts, &clen, number);
+        append(c->seat_counts, &clen, number);
         snprintf(number, sizeof number, "%" PRId64, price);
-        append(prices, &plen, number);
+        append(c->prices, &plen, number);
     }
-    append(times, &tlen, "}");
-    append(counts, &clen, "}");
-    append(prices, &plen, "}");
+    append(c->starts, &slen, "}");
+    append(c->seat_counts, &clen, "}");
+    append(c->prices, &plen, "}");
+    return 0;
+}
 
-    snprintf(limit_text, sizeof limit_text, "%" PRId64, active_limit);
-    snprintf(active_text, sizeof active_text, "%" PRId64, active_seconds);
-    snprintf(idle_text, sizeof idle_text, "%" PRId64, idle_seconds);
-    snprintf(hold_text, sizeof hold_text, "%" PRId64, hold_seconds);
-    {
-        const char *params[] = {title, venue, limit_text, active_text, idle_text, hold_text,
-                                times, counts, prices};
-        rc = db_query(sql, 9, params, &res);
+/* Checks a create body into c (fields left out take the config's defaults).
+ * 0, or -1 after answering 400 (or 503). Whether each show is still to come
+ * is PostgreSQL's to judge (sales_open), by the clock holds are judged by. */
+static int parse_concert(struct request *r, struct json_object *body, struct concert_request *c)
+{
+    static const char *const fields[] = {"title", "venue", "activeLimit", "activeSeconds",
+                                         "waitingIdleSeconds", "holdSeconds", "schedules", NULL};
+    struct json_object *scheds;
+
+    c->venue = "";
+    c->active_limit = g_config.active_limit;
+    c->active_seconds = g_config.active_seconds;
+    c->idle_seconds = g_config.waiting_idle_seconds;
+    c->hold_seconds = g_config.hold_seconds;
+    if (http_only_fields(r, body, fields) < 0 ||
+        get_text(r, body, "title", 1, 1, ADMIN_TEXT_MAX_CHARS, &c->title) < 0 ||
+        get_text(r, body, "venue", 0, 0, ADMIN_TEXT_MAX_CHARS, &c->venue) < 0 ||
+        http_get_int(r, body, "activeLimit", 0, 1, 1000000, &c->active_limit) < 0 ||
+        http_get_int(r, body, "activeSeconds", 0, 10, 86400, &c->active_seconds) < 0 ||
+        http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &c->idle_seconds) < 0 ||
+        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0)
+        return -1;
+    if (!json_object_object_get_ex(body, "schedules", &scheds)) {
+        http_error(r, 400, "INVALID_REQUEST", "schedules is required");
+        return -1;
     }
-    if (rc != DB_OK) {
-        if (rc == DB_UNAVAILABLE)
-            http_unavailable(r, "PostgreSQL");
-        else
+    if (!json_object_is_type(scheds, json_type_array) || json_object_array_length(scheds) < 1 ||
+        json_object_array_length(scheds) > ADMIN_MAX_SCHEDULES) {
+        http_error(r, 400, "INVALID_REQUEST", "schedules must be an array of 1 to 100 schedules");
+        return -1;
+    }
+    return parse_schedules(r, scheds, c);
+}
+
+/* One call of concert_create (sql/functions.sql): the concert, its
+ * schedules and every seat in one transaction, so a failure half-way never
+ * leaves a concert without its seats. */
+static db_rc insert_concert(const struct concert_request *c, PGresult **res)
+{
+    static const char sql[] =
+        "SELECT * FROM concert_create($1, $2, $3::integer, $4::integer, $5::integer, $6::integer,"
+        " $7::timestamptz[], $8::integer[], $9::bigint[])";
+    char limit_text[24], active_text[24], idle_text[24], hold_text[24];
+    const char *params[] = {c->title, c->venue, limit_text, active_text, idle_text, hold_text,
+                            c->starts, c->seat_counts, c->prices};
+
+    snprintf(limit_text, sizeof limit_text, "%" PRId64, c->active_limit);
+    snprintf(active_text, sizeof active_text, "%" PRId64, c->active_seconds);
+    snprintf(idle_text, sizeof idle_text, "%" PRId64, c->idle_seconds);
+    snprintf(hold_text, sizeof hold_text, "%" PRId64, c->hold_seconds);
+    return db_query(sql, 9, params, res);
+}
+
+/* 201 {"concertId", "scheduleIds"}, or the refusal (a show in the past). */
+static void answer_concert(struct request *r, db_rc rc, const PGresult *res)
+{
+    const char *word = outcome_word(rc, res);
+    int col;
+    int64_t concert_id;
+
+    if (word && strcmp(word, "created") == 0) {
+        col = PQfnumber(res, "new_concert_id");
+        if (col < 0 || valid_id(PQgetvalue(res, 0, col), &concert_id) < 0) {
+            log_error("concert_create returned no concert id");
             http_internal_error(r);
-        goto done;
-    }
-    if ((size_t)PQntuples(res) != n || PQnfields(res) != 2 ||
-        valid_id(PQgetvalue(res, 0, 0), &concert_id) < 0) {
-        http_internal_error(r);
-        goto done;
-    }
-    out = json_object_new_object();
-    ids = json_object_new_array();
-    if (!out || !ids) {
-        http_internal_error(r);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *v = NULL;
-        int64_t id;
-        if (valid_id(PQgetvalue(res, (int)i, 1), &id) < 0 || !(v = json_object_new_int64(id)) ||
-            json_object_array_add(ids, v) != 0) {
-            json_object_put(v);
-            http_internal_error(r);
-            goto done;
+            return;
         }
+        /* A poll for this id before it existed may have cached "no such
+         * concert" in Redis for a few seconds: drop it so the queue opens
+         * now. Best effort: with Redis down the queue answers 503 anyway. */
+        queue_forget_concert(concert_id);
     }
-    if (json_object_object_add(out, "concertId", json_object_new_int64(concert_id)) != 0 ||
-        json_object_object_add(out, "scheduleIds", ids) != 0) {
-        http_internal_error(r);
-        goto done;
+    outcome_reply(r, rc, res);
+}
+
+/* POST /api/v1/admin/concerts with the admin key. */
+static void create_concert(struct request *r)
+{
+    struct concert_request c = {0};
+    struct json_object *body;
+    PGresult *res = NULL;
+
+    if (require_admin(r) < 0)
+        return;
+    body = http_body_object(r);
+    if (!body)
+        return;
+    if (parse_concert(r, body, &c) == 0) {
+        db_rc rc = insert_concert(&c, &res);
+        answer_concert(r, rc, res);
+        PQclear(res);
     }
-    ids = NULL;
-    /* A poll for this id before it existed may have cached "no such
-     * concert" in Redis for a few seconds: drop it so the queue opens now.
-     * Best effort: with Redis down the queue answers 503 anyway. */
-    queue_forget_concert(concert_id);
-    http_json(r, 201, out);
-    out = NULL;
-done:
-    json_object_put(ids);
-    json_object_put(out);
-    PQclear(res);
-    free(times);
-    free(counts);
-    free(prices);
+    concert_request_free(&c);
     json_object_put(body);
 }
 

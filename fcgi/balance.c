@@ -1,13 +1,15 @@
 /* balance.c - the balance responder: read a user's balance and charge it.
  *
- * A charge is one call of booking_charge (sql/010_booking.sql): the balance
+ * A charge is one call of booking_charge (sql/functions.sql): the balance
  * change, its ledger row (so the balance always equals the sum of the
  * ledger) and the Idempotency-Key record commit together or not at all, in
  * one round trip. A concurrent repeat of a keyed charge waits on the key's
- * row and then replays the first answer, so a key charges at most once. */
+ * row and then replays the first answer, so a key charges at most once; a
+ * key first used for another amount is refused (422) and charges nothing. */
 #include "app.h"
 #include "booking.h"
 #include "db.h"
+#include "outcome.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,7 +55,7 @@ static void charge(struct request *r)
     params[1] = amount_text;
     params[2] = key;   /* NULL travels as SQL NULL: no key */
     rc = db_query(sql, 3, params, &res);
-    booking_reply(r, rc, res);
+    outcome_reply(r, rc, res);
     PQclear(res);
 }
 

@@ -3,29 +3,20 @@
  *
  * Each answer is built by PostgreSQL as JSON in one statement, so a request
  * costs one PostgreSQL round trip (plus, for the token-guarded two, the one
- * Redis script that checks the token). A HELD seat whose hold has run out is
- * reported AVAILABLE by these statements themselves, so the catalog is right
- * at once whether or not the cron program has released the seat yet. */
+ * Redis script that checks the token). Which seats are free, which shows are
+ * still on sale and how times are written are the rules of
+ * sql/functions.sql (seat_is_free, sales_open, utc_text), the same ones holds
+ * and payments obey: a HELD seat whose hold has run out reads AVAILABLE at
+ * once, whether or not the cron program has released it yet. */
 #include "app.h"
 #include "db.h"
+#include "outcome.h"
 #include "queue.h"
 #include "valid.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-/* The one rule for a seat's status as clients see it. */
-#define SEAT_IS_AVAILABLE "(st.status = 'AVAILABLE' OR (st.status = 'HELD' AND st.held_until < now()))"
-#define UTC_TEXT(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-static void reply_db_error(struct request *r, db_rc rc)
-{
-    if (rc == DB_UNAVAILABLE)
-        http_unavailable(r, "PostgreSQL");
-    else
-        http_internal_error(r);
-}
 
 /* Answers the JSON text in column col of row 0. */
 static void reply_text(struct request *r, PGresult *res, int col)
@@ -48,7 +39,7 @@ static void concerts(struct request *r)
     db_rc rc = db_query(sql, 0, NULL, &res);
 
     if (rc != DB_OK) {
-        reply_db_error(r, rc);
+        outcome_db_failure(r, rc);
         return;
     }
     reply_text(r, res, 0);
@@ -62,12 +53,12 @@ static void schedules(struct request *r)
     static const char sql[] =
         "SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),"
         " json_build_object('concertId', $1::bigint, 'schedules', coalesce(json_agg(json_build_object("
-        "   'scheduleId', x.id, 'startsAt', " UTC_TEXT("x.starts_at") ","
+        "   'scheduleId', x.id, 'startsAt', utc_text(x.starts_at),"
         "   'totalSeats', x.total, 'availableSeats', x.available) ORDER BY x.starts_at, x.id), '[]'::json))::text"
         " FROM (SELECT s.id, s.starts_at, count(*) AS total,"
-        "              count(*) FILTER (WHERE " SEAT_IS_AVAILABLE ") AS available"
+        "              count(*) FILTER (WHERE seat_is_free(st.status, st.held_until)) AS available"
         "       FROM schedules s JOIN seats st ON st.schedule_id = s.id"
-        "       WHERE s.concert_id = $1 AND s.starts_at > now()"
+        "       WHERE s.concert_id = $1 AND sales_open(s.starts_at)"
         "       GROUP BY s.id, s.starts_at) x"
         " WHERE x.available > 0";
     struct queue_ticket t;
@@ -84,13 +75,13 @@ static void schedules(struct request *r)
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
     rc = db_query(sql, 1, params, &res);
     if (rc != DB_OK) {
-        reply_db_error(r, rc);
+        outcome_db_failure(r, rc);
         return;
     }
     /* A live token implies its concert was found when the token was issued;
      * this only catches a concert removed since. */
     if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0)
-        http_error(r, 404, "NOT_FOUND", "no such concert");
+        outcome_answer(r, "concert_not_found", NULL);
     else
         reply_text(r, res, 1);
     PQclear(res);
@@ -110,7 +101,7 @@ static void seats(struct request *r)
         " CASE WHEN s.concert_id = $2 THEN"
         "   '{\"scheduleId\":' || s.id || ',\"concertId\":' || s.concert_id || ',\"seats\":[' ||"
         "   coalesce((SELECT string_agg('{\"seatNo\":' || st.seat_no || ',\"price\":' || st.price ||"
-        "      ',\"status\":\"' || CASE WHEN " SEAT_IS_AVAILABLE " THEN 'AVAILABLE' ELSE st.status END || '\"}',"
+        "      ',\"status\":\"' || CASE WHEN seat_is_free(st.status, st.held_until) THEN 'AVAILABLE' ELSE st.status END || '\"}',"
         "      ',' ORDER BY st.seat_no)"
         "    FROM seats st WHERE st.schedule_id = s.id), '') || ']}' END"
         " FROM schedules s WHERE s.id = $1";
@@ -129,15 +120,15 @@ static void seats(struct request *r)
     snprintf(concerttext, sizeof concerttext, "%" PRId64, t.concert_id);
     rc = db_query(sql, 2, params, &res);
     if (rc != DB_OK) {
-        reply_db_error(r, rc);
+        outcome_db_failure(r, rc);
         return;
     }
     if (PQntuples(res) == 0)
-        http_error(r, 404, "NOT_FOUND", "no such schedule");
+        outcome_answer(r, "schedule_not_found", NULL);
     else if (valid_id(PQgetvalue(res, 0, 0), &owner) < 0)
         http_internal_error(r);
     else if (owner != t.concert_id)
-        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        outcome_answer(r, "wrong_concert", NULL);
     else
         reply_text(r, res, 1);
     PQclear(res);

@@ -1,39 +1,65 @@
 /* payments.c - the payments responder: pay for a hold.
  *
- * The payment is one call of booking_pay (sql/010_booking.sql): in one
- * transaction the reservation row is locked, checked, the balance debited
- * (refused when short, nothing changed), the seats SOLD, the reservation
- * CONFIRMED and the payment, ledger and Idempotency-Key rows written. Only
- * then does the queue token end, admitting the next waiting user.
+ * The payment is one call of booking_pay (sql/functions.sql): in one
+ * transaction the reservation row is locked, checked (the owner, its state,
+ * the show not yet started), the balance debited (refused when short,
+ * nothing changed), the seats SOLD, the reservation CONFIRMED and the
+ * payment, ledger and Idempotency-Key rows written. Only then does the queue
+ * token end, admitting the next waiting user; a payment whose fate
+ * PostgreSQL could not report (DB_UNKNOWN) answers 503 and leaves the token
+ * alone, so the client's keyed retry can find out.
  *
  * Idempotency-Key for payments is scoped by the queue token (a digest of it,
- * computed in SQL). A retry after a successful payment arrives with a token
- * that has ended, so when the token check fails and a key is given, the
- * stored answer is looked up and replayed. The common path (live token) pays
- * no extra round trip for this: the key is claimed inside booking_pay, where
- * a concurrent repeat waits for the first and replays its answer. */
+ * computed in SQL) and bound to the request (the reservation paid). A retry
+ * after a successful payment arrives with a token that has ended, so when
+ * the token check fails and a key is given, the body is read and the stored
+ * answer for that token, key and request is looked up and replayed. The
+ * common path (live token) pays no extra round trip for this: the key is
+ * claimed inside booking_pay, where a concurrent repeat waits for the first
+ * and replays its answer. */
 #include "app.h"
-#include "booking.h"
 #include "db.h"
 #include "log.h"
+#include "outcome.h"
 #include "queue.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
-/* Replays the stored answer to (token, key); 1 when it did, 0 when there is
- * none (or PostgreSQL cannot tell: the caller then answers as it would have). */
-static int replay(struct request *r, const char *token, const char *key)
+/* The body's reservationId, or -1 after answering 400. */
+static int read_reservation_id(struct request *r, int64_t *id)
 {
-    static const char sql[] = "SELECT * FROM booking_payment_replay($1, $2)";
-    const char *params[] = {token, key};
+    static const char *const fields[] = {"reservationId", NULL};
+    struct json_object *body = http_body_object(r);
+    int rc = 0;
+
+    if (!body)
+        return -1;
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_int(r, body, "reservationId", 1, 1, INT64_MAX, id) < 0)
+        rc = -1;
+    json_object_put(body);
+    return rc;
+}
+
+/* Answers a retry from the stored answer to (token, key): the first answer
+ * when it paid reservation id, 422 when it paid another. 1 when it answered,
+ * 0 when nothing is stored (or PostgreSQL cannot tell: the caller then
+ * answers as it would have). */
+static int replay(struct request *r, const char *token, const char *key, int64_t id)
+{
+    static const char sql[] = "SELECT * FROM booking_payment_replay($1, $2, $3::bigint)";
+    char idtext[24];
+    const char *params[] = {token, key, idtext};
     PGresult *res;
     int done = 0;
 
-    if (db_query(sql, 2, params, &res) != DB_OK)
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    if (db_query(sql, 3, params, &res) != DB_OK)
         return 0;
-    if (PQntuples(res) == 1 && booking_status(DB_OK, res) != 0) {
-        booking_reply(r, DB_OK, res);
+    if (PQntuples(res) == 1) {
+        outcome_reply(r, DB_OK, res);
         done = 1;
     }
     PQclear(res);
@@ -43,12 +69,10 @@ static int replay(struct request *r, const char *token, const char *key)
 /* POST /api/v1/payments {"reservationId"} with the owner's ACTIVE token. */
 static void pay(struct request *r)
 {
-    static const char *const fields[] = {"reservationId", NULL};
     static const char sql[] =
         "SELECT * FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, $5)";
     struct queue_ticket t;
-    struct json_object *body;
-    const char *token, *key;
+    const char *token, *key, *word;
     int64_t id;
     char concert[24], idtext[24];
     const char *params[5];
@@ -66,8 +90,10 @@ static void pay(struct request *r)
     qrc = queue_status(token, &t);
     if (qrc != QUEUE_OK) {
         /* An ended token (or Redis away) may be a retry of a payment that
-         * went through: its stored answer is the answer. */
-        if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) && replay(r, token, key))
+         * went through: its stored answer is the answer, if the body asks
+         * for the same payment. */
+        if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) &&
+            (read_reservation_id(r, &id) < 0 || replay(r, token, key, id)))
             return;
         queue_reply_error(r, qrc);
         return;
@@ -76,16 +102,8 @@ static void pay(struct request *r)
         http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
         return;
     }
-
-    body = http_body_object(r);
-    if (!body)
+    if (read_reservation_id(r, &id) < 0)
         return;
-    if (http_only_fields(r, body, fields) < 0 ||
-        http_get_int(r, body, "reservationId", 1, 1, INT64_MAX, &id) < 0) {
-        json_object_put(body);
-        return;
-    }
-    json_object_put(body);
 
     snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
@@ -98,9 +116,10 @@ static void pay(struct request *r)
     /* Paid: end the token before answering, so a client that polls right
      * after the 201 already sees 401. Failing that (Redis away), the
      * payment still stands and the token runs out by itself. */
-    if (booking_status(rc, res) == 201 && queue_finish(token) != QUEUE_OK)
+    word = outcome_word(rc, res);
+    if (word && strcmp(word, "paid") == 0 && queue_finish(token) != QUEUE_OK)
         log_error("payment: could not end the queue token (it runs out by itself)");
-    booking_reply(r, rc, res);
+    outcome_reply(r, rc, res);
     PQclear(res);
 }
 

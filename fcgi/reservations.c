@@ -4,17 +4,22 @@
  * A hold goes through two gates. Redis first: one script takes a lock per
  * seat, all or nothing, so a crowd racing for the same seats is turned away
  * (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
- * one function (booking_hold) locks the seat rows, checks them and the
- * per-user limit, and writes the reservation, so no seat is ever held or sold
- * twice even if Redis loses its data. The locks of a successful hold are kept
- * for the hold's length; a failed hold gives them back at once. */
+ * one function (booking_hold) locks the seat rows, checks the show is on
+ * sale, the seats and the per-user limit, and writes the reservation, so no
+ * seat is ever held or sold twice even if Redis loses its data. The locks of
+ * a successful hold are kept for the hold's length; a refused one gives them
+ * back at once. A hold whose fate PostgreSQL could not report (the
+ * connection broke after it was sent) keeps them: it may have committed,
+ * and the locks run out by themselves. */
 #include "app.h"
 #include "booking.h"
 #include "db.h"
 #include "log.h"
+#include "outcome.h"
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
+#include "valid.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,10 +73,7 @@ static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     rc = db_query(sql, 1, params, &res);
     if (rc != DB_OK) {
-        if (rc == DB_UNAVAILABLE)
-            http_unavailable(r, "PostgreSQL");
-        else
-            http_internal_error(r);
+        outcome_db_failure(r, rc);
         return -1;
     }
     if (PQntuples(res) == 0) {
@@ -136,16 +138,17 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
     return (int)n;
 }
 
-/* Frees the Redis locks of a hold that PostgreSQL refused (or could not
- * judge), remembering the seats it reported SOLD. */
+/* Frees the Redis locks of a hold that PostgreSQL refused (or never ran),
+ * remembering the seats it reported SOLD. */
 static void give_back(const struct schedule_facts *f, const int *seats, int n, const char *owner,
                       const PGresult *res)
 {
     int sold[SEATLOCK_MAX];
     int nsold = 0;
+    int col = res ? PQfnumber(res, "sold_seats") : -1;
 
-    if (res && PQntuples(res) == 1 && PQnfields(res) >= 3 && !PQgetisnull(res, 0, 2)) {
-        nsold = booking_array_parse(PQgetvalue(res, 0, 2), sold, SEATLOCK_MAX);
+    if (col >= 0 && PQntuples(res) == 1 && !PQgetisnull(res, 0, col)) {
+        nsold = booking_array_parse(PQgetvalue(res, 0, col), sold, SEATLOCK_MAX);
         if (nsold < 0)
             nsold = 0;
     }
@@ -186,16 +189,16 @@ static void hold(struct request *r)
     if (found < 0)
         return;
     if (found == 0) {
-        http_error(r, 404, "NOT_FOUND", "no such schedule");
+        outcome_answer(r, "schedule_not_found", NULL);
         return;
     }
     if (f.concert_id != t.concert_id) {
-        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        outcome_answer(r, "wrong_concert", NULL);
         return;
     }
     for (int i = 0; i < n; i++) {
         if (seats64[i] > f.seat_count) {
-            http_error(r, 404, "NOT_FOUND", "no such seat number in this schedule");
+            outcome_answer(r, "seat_not_found", NULL);
             return;
         }
         seats[i] = (int)seats64[i];
@@ -213,7 +216,7 @@ static void hold(struct request *r)
     case SEATLOCK_TAKEN:
         break;
     case SEATLOCK_BUSY:
-        http_error(r, 409, "SEAT_UNAVAILABLE", "a requested seat is held or sold");
+        outcome_answer(r, "seat_unavailable", NULL);
         return;
     default:
         http_unavailable(r, "Redis");
@@ -233,13 +236,41 @@ static void hold(struct request *r)
     params[3] = seat_text;
     params[4] = owner;
     rc = db_query(sql, 5, params, &res);
-    if (booking_status(rc, res) != 201)
-        give_back(&f, seats, n, owner, rc == DB_OK ? res : NULL);
-    booking_reply(r, rc, res);
+    /* Give the locks back only when the hold certainly did not commit: a
+     * refusal, a statement never sent, or one the server rejected (rolled
+     * back). Not on DB_UNKNOWN, nor on a row this code cannot read. */
+    if (rc == DB_UNAVAILABLE || rc == DB_FAILED || outcome_refused(outcome_word(rc, res)))
+        give_back(&f, seats, n, owner, res);
+    outcome_reply(r, rc, res);
     PQclear(res);
 }
 
-/* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. */
+/* Frees the Redis locks a cancellation names (a repeat names them again:
+ * the release is by owner, so only locks still this hold's go). */
+static void release_cancelled(const PGresult *res)
+{
+    int seats[SEATLOCK_MAX];
+    int owner = PQfnumber(res, "locks_owner"), concert = PQfnumber(res, "locks_concert");
+    int schedule = PQfnumber(res, "locks_schedule"), seat_nos = PQfnumber(res, "locks_seats");
+    int64_t concert_id, schedule_id;
+    int n;
+
+    if (owner >= 0 && PQgetisnull(res, 0, owner))
+        return;   /* a hold made without Redis locks */
+    if (owner < 0 || concert < 0 || schedule < 0 || seat_nos < 0 ||
+        valid_id(PQgetvalue(res, 0, concert), &concert_id) < 0 ||
+        valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
+        (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
+        log_error("cancel: the result names no seat locks (they run out by themselves)");
+        return;
+    }
+    if (seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, 0, owner), NULL, 0) < 0)
+        log_error("cancel: could not release seat locks (they run out by themselves)");
+}
+
+/* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
+ * one's own cancelled reservation again answers it again (200): a retry
+ * after a lost answer must not look like a failure. */
 static void cancel(struct request *r)
 {
     static const char sql[] = "SELECT * FROM booking_cancel($1::uuid, $2::bigint, $3::bigint)";
@@ -247,6 +278,7 @@ static void cancel(struct request *r)
     int64_t id;
     char concert[24], idtext[24];
     const char *params[] = {NULL, concert, idtext};
+    const char *word;
     PGresult *res;
     db_rc rc;
 
@@ -258,16 +290,10 @@ static void cancel(struct request *r)
     rc = db_query(sql, 3, params, &res);
     /* Free the Redis locks before answering, so the seats the answer calls
      * AVAILABLE can be held again at once. */
-    if (booking_status(rc, res) == 200 && PQnfields(res) >= 6 && !PQgetisnull(res, 0, 2)) {
-        int seats[SEATLOCK_MAX];
-        int n = booking_array_parse(PQgetvalue(res, 0, 5), seats, SEATLOCK_MAX);
-        int64_t cid = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-        int64_t sid = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-
-        if (n < 1 || seatlock_release(cid, sid, seats, n, PQgetvalue(res, 0, 2), NULL, 0) < 0)
-            log_error("cancel: could not release seat locks (they run out by themselves)");
-    }
-    booking_reply(r, rc, res);
+    word = outcome_word(rc, res);
+    if (word && strcmp(word, "cancelled") == 0)
+        release_cancelled(res);
+    outcome_reply(r, rc, res);
     PQclear(res);
 }
 

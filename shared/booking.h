@@ -1,30 +1,12 @@
-/* booking.h - what the reservation, balance and payment responders share.
- *
- * Their PostgreSQL work is one plpgsql function per request (sql/010_booking.sql)
- * that returns the HTTP status and the finished JSON body as its first two
- * columns; these helpers pass that answer on and convert seat-number arrays
- * to and from PostgreSQL's text form (arrays travel as '{1,2}' parameters). */
+/* booking.h - what the reservation, balance and payment responders share
+ * besides outcome.h: the per-user reads, and seat-number arrays to and from
+ * PostgreSQL's text form (arrays travel as '{1,2}' parameters). */
 #ifndef CONCERT_BOOKING_H
 #define CONCERT_BOOKING_H
 
 #include <stddef.h>
-#include <libpq-fe.h>
 
-#include "db.h"
 #include "http.h"
-
-/* The status in a (http_status, http_body, ...) row, or 0 when rc is not
- * DB_OK or the row is malformed (booking_reply then answers 503). */
-int booking_status(db_rc rc, const PGresult *res);
-
-/* Answers from a (http_status, http_body, ...) row: on DB_OK the row's own
- * status and body, otherwise 503. Returns the status answered (503 for an
- * outage or a malformed result). Does not clear res. */
-int booking_reply(struct request *r, db_rc rc, const PGresult *res);
-
-/* Answers status with PostgreSQL's JSON text, whitespace between tokens
- * removed (answers 503 when out of memory). */
-void booking_send(struct request *r, int status, const char *json, size_t len);
 
 /* For the per-user reads (balance, reservation list): validates the
  * {userId} path parameter, runs sql (one $1::uuid parameter, one JSON text

@@ -2,7 +2,8 @@
  * have a seat left.
  *
  * The story: a concert has five shows given out of order - one already
- * past, one sold out, one whose seats are all held but whose holds have run
+ * past (moved there in PostgreSQL: the admin API takes only shows to
+ * come), one sold out, one whose seats are all held but whose holds have run
  * out, and two ordinary ones. With an ACTIVE token of that concert, GET
  * /api/v1/concerts/{id}/schedules lists exactly the three future shows with
  * a seat, soonest first, each with startsAt as given (UTC), totalSeats and
@@ -35,7 +36,7 @@ int main(void)
     int setup = 0;
 
     t_init();
-    t_time_from_now(-86400, t_past);
+    t_time_from_now(5 * 86400, t_past);   /* moved into the past below */
     t_time_from_now(1 * 86400, t1);
     t_time_from_now(2 * 86400, t2);
     t_time_from_now(3 * 86400, t3);
@@ -62,6 +63,14 @@ int main(void)
     other_waiting = t_issue_token(other_id, u[3], &r);
     t_resp_free(&r);
 
+    /* The past show: one day ago. */
+    {
+        char sid[24];
+        const char *p[] = {sid};
+        snprintf(sid, sizeof sid, "%" PRId64, ids[1]);
+        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 day'"
+                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
+    }
     /* +3d: seat 1 held (live), seat 2 sold -> 2 of 4 free.
      * +2d: both sold -> left out. +4d: both held, run out -> 2 of 2 free. */
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");

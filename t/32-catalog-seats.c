@@ -53,7 +53,7 @@ int main(void)
 
     t_init();
     t_time_from_now(86400, when);
-    t_time_from_now(-3600, past);
+    t_time_from_now(2 * 86400, past);   /* moved into the past below (admin takes only shows to come) */
     snprintf(body, sizeof body,
              "{\"title\":\"Seats story\",\"activeLimit\":1,\"schedules\":["
              "{\"startsAt\":\"%s\",\"seatCount\":5,\"price\":7000},"
@@ -71,6 +71,13 @@ int main(void)
     t_resp_free(&r);
     other_active = t_active_token(other_id, u[2]);
 
+    {
+        char sid[24];
+        const char *p[] = {sid};
+        snprintf(sid, sizeof sid, "%" PRId64, ids[2]);
+        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 hour'"
+                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
+    }
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
     setup |= t_set_seat(ids[0], 2, "HELD", "-1 second");
     setup |= t_set_seat(ids[0], 3, "SOLD", NULL);

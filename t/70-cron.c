@@ -358,9 +358,9 @@ int main(int argc, char **argv)
     t_resp_free(&r);
     {
         const char *p[] = {owner};
-        t_pg_value("INSERT INTO idempotency_keys (scope, owner, key, status, response, created_at)"
-                   " VALUES ('charge', $1, 'old', 200, '{}', now() - interval '25 hours'),"
-                   "        ('charge', $1, 'fresh', 200, '{}', now())", 1, p);
+        t_pg_value("INSERT INTO idempotency_keys (scope, owner, key, outcome, response, created_at)"
+                   " VALUES ('charge', $1, 'old', 'charged', '{}', now() - interval '25 hours'),"
+                   "        ('charge', $1, 'fresh', 'charged', '{}', now())", 1, p);
     }
     t_sleep_ms(3300);
     {

@@ -1,5 +1,5 @@
 /* 86-isolation: deterministic interleavings of the booking functions of
- * sql/010_booking.sql, in the spirit of PostgreSQL's isolation tester.
+ * sql/functions.sql, in the spirit of PostgreSQL's isolation tester.
  *
  * Each scenario drives the functions the responders call (booking_hold,
  * booking_pay, booking_charge, booking_expire) from several libpq
@@ -8,17 +8,17 @@
  * pg_stat_activity before the next starts); then it lets go and the outcome
  * of that exact order is checked:
  *   1. payment and hold expiry at the same instant: expiry first - the
- *      payment waits, then gets 410 and nothing of it is left; payment first
+ *      payment waits, then finds the hold expired and nothing of it is left; payment first
  *      - cron skips the row the payment holds and the payment wins; never
  *      both, never a half state (seats, reservation, payment, ledger and
  *      balance agree).
  *   2. two overlapping holds ({1,2} and {2,3}): the first in line gets both
- *      its seats, the other 409 and nothing (seat 3 stays free); the same
- *      user twice (3 + 2 seats): the second is HOLD_LIMIT.
+ *      its seats, the other seat_unavailable and nothing (seat 3 stays
+ *      free); the same user twice (3 + 2 seats): the second is hold_limit.
  *   3. a charge and a payment of the same user: queued in either order on
  *      the user's row, both apply, each once; with the balance short of the
  *      price and the charge still in flight, the payment judges the committed
- *      balance: 402 at once, nothing changed, and a retry after the charge
+ *      balance: insufficient at once, nothing changed, and a retry after the charge
  *      pays.
  * No scenario may deadlock (every session ends with a result). */
 #include "tap.h"
@@ -84,7 +84,7 @@ static int waits_on_lock(PGconn *c)
     return 0;
 }
 
-/* The result of an async statement: first two columns "status|body" (the
+/* The result of an async statement: first two columns "outcome|body" (the
  * booking functions' shape), or "ERROR: ..." */
 static char *finish(PGconn *c)
 {
@@ -102,7 +102,7 @@ static char *finish(PGconn *c)
         out = malloc(len);
         snprintf(out, len, "ERROR: %s", PQresultErrorMessage(last));
     } else if (PQnfields(last) >= 2 && PQntuples(last) == 1) {
-        size_t len = strlen(PQgetvalue(last, 0, 1)) + 16;
+        size_t len = strlen(PQgetvalue(last, 0, 0)) + strlen(PQgetvalue(last, 0, 1)) + 2;
         out = malloc(len);
         snprintf(out, len, "%s|%s", PQgetvalue(last, 0, 0), PQgetvalue(last, 0, 1));
     } else {
@@ -112,17 +112,17 @@ static char *finish(PGconn *c)
     return out;
 }
 
-static int status_is(const char *res, const char *status)
+static int outcome_is(const char *res, const char *outcome)
 {
-    return strncmp(res, status, strlen(status)) == 0 && res[strlen(status)] == '|';
+    return strncmp(res, outcome, strlen(outcome)) == 0 && res[strlen(outcome)] == '|';
 }
 
 static int64_t concert_id, schedule_id;
 static char concert[24], schedule[24];
 
-static const char HOLD[] = "SELECT http_status, http_body FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
-static const char PAY[] = "SELECT http_status, http_body FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, NULL)";
-static const char CHARGE[] = "SELECT http_status, http_body FROM booking_charge($1::uuid, $2::bigint, NULL)";
+static const char HOLD[] = "SELECT outcome, body FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
+static const char PAY[] = "SELECT outcome, body FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, NULL)";
+static const char CHARGE[] = "SELECT outcome, body FROM booking_charge($1::uuid, $2::bigint, NULL)";
 static const char EXPIRE[] = "SELECT expired, freed FROM booking_expire(500)";
 
 /* A hold made and committed now; its reservation id (as text). */
@@ -133,7 +133,7 @@ static const char *hold_now(PGconn *c, const char *user, const char *seats)
     PGresult *r = PQexecParams(c, HOLD, 5, NULL, p, NULL, NULL, 0);
 
     id[0] = '\0';
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "201") == 0) {
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "held") == 0) {
         struct json_object *j = json_tokener_parse(PQgetvalue(r, 0, 1));
         snprintf(id, sizeof id, "%" PRId64, t_json_int(j, "reservationId"));
         json_object_put(j);
@@ -204,7 +204,7 @@ static void scenario_expiry(void)
 
     /* 1a. Expiry first: cron's transaction has expired the hold and not yet
      * committed; the payment waits for the reservation row, then finds it
-     * EXPIRED: 410, and nothing of it anywhere. */
+     * EXPIRED: hold_expired, and nothing of it anywhere. */
     t_uuid(user);
     charge_now(mon, user, "100000");
     rid = hold_now(mon, user, "{1,2}");
@@ -218,7 +218,7 @@ static void scenario_expiry(void)
     ok(waits_on_lock(pay), "expiry first: the payment waits for the expiring transaction");
     run(cron, "COMMIT", 0, NULL);
     res = finish(pay);
-    ok(status_is(res, "410") && strstr(res, "HOLD_EXPIRED"), "then gets 410 HOLD_EXPIRED (%.60s)", res);
+    ok(outcome_is(res, "hold_expired"), "then finds the hold expired (%.60s)", res);
     free(res);
     is(state(rid), "EXPIRED seats=AVAILABLE,AVAILABLE payments=0 ledger=0", "nothing of the payment is left");
     ok(balance(user) == 100000 && ledger_ok(user), "the balance is untouched and equals its ledger");
@@ -234,8 +234,8 @@ static void scenario_expiry(void)
         run(pay, "BEGIN", 0, NULL);
         {
             const char *p[] = {user, concert, id2, "token-b"};
-            const char *got = run(pay, "SELECT http_status FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, NULL)", 4, p);
-            ok(strcmp(got, "201") == 0, "payment first: the payment is done, not yet committed (%s)", got);
+            const char *got = run(pay, "SELECT outcome FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, NULL)", 4, p);
+            ok(strcmp(got, "paid") == 0, "payment first: the payment is done, not yet committed (%s)", got);
         }
         wait_expired(id2);
         ok(run(cron, "SELECT expired FROM booking_expire(500)", 0, NULL)[0] != '\0' &&
@@ -270,7 +270,7 @@ static void scenario_expiry(void)
            "the hold runs out meanwhile; cron returns at once, skipping it");
         run(lock, "COMMIT", 0, NULL);
         res = finish(pay);
-        ok(status_is(res, "201"), "released, the payment completes: 201 (%.40s)", res);
+        ok(outcome_is(res, "paid"), "released, the payment completes (%.40s)", res);
         free(res);
         is(state(id3), "CONFIRMED seats=SOLD:true,SOLD:true payments=1 ledger=1", "and is whole");
         PQfinish(lock);
@@ -305,8 +305,8 @@ static void scenario_overlap(void)
     run(lock, "COMMIT", 0, NULL);
     r1 = finish(h1);
     r2 = finish(h2);
-    ok(status_is(r1, "201") && status_is(r2, "409") && strstr(r2, "SEAT_UNAVAILABLE"),
-       "the first in line gets both seats, the other 409 SEAT_UNAVAILABLE (%.3s, %.3s)", r1, r2);
+    ok(outcome_is(r1, "held") && outcome_is(r2, "seat_unavailable"),
+       "the first in line gets both seats, the other seat_unavailable (%.20s, %.20s)", r1, r2);
     free(r1);
     free(r2);
     is(q1("SELECT string_agg(status, ',' ORDER BY seat_no) FROM seats WHERE schedule_id = $1::bigint AND seat_no IN (11, 12, 13)",
@@ -331,7 +331,8 @@ static void scenario_overlap(void)
     run(lock, "COMMIT", 0, NULL);
     r2 = finish(h2);
     r1 = finish(h1);
-    ok(status_is(r2, "201") && status_is(r1, "409"), "again the first in line wins (%.3s, %.3s)", r2, r1);
+    ok(outcome_is(r2, "held") && outcome_is(r1, "seat_unavailable"), "again the first in line wins (%.20s, %.20s)",
+       r2, r1);
     free(r1);
     free(r2);
     is(q1("SELECT string_agg(status, ',' ORDER BY seat_no) FROM seats WHERE schedule_id = $1::bigint AND seat_no IN (21, 22, 23)",
@@ -355,8 +356,8 @@ static void scenario_overlap(void)
     run(lock, "COMMIT", 0, NULL);
     r1 = finish(h1);
     r2 = finish(h2);
-    ok(status_is(r1, "201") && status_is(r2, "409") && strstr(r2, "HOLD_LIMIT"),
-       "3 seats held, the 2 more are HOLD_LIMIT (%.3s, %.3s)", r1, r2);
+    ok(outcome_is(r1, "held") && outcome_is(r2, "hold_limit"),
+       "3 seats held, the 2 more are hold_limit (%.20s, %.20s)", r1, r2);
     free(r1);
     free(r2);
     PQfinish(lock);
@@ -397,7 +398,7 @@ static void scenario_charge_pay(void)
         run(lock, "COMMIT", 0, NULL);
         rc = finish(chg);
         rp = finish(pay);
-        ok(status_is(rc, "200") && status_is(rp, "201"), "both apply (%.3s, %.3s)", rc, rp);
+        ok(outcome_is(rc, "charged") && outcome_is(rp, "paid"), "both apply (%.20s, %.20s)", rc, rp);
         ok(balance(user) == 2000 && ledger_ok(user), "balance 3000 + 1000 - 2000 = %lld, equal to its ledger",
            (long long)balance(user));
         is(state(rid), "CONFIRMED seats=SOLD:true,SOLD:true payments=1 ledger=1", "the reservation is paid, whole");
@@ -407,7 +408,8 @@ static void scenario_charge_pay(void)
 
     /* Balance 1500 short of 2000, a charge of 1000 in flight (waiting for
      * the row): the payment does not wait for it - it judges the committed
-     * balance: 402, nothing changed. Then the charge lands and a retry pays. */
+     * balance: insufficient, nothing changed. Then the charge lands and a
+     * retry pays. */
     t_uuid(user);
     charge_now(mon, user, "1500");
     snprintf(rid, sizeof rid, "%s", hold_now(mon, user, seats[2]));
@@ -420,16 +422,16 @@ static void scenario_charge_pay(void)
         ok(waits_on_lock(chg), "short balance: the charge waits for the user's row");
         send_async(pay, PAY, 4, pp);
         rp = finish(pay);
-        ok(status_is(rp, "402") && strstr(rp, "INSUFFICIENT_BALANCE"),
-           "the payment meanwhile is 402 at once, judged on the committed balance (%.3s)", rp);
+        ok(outcome_is(rp, "insufficient_balance"),
+           "the payment meanwhile is refused at once, judged on the committed balance (%.30s)", rp);
         free(rp);
         is(state(rid), "HELD seats=HELD:true,HELD:true payments=0 ledger=0", "the hold is as it was");
         run(lock, "COMMIT", 0, NULL);
         rc = finish(chg);
         send_async(pay, PAY, 4, pp);
         rp = finish(pay);
-        ok(status_is(rc, "200") && status_is(rp, "201") && balance(user) == 500 && ledger_ok(user),
-           "the charge lands, a retry pays: balance %lld, equal to its ledger (%.3s, %.3s)",
+        ok(outcome_is(rc, "charged") && outcome_is(rp, "paid") && balance(user) == 500 && ledger_ok(user),
+           "the charge lands, a retry pays: balance %lld, equal to its ledger (%.20s, %.20s)",
            (long long)balance(user), rc, rp);
         free(rc);
         free(rp);

@@ -125,7 +125,7 @@ int main(void)
             t_sleep_ms(1100);
         t_uuid(user);
         snprintf(seats, sizeof seats, "{%d}", i + 1);
-        r = PQexecParams(pg, "SELECT http_status, http_body FROM booking_hold($1::uuid, $2::bigint, $3::bigint,"
+        r = PQexecParams(pg, "SELECT outcome, body FROM booking_hold($1::uuid, $2::bigint, $3::bigint,"
                          " $4::integer[], $5)", 5, NULL, p, NULL, NULL, 0);
         if (i == HOLDS && PQresultStatus(r) == PGRES_TUPLES_OK) {
             struct json_object *j = json_tokener_parse(PQgetvalue(r, 0, 1));

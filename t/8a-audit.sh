@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 8a-audit: source audits for the security basics, over the C sources
-# (fcgi/, shared/, cron/) and the migrations (sql/0*.sql):
+# (fcgi/, shared/, cron/) and the SQL (sql/0*.sql migrations, sql/functions.sql):
 #   - nothing is built into SQL from input: libpq's statement calls appear
 #     only in shared/db.c, which sends parameters separately; every statement
 #     db_query runs is a static const char array (or a parameter holding
@@ -68,8 +68,8 @@ check "every statement db_query runs is a static const char array" "$bad"
 check "no printf-style format or strcat builds SQL text" \
     "$(grep -rnE '(printf|strcat|strcpy)\s*\(.*"[^"]*\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE)\b[^"]*"' $SRC --include='*.c')"
 
-check "no dynamic SQL (EXECUTE) in the migrations" \
-    "$(grep -niE '\bEXECUTE\b' sql/0*.sql)"
+check "no dynamic SQL (EXECUTE) in the migrations or functions" \
+    "$(grep -niE '\bEXECUTE\b' sql/0*.sql sql/functions.sql)"
 
 check "the admin key is compared with constant_time_equal" \
     "$(grep -rnE 'constant_time_equal\([^)]*admin_key' fcgi/admin.c >/dev/null || echo 'fcgi/admin.c: no constant_time_equal(..., admin_key)')"

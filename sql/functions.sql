@@ -1,0 +1,567 @@
+-- functions.sql: every function of the database. Applied after the run-once
+-- migrations (sql/0*.sql) on every migrate run, in the same transaction, so
+-- each function is CREATE OR REPLACE and changing one is an ordinary diff of
+-- this file. Tables, and anything else that holds data, stay in the numbered
+-- migrations. CREATE OR REPLACE cannot change a function's arguments or
+-- result columns: a change of those needs a migration that drops the old
+-- function first (as 020 does for what 010 made).
+--
+-- The rules every statement shares live here once each: hold_ran_out,
+-- seat_is_free, sales_open, idempotency_key_expired and utc_text. The
+-- catalog's statements call them too.
+--
+-- Request functions do a request's whole PostgreSQL work in one round trip
+-- and one transaction. They return outcomes and data, never HTTP:
+--   outcome  one word for what happened ('held', 'seat_unavailable', ...);
+--            shared/outcome.c turns each word into a status, an error code
+--            and a message;
+--   body     the answer's JSON on success, NULL for a refusal;
+--   detail   what a refusal's message names (seat numbers, a count, an
+--            amount), or NULL;
+-- then whatever else the caller needs. A refusal changes nothing. A raised
+-- error means a bug or an outage.
+--
+-- Lock order, the same everywhere, so no two transactions can deadlock:
+--   1. the per-(user, schedule) advisory lock (holds only),
+--   2. a reservation row (payment, cancel, expiry; holds create new ones),
+--   3. seat rows, always in (schedule_id, seat_no) order,
+--   4. the user's row (payment debit, charge).
+-- A hold never locks an existing reservation row: it only takes over seats
+-- whose hold has run out, after locking those seats.
+
+-- --- Shared rules --------------------------------------------------------------
+-- Each is one SQL expression that the planner inlines where it is called, so
+-- a rule costs nothing over writing it out (and indexes still apply).
+
+-- A hold ends at its end time (a reservation's expires_at, a seat's
+-- held_until, the expiresAt clients see): from that instant on it has run
+-- out. Its seats are free, the reservation reads EXPIRED and can no longer be
+-- paid or cancelled, all at the same instant, whether or not cron has run.
+CREATE OR REPLACE FUNCTION hold_ran_out(p_until timestamptz) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_until <= now()
+$$;
+
+-- Whether a seat can be held, and reads AVAILABLE to clients.
+CREATE OR REPLACE FUNCTION seat_is_free(p_status text, p_held_until timestamptz) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_status = 'AVAILABLE' OR (p_status = 'HELD' AND hold_ran_out(p_held_until))
+$$;
+
+-- A show is on sale until it starts: the catalog lists it, and it takes
+-- holds and payments. Admin refuses to create one that is not.
+CREATE OR REPLACE FUNCTION sales_open(p_starts_at timestamptz) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_starts_at > now()
+$$;
+
+-- Idempotency-Keys are kept 24 hours; an older one counts as new even
+-- before cron deletes it.
+CREATE OR REPLACE FUNCTION idempotency_key_expired(p_created_at timestamptz) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT p_created_at < now() - interval '24 hours'
+$$;
+
+-- RFC 3339 UTC with whole seconds (fractions cut), or NULL for NULL: every
+-- time an answer shows.
+CREATE OR REPLACE FUNCTION utc_text(p_time timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+-- --- Concerts --------------------------------------------------------------------
+
+-- Creates a concert with its schedules and every seat, in one transaction.
+-- The arrays hold one entry per schedule, in the order given; each startsAt
+-- is kept to the whole second and must still be on sale (outcome
+-- 'starts_in_past', detail: the 0-based index of the first that is not).
+CREATE OR REPLACE FUNCTION concert_create(p_title text, p_venue text, p_active_limit integer,
+                                          p_active_seconds integer, p_idle_seconds integer,
+                                          p_hold_seconds integer, p_starts timestamptz[],
+                                          p_seat_counts integer[], p_prices bigint[],
+                                          OUT outcome text, OUT body text, OUT detail text,
+                                          OUT new_concert_id bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_past bigint;
+    v_schedule_ids bigint[];
+BEGIN
+    SELECT min(u.ord) INTO v_past
+      FROM unnest(p_starts) WITH ORDINALITY AS u(starts_at, ord)
+     WHERE NOT sales_open(date_trunc('second', u.starts_at));
+    IF v_past IS NOT NULL THEN
+        outcome := 'starts_in_past';
+        detail := (v_past - 1)::text;
+        RETURN;
+    END IF;
+
+    INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds)
+    VALUES (p_title, p_venue, p_active_limit, p_active_seconds, p_idle_seconds, p_hold_seconds)
+    RETURNING id INTO new_concert_id;
+    -- Schedule ids are drawn up front so each schedule's seats are written
+    -- in the same statement.
+    WITH src AS MATERIALIZED (
+        SELECT nextval(pg_get_serial_sequence('schedules', 'id')) AS id, u.ord,
+               date_trunc('second', u.starts_at) AS starts_at, u.seat_count, u.price
+          FROM unnest(p_starts, p_seat_counts, p_prices) WITH ORDINALITY AS u(starts_at, seat_count, price, ord)
+    ), new_schedules AS (
+        INSERT INTO schedules (id, concert_id, starts_at, seat_count)
+        SELECT src.id, new_concert_id, src.starts_at, src.seat_count FROM src
+    ), new_seats AS (
+        INSERT INTO seats (schedule_id, seat_no, price)
+        SELECT src.id, n, src.price FROM src CROSS JOIN LATERAL generate_series(1, src.seat_count) AS n
+    )
+    SELECT array_agg(src.id ORDER BY src.ord) INTO v_schedule_ids FROM src;
+
+    outcome := 'created';
+    body := json_build_object('concertId', new_concert_id, 'scheduleIds', to_json(v_schedule_ids))::text;
+END;
+$$;
+
+-- --- Reservations ------------------------------------------------------------------
+
+-- A reservation as the list (and a cancellation) shows it. A HELD row whose
+-- hold has run out reads EXPIRED at once, whether or not cron has run.
+CREATE OR REPLACE FUNCTION booking_reservation_json(r reservations) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'reservationId', r.id,
+        'concertId', r.concert_id,
+        'scheduleId', r.schedule_id,
+        'seatNos', to_json(r.seat_nos),
+        'amount', r.amount,
+        'status', CASE WHEN r.status = 'HELD' AND hold_ran_out(r.expires_at) THEN 'EXPIRED' ELSE r.status END,
+        'expiresAt', utc_text(r.expires_at),
+        'paidAt', utc_text(r.paid_at))
+$$;
+
+-- Why p_user, acting with a queue token of p_concert, cannot treat r as a
+-- live hold of theirs: NULL when it is one, else the refusal. Cancellation
+-- and payment both start here. r is all NULL when there is no such row.
+CREATE OR REPLACE FUNCTION booking_refusal(r reservations, p_user uuid, p_concert bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN r.id IS NULL OR r.user_id <> p_user THEN 'reservation_not_found'
+        WHEN r.concert_id <> p_concert THEN 'wrong_concert'
+        WHEN r.status = 'CONFIRMED' THEN 'already_paid'
+        WHEN r.status = 'CANCELLED' THEN 'already_cancelled'
+        WHEN r.status = 'EXPIRED' OR hold_ran_out(r.expires_at) THEN 'hold_expired'
+    END
+$$;
+
+-- Holds p_seats (sorted, distinct, 1..4 of them) of p_schedule for p_user,
+-- all or nothing. p_concert is the concert of the caller's queue token;
+-- p_owner the random owner of the Redis seat locks (kept so cancellation can
+-- release them). sold_seats names requested seats that are SOLD, so the
+-- caller can remember them in Redis and turn later crowds away there.
+-- Outcomes: held; schedule_not_found, wrong_concert, sales_closed,
+-- hold_limit (detail: seats already held or bought), seat_not_found,
+-- seat_unavailable (detail: the busy seat numbers).
+CREATE OR REPLACE FUNCTION booking_hold(p_user uuid, p_concert bigint, p_schedule bigint, p_seats integer[],
+                                        p_owner text,
+                                        OUT outcome text, OUT body text, OUT detail text,
+                                        OUT sold_seats integer[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_concert bigint;
+    v_hold    integer;
+    v_starts  timestamptz;
+    v_mine    bigint;
+    v_found   integer;
+    v_amount  bigint;
+    v_busy    integer[];
+    v_expires timestamptz;
+    v_id      bigint;
+BEGIN
+    sold_seats := '{}';
+    SELECT s.concert_id, c.hold_seconds, s.starts_at INTO v_concert, v_hold, v_starts
+      FROM schedules s JOIN concerts c ON c.id = s.concert_id
+     WHERE s.id = p_schedule;
+    IF NOT FOUND THEN
+        outcome := 'schedule_not_found';
+        RETURN;
+    END IF;
+    IF v_concert <> p_concert THEN
+        outcome := 'wrong_concert';
+        RETURN;
+    END IF;
+    IF NOT sales_open(v_starts) THEN
+        outcome := 'sales_closed';
+        RETURN;
+    END IF;
+
+    -- One user's holds on one schedule run one at a time, so two at once
+    -- cannot both pass the per-user limit. The two-key form keeps these locks
+    -- apart from any one-key advisory lock elsewhere.
+    PERFORM pg_advisory_xact_lock(hashtext('booking_hold'), hashtext(p_user::text || '/' || p_schedule::text));
+    SELECT coalesce(sum(cardinality(r.seat_nos)), 0) INTO v_mine
+      FROM reservations r
+     WHERE r.user_id = p_user AND r.schedule_id = p_schedule
+       AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND NOT hold_ran_out(r.expires_at)));
+    IF v_mine + cardinality(p_seats) > 4 THEN
+        outcome := 'hold_limit';
+        detail := v_mine::text;
+        RETURN;
+    END IF;
+
+    -- Lock the seats in seat order, then judge them as they are now.
+    PERFORM 1 FROM seats s
+      WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats)
+      ORDER BY s.seat_no FOR UPDATE;
+    SELECT count(*), coalesce(sum(s.price), 0),
+           array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE NOT seat_is_free(s.status, s.held_until)),
+           coalesce(array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE s.status = 'SOLD'), '{}')
+      INTO v_found, v_amount, v_busy, sold_seats
+      FROM seats s
+     WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
+    IF v_found <> cardinality(p_seats) THEN
+        outcome := 'seat_not_found';
+        RETURN;
+    END IF;
+    IF v_busy IS NOT NULL THEN
+        outcome := 'seat_unavailable';
+        detail := array_to_string(v_busy, ', ');
+        RETURN;
+    END IF;
+
+    -- The hold ends on a whole second (rounded up), so the expiresAt the
+    -- client sees is exact and the hold lasts at least holdSeconds.
+    v_expires := date_trunc('second', now() + interval '999999 microseconds') + make_interval(secs => v_hold);
+    INSERT INTO reservations (user_id, concert_id, schedule_id, seat_nos, amount, status, expires_at, lock_owner)
+    VALUES (p_user, v_concert, p_schedule, p_seats, v_amount, 'HELD', v_expires, p_owner)
+    RETURNING id INTO v_id;
+    UPDATE seats s SET status = 'HELD', reservation_id = v_id, held_until = v_expires
+     WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
+
+    outcome := 'held';
+    body := json_build_object(
+        'reservationId', v_id, 'scheduleId', p_schedule, 'seatNos', to_json(p_seats),
+        'amount', v_amount, 'status', 'HELD', 'expiresAt', utc_text(v_expires))::text;
+END;
+$$;
+
+-- Cancels a live hold of p_user. Cancelling one's own cancelled reservation
+-- again is the same success with the same body (a retry whose first answer
+-- was lost), and changes nothing: its seats may be someone else's by now.
+-- The locks_* columns name the Redis seat locks to release (by their owner,
+-- so a repeat can only release locks that are still this hold's).
+-- Outcomes: cancelled; reservation_not_found, wrong_concert, already_paid,
+-- hold_expired.
+CREATE OR REPLACE FUNCTION booking_cancel(p_user uuid, p_concert bigint, p_id bigint,
+                                          OUT outcome text, OUT body text, OUT detail text,
+                                          OUT locks_owner text, OUT locks_concert bigint,
+                                          OUT locks_schedule bigint, OUT locks_seats integer[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    r reservations;
+BEGIN
+    SELECT * INTO r FROM reservations WHERE id = p_id FOR UPDATE;
+    outcome := booking_refusal(r, p_user, p_concert);
+    IF outcome IS NULL THEN
+        PERFORM 1 FROM seats s
+          WHERE s.reservation_id = r.id AND s.status = 'HELD'
+          ORDER BY s.schedule_id, s.seat_no FOR UPDATE;
+        UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, held_until = NULL
+         WHERE s.reservation_id = r.id AND s.status = 'HELD';
+        UPDATE reservations SET status = 'CANCELLED' WHERE id = r.id RETURNING * INTO r;
+    ELSIF outcome <> 'already_cancelled' THEN
+        RETURN;
+    END IF;
+
+    outcome := 'cancelled';
+    body := booking_reservation_json(r)::text;
+    locks_owner := r.lock_owner;
+    locks_concert := r.concert_id;
+    locks_schedule := r.schedule_id;
+    locks_seats := r.seat_nos;
+END;
+$$;
+
+-- A user's reservations, newest first (the 200 newest).
+CREATE OR REPLACE FUNCTION booking_list(p_user uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('reservations', coalesce(json_agg(x.j ORDER BY x.id DESC), '[]'::json))::text
+      FROM (SELECT r.id, booking_reservation_json(r) AS j FROM reservations r
+             WHERE r.user_id = p_user ORDER BY r.id DESC LIMIT 200) x
+$$;
+
+-- --- Idempotency-Keys ------------------------------------------------------------
+-- A key is scoped by (scope, owner): a charge's owner is the user, a
+-- payment's a digest of the queue token. The first request with a key that
+-- succeeds is stored with its outcome, its body and its fingerprint, the
+-- canonical form of the request:
+--   charge:  'charge user=<userId> amount=<amount>'
+--   payment: 'payment reservationId=<reservationId>'
+-- (the parsed values, so spacing and field order in the JSON do not
+-- matter). A repeat with the same fingerprint gets the stored answer; with
+-- another it is refused as key_reused and changes nothing. Refusals are not
+-- stored: they changed nothing, so a retry is judged afresh.
+
+CREATE OR REPLACE FUNCTION booking_charge_fingerprint(p_user uuid, p_amount bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'charge user=' || p_user::text || ' amount=' || p_amount::text
+$$;
+
+CREATE OR REPLACE FUNCTION booking_payment_fingerprint(p_id bigint) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'payment reservationId=' || p_id::text
+$$;
+
+-- The owner under which a payment's Idempotency-Key is kept: a digest of the
+-- queue token (the token itself is a secret and is never stored).
+CREATE OR REPLACE FUNCTION booking_token_owner(p_token text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT encode(sha256(convert_to(p_token, 'UTF8')), 'hex')
+$$;
+
+-- The answer to a repeat of a finished, stored key: the first request's
+-- outcome and body when p_fingerprint is the same request (or the key
+-- predates fingerprints), key_reused when it is another; no row when the
+-- key is not stored (never used, refused, or older than 24 hours).
+CREATE OR REPLACE FUNCTION booking_key_replay(p_scope text, p_owner text, p_key text, p_fingerprint text,
+                                              OUT outcome text, OUT body text)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN k.fingerprint <> p_fingerprint THEN 'key_reused' ELSE k.outcome END,
+           CASE WHEN k.fingerprint <> p_fingerprint THEN NULL ELSE k.response END
+      FROM idempotency_keys k
+     WHERE k.scope = p_scope AND k.owner = p_owner AND k.key = p_key
+       AND k.outcome IS NOT NULL AND NOT idempotency_key_expired(k.created_at)
+$$;
+
+-- Claims a key inside the caller's transaction. outcome NULL: the key was
+-- new and is now claimed (the caller must finish it with booking_key_done).
+-- Otherwise the answer booking_key_replay gives. A concurrent repeat waits
+-- on the unique key until the first transaction ends, then sees its
+-- outcome: replayed (or key_reused) if it was stored, claimed afresh if the
+-- first one let the key go.
+CREATE OR REPLACE FUNCTION booking_key_claim(p_scope text, p_owner text, p_key text, p_fingerprint text,
+                                             OUT outcome text, OUT body text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM idempotency_keys k
+     WHERE k.scope = p_scope AND k.owner = p_owner AND k.key = p_key
+       AND idempotency_key_expired(k.created_at);
+    -- A miss (nothing to insert, nothing to replay) means the key went away
+    -- between the two statements: try again. Three in a row mean a claim
+    -- was committed unfinished, a bug: fail rather than loop.
+    FOR attempt IN 1 .. 3 LOOP
+        INSERT INTO idempotency_keys (scope, owner, key, fingerprint)
+        VALUES (p_scope, p_owner, p_key, p_fingerprint)
+        ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        SELECT k.outcome, k.body INTO outcome, body
+          FROM booking_key_replay(p_scope, p_owner, p_key, p_fingerprint) k;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'an Idempotency-Key could be neither claimed nor replayed';
+END;
+$$;
+
+-- Ends a claim: keeps a success for replay, lets the key go otherwise.
+CREATE OR REPLACE FUNCTION booking_key_done(p_scope text, p_owner text, p_key text, p_outcome text,
+                                            p_body text, p_keep boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_keep THEN
+        UPDATE idempotency_keys k SET outcome = p_outcome, response = p_body
+         WHERE k.scope = p_scope AND k.owner = p_owner AND k.key = p_key;
+    ELSE
+        DELETE FROM idempotency_keys k
+         WHERE k.scope = p_scope AND k.owner = p_owner AND k.key = p_key;
+    END IF;
+END;
+$$;
+
+-- --- Balance ---------------------------------------------------------------------
+
+-- Adds p_amount (1..1e9) to p_user's balance, creating the user's row at the
+-- first charge, with one ledger row. p_key: the Idempotency-Key or NULL.
+-- Outcomes: charged; balance_limit, key_reused.
+CREATE OR REPLACE FUNCTION booking_charge(p_user uuid, p_amount bigint, p_key text,
+                                          OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_balance bigint;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        SELECT c.outcome, c.body INTO outcome, body
+          FROM booking_key_claim('charge', p_user::text, p_key, booking_charge_fingerprint(p_user, p_amount)) c;
+        IF outcome IS NOT NULL THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- The upsert refuses (returns no row) when the sum would pass the cap;
+    -- the row lock it takes serializes concurrent charges of one user.
+    INSERT INTO users AS u (id, balance) VALUES (p_user, p_amount)
+    ON CONFLICT (id) DO UPDATE SET balance = u.balance + excluded.balance
+        WHERE u.balance + excluded.balance <= 1000000000000
+    RETURNING u.balance INTO v_balance;
+    IF NOT FOUND THEN
+        outcome := 'balance_limit';
+    ELSE
+        INSERT INTO balance_ledger (user_id, delta, kind) VALUES (p_user, p_amount, 'CHARGE');
+        outcome := 'charged';
+        body := json_build_object('userId', p_user, 'balance', v_balance)::text;
+    END IF;
+
+    IF p_key IS NOT NULL THEN
+        PERFORM booking_key_done('charge', p_user::text, p_key, outcome, body, outcome = 'charged');
+    END IF;
+END;
+$$;
+
+-- --- Payments --------------------------------------------------------------------
+
+-- The stored answer to a payment with this token and key, for a retry that
+-- arrives after the token has ended: the first answer when p_id is the
+-- reservation it paid, key_reused when it is another; no row when there is
+-- none.
+CREATE OR REPLACE FUNCTION booking_payment_replay(p_token text, p_key text, p_id bigint,
+                                                  OUT outcome text, OUT body text, OUT detail text)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT k.outcome, k.body, NULL::text
+      FROM booking_key_replay('payment', booking_token_owner(p_token), p_key, booking_payment_fingerprint(p_id)) k
+$$;
+
+-- The payment itself (see booking_pay). Outcomes: paid;
+-- reservation_not_found, wrong_concert, already_paid, already_cancelled,
+-- hold_expired, sales_closed, insufficient_balance (detail: the amount due).
+CREATE OR REPLACE FUNCTION booking_pay_now(p_user uuid, p_concert bigint, p_id bigint,
+                                           OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r       reservations;
+    v_seats integer;
+    v_pid   bigint;
+BEGIN
+    SELECT * INTO r FROM reservations WHERE id = p_id FOR UPDATE;
+    outcome := booking_refusal(r, p_user, p_concert);
+    IF outcome IS NOT NULL THEN
+        RETURN;
+    END IF;
+    IF NOT sales_open((SELECT s.starts_at FROM schedules s WHERE s.id = r.schedule_id)) THEN
+        outcome := 'sales_closed';
+        RETURN;
+    END IF;
+
+    -- Lock the seats (seat order) and make sure every one is still ours: a
+    -- hold that started after our expiry may have taken one over.
+    SELECT count(*) INTO v_seats FROM (
+        SELECT 1 FROM seats s
+         WHERE s.reservation_id = r.id AND s.status = 'HELD'
+         ORDER BY s.schedule_id, s.seat_no FOR UPDATE) x;
+    IF v_seats <> cardinality(r.seat_nos) THEN
+        outcome := 'hold_expired';
+        RETURN;
+    END IF;
+
+    -- The debit refuses itself when the balance is short: nothing changed yet.
+    IF r.amount > 0 THEN
+        UPDATE users u SET balance = u.balance - r.amount
+         WHERE u.id = p_user AND u.balance >= r.amount;
+        IF NOT FOUND THEN
+            outcome := 'insufficient_balance';
+            detail := r.amount::text;
+            RETURN;
+        END IF;
+    ELSE
+        -- A free ticket still needs the user's row for the payment.
+        INSERT INTO users (id) VALUES (p_user) ON CONFLICT DO NOTHING;
+    END IF;
+
+    UPDATE seats s SET status = 'SOLD', held_until = NULL
+     WHERE s.reservation_id = r.id AND s.status = 'HELD';
+    UPDATE reservations SET status = 'CONFIRMED', paid_at = now() WHERE id = r.id;
+    INSERT INTO payments (reservation_id, user_id, amount, paid_at)
+    VALUES (r.id, p_user, r.amount, now()) RETURNING id INTO v_pid;
+    IF r.amount > 0 THEN
+        INSERT INTO balance_ledger (user_id, delta, kind, payment_id)
+        VALUES (p_user, -r.amount, 'PAYMENT', v_pid);
+    END IF;
+
+    outcome := 'paid';
+    body := json_build_object(
+        'paymentId', v_pid, 'reservationId', r.id, 'userId', p_user, 'amount', r.amount,
+        'status', 'PAID', 'paidAt', utc_text(now()))::text;
+END;
+$$;
+
+-- Pays reservation p_id for p_user with a queue token of p_concert, in one
+-- transaction: balance debited, seats SOLD, reservation CONFIRMED, payment
+-- and ledger rows written, and the Idempotency-Key (if any) stored with the
+-- answer. p_token only names the key's owner (as a digest). Outcomes: those
+-- of booking_pay_now, and key_reused.
+CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
+                                       OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_owner text;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        v_owner := booking_token_owner(p_token);
+        SELECT c.outcome, c.body INTO outcome, body
+          FROM booking_key_claim('payment', v_owner, p_key, booking_payment_fingerprint(p_id)) c;
+        IF outcome IS NOT NULL THEN
+            RETURN;
+        END IF;
+    END IF;
+    SELECT p.outcome, p.body, p.detail INTO outcome, body, detail
+      FROM booking_pay_now(p_user, p_concert, p_id) p;
+    IF p_key IS NOT NULL THEN
+        PERFORM booking_key_done('payment', v_owner, p_key, outcome, body, outcome = 'paid');
+    END IF;
+END;
+$$;
+
+-- --- Cron ------------------------------------------------------------------------
+
+-- Marks up to p_batch run-out holds EXPIRED and frees the seats they still
+-- hold, in one transaction. Rows a payment (or another cron) has locked are
+-- skipped, so an expiry never waits for, or undoes, a payment in flight.
+CREATE OR REPLACE FUNCTION booking_expire(p_batch integer, OUT expired integer, OUT freed integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    SELECT array_agg(x.id) INTO v_ids FROM (
+        SELECT r.id FROM reservations r
+         WHERE r.status = 'HELD' AND hold_ran_out(r.expires_at)
+         ORDER BY r.expires_at LIMIT p_batch
+           FOR UPDATE SKIP LOCKED) x;
+    expired := coalesce(cardinality(v_ids), 0);
+    freed := 0;
+    IF expired = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM seats s
+      WHERE s.reservation_id = ANY (v_ids) AND s.status = 'HELD'
+      ORDER BY s.schedule_id, s.seat_no FOR UPDATE;
+    UPDATE seats s SET status = 'AVAILABLE', reservation_id = NULL, held_until = NULL
+     WHERE s.reservation_id = ANY (v_ids) AND s.status = 'HELD';
+    GET DIAGNOSTICS freed = ROW_COUNT;
+    UPDATE reservations SET status = 'EXPIRED' WHERE id = ANY (v_ids);
+END;
+$$;
+
+-- Deletes up to p_batch Idempotency-Keys older than 24 hours.
+CREATE OR REPLACE FUNCTION booking_forget_keys(p_batch integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    DELETE FROM idempotency_keys k
+     WHERE (k.scope, k.owner, k.key) IN (
+        SELECT o.scope, o.owner, o.key FROM idempotency_keys o
+         WHERE idempotency_key_expired(o.created_at)
+         LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;
