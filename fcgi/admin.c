@@ -17,7 +17,6 @@
 #include "rds.h"
 #include "valid.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,13 +107,9 @@ static int sched_int(struct request *r, struct json_object *o, size_t i, const c
 
     if (!json_object_object_get_ex(o, field, &v))
         return 0;   /* optional: the caller's default stays */
-    if (json_object_is_type(v, json_type_int)) {
-        errno = 0;
-        n = json_object_get_int64(v);
-        if (errno != ERANGE && n >= min && n <= max) {
-            *out = n;
-            return 0;
-        }
+    if (json_body_int64(v, &n) == 0 && n >= min && n <= max) {
+        *out = n;
+        return 0;
     }
     snprintf(message, sizeof message, "schedules[%zu].%s must be an integer from %" PRId64 " to %" PRId64,
              i, field, min, max);

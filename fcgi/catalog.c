@@ -36,7 +36,7 @@ static void concerts(struct request *r)
         "  'concertId', id, 'title', title, 'venue', venue) ORDER BY id), '[]'::json))::text"
         " FROM concerts";
     PGresult *res;
-    db_rc rc = db_query(sql, 0, NULL, &res);
+    db_rc rc = db_read(sql, 0, NULL, &res);
 
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
@@ -73,7 +73,7 @@ static void schedules(struct request *r)
     if (queue_require_active(r, concert_id, &t) < 0)
         return;
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
-    rc = db_query(sql, 1, params, &res);
+    rc = db_read(sql, 1, params, &res);
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
         return;
@@ -118,7 +118,7 @@ static void seats(struct request *r)
         return;
     snprintf(idtext, sizeof idtext, "%" PRId64, schedule_id);
     snprintf(concerttext, sizeof concerttext, "%" PRId64, t.concert_id);
-    rc = db_query(sql, 2, params, &res);
+    rc = db_read(sql, 2, params, &res);
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
         return;

@@ -56,7 +56,7 @@ static int replay(struct request *r, const char *token, const char *key, int64_t
     int done = 0;
 
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    if (db_query(sql, 3, params, &res) != DB_OK)
+    if (db_read(sql, 3, params, &res) != DB_OK)
         return 0;
     if (PQntuples(res) == 1) {
         outcome_reply(r, DB_OK, res);
@@ -82,11 +82,9 @@ static void pay(struct request *r)
 
     if (http_idempotency_key(r, &key) < 0)
         return;
-    token = http_bearer(r);
-    if (!token) {
-        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+    token = queue_bearer(r);
+    if (!token)
         return;
-    }
     qrc = queue_status(token, &t);
     if (qrc != QUEUE_OK) {
         /* An ended token (or Redis away) may be a retry of a payment that
@@ -99,7 +97,7 @@ static void pay(struct request *r)
         return;
     }
     if (t.state != QUEUE_ACTIVE) {
-        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
+        queue_reply_error(r, QUEUE_NOT_ACTIVE);
         return;
     }
     if (read_reservation_id(r, &id) < 0)

@@ -71,7 +71,7 @@ static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *
         return 1;
     }
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    rc = db_query(sql, 1, params, &res);
+    rc = db_read(sql, 1, params, &res);
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
         return -1;
@@ -119,11 +119,7 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
             http_error(r, 400, "INVALID_REQUEST", "seatNos must hold integers");
             return -1;
         }
-        seats[i] = json_object_get_int64(v);
-        /* json-c keeps integers past INT64_MAX as uint64 and reads them as
-         * INT64_MAX: out of range, like http_get_int says for other fields. */
-        if (seats[i] < 1 ||
-            (seats[i] == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)) {
+        if (json_body_int64(v, &seats[i]) < 0 || seats[i] < 1) {
             http_error(r, 400, "INVALID_REQUEST", "seatNos must be integers from 1 to 9223372036854775807");
             return -1;
         }

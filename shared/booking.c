@@ -63,7 +63,7 @@ void booking_user_read(struct request *r, const char *sql)
 
     if (http_param_uuid(r, 0, &user) < 0)
         return;
-    rc = db_query(sql, 1, &user, &res);
+    rc = db_read(sql, 1, &user, &res);
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
         return;

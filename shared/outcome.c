@@ -23,6 +23,9 @@ static const struct outcome outcomes[] = {
 
     {"starts_in_past", 400, "INVALID_REQUEST", "a schedule's startsAt is not in the future", "schedules index "},
     {"insufficient_balance", 402, "INSUFFICIENT_BALANCE", "the balance is less than the amount due", "amount due: "},
+    {"token_missing", 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required", NULL},
+    {"token_invalid", 401, "TOKEN_INVALID", "the queue token is unknown, expired or already used", NULL},
+    {"token_not_active", 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue", NULL},
     {"wrong_concert", 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert", NULL},
     {"concert_not_found", 404, "NOT_FOUND", "no such concert", NULL},
     {"schedule_not_found", 404, "NOT_FOUND", "no such schedule", NULL},

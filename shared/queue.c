@@ -2,6 +2,7 @@
 #include "queue.h"
 #include "db.h"
 #include "log.h"
+#include "outcome.h"
 #include "rand.h"
 #include "rds.h"
 #include "utc.h"
@@ -218,7 +219,7 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
     db_rc dbrc;
 
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
-    dbrc = db_query(sql, 1, params, &res);
+    dbrc = db_read(sql, 1, params, &res);
     if (dbrc != DB_OK)
         return QUEUE_PG_DOWN;
     argv[0] = k->key[0];
@@ -428,13 +429,13 @@ void queue_reply_error(struct request *r, queue_rc rc)
         http_error(r, 404, "NOT_FOUND", "no such concert");
         break;
     case QUEUE_TOKEN_INVALID:
-        http_error(r, 401, "TOKEN_INVALID", "the queue token is unknown, expired or already used");
+        outcome_answer(r, "token_invalid", NULL);
         break;
     case QUEUE_NOT_ACTIVE:
-        http_error(r, 403, "TOKEN_NOT_ACTIVE", "the queue token is still waiting in the queue");
+        outcome_answer(r, "token_not_active", NULL);
         break;
     case QUEUE_WRONG_CONCERT:
-        http_error(r, 403, "TOKEN_WRONG_CONCERT", "the queue token was issued for another concert");
+        outcome_answer(r, "wrong_concert", NULL);
         break;
     case QUEUE_PG_DOWN:
         http_unavailable(r, "PostgreSQL");
@@ -486,7 +487,7 @@ const char *queue_bearer(struct request *r)
     const char *token = http_bearer(r);
 
     if (!token)
-        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <queue token> header is required");
+        outcome_answer(r, "token_missing", NULL);
     return token;
 }
 

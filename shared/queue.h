@@ -77,8 +77,8 @@ void queue_forget_concert(int64_t concert_id);
  * returns -1. */
 int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t);
 
-/* Answers the error that a non-OK queue_rc stands for: the one place the
- * token errors' codes and messages are written. */
+/* Answers the error that a non-OK queue_rc stands for (the token errors'
+ * codes and messages are outcome.c's table, like every other refusal). */
 void queue_reply_error(struct request *r, queue_rc rc);
 
 /* The queue token of "Authorization: Bearer <token>", or NULL after
