@@ -440,7 +440,9 @@ int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_pa
             page->nlocks++;
         }
     }
-    qsort(page->locks, page->nlocks, sizeof *page->locks, by_concert);
+    /* A page without locks has no array at all (qsort may not take NULL). */
+    if (page->nlocks > 1)
+        qsort(page->locks, page->nlocks, sizeof *page->locks, by_concert);
     for (size_t i = 0, n; i < page->nlocks; i += n) {
         n = same_concert(page->locks + i, page->nlocks - i);
         if (peek(page->locks + i, n) < 0)
