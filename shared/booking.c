@@ -1,6 +1,7 @@
 /* booking.c - answers from booking functions and int-array texts (see booking.h). */
 #include "booking.h"
 #include "log.h"
+#include "session.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -127,13 +128,14 @@ int booking_array_parse(const char *text, int *out, int max)
 
 void booking_user_read(struct request *r, const char *sql)
 {
-    const char *user;
+    char user[37];
+    const char *param = user;
     PGresult *res;
     db_rc rc;
 
-    if (http_param_uuid(r, 0, &user) < 0)
+    if (session_require_user(r, 0, user) < 0)
         return;
-    rc = db_query(sql, 1, &user, &res);
+    rc = db_query(sql, 1, &param, &res);
     if (rc != DB_OK) {
         if (rc == DB_UNAVAILABLE)
             http_unavailable(r, "PostgreSQL");

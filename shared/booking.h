@@ -26,9 +26,10 @@ int booking_reply(struct request *r, db_rc rc, const PGresult *res);
  * removed (answers 503 when out of memory). */
 void booking_send(struct request *r, int status, const char *json, size_t len);
 
-/* For the per-user reads (balance, reservation list): validates the
- * {userId} path parameter, runs sql (one $1::uuid parameter, one JSON text
- * column) and answers 200 with it, or 400/503. */
+/* For the per-user reads (balance, reservation list), "(session)"
+ * endpoints: the {userId} path parameter must be the session's user
+ * (session_require_user: 401, 400, 403); then runs sql (one $1::uuid
+ * parameter, one JSON text column) and answers 200 with it, or 503. */
 void booking_user_read(struct request *r, const char *sql);
 
 /* Writes "{1,2,3}" into out (cap bytes). Returns 0, or -1 when it does not fit. */

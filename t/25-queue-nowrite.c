@@ -33,7 +33,7 @@ static int crowd(int64_t concert_id, char users[USERS][37], int *failures)
 
         if (i % 10 == 0)
             t_redis_cmd(2, del);   /* a cold cache: at most a read */
-        t_uuid(users[i]);
+        t_user(users[i]);
         tok = t_issue_token(concert_id, users[i], &r);
         if (r.status != 201)
             (*failures)++;

@@ -87,12 +87,12 @@ int main(void)
     small = t_create_concert(1, 600, 600, 300, 1, 5, 1000, ssched);
     if (concert < 0 || other < 0 || small < 0)
         bail_out("cannot create concerts (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    t_uuid(userW);
-    t_uuid(userP);
-    t_uuid(userR);
-    t_uuid(userS);
+    t_user(userA);
+    t_user(userB);
+    t_user(userW);
+    t_user(userP);
+    t_user(userR);
+    t_user(userS);
     tokA = t_active_token(concert, userA);
     tokB = t_active_token(concert, userB);
     tokAO = t_active_token(other, userA);
