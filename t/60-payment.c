@@ -112,7 +112,7 @@ int main(void)
     ok(bk_pay(tokA, res_a, NULL, &r) == 402 && strcmp(t_error_code(&r), "INSUFFICIENT_BALANCE") == 0,
        "paying with no balance at all: 402 INSUFFICIENT_BALANCE");
     t_resp_free(&r);
-    is_int(bk_user_int("SELECT count(*) FROM users WHERE id = $1::uuid", userA), 0, "no user row was made");
+    is_int(bk_user_int("SELECT balance FROM users WHERE id = $1::uuid", userA), 0, "the user's balance is still 0");
     bk_charge(userA, 50000, NULL, NULL);
     snprintf(key, sizeof key, "short-%d", (int)getpid());
     ok(bk_pay(tokA, res_a, key, &r) == 402 && strcmp(t_error_code(&r), "INSUFFICIENT_BALANCE") == 0,

@@ -491,6 +491,9 @@ int f_load_stop(struct f_load *L)
     int all = 1;
     long deadline;
 
+    /* The users were made before the fault: a restarted PostgreSQL closed
+     * this process's connection since. */
+    t_pg_reset();
     *L->stop = 1;
     deadline = f_now_ms() + 60000;
     for (int i = 0; i < L->nclients; i++) {

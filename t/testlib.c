@@ -489,6 +489,13 @@ static PGconn *t_pg_conn(void)
     return t_pg;
 }
 
+void t_pg_reset(void)
+{
+    if (t_pg && t_pg_pid == getpid())
+        PQfinish(t_pg);
+    t_pg = NULL;
+}
+
 char *t_pg_value(const char *sql, int nparams, const char *const *params)
 {
     PGresult *res = PQexecParams(t_pg_conn(), sql, nparams, NULL, params, NULL, NULL, 0);

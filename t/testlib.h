@@ -113,6 +113,9 @@ char *t_active_token(int64_t concert_id, const char *user_id);
  * or NULL. Parameters are passed separately, never spliced in. */
 char *t_pg_value(const char *sql, int nparams, const char *const *params);
 int64_t t_pg_int(const char *sql, int nparams, const char *const *params);
+/* Closes that connection; the next query opens a new one. For tests that
+ * restarted PostgreSQL, which closed it under them. */
+void t_pg_reset(void);
 
 /* Direct Redis: runs one command (argv form); returns the integer reply or
  * -1. */
