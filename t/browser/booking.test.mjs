@@ -179,6 +179,16 @@ async function openPage({ account, viewport } = {}) {
 }
 
 async function loginViaUi(page, account) {
+  // The browser profile is shared by the scenarios: a page may open logged in
+  // as the previous scenario's user.
+  const loggedIn = await eventually(async () => {
+    const [auth, box] = [await page.locator('#auth').isVisible(), await page.locator('#account-box').isVisible()];
+    assert.ok(auth || box, 'login forms or the account shown');
+    return box;
+  }, { what: 'page ready' });
+  if (loggedIn) {
+    await page.click('#logout');
+  }
   await page.locator('#auth').waitFor({ state: 'visible' });
   await page.fill('#login-email', account.email);
   await page.fill('#login-password', account.password);
