@@ -10,13 +10,14 @@
 #include "booking.h"
 #include "db.h"
 #include "outcome.h"
+#include "session.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 
 #define CHARGE_MAX INT64_C(1000000000)
 
-/* GET /api/v1/users/{userId}/balance: 0 for a user never charged. */
+/* GET /api/v1/users/{userId}/balance (session): 0 for a user never charged. */
 static void balance(struct request *r)
 {
     static const char sql[] =
@@ -32,14 +33,15 @@ static void charge(struct request *r)
     static const char *const fields[] = {"amount", NULL};
     static const char sql[] = "SELECT * FROM booking_charge($1::uuid, $2::bigint, $3)";
     struct json_object *body;
-    const char *user, *key;
+    char user[37];
+    const char *key;
     int64_t amount;
     char amount_text[24];
     const char *params[3];
     PGresult *res;
     db_rc rc;
 
-    if (http_param_uuid(r, 0, &user) < 0 || http_idempotency_key(r, &key) < 0)
+    if (session_require_user(r, 0, user) < 0 || http_idempotency_key(r, &key) < 0)
         return;
     body = http_body_object(r);
     if (!body)

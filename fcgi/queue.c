@@ -1,14 +1,21 @@
 /* queue.c - the queue responder: POST /api/v1/queue/tokens and
  * GET /api/v1/queue/status.
  *
+ * A token is issued to the user of the request's session (Authorization:
+ * Bearer <session>), never to a user the body names: that is what keeps
+ * one person from taking another's place in the queue. Polling takes the
+ * queue token itself.
+ *
  * Both are one Redis script each (shared/queue.c); neither writes to
  * PostgreSQL, which is read only when a concert's facts are not cached yet,
  * so a ticket drop's crowd polling here never turns into database writes. */
 #include "app.h"
 #include "queue.h"
+#include "session.h"
 #include "valid.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static void answer_ticket(struct request *r, int status, const struct queue_ticket *t)
 {
@@ -21,25 +28,36 @@ static void answer_ticket(struct request *r, int status, const struct queue_tick
     http_json(r, status, o);
 }
 
-/* POST /api/v1/queue/tokens {"userId", "concertId"}: 201 with a new token,
- * or 200 with the live token (same place) the user already holds. */
+/* POST /api/v1/queue/tokens (session) {"concertId"[, "userId"]}: 201 with a
+ * new token, or 200 with the live token (same place) the session's user
+ * already holds. A userId, if sent, must be the session's user: a client
+ * that names someone else is told so (403) rather than silently served as
+ * itself. */
 static void issue(struct request *r)
 {
     static const char *const fields[] = {"userId", "concertId", NULL};
-    struct json_object *body = http_body_object(r);
+    struct json_object *body;
     struct queue_ticket t;
-    const char *user_id;
+    char user_id[37];
+    const char *named_user = NULL;
     int64_t concert_id;
     queue_rc rc;
 
+    if (session_require(r, user_id) < 0)
+        return;
+    body = http_body_object(r);
     if (!body)
         return;
     if (http_only_fields(r, body, fields) < 0 ||
-        http_get_string(r, body, "userId", 1, 0, HTTP_MAX_BODY, &user_id) < 0 ||
+        http_get_string(r, body, "userId", 0, 0, HTTP_MAX_BODY, &named_user) < 0 ||
         http_get_int(r, body, "concertId", 1, 1, INT64_MAX, &concert_id) < 0)
         goto done;
-    if (!valid_uuid(user_id)) {
+    if (named_user && !valid_uuid(named_user)) {
         http_error(r, 400, "INVALID_REQUEST", "userId must be a lowercase canonical UUID");
+        goto done;
+    }
+    if (named_user && strcmp(named_user, user_id) != 0) {
+        http_error(r, 403, "FORBIDDEN", "this session belongs to another user");
         goto done;
     }
     rc = queue_enter(concert_id, user_id, &t);

@@ -293,7 +293,7 @@ static void cancel(struct request *r)
     PQclear(res);
 }
 
-/* GET /api/v1/users/{userId}/reservations: no token, newest first. */
+/* GET /api/v1/users/{userId}/reservations (session), newest first. */
 static void list(struct request *r)
 {
     static const char sql[] = "SELECT booking_list($1::uuid)";

@@ -2,6 +2,7 @@
 #include "booking.h"
 #include "db.h"
 #include "outcome.h"
+#include "session.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -57,13 +58,14 @@ int booking_array_parse(const char *text, int *out, int max)
 
 void booking_user_read(struct request *r, const char *sql)
 {
-    const char *user;
+    char user[37];
+    const char *param = user;
     PGresult *res;
     db_rc rc;
 
-    if (http_param_uuid(r, 0, &user) < 0)
+    if (session_require_user(r, 0, user) < 0)
         return;
-    rc = db_read(sql, 1, &user, &res);
+    rc = db_read(sql, 1, &param, &res);
     if (rc != DB_OK) {
         outcome_db_failure(r, rc);
         return;

@@ -8,9 +8,10 @@
 
 #include "http.h"
 
-/* For the per-user reads (balance, reservation list): validates the
- * {userId} path parameter, runs sql (one $1::uuid parameter, one JSON text
- * column) and answers 200 with it, or 400/503. */
+/* For the per-user reads (balance, reservation list), "(session)"
+ * endpoints: the {userId} path parameter must be the session's user
+ * (session_require_user: 401, 400, 403); then runs sql (one $1::uuid
+ * parameter, one JSON text column) and answers 200 with it, or 503. */
 void booking_user_read(struct request *r, const char *sql);
 
 /* Writes "{1,2,3}" into out (cap bytes). Returns 0, or -1 when it does not fit. */

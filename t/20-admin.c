@@ -328,7 +328,7 @@ int main(void)
         int64_t next = t_pg_int("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM concerts_id_seq",
                                 0, NULL);
         char user[37], *tok;
-        t_uuid(user);
+        t_user(user);
         tok = t_issue_token(next, user, &r);
         ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "a token for a concert not yet created: 404");
         free(tok);

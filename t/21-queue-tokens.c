@@ -6,7 +6,9 @@
  * the very same token and place, and a status poll says the same. Another
  * user waiting behind a full concert gets position 1, expiresAt null and an
  * estimate. Tokens are 128 random bits and differ per user; the concert's
- * facts are now cached in Redis for at most an hour. Every malformed body,
+ * facts are now cached in Redis for at most an hour. A body that names the
+ * session's own user is the same request. Every malformed body (sent with a
+ * good session, so that it is the body that is refused),
  * an unknown concert, a body over 16 KiB, wrong methods and unknown queue
  * paths all get the contract's JSON errors. */
 #include "tap.h"
@@ -15,11 +17,14 @@
 #include <inttypes.h>
 #include <time.h>
 
+/* The session the malformed bodies are sent with. */
+static const char *sender;
+
 static void bad_body(const char *body, const char *what)
 {
     struct t_resp r;
 
-    t_post("/api/v1/queue/tokens", NULL, body, &r);
+    t_post("/api/v1/queue/tokens", sender, body, &r);
     ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0,
        "400 INVALID_REQUEST: %s (%ld %.200s)", what, r.status, r.body ? r.body : "");
     t_resp_free(&r);
@@ -69,8 +74,9 @@ int main(void)
     other_id = t_create_concert(5, 60, 600, 300, 1, 10, 1000, NULL);
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
-    t_uuid(alice);
-    t_uuid(bob);
+    t_user(alice);
+    t_user(bob);
+    sender = t_session(alice);
 
     /* --- first token: ACTIVE at once ------------------------------------ */
     tok_a = t_issue_token(concert_id, alice, &r);
@@ -163,11 +169,16 @@ int main(void)
         free(tok);
     }
 
+    /* --- naming oneself ------------------------------------------------- */
+    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", alice, concert_id);
+    t_post_as(alice, "/api/v1/queue/tokens", body, &r);
+    ok(r.status == 200 && tok_a && t_json_str(r.json, "token") && strcmp(t_json_str(r.json, "token"), tok_a) == 0,
+       "a body naming the session's own user: 200, the same token (%ld)", r.status);
+    t_resp_free(&r);
+
     /* --- malformed bodies ------------------------------------------------ */
     snprintf(body, sizeof body, "{\"userId\":\"%s\"}", alice);
     bad_body(body, "no concertId");
-    snprintf(body, sizeof body, "{\"concertId\":%" PRId64 "}", concert_id);
-    bad_body(body, "no userId");
     bad_body("{}", "an empty object");
     bad_body("", "no body");
     bad_body("{\"userId\":", "cut-off JSON");
@@ -219,7 +230,7 @@ int main(void)
         int n = snprintf(big, sizeof big, "{\"userId\":\"%s\",\"concertId\":%" PRId64 ",\"pad\":\"", alice, concert_id);
         memset(big + n, 'x', sizeof big - (size_t)n - 3);
         strcpy(big + sizeof big - 3, "\"}");
-        t_post("/api/v1/queue/tokens", NULL, big, &br);
+        t_post("/api/v1/queue/tokens", sender, big, &br);
         ok(br.status == 413 && strcmp(t_error_code(&br), "PAYLOAD_TOO_LARGE") == 0,
            "a body of 16 KiB + 1 byte: 413 PAYLOAD_TOO_LARGE (%ld, %zu bytes)", br.status, strlen(big));
         t_resp_free(&br);

@@ -66,7 +66,7 @@ int main(void)
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
 
     for (int i = 0; i < NUSERS; i++) {
-        t_uuid(users[i]);
+        t_user(users[i]);
         tokens[i] = t_issue_token(concert_id, users[i], &r);
         if (i < 2) {
             ok(r.status == 201 && strcmp(t_json_str(r.json, "status") ? t_json_str(r.json, "status") : "", "ACTIVE") == 0,

@@ -1,7 +1,8 @@
 /* 23-queue-race: a ticket drop - a thousand users ask for a token at once.
  *
  * The story: one user holds the only active slot of a concert. Then 50
- * processes, released together, each issue tokens for 20 new users through
+ * processes (the users and their sessions made beforehand, directly in the
+ * stores), released together, each issue tokens for 20 new users through
  * the front end. Every one gets 201 WAITING, the positions handed out are
  * exactly 1..1000 with no gap and no duplicate, Redis holds 1000 waiting
  * tokens, and asking again gives each user the same place. Then 20 processes
@@ -37,6 +38,7 @@ struct shared {
     int same_position[SAME_PROCS];
     char same_user[37];
     int64_t limited_id;
+    char l_user[L_TOTAL][37];
     long l_status[L_TOTAL];
     int l_position[L_TOTAL];      /* 0 when ACTIVE, -1 on failure */
     char l_token[L_TOTAL][65];
@@ -55,7 +57,6 @@ static int issue_batch(int proc, void *arg)
         char *tok;
         const char *status;
 
-        t_uuid(sh->user[k]);
         tok = t_issue_token(sh->concert_id, sh->user[k], &r);
         status = t_json_str(r.json, "status");
         sh->status[k] = r.status;
@@ -90,11 +91,10 @@ static int issue_limited(int proc, void *arg)
     for (int j = 0; j < L_PER; j++) {
         int k = proc * L_PER + j;
         struct t_resp r;
-        char user[37], *tok;
+        char *tok;
         const char *status;
 
-        t_uuid(user);
-        tok = t_issue_token(sh->limited_id, user, &r);
+        tok = t_issue_token(sh->limited_id, sh->l_user[k], &r);
         status = t_json_str(r.json, "status");
         sh->l_status[k] = r.status;
         sh->l_position[k] = !status ? -1 : strcmp(status, "ACTIVE") == 0 ? 0 : (int)t_json_int(r.json, "position");
@@ -135,10 +135,14 @@ int main(void)
     sh->concert_id = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
     if (sh->concert_id < 0)
         bail_out("cannot create a concert through the admin API");
-    t_uuid(first_user);
+    t_user(first_user);
     first = t_active_token(sh->concert_id, first_user);
     ok(first != NULL, "the first user holds the only active slot");
 
+    /* The users (and their sessions) exist before the race: only the
+     * issuing races. */
+    for (int k = 0; k < TOTAL; k++)
+        t_user(sh->user[k]);
     ok(t_race(PROCS, issue_batch, NULL, results) == 0, "%d processes x %d users issued concurrently", PROCS, PER_PROC);
     for (int k = 0; k < TOTAL; k++) {
         if (sh->status[k] == 201)
@@ -179,7 +183,7 @@ int main(void)
     is_int(mismatched, 0, "a sample of users asking again keep token and place");
 
     /* One user, twenty concurrent requests. */
-    t_uuid(sh->same_user);
+    t_user(sh->same_user);
     ok(t_race(SAME_PROCS, issue_same, NULL, results) == 0, "%d concurrent requests for one user", SAME_PROCS);
     {
         int n201 = 0, n200 = 0, same = 1;
@@ -199,6 +203,8 @@ int main(void)
     /* --- activeLimit 10 under a crowd -------------------------------------- */
     sh->limited_id = t_create_concert(LIMIT, 600, 600, 300, 1, 10, 1000, NULL);
     ok(sh->limited_id > 0, "a concert with activeLimit %d", LIMIT);
+    for (int k = 0; k < L_TOTAL; k++)
+        t_user(sh->l_user[k]);
     ok(t_race(L_PROCS, issue_limited, NULL, results) == 0, "%d users issued concurrently", L_TOTAL);
     {
         int active = 0, failed = 0, gaps = 0, k;

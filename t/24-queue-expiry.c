@@ -74,7 +74,7 @@ int main(void)
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
     for (int i = 0; i < 4; i++)
-        t_uuid(u[i]);
+        t_user(u[i]);
 
     /* --- an ACTIVE token runs out ----------------------------------------- */
     set_conf(a, "1", "1500", "60000");

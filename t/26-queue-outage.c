@@ -30,7 +30,7 @@ int main(void)
     cold = t_create_concert(5, 600, 600, 300, 1, 10, 1000, NULL);
     if (warm < 0 || cold < 0)
         bail_out("cannot create concerts through the admin API");
-    t_uuid(user);
+    t_user(user);
     t_uuid(user2);
     tok = t_active_token(warm, user);   /* warms the cache of `warm` */
     ok(tok != NULL, "a token issued through the stack");

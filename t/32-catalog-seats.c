@@ -65,7 +65,7 @@ int main(void)
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
     for (int i = 0; i < 4; i++)
-        t_uuid(u[i]);
+        t_user(u[i]);
     active = t_active_token(concert_id, u[0]);
     waiting = t_issue_token(concert_id, u[1], &r);
     t_resp_free(&r);

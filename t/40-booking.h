@@ -72,7 +72,8 @@ static int64_t bk_hold_id(const char *token, int64_t schedule_id, const int *sea
     return id;
 }
 
-/* POST .../balance/charge; returns the status. */
+/* POST .../balance/charge as the user (t_user's session); returns the
+ * status. */
 static long bk_charge(const char *user, int64_t amount, const char *key, struct t_resp *out) __attribute__((unused));
 static long bk_charge(const char *user, int64_t amount, const char *key, struct t_resp *out)
 {
@@ -84,7 +85,7 @@ static long bk_charge(const char *user, int64_t amount, const char *key, struct 
     snprintf(body, sizeof body, "{\"amount\":%" PRId64 "}", amount);
     if (!out)
         out = &local;
-    if (bk_request("POST", path, NULL, key, body, out) < 0)
+    if (bk_request("POST", path, t_session(user), key, body, out) < 0)
         return 0;
     status = out->status;
     if (out == &local)
@@ -111,7 +112,7 @@ static long bk_pay(const char *token, int64_t reservation_id, const char *key, s
     return status;
 }
 
-/* The user's balance as the API reads it, or -1. */
+/* The user's balance as the API reads it (with the user's session), or -1. */
 static int64_t bk_balance(const char *user) __attribute__((unused));
 static int64_t bk_balance(const char *user)
 {
@@ -120,7 +121,7 @@ static int64_t bk_balance(const char *user)
     int64_t b = -1;
 
     snprintf(path, sizeof path, "/api/v1/users/%s/balance", user);
-    if (t_get(path, NULL, &r) == 0 && r.status == 200)
+    if (t_get_as(user, path, &r) == 0 && r.status == 200)
         b = t_json_int(r.json, "balance");
     t_resp_free(&r);
     return b;

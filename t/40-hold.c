@@ -59,10 +59,10 @@ int main(void)
     waiting_concert = t_create_concert(1, 600, 600, 300, 1, 5, 500, wsched);
     if (concert < 0 || other < 0 || waiting_concert < 0)
         bail_out("cannot create concerts (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    t_uuid(userX);
-    t_uuid(userY);
+    t_user(userA);
+    t_user(userB);
+    t_user(userX);
+    t_user(userY);
     tokA = t_active_token(concert, userA);
     tokB = t_active_token(concert, userB);
     tokO = t_active_token(other, userB);
@@ -186,7 +186,7 @@ int main(void)
 
     /* A's list, newest first. */
     snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
-    ok(t_get(path, NULL, &r) == 0 && r.status == 200, "A's reservations: 200");
+    ok(t_get_as(userA, path, &r) == 0 && r.status == 200, "A's reservations, with A's session: 200");
     is_int(t_json_int(r.json, "reservations.0.reservationId"), a3, "newest first");
     is_int(t_json_int(r.json, "reservations.1.reservationId"), a2, "then the one before");
     is_int(t_json_int(r.json, "reservations.2.reservationId"), a1, "then the first");
@@ -202,14 +202,14 @@ int main(void)
     t_resp_free(&r);
     {
         char nobody[37];
-        t_uuid(nobody);
+        t_user(nobody);
         snprintf(path, sizeof path, "/api/v1/users/%s/reservations", nobody);
-        t_get(path, NULL, &r);
+        t_get_as(nobody, path, &r);
         ok(r.status == 200 && t_json_at(r.json, "reservations") &&
            json_object_array_length(t_json_at(r.json, "reservations")) == 0, "a user with none: empty list (%s)", r.body);
         t_resp_free(&r);
     }
-    t_get("/api/v1/users/NOT-A-UUID/reservations", NULL, &r);
+    t_get("/api/v1/users/NOT-A-UUID/reservations", t_session(userA), &r);
     ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "bad userId: 400");
     t_resp_free(&r);
 
@@ -256,7 +256,7 @@ int main(void)
         ok(bk_hold_id(tokA, sched[0], eight, 1) > 0, "the cancelled seats no longer count against A's limit");
     }
     snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
-    t_get(path, NULL, &r);
+    t_get_as(userA, path, &r);
     is(t_json_str(r.json, "reservations.3.status"), "CANCELLED", "A's list shows the cancelled hold");
     t_resp_free(&r);
 

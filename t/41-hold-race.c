@@ -46,7 +46,7 @@ int main(void)
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
     for (int i = 0; i < RACERS; i++) {
-        t_uuid(user);
+        t_user(user);
         tokens[i] = t_active_token(concert, user);
         if (!tokens[i])
             bail_out("cannot get ACTIVE tokens (queue API)");

@@ -74,7 +74,7 @@ int main(void)
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
     for (int i = 0; i < USERS; i++) {
-        t_uuid(users[i]);
+        t_user(users[i]);
         tokens[i] = t_active_token(concert, users[i]);
         if (!tokens[i])
             bail_out("cannot get ACTIVE tokens (queue API)");

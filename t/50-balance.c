@@ -1,8 +1,9 @@
 /* 50-balance: users read and charge their balance, exactly once per key.
  *
- * The story: a user never charged reads 0 and has no row yet; a charge
- * creates the row and answers the new balance, with one ledger row, so the
- * balance always equals the sum of the ledger. Every malformed charge is a
+ * The story: a user (made with a session, as sign-up and login leave one)
+ * reads 0 when never charged; a charge answers the new balance, with one
+ * ledger row, so the balance always equals the sum of the ledger. Each
+ * request carries the user's own session (someone else's is t/15's story). Every malformed charge is a
  * 400 that changes nothing, and a charge that would pass 1,000,000,000,000
  * is 409 BALANCE_LIMIT (the cap itself can be reached). With an
  * Idempotency-Key a repeat replays the first answer byte for byte and
@@ -52,15 +53,19 @@ static int64_t ledger_rows(const char *user)
     return bk_user_int("SELECT count(*) FROM balance_ledger WHERE user_id = $1::uuid", user);
 }
 
+/* The session the malformed charges are sent with: a good one, so that it
+ * is the request that is refused. */
+static char charger[128];
+
 /* Posts a raw charge (body and headers as given) and expects a 400. */
 static void bad_charge(const char *user, const char *body, const char *header, const char *what)
 {
     char path[128];
-    const char *headers[] = {header, NULL};
+    const char *headers[] = {charger, header, NULL};
     struct t_resp r;
 
     snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
-    t_request("POST", path, header ? headers : NULL, body, &r);
+    t_request("POST", path, headers, body, &r);
     ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "400 INVALID_REQUEST: %s (%ld %.120s)",
        what, r.status, r.body ? r.body : "");
     t_resp_free(&r);
@@ -74,17 +79,18 @@ int main(void)
     int64_t sum = 0;
 
     t_init();
-    t_uuid(user);
-    t_uuid(other);
-    t_uuid(capped);
+    t_user(user);
+    t_user(other);
+    t_user(capped);
+    snprintf(charger, sizeof charger, "Authorization: Bearer %s", t_session(user));
 
     /* Never charged. */
     snprintf(path, sizeof path, "/api/v1/users/%s/balance", user);
-    ok(t_get(path, NULL, &r) == 0 && r.status == 200, "a new user's balance: 200");
+    ok(t_get_as(user, path, &r) == 0 && r.status == 200, "a new user's balance: 200");
     is(t_json_str(r.json, "userId"), user, "userId echoed");
     is_int(t_json_int(r.json, "balance"), 0, "balance 0");
     t_resp_free(&r);
-    is_int(bk_user_int("SELECT count(*) FROM users WHERE id = $1::uuid", user), 0, "reading creates no user row");
+    is_int(ledger_rows(user), 0, "reading writes no ledger row");
 
     /* The first charge. */
     bk_charge(user, 50000, NULL, &r);
@@ -94,7 +100,7 @@ int main(void)
     ok(strncmp(r.content_type, "application/json", 16) == 0, "JSON content type");
     t_resp_free(&r);
     is_int(bk_balance(user), 50000, "reads 50000");
-    is_int(bk_user_int("SELECT count(*) FROM users WHERE id = $1::uuid", user), 1, "the user's row exists now");
+    is_int(bk_user_int("SELECT balance FROM users WHERE id = $1::uuid", user), 50000, "the user's row says 50000");
     is_int(ledger_sum(user), 50000, "the ledger sums to the balance");
     is_int(bk_user_int("SELECT count(*) FROM balance_ledger WHERE user_id = $1::uuid AND kind = 'CHARGE'"
                        " AND delta = 50000", user), 1, "one CHARGE ledger row");
@@ -123,25 +129,25 @@ int main(void)
     bad_charge(user, "{\"amount\":100}", "Idempotency-Key: caf\xc3\xa9", "non-ASCII Idempotency-Key");
     bad_charge("NOT-A-UUID", "{\"amount\":100}", NULL, "bad userId");
     bad_charge("0F8FAD5B-D9CB-469F-A165-70867728950E", "{\"amount\":100}", NULL, "upper-case userId");
-    t_get("/api/v1/users/not-a-uuid/balance", NULL, &r);
+    t_get("/api/v1/users/not-a-uuid/balance", t_session(user), &r);
     ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "GET with a bad userId: 400");
     t_resp_free(&r);
     is_int(bk_balance(user), 50000, "refused charges changed nothing");
     is_int(ledger_rows(user), 1, "and wrote no ledger row");
 
     snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
-    t_get(path, NULL, &r);
+    t_get_as(user, path, &r);
     ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "GET .../charge: 405 (%ld)", r.status);
     t_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/users/%s/balance", user);
-    t_request("POST", path, NULL, "{\"amount\":1}", &r);
+    t_post_as(user, path, "{\"amount\":1}", &r);
     ok(r.status == 405, "POST .../balance: 405 (%ld)", r.status);
     t_resp_free(&r);
 
     /* The cap: 1,000,000,000,000. */
     {
         const char *p[] = {capped};
-        t_pg_value("INSERT INTO users (id, balance) VALUES ($1::uuid, 999999500000)", 1, p);
+        t_pg_value("UPDATE users SET balance = 999999500000 WHERE id = $1::uuid", 1, p);
         t_pg_value("INSERT INTO balance_ledger (user_id, delta, kind) VALUES ($1::uuid, 999999500000, 'CHARGE')", 1, p);
     }
     ok(bk_charge(capped, 1000000000, "cap-1", &r) == 409 && strcmp(t_error_code(&r), "BALANCE_LIMIT") == 0,
@@ -179,7 +185,7 @@ int main(void)
     is_int(ledger_sum(user), bk_balance(user), "balance == sum(ledger)");
 
     /* 100 different charges at once. */
-    t_uuid(racer_user);
+    t_user(racer_user);
     ok(t_race(PARALLEL, charge_distinct, NULL, results) == 0, "%d parallel charges ran", PARALLEL);
     {
         int good = 0;
@@ -194,7 +200,7 @@ int main(void)
     is_int(ledger_rows(racer_user), PARALLEL, "one ledger row each");
 
     /* 20 concurrent repeats of one keyed charge. */
-    t_uuid(racer_user);
+    t_user(racer_user);
     snprintf(racer_key, sizeof racer_key, "same-%d", (int)getpid());
     ok(t_race(REPEATS, charge_same_key, NULL, results) == 0, "%d concurrent repeats ran", REPEATS);
     {

@@ -87,12 +87,12 @@ int main(void)
     small = t_create_concert(1, 600, 600, 300, 1, 5, 1000, ssched);
     if (concert < 0 || other < 0 || small < 0)
         bail_out("cannot create concerts (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    t_uuid(userW);
-    t_uuid(userP);
-    t_uuid(userR);
-    t_uuid(userS);
+    t_user(userA);
+    t_user(userB);
+    t_user(userW);
+    t_user(userP);
+    t_user(userR);
+    t_user(userS);
     tokA = t_active_token(concert, userA);
     tokB = t_active_token(concert, userB);
     tokAO = t_active_token(other, userA);
@@ -112,7 +112,7 @@ int main(void)
     ok(bk_pay(tokA, res_a, NULL, &r) == 402 && strcmp(t_error_code(&r), "INSUFFICIENT_BALANCE") == 0,
        "paying with no balance at all: 402 INSUFFICIENT_BALANCE");
     t_resp_free(&r);
-    is_int(bk_user_int("SELECT count(*) FROM users WHERE id = $1::uuid", userA), 0, "no user row was made");
+    is_int(bk_user_int("SELECT balance FROM users WHERE id = $1::uuid", userA), 0, "the user's balance is still 0");
     bk_charge(userA, 50000, NULL, NULL);
     snprintf(key, sizeof key, "short-%d", (int)getpid());
     ok(bk_pay(tokA, res_a, key, &r) == 402 && strcmp(t_error_code(&r), "INSUFFICIENT_BALANCE") == 0,

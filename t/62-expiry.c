@@ -22,9 +22,9 @@ int main(void)
     concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    t_uuid(userC);
+    t_user(userA);
+    t_user(userB);
+    t_user(userC);
     tokA = t_active_token(concert, userA);
     tokB = t_active_token(concert, userB);
     tokC = t_active_token(concert, userC);
@@ -58,7 +58,7 @@ int main(void)
     t_resp_free(&r);
 
     snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
-    t_get(path, NULL, &r);
+    t_get_as(userA, path, &r);
     is(t_json_str(r.json, "reservations.0.status"), "EXPIRED", "A's list shows the hold EXPIRED");
     ok(json_object_object_get_ex(t_json_at(r.json, "reservations.0"), "paidAt", NULL) &&
        t_json_at(r.json, "reservations.0.paidAt") == NULL, "paidAt null");

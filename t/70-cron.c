@@ -203,10 +203,10 @@ static void reconcile_scene(const char *owner)
     /* No other run may settle things before the test looks. */
     if (hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
-    t_uuid(userP);
-    t_uuid(userQ);
-    t_uuid(userS);
-    t_uuid(userT);
+    t_user(userP);
+    t_user(userQ);
+    t_user(userS);
+    t_user(userT);
     tokP = t_active_token(concert, userP);
     tokQ = t_active_token(concert, userQ);
     tokS = t_active_token(concert, userS);
@@ -327,12 +327,12 @@ int main(int argc, char **argv)
     concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
-    t_uuid(userA);
-    t_uuid(userC);
-    t_uuid(userD);
-    t_uuid(userE);
-    t_uuid(userX);
-    t_uuid(userG);
+    t_user(userA);
+    t_user(userC);
+    t_user(userD);
+    t_user(userE);
+    t_user(userX);
+    t_user(userG);
     tokA = t_active_token(concert, userA);
     tokC = t_active_token(concert, userC);
     tokD = t_active_token(concert, userD);

@@ -2,7 +2,7 @@
  *
  * 12 clients walk users through the booking journey (faultlib.h) while,
  * every half second, one responder process of a group (reservations,
- * payments, balance, queue, catalog; both instances) is killed with
+ * payments, balance, queue, catalog, accounts; both instances) is killed with
  * SIGKILL, and then a whole instance (spawn-fcgi's multiwatch and all its
  * children) is killed and started again as systemd would (./dev _fault
  * responders-start). Each responder serves one request at a time, so a
@@ -26,11 +26,11 @@ static int report(int pass, const char *what)
 {
     return ok(pass, "%s", what);
 }
-#define CHILD_KILLS 10
+#define CHILD_KILLS 12
 
 int main(void)
 {
-    static const char *const groups[] = {"reservations", "payments", "balance", "queue", "catalog"};
+    static const char *const groups[] = {"reservations", "payments", "balance", "queue", "catalog", "accounts"};
     struct f_load L;
     struct f_tally all, after;
     pid_t killed[CHILD_KILLS], parents[CHILD_KILLS];
@@ -50,7 +50,7 @@ int main(void)
         char name[64];
         pid_t mw, kids[16];
         int n;
-        snprintf(name, sizeof name, "%s-%d", groups[k % 5], 1 + (k / 5) % 2);
+        snprintf(name, sizeof name, "%s-%d", groups[k % 6], 1 + (k / 6) % 2);
         mw = f_multiwatch(name);
         n = mw > 0 ? f_children(mw, kids, 16) : 0;
         if (n > children_per)

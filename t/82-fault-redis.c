@@ -1,14 +1,14 @@
 /* 82-fault-redis: Redis stopped for a few seconds under load, then started.
  *
- * While Redis is away, requests that need it (token issuance and polling,
- * seat map, holds, payments: the queue token is checked in Redis) get a JSON
- * 503 with Retry-After; those that do not (charges, balance, reservation
- * list: PostgreSQL only) keep succeeding. When it is back the responders
- * reconnect by themselves - the same processes, none restarted - and every
- * request succeeds again. Redis comes back empty (no persistence: it holds
- * nothing that cannot be rebuilt), so a token issued before is gone: such a
- * request gets 401 TOKEN_INVALID and the client takes a new token. Then the
- * invariants of faultlib.h. */
+ * While Redis is away, every request needs it - the seat map, holds and
+ * payments check the queue token there, charges, token issuance, the
+ * balance and the reservation list the user's session - and gets a JSON 503
+ * with Retry-After. When it is back the responders reconnect by themselves -
+ * the same processes, none restarted - and every request succeeds again.
+ * Redis comes back empty (no persistence: it holds nothing that cannot be
+ * rebuilt), so a token or session made before is gone: such a request gets
+ * 401 (TOKEN_INVALID, SESSION_INVALID) and the client logs in again or takes
+ * a new token. Then the invariants of faultlib.h. */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"
@@ -20,7 +20,7 @@ static int report(int pass, const char *what)
 
 int main(void)
 {
-    static const int needs_redis[F_NOPS] = {0, 1, 1, 1, 1, 0, 0};
+    static const int needs_redis[F_NOPS] = {1, 1, 1, 1, 1, 1, 1};
     struct f_load L;
     pid_t before[128], after[128];
     int nb, na, same;

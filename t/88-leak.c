@@ -10,8 +10,11 @@
  *   - the memory still reachable at exit does not grow with the number of
  *     requests: a run of N requests and a run of 5 N end with the same heap
  *     (within 16 KiB), so no cache or list grows per request either.
- * N is 200 per run by default (1,200 requests a responder, 7,200 in all);
- * with ./dev test --faults it is 2,000 (12,000 a responder: over 10,000). */
+ * N is 200 per run by default (1,200 requests a responder, 8,400 in all);
+ * with ./dev test --faults it is 2,000 (12,000 a responder: over 10,000).
+ * The accounts responder gets no request that hashes a password (sign-up,
+ * a login that reaches the check): Argon2id at its configured cost under
+ * valgrind would take seconds a request; t/02 and t/11-t/14 test those. */
 #include "tap.h"
 #include "testlib.h"
 
@@ -30,7 +33,7 @@
 #include <sys/wait.h>
 
 static char sock_path[108];
-static char token[128], token_other[128], user[37];
+static char token[128], token_other[128], user[37], other_user[37], session[128];
 static int64_t concert_id, schedule_id;
 
 /* --- a minimal FastCGI client (responder role, one request a connection) -- */
@@ -123,9 +126,10 @@ static int fcgi(const char *method, const char *uri, const char *auth, const cha
 
 static int mix(const char *group, int i)
 {
-    char uri[200], body[300], auth[300], key[40], u[37];
+    char uri[200], body[300], auth[300], key[40], as_user[200];
 
     snprintf(auth, sizeof auth, "Bearer %s", token);
+    snprintf(as_user, sizeof as_user, "Bearer %s", session);
     if (strcmp(group, "admin") == 0) {
         char admin[300];
         snprintf(admin, sizeof admin, "Bearer %s", t_admin_key());
@@ -140,14 +144,17 @@ static int mix(const char *group, int i)
         }
     }
     if (strcmp(group, "queue") == 0) {
-        switch (i % 4) {
+        switch (i % 6) {
         case 0:
-            t_uuid(u);
-            snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", u, concert_id);
-            return fcgi("POST", "/api/v1/queue/tokens", NULL, NULL, body);
+            snprintf(body, sizeof body, "{\"concertId\":%" PRId64 "}", concert_id);
+            return fcgi("POST", "/api/v1/queue/tokens", as_user, NULL, body);
         case 1: return fcgi("GET", "/api/v1/queue/status", auth, NULL, NULL);
         case 2: return fcgi("GET", "/api/v1/queue/status", "Bearer 1.00000000000000000000000000000000", NULL, NULL);
-        default: return fcgi("POST", "/api/v1/queue/tokens", NULL, NULL, "{\"userId\":\"nope\"");
+        case 3:
+            snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", other_user, concert_id);
+            return fcgi("POST", "/api/v1/queue/tokens", as_user, NULL, body);   /* 403 */
+        case 4: return fcgi("POST", "/api/v1/queue/tokens", NULL, NULL, "{\"concertId\":1}");   /* 401 */
+        default: return fcgi("POST", "/api/v1/queue/tokens", as_user, NULL, "{\"userId\":\"nope\"");
         }
     }
     if (strcmp(group, "catalog") == 0) {
@@ -176,8 +183,8 @@ static int mix(const char *group, int i)
             return st;
         }
         case 1:
-            snprintf(uri, sizeof uri, "/api/v1/users/%s/reservations", user);
-            return fcgi("GET", uri, NULL, NULL, NULL);
+            snprintf(uri, sizeof uri, "/api/v1/users/%s/reservations", i % 8 == 1 ? other_user : user);
+            return fcgi("GET", uri, as_user, NULL, NULL);   /* 200, or 403 for the other user's */
         case 2:
             return fcgi("POST", "/api/v1/reservations", auth, NULL, "{\"scheduleId\":1,\"seatNos\":[1,1]}");
         default:
@@ -186,15 +193,30 @@ static int mix(const char *group, int i)
     }
     if (strcmp(group, "balance") == 0) {
         snprintf(uri, sizeof uri, "/api/v1/users/%s/balance/charge", user);
-        switch (i % 4) {
-        case 0: return fcgi("POST", uri, NULL, NULL, "{\"amount\":1}");
+        switch (i % 5) {
+        case 0: return fcgi("POST", uri, as_user, NULL, "{\"amount\":1}");
         case 1:
             snprintf(key, sizeof key, "leak-%d", i % 50);
-            return fcgi("POST", uri, NULL, key, "{\"amount\":1}");
+            return fcgi("POST", uri, as_user, key, "{\"amount\":1}");
         case 2:
             snprintf(uri, sizeof uri, "/api/v1/users/%s/balance", user);
-            return fcgi("GET", uri, NULL, NULL, NULL);
-        default: return fcgi("POST", uri, NULL, NULL, "{\"amount\":-5}");
+            return fcgi("GET", uri, as_user, NULL, NULL);
+        case 3:
+            snprintf(uri, sizeof uri, "/api/v1/users/%s/balance", other_user);
+            return fcgi("GET", uri, as_user, NULL, NULL);   /* 403 */
+        default: return fcgi("POST", uri, as_user, NULL, "{\"amount\":-5}");
+        }
+    }
+    if (strcmp(group, "accounts") == 0) {
+        switch (i % 5) {
+        case 0: return fcgi("POST", "/api/v1/users", NULL, NULL, "{\"email\":\"leak@example.test\",\"password\":\"short\"}");
+        case 1: return fcgi("POST", "/api/v1/sessions", NULL, NULL, "{\"email\":\"leak@example.test\"");
+        case 2:
+            return fcgi("DELETE", "/api/v1/sessions/current", NULL, NULL, NULL);   /* 401 */
+        case 3:
+            return fcgi("DELETE", "/api/v1/sessions/current",
+                        "Bearer 0000000000000000000000000000000000000000000000000000000000000000", NULL, NULL);
+        default: return fcgi("GET", "/api/v1/sessions", NULL, NULL, NULL);   /* 405 */
         }
     }
     /* payments */
@@ -359,7 +381,9 @@ static int run(const char *group, int n, int round, struct vg *out, long *bad)
 
 int main(void)
 {
-    static const char *const groups[] = {"admin", "queue", "catalog", "reservations", "balance", "payments"};
+    static const char *const groups[] = {"admin", "queue", "catalog", "reservations", "balance", "payments",
+                                         "accounts"};
+    const int ngroups = (int)(sizeof groups / sizeof groups[0]);
     int n = getenv("CONCERT_FAULTS") && strcmp(getenv("CONCERT_FAULTS"), "1") == 0 ? 2000 : 200;
     const char *only = getenv("CONCERT_LEAK_GROUP");   /* one group only, for debugging */
     long total = 0;
@@ -376,17 +400,18 @@ int main(void)
         ok(0, "valgrind is installed (./dev installs it)");
         return done_testing();
     }
-    plan(6 * 3);
+    plan(ngroups * 3);
     snprintf(sock_path, sizeof sock_path, "%s/run/leak-test.sock", getenv("CONCERT_VAR"));
 
     /* The data the requests need, made through the front. */
     concert_id = t_create_concert(1000, 3600, 3600, 300, 1, 50, 100, &schedule_id);
-    t_uuid(user);
+    t_user(user);
+    snprintf(session, sizeof session, "%s", t_session(user));
     {
-        char *t = t_active_token(concert_id, user), other[37];
+        char *t = t_active_token(concert_id, user);
         char *t2;
-        t_uuid(other);
-        t2 = t_active_token(concert_id, other);
+        t_user(other_user);
+        t2 = t_active_token(concert_id, other_user);
         snprintf(token, sizeof token, "%s", t ? t : "none");
         snprintf(token_other, sizeof token_other, "%s", t2 ? t2 : "none");
         free(t);
@@ -395,7 +420,7 @@ int main(void)
 
     if (getenv("CONCERT_LEAK_N"))
         n = atoi(getenv("CONCERT_LEAK_N"));
-    for (int g = 0; g < 6; g++) {
+    for (int g = 0; g < ngroups; g++) {
         struct vg small, big;
         if (only && strcmp(only, groups[g]) != 0) {
             for (int k = 0; k < 3; k++)

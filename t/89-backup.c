@@ -178,10 +178,10 @@ int main(void)
         char user[37], path[128], body[128], *tok;
         struct t_resp r;
         int64_t rid;
-        t_uuid(user);
+        t_user(user);
         tok = t_active_token(concert_id, user);
         snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
-        t_post(path, NULL, "{\"amount\":20000}", &r);
+        t_post_as(user, path, "{\"amount\":20000}", &r);
         t_resp_free(&r);
         snprintf(body, sizeof body, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[%d,%d]}", schedule_id, 2 * i + 1, 2 * i + 2);
         t_post("/api/v1/reservations", tok, body, &r);

@@ -222,8 +222,8 @@ int main(void)
        "the burst of 1000 (+20/s over %.1f s) passed: %d", secs, counts[2]);
     ok(status_from(from, "GET", "/api/v1/queue/status", NULL) == 401,
        "polling from the limited address is not limited (401 without a token)");
-    ok(status_from("127.0.0.1", "POST", "/api/v1/queue/tokens", "{}") == 400,
-       "token POSTs from 127.0.0.1 (the host) are not limited (400 for an empty body)");
+    ok(status_from("127.0.0.1", "POST", "/api/v1/queue/tokens", "{}") == 401,
+       "token POSTs from 127.0.0.1 (the host) are not limited (401 without a session)");
 
     /* --- secrets never logged -------------------------------------------- */
     {
@@ -239,7 +239,7 @@ int main(void)
         ok(r.status == 401, "a wrong admin key is refused (%ld)", r.status);
         t_resp_free(&r);
         concert = t_create_concert(10, 600, 600, 300, 1, 10, 100, &sched);
-        t_uuid(user);
+        t_user(user);
         tok = t_active_token(concert, user);
         if (tok) {
             char path[128];

@@ -1,7 +1,7 @@
 /* faultlib.h - what the fault tests (t/81-t/84) share.
  *
  * A load: N forked clients, each walking users through a realistic journey
- * against the real front (charge the balance, take a queue token, look at
+ * against the real front (with the user's session: charge the balance, take a queue token, look at
  * the seat map, hold 1-2 random seats, pay, read the balance and the
  * reservation list), until told to stop. Every answer is recorded (op,
  * status, Retry-After, error code, the ids of a success, when it was sent
@@ -28,9 +28,17 @@
 
 enum f_op { F_CHARGE, F_TOKEN, F_SEATS, F_HOLD, F_PAY, F_BALANCE, F_LIST, F_NOPS };
 
-/* What each op needs: Redis, PostgreSQL (1 = needs it). Token issuance and
- * polling need PostgreSQL only on a cold concert cache, which the load warms
- * before any fault. */
+/* What each op needs: Redis, PostgreSQL (1 = needs it). Every op needs
+ * Redis: charges, token issuance, the balance and the list carry the user's
+ * session, the others the queue token, and both live there. Token issuance
+ * and polling need PostgreSQL only on a cold concert cache, which the load
+ * warms before any fault.
+ *
+ * Each journey is a new user made directly in the stores with a session
+ * (t_user_try); while a store is down and cannot take one, the client goes
+ * on with its last user. A record's token_t is when the credential it
+ * carried was made: the queue token, or for charge, token, balance and list
+ * the session. */
 extern const char *const f_op_name[F_NOPS];
 extern const int f_needs_redis[F_NOPS];
 extern const int f_needs_pg[F_NOPS];
@@ -38,7 +46,7 @@ extern const int f_needs_pg[F_NOPS];
 /* One recorded answer. */
 struct f_rec {
     long t0, t1;           /* ms since the load began: sent, answered */
-    long token_t;          /* when the token used was issued (-1: none) */
+    long token_t;          /* when the token or session used was made (-1: none) */
     int op;
     int status;            /* 0: transport error */
     int retry_after;       /* Retry-After present */

@@ -2,6 +2,9 @@
  * races for the tests (see testlib.h). */
 #include "testlib.h"
 #include "tap.h"
+#include "config.h"
+#include "rand.h"
+#include "session.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -328,13 +331,132 @@ int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char 
     return n == seat_no ? 0 : -1;
 }
 
+/* The users t_user made: their ids and sessions, in order. */
+struct t_user_entry {
+    char id[37];
+    char session[SESSION_TEXT_LEN + 1];
+};
+static struct t_user_entry *t_users;
+static size_t t_nusers, t_users_cap;
+
+/* Argon2id (m = 19 MiB, t = 2: the default cost) of T_USER_PASSWORD. */
+static const char t_user_hash[] =
+    "$argon2id$v=19$m=19456,t=2,p=1$SjWzFQUJS3DlaFUd8sTaNg$aecVMbP5rguEl/Pz6ELx9N1fF/FTx1nMrU/yv8w/VAc";
+
+/* Set while t_user_try runs: a store that is down is its answer, not news. */
+static int t_quiet;
+
+static int t_redis_ok(int argc, const char **argv);
+
+/* The session TTL from the stack's config file, read once. */
+static long t_session_ttl(void)
+{
+    static long ttl;
+    struct config c;
+
+    if (!ttl) {
+        if (config_load(&c) < 0)
+            bail_out("t_user: cannot load the config file (CONCERT_CONF)");
+        ttl = c.session_ttl_seconds;
+        config_free(&c);
+    }
+    return ttl;
+}
+
+static int t_start_session(struct t_user_entry *e, const char *user_id);
+
+int t_user_try(char id[37])
+{
+    char email[64];
+    const char *p[3];
+    struct t_user_entry *e;
+    char *made;
+    int rc = -1;
+
+    if (t_nusers == t_users_cap) {
+        size_t cap = t_users_cap ? 2 * t_users_cap : 64;
+        struct t_user_entry *bigger = realloc(t_users, cap * sizeof *bigger);
+        if (!bigger)
+            return -1;
+        t_users = bigger;
+        t_users_cap = cap;
+    }
+    e = &t_users[t_nusers];
+    t_session_ttl();   /* read the config file before going quiet */
+    t_uuid(id);
+    snprintf(email, sizeof email, "t-%s@example.test", id);
+    p[0] = id;
+    p[1] = email;
+    p[2] = t_user_hash;
+    t_quiet = 1;
+    made = t_pg_value("WITH u AS (INSERT INTO users (id) VALUES ($1::uuid) RETURNING id)"
+                      " INSERT INTO accounts (user_id, email, password_hash)"
+                      " SELECT id, $2, $3 FROM u RETURNING user_id", 3, p);
+    if (made && strcmp(made, id) == 0 && t_start_session(e, id) == 0) {
+        memcpy(e->id, id, 37);
+        t_nusers++;
+        rc = 0;
+    }
+    t_quiet = 0;
+    free(made);
+    return rc;
+}
+
+void t_user(char id[37])
+{
+    if (t_user_try(id) < 0)
+        bail_out("t_user: PostgreSQL or Redis did not take the user and its session");
+}
+
+/* A new session for e's user, in e->session. */
+static int t_start_session(struct t_user_entry *e, const char *user_id)
+{
+    char key[SESSION_KEY_SIZE], ttl[24];
+    const char *set[] = {"SET", key, user_id, "EX", ttl, "NX"};
+
+    snprintf(ttl, sizeof ttl, "%ld", t_session_ttl());
+    if (rand_hex(e->session, SESSION_BYTES) < 0)
+        return -1;
+    session_key(e->session, key);
+    return t_redis_ok(6, set);
+}
+
+void t_log_in_again(const char *user_id)
+{
+    for (size_t i = 0; i < t_nusers; i++)
+        if (strcmp(t_users[i].id, user_id) == 0) {
+            if (t_start_session(&t_users[i], user_id) < 0)
+                bail_out("t_log_in_again: Redis did not take the session");
+            return;
+        }
+    bail_out("t_log_in_again: not a user t_user made");
+}
+
+const char *t_session(const char *user_id)
+{
+    for (size_t i = 0; i < t_nusers; i++)
+        if (strcmp(t_users[i].id, user_id) == 0)
+            return t_users[i].session;
+    return NULL;
+}
+
+int t_get_as(const char *user_id, const char *path, struct t_resp *out)
+{
+    return t_get(path, t_session(user_id), out);
+}
+
+int t_post_as(const char *user_id, const char *path, const char *body, struct t_resp *out)
+{
+    return t_post(path, t_session(user_id), body, out);
+}
+
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out)
 {
-    char body[128];
+    char body[64];
     const char *tok;
 
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%lld}", user_id, (long long)concert_id);
-    if (t_post("/api/v1/queue/tokens", NULL, body, out) < 0)
+    snprintf(body, sizeof body, "{\"concertId\":%lld}", (long long)concert_id);
+    if (t_post_as(user_id, "/api/v1/queue/tokens", body, out) < 0)
         return NULL;
     tok = t_json_str(out->json, "token");
     return tok ? strdup(tok) : NULL;
@@ -361,10 +483,17 @@ static PGconn *t_pg_conn(void)
         const char *info = getenv("CONCERT_PG");
         t_pg = PQconnectdb(info ? info : "");
         t_pg_pid = getpid();
-        if (PQstatus(t_pg) != CONNECTION_OK)
+        if (PQstatus(t_pg) != CONNECTION_OK && !t_quiet)
             diag("postgres: %s", PQerrorMessage(t_pg));
     }
     return t_pg;
+}
+
+void t_pg_reset(void)
+{
+    if (t_pg && t_pg_pid == getpid())
+        PQfinish(t_pg);
+    t_pg = NULL;
 }
 
 char *t_pg_value(const char *sql, int nparams, const char *const *params)
@@ -374,7 +503,7 @@ char *t_pg_value(const char *sql, int nparams, const char *const *params)
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
         v = strdup(PQgetvalue(res, 0, 0));
-    else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK && !t_quiet)
         diag("postgres: %s", PQresultErrorMessage(res));
     PQclear(res);
     return v;
@@ -397,7 +526,7 @@ static redisReply *t_redis(int argc, const char **argv)
 
     if (c && !c->err)
         reply = redisCommandArgv(c, argc, argv, NULL);
-    else
+    else if (!t_quiet)
         diag("redis: %s", c ? c->errstr : "out of memory");
     if (c)
         redisFree(c);
@@ -412,6 +541,17 @@ long long t_redis_int(int argc, const char **argv)
     if (r)
         freeReplyObject(r);
     return v;
+}
+
+/* 0 when Redis answered a command with OK. */
+static int t_redis_ok(int argc, const char **argv)
+{
+    redisReply *r = t_redis(argc, argv);
+    int rc = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0 ? 0 : -1;
+
+    if (r)
+        freeReplyObject(r);
+    return rc;
 }
 
 int t_redis_cmd(int argc, const char **argv)

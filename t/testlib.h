@@ -7,7 +7,12 @@
  *   CONCERT_ADMIN_KEY  the admin key
  *   CONCERT_PG         libpq conninfo of the stack's database
  *   CONCERT_REDIS_PORT port of the stack's Redis on 127.0.0.1
- * A test calls t_init() first; without CONCERT_BASE_URL it skips itself. */
+ *   CONCERT_CONF       the stack's config file (for the session TTL)
+ * A test calls t_init() first; without CONCERT_BASE_URL it skips itself.
+ *
+ * Users: t_user makes a user with a live session directly in the stores;
+ * the helpers that act as a user (t_issue_token, the balance and list
+ * requests) send that user's session, which t_session gives. */
 #ifndef CONCERT_TESTLIB_H
 #define CONCERT_TESTLIB_H
 
@@ -72,7 +77,34 @@ int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
  * Returns 0, or -1 when no such seat. */
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for);
 
-/* Issues a queue token for (concert, user); returns a malloc'd token or NULL. */
+/* Makes a user directly in PostgreSQL and Redis, as sign-up plus login
+ * would leave it but without their two Argon2id runs (tens of ms each; many
+ * tests make hundreds of users): a users row, an accounts row with the
+ * email "t-<userId>@example.test" and a fixed precomputed Argon2id hash of
+ * T_USER_PASSWORD, and a session made as shared/session.c makes one (its
+ * key derivation, the config file's session_ttl_seconds). Fills id; the
+ * session is kept for t_session. Bails out when the stores refuse. The real
+ * sign-up and login are tested through the front in t/11-t/14. */
+#define T_USER_PASSWORD "concert-test-password"
+void t_user(char id[37]);
+/* As t_user, but returns -1 (quietly) when a store is down, for loads that
+ * go on through an outage. */
+int t_user_try(char id[37]);
+
+/* Gives a user t_user made a new session (what logging in again gives),
+ * after its session ended (Redis wiped, logout, TTL). Bails out on failure. */
+void t_log_in_again(const char *user_id);
+
+/* The session t_user made for user_id, or NULL for a user it did not make
+ * (in this process or before the fork). */
+const char *t_session(const char *user_id);
+
+/* A request as the user t_user made (the user's session as the bearer). */
+int t_get_as(const char *user_id, const char *path, struct t_resp *out);
+int t_post_as(const char *user_id, const char *path, const char *body, struct t_resp *out);
+
+/* Issues a queue token for (concert, user) with the user's session;
+ * returns a malloc'd token or NULL. */
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out);
 /* Issues a token and requires it ACTIVE at once (the concert has room). */
 char *t_active_token(int64_t concert_id, const char *user_id);
@@ -81,6 +113,9 @@ char *t_active_token(int64_t concert_id, const char *user_id);
  * or NULL. Parameters are passed separately, never spliced in. */
 char *t_pg_value(const char *sql, int nparams, const char *const *params);
 int64_t t_pg_int(const char *sql, int nparams, const char *const *params);
+/* Closes that connection; the next query opens a new one. For tests that
+ * restarted PostgreSQL, which closed it under them. */
+void t_pg_reset(void);
 
 /* Direct Redis: runs one command (argv form); returns the integer reply or
  * -1. */

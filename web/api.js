@@ -15,6 +15,10 @@ export class ApiError extends Error {
     return this.code === 'TOKEN_MISSING' || this.code === 'TOKEN_INVALID'
       || this.code === 'TOKEN_WRONG_CONCERT';
   }
+  /** The login session is unknown, expired or ended: the user has to log in again. */
+  get sessionLost() {
+    return this.code === 'SESSION_INVALID';
+  }
   /** Worth trying again later (server busy, rate limited, proxy error, no network). */
   get transient() {
     return this.code === 'NETWORK' || this.code === 'UNAVAILABLE' || this.code === 'RATE_LIMITED'
@@ -25,6 +29,10 @@ export class ApiError extends Error {
 // Korean text for every error code of the contract, plus the client-side ones.
 const MESSAGES = {
   INVALID_REQUEST: '요청 내용이 올바르지 않습니다. 입력한 값을 확인해 주세요.',
+  SESSION_INVALID: '로그인이 만료되었거나 로그아웃되었습니다. 다시 로그인해 주세요.',
+  LOGIN_FAILED: '이메일 또는 비밀번호가 올바르지 않습니다.',
+  EMAIL_TAKEN: '이미 가입된 이메일입니다. 로그인해 주세요.',
+  FORBIDDEN: '다른 사용자의 정보에는 접근할 수 없습니다. 다시 로그인해 주세요.',
   TOKEN_MISSING: '대기열 입장권이 없습니다. 대기열에 다시 참여해 주세요.',
   TOKEN_INVALID: '입장 시간이 끝났거나 대기열 입장권이 만료되었습니다. 대기열에 다시 참여해 주세요.',
   TOKEN_NOT_ACTIVE: '아직 입장 순서가 아닙니다. 대기열에서 조금만 기다려 주세요.',
@@ -39,15 +47,15 @@ const MESSAGES = {
   HOLD_EXPIRED: '좌석 선점 시간이 지나 결제할 수 없습니다. 좌석을 다시 선택해 주세요.',
   PAYLOAD_TOO_LARGE: '요청 내용이 너무 큽니다.',
   UNAVAILABLE: '서비스가 일시적으로 혼잡합니다. 잠시 후 자동으로 다시 시도합니다.',
-  // Not in the contract's table: the nginx front limits token issuance per address (JSON 429).
-  RATE_LIMITED: '요청이 너무 많아 잠시 기다려야 합니다. 잠시 후 자동으로 다시 시도합니다.',
+  // Failed logins are limited (429); the nginx front also limits token issuance per address.
+  RATE_LIMITED: '요청이 너무 많아 잠시 기다려야 합니다. 잠시 후 다시 시도해 주세요.',
   NETWORK: '서버에 연결할 수 없습니다. 네트워크 연결을 확인해 주세요.',
   BAD_RESPONSE: '서버 응답을 이해할 수 없습니다. 잠시 후 다시 시도해 주세요.',
   UNKNOWN: '알 수 없는 오류가 발생했습니다. 잠시 후 다시 시도해 주세요.',
 };
 
 export function errorMessage(err) {
-  if (err instanceof ApiError) return MESSAGES[err.code] ?? MESSAGES.UNKNOWN;
+  if (err instanceof ApiError || typeof err?.code === 'string') return MESSAGES[err.code] ?? MESSAGES.UNKNOWN;
   return MESSAGES.UNKNOWN;
 }
 
@@ -114,6 +122,7 @@ export async function api(method, path, { body, token, idempotencyKey } = {}) {
     data = null; // an HTML error page from a proxy, a cut-off body, ...
   }
 
+  if (res.status === 204) return {}; // logout: done, nothing to say
   if (res.ok) {
     if (data === null || typeof data !== 'object') throw new ApiError('BAD_RESPONSE', res.status, null);
     return data;

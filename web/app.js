@@ -1,5 +1,10 @@
-// Booking page: concert → queue → seats/hold/pay → confirmation.
+// Booking page: login or sign-up → concert → queue → seats/hold/pay → confirmation.
 // Plain DOM code, no framework. All server text is put in with textContent.
+//
+// Two credentials: the login session (balance, charges, the reservation list,
+// joining a queue) and the queue token (the queue, seats, holds, payment).
+// They end separately: a session that ends asks for a new login but keeps the
+// queue place, since the token is still good.
 import { api, errorMessage, newUuid, serverNow } from './api.js';
 
 const POLL_MS = 2000;           // queue status while WAITING (contract: poll to stay in line)
@@ -9,8 +14,7 @@ const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
 const SEAT_REFRESH_MS = 10000;  // show other people's holds without a manual reload
 const MAX_SEATS = 4;            // per user and schedule (contract's HOLD_LIMIT)
 const SEAT_COLUMNS = 10;        // must match grid-template-columns of .seat-map in app.css
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const USER_KEY = 'concert.userId';
+const SESSION_KEY = 'concert.session'; // localStorage: {session, userId, email}
 const CONCERT_KEY = 'concert.lastConcertId';
 const RESUME_KEY = 'concert.inQueue'; // sessionStorage: concert whose queue this tab is in
 
@@ -53,11 +57,12 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const state = {
-  userId: null,
+  auth: null,           // {session, userId, email} while logged in
+  userId: null,         // the logged-in user, kept after the session ends (whose queue token we hold)
   concerts: [],
   concert: null,        // the concert being booked
   token: null,          // queue token (Bearer)
-  session: 0,           // bumped whenever the token is replaced or dropped: late answers compare it
+  epoch: 0,           // bumped whenever the token is replaced or dropped: late answers compare it
   queue: null,          // last queue status answer
   lastPosition: null,
   pollTimer: null,
@@ -104,8 +109,9 @@ function clearAlert({ onlyTransient = false } = {}) {
   state.transientAlert = false;
 }
 
-/** Common error handling for calls that need the queue token. */
+/** Common error handling for calls that need the queue token or the session. */
 function handleError(err) {
+  if (err?.sessionLost) { sessionEnded(); return; }
   if (err?.tokenLost) { tokenLost(err); return; }
   if (err?.code === 'TOKEN_NOT_ACTIVE') {
     // Still waiting after all: back to the queue view and keep polling.
@@ -152,7 +158,7 @@ function setConcertTitle() {
 }
 
 /** Forget the token and everything that depends on it. */
-function stopSession() {
+function dropQueueToken() {
   clearTimeout(state.pollTimer);
   state.pollTimer = null;
   clearTimeout(state.joinTimer);
@@ -160,7 +166,7 @@ function stopSession() {
   clearInterval(state.ticker);
   state.ticker = null;
   state.token = null;
-  state.session += 1;
+  state.epoch += 1;
   state.queue = null;
   state.lastPosition = null;
   state.pollFailures = 0;
@@ -169,9 +175,10 @@ function stopSession() {
   state.selected.clear();
   state.activeEndChecked = false;
   renderHold();
+  renderAccount();
 }
 
-// ---------------------------------------------------------------- user id
+// ---------------------------------------------------------------- account
 
 function storageGet(key) {
   try { return localStorage.getItem(key); } catch { return null; }
@@ -192,55 +199,145 @@ function queueToResume() {
   try { return Number(sessionStorage.getItem(RESUME_KEY)) || null; } catch { return null; }
 }
 
-function initUser() {
-  let id = storageGet(USER_KEY);
-  if (!id || !UUID_RE.test(id)) {
-    id = newUuid();
-    storageSet(USER_KEY, id);
+function loadAuth() {
+  try {
+    const a = JSON.parse(storageGet(SESSION_KEY) ?? 'null');
+    if (a && typeof a.session === 'string' && typeof a.userId === 'string') return a;
+  } catch { /* not ours: log in again */ }
+  return null;
+}
+
+function setAuth(auth) {
+  state.auth = auth;
+  try {
+    if (auth) localStorage.setItem(SESSION_KEY, JSON.stringify(auth));
+    else localStorage.removeItem(SESSION_KEY);
+  } catch { /* private mode: in memory only */ }
+  renderAccount();
+}
+
+/** Who is logged in; the booking steps show while logged in or while a queue token lives. */
+function renderAccount() {
+  const a = state.auth;
+  $('account-box').hidden = !a;
+  $('account-email').textContent = a ? a.email : '';
+  $('auth').hidden = !!a;
+  $('booking-area').hidden = !a && !state.token;
+}
+
+function setFieldError(form, text) {
+  const el = $(`${form}-error`);
+  el.textContent = text;
+  el.hidden = !text;
+  for (const id of [`${form}-email`, `${form}-password`]) {
+    if (text) $(id).setAttribute('aria-invalid', 'true');
+    else $(id).removeAttribute('aria-invalid');
   }
-  state.userId = id;
-  $('user-id').textContent = id;
 }
 
-function openUserForm(open) {
-  $('user-form').hidden = !open;
-  $('user-edit').setAttribute('aria-expanded', String(open));
-  if (open) {
-    $('user-input').value = state.userId;
-    setUserError('');
-    $('user-input').focus();
-  } else {
-    $('user-edit').focus();
+/** The form's email and password, or null after saying what is wrong. */
+function credentials(form) {
+  const email = $(`${form}-email`).value.trim();
+  const password = $(`${form}-password`).value;
+  let problem = '';
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 254) problem = '이메일 주소를 올바르게 입력해 주세요.';
+  else if (form === 'signup' && (password.length < 10 || password.length > 128)) {
+    problem = '비밀번호는 10자 이상 128자 이하로 입력해 주세요.';
+  } else if (!password) problem = '비밀번호를 입력해 주세요.';
+  setFieldError(form, problem);
+  if (problem) { $(`${form}-${problem.startsWith('이메일') ? 'email' : 'password'}`).focus(); return null; }
+  return { email, password };
+}
+
+async function logIn(creds, form) {
+  try {
+    const s = await api('POST', '/api/v1/sessions', { body: creds });
+    const previous = state.userId;
+    if (previous && previous !== s.userId) {
+      // A queue token belongs to one user: another account starts over.
+      dropQueueToken();
+      rememberQueue(null);
+      showStep('concert', { focus: false });
+    }
+    state.userId = s.userId;
+    $('login-password').value = '';
+    $('signup-password').value = '';
+    setFieldError(form, '');
+    setAuth({ session: s.session, userId: s.userId, email: creds.email.toLowerCase() });
+    clearAlert();
+    announce(`${creds.email} 계정으로 로그인했습니다.`);
+    loadReservations();
+    if (state.step === 'booking') loadBalance();
+    document.querySelector(`#step-${state.step} h2`)?.focus();
+  } catch (err) {
+    setFieldError(form, errorMessage(err));
+    $(`${form}-password`).focus();
   }
 }
 
-function setUserError(text) {
-  const err = $('user-input-error');
-  err.textContent = text;
-  err.hidden = !text;
-  if (text) $('user-input').setAttribute('aria-invalid', 'true');
-  else $('user-input').removeAttribute('aria-invalid');
-}
-
-function saveUser(event) {
+async function submitLogin(event) {
   event.preventDefault();
-  const id = $('user-input').value.trim().toLowerCase();
-  if (!UUID_RE.test(id)) {
-    setUserError('UUID 형식이 아닙니다. 예시처럼 8-4-4-4-12자리 16진수로 입력해 주세요.');
-    $('user-input').focus();
-    return;
+  const creds = credentials('login');
+  if (creds) await withBusy($('login-button'), () => logIn(creds, 'login'));
+}
+
+async function submitSignup(event) {
+  event.preventDefault();
+  const creds = credentials('signup');
+  if (!creds) return;
+  await withBusy($('signup-button'), async () => {
+    try {
+      await api('POST', '/api/v1/users', { body: creds });
+    } catch (err) {
+      setFieldError('signup', errorMessage(err));
+      $(err.code === 'EMAIL_TAKEN' ? 'signup-email' : 'signup-password').focus();
+      return;
+    }
+    await logIn(creds, 'signup');
+  });
+}
+
+async function logOut() {
+  const a = state.auth;
+  if (!a) return;
+  try {
+    await api('DELETE', '/api/v1/sessions/current', { token: a.session });
+  } catch (err) {
+    // Already ended is as good as ended; anything else leaves the session live.
+    if (!err.sessionLost) { handleError(err); return; }
   }
-  openUserForm(false);
-  if (id === state.userId) return;
-  stopSession(); // a queue token belongs to one user
+  dropQueueToken();
   rememberQueue(null);
-  state.userId = id;
-  storageSet(USER_KEY, id);
-  $('user-id').textContent = id;
+  state.userId = null;
+  state.reservations = [];
+  state.balance = null;
+  renderReservations();
+  $('balance').textContent = '-';
+  setAuth(null);
   clearAlert();
   showStep('concert', { focus: false });
-  announce('사용자 ID를 변경했습니다.');
-  loadReservations();
+  announce('로그아웃했습니다.');
+  $('auth-heading').focus();
+}
+
+/** The server no longer knows the session (expired, ended elsewhere): log in again.
+ * The queue token is separate, so the queue place and any hold are kept. */
+function sessionEnded() {
+  const a = state.auth;
+  if (!a) return;
+  setAuth(null);
+  showAlert(errorMessage({ code: 'SESSION_INVALID' }) + (state.token
+    ? ' 대기열 순서와 입장 상태는 그대로 유지됩니다.' : ''));
+  $('login-email').value = a.email;
+  $('auth-heading').focus();
+}
+
+/** The session for a "(session)" call, or null after asking the user to log in. */
+function sessionOrLogin() {
+  if (state.auth) return state.auth.session;
+  renderAccount();
+  $('auth-heading').focus();
+  return null;
 }
 
 // ---------------------------------------------------------------- concerts
@@ -283,29 +380,36 @@ function chooseConcert(event) {
 
 async function joinQueue(attempt = 0) {
   if (!state.concert) { showStep('concert'); return; }
-  stopSession();
+  dropQueueToken();
   clearAlert();
   state.scheduleId = null;
   renderQueue(null, '참여하는 중…');
   $('queue-rejoin').hidden = true;
   showStep('queue');
   rememberQueue(state.concert.concertId);
-  const session = state.session;
+  const epoch = state.epoch;
+  const session = sessionOrLogin();
+  if (!session) {
+    renderQueue(null, '로그인이 필요합니다');
+    $('queue-rejoin').hidden = false;
+    return;
+  }
   try {
     const q = await api('POST', '/api/v1/queue/tokens', {
-      body: { userId: state.userId, concertId: state.concert.concertId },
+      token: session,
+      body: { concertId: state.concert.concertId },
     });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     state.token = q.token;
     onQueueStatus(q);
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     if (err.transient && attempt < 8) {
       // Busy or rate limited at a ticket drop: try again by itself.
       const delay = retryDelay(attempt + 1, err);
       renderQueue(null, '다시 시도하는 중…');
       showAlert(`${errorMessage(err)} (${Math.ceil(delay / 1000)}초 후 다시 시도합니다)`, { transient: true });
-      state.joinTimer = setTimeout(() => { if (session === state.session) joinQueue(attempt + 1); }, delay);
+      state.joinTimer = setTimeout(() => { if (epoch === state.epoch) joinQueue(attempt + 1); }, delay);
       return;
     }
     renderQueue(null, '참여하지 못했습니다');
@@ -327,16 +431,16 @@ function schedulePoll(delay) {
 
 async function poll() {
   state.pollTimer = null;
-  const { token, session } = state;
+  const { token, epoch } = state;
   if (!token) return;
   try {
     const q = await api('GET', '/api/v1/queue/status', { token });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     state.pollFailures = 0;
     clearAlert({ onlyTransient: true });
     onQueueStatus(q);
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     if (err.tokenLost) { tokenLost(err); return; }
     state.pollFailures += 1;
     const delay = retryDelay(state.pollFailures, err);
@@ -382,7 +486,7 @@ function renderQueue(q, stateText) {
 
 /** Token unknown, expired, used up or for another concert: back to the queue step. */
 function tokenLost(err) {
-  stopSession();
+  dropQueueToken();
   rememberQueue(null); // a reload now starts from the concert list, not a silent re-join
   renderQueue(null, '입장권 만료');
   $('queue-rejoin').hidden = false;
@@ -402,9 +506,9 @@ async function enterBooking() {
   state.ticker = setInterval(tick, 500);
   tick();
   loadBalance();
-  const { session } = state;
+  const { epoch } = state;
   await loadReservations();
-  if (session !== state.session) return; // token lost meanwhile
+  if (epoch !== state.epoch) return; // token lost meanwhile
   adoptLiveHold();
   await loadSchedules();
 }
@@ -445,17 +549,17 @@ function tick() {
 }
 
 async function loadSchedules() {
-  const { token, session, concert } = state;
+  const { token, epoch, concert } = state;
   try {
     const data = await api('GET', `/api/v1/concerts/${concert.concertId}/schedules`, { token });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     state.schedules = Array.isArray(data.schedules) ? data.schedules : [];
     // One schedule: no need to make the user pick it.
     if (state.scheduleId == null && state.schedules.length === 1) state.scheduleId = state.schedules[0].scheduleId;
     renderSchedules();
     if (state.scheduleId != null) await loadSeats();
   } catch (err) {
-    if (session === state.session) handleError(err);
+    if (epoch === state.epoch) handleError(err);
   }
 }
 
@@ -497,14 +601,14 @@ function mySeatNos() {
 }
 
 async function loadSeats({ quiet = false } = {}) {
-  const { token, session, scheduleId } = state;
+  const { token, epoch, scheduleId } = state;
   if (!token || scheduleId == null) return;
   try {
     const [data] = await Promise.all([
       api('GET', `/api/v1/schedules/${scheduleId}/seats`, { token }),
       loadReservations(),
     ]);
-    if (session !== state.session || scheduleId !== state.scheduleId) return;
+    if (epoch !== state.epoch || scheduleId !== state.scheduleId) return;
     state.seats = Array.isArray(data.seats) ? data.seats : [];
     // Someone else may have taken a seat we had only picked.
     const free = new Set(state.seats.filter((s) => s.status === 'AVAILABLE').map((s) => s.seatNo));
@@ -520,7 +624,7 @@ async function loadSeats({ quiet = false } = {}) {
     renderSeats();
     renderSelection();
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     if (quiet && err.transient) return; // the next refresh will try again
     handleError(err);
   }
@@ -638,10 +742,10 @@ function renderSelection() {
 async function holdSeats() {
   const seatNos = [...state.selected].sort((a, b) => a - b);
   if (!seatNos.length || state.hold) return;
-  const { token, session, scheduleId } = state;
+  const { token, epoch, scheduleId } = state;
   try {
     const r = await api('POST', '/api/v1/reservations', { token, body: { scheduleId, seatNos } });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     state.hold = { ...r, concertId: state.concert.concertId };
     state.expiredHold = null;
     state.holdWarned = false;
@@ -654,7 +758,7 @@ async function holdSeats() {
     $('pay-button').focus();
     await loadSeats();
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     handleError(err);
     if (err.code === 'SEAT_UNAVAILABLE' || err.code === 'HOLD_LIMIT') await loadSeats({ quiet: true });
   }
@@ -691,22 +795,22 @@ function holdExpired(message = '좌석 선점 시간이 만료되었습니다. �
   if (hadFocus) focusSeatMap();
   // The server frees the seats at expiresAt; ask a moment later, and once more if
   // our clock ran a little ahead of the server's.
-  const session = state.session;
+  const epoch = state.epoch;
   setTimeout(async () => {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     await loadSeats({ quiet: true });
     const stillHeld = state.seats.some((s) => r.seatNos.includes(s.seatNo) && s.status === 'HELD');
-    if (stillHeld) setTimeout(() => { if (session === state.session) loadSeats({ quiet: true }); }, 1500);
+    if (stillHeld) setTimeout(() => { if (epoch === state.epoch) loadSeats({ quiet: true }); }, 1500);
   }, 300);
 }
 
 async function cancelHold() {
   const r = state.hold;
   if (!r) return;
-  const { token, session } = state;
+  const { token, epoch } = state;
   try {
     await api('DELETE', `/api/v1/reservations/${r.reservationId}`, { token });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     state.hold = null;
     clearAlert();
     renderHold();
@@ -714,7 +818,7 @@ async function cancelHold() {
     focusSeatMap();
     await loadSeats();
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     handleError(err);
     if (err.code === 'NOT_FOUND' || err.code === 'RESERVATION_NOT_PAYABLE') {
       state.hold = null;
@@ -728,7 +832,8 @@ async function cancelHold() {
 
 async function loadBalance() {
   try {
-    const data = await api('GET', `/api/v1/users/${state.userId}/balance`);
+    if (!state.auth) return;
+    const data = await api('GET', `/api/v1/users/${state.auth.userId}/balance`, { token: state.auth.session });
     state.balance = data.balance;
     $('balance').textContent = fmtWon(data.balance);
   } catch (err) {
@@ -755,9 +860,12 @@ async function charge() {
     return;
   }
   input.removeAttribute('aria-invalid');
+  const session = sessionOrLogin();
+  if (!session) return;
   const userId = state.userId;
   try {
     const data = await api('POST', `/api/v1/users/${userId}/balance/charge`, {
+      token: session,
       body: { amount },
       idempotencyKey: newUuid(), // one key per press: a retried request charges once
     });
@@ -775,18 +883,18 @@ async function charge() {
 async function pay() {
   const r = state.hold;
   if (!r) return;
-  const { token, session } = state;
+  const { token, epoch } = state;
   try {
     const p = await api('POST', '/api/v1/payments', {
       token,
       body: { reservationId: r.reservationId },
       idempotencyKey: newUuid(), // a new key for every payment attempt
     });
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     // The server ends the token on payment: stop polling before it answers 401.
     const concert = state.concert;
     const schedule = state.schedules.find((s) => s.scheduleId === r.scheduleId);
-    stopSession();
+    dropQueueToken();
     rememberQueue(null);
     clearAlert();
     renderDone(p, r, concert, schedule);
@@ -794,7 +902,7 @@ async function pay() {
     announce(`결제가 완료되었습니다. ${fmtSeats(r.seatNos)} 좌석 예매가 확정되었습니다.`);
     loadReservations();
   } catch (err) {
-    if (session !== state.session) return;
+    if (epoch !== state.epoch) return;
     if (err.code === 'HOLD_EXPIRED') { holdExpired(errorMessage(err)); return; }
     handleError(err);
     if (err.code === 'INSUFFICIENT_BALANCE') {
@@ -840,8 +948,9 @@ const STATUS_TEXT = {
 
 async function loadReservations() {
   const userId = state.userId;
+  if (!state.auth) return;
   try {
-    const data = await api('GET', `/api/v1/users/${userId}/reservations`);
+    const data = await api('GET', `/api/v1/users/${userId}/reservations`, { token: state.auth.session });
     if (userId !== state.userId) return;
     state.reservations = Array.isArray(data.reservations) ? data.reservations : [];
     renderReservations();
@@ -871,18 +980,16 @@ function renderReservations() {
 // ---------------------------------------------------------------- wiring
 
 function bind() {
-  $('user-edit').addEventListener('click', () => openUserForm($('user-form').hidden));
-  $('user-cancel').addEventListener('click', () => openUserForm(false));
-  $('user-new').addEventListener('click', () => { $('user-input').value = newUuid(); setUserError(''); $('user-input').focus(); });
-  $('user-form').addEventListener('submit', saveUser);
-  $('user-form').addEventListener('keydown', (e) => { if (e.key === 'Escape') openUserForm(false); });
+  $('login-form').addEventListener('submit', submitLogin);
+  $('signup-form').addEventListener('submit', submitSignup);
+  $('logout').addEventListener('click', (e) => withBusy(e.currentTarget, logOut));
 
   $('concert-form').addEventListener('submit', chooseConcert);
   $('concert-reload').addEventListener('click', (e) => withBusy(e.currentTarget, loadConcerts));
 
   $('queue-rejoin').addEventListener('click', (e) => withBusy(e.currentTarget, () => joinQueue()));
   $('queue-leave').addEventListener('click', () => {
-    stopSession();
+    dropQueueToken();
     rememberQueue(null);
     clearAlert();
     showStep('concert');
@@ -916,12 +1023,15 @@ function bind() {
 
 async function start() {
   bind();
-  initUser();
+  state.auth = loadAuth();
+  state.userId = state.auth?.userId ?? null;
+  renderAccount();
   showStep('concert', { focus: false });
+  if (!state.auth) $('login-email').focus();
   await loadConcerts();
   const resume = queueToResume();
   const concert = state.concerts.find((c) => c.concertId === resume);
-  if (concert) {
+  if (concert && state.auth) {
     state.concert = concert;
     $('concert-select').value = String(concert.concertId);
     setConcertTitle();

@@ -44,6 +44,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const uuid = () => crypto.randomUUID();
+const PASSWORD = 'browser-test-password';
+let emails = 0;
+const newEmail = (tag) => `${tag}-${stamp}-${process.pid}-${++emails}@Example.test`;
 const diag = (text) => { for (const line of String(text).split('\n')) console.log(`# ${line}`); };
 
 /** Retry an assertion until it holds or the time is up. */
@@ -96,8 +99,17 @@ async function createConcert(title, opts = {}) {
   return { concertId: out.concertId, scheduleId: out.scheduleIds[0], title: body.title };
 }
 
-async function joinApi(userId, concertId) {
-  const res = await call('POST', '/api/v1/queue/tokens', { body: { userId, concertId } });
+/** A user made through the API: sign-up, then login (each one Argon2id run on the server). */
+async function signUpApi(tag = 'api') {
+  const email = newEmail(tag);
+  const u = await expectStatus(call('POST', '/api/v1/users', { body: { email, password: PASSWORD } }), 201, 'sign up');
+  const s = await expectStatus(call('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } }), 201, 'log in');
+  assert.equal(s.userId, u.userId);
+  return { email: email.toLowerCase(), password: PASSWORD, userId: u.userId, session: s.session };
+}
+
+async function joinApi(user, concertId) {
+  const res = await call('POST', '/api/v1/queue/tokens', { token: user.session, body: { concertId } });
   assert.ok(res.status === 201 || res.status === 200, `join queue: HTTP ${res.status} ${res.text}`);
   return res.body;
 }
@@ -110,16 +122,20 @@ async function waitActiveApi(token) {
   }, { timeout: 10_000, interval: 300, what: 'API user admitted' });
 }
 
-/** A user that only talks to the API: joins, waits for ACTIVE, may buy seats. */
+/** A user that only talks to the API: signs up, joins, may wait for ACTIVE and buy seats. */
 async function apiUser(concertId) {
-  const userId = uuid();
-  const q = await joinApi(userId, concertId);
-  return { userId, token: q.token, first: q };
+  const u = await signUpApi();
+  const q = await joinApi(u, concertId);
+  return { ...u, token: q.token, first: q };
 }
+
+/** The user's own session-guarded reads. */
+const balanceApi = (user) => expectStatus(call('GET', `/api/v1/users/${user.userId}/balance`, { token: user.session }), 200, 'balance');
+const reservationsApi = (user) => expectStatus(call('GET', `/api/v1/users/${user.userId}/reservations`, { token: user.session }), 200, 'reservations');
 
 async function buyApi(user, scheduleId, seatNos, price = 50_000) {
   await expectStatus(call('POST', `/api/v1/users/${user.userId}/balance/charge`,
-    { body: { amount: price * seatNos.length }, headers: { 'Idempotency-Key': uuid() } }), 200, 'charge');
+    { token: user.session, body: { amount: price * seatNos.length }, headers: { 'Idempotency-Key': uuid() } }), 200, 'charge');
   const r = await expectStatus(call('POST', '/api/v1/reservations',
     { token: user.token, body: { scheduleId, seatNos } }), 201, 'hold');
   await expectStatus(call('POST', '/api/v1/payments',
@@ -140,7 +156,7 @@ let context;
 const pageErrors = [];
 const apiLog = []; // the pages' last API calls, printed when a scenario fails
 
-async function openPage({ userId, viewport } = {}) {
+async function openPage({ account, viewport } = {}) {
   const page = await context.newPage();
   if (viewport) await page.setViewportSize(viewport);
   page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
@@ -158,16 +174,32 @@ async function openPage({ userId, viewport } = {}) {
   page.on('requestfinished', async (req) => logCall(req, (await req.response().catch(() => null))?.status() ?? '?'));
   page.on('requestfailed', (req) => logCall(req, `failed ${req.failure()?.errorText ?? ''}`));
   await page.goto(`${BASE}/`);
-  await eventually(async () => assert.match(await page.textContent('#user-id'), UUID_RE), { what: 'user id shown' });
-  if (userId) await setUserViaUi(page, userId);
+  if (account) await loginViaUi(page, account);
   return page;
 }
 
-async function setUserViaUi(page, userId) {
-  await page.click('#user-edit');
-  await page.fill('#user-input', userId);
-  await page.press('#user-input', 'Enter');
-  await eventually(async () => assert.equal(await page.textContent('#user-id'), userId.toLowerCase()), { what: 'user id changed' });
+async function loginViaUi(page, account) {
+  // The browser profile is shared by the scenarios: a page may open logged in
+  // as the previous scenario's user.
+  const loggedIn = await eventually(async () => {
+    const [auth, box] = [await page.locator('#auth').isVisible(), await page.locator('#account-box').isVisible()];
+    assert.ok(auth || box, 'login forms or the account shown');
+    return box;
+  }, { what: 'page ready' });
+  if (loggedIn) {
+    await page.click('#logout');
+  }
+  await page.locator('#auth').waitFor({ state: 'visible' });
+  await page.fill('#login-email', account.email);
+  await page.fill('#login-password', account.password);
+  await page.click('#login-button');
+  await page.locator('#account-box').waitFor({ state: 'visible' });
+  assert.equal(await text(page, '#account-email'), account.email.toLowerCase());
+}
+
+/** The session the page keeps in its storage. */
+async function pageSession(page) {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('concert.session') ?? 'null'));
 }
 
 async function joinViaUi(page, concertId) {
@@ -216,29 +248,62 @@ async function waitSeatMap(page, count = 50) {
 const tests = [];
 const test = (name, fn) => tests.push({ name, fn });
 
-test('첫 화면: 한국어, 사용자 ID 생성·유지·변경', async () => {
+test('첫 화면: 한국어, 회원가입·로그인 유지·로그아웃·다시 로그인', async () => {
   const page = await openPage();
   assert.equal(await page.getAttribute('html', 'lang'), 'ko');
   assert.equal(await text(page, 'h1'), '콘서트 예매');
-  const id = await text(page, '#user-id');
-  assert.equal(await page.evaluate(() => localStorage.getItem('concert.userId')), id, 'id kept in localStorage');
+  await page.locator('#auth').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#booking-area').isHidden(), 'no booking before logging in');
+
+  // Sign-up: a short password is refused in Korean before anything is sent.
+  const email = newEmail('page');
+  await page.fill('#signup-email', email);
+  await page.fill('#signup-password', 'short');
+  await page.click('#signup-button');
+  await page.locator('#signup-error').waitFor({ state: 'visible' });
+  assert.match(await text(page, '#signup-error'), /10자 이상/);
+  assert.equal(await page.getAttribute('#signup-password', 'aria-invalid'), 'true');
+
+  // Sign-up logs in at once; the session is kept in the page's storage.
+  await page.fill('#signup-password', PASSWORD);
+  await page.click('#signup-button');
+  await page.locator('#account-box').waitFor({ state: 'visible' });
+  assert.equal(await text(page, '#account-email'), email.toLowerCase());
+  assert.ok(await page.locator('#auth').isHidden(), 'login forms hidden once logged in');
+  await page.locator('#booking-area').waitFor({ state: 'visible' });
+  const kept = await pageSession(page);
+  assert.match(kept.session, /^[0-9a-f]{64}$/, 'session kept in localStorage');
+  assert.match(kept.userId, UUID_RE);
+  const me = { email: email.toLowerCase(), password: PASSWORD, userId: kept.userId, session: kept.session };
+  assert.equal((await balanceApi(me)).balance, 0, 'the session works against the API');
+
+  // A reload keeps the login.
   await page.reload();
-  await eventually(async () => assert.equal(await text(page, '#user-id'), id), { what: 'same id after reload' });
+  await page.locator('#account-box').waitFor({ state: 'visible' });
+  assert.equal(await text(page, '#account-email'), email.toLowerCase());
 
-  // A bad id is refused with a Korean message; the old one stays.
-  await page.click('#user-edit');
-  await page.fill('#user-input', 'not-a-uuid');
-  await page.press('#user-input', 'Enter');
-  await page.locator('#user-input-error').waitFor({ state: 'visible' });
-  assert.match(await text(page, '#user-input-error'), /UUID 형식이 아닙니다/);
-  assert.equal(await page.getAttribute('#user-input', 'aria-invalid'), 'true');
-  assert.equal(await text(page, '#user-id'), id);
-  await page.press('#user-input', 'Escape');
+  // Logout: the page forgets the session and the server ended it.
+  await page.click('#logout');
+  await page.locator('#auth').waitFor({ state: 'visible' });
+  assert.equal(await pageSession(page), null, 'session removed from storage');
+  assert.ok(await page.locator('#account-box').isHidden());
+  const ended = await call('GET', `/api/v1/users/${me.userId}/balance`, { token: me.session });
+  assert.equal(ended.status, 401, 'the old session is refused');
+  assert.equal(ended.body?.error?.code, 'SESSION_INVALID');
 
-  // Upper case input is stored in the canonical lower case form.
-  const other = uuid();
-  await setUserViaUi(page, other.toUpperCase());
-  assert.equal(await page.evaluate(() => localStorage.getItem('concert.userId')), other);
+  // The same email again: taken. A wrong password: the one Korean answer.
+  await page.fill('#signup-email', email);
+  await page.fill('#signup-password', PASSWORD);
+  await page.click('#signup-button');
+  await eventually(async () => assert.match(await text(page, '#signup-error'), /이미 가입된 이메일/), { what: 'email taken' });
+  await page.fill('#login-email', email);
+  await page.fill('#login-password', `${PASSWORD}-wrong`);
+  await page.click('#login-button');
+  await eventually(async () => assert.match(await text(page, '#login-error'), /이메일 또는 비밀번호가 올바르지 않습니다/),
+    { what: 'login failed shown' });
+  assertFriendly(await text(page, '#login-error'));
+  await loginViaUi(page, me);
+  assert.notEqual((await pageSession(page)).session, me.session, 'a new session');
 
   // The concert list comes from the public API.
   const c = await createConcert('목록 확인');
@@ -250,8 +315,8 @@ test('첫 화면: 한국어, 사용자 ID 생성·유지·변경', async () => {
 
 test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async () => {
   const c = await createConcert('브라우저 구매', { activeLimit: 2 });
-  const userId = uuid();
-  const page = await openPage({ userId, viewport: { width: 1280, height: 1000 } });
+  const me = await signUpApi('buyer');
+  const page = await openPage({ account: me, viewport: { width: 1280, height: 1000 } });
   await joinViaUi(page, c.concertId);
   await waitBooking(page);
 
@@ -305,7 +370,7 @@ test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async (
   assert.equal(await page.evaluate(() => document.activeElement.id), 'charge-amount');
   await page.keyboard.press('Enter');
   await eventually(async () => assert.equal(await text(page, '#balance'), '100,000원'), { what: 'balance after charge' });
-  const bal = await expectStatus(call('GET', `/api/v1/users/${userId}/balance`), 200, 'balance');
+  const bal = await balanceApi(me);
   assert.equal(bal.balance, 100_000);
 
   await page.click('#pay-button');
@@ -315,7 +380,7 @@ test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async (
   assert.match(done, /100,000원/);
   assert.match(done, new RegExp(c.title));
 
-  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  const list = await reservationsApi(me);
   const r = list.reservations[0];
   assert.equal(r.status, 'CONFIRMED');
   assert.deepEqual([...r.seatNos].sort((a, b) => a - b), [5, 6]);
@@ -328,7 +393,7 @@ test('대기열부터 결제 완료까지 (키보드로 좌석 선택)', async (
     assert.match(await item.textContent(), /결제 완료/);
   }, { what: 'confirmed reservation listed' });
 
-  const after = await expectStatus(call('GET', `/api/v1/users/${userId}/balance`), 200, 'balance');
+  const after = await balanceApi(me);
   assert.equal(after.balance, 0);
   const seats = await seatsApi(c.concertId, c.scheduleId);
   assert.equal(seats.get(5), 'SOLD');
@@ -345,8 +410,8 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   assert.equal(b.first.status, 'WAITING');
   assert.equal(b.first.position, 1);
 
-  const userId = uuid();
-  const page = await openPage({ userId });
+  const me = await signUpApi('waiter');
+  const page = await openPage({ account: me });
   await joinViaUi(page, c.concertId);
   await page.locator('#step-queue').waitFor({ state: 'visible' });
   await eventually(async () => {
@@ -357,7 +422,7 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   assert.notEqual(await text(page, '#queue-wait'), '-');
   await statusSays(page, /대기 순번 2번째/);
   // Joining again gives back the same place (contract), not a new one at the back.
-  const again = await joinApi(userId, c.concertId);
+  const again = await joinApi(me, c.concertId);
   assert.equal(again.status, 'WAITING');
   assert.equal(again.position, 2);
   // A reload keeps the place too: the tab rejoins by itself.
@@ -398,7 +463,7 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   // b pays too: the page user is admitted on a following poll.
   await buyApi(b, c.scheduleId, [2]);
   await waitBooking(page, 10_000);
-  const q = await joinApi(userId, c.concertId);
+  const q = await joinApi(me, c.concertId);
   assert.equal(q.status, 'ACTIVE');
   await waitSeatMap(page);
   await eventually(async () => {
@@ -418,7 +483,7 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
   await page.locator('#hold-panel').waitFor({ state: 'hidden' });
   await statusSays(page, /선점을 취소했습니다/);
   await eventually(async () => assert.equal((await seatStates(page))['3'], 'available'), { what: 'cancelled seat free' });
-  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  const list = await reservationsApi(me);
   assert.equal(list.reservations[0].status, 'CANCELLED');
   assert.deepEqual(list.reservations[0].seatNos, [3]);
   const item = page.locator(`#reservation-list li[data-reservation-id="${list.reservations[0].reservationId}"]`);
@@ -428,8 +493,8 @@ test('만석 공연에서 순번을 기다리다 자리가 나면 입장 (503 �
 
 test('선점 시간이 끝나면 카운트다운 0, 만료 안내, 좌석 다시 선택 가능 (휴대폰 화면)', async () => {
   const c = await createConcert('브라우저 만료', { activeLimit: 3, holdSeconds: 4 });
-  const userId = uuid();
-  const page = await openPage({ userId, viewport: { width: 390, height: 844 } });
+  const me = await signUpApi('phone');
+  const page = await openPage({ account: me, viewport: { width: 390, height: 844 } });
   await joinViaUi(page, c.concertId);
   await waitBooking(page);
   await waitSeatMap(page);
@@ -462,7 +527,7 @@ test('선점 시간이 끝나면 카운트다운 0, 만료 안내, 좌석 다시
   assert.equal(seats.get(10), 'AVAILABLE');
   assert.equal(seats.get(11), 'AVAILABLE');
 
-  const list = await expectStatus(call('GET', `/api/v1/users/${userId}/reservations`), 200, 'reservations');
+  const list = await reservationsApi(me);
   const r = list.reservations[0];
   if (r.status === 'HELD') {
     // Allowed by the letter of the contract until the cron sweeps, but worth knowing.
@@ -484,7 +549,7 @@ test('선점 시간이 끝나면 카운트다운 0, 만료 안내, 좌석 다시
 test('입장 시간이 끝나면 안내와 함께 대기열로 돌아가고 다시 입장', async () => {
   // 10 s is the server's smallest activeSeconds.
   const c = await createConcert('브라우저 입장 만료', { activeLimit: 1, activeSeconds: 10 });
-  const page = await openPage({ userId: uuid() });
+  const page = await openPage({ account: await signUpApi('late') });
   await joinViaUi(page, c.concertId);
   await waitBooking(page);
   assert.match(await text(page, '#active-remaining'), /^00:(0\d|10)$/);
@@ -514,6 +579,40 @@ test('입장 시간이 끝나면 안내와 함께 대기열로 돌아가고 다�
   await waitBooking(page);
   assert.equal(joins, 2, 'one automatic retry');
   await page.unroute('**/api/v1/queue/tokens');
+  await page.close();
+});
+
+test('로그인이 끝나도 대기열 순서는 그대로, 다시 로그인하면 이어서 입장', async () => {
+  const c = await createConcert('브라우저 재로그인', { activeLimit: 1 });
+  const a = await apiUser(c.concertId);
+  assert.equal(a.first.status, 'ACTIVE', 'first user takes the only slot');
+  const me = await signUpApi('again');
+  const page = await openPage({ account: me });
+  await joinViaUi(page, c.concertId);
+  await eventually(async () => assert.equal(await page.getAttribute('#queue-position', 'data-position'), '1'),
+    { what: 'page waits first in line' });
+
+  // The session ends on the server (as after its TTL or a logout elsewhere).
+  const { session } = await pageSession(page);
+  await expectStatus(call('DELETE', '/api/v1/sessions/current', { token: session }), 204, 'logout elsewhere');
+  await page.click('#reservations-reload');
+  await eventually(async () => assert.match(await alertText(page), /다시 로그인해 주세요/), { what: 'session ended notice' });
+  assert.match(await alertText(page), /대기열 순서와 입장 상태는 그대로 유지됩니다/);
+  assertFriendly(await alertText(page));
+  await page.locator('#auth').waitFor({ state: 'visible' });
+  assert.equal(await page.inputValue('#login-email'), me.email, 'the email is filled in');
+  assert.equal(await pageSession(page), null, 'the ended session is forgotten');
+  // The queue token lives on: the page keeps its place and keeps polling.
+  assert.ok(await page.locator('#step-queue').isVisible(), 'the queue step stays');
+  await sleep(2500);
+  assert.equal(await page.getAttribute('#queue-position', 'data-position'), '1');
+  assert.equal(await text(page, '#queue-state'), '대기 중');
+
+  await loginViaUi(page, me);
+  await eventually(async () => assert.equal(await alertText(page), ''), { what: 'notice cleared after login' });
+  await buyApi(a, c.scheduleId, [1]);
+  await waitBooking(page, 10_000);
+  await eventually(async () => assert.equal(await text(page, '#balance'), '0원'), { what: 'balance with the new session' });
   await page.close();
 });
 
