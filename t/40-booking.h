@@ -182,4 +182,25 @@ static int bk_is(char *got, const char *want, const char *what)
     return r;
 }
 
+/* A concert with one show of 10 seats at 1,000 won (activeLimit 50, holds of
+ * 300 s), and two new users each with an ACTIVE token for it: the set-up of
+ * the stories that compare what one user may do with another's hold. Bails
+ * out when the stack cannot make them. Fills sched[0]. */
+static int64_t bk_two_active(int64_t *sched, char userA[37], char **tokA, char userB[37],
+                             char **tokB) __attribute__((unused));
+static int64_t bk_two_active(int64_t *sched, char userA[37], char **tokA, char userB[37], char **tokB)
+{
+    int64_t concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
+
+    if (concert < 0)
+        bail_out("cannot create a concert (admin API)");
+    t_user(userA);
+    t_user(userB);
+    *tokA = t_active_token(concert, userA);
+    *tokB = t_active_token(concert, userB);
+    if (!*tokA || !*tokB)
+        bail_out("cannot get queue tokens (queue API)");
+    return concert;
+}
+
 #endif

@@ -75,8 +75,8 @@ int main(void)
     concert = t_create_concert(50, 600, 600, 300, 1, 5, 1000, sched);
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
-    t_uuid(user_a);
-    t_uuid(user_b);
+    t_user(user_a);
+    t_user(user_b);
     tok = t_active_token(concert, user_a);
     if (!tok)
         bail_out("cannot get a queue token (queue API)");

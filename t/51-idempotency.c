@@ -54,12 +54,12 @@ int main(void)
     struct t_resp r, first;
     char user[37], capped[37], userA[37], userB[37], key[48], path[128], fingerprint[128];
     char *tokA, *tokB;
-    int64_t sched[1], concert, hold1, hold2, hold3, hold4;
+    int64_t sched[1], hold1, hold2, hold3, hold4;
     int results[RACERS];
 
     t_init();
-    t_uuid(user);
-    t_uuid(capped);
+    t_user(user);
+    t_user(capped);
 
     /* --- charges ---------------------------------------------------------- */
     snprintf(key, sizeof key, "charge-%d", (int)getpid());
@@ -79,11 +79,13 @@ int main(void)
     t_resp_free(&r);
     {
         const char *headers[3];
-        char idem[80];
+        char idem[80], auth[128];
         snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
         snprintf(idem, sizeof idem, "Idempotency-Key: %s", key);
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_session(user));
         headers[0] = idem;
-        headers[1] = NULL;
+        headers[1] = auth;
+        headers[2] = NULL;
         t_request("POST", path, headers, " { \"amount\" :\n1000 } ", &r);
         ok(r.status == 200 && r.body && first.body && strcmp(r.body, first.body) == 0,
            "the same request written with other spacing replays too (%ld)", r.status);
@@ -102,7 +104,7 @@ int main(void)
 
     {
         const char *p[] = {capped};
-        t_pg_value("INSERT INTO users (id, balance) VALUES ($1::uuid, 999999999000)", 1, p);
+        t_pg_value("UPDATE users SET balance = 999999999000 WHERE id = $1::uuid", 1, p);
         t_pg_value("INSERT INTO balance_ledger (user_id, delta, kind) VALUES ($1::uuid, 999999999000, 'CHARGE')", 1, p);
     }
     bk_charge(capped, 5000, "capped-key", &r);
@@ -113,7 +115,7 @@ int main(void)
        "the refused request kept no key: the same key serves another amount (%ld)", r.status);
     t_resp_free(&r);
 
-    t_uuid(racer_user);
+    t_user(racer_user);
     snprintf(racer_key, sizeof racer_key, "race-%d", (int)getpid());
     ok(t_race(RACERS, charge_racer, NULL, results) == 0, "%d racers, one key, amounts 100 and 200", RACERS);
     {
@@ -134,15 +136,7 @@ int main(void)
     }
 
     /* --- payments --------------------------------------------------------- */
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    tokA = t_active_token(concert, userA);
-    tokB = t_active_token(concert, userB);
-    if (!tokA || !tokB)
-        bail_out("cannot get queue tokens (queue API)");
+    bk_two_active(sched, userA, &tokA, userB, &tokB);
     {
         int one[] = {1}, two[] = {2}, three[] = {3}, four[] = {4};
         hold1 = bk_hold_id(tokA, sched[0], one, 1);

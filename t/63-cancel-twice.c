@@ -30,15 +30,7 @@ int main(void)
     char *tokA, *tokB;
 
     t_init();
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_uuid(userA);
-    t_uuid(userB);
-    tokA = t_active_token(concert, userA);
-    tokB = t_active_token(concert, userB);
-    if (!tokA || !tokB)
-        bail_out("cannot get queue tokens (queue API)");
+    concert = bk_two_active(sched, userA, &tokA, userB, &tokB);
     {
         int seats[] = {1, 2};
         res_a = bk_hold_id(tokA, sched[0], seats, 2);
