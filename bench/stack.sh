@@ -95,19 +95,19 @@ cmd_bench() {
     stack_gone || die "the bench stack at $VAR did not stop; not starting another over it"
     rm -rf "$VAR"
     # Whatever stops this run (an error, a signal) stops the stack too.
-    trap 'set +e; bench_stop' EXIT
+    on_exit bench_stop
     start_stack
     bench_start_ceiling
     bench_wire_ceiling
     say "ceiling: $INSTANCES instances x $CHILDREN processes at /bench/ceiling"
-    [ $keep = 0 ] || trap - EXIT
+    [ $keep = 0 ] || on_exit_clear
     mkdir -p "$out"
     local rc=0
     BENCH_BASE="http://127.0.0.1:$FRONT_PORT" BENCH_ADMIN_KEY_FILE="$ADMIN_KEY_FILE" \
         BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" \
         "$REPO/bench/run" || rc=$?
     if [ $keep = 0 ]; then
-        trap - EXIT
+        on_exit_clear
         say "stopping the bench stack"
         bench_stop
     else

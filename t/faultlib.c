@@ -294,12 +294,16 @@ static int f_reissue(struct f_client *c, const char *user)
 static const char *f_journey_user(struct f_client *c)
 {
     char fresh[37];
+    long started;
 
     if (c->user[0] && f_load_ms(c->L) < c->next_user_t)
         return c->user;
+    /* The session dates from when making it began: one made while Redis was
+     * being wiped may be gone with the wipe, and its 401 is allowed. */
+    started = f_load_ms(c->L);
     if (t_user_try(fresh) == 0) {
         memcpy(c->user, fresh, sizeof fresh);
-        c->session_t = f_load_ms(c->L);
+        c->session_t = started;
     } else {
         c->next_user_t = f_load_ms(c->L) + 200;
     }
