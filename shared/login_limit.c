@@ -69,8 +69,8 @@ static void login_limit_keys(const char *email, const char *address, char email_
     char hex[DIGEST_HEX_LEN + 1];
 
     digest_hex(email, strlen(email), hex);
-    snprintf(email_key, LOGIN_LIMIT_KEY_SIZE, "login:failures:email:%s", hex);
-    snprintf(address_key, LOGIN_LIMIT_KEY_SIZE, "login:failures:address:%s", login_limit_address(address));
+    snprintf(email_key, LOGIN_LIMIT_KEY_SIZE, "{login}:failures:email:%s", hex);
+    snprintf(address_key, LOGIN_LIMIT_KEY_SIZE, "{login}:failures:address:%s", login_limit_address(address));
 }
 
 login_limit_rc login_limit_take(const char *email, const char *address, long *retry_after)

@@ -13,9 +13,12 @@
  * that could not check the password at all (an outage), gives its attempt
  * back: only failures stay counted. Nothing is ever reset by a success.
  *
- * Keys (plain strings with the window as TTL):
- *   login:failures:email:<SHA-256 hex of the stored-form email>
- *   login:failures:address:<client address> */
+ * Keys (plain strings with the window as TTL), both in the hash slot of
+ * "{login}" because one script counts in both; every counter of every login
+ * sits on one node of a Redis Cluster then, which Argon2's cost keeps far
+ * from being a load:
+ *   {login}:failures:email:<SHA-256 hex of the stored-form email>
+ *   {login}:failures:address:<client address> */
 #ifndef CONCERT_LOGIN_LIMIT_H
 #define CONCERT_LOGIN_LIMIT_H
 

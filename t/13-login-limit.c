@@ -115,7 +115,7 @@ int main(void)
     for (char *p = lower; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
     ac_sha256_hex(lower, hex);
-    snprintf(key, sizeof key, "login:failures:email:%s", hex);
+    snprintf(key, sizeof key, "{login}:failures:email:%s", hex);
     {
         const char *ttl[2] = {"TTL", key};
         long long left = t_redis_int(2, ttl);
@@ -154,7 +154,7 @@ int main(void)
     ok(ac_login_from(elsewhere, email, password, NULL) == 201, "while the account logs in from elsewhere");
     {
         const char *ttl[2] = {"TTL", key};
-        snprintf(key, sizeof key, "login:failures:address:%s", from);
+        snprintf(key, sizeof key, "{login}:failures:address:%s", from);
         ok(t_redis_int(2, ttl) > 0, "Redis counts the address's failures under %s", key);
     }
 
