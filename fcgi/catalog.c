@@ -70,6 +70,7 @@ static void schedules(struct request *r)
 
     if (http_param_id(r, 0, "concertId", &concert_id) < 0)
         return;
+    r->concert_id = concert_id;
     if (queue_require_active(r, concert_id, &t) < 0)
         return;
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);

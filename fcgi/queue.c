@@ -60,6 +60,7 @@ static void issue(struct request *r)
         http_error(r, 403, "FORBIDDEN", "this session belongs to another user");
         goto done;
     }
+    r->concert_id = concert_id;
     rc = queue_enter(concert_id, user_id, &t);
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);

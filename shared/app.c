@@ -4,10 +4,13 @@
 #include "db.h"
 #include "log.h"
 #include "rds.h"
+#include "request_log.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcgiapp.h>
 #include <sodium.h>
@@ -45,9 +48,12 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
 {
     FCGX_Request fcgx;
     struct sigaction sa;
+    const char *group;
 
     if (app_setup(program) < 0)
         return 1;
+    /* "concert-queue" logs its requests as the group "queue". */
+    group = strncmp(program, "concert-", 8) == 0 ? program + 8 : program;
 
     /* SIGTERM interrupts accept() (no SA_RESTART) so the loop ends between
      * requests; a request in progress is finished first. */
@@ -64,7 +70,10 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
     }
     while (!app_stopping && FCGX_Accept_r(&fcgx) >= 0) {
         struct request r;
+        struct timespec began, ended;
+        char method[16];
 
+        clock_gettime(CLOCK_MONOTONIC, &began);
         if (http_read_request(&r, &fcgx) < 0) {
             log_error("out of memory reading a request");
             r.fcgx = &fcgx;
@@ -81,8 +90,17 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
          * close, so the server still reads the whole answer (the 413). */
         if (r.body && !r.body_too_large)
             FCGX_Detach(&fcgx);
-        http_free_request(&r);
+        /* The method points into the request's parameters, which
+         * FCGX_Finish_r frees. */
+        snprintf(method, sizeof method, "%s", r.method ? r.method : "-");
+        r.method = method;
         FCGX_Finish_r(&fcgx);
+        /* Logged once the answer is on its way: the client does not wait
+         * for the line. */
+        clock_gettime(CLOCK_MONOTONIC, &ended);
+        request_log(&r, group, (double)(ended.tv_sec - began.tv_sec) * 1e3 +
+                                   (double)(ended.tv_nsec - began.tv_nsec) / 1e6);
+        http_free_request(&r);
     }
     db_close();
     rds_close();

@@ -2,6 +2,7 @@
  * header checks (see http.h; request bodies are json_body.c's). */
 #include "http.h"
 #include "log.h"
+#include "rand.h"
 #include "valid.h"
 
 #include <ctype.h>
@@ -67,6 +68,33 @@ long long http_content_length(const char *text)
     return declared;
 }
 
+int http_request_id_valid(const char *id)
+{
+    size_t n;
+
+    if (!id)
+        return 0;
+    for (n = 0; id[n]; n++) {
+        unsigned char c = (unsigned char)id[n];
+        if (n == HTTP_REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':'))
+            return 0;
+    }
+    return n > 0;
+}
+
+/* The request id the web server sent, or a new one (32 hex digits, as
+ * nginx's $request_id) when there is none fit to be logged and echoed. */
+static void http_take_request_id(struct request *r, const char *sent)
+{
+    if (http_request_id_valid(sent)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", sent);
+    } else if (rand_hex(r->request_id, 16) < 0) {
+        log_error("no randomness for a request id");
+        snprintf(r->request_id, sizeof r->request_id, "none");
+    }
+}
+
 /* The body of the request being served (see http_read_request). */
 static char body_buffer[HTTP_MAX_BODY + 2];
 
@@ -77,6 +105,7 @@ int http_read_request(struct request *r, void *fcgx)
 
     memset(r, 0, sizeof *r);
     r->fcgx = fcgx;
+    http_take_request_id(r, FCGX_GetParam("HTTP_X_REQUEST_ID", req->envp));
     r->method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     if (!r->method)
         r->method = "GET";
@@ -137,8 +166,10 @@ static void http_write(struct request *r, int status, const char *extra_headers,
                  "Content-Type: application/json; charset=utf-8\r\n"
                  "Cache-Control: no-store\r\n"
                  "Content-Length: %lu\r\n"
+                 "X-Request-Id: %s\r\n"
                  "%s\r\n",
-                 status, status_text(status), (unsigned long)len, extra_headers ? extra_headers : "");
+                 status, status_text(status), (unsigned long)len, r->request_id,
+                 extra_headers ? extra_headers : "");
     FCGX_PutStr(body, (int)len, req->out);
 }
 
@@ -370,7 +401,8 @@ void http_no_content(struct request *r)
     r->status = 204;
     /* No Content-Type and no Content-Length: a 204 carries neither. */
     if (req)
-        FCGX_FPrintF(req->out, "Status: 204 No Content\r\nCache-Control: no-store\r\n\r\n");
+        FCGX_FPrintF(req->out, "Status: 204 No Content\r\nCache-Control: no-store\r\nX-Request-Id: %s\r\n\r\n",
+                     r->request_id);
 }
 
 void http_rate_limited(struct request *r, long retry_after, const char *message)

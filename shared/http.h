@@ -13,6 +13,8 @@
 
 #define HTTP_MAX_BODY 16384
 #define HTTP_MAX_PARAMS 4
+/* The longest X-Request-Id taken from a client or a web server. */
+#define HTTP_REQUEST_ID_MAX 128
 
 struct request {
     void *fcgx;                   /* the FCGX_Request behind it */
@@ -28,6 +30,10 @@ struct request {
     int status;                   /* the status answered, once answered */
     const char *param[HTTP_MAX_PARAMS];   /* {placeholders} matched in the path */
     int nparam;
+    /* X-Request-Id as sent (by nginx, or the client through Apache), or one
+     * made here; returned in the answer and written in the request log. */
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    int64_t concert_id;           /* the concert the request is about; 0 unknown */
 };
 
 typedef void (*http_handler)(struct request *r);
@@ -65,6 +71,10 @@ int http_route_match(const char *path, const char *pattern, const char **param, 
 int http_route_find(const struct route *routes, size_t nroutes, const char *method,
                     const char *path, const char **param, int *nparam,
                     char *allow, size_t allowlen);
+
+/* Whether an X-Request-Id value can be taken as it is: 1 to
+ * HTTP_REQUEST_ID_MAX characters out of letters, digits and "-_.:". */
+int http_request_id_valid(const char *id);
 
 /* The token of an "Authorization: Bearer <token>" value, or NULL. */
 const char *http_bearer_of(const char *authorization);

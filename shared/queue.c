@@ -485,9 +485,12 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
 const char *queue_bearer(struct request *r)
 {
     const char *token = http_bearer(r);
+    int64_t concert_id;
 
     if (!token)
         outcome_answer(r, "token_missing", NULL);
+    else if (queue_token_concert(token, &concert_id) == 0)
+        r->concert_id = concert_id;   /* for the request log */
     return token;
 }
 

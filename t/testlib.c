@@ -88,6 +88,7 @@ static size_t t_on_header(char *ptr, size_t size, size_t n, void *arg)
     t_copy_header(ptr, len, "Content-Type", r->content_type, sizeof r->content_type);
     t_copy_header(ptr, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     t_copy_header(ptr, len, "Allow", r->allow, sizeof r->allow);
+    t_copy_header(ptr, len, "X-Request-Id", r->request_id, sizeof r->request_id);
     return len;
 }
 

@@ -29,6 +29,7 @@ struct t_resp {
     char content_type[128];
     char retry_after[32];
     char allow[128];
+    char request_id[160];
 };
 
 /* Skips the whole test file (TAP 1..0) when no stack is configured. */
