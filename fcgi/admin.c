@@ -169,8 +169,25 @@ static void append(char *buf, size_t *len, const char *text)
 struct concert_request {
     const char *title, *venue;
     int64_t active_limit, active_seconds, idle_seconds, hold_seconds;
+    int64_t admission_per_minute;   /* 0: no cap */
+    int paused;
     char *starts, *seat_counts, *prices;
 };
+
+/* opensAt: null (open at once) is the only value taken so far; a time
+ * would need the pre-queue, which this version does not run, and taking
+ * it while admitting at once would break what it promises. */
+static int refuse_opens_at(struct request *r, struct json_object *body)
+{
+    struct json_object *v;
+
+    if (json_object_object_get_ex(body, "opensAt", &v) && v) {
+        http_error(r, 400, "INVALID_REQUEST",
+                   "opensAt must be null: this version does not run a pre-queue yet");
+        return -1;
+    }
+    return 0;
+}
 
 static void concert_request_free(struct concert_request *c)
 {
@@ -236,8 +253,10 @@ static int parse_schedules(struct request *r, struct json_object *scheds, struct
 static int parse_concert(struct request *r, struct json_object *body, struct concert_request *c)
 {
     static const char *const fields[] = {"title", "venue", "activeLimit", "activeSeconds",
-                                         "waitingIdleSeconds", "holdSeconds", "schedules", NULL};
+                                         "waitingIdleSeconds", "holdSeconds", "admissionPerMinute",
+                                         "opensAt", "paused", "schedules", NULL};
     struct json_object *scheds;
+    int no_cap = 1;
 
     c->venue = "";
     c->active_limit = g_config.active_limit;
@@ -250,8 +269,13 @@ static int parse_concert(struct request *r, struct json_object *body, struct con
         http_get_int(r, body, "activeLimit", 0, 1, 1000000, &c->active_limit) < 0 ||
         http_get_int(r, body, "activeSeconds", 0, 10, 86400, &c->active_seconds) < 0 ||
         http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &c->idle_seconds) < 0 ||
-        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0)
+        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
+        http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
+                             &no_cap) < 0 ||
+        http_get_bool(r, body, "paused", &c->paused) < 0 || refuse_opens_at(r, body) < 0)
         return -1;
+    if (no_cap)
+        c->admission_per_minute = 0;
     if (!json_object_object_get_ex(body, "schedules", &scheds)) {
         http_error(r, 400, "INVALID_REQUEST", "schedules is required");
         return -1;
@@ -271,16 +295,18 @@ static db_rc insert_concert(const struct concert_request *c, PGresult **res)
 {
     static const char sql[] =
         "SELECT * FROM concert_create($1, $2, $3::integer, $4::integer, $5::integer, $6::integer,"
-        " $7::timestamptz[], $8::integer[], $9::bigint[])";
-    char limit_text[24], active_text[24], idle_text[24], hold_text[24];
+        " $7::timestamptz[], $8::integer[], $9::bigint[], $10::integer, $11::boolean)";
+    char limit_text[24], active_text[24], idle_text[24], hold_text[24], cap_text[24];
     const char *params[] = {c->title, c->venue, limit_text, active_text, idle_text, hold_text,
-                            c->starts, c->seat_counts, c->prices};
+                            c->starts, c->seat_counts, c->prices,
+                            c->admission_per_minute > 0 ? cap_text : NULL, c->paused ? "true" : "false"};
 
     snprintf(limit_text, sizeof limit_text, "%" PRId64, c->active_limit);
     snprintf(active_text, sizeof active_text, "%" PRId64, c->active_seconds);
     snprintf(idle_text, sizeof idle_text, "%" PRId64, c->idle_seconds);
     snprintf(hold_text, sizeof hold_text, "%" PRId64, c->hold_seconds);
-    return db_query(sql, 9, params, res);
+    snprintf(cap_text, sizeof cap_text, "%" PRId64, c->admission_per_minute);
+    return db_query(sql, 11, params, res);
 }
 
 /* 201 {"concertId", "scheduleIds"}, or the refusal (a show in the past). */
@@ -326,9 +352,156 @@ static void create_concert(struct request *r)
     json_object_put(body);
 }
 
+/* GET /api/v1/admin/concerts/{concertId}: the concert's settings. */
+static void read_settings(struct request *r)
+{
+    static const char sql[] = "SELECT * FROM concert_settings($1)";
+    char idtext[24];
+    const char *params[] = {idtext};
+    int64_t concert_id;
+    PGresult *res = NULL;
+    db_rc rc;
+
+    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+        return;
+    r->concert_id = concert_id;
+    snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
+    rc = db_read(sql, 1, params, &res);
+    outcome_reply(r, rc, res);
+    PQclear(res);
+}
+
+/* A PATCH body, checked: which settings it names (a PostgreSQL text array
+ * of the field names, built only from the names below) and their values. */
+struct settings_change {
+    char set[160];
+    int64_t active_limit, active_seconds, idle_seconds, hold_seconds, admission_per_minute;
+    int no_cap, paused;
+};
+
+static int parse_change(struct request *r, struct json_object *body, struct settings_change *c)
+{
+    static const char *const fields[] = {"activeLimit", "activeSeconds", "waitingIdleSeconds", "holdSeconds",
+                                         "admissionPerMinute", "opensAt", "paused", NULL};
+    static const char *const fixed[] = {"concertId", "title", "venue", NULL};
+    size_t len = 0;
+
+    for (int i = 0; fixed[i]; i++) {
+        if (json_object_object_get_ex(body, fixed[i], NULL)) {
+            char message[96];
+            snprintf(message, sizeof message, "%s cannot be changed", fixed[i]);
+            http_error(r, 400, "INVALID_REQUEST", message);
+            return -1;
+        }
+    }
+    if (http_only_fields(r, body, fields) < 0 ||
+        http_get_int(r, body, "activeLimit", 0, 1, 1000000, &c->active_limit) < 0 ||
+        http_get_int(r, body, "activeSeconds", 0, 10, 86400, &c->active_seconds) < 0 ||
+        http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &c->idle_seconds) < 0 ||
+        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
+        http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
+                             &c->no_cap) < 0 ||
+        http_get_bool(r, body, "paused", &c->paused) < 0 || refuse_opens_at(r, body) < 0)
+        return -1;
+    append(c->set, &len, "{");
+    for (int i = 0; fields[i]; i++) {
+        if (!json_object_object_get_ex(body, fields[i], NULL) || strcmp(fields[i], "opensAt") == 0)
+            continue;
+        if (len > 1)
+            append(c->set, &len, ",");
+        append(c->set, &len, fields[i]);
+    }
+    append(c->set, &len, "}");
+    return 0;
+}
+
+/* PATCH /api/v1/admin/concerts/{concertId}: changes the settings named, in
+ * force on every responder within a second (the queue's cache of them is
+ * dropped now, and lives a second anyway). */
+static void change_settings(struct request *r)
+{
+    static const char sql[] =
+        "SELECT * FROM concert_update($1, $2::text[], $3::integer, $4::integer, $5::integer, $6::integer,"
+        " $7::integer, $8::boolean)";
+    struct settings_change c = {.no_cap = 1};
+    char idtext[24], texts[5][24];
+    const char *params[8];
+    struct json_object *body;
+    int64_t concert_id;
+    PGresult *res = NULL;
+    db_rc rc;
+
+    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+        return;
+    r->concert_id = concert_id;
+    body = http_body_object(r);
+    if (!body)
+        return;
+    if (parse_change(r, body, &c) < 0) {
+        json_object_put(body);
+        return;
+    }
+    json_object_put(body);
+    snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
+    snprintf(texts[0], sizeof texts[0], "%" PRId64, c.active_limit);
+    snprintf(texts[1], sizeof texts[1], "%" PRId64, c.active_seconds);
+    snprintf(texts[2], sizeof texts[2], "%" PRId64, c.idle_seconds);
+    snprintf(texts[3], sizeof texts[3], "%" PRId64, c.hold_seconds);
+    snprintf(texts[4], sizeof texts[4], "%" PRId64, c.admission_per_minute);
+    params[0] = idtext;
+    params[1] = c.set;
+    for (int i = 0; i < 4; i++)
+        params[2 + i] = texts[i];
+    params[6] = c.no_cap ? NULL : texts[4];
+    params[7] = c.paused ? "true" : "false";
+    rc = db_query(sql, 8, params, &res);
+    if (outcome_word(rc, res) && strcmp(outcome_word(rc, res), "updated") == 0)
+        queue_forget_concert(concert_id);
+    outcome_reply(r, rc, res);
+    PQclear(res);
+}
+
+/* GET /api/v1/admin/concerts/{concertId}/queue: the waiting room now. */
+static void read_queue(struct request *r)
+{
+    struct queue_counts q;
+    struct json_object *o;
+    int64_t concert_id;
+    queue_rc rc;
+
+    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+        return;
+    r->concert_id = concert_id;
+    rc = queue_view(concert_id, &q);
+    if (rc != QUEUE_OK) {
+        queue_reply_error(r, rc);
+        return;
+    }
+    o = json_object_new_object();
+    if (!o) {
+        http_internal_error(r);
+        return;
+    }
+    if (json_object_object_add(o, "concertId", json_object_new_int64(concert_id)) < 0 ||
+        json_object_object_add(o, "preQueue", json_object_new_int64(0)) < 0 ||
+        json_object_object_add(o, "waiting", json_object_new_int64(q.waiting)) < 0 ||
+        json_object_object_add(o, "active", json_object_new_int64(q.active)) < 0 ||
+        json_object_object_add(o, "admittedLastMinute", json_object_new_int64(q.admitted_last_minute)) < 0 ||
+        json_object_object_add(o, "paused", json_object_new_boolean(q.paused)) < 0 ||
+        json_object_object_add(o, "opensAt", NULL) < 0) {
+        json_object_put(o);
+        http_internal_error(r);
+        return;
+    }
+    http_json(r, 200, o);
+}
+
 static const struct route routes[] = {
     {"GET", "/healthz", health},
     {"POST", "/api/v1/admin/concerts", create_concert},
+    {"GET", "/api/v1/admin/concerts/{}", read_settings},
+    {"PATCH", "/api/v1/admin/concerts/{}", change_settings},
+    {"GET", "/api/v1/admin/concerts/{}/queue", read_queue},
 };
 
 int main(void)

@@ -273,6 +273,36 @@ int http_get_int(struct request *r, struct json_object *obj, const char *field,
     return 0;
 }
 
+int http_get_int_or_null(struct request *r, struct json_object *obj, const char *field,
+                         int64_t min, int64_t max, int64_t *out, int *is_null)
+{
+    struct json_object *v;
+
+    if (json_object_object_get_ex(obj, field, &v) && !v) {
+        *is_null = 1;
+        return 0;
+    }
+    if (http_get_int(r, obj, field, 0, min, max, out) < 0)
+        return -1;
+    if (v)
+        *is_null = 0;
+    return 0;
+}
+
+int http_get_bool(struct request *r, struct json_object *obj, const char *field, int *out)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, field, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_boolean)) {
+        http_invalid(r, field, "must be true or false");
+        return -1;
+    }
+    *out = json_object_get_boolean(v) ? 1 : 0;
+    return 0;
+}
+
 int http_get_string(struct request *r, struct json_object *obj, const char *field,
                     int required, size_t minlen, size_t maxlen, const char **out)
 {

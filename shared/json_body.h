@@ -33,6 +33,12 @@ int http_get_int(struct request *r, struct json_object *obj, const char *field,
                  int required, int64_t min, int64_t max, int64_t *out);
 int http_get_string(struct request *r, struct json_object *obj, const char *field,
                     int required, size_t minlen, size_t maxlen, const char **out);
+/* An optional integer that may also be null: absent leaves both outputs
+ * alone, null sets *is_null, an integer in range sets *out and clears it. */
+int http_get_int_or_null(struct request *r, struct json_object *obj, const char *field,
+                         int64_t min, int64_t max, int64_t *out, int *is_null);
+/* An optional true or false: absent leaves *out alone. */
+int http_get_bool(struct request *r, struct json_object *obj, const char *field, int *out);
 /* Rejects fields other than those listed (NULL-terminated). */
 int http_only_fields(struct request *r, struct json_object *obj, const char *const *allowed);
 

@@ -20,6 +20,8 @@ static const struct outcome outcomes[] = {
     {"charged", 200, NULL, NULL, NULL},
     {"paid", 201, NULL, NULL, NULL},
     {"created", 201, NULL, NULL, NULL},
+    {"found", 200, NULL, NULL, NULL},
+    {"updated", 200, NULL, NULL, NULL},
 
     {"starts_in_past", 400, "INVALID_REQUEST", "a schedule's startsAt is not in the future", "schedules index "},
     {"insufficient_balance", 402, "INSUFFICIENT_BALANCE", "the balance is less than the amount due", "amount due: "},

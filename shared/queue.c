@@ -14,8 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 8
+#define QUEUE_NKEYS 9
 #define QUEUE_SWEEP_BATCH "200"
+#define QUEUE_FACTS_TTL_MS "1000"
 
 /* Shared head of every queue script: names the keys, reads the concert's
  * cached facts and Redis's clock, and defines sweep/admit/describe.
@@ -29,10 +30,12 @@
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
-    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing')\n" \
+    "local K_recent = KEYS[9]\n" \
+    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute', 'paused')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
-    "if not conf[1] then return {'NOCONF'} end\n" \
+    "if not conf[1] or not conf[6] then return {'NOCONF'} end\n" \
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
+    "local per_minute, paused = tonumber(conf[5]), conf[6] == '1'\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
     "local dropped = 0\n" \
@@ -64,7 +67,10 @@
     "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
     "end\n" \
     "local function admit(fresh)\n" \
+    "  if paused then return 0 end\n" \
     "  local free = limit - redis.call('ZCOUNT', K_act, '(' .. now, '+inf')\n" \
+    "  redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n" \
+    "  if per_minute > 0 then free = math.min(free, per_minute - redis.call('ZCARD', K_recent)) end\n" \
     "  local admitted, skipped = 0, 0\n" \
     "  while free > 0 and skipped < " QUEUE_SWEEP_BATCH " do\n" \
     "    local heads = redis.call('ZRANGE', K_wait, 0, free - 1)\n" \
@@ -76,6 +82,7 @@
     "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
     "        redis.call('ZADD', K_act, now + active_ms, tok)\n" \
     "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
+    "        redis.call('ZADD', K_recent, now, tok); redis.call('PEXPIRE', K_recent, 60000)\n" \
     "        admitted = admitted + 1; free = free - 1\n" \
     "      end\n" \
     "    end\n" \
@@ -139,6 +146,15 @@ static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
     "local admitted = admit(nil)\n"
     "return {'OK', dropped, admitted}\n", ""};
 
+/* What an operator watches: counts after a sweep and an admission, as any
+ * poll would leave them. */
+static struct rds_script view_script = {"queue_view", QUEUE_LUA_PRELUDE
+    "sweep(" QUEUE_SWEEP_BATCH ")\n"
+    "admit(nil)\n"
+    "redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n"
+    "return {'OK', redis.call('ZCARD', K_wait), redis.call('ZCOUNT', K_act, '(' .. now, '+inf'),\n"
+    "        redis.call('ZCARD', K_recent), paused and 1 or 0}\n", ""};
+
 /* The cheap path of queue_require_active: an ACTIVE token within its period
  * is all a guarded request needs, so this reads two keys and sweeps nothing.
  * Anything else (waiting, run out, unknown) goes through the status script,
@@ -154,14 +170,18 @@ static struct rds_script active_script = {"queue_active",
     "if not user then return {'MISS'} end\n"
     "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
-/* KEYS: conf. ARGV: 'missing' or limit, active_ms, idle_ms. */
+/* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute
+ * (0: no cap), paused (0/1). The facts live a second, so a change an
+ * operator makes is in force everywhere within one second even when the
+ * write that refreshes them after the change did not reach Redis. */
 static struct rds_script fill_script = {"queue_fill",
     "redis.call('DEL', KEYS[1])\n"
     "if ARGV[1] == 'missing' then\n"
     "  redis.call('HSET', KEYS[1], 'missing', '1'); redis.call('PEXPIRE', KEYS[1], 10000)\n"
     "else\n"
-    "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3])\n"
-    "  redis.call('PEXPIRE', KEYS[1], 3600000)\n"
+    "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3],\n"
+    "             'per_minute', ARGV[4], 'paused', ARGV[5])\n"
+    "  redis.call('PEXPIRE', KEYS[1], " QUEUE_FACTS_TTL_MS ")\n"
     "end\n"
     "return 1\n", ""};
 
@@ -173,7 +193,7 @@ struct queue_keys {
 static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
     static const char *const names[QUEUE_NKEYS] = {
-        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits"};
+        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
         snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);
@@ -208,11 +228,12 @@ int queue_token_concert(const char *token, int64_t *concert_id)
 static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
 {
     static const char sql[] =
-        "SELECT active_limit, active_seconds::bigint * 1000, waiting_idle_seconds::bigint * 1000"
+        "SELECT active_limit, active_seconds::bigint * 1000, waiting_idle_seconds::bigint * 1000,"
+        "       coalesce(admission_per_minute, 0), paused::integer"
         " FROM concerts WHERE id = $1";
     char idtext[24];
     const char *params[] = {idtext};
-    const char *argv[4];
+    const char *argv[6];
     PGresult *res;
     redisReply *reply;
     queue_rc rc = QUEUE_OK;
@@ -231,7 +252,9 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
         argv[1] = PQgetvalue(res, 0, 0);
         argv[2] = PQgetvalue(res, 0, 1);
         argv[3] = PQgetvalue(res, 0, 2);
-        reply = rds_eval(&fill_script, 1, 4, argv);
+        argv[4] = PQgetvalue(res, 0, 3);
+        argv[5] = PQgetvalue(res, 0, 4);
+        reply = rds_eval(&fill_script, 1, 6, argv);
     }
     PQclear(res);
     if (!reply)
@@ -406,6 +429,27 @@ queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted)
         *dropped = reply_int(reply->element[1]);
         *admitted = reply_int(reply->element[2]);
     }
+    freeReplyObject(reply);
+    return QUEUE_OK;
+}
+
+queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
+{
+    redisReply *reply;
+    queue_rc rc = queue_run(&view_script, concert_id, 0, NULL, &reply);
+
+    memset(out, 0, sizeof *out);
+    if (rc != QUEUE_OK)
+        return rc;
+    if (reply->elements != 5) {
+        log_error("queue_view: unexpected reply");
+        freeReplyObject(reply);
+        return QUEUE_REDIS_DOWN;
+    }
+    out->waiting = reply_int(reply->element[1]);
+    out->active = reply_int(reply->element[2]);
+    out->admitted_last_minute = reply_int(reply->element[3]);
+    out->paused = reply_int(reply->element[4]) != 0;
     freeReplyObject(reply);
     return QUEUE_OK;
 }

@@ -11,8 +11,11 @@
  *
  * Key layout (all keys of concert C share the hash tag {c:C}, so every script
  * would run unchanged on Redis Cluster):
- *   {c:C}:conf     HASH  concert facts cached from PostgreSQL (TTL 1 h;
- *                        "missing" marks an unknown concert, TTL 10 s)
+ *   {c:C}:conf     HASH  concert facts cached from PostgreSQL: limit,
+ *                        active_ms, idle_ms, per_minute (0: no cap), paused
+ *                        (TTL 1 s, so an operator's change is in force
+ *                        within a second; "missing" marks an unknown
+ *                        concert, TTL 10 s)
  *   {c:C}:waiting  ZSET  token -> arrival number (from {c:C}:seq)
  *   {c:C}:seen     ZSET  waiting token -> last poll (ms), for idle drops
  *   {c:C}:active   ZSET  token -> end of its active period (ms)
@@ -21,6 +24,11 @@
  *   {c:C}:seq      STRING arrival counter
  *   {c:C}:admits   ZSET  token -> admission time (ms) of users admitted after
  *                        waiting, kept 10 minutes: the observed admission rate
+ *   {c:C}:recent   ZSET  token -> admission time (ms) of every admission in
+ *                        the last 60 s: admissionPerMinute counts these
+ * Admission takes the head of the queue while fewer than activeLimit tokens
+ * are active and, when the concert has an admissionPerMinute, fewer than
+ * that were admitted in the last 60 seconds; none while it is paused.
  * Times come from Redis's own clock (TIME), so responders on hosts with
  * skewed clocks still agree. */
 #ifndef CONCERT_QUEUE_H
@@ -68,6 +76,14 @@ queue_rc queue_finish(const char *token);
 /* Sweeps one concert: drops run-out and idle tokens, admits into free slots.
  * Returns the number of tokens dropped and admitted through the pointers. */
 queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted);
+
+struct queue_counts {
+    int64_t waiting, active, admitted_last_minute;
+    int paused;
+};
+
+/* Sweeps and admits as a poll would, then counts the concert's queue. */
+queue_rc queue_view(int64_t concert_id, struct queue_counts *out);
 
 /* Forgets the cached facts of a concert (after it is created or changed). */
 void queue_forget_concert(int64_t concert_id);

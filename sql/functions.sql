@@ -79,6 +79,7 @@ CREATE OR REPLACE FUNCTION concert_create(p_title text, p_venue text, p_active_l
                                           p_active_seconds integer, p_idle_seconds integer,
                                           p_hold_seconds integer, p_starts timestamptz[],
                                           p_seat_counts integer[], p_prices bigint[],
+                                          p_admission_per_minute integer, p_paused boolean,
                                           OUT outcome text, OUT body text, OUT detail text,
                                           OUT new_concert_id bigint)
 LANGUAGE plpgsql AS $$
@@ -95,8 +96,10 @@ BEGIN
         RETURN;
     END IF;
 
-    INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds)
-    VALUES (p_title, p_venue, p_active_limit, p_active_seconds, p_idle_seconds, p_hold_seconds)
+    INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds,
+                          admission_per_minute, paused)
+    VALUES (p_title, p_venue, p_active_limit, p_active_seconds, p_idle_seconds, p_hold_seconds,
+            p_admission_per_minute, p_paused)
     RETURNING id INTO new_concert_id;
     -- Schedule ids are drawn up front so each schedule's seats are written
     -- in the same statement.
@@ -115,6 +118,59 @@ BEGIN
 
     outcome := 'created';
     body := json_build_object('concertId', new_concert_id, 'scheduleIds', to_json(v_schedule_ids))::text;
+END;
+$$;
+
+-- A concert's settings as the admin API shows them.
+CREATE OR REPLACE FUNCTION concert_settings_json(c concerts) RETURNS json
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('concertId', c.id, 'title', c.title, 'venue', c.venue,
+                             'activeLimit', c.active_limit, 'activeSeconds', c.active_seconds,
+                             'waitingIdleSeconds', c.waiting_idle_seconds, 'holdSeconds', c.hold_seconds,
+                             'admissionPerMinute', c.admission_per_minute,
+                             'opensAt', utc_text(c.opens_at), 'paused', c.paused)
+$$;
+
+-- Outcome 'found' with the settings, or 'concert_not_found'.
+CREATE OR REPLACE FUNCTION concert_settings(p_concert bigint, OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT concert_settings_json(c)::text INTO body FROM concerts c WHERE c.id = p_concert;
+    outcome := CASE WHEN body IS NULL THEN 'concert_not_found' ELSE 'found' END;
+END;
+$$;
+
+-- Changes the settings named in p_set (the API's field names) to the values
+-- given, leaving the others as they are; a NULL admission cap removes it.
+-- Tokens and holds that exist keep their end times: those were fixed when
+-- they began. Outcome 'updated' with the settings after the change, or
+-- 'concert_not_found'.
+CREATE OR REPLACE FUNCTION concert_update(p_concert bigint, p_set text[], p_active_limit integer,
+                                          p_active_seconds integer, p_idle_seconds integer,
+                                          p_hold_seconds integer, p_admission_per_minute integer,
+                                          p_paused boolean,
+                                          OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c concerts;
+BEGIN
+    UPDATE concerts SET
+        active_limit = CASE WHEN 'activeLimit' = ANY (p_set) THEN p_active_limit ELSE active_limit END,
+        active_seconds = CASE WHEN 'activeSeconds' = ANY (p_set) THEN p_active_seconds ELSE active_seconds END,
+        waiting_idle_seconds = CASE WHEN 'waitingIdleSeconds' = ANY (p_set) THEN p_idle_seconds
+                                    ELSE waiting_idle_seconds END,
+        hold_seconds = CASE WHEN 'holdSeconds' = ANY (p_set) THEN p_hold_seconds ELSE hold_seconds END,
+        admission_per_minute = CASE WHEN 'admissionPerMinute' = ANY (p_set) THEN p_admission_per_minute
+                                    ELSE admission_per_minute END,
+        paused = CASE WHEN 'paused' = ANY (p_set) THEN p_paused ELSE paused END
+     WHERE id = p_concert
+    RETURNING * INTO c;
+    IF NOT FOUND THEN
+        outcome := 'concert_not_found';
+        RETURN;
+    END IF;
+    outcome := 'updated';
+    body := concert_settings_json(c)::text;
 END;
 $$;
 
