@@ -16,7 +16,12 @@
 
 #define QUEUE_NKEYS 9
 #define QUEUE_SWEEP_BATCH "200"
-#define QUEUE_FACTS_TTL_MS "1000"
+/* A concert's cached facts are read again from PostgreSQL once they are a
+ * second old (by the first request that finds them so), so an operator's
+ * change is in force everywhere within a second; they are kept an hour, so
+ * the queue goes on by the facts it has while PostgreSQL is down. */
+#define QUEUE_FACTS_FRESH_MS "1000"
+#define QUEUE_FACTS_TTL_MS "3600000"
 
 /* Shared head of every queue script: names the keys, reads the concert's
  * cached facts and Redis's clock, and defines sweep/admit/describe.
@@ -31,13 +36,20 @@
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
     "local K_recent = KEYS[9]\n" \
-    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute', 'paused')\n" \
+    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
+    "                        'paused', 'fresh_until')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
     "if not conf[1] or not conf[6] then return {'NOCONF'} end\n" \
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
     "local per_minute, paused = tonumber(conf[5]), conf[6] == '1'\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
+    "local refresh = tonumber(conf[7] or '0') <= now\n" \
+    "if refresh then redis.call('HSET', K_conf, 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ") end\n" \
+    "local function done(reply)\n" \
+    "  if refresh then reply[1] = '+' .. reply[1] end\n" \
+    "  return reply\n" \
+    "end\n" \
     "local dropped = 0\n" \
     "local function forget(tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
@@ -113,7 +125,7 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok)) then\n"
     "  redis.call('ZADD', K_seen, 'XX', now, tok)\n"
     "  admit(nil)\n"
-    "  local d = describe('OK', tok); table.insert(d, tok); return d\n"
+    "  local d = describe('OK', tok); table.insert(d, tok); return done(d)\n"
     "end\n"
     "if tok then forget(tok) end\n"
     "tok = ARGV[2]\n"
@@ -122,7 +134,7 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "redis.call('HSET', K_tok, tok, ARGV[1])\n"
     "redis.call('HSET', K_usr, ARGV[1], tok)\n"
     "admit(tok)\n"
-    "local d = describe('CREATED', tok); table.insert(d, tok); return d\n", ""};
+    "local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n", ""};
 
 /* ARGV: token. A poll counts as activity only for a waiter not yet dropped:
  * one already idle past its limit is ended before the poll could revive it. */
@@ -131,20 +143,20 @@ static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "if ended(ARGV[1]) then drop(ARGV[1]) end\n"
     "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
     "admit(nil)\n"
-    "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return d\n", ""};
+    "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};
 
 /* ARGV: token. */
 static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
     "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1])\n"
     "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "return {'OK', 0, admit(nil)}\n", ""};
+    "return done({'OK', 0, admit(nil)})\n", ""};
 
 /* ARGV: how many tokens to sweep at most. */
 static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
     "sweep(tonumber(ARGV[1]))\n"
     "local admitted = admit(nil)\n"
-    "return {'OK', dropped, admitted}\n", ""};
+    "return done({'OK', dropped, admitted})\n", ""};
 
 /* What an operator watches: counts after a sweep and an admission, as any
  * poll would leave them. */
@@ -152,8 +164,8 @@ static struct rds_script view_script = {"queue_view", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "admit(nil)\n"
     "redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n"
-    "return {'OK', redis.call('ZCARD', K_wait), redis.call('ZCOUNT', K_act, '(' .. now, '+inf'),\n"
-    "        redis.call('ZCARD', K_recent), paused and 1 or 0}\n", ""};
+    "return done({'OK', redis.call('ZCARD', K_wait), redis.call('ZCOUNT', K_act, '(' .. now, '+inf'),\n"
+    "             redis.call('ZCARD', K_recent), paused and 1 or 0})\n", ""};
 
 /* The cheap path of queue_require_active: an ACTIVE token within its period
  * is all a guarded request needs, so this reads two keys and sweeps nothing.
@@ -171,16 +183,16 @@ static struct rds_script active_script = {"queue_active",
     "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
 /* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute
- * (0: no cap), paused (0/1). The facts live a second, so a change an
- * operator makes is in force everywhere within one second even when the
- * write that refreshes them after the change did not reach Redis. */
+ * (0: no cap), paused (0/1). */
 static struct rds_script fill_script = {"queue_fill",
     "redis.call('DEL', KEYS[1])\n"
     "if ARGV[1] == 'missing' then\n"
     "  redis.call('HSET', KEYS[1], 'missing', '1'); redis.call('PEXPIRE', KEYS[1], 10000)\n"
     "else\n"
+    "  local clock = redis.call('TIME')\n"
+    "  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
     "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3],\n"
-    "             'per_minute', ARGV[4], 'paused', ARGV[5])\n"
+    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
     "  redis.call('PEXPIRE', KEYS[1], " QUEUE_FACTS_TTL_MS ")\n"
     "end\n"
     "return 1\n", ""};
@@ -289,6 +301,16 @@ static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
             return QUEUE_NO_CONCERT;
         }
         if (strcmp(reply->element[0]->str, "NOCONF") != 0) {
+            /* "+OK": the answer stands, and the facts it used were a second
+             * old; this request reads them again for everyone. With
+             * PostgreSQL down the old ones stay in use. */
+            if (reply->element[0]->str[0] == '+') {
+                memmove(reply->element[0]->str, reply->element[0]->str + 1, reply->element[0]->len);
+                reply->element[0]->len--;
+                if (queue_fill(concert_id, &k) != QUEUE_OK)
+                    log_info("queue: the facts of concert %" PRId64 " could not be read again; the cached ones stay",
+                             concert_id);
+            }
             *out = reply;
             return QUEUE_OK;
         }

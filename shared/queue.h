@@ -12,10 +12,13 @@
  * Key layout (all keys of concert C share the hash tag {c:C}, so every script
  * would run unchanged on Redis Cluster):
  *   {c:C}:conf     HASH  concert facts cached from PostgreSQL: limit,
- *                        active_ms, idle_ms, per_minute (0: no cap), paused
- *                        (TTL 1 s, so an operator's change is in force
- *                        within a second; "missing" marks an unknown
- *                        concert, TTL 10 s)
+ *                        active_ms, idle_ms, per_minute (0: no cap), paused,
+ *                        fresh_until (ms). Read again by the first request
+ *                        that finds them past fresh_until (a second after
+ *                        they were read), so an operator's change is in
+ *                        force within a second; kept an hour (TTL), so the
+ *                        queue goes on while PostgreSQL is down. "missing"
+ *                        marks an unknown concert (TTL 10 s).
  *   {c:C}:waiting  ZSET  token -> arrival number (from {c:C}:seq)
  *   {c:C}:seen     ZSET  waiting token -> last poll (ms), for idle drops
  *   {c:C}:active   ZSET  token -> end of its active period (ms)

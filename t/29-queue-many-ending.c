@@ -179,11 +179,12 @@ static void wait_past(int64_t ms)
 static void set_conf(int64_t concert_id, const char *limit, const char *active_ms, const char *idle_ms)
 {
     char key[64];
-    const char *hset[] = {"HSET", key, "limit", limit, "active_ms", active_ms, "idle_ms", idle_ms};
+    const char *hset[] = {"HSET", key, "limit", limit, "active_ms", active_ms, "idle_ms", idle_ms,
+                              "per_minute", "0", "paused", "0", "fresh_until", "99999999999999"};
     const char *expire[] = {"EXPIRE", key, "600"};
 
     key_of(key, sizeof key, concert_id, "conf");
-    t_redis_cmd(8, hset);
+    t_redis_cmd(14, hset);
     t_redis_cmd(3, expire);
 }
 
