@@ -9,6 +9,7 @@
 #include "valid.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,14 +108,15 @@
     "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
     "  if exp then\n" \
     "    if tonumber(exp) <= now then return {'INVALID'} end\n" \
-    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms}\n" \
+    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms}\n" \
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
     "  if not rank then return {'INVALID'} end\n" \
     "  local n = redis.call('ZCARD', K_adm)\n" \
     "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
     "  local since = tonumber(first[2] or '0')\n" \
-    "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms}\n" \
+    "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms,\n" \
+    "          redis.call('ZCARD', K_wait), idle_ms}\n" \
     "end\n"
 
 /* ARGV: userId, new token. */
@@ -331,29 +333,67 @@ static int64_t reply_int(const redisReply *r)
     return 0;
 }
 
-/* Users ahead divided by the admission rate observed over the last ten
- * minutes (at least one minute of it), or, before any user has been admitted
- * after waiting, by the slowest rate the concert allows: every slot turning
- * over once per active period. */
-static int64_t queue_estimate(int64_t position, int64_t admitted, int64_t since_ms,
-                              int64_t now_ms, int64_t limit, int64_t active_ms)
+/* Admissions a second: those observed over the last ten minutes (at least
+ * one minute of it), or, before any user has been admitted after waiting,
+ * the slowest rate the concert allows: every slot turning over once per
+ * active period. */
+static double queue_admission_rate(int64_t admitted, int64_t since_ms, int64_t now_ms, int64_t limit,
+                                   int64_t active_ms)
 {
-    double per_ms, wait;
-
-    if (position <= 0)
-        return 0;
     if (admitted > 0) {
         int64_t span = now_ms - since_ms;
         if (span < 60000)
             span = 60000;
-        per_ms = (double)admitted / (double)span;
-    } else {
-        per_ms = (double)limit / (double)(active_ms > 0 ? active_ms : 1);
+        return (double)admitted * 1000.0 / (double)span;
     }
-    wait = (double)position / per_ms / 1000.0;
+    return (double)limit * 1000.0 / (double)(active_ms > 0 ? active_ms : 1);
+}
+
+/* Users ahead divided by the admission rate, at most a week. */
+static int64_t queue_estimate(int64_t position, double per_second)
+{
+    double wait;
+
+    if (position <= 0)
+        return 0;
+    wait = (double)position / per_second;
     if (wait > 7 * 86400.0)
         wait = 7 * 86400.0;
     return (int64_t)(wait + 0.999);
+}
+
+int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms)
+{
+    /* The longest wait between polls: 60 s, and half the idle limit, so a
+     * client that polls when told is never dropped for idleness. */
+    int64_t longest = idle_ms / 2000;
+    double head_budget, seconds_per_place, after;
+
+    if (longest > QUEUE_POLL_MAX_S)
+        longest = QUEUE_POLL_MAX_S;
+    if (longest < 1)
+        longest = 1;
+    if (position <= 0)
+        return longest;
+    /* Waiters told to wait the longest poll waiting / longest times a
+     * second; what is left of the budget goes to those nearer the head,
+     * who are told to wait about half their expected wait, but never so
+     * little that the head alone (about (1 + ln longest) / seconds_per_place
+     * polls a second) would spend more than what is left. */
+    head_budget = QUEUE_POLL_BUDGET - (double)waiting / (double)longest;
+    if (head_budget < QUEUE_POLL_BUDGET / 4)
+        head_budget = QUEUE_POLL_BUDGET / 4;
+    seconds_per_place = 0.5 / (per_second > 0 ? per_second : 1.0);
+    if (seconds_per_place < (1.0 + log((double)longest)) / head_budget)
+        seconds_per_place = (1.0 + log((double)longest)) / head_budget;
+    after = ceil((double)position * seconds_per_place);
+    /* The first in line poll every second or so however slow the line:
+     * they are few, and the one admitted next sees it at once. */
+    if (after > (double)position)
+        after = (double)position;
+    if (after < 1)
+        after = 1;
+    return after > (double)longest ? longest : (int64_t)after;
 }
 
 /* Reads a describe() reply (with the token appended) into a ticket. */
@@ -363,23 +403,31 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
 
     if (strcmp(e[0]->str, "INVALID") == 0)
         return QUEUE_TOKEN_INVALID;
-    if (reply->elements != 11 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
-        e[10]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
-        e[10]->len > QUEUE_TOKEN_MAX) {
+    if (reply->elements != 13 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
+        e[12]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
+        e[12]->len > QUEUE_TOKEN_MAX) {
         log_error("queue: malformed ticket reply");
         return QUEUE_REDIS_DOWN;
     }
     memset(t, 0, sizeof *t);
     t->created = strcmp(e[0]->str, "CREATED") == 0;
     memcpy(t->user_id, e[1]->str, e[1]->len);
-    memcpy(t->token, e[10]->str, e[10]->len);
+    memcpy(t->token, e[12]->str, e[12]->len);
     t->concert_id = concert_id;
     t->state = strcmp(e[2]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
     t->position = reply_int(e[3]);
     t->expires_ms = reply_int(e[4]);
-    t->estimated_wait_s = t->state == QUEUE_ACTIVE ? 0 :
-        queue_estimate(t->position, reply_int(e[5]), reply_int(e[6]), reply_int(e[7]),
-                       reply_int(e[8]), reply_int(e[9]));
+    if (t->state == QUEUE_ACTIVE) {
+        /* Nothing to wait for: a poll only notices the end sooner. */
+        int64_t left_s = (t->expires_ms - reply_int(e[7])) / 1000;
+        t->estimated_wait_s = 0;
+        t->poll_after_s = left_s < 1 ? 1 : left_s > QUEUE_POLL_MAX_S ? QUEUE_POLL_MAX_S : left_s;
+    } else {
+        double rate = queue_admission_rate(reply_int(e[5]), reply_int(e[6]), reply_int(e[7]), reply_int(e[8]),
+                                           reply_int(e[9]));
+        t->estimated_wait_s = queue_estimate(t->position, rate);
+        t->poll_after_s = queue_poll_after(t->position, reply_int(e[10]), rate, reply_int(e[11]));
+    }
     return QUEUE_OK;
 }
 
@@ -601,7 +649,9 @@ struct json_object *queue_ticket_json(const struct queue_ticket *t)
         json_object_object_add(o, "status", json_object_new_string(t->state == QUEUE_ACTIVE ? "ACTIVE" : "WAITING")) ||
         json_object_object_add(o, "position", json_object_new_int64(t->position)) ||
         json_object_object_add(o, "estimatedWaitSeconds", json_object_new_int64(t->estimated_wait_s)) ||
-        json_object_object_add(o, "expiresAt", t->state == QUEUE_ACTIVE ? iso_time_ms(t->expires_ms) : NULL)) {
+        json_object_object_add(o, "expiresAt", t->state == QUEUE_ACTIVE ? iso_time_ms(t->expires_ms) : NULL) ||
+        json_object_object_add(o, "opensAt", NULL) ||
+        json_object_object_add(o, "pollAfterSeconds", json_object_new_int64(t->poll_after_s))) {
         json_object_put(o);
         return NULL;
     }

@@ -54,8 +54,21 @@ struct queue_ticket {
     int64_t position;          /* 1-based among waiting users; 0 when active */
     int64_t expires_ms;        /* end of the active period; 0 while waiting */
     int64_t estimated_wait_s;
+    int64_t poll_after_s;      /* when the client should poll next (1..60) */
     int created;               /* 1 when queue_enter made a new token */
 };
+
+/* The longest pollAfterSeconds, and the polls a second one concert's
+ * waiting users should make together at most (while their count allows:
+ * each polls at least once a minute). */
+#define QUEUE_POLL_MAX_S 60
+#define QUEUE_POLL_BUDGET 3000.0
+
+/* pollAfterSeconds for the user at position (1-based) among waiting users
+ * of a concert admitting per_second, whose idle limit is idle_ms: about
+ * half the expected wait, 1 near the head, at most 60 s and half the idle
+ * limit, and long enough that the whole line stays within the budget. */
+int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
 
 typedef enum {
     QUEUE_OK = 0,

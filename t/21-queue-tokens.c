@@ -92,7 +92,7 @@ int main(void)
     exp = utc_seconds(t_json_str(r.json, "expiresAt"));
     ok(exp >= now + 58 && exp <= now + 61, "expiresAt is activeSeconds (60) ahead (%s)",
        t_json_str(r.json, "expiresAt") ? t_json_str(r.json, "expiresAt") : "null");
-    is_int(json_object_object_length(r.json), 7, "exactly the contract's seven fields");
+    is_int(json_object_object_length(r.json), 9, "exactly the contract's nine fields (version 2: opensAt, pollAfterSeconds)");
     t_resp_free(&r);
 
     tok_a2 = t_issue_token(concert_id, alice, &r);
@@ -110,7 +110,7 @@ int main(void)
     is_int(t_json_int(r.json, "concertId"), concert_id, "status: concertId");
     is(t_json_str(r.json, "status"), "ACTIVE", "status: ACTIVE");
     is_int(t_json_int(r.json, "position"), 0, "status: position 0");
-    is_int(json_object_object_length(r.json), 7, "status has the same seven fields");
+    is_int(json_object_object_length(r.json), 9, "status has the same nine fields");
     t_resp_free(&r);
 
     /* --- a second user waits -------------------------------------------- */

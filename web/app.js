@@ -7,7 +7,7 @@
 // queue place, since the token is still good.
 import { api, errorMessage, newUuid, serverNow } from './api.js';
 
-const POLL_MS = 2000;           // queue status while WAITING (contract: poll to stay in line)
+const POLL_MS = 2000;           // while WAITING, when an answer names no pollAfterSeconds; back-off base
 const ACTIVE_POLL_MS = 15000;   // while ACTIVE: only to notice an ended token early
 const MAX_BACKOFF_MS = 30000;
 const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
@@ -464,7 +464,10 @@ function onQueueStatus(q) {
       state.lastPosition = q.position;
       announce(`대기 순번 ${q.position}번째, 예상 대기 시간 ${fmtWait(q.estimatedWaitSeconds)}`);
     }
-    schedulePoll(POLL_MS);
+    // The server paces the polls (pollAfterSeconds): sooner near the head,
+    // seldom far back, so the whole line's polling stays bounded.
+    const after = Number.isInteger(q.pollAfterSeconds) ? q.pollAfterSeconds * 1000 : POLL_MS;
+    schedulePoll(Math.min(60000, Math.max(1000, after)));
   }
 }
 
