@@ -15,6 +15,7 @@
 #include "outcome.h"
 #include "queue.h"
 #include "rds.h"
+#include "utc.h"
 #include "valid.h"
 
 #include <inttypes.h>
@@ -171,21 +172,32 @@ struct concert_request {
     int64_t active_limit, active_seconds, idle_seconds, hold_seconds;
     int64_t admission_per_minute;   /* 0: no cap */
     int paused;
+    const char *opens_at;           /* NULL: open at once */
     char *starts, *seat_counts, *prices;
 };
 
-/* opensAt: null (open at once) is the only value taken so far; a time
- * would need the pre-queue, which this version does not run, and taking
- * it while admitting at once would break what it promises. */
-static int refuse_opens_at(struct request *r, struct json_object *body)
+static int offset_too_large(const char *s);
+
+/* opensAt: absent leaves *out alone; null sets it to NULL (open at once);
+ * else an RFC 3339 time as startsAt takes. */
+static int get_opens_at(struct request *r, struct json_object *body, const char **out)
 {
     struct json_object *v;
+    const char *s;
 
-    if (json_object_object_get_ex(body, "opensAt", &v) && v) {
-        http_error(r, 400, "INVALID_REQUEST",
-                   "opensAt must be null: this version does not run a pre-queue yet");
+    if (!json_object_object_get_ex(body, "opensAt", &v))
+        return 0;
+    if (!v) {
+        *out = NULL;
+        return 0;
+    }
+    s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    if (!s || strlen(s) != (size_t)json_object_get_string_len(v) || !valid_rfc3339(s) ||
+        strncmp(s, "9999", 4) == 0 || offset_too_large(s)) {
+        http_error(r, 400, "INVALID_REQUEST", "opensAt must be null or an RFC 3339 time such as 2026-12-24T10:00:00Z");
         return -1;
     }
+    *out = s;
     return 0;
 }
 
@@ -272,7 +284,7 @@ static int parse_concert(struct request *r, struct json_object *body, struct con
         http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
         http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
                              &no_cap) < 0 ||
-        http_get_bool(r, body, "paused", &c->paused) < 0 || refuse_opens_at(r, body) < 0)
+        http_get_bool(r, body, "paused", &c->paused) < 0 || get_opens_at(r, body, &c->opens_at) < 0)
         return -1;
     if (no_cap)
         c->admission_per_minute = 0;
@@ -295,18 +307,19 @@ static db_rc insert_concert(const struct concert_request *c, PGresult **res)
 {
     static const char sql[] =
         "SELECT * FROM concert_create($1, $2, $3::integer, $4::integer, $5::integer, $6::integer,"
-        " $7::timestamptz[], $8::integer[], $9::bigint[], $10::integer, $11::boolean)";
+        " $7::timestamptz[], $8::integer[], $9::bigint[], $10::integer, $11::boolean, $12::timestamptz)";
     char limit_text[24], active_text[24], idle_text[24], hold_text[24], cap_text[24];
     const char *params[] = {c->title, c->venue, limit_text, active_text, idle_text, hold_text,
                             c->starts, c->seat_counts, c->prices,
-                            c->admission_per_minute > 0 ? cap_text : NULL, c->paused ? "true" : "false"};
+                            c->admission_per_minute > 0 ? cap_text : NULL, c->paused ? "true" : "false",
+                            c->opens_at};
 
     snprintf(limit_text, sizeof limit_text, "%" PRId64, c->active_limit);
     snprintf(active_text, sizeof active_text, "%" PRId64, c->active_seconds);
     snprintf(idle_text, sizeof idle_text, "%" PRId64, c->idle_seconds);
     snprintf(hold_text, sizeof hold_text, "%" PRId64, c->hold_seconds);
     snprintf(cap_text, sizeof cap_text, "%" PRId64, c->admission_per_minute);
-    return db_query(sql, 11, params, res);
+    return db_query(sql, 12, params, res);
 }
 
 /* 201 {"concertId", "scheduleIds"}, or the refusal (a show in the past). */
@@ -377,6 +390,7 @@ struct settings_change {
     char set[160];
     int64_t active_limit, active_seconds, idle_seconds, hold_seconds, admission_per_minute;
     int no_cap, paused;
+    const char *opens_at;
 };
 
 static int parse_change(struct request *r, struct json_object *body, struct settings_change *c)
@@ -401,11 +415,11 @@ static int parse_change(struct request *r, struct json_object *body, struct sett
         http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
         http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
                              &c->no_cap) < 0 ||
-        http_get_bool(r, body, "paused", &c->paused) < 0 || refuse_opens_at(r, body) < 0)
+        http_get_bool(r, body, "paused", &c->paused) < 0 || get_opens_at(r, body, &c->opens_at) < 0)
         return -1;
     append(c->set, &len, "{");
     for (int i = 0; fields[i]; i++) {
-        if (!json_object_object_get_ex(body, fields[i], NULL) || strcmp(fields[i], "opensAt") == 0)
+        if (!json_object_object_get_ex(body, fields[i], NULL))
             continue;
         if (len > 1)
             append(c->set, &len, ",");
@@ -422,10 +436,10 @@ static void change_settings(struct request *r)
 {
     static const char sql[] =
         "SELECT * FROM concert_update($1, $2::text[], $3::integer, $4::integer, $5::integer, $6::integer,"
-        " $7::integer, $8::boolean)";
+        " $7::integer, $8::boolean, $9::timestamptz)";
     struct settings_change c = {.no_cap = 1};
     char idtext[24], texts[5][24];
-    const char *params[8];
+    const char *params[9];
     struct json_object *body;
     int64_t concert_id;
     PGresult *res = NULL;
@@ -441,7 +455,6 @@ static void change_settings(struct request *r)
         json_object_put(body);
         return;
     }
-    json_object_put(body);
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
     snprintf(texts[0], sizeof texts[0], "%" PRId64, c.active_limit);
     snprintf(texts[1], sizeof texts[1], "%" PRId64, c.active_seconds);
@@ -454,7 +467,9 @@ static void change_settings(struct request *r)
         params[2 + i] = texts[i];
     params[6] = c.no_cap ? NULL : texts[4];
     params[7] = c.paused ? "true" : "false";
-    rc = db_query(sql, 8, params, &res);
+    params[8] = c.opens_at;
+    rc = db_query(sql, 9, params, &res);
+    json_object_put(body);
     if (outcome_word(rc, res) && strcmp(outcome_word(rc, res), "updated") == 0)
         queue_forget_concert(concert_id);
     outcome_reply(r, rc, res);
@@ -464,6 +479,7 @@ static void change_settings(struct request *r)
 /* GET /api/v1/admin/concerts/{concertId}/queue: the waiting room now. */
 static void read_queue(struct request *r)
 {
+    char opens[UTC_TEXT_SIZE];
     struct queue_counts q;
     struct json_object *o;
     int64_t concert_id;
@@ -477,18 +493,19 @@ static void read_queue(struct request *r)
         queue_reply_error(r, rc);
         return;
     }
+    utc_text((time_t)(q.opens_ms / 1000), opens);
     o = json_object_new_object();
     if (!o) {
         http_internal_error(r);
         return;
     }
     if (json_object_object_add(o, "concertId", json_object_new_int64(concert_id)) < 0 ||
-        json_object_object_add(o, "preQueue", json_object_new_int64(0)) < 0 ||
+        json_object_object_add(o, "preQueue", json_object_new_int64(q.pre_queue)) < 0 ||
         json_object_object_add(o, "waiting", json_object_new_int64(q.waiting)) < 0 ||
         json_object_object_add(o, "active", json_object_new_int64(q.active)) < 0 ||
         json_object_object_add(o, "admittedLastMinute", json_object_new_int64(q.admitted_last_minute)) < 0 ||
         json_object_object_add(o, "paused", json_object_new_boolean(q.paused)) < 0 ||
-        json_object_object_add(o, "opensAt", NULL) < 0) {
+        json_object_object_add(o, "opensAt", q.opens_ms > 0 ? json_object_new_string(opens) : NULL) < 0) {
         json_object_put(o);
         http_internal_error(r);
         return;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 9
+#define QUEUE_NKEYS 11
 #define QUEUE_SWEEP_BATCH "200"
 /* A concert's cached facts are read again from PostgreSQL once they are a
  * second old (by the first request that finds them so), so an operator's
@@ -36,15 +36,18 @@
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
-    "local K_recent = KEYS[9]\n" \
+    "local K_recent, K_pre, K_opened = KEYS[9], KEYS[10], KEYS[11]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
-    "                        'paused', 'fresh_until')\n" \
+    "                        'paused', 'fresh_until', 'opens_ms')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
-    "if not conf[1] or not conf[6] then return {'NOCONF'} end\n" \
+    "if not conf[1] or not conf[6] or not conf[8] then return {'NOCONF'} end\n" \
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
-    "local per_minute, paused = tonumber(conf[5]), conf[6] == '1'\n" \
+    "local per_minute, paused, opens_ms = tonumber(conf[5]), conf[6] == '1', tonumber(conf[8])\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
+    "local opened = redis.call('EXISTS', K_opened) == 1\n" \
+    "local before_open = not opened and opens_ms > 0 and now < opens_ms\n" \
+    "if not opened and not before_open and redis.call('ZCARD', K_pre) > 0 then return {'OPEN'} end\n" \
     "local refresh = tonumber(conf[7] or '0') <= now\n" \
     "if refresh then redis.call('HSET', K_conf, 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ") end\n" \
     "local function done(reply)\n" \
@@ -61,6 +64,7 @@
     "end\n" \
     "local function drop(tok)\n" \
     "  redis.call('ZREM', K_act, tok); redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
+    "  redis.call('ZREM', K_pre, tok)\n" \
     "  forget(tok); dropped = dropped + 1\n" \
     "end\n" \
     "local function idle(tok)\n" \
@@ -105,10 +109,15 @@
     "local function describe(code, tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
     "  if not user then return {'INVALID'} end\n" \
+    "  local shown_opens = before_open and opens_ms or 0\n" \
     "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
     "  if exp then\n" \
     "    if tonumber(exp) <= now then return {'INVALID'} end\n" \
-    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms}\n" \
+    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms, shown_opens}\n" \
+    "  end\n" \
+    "  if redis.call('ZSCORE', K_pre, tok) then\n" \
+    "    return {code, user, 'PRE', 0, 0, 0, 0, now, limit, active_ms, redis.call('ZCARD', K_pre), idle_ms,\n" \
+    "            shown_opens}\n" \
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
     "  if not rank then return {'INVALID'} end\n" \
@@ -116,7 +125,7 @@
     "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
     "  local since = tonumber(first[2] or '0')\n" \
     "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms,\n" \
-    "          redis.call('ZCARD', K_wait), idle_ms}\n" \
+    "          redis.call('ZCARD', K_wait), idle_ms, shown_opens}\n" \
     "end\n"
 
 /* ARGV: userId, new token. */
@@ -124,17 +133,22 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "local tok = redis.call('HGET', K_usr, ARGV[1])\n"
     "if tok and ended(tok) then drop(tok); tok = nil end\n"
-    "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok)) then\n"
+    "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok) or\n"
+    "            redis.call('ZSCORE', K_pre, tok)) then\n"
     "  redis.call('ZADD', K_seen, 'XX', now, tok)\n"
     "  admit(nil)\n"
     "  local d = describe('OK', tok); table.insert(d, tok); return done(d)\n"
     "end\n"
     "if tok then forget(tok) end\n"
     "tok = ARGV[2]\n"
-    "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
-    "redis.call('ZADD', K_seen, now, tok)\n"
     "redis.call('HSET', K_tok, tok, ARGV[1])\n"
     "redis.call('HSET', K_usr, ARGV[1], tok)\n"
+    "if before_open then\n"
+    "  redis.call('ZADD', K_pre, now, tok)\n"
+    "  local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n"
+    "end\n"
+    "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
+    "redis.call('ZADD', K_seen, now, tok)\n"
     "admit(tok)\n"
     "local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n", ""};
 
@@ -149,7 +163,7 @@ static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
 
 /* ARGV: token. */
 static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
-    "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1])\n"
+    "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1]); redis.call('ZREM', K_pre, ARGV[1])\n"
     "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "return done({'OK', 0, admit(nil)})\n", ""};
@@ -167,7 +181,35 @@ static struct rds_script view_script = {"queue_view", QUEUE_LUA_PRELUDE
     "admit(nil)\n"
     "redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n"
     "return done({'OK', redis.call('ZCARD', K_wait), redis.call('ZCOUNT', K_act, '(' .. now, '+inf'),\n"
-    "             redis.call('ZCARD', K_recent), paused and 1 or 0})\n", ""};
+    "             redis.call('ZCARD', K_recent), paused and 1 or 0, redis.call('ZCARD', K_pre),\n"
+    "             before_open and opens_ms or 0})\n", ""};
+
+/* The opening of the pre-queue: the pre-queued tokens, in the order given
+ * (a uniformly random one, drawn in C from getrandom), go to the line ahead
+ * of everyone who comes later, once. Refused when it already happened, or
+ * when the pre-queue is not the set the order was drawn from.
+ * KEYS: waiting, seen, seq, pre, opened. ARGV: n, then the n tokens. */
+static struct rds_script open_script = {"queue_open",
+    "if redis.call('EXISTS', KEYS[5]) == 1 then return {'ALREADY'} end\n"
+    "local n = tonumber(ARGV[1])\n"
+    "if redis.call('ZCARD', KEYS[4]) ~= n or #ARGV ~= n + 1 then return {'CHANGED'} end\n"
+    "local clock = redis.call('TIME')\n"
+    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
+    "local base = redis.call('INCRBY', KEYS[3], n) - n\n"
+    "for i = 1, n, 500 do\n"
+    "  local places, seen = {}, {}\n"
+    "  for k = i, math.min(i + 499, n) do\n"
+    "    local tok = ARGV[k + 1]\n"
+    "    if not redis.call('ZSCORE', KEYS[4], tok) then return redis.error_reply('not pre-queued: ' .. tok) end\n"
+    "    places[#places + 1] = base + k; places[#places + 1] = tok\n"
+    "    seen[#seen + 1] = now; seen[#seen + 1] = tok\n"
+    "  end\n"
+    "  redis.call('ZADD', KEYS[1], unpack(places))\n"
+    "  redis.call('ZADD', KEYS[2], unpack(seen))\n"
+    "end\n"
+    "redis.call('DEL', KEYS[4])\n"
+    "redis.call('SET', KEYS[5], '1')\n"
+    "return {'OPENED', n}\n", ""};
 
 /* The cheap path of queue_require_active: an ACTIVE token within its period
  * is all a guarded request needs, so this reads two keys and sweeps nothing.
@@ -185,7 +227,7 @@ static struct rds_script active_script = {"queue_active",
     "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
 /* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute
- * (0: no cap), paused (0/1). */
+ * (0: no cap), paused (0/1), opens_ms (0: open at once). */
 static struct rds_script fill_script = {"queue_fill",
     "redis.call('DEL', KEYS[1])\n"
     "if ARGV[1] == 'missing' then\n"
@@ -194,7 +236,8 @@ static struct rds_script fill_script = {"queue_fill",
     "  local clock = redis.call('TIME')\n"
     "  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
     "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3],\n"
-    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
+    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'opens_ms', ARGV[6],\n"
+    "             'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
     "  redis.call('PEXPIRE', KEYS[1], " QUEUE_FACTS_TTL_MS ")\n"
     "end\n"
     "return 1\n", ""};
@@ -207,7 +250,7 @@ struct queue_keys {
 static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
     static const char *const names[QUEUE_NKEYS] = {
-        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent"};
+        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
         snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);
@@ -243,11 +286,12 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
 {
     static const char sql[] =
         "SELECT active_limit, active_seconds::bigint * 1000, waiting_idle_seconds::bigint * 1000,"
-        "       coalesce(admission_per_minute, 0), paused::integer"
+        "       coalesce(admission_per_minute, 0), paused::integer,"
+        "       coalesce(floor(extract(epoch FROM opens_at) * 1000)::bigint, 0)"
         " FROM concerts WHERE id = $1";
     char idtext[24];
     const char *params[] = {idtext};
-    const char *argv[6];
+    const char *argv[7];
     PGresult *res;
     redisReply *reply;
     queue_rc rc = QUEUE_OK;
@@ -268,7 +312,8 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
         argv[3] = PQgetvalue(res, 0, 2);
         argv[4] = PQgetvalue(res, 0, 3);
         argv[5] = PQgetvalue(res, 0, 4);
-        reply = rds_eval(&fill_script, 1, 6, argv);
+        argv[6] = PQgetvalue(res, 0, 5);
+        reply = rds_eval(&fill_script, 1, 7, argv);
     }
     PQclear(res);
     if (!reply)
@@ -277,7 +322,77 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
     return rc;
 }
 
-/* Runs a queue script, filling the concert cache first when it is cold. */
+/* Opens the pre-queue: reads the pre-queued tokens, shuffles them with
+ * getrandom and hands the order to the open script, which applies it once.
+ * A run that finds the pre-queue changed under it (it cannot grow once the
+ * opening time has come, so this is rare) draws again. */
+static queue_rc queue_open_keys(const struct queue_keys *k)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        const char *range[] = {"ZRANGE", k->key[9], "0", "-1"};
+        redisReply *pre = rds_command(4, range, NULL);
+        redisReply *reply;
+        const char **argv;
+        char count[24];
+        size_t n;
+        int changed;
+
+        if (!pre)
+            return QUEUE_REDIS_DOWN;
+        if (pre->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(pre);
+            return QUEUE_REDIS_DOWN;
+        }
+        n = pre->elements;
+        argv = malloc(sizeof *argv * (n + 6));
+        if (!argv) {
+            log_error("queue_open: out of memory for %zu tokens", n);
+            freeReplyObject(pre);
+            return QUEUE_REDIS_DOWN;
+        }
+        argv[0] = k->key[1];   /* waiting */
+        argv[1] = k->key[2];   /* seen */
+        argv[2] = k->key[6];   /* seq */
+        argv[3] = k->key[9];   /* pre */
+        argv[4] = k->key[10];  /* opened */
+        snprintf(count, sizeof count, "%zu", n);
+        argv[5] = count;
+        for (size_t i = 0; i < n; i++)
+            argv[6 + i] = pre->element[i]->type == REDIS_REPLY_STRING ? pre->element[i]->str : "";
+        if (rand_shuffle(argv + 6, n) < 0) {
+            log_error("queue_open: getrandom failed");
+            free(argv);
+            freeReplyObject(pre);
+            return QUEUE_REDIS_DOWN;
+        }
+        reply = rds_eval(&open_script, 5, (int)(n + 6), argv);
+        free(argv);
+        freeReplyObject(pre);
+        if (!reply)
+            return QUEUE_REDIS_DOWN;
+        changed = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+                  reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "CHANGED") == 0;
+        if (!changed && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
+            log_info("queue: pre-queue of %s opened: %lld tokens in random order", k->key[9],
+                     (long long)reply->element[1]->integer);
+        freeReplyObject(reply);
+        if (!changed)
+            return QUEUE_OK;
+    }
+    log_error("queue_open: the pre-queue kept changing");
+    return QUEUE_REDIS_DOWN;
+}
+
+queue_rc queue_open(int64_t concert_id)
+{
+    struct queue_keys k;
+
+    queue_keys_for(concert_id, &k);
+    return queue_open_keys(&k);
+}
+
+/* Runs a queue script, filling the concert cache first when it is cold and
+ * opening the pre-queue first when its time has come. */
 static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
                           int nargs, const char **args, redisReply **out)
 {
@@ -286,7 +401,7 @@ static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
     queue_keys_for(concert_id, &k);
     for (int i = 0; i < nargs; i++)
         k.argv[QUEUE_NKEYS + i] = args[i];
-    for (int attempt = 0; attempt < 2; attempt++) {
+    for (int attempt = 0; attempt < 4; attempt++) {
         redisReply *reply = rds_eval(script, QUEUE_NKEYS, QUEUE_NKEYS + nargs, k.argv);
         queue_rc rc;
 
@@ -301,6 +416,13 @@ static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
         if (strcmp(reply->element[0]->str, "NOCONCERT") == 0) {
             freeReplyObject(reply);
             return QUEUE_NO_CONCERT;
+        }
+        if (strcmp(reply->element[0]->str, "OPEN") == 0) {
+            freeReplyObject(reply);
+            rc = queue_open_keys(&k);
+            if (rc != QUEUE_OK)
+                return rc;
+            continue;
         }
         if (strcmp(reply->element[0]->str, "NOCONF") != 0) {
             /* "+OK": the answer stands, and the facts it used were a second
@@ -403,21 +525,37 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
 
     if (strcmp(e[0]->str, "INVALID") == 0)
         return QUEUE_TOKEN_INVALID;
-    if (reply->elements != 13 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
-        e[12]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
-        e[12]->len > QUEUE_TOKEN_MAX) {
+    if (reply->elements != 14 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
+        e[13]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
+        e[13]->len > QUEUE_TOKEN_MAX) {
         log_error("queue: malformed ticket reply");
         return QUEUE_REDIS_DOWN;
     }
     memset(t, 0, sizeof *t);
     t->created = strcmp(e[0]->str, "CREATED") == 0;
     memcpy(t->user_id, e[1]->str, e[1]->len);
-    memcpy(t->token, e[12]->str, e[12]->len);
+    memcpy(t->token, e[13]->str, e[13]->len);
     t->concert_id = concert_id;
     t->state = strcmp(e[2]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
     t->position = reply_int(e[3]);
     t->expires_ms = reply_int(e[4]);
-    if (t->state == QUEUE_ACTIVE) {
+    t->opens_ms = reply_int(e[12]);
+    if (strcmp(e[2]->str, "PRE") == 0) {
+        /* In the pre-queue: no place yet. Each is told to poll at a random
+         * moment within the longest wait and then every longest wait, so
+         * however many arrived at once their polls spread evenly over it,
+         * at the opening too. */
+        int64_t longest = reply_int(e[11]) / 2000, until = (t->opens_ms - reply_int(e[7]) + 999) / 1000;
+        if (longest > QUEUE_POLL_MAX_S)
+            longest = QUEUE_POLL_MAX_S;
+        if (longest < 1)
+            longest = 1;
+        t->position = -1;
+        t->estimated_wait_s = until > 0 ? until : 0;
+        t->poll_after_s = longest;
+        if (t->created && rand_between(1, longest, &t->poll_after_s) < 0)
+            t->poll_after_s = longest;
+    } else if (t->state == QUEUE_ACTIVE) {
         /* Nothing to wait for: a poll only notices the end sooner. */
         int64_t left_s = (t->expires_ms - reply_int(e[7])) / 1000;
         t->estimated_wait_s = 0;
@@ -511,7 +649,7 @@ queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
     memset(out, 0, sizeof *out);
     if (rc != QUEUE_OK)
         return rc;
-    if (reply->elements != 5) {
+    if (reply->elements != 7) {
         log_error("queue_view: unexpected reply");
         freeReplyObject(reply);
         return QUEUE_REDIS_DOWN;
@@ -520,6 +658,8 @@ queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
     out->active = reply_int(reply->element[2]);
     out->admitted_last_minute = reply_int(reply->element[3]);
     out->paused = reply_int(reply->element[4]) != 0;
+    out->pre_queue = reply_int(reply->element[5]);
+    out->opens_ms = reply_int(reply->element[6]);
     freeReplyObject(reply);
     return QUEUE_OK;
 }
@@ -647,10 +787,10 @@ struct json_object *queue_ticket_json(const struct queue_ticket *t)
         json_object_object_add(o, "userId", json_object_new_string(t->user_id)) ||
         json_object_object_add(o, "concertId", json_object_new_int64(t->concert_id)) ||
         json_object_object_add(o, "status", json_object_new_string(t->state == QUEUE_ACTIVE ? "ACTIVE" : "WAITING")) ||
-        json_object_object_add(o, "position", json_object_new_int64(t->position)) ||
+        json_object_object_add(o, "position", t->position < 0 ? NULL : json_object_new_int64(t->position)) ||
         json_object_object_add(o, "estimatedWaitSeconds", json_object_new_int64(t->estimated_wait_s)) ||
         json_object_object_add(o, "expiresAt", t->state == QUEUE_ACTIVE ? iso_time_ms(t->expires_ms) : NULL) ||
-        json_object_object_add(o, "opensAt", NULL) ||
+        json_object_object_add(o, "opensAt", t->opens_ms > 0 ? iso_time_ms(t->opens_ms) : NULL) ||
         json_object_object_add(o, "pollAfterSeconds", json_object_new_int64(t->poll_after_s))) {
         json_object_put(o);
         return NULL;

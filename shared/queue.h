@@ -29,6 +29,14 @@
  *                        waiting, kept 10 minutes: the observed admission rate
  *   {c:C}:recent   ZSET  token -> admission time (ms) of every admission in
  *                        the last 60 s: admissionPerMinute counts these
+ *   {c:C}:pre      ZSET  token -> issue time (ms): the pre-queue, tokens
+ *                        issued before the concert's opensAt (no place, not
+ *                        dropped for idleness)
+ *   {c:C}:opened   STRING "1" once the pre-queue was opened (shuffled into
+ *                        the line); it is opened once
+ * When opensAt has come and the pre-queue was not opened, every script
+ * answers OPEN before doing anything, and the caller opens it (queue_open)
+ * and runs the script again: nobody arriving later gets ahead.
  * Admission takes the head of the queue while fewer than activeLimit tokens
  * are active and, when the concert has an admissionPerMinute, fewer than
  * that were admitted in the last 60 seconds; none while it is paused.
@@ -51,10 +59,11 @@ struct queue_ticket {
     int64_t concert_id;
     char user_id[37];
     enum queue_state state;
-    int64_t position;          /* 1-based among waiting users; 0 when active */
+    int64_t position;          /* 1-based among waiting users; 0 when active; -1 in the pre-queue */
     int64_t expires_ms;        /* end of the active period; 0 while waiting */
     int64_t estimated_wait_s;
     int64_t poll_after_s;      /* when the client should poll next (1..60) */
+    int64_t opens_ms;          /* the pre-queue's opening, while it is ahead; else 0 */
     int created;               /* 1 when queue_enter made a new token */
 };
 
@@ -94,9 +103,17 @@ queue_rc queue_finish(const char *token);
 queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted);
 
 struct queue_counts {
-    int64_t waiting, active, admitted_last_minute;
+    int64_t waiting, active, admitted_last_minute, pre_queue;
+    int64_t opens_ms;          /* the opening, while it is ahead; else 0 */
     int paused;
 };
+
+/* Opens a concert's pre-queue now if it was not opened yet: its tokens go
+ * to the line in a uniformly random order (Fisher-Yates over getrandom),
+ * ahead of everyone who comes later. The queue scripts ask for this
+ * themselves once the opening time has come (whichever request or cron
+ * run sees it first); exported for tests. */
+queue_rc queue_open(int64_t concert_id);
 
 /* Sweeps and admits as a poll would, then counts the concert's queue. */
 queue_rc queue_view(int64_t concert_id, struct queue_counts *out);

@@ -2,7 +2,7 @@
 -- caps admissions in any 60 seconds on top of active_limit (NULL: no cap);
 -- paused stops admissions altogether; opens_at is the pre-queue's opening
 -- time (NULL: open at once). The queue reads them through its Redis cache of
--- the concert's facts, which lives a second.
+-- the concert's facts, read again once a second.
 ALTER TABLE concerts
     ADD COLUMN opens_at timestamptz,
     ADD COLUMN admission_per_minute integer CHECK (admission_per_minute BETWEEN 1 AND 1000000),

@@ -80,6 +80,7 @@ CREATE OR REPLACE FUNCTION concert_create(p_title text, p_venue text, p_active_l
                                           p_hold_seconds integer, p_starts timestamptz[],
                                           p_seat_counts integer[], p_prices bigint[],
                                           p_admission_per_minute integer, p_paused boolean,
+                                          p_opens_at timestamptz,
                                           OUT outcome text, OUT body text, OUT detail text,
                                           OUT new_concert_id bigint)
 LANGUAGE plpgsql AS $$
@@ -97,9 +98,9 @@ BEGIN
     END IF;
 
     INSERT INTO concerts (title, venue, active_limit, active_seconds, waiting_idle_seconds, hold_seconds,
-                          admission_per_minute, paused)
+                          admission_per_minute, paused, opens_at)
     VALUES (p_title, p_venue, p_active_limit, p_active_seconds, p_idle_seconds, p_hold_seconds,
-            p_admission_per_minute, p_paused)
+            p_admission_per_minute, p_paused, date_trunc('second', p_opens_at))
     RETURNING id INTO new_concert_id;
     -- Schedule ids are drawn up front so each schedule's seats are written
     -- in the same statement.
@@ -141,14 +142,15 @@ END;
 $$;
 
 -- Changes the settings named in p_set (the API's field names) to the values
--- given, leaving the others as they are; a NULL admission cap removes it.
+-- given, leaving the others as they are; a NULL admission cap removes it,
+-- a NULL opening time opens the pre-queue at once.
 -- Tokens and holds that exist keep their end times: those were fixed when
 -- they began. Outcome 'updated' with the settings after the change, or
 -- 'concert_not_found'.
 CREATE OR REPLACE FUNCTION concert_update(p_concert bigint, p_set text[], p_active_limit integer,
                                           p_active_seconds integer, p_idle_seconds integer,
                                           p_hold_seconds integer, p_admission_per_minute integer,
-                                          p_paused boolean,
+                                          p_paused boolean, p_opens_at timestamptz,
                                           OUT outcome text, OUT body text, OUT detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -162,7 +164,8 @@ BEGIN
         hold_seconds = CASE WHEN 'holdSeconds' = ANY (p_set) THEN p_hold_seconds ELSE hold_seconds END,
         admission_per_minute = CASE WHEN 'admissionPerMinute' = ANY (p_set) THEN p_admission_per_minute
                                     ELSE admission_per_minute END,
-        paused = CASE WHEN 'paused' = ANY (p_set) THEN p_paused ELSE paused END
+        paused = CASE WHEN 'paused' = ANY (p_set) THEN p_paused ELSE paused END,
+        opens_at = CASE WHEN 'opensAt' = ANY (p_set) THEN date_trunc('second', p_opens_at) ELSE opens_at END
      WHERE id = p_concert
     RETURNING * INTO c;
     IF NOT FOUND THEN

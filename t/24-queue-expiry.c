@@ -30,9 +30,10 @@ static void set_conf(int64_t concert_id, const char *limit, const char *active_m
     snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert_id);
     {
         const char *hset[] = {"HSET", key, "limit", limit, "active_ms", active_ms, "idle_ms", idle_ms,
-                              "per_minute", "0", "paused", "0", "fresh_until", "99999999999999"};
+                              "per_minute", "0", "paused", "0", "opens_ms", "0",
+                          "fresh_until", "99999999999999"};
         const char *expire[] = {"EXPIRE", key, "600"};
-        t_redis_cmd(14, hset);
+        t_redis_cmd(16, hset);
         t_redis_cmd(3, expire);
     }
 }
