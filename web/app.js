@@ -66,6 +66,7 @@ const state = {
   queue: null,          // last queue status answer
   lastPosition: null,
   pollTimer: null,
+  countdownTimer: null,
   pollFailures: 0,
   joinTimer: null,
   transientAlert: false, // the alert shows a retrying message that a success may clear
@@ -462,7 +463,8 @@ function onQueueStatus(q) {
     if (state.step !== 'queue') showStep('queue');
     if (q.position !== state.lastPosition) {
       state.lastPosition = q.position;
-      announce(`대기 순번 ${q.position}번째, 예상 대기 시간 ${fmtWait(q.estimatedWaitSeconds)}`);
+      if (q.position === null) announce('오픈 전 대기 중입니다. 오픈 시각에 무작위로 순번이 정해집니다.');
+      else announce(`대기 순번 ${q.position}번째, 예상 대기 시간 ${fmtWait(q.estimatedWaitSeconds)}`);
     }
     // The server paces the polls (pollAfterSeconds): sooner near the head,
     // seldom far back, so the whole line's polling stays bounded.
@@ -481,6 +483,24 @@ function renderQueue(q, stateText) {
     return;
   }
   el.dataset.queueStatus = q.status;
+  clearInterval(state.countdownTimer);
+  state.countdownTimer = null;
+  if (q.status !== 'ACTIVE' && q.position === null && q.opensAt) {
+    // Pre-queue: no place yet; everyone here is shuffled into the line at the
+    // opening, so arriving first gains nothing. Count down to it.
+    el.dataset.queueStatus = 'PREQUEUE';
+    $('queue-state').textContent = '오픈 전 대기 (오픈 시 무작위로 순번 배정)';
+    $('queue-position').textContent = '오픈 후 배정';
+    $('queue-position').dataset.position = '';
+    const opensAt = Date.parse(q.opensAt);
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((opensAt - serverNow()) / 1000));
+      $('queue-wait').textContent = `오픈까지 ${fmtWait(left)}`;
+    };
+    tick();
+    state.countdownTimer = setInterval(tick, 1000);
+    return;
+  }
   $('queue-state').textContent = q.status === 'ACTIVE' ? '입장 가능' : '대기 중';
   $('queue-position').textContent = q.status === 'ACTIVE' ? '-' : `${q.position}번째`;
   $('queue-position').dataset.position = q.status === 'ACTIVE' ? '0' : String(q.position);

@@ -616,6 +616,26 @@ test('로그인이 끝나도 대기열 순서는 그대로, 다시 로그인하�
   await page.close();
 });
 
+test('오픈 전 대기: 오픈까지 카운트다운, 오픈되면 무작위 순번을 받고 입장', async () => {
+  const opensAt = new Date(Date.now() + 9_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // A short idle limit keeps the pre-queue's polls a few seconds apart (at most half of it).
+  const c = await createConcert('브라우저 오픈 전', { activeLimit: 2, waitingIdleSeconds: 10, opensAt });
+  const me = await signUpApi('early');
+  const page = await openPage({ account: me });
+  await joinViaUi(page, c.concertId);
+  await page.locator('#step-queue').waitFor({ state: 'visible' });
+  await eventually(async () => assert.match(await text(page, '#queue-state'), /오픈 전 대기/), { what: 'pre-queue shown' });
+  assert.equal(await text(page, '#queue-position'), '오픈 후 배정', 'no place before the opening');
+  const first = await text(page, '#queue-wait');
+  assert.match(first, /^오픈까지 /);
+  await statusSays(page, /오픈 시각에 무작위로 순번이 정해집니다/);
+  await sleep(2_100);
+  assert.notEqual(await text(page, '#queue-wait'), first, 'the countdown moves');
+  // At the opening the page's next poll (the server paces it) finds it admitted.
+  await waitBooking(page, 20_000);
+  await page.close();
+});
+
 // ---------------------------------------------------------------- runner
 
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'concert-browser-'));
