@@ -2,6 +2,7 @@
  * cannot do well: seeding data through the API, multi-step user journeys and
  * the ticket drop, and writing the report.
  *
+ *   concert-bench users   DATADIR TTL_S DROP_USERS TOKEN_USERS
  *   concert-bench setup   BASE KEYFILE DATADIR
  *   concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE
  *   concert-bench drop    BASE DATADIR USERS CONNS TIMEOUT_S OUTFILE
@@ -23,6 +24,9 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
+
+#include "users.h"
 
 /* --- small helpers ----------------------------------------------------------- */
 
@@ -482,6 +486,48 @@ static struct concert create_concert(struct slot *s, const char *base, const cha
     return c;
 }
 
+/* --- users: made in the stores beforehand (users.h) ----------------------------- */
+
+static struct bench_pool setup_pool, journey_pool, drop_pool;
+
+static const struct bench_user *pool_user(struct bench_pool *pool)
+{
+    const struct bench_user *u = users_next(pool);
+
+    if (!u)
+        die("the %d users of %s ran out: make more with concert-bench users", pool->count, pool->name);
+    return u;
+}
+
+static void pool_load(const char *dir, const char *name, struct bench_pool *pool)
+{
+    if (users_load(dir, name, pool) < 0 || pool->count == 0)
+        die("%s/%s: no users (concert-bench users makes them)", dir, name);
+}
+
+#define SETUP_USERS 11000
+#define JOURNEY_USERS 40000
+
+static int cmd_users(const char *dir, long ttl, int drop_users, int token_users)
+{
+    char path[4096];
+    FILE *resp;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/sessions.resp", dir);
+    resp = fopen(path, "w");
+    if (!resp)
+        die("%s: %s", path, strerror(errno));
+    rc = users_make(dir, "users_setup.txt", SETUP_USERS, ttl, resp) |
+         users_make(dir, "users_journey.txt", JOURNEY_USERS, ttl, resp) |
+         users_make(dir, "users_drop.txt", drop_users, ttl, resp) |
+         users_make(dir, "users_token.txt", token_users, ttl, resp);
+    if (fclose(resp) != 0 || rc != 0)
+        die("could not make the users in %s", dir);
+    printf("users: %d made, their sessions in %s\n", SETUP_USERS + JOURNEY_USERS + drop_users + token_users, path);
+    return 0;
+}
+
 /* Issuing many tokens for one concert. */
 static struct {
     int64_t concert;
@@ -491,13 +537,14 @@ static struct {
 
 static int issue_fill(struct engine *e, struct slot *s)
 {
-    char user[37], json[128];
+    const struct bench_user *user;
+    char json[128];
 
     if (iss.issued >= iss.want)
         return 0;
-    new_uuid(user);
-    snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", user, iss.concert);
-    engine_start(e, s, 0, iss.issued++, "/api/v1/queue/tokens", NULL, json);
+    user = pool_user(&setup_pool);
+    snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", iss.concert);
+    engine_start(e, s, 0, iss.issued++, "/api/v1/queue/tokens", user->session, json);
     return 1;
 }
 
@@ -564,6 +611,26 @@ static int env_int(const char *name, int dflt)
     return v && *v ? atoi(v) : dflt;
 }
 
+/* login: accounts signed up through the API (each one Argon2id hash), whose
+ * login bodies bench/login.lua sends again and again. */
+static void make_login_accounts(struct slot *s, const char *base, const char *dir, int count)
+{
+    FILE *f = open_data(dir, "logins.txt", "w");
+
+    for (int i = 0; i < count; i++) {
+        char id[37], body[200];
+        long status;
+
+        new_uuid(id);
+        snprintf(body, sizeof body, "{\"email\":\"bench-%s@example.com\",\"password\":\"bench password %d\"}", id, i);
+        status = sync_request(s, base, "/api/v1/users", NULL, body);
+        if (status != 201)
+            die("login accounts: sign-up answered %ld %.200s", status, s->resp.p ? s->resp.p : "");
+        fprintf(f, "%s\n", body);
+    }
+    fclose(f);
+}
+
 static int cmd_setup(const char *base, const char *keyfile, const char *dir)
 {
     char key[300] = "";
@@ -581,6 +648,8 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
     fclose(kf);
     key[strcspn(key, "\r\n")] = '\0';
     slot_init(&s);
+    pool_load(dir, "users_setup.txt", &setup_pool);
+    make_login_accounts(&s, base, dir, 16);
 
     /* queue_status: many live tokens of one concert; the default active
      * limit (100) leaves most of them WAITING, as in a real drop. */
@@ -641,6 +710,7 @@ enum { J_TOKEN, J_POLL, J_SEATS, J_HOLD, J_CHARGE, J_PAY };
 
 struct juser {
     char uuid[37];
+    char session[65];
     char token[96];
     int64_t sched;
     int64_t reservation;
@@ -678,12 +748,15 @@ static int journey_fill(struct engine *e, struct slot *s)
         return 0;
     }
     switch (u->state) {
-    case J_TOKEN:
-        new_uuid(u->uuid);
+    case J_TOKEN: {
+        const struct bench_user *user = pool_user(&journey_pool);
+        memcpy(u->uuid, user->id, sizeof u->uuid);
+        memcpy(u->session, user->session, sizeof u->session);
         u->tries = 0;
-        snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", u->uuid, jy.concert);
-        engine_start(e, s, J_TOKEN, 0, "/api/v1/queue/tokens", NULL, json);
+        snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", jy.concert);
+        engine_start(e, s, J_TOKEN, 0, "/api/v1/queue/tokens", u->session, json);
         break;
+    }
     case J_POLL:
         engine_start(e, s, J_POLL, 0, "/api/v1/queue/status", u->token, NULL);
         break;
@@ -699,7 +772,7 @@ static int journey_fill(struct engine *e, struct slot *s)
     case J_CHARGE:
         snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", u->uuid);
         snprintf(json, sizeof json, "{\"amount\":%" PRId64 "}", u->amount);
-        engine_start(e, s, J_CHARGE, 0, path, NULL, json);
+        engine_start(e, s, J_CHARGE, 0, path, u->session, json);
         break;
     case J_PAY:
         snprintf(json, sizeof json, "{\"reservationId\":%" PRId64 "}", u->reservation);
@@ -803,6 +876,7 @@ static int cmd_journey(const char *base, const char *dir, int conns, int warmup,
     FILE *f;
     double secs;
 
+    pool_load(dir, "users_journey.txt", &journey_pool);
     n = read_lines(dir, "journey_concert.txt", &lines);
     if (n < 1)
         die("journey_concert.txt is empty");
@@ -844,6 +918,7 @@ enum { K_ISSUE, K_POLL, K_LIST, K_SEATS, K_HOLD, K_CHARGE, K_PAY };
 
 struct duser {
     char uuid[37];
+    char session[65];
     char token[96];
     int state;
     int waited;          /* was WAITING at some point */
@@ -941,12 +1016,15 @@ static int drop_fill(struct engine *e, struct slot *s)
         struct duser *u = &dr.u[i];
 
         switch (u->state) {
-        case D_NEW:
-            new_uuid(u->uuid);
+        case D_NEW: {
+            const struct bench_user *user = pool_user(&drop_pool);
+            memcpy(u->uuid, user->id, sizeof u->uuid);
+            memcpy(u->session, user->session, sizeof u->session);
             u->want = (i % 4 == 3) ? 2 : 1;
-            snprintf(json, sizeof json, "{\"userId\":\"%s\",\"concertId\":%" PRId64 "}", u->uuid, dr.concert);
-            engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", NULL, json);
+            snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concert);
+            engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
             return 1;
+        }
         case D_WAITING:
             engine_start(e, s, K_POLL, i, "/api/v1/queue/status", u->token, NULL);
             return 1;
@@ -969,7 +1047,7 @@ static int drop_fill(struct engine *e, struct slot *s)
         case D_CHARGE:
             snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", u->uuid);
             snprintf(json, sizeof json, "{\"amount\":%" PRId64 "}", u->amount);
-            engine_start(e, s, K_CHARGE, i, path, NULL, json);
+            engine_start(e, s, K_CHARGE, i, path, u->session, json);
             return 1;
         case D_PAY:
             snprintf(json, sizeof json, "{\"reservationId\":%" PRId64 "}", u->reservation);
@@ -1198,6 +1276,7 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
     double sell_out, admit_span, rate;
     struct slot s = {0};
 
+    pool_load(dir, "users_drop.txt", &drop_pool);
     n = read_lines(dir, "drop_concert.txt", &lines);
     if (n < 1)
         die("drop_concert.txt is empty");
@@ -1281,6 +1360,7 @@ static const struct {
     {"seat_map", 0.50, 25},
     {"reserve", 0.25, 0},
     {"journey", 0, 0},
+    {"login", 0, 0},
 };
 
 /* The same report as a Markdown table (latest.md beside latest.json), for
@@ -1410,6 +1490,14 @@ static int cmd_report(const char *dir, const char *outfile)
         json_object_put(r);
     }
     json_object_object_add(out, "scenarios", sc);
+    {
+        struct json_object *login;
+        if (json_object_object_get_ex(sc, "login", &login) && json_object_object_get_ex(login, "rps", NULL)) {
+            double lps = jnum(login, "rps", 0);
+            json_object_object_add(out, "logins_per_second", json_object_new_double(lps));
+            printf("\nlogins per second (Argon2id at the configured cost): %.1f\n", lps);
+        }
+    }
     if (drop) {
         struct json_object *v, *db = load_json(dir, "drop_db.json");
 
@@ -1461,7 +1549,11 @@ static int cmd_report(const char *dir, const char *outfile)
 int main(int argc, char **argv)
 {
     rng_state = (uint64_t)now_us() | 1;
+    if (sodium_init() < 0)
+        die("libsodium cannot be initialised");
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (argc == 6 && strcmp(argv[1], "users") == 0)
+        return cmd_users(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc == 5 && strcmp(argv[1], "setup") == 0)
         return cmd_setup(argv[2], argv[3], argv[4]);
     if (argc == 8 && strcmp(argv[1], "journey") == 0)
@@ -1471,7 +1563,8 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "report") == 0)
         return cmd_report(argv[2], argv[3]);
     fprintf(stderr,
-            "usage: concert-bench setup BASE KEYFILE DATADIR\n"
+            "usage: concert-bench users DATADIR TTL_S DROP_USERS TOKEN_USERS\n"
+            "       concert-bench setup BASE KEYFILE DATADIR\n"
             "       concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE\n"
             "       concert-bench drop BASE DATADIR USERS CONNS TIMEOUT_S OUTFILE\n"
             "       concert-bench report DATADIR OUTFILE\n");

@@ -104,7 +104,7 @@ cmd_bench() {
     mkdir -p "$out"
     local rc=0
     BENCH_BASE="http://127.0.0.1:$FRONT_PORT" BENCH_ADMIN_KEY_FILE="$ADMIN_KEY_FILE" \
-        BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" \
+        BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" BENCH_REDIS_PORT="$REDIS_PORT" \
         "$REPO/bench/run" || rc=$?
     if [ $keep = 0 ]; then
         on_exit_clear
