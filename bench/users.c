@@ -1,52 +1,22 @@
 /* users.c - the benchmark's users and their sessions (see users.h). */
 #include "users.h"
 #include "digest.h"
+#include "rand.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-static int random_bytes(unsigned char *out, size_t n)
-{
-    size_t done = 0;
-
-    while (done < n) {
-        ssize_t got = getrandom(out + done, n - done, 0);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        done += (size_t)got;
-    }
-    return 0;
-}
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-/* A version-4 UUID in its canonical lowercase form. */
+/* A version-4 UUID in its canonical lowercase form, and a session as
+ * login makes one: 32 bytes from getrandom as 64 hex digits. */
 static int new_user(struct bench_user *u)
 {
-    unsigned char b[16 + 32];
     char h[33];
 
-    if (random_bytes(b, sizeof b) < 0)
+    if (rand_hex(h, 16) < 0 || rand_hex(u->session, 32) < 0)
         return -1;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    hex(b, 16, h);
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
     snprintf(u->id, sizeof u->id, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
-    hex(b + 16, 32, u->session);
     return 0;
 }
 

@@ -365,6 +365,16 @@ static void create_concert(struct request *r)
     json_object_put(body);
 }
 
+/* The admin key and the {concertId} of /api/v1/admin/concerts/{concertId}...
+ * 0, or -1 after answering 401 or 400. */
+static int admin_concert(struct request *r, int64_t *concert_id)
+{
+    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", concert_id) < 0)
+        return -1;
+    r->concert_id = *concert_id;
+    return 0;
+}
+
 /* GET /api/v1/admin/concerts/{concertId}: the concert's settings. */
 static void read_settings(struct request *r)
 {
@@ -375,9 +385,8 @@ static void read_settings(struct request *r)
     PGresult *res = NULL;
     db_rc rc;
 
-    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+    if (admin_concert(r, &concert_id) < 0)
         return;
-    r->concert_id = concert_id;
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
     rc = db_read(sql, 1, params, &res);
     outcome_reply(r, rc, res);
@@ -445,9 +454,8 @@ static void change_settings(struct request *r)
     PGresult *res = NULL;
     db_rc rc;
 
-    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+    if (admin_concert(r, &concert_id) < 0)
         return;
-    r->concert_id = concert_id;
     body = http_body_object(r);
     if (!body)
         return;
@@ -485,9 +493,8 @@ static void read_queue(struct request *r)
     int64_t concert_id;
     queue_rc rc;
 
-    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", &concert_id) < 0)
+    if (admin_concert(r, &concert_id) < 0)
         return;
-    r->concert_id = concert_id;
     rc = queue_view(concert_id, &q);
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);

@@ -159,7 +159,7 @@ int main(void)
         char logdir[600], found[2048] = "";
         t_sleep_ms(200);
         snprintf(logdir, sizeof logdir, "%s/log", getenv("CONCERT_VAR"));
-        ac_grep_logs(logdir, password, found, sizeof found);
+        t_grep_logs(logdir, password, found, sizeof found);
         ok(found[0] == '\0', "the password is in no log of the stack%s", found);
     } else {
         ok(1, "# SKIP needs the ./dev test stack's logs");

@@ -2,8 +2,7 @@
  * fresh emails and loopback source addresses, sign-up and login in one call
  * each (optionally from another 127.x address, as curl's CURLOPT_INTERFACE
  * allows, so failed logins count against an address of the test's own),
- * Redis reads the testlib has no call for, and a search of the stack's
- * logs. Header-only (static functions), included once per test program
+ * and Redis reads the testlib has no call for. Header-only (static functions), included once per test program
  * after tap.h and testlib.h. */
 #ifndef CONCERT_T_ACCOUNTS_H
 #define CONCERT_T_ACCOUNTS_H
@@ -259,38 +258,6 @@ static long long ac_redis_mentions(const char *text)
                          "end\n"
                          "return n\n",
                          0, text, NULL);
-}
-
-/* Appends to found the files under dir (recursively) that contain needle. */
-static void ac_grep_logs(const char *dir, const char *needle, char *found, size_t cap) __attribute__((unused));
-static void ac_grep_logs(const char *dir, const char *needle, char *found, size_t cap)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d))) {
-        char path[1024], line[8192];
-        FILE *f;
-
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR) {
-            ac_grep_logs(path, needle, found, cap);
-            continue;
-        }
-        f = fopen(path, "r");
-        while (f && fgets(line, sizeof line, f)) {
-            if (strstr(line, needle)) {
-                snprintf(found + strlen(found), cap - strlen(found), " %s", path);
-                break;
-            }
-        }
-        if (f)
-            fclose(f);
-    }
-    if (d)
-        closedir(d);
 }
 
 /* Milliseconds a login takes, from `from`; stores the status. */

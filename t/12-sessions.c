@@ -37,18 +37,6 @@ static int is_hex64(const char *s)
     return n == 64;
 }
 
-static long long utc_seconds(const char *s)
-{
-    struct tm tm;
-    const char *end;
-
-    if (!s)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return end && !*end ? (long long)timegm(&tm) : -1;
-}
-
 /* The status a guarded request with this session and path userId gets from
  * session_require_user (0 when it passes), as a handler would see it. */
 static int guarded(const char *session, const char *path_user, char user[37])
@@ -112,7 +100,7 @@ int main(void)
     ok(is_hex64(session), "the session is 64 hex digits: 256 bits");
     is(t_json_str(r.json, "userId"), user, "userId is the account's");
     {
-        long long exp = utc_seconds(t_json_str(r.json, "expiresAt"));
+        long long exp = t_utc_seconds(t_json_str(r.json, "expiresAt"));
         long long want = (long long)time(NULL) + g_config.session_ttl_seconds;
         ok(exp > 0 && exp >= want - 10 && exp <= want + 2, "expiresAt is session_ttl_seconds (%ld) ahead: %s",
            g_config.session_ttl_seconds, t_json_str(r.json, "expiresAt"));
@@ -253,10 +241,10 @@ int main(void)
         char logdir[600], found[2048] = "";
         snprintf(logdir, sizeof logdir, "%s/log", getenv("CONCERT_VAR"));
         t_sleep_ms(200);
-        ac_grep_logs(logdir, password, found, sizeof found);
-        ac_grep_logs(logdir, "wrong password!", found, sizeof found);
-        ac_grep_logs(logdir, session, found, sizeof found);
-        ac_grep_logs(logdir, hex, found, sizeof found);
+        t_grep_logs(logdir, password, found, sizeof found);
+        t_grep_logs(logdir, "wrong password!", found, sizeof found);
+        t_grep_logs(logdir, session, found, sizeof found);
+        t_grep_logs(logdir, hex, found, sizeof found);
         ok(found[0] == '\0', "no log holds a password, a session or its key%s", found);
     } else {
         ok(1, "# SKIP needs the ./dev test stack's logs");

@@ -76,7 +76,7 @@ static int logged_nowhere(const char *secret, const char *what)
     char dir[1024], found[2048] = "";
 
     snprintf(dir, sizeof dir, "%s/log", getenv("CONCERT_VAR") ? getenv("CONCERT_VAR") : ".");
-    ac_grep_logs(dir, secret, found, sizeof found);
+    t_grep_logs(dir, secret, found, sizeof found);
     return ok(found[0] == '\0', "%s is in no log%s", what, found);
 }
 

@@ -30,21 +30,6 @@ static void bad_body(const char *body, const char *what)
     t_resp_free(&r);
 }
 
-/* Seconds since the epoch of an RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ", or -1. */
-static long long utc_seconds(const char *s)
-{
-    struct tm tm;
-    const char *end;
-
-    if (!s)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return -1;
-    return (long long)timegm(&tm);
-}
-
 static int is_token_of(const char *tok, int64_t concert_id)
 {
     char prefix[32];
@@ -89,7 +74,7 @@ int main(void)
     is(t_json_str(r.json, "status"), "ACTIVE", "room in the concert: ACTIVE at once");
     is_int(t_json_int(r.json, "position"), 0, "an ACTIVE token's position is 0");
     is_int(t_json_int(r.json, "estimatedWaitSeconds"), 0, "an ACTIVE token waits 0 seconds");
-    exp = utc_seconds(t_json_str(r.json, "expiresAt"));
+    exp = t_utc_seconds(t_json_str(r.json, "expiresAt"));
     ok(exp >= now + 58 && exp <= now + 61, "expiresAt is activeSeconds (60) ahead (%s)",
        t_json_str(r.json, "expiresAt") ? t_json_str(r.json, "expiresAt") : "null");
     is_int(json_object_object_length(r.json), 9, "exactly the contract's nine fields (version 2: opensAt, pollAfterSeconds)");
@@ -99,7 +84,7 @@ int main(void)
     is_int(r.status, 200, "the same user and concert again: 200");
     is(tok_a2, tok_a, "the same token comes back");
     is(t_json_str(r.json, "status"), "ACTIVE", "still ACTIVE");
-    is_int(utc_seconds(t_json_str(r.json, "expiresAt")), exp, "the same expiresAt (no new active period)");
+    is_int(t_utc_seconds(t_json_str(r.json, "expiresAt")), exp, "the same expiresAt (no new active period)");
     t_resp_free(&r);
     free(tok_a2);
 

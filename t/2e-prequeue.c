@@ -96,6 +96,17 @@ static int open_same(int i, void *arg)
     return queue_open(*(int64_t *)arg) == QUEUE_OK ? 0 : 1;
 }
 
+/* GET /api/v1/admin/concerts/{concert}{suffix} with the admin key. */
+static void admin_get(int64_t concert, const char *suffix, struct t_resp *r)
+{
+    char path[96], auth[300];
+    const char *headers[] = {auth, NULL};
+
+    snprintf(path, sizeof path, "/api/v1/admin/concerts/%" PRId64 "%s", concert, suffix);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
+    t_request("GET", path, headers, NULL, r);
+}
+
 static const char *field(struct json_object *o, const char *name)
 {
     const char *s = t_json_str(o, name);
@@ -200,11 +211,7 @@ int main(void)
         ok(pre == 4, "four users before the opening: WAITING, position null, opensAt %s, told to poll within 5 s",
            opens);
         {
-            char path[96], auth[300];
-            const char *headers[] = {auth, NULL};
-            snprintf(path, sizeof path, "/api/v1/admin/concerts/%" PRId64 "/queue", concert);
-            snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-            t_request("GET", path, headers, NULL, &r);
+            admin_get(concert, "/queue", &r);
             ok(t_json_int(r.json, "preQueue") == 4 && t_json_int(r.json, "waiting") == 0 &&
                    strcmp(field(r.json, "opensAt"), opens) == 0,
                "the operator sees 4 in the pre-queue, none in line, the opening time");
@@ -234,11 +241,7 @@ int main(void)
         ok(active == 1, "one of them is admitted (activeLimit 1)");
         ok(places == (1 << 1 | 1 << 2 | 1 << 3), "the other three hold places 1, 2 and 3");
         {
-            char path[96], auth[300];
-            const char *headers[] = {auth, NULL};
-            snprintf(path, sizeof path, "/api/v1/admin/concerts/%" PRId64 "/queue", concert);
-            snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-            t_request("GET", path, headers, NULL, &r);
+            admin_get(concert, "/queue", &r);
             ok(t_json_int(r.json, "preQueue") == 0 && t_json_int(r.json, "waiting") == 4 &&
                    t_json_int(r.json, "active") == 1 && json_object_object_get_ex(r.json, "opensAt", NULL) &&
                    !json_object_object_get(r.json, "opensAt"),
@@ -246,11 +249,7 @@ int main(void)
             t_resp_free(&r);
         }
         {
-            char path[96], auth[300];
-            const char *headers[] = {auth, NULL};
-            snprintf(path, sizeof path, "/api/v1/admin/concerts/%" PRId64, concert);
-            snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-            t_request("GET", path, headers, NULL, &r);
+            admin_get(concert, "", &r);
             ok(strcmp(field(r.json, "opensAt"), opens) == 0, "the settings keep the opening time (%s)",
                field(r.json, "opensAt"));
             t_resp_free(&r);

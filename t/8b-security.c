@@ -114,38 +114,6 @@ static long status_from(const char *from, const char *method, const char *path, 
     return status;
 }
 
-/* Files under dir (recursively) that contain needle; their names, joined. */
-static void grep_logs(const char *dir, const char *needle, char *found, size_t cap)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-
-    while (d && (e = readdir(d))) {
-        char path[1024];
-        FILE *f;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_type == DT_DIR) {
-            grep_logs(path, needle, found, cap);
-            continue;
-        }
-        f = fopen(path, "r");
-        if (f) {
-            char line[8192];
-            while (fgets(line, sizeof line, f)) {
-                if (strstr(line, needle)) {
-                    snprintf(found + strlen(found), cap - strlen(found), " %s", path);
-                    break;
-                }
-            }
-            fclose(f);
-        }
-    }
-    if (d)
-        closedir(d);
-}
-
 static uid_t uid_of(long pid)
 {
     char path[64], line[256];
@@ -259,14 +227,14 @@ int main(void)
             char logdir[600];
             snprintf(logdir, sizeof logdir, "%s/log", getenv("CONCERT_VAR"));
             found[0] = '\0';
-            grep_logs(logdir, t_admin_key(), found, sizeof found);
+            t_grep_logs(logdir, t_admin_key(), found, sizeof found);
             ok(found[0] == '\0', "the admin key is in no log%s", found);
             found[0] = '\0';
-            grep_logs(logdir, marker, found, sizeof found);
+            t_grep_logs(logdir, marker, found, sizeof found);
             ok(found[0] == '\0', "nor a wrong key that was tried%s", found);
             found[0] = '\0';
             if (tok)
-                grep_logs(logdir, strchr(tok, '.') ? strchr(tok, '.') + 1 : tok, found, sizeof found);
+                t_grep_logs(logdir, strchr(tok, '.') ? strchr(tok, '.') + 1 : tok, found, sizeof found);
             ok(tok && found[0] == '\0', "nor a queue token%s", found);
         }
         free(tok);

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -628,4 +629,46 @@ void t_sleep_ms(long ms)
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
+}
+
+long long t_utc_seconds(const char *s)
+{
+    struct tm tm;
+    const char *end;
+
+    if (!s)
+        return -1;
+    memset(&tm, 0, sizeof tm);
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return end && !*end ? (long long)timegm(&tm) : -1;
+}
+
+void t_grep_logs(const char *dir, const char *needle, char *found, size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    while (d && (e = readdir(d))) {
+        char path[1024], line[8192];
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR) {
+            t_grep_logs(path, needle, found, cap);
+            continue;
+        }
+        f = fopen(path, "r");
+        while (f && fgets(line, sizeof line, f)) {
+            if (strstr(line, needle)) {
+                snprintf(found + strlen(found), cap - strlen(found), " %s", path);
+                break;
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
 }

@@ -110,6 +110,13 @@ char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out)
 /* Issues a token and requires it ACTIVE at once (the concert has room). */
 char *t_active_token(int64_t concert_id, const char *user_id);
 
+/* Seconds since the epoch of an RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ", or -1. */
+long long t_utc_seconds(const char *s);
+
+/* Appends to found (cap bytes) " <path>" for each file under dir, searched
+ * recursively, that holds needle: for tests that no secret reaches a log. */
+void t_grep_logs(const char *dir, const char *needle, char *found, size_t cap);
+
 /* Direct PostgreSQL: the first column of the first row as text (malloc'd),
  * or NULL. Parameters are passed separately, never spliced in. */
 char *t_pg_value(const char *sql, int nparams, const char *const *params);
