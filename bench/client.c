@@ -914,7 +914,6 @@ static int cmd_journey(const char *base, const char *dir, int conns, int warmup,
 enum { D_NEW, D_WAITING, D_ACTIVE, D_SEATS, D_HOLD, D_CHARGE, D_PAY, D_BOUGHT, D_GONE, D_FAILED };
 enum { K_ISSUE, K_POLL, K_LIST, K_SEATS, K_HOLD, K_CHARGE, K_PAY };
 
-#define DROP_POLL_MS 2000
 
 struct duser {
     char uuid[37];
@@ -928,7 +927,7 @@ struct duser {
     int64_t sched;
     int64_t reservation;
     int64_t amount;
-    int64_t last_poll;
+    int64_t next_poll;   /* when the server said to poll again (pollAfterSeconds) */
     int tries;
 };
 
@@ -940,7 +939,11 @@ static struct {
     int users;
     struct duser *u;
     int *ready, rhead, rtail, rcount;    /* users with a step to take now */
-    int *wait, whead, wtail, wcount;     /* waiting users, oldest poll first */
+    int *wait, wcount;                   /* waiting users: a heap, soonest next poll first */
+    long *polls_in_second;               /* polls sent in each second of the run */
+    int seconds;
+    double poll_after_sum;
+    long poll_afters;
     int64_t t0;
     int sold, buyers, sold_twice, gone, failed;
     int64_t t_sold_out, t_last_issue;
@@ -975,10 +978,52 @@ static void drop_ready(int i)
     ring_push(dr.ready, &dr.rtail, &dr.rcount, dr.users, i);
 }
 
-static void drop_waiting(int i)
+static int64_t wait_key(int k)
 {
-    dr.u[i].last_poll = now_us();
-    ring_push(dr.wait, &dr.wtail, &dr.wcount, dr.users, i);
+    return dr.u[dr.wait[k]].next_poll;
+}
+
+static void wait_swap(int a, int b)
+{
+    int t = dr.wait[a];
+
+    dr.wait[a] = dr.wait[b];
+    dr.wait[b] = t;
+}
+
+/* A waiting user polls again when the server said (pollAfterSeconds), as
+ * the booking page does. */
+static void drop_waiting(int i, int64_t poll_after_s)
+{
+    int k = dr.wcount++;
+
+    dr.u[i].next_poll = now_us() + poll_after_s * 1000000;
+    dr.poll_after_sum += (double)poll_after_s;
+    dr.poll_afters++;
+    dr.wait[k] = i;
+    while (k > 0 && wait_key((k - 1) / 2) > wait_key(k)) {
+        wait_swap(k, (k - 1) / 2);
+        k = (k - 1) / 2;
+    }
+}
+
+static int wait_pop(void)
+{
+    int top = dr.wait[0], k = 0;
+
+    dr.wait[0] = dr.wait[--dr.wcount];
+    for (;;) {
+        int l = 2 * k + 1, r = l + 1, m = k;
+        if (l < dr.wcount && wait_key(l) < wait_key(m))
+            m = l;
+        if (r < dr.wcount && wait_key(r) < wait_key(m))
+            m = r;
+        if (m == k)
+            break;
+        wait_swap(k, m);
+        k = m;
+    }
+    return top;
 }
 
 static int sched_index(int64_t id)
@@ -992,8 +1037,8 @@ static int sched_index(int64_t id)
 /* Every user's next request joins one line, first come first served: the
  * crowd's arrivals and polls and the buyers' steps share the server as they
  * would with 20,000 browsers at once (this client keeps at most CONNS of them
- * in flight). A waiting user rejoins the line 2 s after each poll, like the
- * booking page (web/app.js POLL_MS). */
+ * in flight). A waiting user rejoins the line when the server said to poll
+ * again, like the booking page. */
 static int drop_fill(struct engine *e, struct slot *s)
 {
     char path[160], json[200];
@@ -1003,11 +1048,8 @@ static int drop_fill(struct engine *e, struct slot *s)
         e->stop = 1;
         return 0;
     }
-    while (dr.wcount) {
-        int i = dr.wait[dr.whead];
-        if (dr.u[i].state == D_WAITING && now - dr.u[i].last_poll < DROP_POLL_MS * 1000)
-            break;
-        ring_pop(dr.wait, &dr.whead, &dr.wcount, dr.users);
+    while (dr.wcount && wait_key(0) <= now) {
+        int i = wait_pop();
         if (dr.u[i].state == D_WAITING)
             drop_ready(i);
     }
@@ -1025,9 +1067,13 @@ static int drop_fill(struct engine *e, struct slot *s)
             engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
             return 1;
         }
-        case D_WAITING:
+        case D_WAITING: {
+            int second = (int)((now - dr.t0) / 1000000);
+            if (second >= 0 && second < dr.seconds)
+                dr.polls_in_second[second]++;
             engine_start(e, s, K_POLL, i, "/api/v1/queue/status", u->token, NULL);
             return 1;
+        }
         case D_ACTIVE:
             snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", dr.concert);
             engine_start(e, s, K_LIST, i, path, u->token, NULL);
@@ -1113,9 +1159,10 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             u->state = D_ACTIVE;
             drop_ready(i);
         } else {
+            int64_t after = jint(o, "pollAfterSeconds", 2);
             u->waited = 1;
             u->state = D_WAITING;
-            drop_waiting(i);
+            drop_waiting(i, after >= 1 && after <= 60 ? after : 2);
         }
         break;
     }
@@ -1273,7 +1320,8 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
     char **lines;
     int n, api_sold = -1;
     FILE *f;
-    double sell_out, admit_span, rate;
+    double sell_out, admit_span, rate, mean = 0;
+    long peak = 0;
     struct slot s = {0};
 
     pool_load(dir, "users_drop.txt", &drop_pool);
@@ -1293,6 +1341,8 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
     dr.u = xmalloc(sizeof *dr.u * (size_t)users);
     dr.ready = xmalloc(sizeof *dr.ready * (size_t)users);
     dr.wait = xmalloc(sizeof *dr.wait * (size_t)users);
+    dr.seconds = timeout + 5;
+    dr.polls_in_second = xmalloc(sizeof *dr.polls_in_second * (size_t)dr.seconds);
     dr.sold_map = xmalloc((size_t)dr.nsched * (size_t)dr.max_seats);
     dr.total_seats = env_int("BENCH_DROP_SEATS", dr.nsched * 50);
 
@@ -1309,13 +1359,30 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
     sell_out = dr.t_sold_out ? (dr.t_sold_out - dr.t0) / 1e6 : -1;
     /* The queue can let a waiting user in only once a payment has freed a
      * slot: the rate counts from the first payment to the last admission a
-     * waiting user saw (a user sees it at the next poll, every 2 s). */
+     * waiting user saw (a user sees it at its next poll). */
     admit_span = dr.t_first_pay && dr.t_last_admit > dr.t_first_pay ?
         (dr.t_last_admit - dr.t_first_pay) / 1e6 : 0;
     rate = admit_span > 0 ? dr.admitted_after_wait / admit_span : 0;
     f = fopen(outfile, "w");
     if (!f)
         die("%s: %s", outfile, strerror(errno));
+    /* Polls a second, over the seconds the run lasted: the peak, and the
+     * mean from the first second with a poll to the last. */
+    {
+        int first = -1, last = -1;
+        long total = 0;
+        for (int k = 0; k < dr.seconds; k++) {
+            if (!dr.polls_in_second[k])
+                continue;
+            if (first < 0)
+                first = k;
+            last = k;
+            total += dr.polls_in_second[k];
+            if (dr.polls_in_second[k] > peak)
+                peak = dr.polls_in_second[k];
+        }
+        mean = first >= 0 ? (double)total / (double)(last - first + 1) : 0.0;
+    }
     fprintf(f, "{\"users\":%d,\"seats\":%d,\"sold\":%d,\"sold_twice\":%d,", users, dr.total_seats,
             api_sold >= 0 ? api_sold : dr.sold, dr.sold_twice);
     if (sell_out >= 0)
@@ -1326,12 +1393,14 @@ static int cmd_drop(const char *base, const char *dir, int users, int conns, int
             "\"sold_by_payments\":%d,\"sold_by_seat_maps\":%d,\"buyers\":%d,\"tokens_issued\":%d,"
             "\"seconds_to_issue_all\":%.3f,\"admitted\":%d,\"admitted_after_waiting\":%d,"
             "\"admission_rate_per_s\":%.1f,\"seconds_to_first_payment\":%.3f,"
-            "\"left_at_sold_out\":%d,\"polls\":%ld,"
+            "\"left_at_sold_out\":%d,\"polls\":%ld,\"polls_peak_per_s\":%ld,\"polls_mean_per_s\":%.1f,"
+            "\"poll_after_mean_s\":%.2f,"
             "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d}\n",
             dr.sold, api_sold, dr.buyers, dr.issued,
             dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
             dr.admitted_after_wait, rate, dr.t_first_pay ? (dr.t_first_pay - dr.t0) / 1e6 : 0.0,
-            dr.gone, dr.polls, dr.conflicts, dr.requests, dr.errors, conns);
+            dr.gone, dr.polls, peak, mean, dr.poll_afters ? dr.poll_after_sum / (double)dr.poll_afters : 0.0,
+            dr.conflicts, dr.requests, dr.errors, conns);
     fclose(f);
     if (dr.first_error[0])
         fprintf(stderr, "drop: first failure: %s\n", dr.first_error);
@@ -1518,6 +1587,9 @@ static int cmd_report(const char *dir, const char *outfile)
             printf("sold out in %.2f s", jnum(drop, "seconds_to_sell_out", 0));
         else
             printf("NOT sold out");
+        printf(", polls %" PRId64 "/s at the peak, %.0f/s on average (told %.1f s apart on average)",
+               jint(drop, "polls_peak_per_s", 0), jnum(drop, "polls_mean_per_s", 0),
+               jnum(drop, "poll_after_mean_s", 0));
         printf(", admission %.0f/s (%" PRId64 " admitted after waiting), %" PRId64 " errors: %s\n",
                jnum(drop, "admission_rate_per_s", 0), jint(drop, "admitted_after_waiting", 0),
                jint(drop, "errors", 0),
