@@ -12,6 +12,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
 #include "rds.h"
@@ -520,8 +521,86 @@ static void read_queue(struct request *r)
     http_json(r, 200, o);
 }
 
+/* The queue sizes and admissions of every concert still on sale, from
+ * Redis (the same for every host). 0, or -1 when a store did not answer. */
+static int write_queue_gauges(FILE *out)
+{
+    static const char sql[] =
+        "SELECT c.id FROM concerts c WHERE EXISTS"
+        " (SELECT 1 FROM schedules s WHERE s.concert_id = c.id AND sales_open(s.starts_at))"
+        " ORDER BY c.id LIMIT 1000";
+    static const char *const names[] = {"concert_queue_prequeue", "concert_queue_waiting", "concert_queue_active",
+                                        "concert_queue_admissions_total"};
+    static const char *const helps[] = {"Tokens in a concert's pre-queue, waiting for its opening.",
+                                        "Tokens waiting in a concert's line.",
+                                        "ACTIVE tokens of a concert within their period.",
+                                        "Admissions of a concert so far (kept in Redis, the same for every host)."};
+    struct queue_gauges *g;
+    PGresult *res;
+    int n, rc = 0;
+
+    if (db_read(sql, 0, NULL, &res) != DB_OK)
+        return -1;
+    n = PQntuples(res);
+    g = calloc((size_t)(n ? n : 1), sizeof *g);
+    if (!g) {
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t id = 0;
+        if (valid_id(PQgetvalue(res, i, 0), &id) < 0 || queue_gauges(id, &g[i]) != QUEUE_OK) {
+            rc = -1;
+            n = i;
+            break;
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", names[k], helps[k], names[k], k == 3 ? "counter" : "gauge");
+        for (int i = 0; i < n; i++) {
+            int64_t v = k == 0 ? g[i].pre_queue : k == 1 ? g[i].waiting : k == 2 ? g[i].active : g[i].admissions;
+            fprintf(out, "%s{concert=\"%s\"} %" PRId64 "\n", names[k], PQgetvalue(res, i, 0), v);
+        }
+    }
+    free(g);
+    PQclear(res);
+    return rc;
+}
+
+/* GET /metrics (admin key): the Prometheus text format. This host's
+ * counters come from its shared file (metrics.h), the queues from Redis;
+ * concert_metrics_complete says whether both could be read. */
+static void metrics(struct request *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out;
+    int host, queues;
+
+    if (require_admin(r) < 0)
+        return;
+    out = open_memstream(&text, &len);
+    if (!out) {
+        http_internal_error(r);
+        return;
+    }
+    host = metrics_write(out);
+    queues = write_queue_gauges(out);
+    fprintf(out, "# HELP concert_metrics_complete 1 when this host's counters and every queue could be read.\n"
+                 "# TYPE concert_metrics_complete gauge\nconcert_metrics_complete %d\n",
+            host == 0 && queues == 0);
+    if (fclose(out) != 0 || !text) {
+        free(text);
+        http_internal_error(r);
+        return;
+    }
+    http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
 static const struct route routes[] = {
     {"GET", "/healthz", health},
+    {"GET", "/metrics", metrics},
     {"POST", "/api/v1/admin/concerts", create_concert},
     {"GET", "/api/v1/admin/concerts/{}", read_settings},
     {"PATCH", "/api/v1/admin/concerts/{}", change_settings},

@@ -20,6 +20,7 @@
 #include "app.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
 
@@ -80,6 +81,7 @@ static void pay(struct request *r)
     queue_rc qrc;
     db_rc rc;
 
+    r->outcome_kind = METRICS_PAYMENT;
     if (http_idempotency_key(r, &key) < 0)
         return;
     token = queue_bearer(r);

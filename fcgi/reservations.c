@@ -15,6 +15,7 @@
 #include "booking.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
 #include "rand.h"
@@ -168,6 +169,7 @@ static void hold(struct request *r)
     PGresult *res;
     db_rc rc;
 
+    r->outcome_kind = METRICS_HOLD;
     if (queue_require_active(r, 0, &t) < 0)
         return;
     body = http_body_object(r);

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "rds.h"
 #include "request_log.h"
 
@@ -39,6 +40,7 @@ int app_setup(const char *program)
         log_error("libsodium cannot be initialised");
         return -1;
     }
+    metrics_open(g_config.metrics_file);
     db_init(g_config.pg_conninfo);
     rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
     return 0;
@@ -72,6 +74,7 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
         struct request r;
         struct timespec began, ended;
         char method[16];
+        double ms;
 
         clock_gettime(CLOCK_MONOTONIC, &began);
         if (http_read_request(&r, &fcgx) < 0) {
@@ -98,8 +101,10 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
         /* Logged once the answer is on its way: the client does not wait
          * for the line. */
         clock_gettime(CLOCK_MONOTONIC, &ended);
-        request_log(&r, group, (double)(ended.tv_sec - began.tv_sec) * 1e3 +
-                                   (double)(ended.tv_nsec - began.tv_nsec) / 1e6);
+        ms = (double)(ended.tv_sec - began.tv_sec) * 1e3 + (double)(ended.tv_nsec - began.tv_nsec) / 1e6;
+        request_log(&r, group, ms);
+        metrics_request(group, r.answered ? r.status : 500, ms);
+        metrics_outcome((enum metrics_kind)r.outcome_kind, r.concert_id, r.status);
         http_free_request(&r);
     }
     db_close();

@@ -19,6 +19,7 @@ static void config_defaults(struct config *c)
     memset(c, 0, sizeof *c);
     c->redis_port = 6379;
     c->redis_timeout_ms = 1000;
+    c->metrics_file = NULL;
     c->active_limit = 100;
     c->active_seconds = 1800;
     c->waiting_idle_seconds = 600;
@@ -38,6 +39,7 @@ void config_free(struct config *c)
 {
     free(c->pg_conninfo);
     free(c->redis_host);
+    free(c->metrics_file);
     if (c->admin_key) {
         /* Wipe the key before freeing so it does not linger in a core. */
         memset(c->admin_key, 0, strlen(c->admin_key));
@@ -153,6 +155,13 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
     }
     if (strcmp(key, "admin_key_file") == 0)
         return read_admin_key(v, c, err, errlen);
+    if (strcmp(key, "metrics_file") == 0) {
+        if (v[0] != '/') {
+            snprintf(err, errlen, "metrics_file must be an absolute path");
+            return -1;
+        }
+        return set_string(&c->metrics_file, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
     for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
         if (strcmp(key, longs[i].key) == 0) {
             if (parse_long(v, longs[i].min, longs[i].max, &n) < 0) {

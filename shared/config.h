@@ -15,6 +15,7 @@ struct config {
     int redis_port;
     int redis_timeout_ms;       /* connect and command timeout */
     char *admin_key;            /* read from admin_key_file */
+    char *metrics_file;         /* this host's shared counters (metrics.h) */
     /* Defaults for concerts created without these fields. */
     long active_limit;
     long active_seconds;

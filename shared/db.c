@@ -2,6 +2,7 @@
  * that sends each statement at most once (see db.h). */
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -47,9 +48,11 @@ static int db_text_len(const char *message)
     return len > INT_MAX ? INT_MAX : (int)len;
 }
 
+/* Every failed call passes here once: logged and counted (metrics.h). */
 static void db_log_error(const char *what, const char *message)
 {
     log_error("postgres%s: %.*s", what, db_text_len(message), message);
+    metrics_store_error(METRICS_POSTGRES);
 }
 
 /* libpq passes notices here, and also an error that arrives while no

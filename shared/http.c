@@ -147,8 +147,8 @@ void http_free_request(struct request *r)
     r->body = NULL;
 }
 
-static void http_write(struct request *r, int status, const char *extra_headers,
-                       const char *body, size_t len)
+static void http_write_typed(struct request *r, int status, const char *content_type, const char *extra_headers,
+                             const char *body, size_t len)
 {
     FCGX_Request *req = r->fcgx;
 
@@ -163,14 +163,24 @@ static void http_write(struct request *r, int status, const char *extra_headers,
         return;   /* a request built without FastCGI (tests, fuzzing) */
     FCGX_FPrintF(req->out,
                  "Status: %d %s\r\n"
-                 "Content-Type: application/json; charset=utf-8\r\n"
+                 "Content-Type: %s\r\n"
                  "Cache-Control: no-store\r\n"
                  "Content-Length: %lu\r\n"
                  "X-Request-Id: %s\r\n"
                  "%s\r\n",
-                 status, status_text(status), (unsigned long)len, r->request_id,
+                 status, status_text(status), content_type, (unsigned long)len, r->request_id,
                  extra_headers ? extra_headers : "");
     FCGX_PutStr(body, (int)len, req->out);
+}
+
+static void http_write(struct request *r, int status, const char *extra_headers, const char *body, size_t len)
+{
+    http_write_typed(r, status, "application/json; charset=utf-8", extra_headers, body, len);
+}
+
+void http_text(struct request *r, int status, const char *content_type, const char *body, size_t len)
+{
+    http_write_typed(r, status, content_type, NULL, body, len);
 }
 
 void http_json_text(struct request *r, int status, const char *json, size_t len)

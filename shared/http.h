@@ -34,6 +34,7 @@ struct request {
      * made here; returned in the answer and written in the request log. */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
     int64_t concert_id;           /* the concert the request is about; 0 unknown */
+    int outcome_kind;             /* enum metrics_kind: a hold or payment is counted by concert */
 };
 
 typedef void (*http_handler)(struct request *r);
@@ -92,6 +93,8 @@ void http_dispatch(struct request *r, const struct route *routes, size_t nroutes
 /* Replies. http_json takes ownership of body. */
 void http_json(struct request *r, int status, struct json_object *body);
 void http_json_text(struct request *r, int status, const char *json, size_t len);
+/* An answer that is not JSON (the metrics' text format). */
+void http_text(struct request *r, int status, const char *content_type, const char *body, size_t len);
 void http_error(struct request *r, int status, const char *code, const char *message);
 void http_unavailable(struct request *r, const char *what);
 void http_internal_error(struct request *r);

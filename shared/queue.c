@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 11
+#define QUEUE_NKEYS 12
 #define QUEUE_SWEEP_BATCH "200"
 /* A concert's cached facts are read again from PostgreSQL once they are a
  * second old (by the first request that finds them so), so an operator's
@@ -36,7 +36,7 @@
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
-    "local K_recent, K_pre, K_opened = KEYS[9], KEYS[10], KEYS[11]\n" \
+    "local K_recent, K_pre, K_opened, K_admissions = KEYS[9], KEYS[10], KEYS[11], KEYS[12]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
     "                        'paused', 'fresh_until', 'opens_ms')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
@@ -104,6 +104,7 @@
     "      end\n" \
     "    end\n" \
     "  end\n" \
+    "  if admitted > 0 then redis.call('INCRBY', K_admissions, admitted) end\n" \
     "  return admitted\n" \
     "end\n" \
     "local function describe(code, tok)\n" \
@@ -211,6 +212,14 @@ static struct rds_script open_script = {"queue_open",
     "redis.call('SET', KEYS[5], '1')\n"
     "return {'OPENED', n}\n", ""};
 
+/* What the metrics show of a concert's queue, read only.
+ * KEYS: pre, waiting, active, admissions. */
+static struct rds_script gauges_script = {"queue_gauges",
+    "local clock = redis.call('TIME')\n"
+    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
+    "return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),\n"
+    "        redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf'), tonumber(redis.call('GET', KEYS[4]) or '0')}\n", ""};
+
 /* The cheap path of queue_require_active: an ACTIVE token within its period
  * is all a guarded request needs, so this reads two keys and sweeps nothing.
  * Anything else (waiting, run out, unknown) goes through the status script,
@@ -250,7 +259,8 @@ struct queue_keys {
 static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
     static const char *const names[QUEUE_NKEYS] = {
-        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened"};
+        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened",
+        "admissions"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
         snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);
@@ -328,6 +338,8 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
  * opening time has come, so this is rare) draws again. */
 static queue_rc queue_open_keys(const struct queue_keys *k)
 {
+    const char *pre_queue = k->key[9];
+
     for (int attempt = 0; attempt < 3; attempt++) {
         const char *range[] = {"ZRANGE", k->key[9], "0", "-1"};
         redisReply *pre = rds_command(4, range, NULL);
@@ -372,8 +384,9 @@ static queue_rc queue_open_keys(const struct queue_keys *k)
             return QUEUE_REDIS_DOWN;
         changed = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
                   reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "CHANGED") == 0;
-        if (!changed && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2)
-            log_info("queue: pre-queue of %s opened: %lld tokens in random order", k->key[9],
+        if (!changed && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_INTEGER)
+            log_info("queue: %s opened: %lld tokens in random order", pre_queue,
                      (long long)reply->element[1]->integer);
         freeReplyObject(reply);
         if (!changed)
@@ -660,6 +673,33 @@ queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
     out->paused = reply_int(reply->element[4]) != 0;
     out->pre_queue = reply_int(reply->element[5]);
     out->opens_ms = reply_int(reply->element[6]);
+    freeReplyObject(reply);
+    return QUEUE_OK;
+}
+
+queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out)
+{
+    struct queue_keys k;
+    const char *argv[4];
+    redisReply *reply;
+
+    memset(out, 0, sizeof *out);
+    queue_keys_for(concert_id, &k);
+    argv[0] = k.key[9];    /* pre */
+    argv[1] = k.key[1];    /* waiting */
+    argv[2] = k.key[3];    /* active */
+    argv[3] = k.key[11];   /* admissions */
+    reply = rds_eval(&gauges_script, 4, 4, argv);
+    if (!reply)
+        return QUEUE_REDIS_DOWN;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+        freeReplyObject(reply);
+        return QUEUE_REDIS_DOWN;
+    }
+    out->pre_queue = reply_int(reply->element[0]);
+    out->waiting = reply_int(reply->element[1]);
+    out->active = reply_int(reply->element[2]);
+    out->admissions = reply_int(reply->element[3]);
     freeReplyObject(reply);
     return QUEUE_OK;
 }

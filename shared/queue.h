@@ -34,6 +34,7 @@
  *                        dropped for idleness)
  *   {c:C}:opened   STRING "1" once the pre-queue was opened (shuffled into
  *                        the line); it is opened once
+ *   {c:C}:admissions STRING admissions so far (a counter for the metrics)
  * When opensAt has come and the pre-queue was not opened, every script
  * answers OPEN before doing anything, and the caller opens it (queue_open)
  * and runs the script again: nobody arriving later gets ahead.
@@ -117,6 +118,14 @@ queue_rc queue_open(int64_t concert_id);
 
 /* Sweeps and admits as a poll would, then counts the concert's queue. */
 queue_rc queue_view(int64_t concert_id, struct queue_counts *out);
+
+struct queue_gauges {
+    int64_t pre_queue, waiting, active, admissions;
+};
+
+/* Reads, changing nothing, a concert's queue sizes and its admissions so far
+ * (for the metrics). */
+queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out);
 
 /* Forgets the cached facts of a concert (after it is created or changed). */
 void queue_forget_concert(int64_t concert_id);

@@ -2,6 +2,7 @@
  * each command at most once (see rds.h). */
 #include "rds.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -77,6 +78,7 @@ static int rds_connect(void)
     }
     if (rds_ctx->err) {
         log_error("redis: %s", rds_ctx->errstr);
+        metrics_store_error(METRICS_REDIS);
         rds_close();
         return -1;
     }
@@ -101,6 +103,7 @@ static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
     reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
     if (!reply) {
         log_error("redis %s: %s", argv[0], rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
+        metrics_store_error(METRICS_REDIS);
         rds_close();
         rds_lost = 1;
     }
@@ -113,6 +116,7 @@ redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
 
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_error("redis %s: %s", argv[0], reply->str);
+        metrics_store_error(METRICS_REDIS);
         freeReplyObject(reply);
         return NULL;
     }
@@ -185,6 +189,7 @@ redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char 
     free(full);
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_error("redis script %s: %s", script->name, reply->str);
+        metrics_store_error(METRICS_REDIS);
         freeReplyObject(reply);
         return NULL;
     }

@@ -152,7 +152,10 @@ int main(void)
     ok(password_verify_nobody("correct horse", 13) == 0, "a login for nobody never matches");
     {
         double wrong = 1e9, nobody = 1e9;
-        for (int i = 0; i < 3; i++) {
+        /* The least of five of each, and a wide band: the point is that
+         * nobody's login runs a whole verify (skipping it would take next to
+         * no time), on a machine that may be busy with other work. */
+        for (int i = 0; i < 5; i++) {
             double t0 = now_ms(), t1;
             password_verify(hash, "correct horsf", 13);
             t1 = now_ms();
@@ -162,7 +165,7 @@ int main(void)
             if (now_ms() - t1 < nobody)
                 nobody = now_ms() - t1;
         }
-        ok(nobody > 0.5 * wrong && nobody < 2 * wrong,
+        ok(nobody > 0.25 * wrong && nobody < 4 * wrong,
            "but costs one verify at the configured cost, as a wrong password does (%.1f ms vs %.1f ms)", nobody,
            wrong);
     }

@@ -30,7 +30,7 @@
 #define OPENINGS 2000
 
 static const char *const names[] = {"conf", "waiting", "seen", "active", "tokens", "users", "seq",
-                                    "admits", "recent", "pre", "opened"};
+                                    "admits", "recent", "pre", "opened", "admissions"};
 
 static void key_of(char *out, size_t cap, int64_t concert, const char *name)
 {

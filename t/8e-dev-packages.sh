@@ -46,8 +46,8 @@ check "fuzz adds clang and libFuzzer's runtime to up, and no browser, valgrind o
 check "bench adds wrk to up, and no browser, clang or valgrind" \
     "$(lacking "$bench" $up wrk)$(printf '%s\n' "$bench" | grep -E '^(chromium.*|clang.*|valgrind)$')"
 
-check "test needs all that up, fuzz and bench need, with valgrind, Chromium, CJK fonts and prove" \
-    "$(lacking "$test" $up $fuzz $bench valgrind chromium fonts-noto-cjk perl)"
+check "test needs all that up, fuzz and bench need, with valgrind, Chromium, CJK fonts, prove and promtool (prometheus)" \
+    "$(lacking "$test" $up $fuzz $bench valgrind chromium fonts-noto-cjk perl prometheus)"
 
 out=$("$REPO/dev" packages nonsense 2>&1)
 rc=$?
