@@ -97,14 +97,17 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
          * FCGX_Finish_r frees. */
         snprintf(method, sizeof method, "%s", r.method ? r.method : "-");
         r.method = method;
+        /* Counted before the answer leaves (a few additions in shared
+         * memory): a client that has its answer and scrapes /metrics next
+         * finds its request there, whichever process answers the scrape. */
+        clock_gettime(CLOCK_MONOTONIC, &ended);
+        ms = (double)(ended.tv_sec - began.tv_sec) * 1e3 + (double)(ended.tv_nsec - began.tv_nsec) / 1e6;
+        metrics_request(group, r.answered ? r.status : 500, ms);
+        metrics_outcome((enum metrics_kind)r.outcome_kind, r.concert_id, r.status);
         FCGX_Finish_r(&fcgx);
         /* Logged once the answer is on its way: the client does not wait
          * for the line. */
-        clock_gettime(CLOCK_MONOTONIC, &ended);
-        ms = (double)(ended.tv_sec - began.tv_sec) * 1e3 + (double)(ended.tv_nsec - began.tv_nsec) / 1e6;
         request_log(&r, group, ms);
-        metrics_request(group, r.answered ? r.status : 500, ms);
-        metrics_outcome((enum metrics_kind)r.outcome_kind, r.concert_id, r.status);
         http_free_request(&r);
     }
     db_close();
