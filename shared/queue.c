@@ -531,6 +531,26 @@ int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, i
     return after > (double)longest ? longest : (int64_t)after;
 }
 
+int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t idle_ms, int64_t *low, int64_t *high)
+{
+    int64_t longest = idle_ms / 2000, spread;
+
+    if (longest > QUEUE_POLL_MAX_S)
+        longest = QUEUE_POLL_MAX_S;
+    if (longest < 1)
+        longest = 1;
+    /* Seconds over which pre_count polls keep within the budget. */
+    spread = (int64_t)ceil((double)(pre_count > 0 ? pre_count : 0) / QUEUE_POLL_BUDGET);
+    if (until_s >= 1 && until_s + spread <= longest) {
+        *low = until_s;
+        *high = until_s + spread;
+        return 1;
+    }
+    *low = 1;
+    *high = longest;
+    return 0;
+}
+
 /* Reads a describe() reply (with the token appended) into a ticket. */
 static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct queue_ticket *t)
 {
@@ -554,20 +574,18 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     t->expires_ms = reply_int(e[4]);
     t->opens_ms = reply_int(e[12]);
     if (strcmp(e[2]->str, "PRE") == 0) {
-        /* In the pre-queue: no place yet. Each is told to poll at a random
-         * moment within the longest wait and then every longest wait, so
-         * however many arrived at once their polls spread evenly over it,
-         * at the opening too. */
-        int64_t longest = reply_int(e[11]) / 2000, until = (t->opens_ms - reply_int(e[7]) + 999) / 1000;
-        if (longest > QUEUE_POLL_MAX_S)
-            longest = QUEUE_POLL_MAX_S;
-        if (longest < 1)
-            longest = 1;
+        /* In the pre-queue: no place yet; a random moment in the window
+         * (queue_pre_poll_window), so the crowd's polls spread over it.
+         * A user told the longest wait keeps that rhythm until the opening
+         * comes within reach. */
+        int64_t until = (t->opens_ms - reply_int(e[7]) + 999) / 1000, low, high;
+        int near = queue_pre_poll_window(until, reply_int(e[10]), reply_int(e[11]), &low, &high);
         t->position = -1;
         t->estimated_wait_s = until > 0 ? until : 0;
-        t->poll_after_s = longest;
-        if (t->created && rand_between(1, longest, &t->poll_after_s) < 0)
-            t->poll_after_s = longest;
+        if (!near && !t->created)
+            t->poll_after_s = high;
+        else if (rand_between(low, high, &t->poll_after_s) < 0)
+            t->poll_after_s = high;
     } else if (t->state == QUEUE_ACTIVE) {
         /* Nothing to wait for: a poll only notices the end sooner. */
         int64_t left_s = (t->expires_ms - reply_int(e[7])) / 1000;

@@ -80,6 +80,14 @@ struct queue_ticket {
  * limit, and long enough that the whole line stays within the budget. */
 int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
 
+/* The window [*low, *high] a pre-queued user picks pollAfterSeconds from,
+ * until_s seconds before the opening with pre_count in the pre-queue:
+ * spread over the longest wait while the opening is far; once it is within
+ * reach, just after it, spread over as many seconds as keep the crowd
+ * within the budget, so they all learn their places soon after it.
+ * Returns 1 when the opening is within reach, else 0. */
+int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t idle_ms, int64_t *low, int64_t *high);
+
 typedef enum {
     QUEUE_OK = 0,
     QUEUE_NO_CONCERT,          /* 404 */

@@ -9,7 +9,8 @@
  * back; the first in line polls every second; and the whole line together
  * polls at most 3,000 times a second (QUEUE_POLL_BUDGET), or, when so many
  * wait that a poll a minute from each already costs more, that plus a
- * quarter of the budget. Then through the API: token and status answers
+ * quarter of the budget. The pre-queue is told to come back just after
+ * the opening, spread so that its polls stay within the budget. Then through the API: token and status answers
  * carry pollAfterSeconds (and opensAt null), 1 for the head of the line;
  * and with an idle limit of 4 seconds a waiting user who polls exactly
  * when told stays in line for 10 seconds, while one who stops polling is
@@ -71,6 +72,35 @@ static void rule_checks(void)
     ok(bounded, "the whole line polls within the budget (at worst %.0f%% of it)", worst * 100);
 }
 
+/* The pre-queue's rule (queue_pre_poll_window): far from the opening, a
+ * poll anywhere within the longest wait; once the opening is within reach,
+ * every pre-queued user is told to come back just after it, and however
+ * many they are, the window is wide enough that their polls at the opening
+ * stay within the budget and short enough to end within the longest wait
+ * (so within the idle limit). */
+static void pre_queue_checks(void)
+{
+    static const int64_t crowds[] = {0, 1, 500, 3000, 20000, 100000, 200000};
+    int far_ok = 1, near_ok = 1, bounded = 1, near;
+    int64_t low, high;
+
+    for (size_t i = 0; i < sizeof crowds / sizeof crowds[0]; i++) {
+        for (int64_t until = 1; until <= 300; until++) {
+            if (!queue_pre_poll_window(until, crowds[i], 600000, &low, &high)) {
+                far_ok = far_ok && low == 1 && high == 60 && until + (crowds[i] + 2999) / 3000 > 60;
+                continue;
+            }
+            near_ok = near_ok && low == until && high >= low && high <= 60;
+            if ((double)crowds[i] / (double)(high - low + 1) > QUEUE_POLL_BUDGET)
+                bounded = 0;
+        }
+    }
+    near = queue_pre_poll_window(5, 20000, 600000, &low, &high);
+    ok(far_ok && near_ok && near && low == 5 && high == 12,
+       "pre-queue: 20,000 five seconds before the opening come back 5 to 12 s later; far from it, within 60 s");
+    ok(bounded, "the pre-queue's polls just after the opening stay within the budget");
+}
+
 int main(void)
 {
     char users[4][37];
@@ -80,8 +110,9 @@ int main(void)
     int stayed = 1, told_max = 0;
 
     t_init();
-    plan(10);
+    plan(12);
     rule_checks();
+    pre_queue_checks();
 
     concert = t_create_concert(1, 600, 600, 300, 1, 5, 1000, sched);
     pin_conf(concert, "1", "600000", "4000");
