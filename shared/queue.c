@@ -117,8 +117,9 @@
     "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms, shown_opens}\n" \
     "  end\n" \
     "  if redis.call('ZSCORE', K_pre, tok) then\n" \
-    "    return {code, user, 'PRE', 0, 0, 0, 0, now, limit, active_ms, redis.call('ZCARD', K_pre), idle_ms,\n" \
-    "            shown_opens}\n" \
+    "    local first = redis.call('ZRANGE', K_pre, 0, 0, 'WITHSCORES')\n" \
+    "    return {code, user, 'PRE', 0, 0, 0, tonumber(first[2] or now), now, limit, active_ms,\n" \
+    "            redis.call('ZCARD', K_pre), idle_ms, shown_opens}\n" \
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
     "  if not rank then return {'INVALID'} end\n" \
@@ -158,9 +159,13 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
 static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "if ended(ARGV[1]) then drop(ARGV[1]) end\n"
+    /* Last seen at the opening itself (the opening marks every pre-queued
+     * token seen then): this is its first look at its place. */
+    "local last = opened and redis.call('ZSCORE', K_seen, ARGV[1])\n"
+    "local first_look = last and tonumber(last) == tonumber(redis.call('GET', K_opened) or '-1')\n"
     "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
     "admit(nil)\n"
-    "local d = describe('OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};
+    "local d = describe(first_look and 'FIRST' or 'OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};
 
 /* ARGV: token. */
 static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
@@ -209,7 +214,7 @@ static struct rds_script open_script = {"queue_open",
     "  redis.call('ZADD', KEYS[2], unpack(seen))\n"
     "end\n"
     "redis.call('DEL', KEYS[4])\n"
-    "redis.call('SET', KEYS[5], '1')\n"
+    "redis.call('SET', KEYS[5], now)\n"
     "return {'OPENED', n}\n", ""};
 
 /* What the metrics show of a concert's queue, read only.
@@ -497,17 +502,20 @@ static int64_t queue_estimate(int64_t position, double per_second)
     return (int64_t)(wait + 0.999);
 }
 
-int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms)
+int64_t queue_poll_longest(int64_t idle_ms)
 {
-    /* The longest wait between polls: 60 s, and half the idle limit, so a
-     * client that polls when told is never dropped for idleness. */
     int64_t longest = idle_ms / 2000;
-    double head_budget, seconds_per_place, after;
 
     if (longest > QUEUE_POLL_MAX_S)
         longest = QUEUE_POLL_MAX_S;
-    if (longest < 1)
-        longest = 1;
+    return longest < 1 ? 1 : longest;
+}
+
+int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms)
+{
+    int64_t longest = queue_poll_longest(idle_ms);
+    double head_budget, seconds_per_place, after;
+
     if (position <= 0)
         return longest;
     /* Waiters told to wait the longest poll waiting / longest times a
@@ -531,16 +539,24 @@ int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, i
     return after > (double)longest ? longest : (int64_t)after;
 }
 
-int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t idle_ms, int64_t *low, int64_t *high)
+int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t arriving_ms, int64_t idle_ms,
+                          int64_t *low, int64_t *high)
 {
-    int64_t longest = idle_ms / 2000, spread;
+    int64_t longest = queue_poll_longest(idle_ms), spread;
+    double expected;
 
-    if (longest > QUEUE_POLL_MAX_S)
-        longest = QUEUE_POLL_MAX_S;
-    if (longest < 1)
-        longest = 1;
-    /* Seconds over which pre_count polls keep within the budget. */
-    spread = (int64_t)ceil((double)(pre_count > 0 ? pre_count : 0) / QUEUE_POLL_BUDGET);
+    /* Everyone told before the opening shares the seconds after it, so the
+     * window is sized for the crowd there will be by then: those already
+     * here, and as many more as have been arriving a second (counted over
+     * at least a second) until the opening. Sized for fewer, the first
+     * arrivals would all come back in the first second or two. */
+    if (pre_count < 0)
+        pre_count = 0;
+    if (arriving_ms < 1000)
+        arriving_ms = 1000;
+    expected = (double)pre_count * (1.0 + (double)(until_s > 0 ? until_s : 0) * 1000.0 / (double)arriving_ms);
+    /* Seconds over which that many polls keep within the budget. */
+    spread = (int64_t)ceil(expected / QUEUE_POLL_BUDGET);
     if (until_s >= 1 && until_s + spread <= longest) {
         *low = until_s;
         *high = until_s + spread;
@@ -566,6 +582,7 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     }
     memset(t, 0, sizeof *t);
     t->created = strcmp(e[0]->str, "CREATED") == 0;
+    t->first_look = t->created || strcmp(e[0]->str, "FIRST") == 0;
     memcpy(t->user_id, e[1]->str, e[1]->len);
     memcpy(t->token, e[13]->str, e[13]->len);
     t->concert_id = concert_id;
@@ -579,7 +596,8 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
          * A user told the longest wait keeps that rhythm until the opening
          * comes within reach. */
         int64_t until = (t->opens_ms - reply_int(e[7]) + 999) / 1000, low, high;
-        int near = queue_pre_poll_window(until, reply_int(e[10]), reply_int(e[11]), &low, &high);
+        int near = queue_pre_poll_window(until, reply_int(e[10]), reply_int(e[7]) - reply_int(e[6]),
+                                         reply_int(e[11]), &low, &high);
         t->position = -1;
         t->estimated_wait_s = until > 0 ? until : 0;
         if (!near && !t->created)
@@ -594,8 +612,17 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     } else {
         double rate = queue_admission_rate(reply_int(e[5]), reply_int(e[6]), reply_int(e[7]), reply_int(e[8]),
                                            reply_int(e[9]));
+        int64_t spread;
         t->estimated_wait_s = queue_estimate(t->position, rate);
         t->poll_after_s = queue_poll_after(t->position, reply_int(e[10]), rate, reply_int(e[11]));
+        /* A first look at one's place (a new token, or a pre-queued one's
+         * first poll after the opening) is told a random moment in the
+         * second half of its wait: a burst of them (the crowd arriving, the
+         * pre-queue just after the opening) would otherwise come back as
+         * the same burst one wait later, and again each wait after. */
+        if (t->first_look && t->poll_after_s > 1 &&
+            rand_between((t->poll_after_s + 1) / 2, t->poll_after_s, &spread) == 0)
+            t->poll_after_s = spread;
     }
     return QUEUE_OK;
 }

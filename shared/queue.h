@@ -66,27 +66,37 @@ struct queue_ticket {
     int64_t poll_after_s;      /* when the client should poll next (1..60) */
     int64_t opens_ms;          /* the pre-queue's opening, while it is ahead; else 0 */
     int created;               /* 1 when queue_enter made a new token */
+    int first_look;            /* created, or a pre-queued token's first poll after the opening */
 };
 
-/* The longest pollAfterSeconds, and the polls a second one concert's
- * waiting users should make together at most (while their count allows:
- * each polls at least once a minute). */
+/* The longest pollAfterSeconds (the contract's), and the polls a second
+ * one concert's waiting users should make together at most (while their
+ * count allows: each polls at least once a minute). */
 #define QUEUE_POLL_MAX_S 60
 #define QUEUE_POLL_BUDGET 3000.0
 
+/* The longest pollAfterSeconds for waiting users whose idle limit is
+ * idle_ms: 60 s, and half the idle limit, so a client that polls when told
+ * is never dropped for idleness. */
+int64_t queue_poll_longest(int64_t idle_ms);
+
 /* pollAfterSeconds for the user at position (1-based) among waiting users
  * of a concert admitting per_second, whose idle limit is idle_ms: about
- * half the expected wait, 1 near the head, at most 60 s and half the idle
- * limit, and long enough that the whole line stays within the budget. */
+ * half the expected wait, 1 near the head, at most queue_poll_longest, and
+ * long enough that the whole line stays within the budget. A first look at
+ * one's place is told a random moment in the second half of this
+ * (queue.c says why). */
 int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
 
 /* The window [*low, *high] a pre-queued user picks pollAfterSeconds from,
- * until_s seconds before the opening with pre_count in the pre-queue:
- * spread over the longest wait while the opening is far; once it is within
- * reach, just after it, spread over as many seconds as keep the crowd
- * within the budget, so they all learn their places soon after it.
- * Returns 1 when the opening is within reach, else 0. */
-int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t idle_ms, int64_t *low, int64_t *high);
+ * until_s seconds before the opening, with pre_count in the pre-queue who
+ * have been arriving for arriving_ms: spread over the longest wait while
+ * the opening is far; once it is within reach, just after it, spread over
+ * as many seconds as keep the crowd expected by then within the budget,
+ * so they all learn their places soon after it. Returns 1 when the
+ * opening is within reach, else 0. */
+int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t arriving_ms, int64_t idle_ms,
+                          int64_t *low, int64_t *high);
 
 typedef enum {
     QUEUE_OK = 0,

@@ -14,12 +14,14 @@
  * carry pollAfterSeconds (and opensAt null), 1 for the head of the line;
  * and with an idle limit of 4 seconds a waiting user who polls exactly
  * when told stays in line for 10 seconds, while one who stops polling is
- * dropped. */
+ * dropped; and a burst of arrivals is told first polls spread over the
+ * second half of their waits, so it does not come back as a burst. */
 #include "tap.h"
 #include "testlib.h"
 #include "queue.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <unistd.h>
 
 static void pin_conf(int64_t concert_id, const char *limit, const char *active_ms, const char *idle_ms)
@@ -74,31 +76,59 @@ static void rule_checks(void)
 
 /* The pre-queue's rule (queue_pre_poll_window): far from the opening, a
  * poll anywhere within the longest wait; once the opening is within reach,
- * every pre-queued user is told to come back just after it, and however
- * many they are, the window is wide enough that their polls at the opening
- * stay within the budget and short enough to end within the longest wait
- * (so within the idle limit). */
+ * every pre-queued user is told to come back just after it, in a window
+ * sized for the crowd expected by then. Simulated: crowds arriving at 500
+ * to 20,000 a second for 2 to 10 seconds before the opening, each user
+ * told with the pre-queue as it was when they arrived; their polls in any
+ * second after the opening stay under 4/3 of the budget, all of them come
+ * back within the longest wait (so within the idle limit), and they learn
+ * their places within 1.5 crowd / budget + 2 seconds of the opening (the
+ * crowd is foreseen from whole seconds, a little high). */
 static void pre_queue_checks(void)
 {
-    static const int64_t crowds[] = {0, 1, 500, 3000, 20000, 100000, 200000};
-    int far_ok = 1, near_ok = 1, bounded = 1, near;
+    static const int rates[] = {500, 4000, 20000};
+    static const int opens_in[] = {2, 5, 10};
+    int far_ok = 1, near_ok = 1, soon = 1, near;
+    double worst = 0;
     int64_t low, high;
 
-    for (size_t i = 0; i < sizeof crowds / sizeof crowds[0]; i++) {
-        for (int64_t until = 1; until <= 300; until++) {
-            if (!queue_pre_poll_window(until, crowds[i], 600000, &low, &high)) {
-                far_ok = far_ok && low == 1 && high == 60 && until + (crowds[i] + 2999) / 3000 > 60;
-                continue;
+    for (int until = 1; until <= 300; until++) {
+        if (!queue_pre_poll_window(until, 100000, 10000, 600000, &low, &high))
+            far_ok = far_ok && low == 1 && high == 60;
+    }
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        for (size_t j = 0; j < sizeof opens_in / sizeof opens_in[0]; j++) {
+            int64_t crowd = (int64_t)rates[i] * opens_in[j];
+            double per_second[61] = {0};
+            int last = 0;
+
+            for (int64_t k = 0; k < crowd; k++) {
+                double t = (double)k / rates[i];
+                int64_t until = (int64_t)ceil(opens_in[j] - t);
+                if (!queue_pre_poll_window(until, k + 1, (int64_t)(t * 1000), 600000, &low, &high))
+                    continue;
+                near_ok = near_ok && low == until && high >= low && high <= 60;
+                /* Polled p seconds after arriving at t: second p - until after the opening. */
+                for (int64_t p = low; p <= high && p - until <= 60; p++) {
+                    per_second[p - until] += 1.0 / (double)(high - low + 1);
+                    if (p - until > last)
+                        last = (int)(p - until);
+                }
             }
-            near_ok = near_ok && low == until && high >= low && high <= 60;
-            if ((double)crowds[i] / (double)(high - low + 1) > QUEUE_POLL_BUDGET)
-                bounded = 0;
+            for (int x = 0; x <= 60; x++)
+                if (per_second[x] / QUEUE_POLL_BUDGET > worst)
+                    worst = per_second[x] / QUEUE_POLL_BUDGET;
+            if (last > (int)ceil(1.5 * (double)crowd / QUEUE_POLL_BUDGET) + 2)
+                soon = 0;
         }
     }
-    near = queue_pre_poll_window(5, 20000, 600000, &low, &high);
-    ok(far_ok && near_ok && near && low == 5 && high == 12,
-       "pre-queue: 20,000 five seconds before the opening come back 5 to 12 s later; far from it, within 60 s");
-    ok(bounded, "the pre-queue's polls just after the opening stay within the budget");
+    near = queue_pre_poll_window(5, 20000, 5000, 600000, &low, &high);
+    ok(far_ok && near_ok && near && low == 5 && high == 19,
+       "pre-queue: 20,000 in 5 s, 5 s before the opening (40,000 by then), are told 5 to 19 s; far from it, "
+       "1 to 60 s");
+    ok(worst <= 4.0 / 3.0, "their polls just after the opening stay under 4/3 of the budget (at worst %.0f%%)",
+       worst * 100);
+    ok(soon, "and all come back within 1.5 crowd / budget + 2 seconds of the opening");
 }
 
 int main(void)
@@ -110,7 +140,7 @@ int main(void)
     int stayed = 1, told_max = 0;
 
     t_init();
-    plan(12);
+    plan(14);
     rule_checks();
     pre_queue_checks();
 
@@ -162,5 +192,37 @@ int main(void)
     t_resp_free(&r);
     for (int i = 0; i < 3; i++)
         free(tokens[i]);
+
+    /* A burst of arrivals: each one's first poll falls at a random moment
+     * in the second half of what it is told afterwards, so the burst does
+     * not come back as one. */
+    {
+        enum { BURST = 24 };
+        char id[37];
+        char *burst[BURST];
+        int64_t first[BURST], later, c2, s2[1];
+        int within = 1, earlier = 0;
+
+        c2 = t_create_concert(1, 600, 600, 300, 1, 5, 1000, s2);
+        pin_conf(c2, "1", "600000", "600000");
+        for (int i = 0; i < BURST; i++) {
+            t_user(id);
+            burst[i] = t_issue_token(c2, id, &r);
+            first[i] = t_json_int(r.json, "pollAfterSeconds");
+            t_resp_free(&r);
+        }
+        for (int i = 1; i < BURST; i++) {
+            t_get("/api/v1/queue/status", burst[i], &r);
+            later = t_json_int(r.json, "pollAfterSeconds");
+            t_resp_free(&r);
+            if (first[i] < (later + 1) / 2 || first[i] > later)
+                within = 0;
+            earlier += first[i] < later;
+        }
+        ok(within && earlier > 0, "a burst's first polls: each in the second half of its later wait, %d of %d sooner",
+           earlier, BURST - 1);
+        for (int i = 0; i < BURST; i++)
+            free(burst[i]);
+    }
     return done_testing();
 }
