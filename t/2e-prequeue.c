@@ -16,7 +16,10 @@
  * in the pre-queue. Nobody polls until the opening, longer than the idle
  * limit, and nobody is dropped for it. A fifth user, arriving after the
  * opening, opens it by asking: the four have places 1 to 4 (one admitted,
- * three waiting at 1, 2, 3) and the fifth waits behind all of them. */
+ * three waiting at 1, 2, 3) and the fifth waits behind all of them. Last,
+ * a pre-queue of 24 looks at its places just after the opening: each is
+ * told a random moment in the second half of its wait, so they do not all
+ * come back together again. */
 #include "tap.h"
 #include "testlib.h"
 #include "queue.h"
@@ -122,7 +125,7 @@ int main(void)
     int complete = 1;
 
     t_init();
-    plan(14);
+    plan(15);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
 
     for (int round = 0; round < OPENINGS; round++) {
@@ -256,6 +259,55 @@ int main(void)
         }
         for (int i = 0; i < 5; i++)
             free(tokens[i]);
+    }
+
+    /* The pre-queue comes back together just after the opening: each one's
+     * first look at its place is told a random moment in the second half
+     * of its wait (what it is told at its next poll), so the crowd does
+     * not come back together again one wait later. */
+    {
+        enum { CROWD = 24 };
+        char body[512], opens[32], when[32], id[37];
+        char *crowd[CROWD];
+        int64_t first[CROWD], later, concert, sched[1];
+        int within = 1, sooner = 0, looked = 0;
+        struct t_resp r;
+        time_t opening = time(NULL) + 3;
+
+        t_time_from_now(3, opens);
+        t_time_from_now(86400, when);
+        snprintf(body, sizeof body,
+                 "{\"title\":\"echo\",\"activeLimit\":1,\"waitingIdleSeconds\":600,\"opensAt\":\"%s\","
+                 "\"schedules\":[{\"startsAt\":\"%s\",\"seatCount\":5}]}", opens, when);
+        concert = t_create_concert_json(body, sched, 1);
+        for (int i = 0; i < CROWD; i++) {
+            t_user(id);
+            crowd[i] = t_issue_token(concert, id, &r);
+            t_resp_free(&r);
+        }
+        while (time(NULL) <= opening)
+            t_sleep_ms(200);
+        for (int i = 0; i < CROWD; i++) {
+            t_get("/api/v1/queue/status", crowd[i], &r);
+            first[i] = t_json_int(r.json, "position") > 0 ? t_json_int(r.json, "pollAfterSeconds") : 0;
+            t_resp_free(&r);
+        }
+        for (int i = 0; i < CROWD; i++) {
+            if (first[i] == 0)
+                continue;   /* the one admitted */
+            looked++;
+            t_get("/api/v1/queue/status", crowd[i], &r);
+            later = t_json_int(r.json, "pollAfterSeconds");
+            t_resp_free(&r);
+            if (first[i] < (later + 1) / 2 || first[i] > later)
+                within = 0;
+            sooner += first[i] < later;
+        }
+        ok(looked == CROWD - 1 && within && sooner > 0,
+           "after the opening, each first look is told a moment in the second half of its wait (%d of %d sooner)",
+           sooner, looked);
+        for (int i = 0; i < CROWD; i++)
+            free(crowd[i]);
     }
     return done_testing();
 }
