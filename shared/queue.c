@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 12
+#define QUEUE_NKEYS 14
 #define QUEUE_SWEEP_BATCH "200"
 /* A concert's cached facts are read again from PostgreSQL once they are a
  * second old (by the first request that finds them so), so an operator's
@@ -24,19 +24,56 @@
 #define QUEUE_FACTS_FRESH_MS "1000"
 #define QUEUE_FACTS_TTL_MS "3600000"
 
+/* The queue's events (queue.joined, queue.admitted, queue.ended,
+ * queue.dropped) go to the concert's stream {c:C}:queue-events from the
+ * scripts that make the change, so an event is written if and only if its
+ * change is, and stays in the concert's hash slot. Each entry has the
+ * fields every event has (eventId, type, occurredAt, concertId, data); the
+ * data names the user, never the token (a credential). eventId is the
+ * concert, the time and a counter, unique even if Redis loses the counter.
+ * The stream keeps 24 hours (trimmed by id, MINID). iso() is RFC 3339 with
+ * milliseconds, from days to a civil date (Howard Hinnant's algorithm):
+ * Redis's Lua has no date functions. */
+#define QUEUE_LUA_EVENTS \
+    "local concert_id = string.match(K_conf, '^{c:(%d+)}')\n" \
+    "local function iso(ms)\n" \
+    "  local s = math.floor(ms / 1000)\n" \
+    "  local days, rem = math.floor(s / 86400), s % 86400\n" \
+    "  local z = days + 719468\n" \
+    "  local era = math.floor(z / 146097)\n" \
+    "  local doe = z - era * 146097\n" \
+    "  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)\n" \
+    "  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))\n" \
+    "  local mp = math.floor((5 * doy + 2) / 153)\n" \
+    "  local d = doy - math.floor((153 * mp + 2) / 5) + 1\n" \
+    "  local m = mp < 10 and mp + 3 or mp - 9\n" \
+    "  local y = yoe + era * 400 + (m <= 2 and 1 or 0)\n" \
+    "  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),\n" \
+    "                       math.floor(rem / 60) % 60, rem % 60, ms % 1000)\n" \
+    "end\n" \
+    "local function emit(kind, tok, data)\n" \
+    "  data.userId = redis.call('HGET', K_tok, tok)\n" \
+    "  if not data.userId then return end\n" \
+    "  local n = redis.call('INCR', K_eseq)\n" \
+    "  redis.call('XADD', K_events, 'MINID', '~', now - 86400000, '*',\n" \
+    "             'eventId', 'queue-' .. concert_id .. '-' .. now .. '-' .. n, 'type', kind,\n" \
+    "             'occurredAt', iso(now), 'concertId', concert_id, 'data', cjson.encode(data))\n" \
+    "end\n"
+
 /* Shared head of every queue script: names the keys, reads the concert's
  * cached facts and Redis's clock, and defines sweep/admit/describe.
  *
  * A sweep ends at most QUEUE_SWEEP_BATCH run-out tokens and as many idle
  * waiters a call, so more may be stored than it reached: every reader
  * therefore compares end times itself. A token whose active period has ended
- * or a waiter idle past waitingIdleSeconds is over (ended(), idle()) whether
+ * or a waiter idle past waitingIdleSeconds is over (over(), idle()) whether
  * or not a sweep has removed it yet: it is not ACTIVE, not "a live token",
  * holds no slot and is never admitted. */
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
     "local K_recent, K_pre, K_opened, K_admissions = KEYS[9], KEYS[10], KEYS[11], KEYS[12]\n" \
+    "local K_events, K_eseq = KEYS[13], KEYS[14]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
     "                        'paused', 'fresh_until', 'opens_ms')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
@@ -55,6 +92,7 @@
     "  return reply\n" \
     "end\n" \
     "local dropped = 0\n" \
+    QUEUE_LUA_EVENTS \
     "local function forget(tok)\n" \
     "  local user = redis.call('HGET', K_tok, tok)\n" \
     "  if user then\n" \
@@ -62,7 +100,8 @@
     "    if redis.call('HGET', K_usr, user) == tok then redis.call('HDEL', K_usr, user) end\n" \
     "  end\n" \
     "end\n" \
-    "local function drop(tok)\n" \
+    "local function drop(tok, why)\n" \
+    "  emit(why == 'idle' and 'queue.dropped' or 'queue.ended', tok, {reason = why})\n" \
     "  redis.call('ZREM', K_act, tok); redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
     "  redis.call('ZREM', K_pre, tok)\n" \
     "  forget(tok); dropped = dropped + 1\n" \
@@ -71,16 +110,16 @@
     "  local seen = redis.call('ZSCORE', K_seen, tok)\n" \
     "  return seen and tonumber(seen) <= now - idle_ms\n" \
     "end\n" \
-    "local function ended(tok)\n" \
+    "local function over(tok)\n" \
     "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
-    "  if exp then return tonumber(exp) <= now end\n" \
-    "  return idle(tok)\n" \
+    "  if exp then return tonumber(exp) <= now and 'expired' or nil end\n" \
+    "  return idle(tok) and 'idle' or nil\n" \
     "end\n" \
     "local function sweep(max)\n" \
     "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(gone) do drop(tok) end\n" \
+    "  for _, tok in ipairs(gone) do drop(tok, 'expired') end\n" \
     "  local quiet = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(quiet) do drop(tok) end\n" \
+    "  for _, tok in ipairs(quiet) do drop(tok, 'idle') end\n" \
     "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
     "end\n" \
     "local function admit(fresh)\n" \
@@ -94,12 +133,13 @@
     "    if #heads == 0 then break end\n" \
     "    for _, tok in ipairs(heads) do\n" \
     "      if idle(tok) then\n" \
-    "        drop(tok); skipped = skipped + 1\n" \
+    "        drop(tok, 'idle'); skipped = skipped + 1\n" \
     "      else\n" \
     "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
     "        redis.call('ZADD', K_act, now + active_ms, tok)\n" \
     "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
     "        redis.call('ZADD', K_recent, now, tok); redis.call('PEXPIRE', K_recent, 60000)\n" \
+    "        emit('queue.admitted', tok, {expiresAt = iso(now + active_ms)})\n" \
     "        admitted = admitted + 1; free = free - 1\n" \
     "      end\n" \
     "    end\n" \
@@ -134,7 +174,8 @@
 static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
     "local tok = redis.call('HGET', K_usr, ARGV[1])\n"
-    "if tok and ended(tok) then drop(tok); tok = nil end\n"
+    "local why = tok and over(tok)\n"
+    "if why then drop(tok, why); tok = nil end\n"
     "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok) or\n"
     "            redis.call('ZSCORE', K_pre, tok)) then\n"
     "  redis.call('ZADD', K_seen, 'XX', now, tok)\n"
@@ -147,10 +188,12 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "redis.call('HSET', K_usr, ARGV[1], tok)\n"
     "if before_open then\n"
     "  redis.call('ZADD', K_pre, now, tok)\n"
+    "  emit('queue.joined', tok, {preQueue = true})\n"
     "  local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n"
     "end\n"
     "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
     "redis.call('ZADD', K_seen, now, tok)\n"
+    "emit('queue.joined', tok, {preQueue = false})\n"
     "admit(tok)\n"
     "local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n", ""};
 
@@ -158,7 +201,8 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
  * one already idle past its limit is ended before the poll could revive it. */
 static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "if ended(ARGV[1]) then drop(ARGV[1]) end\n"
+    "local why = over(ARGV[1])\n"
+    "if why then drop(ARGV[1], why) end\n"
     /* Last seen at the opening itself (the opening marks every pre-queued
      * token seen then): this is its first look at its place. */
     "local last = opened and redis.call('ZSCORE', K_seen, ARGV[1])\n"
@@ -169,6 +213,7 @@ static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
 
 /* ARGV: token. */
 static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
+    "if redis.call('HEXISTS', K_tok, ARGV[1]) == 1 then emit('queue.ended', ARGV[1], {reason = 'paid'}) end\n"
     "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1]); redis.call('ZREM', K_pre, ARGV[1])\n"
     "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
@@ -193,7 +238,10 @@ static struct rds_script view_script = {"queue_view", QUEUE_LUA_PRELUDE
 /* The opening of the pre-queue: the pre-queued tokens, in the order given
  * (a uniformly random one, drawn in C from getrandom), go to the line ahead
  * of everyone who comes later, once. Refused when it already happened, or
- * when the pre-queue is not the set the order was drawn from.
+ * when the pre-queue is not the set the order was drawn from. Every token
+ * is marked seen a millisecond before the opening, and "opened" keeps that
+ * mark: a token last seen at the mark has not looked at its place yet (a
+ * poll in the opening's own millisecond is seen after it).
  * KEYS: waiting, seen, seq, pre, opened. ARGV: n, then the n tokens. */
 static struct rds_script open_script = {"queue_open",
     "if redis.call('EXISTS', KEYS[5]) == 1 then return {'ALREADY'} end\n"
@@ -201,6 +249,7 @@ static struct rds_script open_script = {"queue_open",
     "if redis.call('ZCARD', KEYS[4]) ~= n or #ARGV ~= n + 1 then return {'CHANGED'} end\n"
     "local clock = redis.call('TIME')\n"
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
+    "local mark = now - 1\n"
     "local base = redis.call('INCRBY', KEYS[3], n) - n\n"
     "for i = 1, n, 500 do\n"
     "  local places, seen = {}, {}\n"
@@ -208,13 +257,13 @@ static struct rds_script open_script = {"queue_open",
     "    local tok = ARGV[k + 1]\n"
     "    if not redis.call('ZSCORE', KEYS[4], tok) then return redis.error_reply('not pre-queued: ' .. tok) end\n"
     "    places[#places + 1] = base + k; places[#places + 1] = tok\n"
-    "    seen[#seen + 1] = now; seen[#seen + 1] = tok\n"
+    "    seen[#seen + 1] = mark; seen[#seen + 1] = tok\n"
     "  end\n"
     "  redis.call('ZADD', KEYS[1], unpack(places))\n"
     "  redis.call('ZADD', KEYS[2], unpack(seen))\n"
     "end\n"
     "redis.call('DEL', KEYS[4])\n"
-    "redis.call('SET', KEYS[5], now)\n"
+    "redis.call('SET', KEYS[5], mark)\n"
     "return {'OPENED', n}\n", ""};
 
 /* What the metrics show of a concert's queue, read only.
@@ -265,7 +314,7 @@ static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
     static const char *const names[QUEUE_NKEYS] = {
         "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened",
-        "admissions"};
+        "admissions", "queue-events", "event-seq"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
         snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);

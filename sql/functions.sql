@@ -624,3 +624,115 @@ BEGIN
     RETURN v_n;
 END;
 $$;
+
+-- --- Events (the outbox) -------------------------------------------------------------
+--
+-- Triggers write each change's event in the change's own transaction; one
+-- NOTIFY a transaction wakes the relay at commit. A purchase writes, in
+-- this order: reservation.held (the hold), balance.charged (the charge),
+-- reservation.confirmed and payment.completed (the payment).
+
+CREATE OR REPLACE FUNCTION outbox_write(p_topic text, p_type text, p_concert bigint, p_data jsonb)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO outbox (topic, type, concert_id, data) VALUES (p_topic, p_type, p_concert, p_data);
+    PERFORM pg_notify('outbox', '');
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION outbox_reservation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.status = OLD.status THEN
+        RETURN NULL;
+    END IF;
+    PERFORM outbox_write('reservation-events',
+        'reservation.' || CASE NEW.status WHEN 'HELD' THEN 'held' WHEN 'CONFIRMED' THEN 'confirmed'
+                                          WHEN 'CANCELLED' THEN 'cancelled' ELSE 'expired' END,
+        NEW.concert_id,
+        jsonb_build_object('reservationId', NEW.id, 'userId', NEW.user_id, 'scheduleId', NEW.schedule_id,
+                           'seatNos', to_jsonb(NEW.seat_nos), 'amount', NEW.amount, 'status', NEW.status,
+                           'expiresAt', utc_text(NEW.expires_at)));
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION outbox_payment() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM outbox_write('payment-events', 'payment.completed',
+        (SELECT r.concert_id FROM reservations r WHERE r.id = NEW.reservation_id),
+        jsonb_build_object('paymentId', NEW.id, 'reservationId', NEW.reservation_id, 'userId', NEW.user_id,
+                           'amount', NEW.amount, 'paidAt', utc_text(NEW.paid_at)));
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION outbox_charge() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM outbox_write('payment-events', 'balance.charged', NULL,
+        jsonb_build_object('ledgerId', NEW.id, 'userId', NEW.user_id, 'amount', NEW.delta));
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER reservations_outbox AFTER INSERT OR UPDATE OF status ON reservations
+    FOR EACH ROW EXECUTE FUNCTION outbox_reservation();
+CREATE OR REPLACE TRIGGER payments_outbox AFTER INSERT ON payments
+    FOR EACH ROW EXECUTE FUNCTION outbox_payment();
+CREATE OR REPLACE TRIGGER balance_ledger_outbox AFTER INSERT ON balance_ledger
+    FOR EACH ROW WHEN (NEW.kind = 'CHARGE') EXECUTE FUNCTION outbox_charge();
+
+-- The relay's batch: up to p_limit unsent rows in id order, locked until the
+-- caller's transaction ends, for one relay at a time (a transaction-level
+-- advisory lock): several relays never publish a row twice in the normal
+-- case, and a later change never overtakes an earlier one. None when
+-- another relay holds the lock.
+CREATE OR REPLACE FUNCTION outbox_claim(p_limit integer)
+RETURNS TABLE (id bigint, event_id uuid, topic text, type text, concert_id bigint, occurred_at text,
+               data text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('concert outbox relay')) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT o.id, o.event_id, o.topic, o.type, o.concert_id,
+               to_char(o.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), o.data::text
+          FROM outbox o
+         WHERE o.sent_at IS NULL
+         ORDER BY o.id
+         LIMIT p_limit
+           FOR UPDATE;
+END;
+$$;
+
+-- Marks rows published. Returns how many.
+CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    UPDATE outbox o SET sent_at = now() WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;
+
+-- Deletes up to p_batch rows sent more than a day ago (the streams keep
+-- them at least that long).
+CREATE OR REPLACE FUNCTION outbox_forget_sent(p_batch integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    DELETE FROM outbox o
+     WHERE o.id IN (SELECT s.id FROM outbox s
+                     WHERE s.sent_at IS NOT NULL AND s.sent_at < now() - interval '24 hours'
+                     LIMIT p_batch FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;
