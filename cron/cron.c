@@ -6,7 +6,9 @@
  *   2. marks run-out holds EXPIRED and frees the seats they still hold, in
  *      batches of one transaction each (booking_expire: reservation row
  *      locked before seats, rows a payment has locked skipped);
- *   3. deletes Idempotency-Keys older than 24 hours, in batches;
+ *   3. deletes Idempotency-Keys older than 24 hours, and outbox rows the
+ *      relay sent more than 24 hours ago (the streams keep them that long),
+ *      in batches;
  *   4. sweeps every concert's waiting room (drops run-out tokens and idle
  *      waiters, admits into free slots);
  *   5. makes Redis's seat locks and sold sets agree with PostgreSQL
@@ -386,8 +388,9 @@ int main(void)
 {
     static const char expire_sql[] = "SELECT expired, freed FROM booking_expire($1::integer)";
     static const char keys_sql[] = "SELECT booking_forget_keys($1::integer)";
+    static const char outbox_sql[] = "SELECT outbox_forget_sent($1::integer)";
     char owner[33];
-    int64_t expired[2] = {0, 0}, keys[1] = {0}, concerts = 0, dropped = 0, admitted = 0;
+    int64_t expired[2] = {0, 0}, keys[1] = {0}, sent[1] = {0}, concerts = 0, dropped = 0, admitted = 0;
     struct reconcile_tally tally = {0, 0, 0, 0};
     int ok = 1, failed, taken;
     struct timespec ts;
@@ -418,6 +421,10 @@ int main(void)
         log_error("deleting old idempotency keys failed");
         ok = 0;
     }
+    if (batches(outbox_sql, KEYS_BATCH, sent, 1) < 0) {
+        log_error("deleting sent outbox rows failed");
+        ok = 0;
+    }
     failed = sweep_queues(&concerts, &dropped, &admitted);
     if (failed != 0) {
         if (failed < 0)
@@ -432,10 +439,10 @@ int main(void)
     }
     give_lock(owner);
     log_info("%s: expired %" PRId64 " holds, freed %" PRId64 " seats; deleted %" PRId64
-           " idempotency keys; swept %" PRId64 " queues, dropped %" PRId64 " tokens, admitted %" PRId64
+           " idempotency keys, %" PRId64 " sent events; swept %" PRId64 " queues, dropped %" PRId64 " tokens, admitted %" PRId64
            "; checked %" PRId64 " seat locks, deleted %" PRId64 "; checked %" PRId64
            " sold marks, removed %" PRId64 "%s",
-           ok ? "done" : "INCOMPLETE", expired[0], expired[1], keys[0], concerts, dropped, admitted,
+           ok ? "done" : "INCOMPLETE", expired[0], expired[1], keys[0], sent[0], concerts, dropped, admitted,
            tally.locks, tally.locks_deleted, tally.marks, tally.marks_removed,
            out_of_time() ? " (time budget used up: the next run goes on)" : "");
     db_close();

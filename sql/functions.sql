@@ -736,3 +736,17 @@ BEGIN
     RETURN v_n;
 END;
 $$;
+
+-- Marks every row sent in the last 24 hours unsent again, for the relay to
+-- publish once more (same event_id) when Redis has lost the streams.
+-- Returns how many.
+CREATE OR REPLACE FUNCTION outbox_republish() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    UPDATE outbox o SET sent_at = NULL WHERE o.sent_at > now() - interval '24 hours';
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;

@@ -1,0 +1,296 @@
+/* relay.c - concert-relay, the outbox's publisher: PostgreSQL's outbox rows
+ * (sql/050_events.sql) to the Redis Streams named by their topics.
+ *
+ * A loop, until SIGTERM:
+ *   1. when Redis has lost what was published (the marker key is gone: a
+ *      restart without persistence, a flush), every row sent in the last
+ *      24 hours is marked unsent, so it is published again;
+ *   2. in one transaction: outbox_claim takes up to BATCH unsent rows in id
+ *      order (or none, when another relay is publishing: one at a time, so
+ *      a later change never overtakes an earlier one), each is XADDed to
+ *      its stream with its eventId, and outbox_mark_sent marks them;
+ *   3. waits for a NOTIFY on "outbox" (every change sends one at commit),
+ *      at most SWEEP_MS, then goes on: the periodic sweep is the safety net
+ *      for a notification missed while disconnected.
+ * At least once: a relay killed after XADD and before COMMIT leaves the
+ * rows unsent, and they are published again with the same eventId. An XADD
+ * whose reply is lost ends the batch the same way; nothing is marked sent
+ * that Redis did not acknowledge. A dead PostgreSQL or Redis is waited out,
+ * a second at a time, and logged once. */
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "rds.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH "500"
+#define BATCH_ROWS 500
+#define SWEEP_MS 1000
+/* Present while Redis still holds what the relays published; any relay
+ * that finds it gone republishes the last day. */
+#define MARKER_KEY "concert:relay:published"
+#define RETAIN_MS 86400000LL
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static PGconn *pg;
+static int pg_down_logged, redis_down_logged;
+
+static void pg_forget(void)
+{
+    if (pg)
+        PQfinish(pg);
+    pg = NULL;
+}
+
+/* The relay's own connection (it LISTENs), made on demand. */
+static int pg_ready(void)
+{
+    PGresult *res;
+
+    if (pg && PQstatus(pg) == CONNECTION_OK)
+        return 0;
+    pg_forget();
+    pg = PQconnectdb(g_config.pg_conninfo);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        if (!pg_down_logged)
+            log_error("PostgreSQL is unreachable: %s", pg ? PQerrorMessage(pg) : "out of memory");
+        pg_down_logged = 1;
+        pg_forget();
+        return -1;
+    }
+    res = PQexec(pg, "LISTEN outbox");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_error("LISTEN outbox: %s", PQerrorMessage(pg));
+        PQclear(res);
+        pg_forget();
+        return -1;
+    }
+    PQclear(res);
+    if (pg_down_logged)
+        log_info("PostgreSQL is back");
+    pg_down_logged = 0;
+    return 0;
+}
+
+/* Runs one statement without a result set; 0 or -1. */
+static int pg_do(const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        log_error("%s: %s", sql, PQerrorMessage(pg));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+static void redis_failed(void)
+{
+    if (!redis_down_logged)
+        log_error("Redis is unreachable or refused a command");
+    redis_down_logged = 1;
+}
+
+static void redis_ok(void)
+{
+    if (redis_down_logged)
+        log_info("Redis is back");
+    redis_down_logged = 0;
+}
+
+/* Step 1. Returns 0 when the marker is there (or was just set after the
+ * republish was arranged), -1 on trouble. */
+static int check_marker(void)
+{
+    const char *exists[] = {"EXISTS", MARKER_KEY};
+    const char *set[] = {"SET", MARKER_KEY, "1"};
+    redisReply *reply = rds_command(2, exists, NULL);
+    PGresult *res;
+
+    if (!reply) {
+        redis_failed();
+        return -1;
+    }
+    redis_ok();
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
+        freeReplyObject(reply);
+        return 0;
+    }
+    freeReplyObject(reply);
+    res = PQexec(pg, "SELECT outbox_republish()");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        log_error("outbox_republish: %s", PQerrorMessage(pg));
+        PQclear(res);
+        return -1;
+    }
+    log_info("Redis holds none of what was published: %s events of the last 24 hours are published again",
+             PQgetvalue(res, 0, 0));
+    PQclear(res);
+    reply = rds_command(3, set, NULL);
+    if (!reply) {
+        redis_failed();
+        return -1;
+    }
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* One XADD of row i: 0 when Redis acknowledged it. */
+static int publish_row(PGresult *res, int i, const char *minid)
+{
+    const char *argv[] = {
+        "XADD", PQgetvalue(res, i, 2), "MINID", "~", minid, "*",
+        "eventId", PQgetvalue(res, i, 1),
+        "type", PQgetvalue(res, i, 3),
+        "occurredAt", PQgetvalue(res, i, 5),
+        "concertId", PQgetisnull(res, i, 4) ? "" : PQgetvalue(res, i, 4),
+        "data", PQgetvalue(res, i, 6)};
+    redisReply *reply = rds_command((int)(sizeof argv / sizeof argv[0]), argv, NULL);
+
+    if (!reply) {
+        redis_failed();
+        return -1;
+    }
+    redis_ok();
+    freeReplyObject(reply);
+    return 0;
+}
+
+/* Step 2. Returns the rows published, or -1 (the transaction rolled back:
+ * they stay unsent). */
+static int publish_batch(void)
+{
+    const char *claim_params[] = {BATCH};
+    const char *mark_params[1];
+    char minid[32], *ids = NULL;
+    size_t cap = 0, len = 0;
+    PGresult *res;
+    int n, published = -1;
+    struct timespec now;
+
+    if (pg_do("BEGIN") < 0)
+        return -1;
+    res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data "
+                           "FROM outbox_claim($1::integer)", 1, NULL, claim_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7) {
+        log_error("outbox_claim: %s", PQerrorMessage(pg));
+        goto out;
+    }
+    n = PQntuples(res);
+    if (n == 0) {
+        published = 0;
+        goto out;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(minid, sizeof minid, "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - RETAIN_MS);
+    /* "{id,id,...}": at most 20 characters an id. */
+    cap = (size_t)n * 21 + 3;
+    ids = malloc(cap);
+    if (!ids) {
+        log_error("out of memory for %d ids", n);
+        goto out;
+    }
+    ids[len++] = '{';
+    for (int i = 0; i < n; i++) {
+        if (publish_row(res, i, minid) < 0)
+            goto out;
+        len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
+    }
+    snprintf(ids + len, cap - len, "}");
+    PQclear(res);
+    mark_params[0] = ids;
+    res = PQexecParams(pg, "SELECT outbox_mark_sent($1::bigint[])", 1, NULL, mark_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_error("outbox_mark_sent: %s", PQerrorMessage(pg));
+        goto out;
+    }
+    published = n;
+out:
+    PQclear(res);
+    free(ids);
+    if (published >= 0 && pg_do("COMMIT") < 0)
+        published = -1;   /* unknown: the rows are published again, same eventIds */
+    if (published < 0 && PQstatus(pg) == CONNECTION_OK)
+        pg_do("ROLLBACK");
+    if (PQstatus(pg) != CONNECTION_OK)
+        pg_forget();
+    return published;
+}
+
+/* Step 3: a NOTIFY, the timeout or a signal. */
+static void wait_for_work(int timeout_ms)
+{
+    struct pollfd p;
+    PGnotify *note;
+
+    if (!pg || PQsocket(pg) < 0) {
+        usleep((useconds_t)timeout_ms * 1000);
+        return;
+    }
+    p.fd = PQsocket(pg);
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+        log_error("poll: %s", strerror(errno));
+    if (!PQconsumeInput(pg)) {
+        log_error("PostgreSQL connection lost: %s", PQerrorMessage(pg));
+        pg_forget();
+        return;
+    }
+    while ((note = PQnotifies(pg)) != NULL)
+        PQfreemem(note);
+}
+
+int main(void)
+{
+    struct sigaction sa;
+    long total = 0;
+
+    if (app_setup("concert-relay") < 0)
+        return 1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("started");
+    while (!stopping) {
+        int n;
+
+        if (pg_ready() < 0) {
+            sleep(1);
+            continue;
+        }
+        if (check_marker() < 0) {
+            wait_for_work(SWEEP_MS);
+            continue;
+        }
+        n = publish_batch();
+        if (n > 0)
+            total += n;
+        if (n == BATCH_ROWS)
+            continue;   /* more are waiting */
+        wait_for_work(SWEEP_MS);
+    }
+    log_info("stopped after publishing %ld events", total);
+    pg_forget();
+    rds_close();
+    return 0;
+}

@@ -1,0 +1,352 @@
+/* 90-events: every change is published as an event, with the right ids and
+ * amounts, in order.
+ *
+ * The story: A takes a token (queue.joined, then queue.admitted at once),
+ * holds two seats, charges her balance and pays. Within a second of the
+ * payment's 201, reservation-events and payment-events hold exactly
+ * reservation.held, balance.charged, reservation.confirmed and
+ * payment.completed for her, in that order, with her reservation's id,
+ * seats and amount, each with an eventId of its own and an RFC 3339 time
+ * with milliseconds; the outbox has the same rows, marked sent. Her token's
+ * end is queue.ended (paid), and B, who was waiting, is queue.admitted. B
+ * holds and cancels (reservation.cancelled); C's hold runs out and the
+ * expiry marks it (reservation.expired). D waits on a concert whose idle
+ * limit is a second (in its cached facts) and stops polling: queue.dropped. Nobody's token ever
+ * appears in an event. */
+#include "tap.h"
+#include "testlib.h"
+#include "40-booking.h"
+#include "rds.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct event {
+    char stream[64];
+    char id[48];
+    char event_id[64];
+    char type[40];
+    char occurred[40];
+    char concert[24];
+    struct json_object *data;
+};
+
+#define MAX_EVENTS 64
+
+/* The events of one user in a stream, in stream order. */
+static int user_events(const char *stream, const char *user, struct event *out, int max)
+{
+    const char *argv[] = {"XRANGE", stream, "-", "+"};
+    redisReply *reply = rds_command(4, argv, NULL);
+    int n = 0;
+
+    if (!reply)
+        return -1;
+    for (size_t i = 0; i < reply->elements && n < max; i++) {
+        redisReply *e = reply->element[i], *f = e->element[1];
+        struct event ev;
+        const char *uid;
+
+        memset(&ev, 0, sizeof ev);
+        snprintf(ev.stream, sizeof ev.stream, "%s", stream);
+        snprintf(ev.id, sizeof ev.id, "%s", e->element[0]->str);
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            const char *name = f->element[k]->str, *value = f->element[k + 1]->str;
+            if (strcmp(name, "eventId") == 0)
+                snprintf(ev.event_id, sizeof ev.event_id, "%s", value);
+            else if (strcmp(name, "type") == 0)
+                snprintf(ev.type, sizeof ev.type, "%s", value);
+            else if (strcmp(name, "occurredAt") == 0)
+                snprintf(ev.occurred, sizeof ev.occurred, "%s", value);
+            else if (strcmp(name, "concertId") == 0)
+                snprintf(ev.concert, sizeof ev.concert, "%s", value);
+            else if (strcmp(name, "data") == 0)
+                ev.data = json_tokener_parse(value);
+        }
+        uid = t_json_str(ev.data, "userId");
+        if (uid && strcmp(uid, user) == 0)
+            out[n++] = ev;
+        else
+            json_object_put(ev.data);
+    }
+    freeReplyObject(reply);
+    return n;
+}
+
+static void free_events(struct event *ev, int n)
+{
+    for (int i = 0; i < n; i++)
+        json_object_put(ev[i].data);
+}
+
+/* The outbox row an event was published from: its id is the order the
+ * changes committed in, for one user (and the relay publishes in it). */
+static int64_t outbox_id(const struct event *e)
+{
+    const char *p[] = {e->event_id};
+    return t_pg_int("SELECT id FROM outbox WHERE event_id::text = $1", 1, p);
+}
+
+/* Stream ids "ms-seq": a before b in one stream. */
+static int id_before(const char *a, const char *b)
+{
+    unsigned long long am, as, bm, bs;
+
+    sscanf(a, "%llu-%llu", &am, &as);
+    sscanf(b, "%llu-%llu", &bm, &bs);
+    return am < bm || (am == bm && as < bs);
+}
+
+static unsigned long long stream_ms(const char *id)
+{
+    return strtoull(id, NULL, 10);
+}
+
+static int in_stream_order = 1;
+
+/* A user's events in both topics, in the order of their changes (outbox
+ * ids). Each stream on its own must already be in that order, and no later
+ * change may have been published in an earlier millisecond; in_stream_order
+ * says whether they were. Waits up to wait_ms for at least want. */
+static int purchase_events(const char *user, struct event *ev, int want, long wait_ms)
+{
+    struct event r[MAX_EVENTS], p[MAX_EVENTS];
+    int64_t key[2 * MAX_EVENTS];
+    int nr, np, n;
+
+    for (long waited = 0;; waited += 20) {
+        nr = user_events("reservation-events", user, r, MAX_EVENTS);
+        np = user_events("payment-events", user, p, MAX_EVENTS);
+        if (nr < 0 || np < 0)
+            return -1;
+        if (nr + np >= want || waited >= wait_ms)
+            break;
+        free_events(r, nr);
+        free_events(p, np);
+        t_sleep_ms(20);
+    }
+    n = 0;
+    for (int i = 0; i < nr; i++)
+        ev[n++] = r[i];
+    for (int i = 0; i < np; i++)
+        ev[n++] = p[i];
+    for (int i = 0; i < n; i++)
+        key[i] = outbox_id(&ev[i]);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && key[j - 1] > key[j]; j--) {
+            struct event t = ev[j];
+            int64_t k = key[j];
+            ev[j] = ev[j - 1];
+            key[j] = key[j - 1];
+            ev[j - 1] = t;
+            key[j - 1] = k;
+        }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            if (strcmp(ev[i].stream, ev[j].stream) == 0 && !id_before(ev[i].id, ev[j].id))
+                in_stream_order = 0;
+            if (stream_ms(ev[j].id) < stream_ms(ev[i].id))
+                in_stream_order = 0;
+        }
+    return n;
+}
+
+static int iso_ms(const char *s)
+{
+    int y, mo, d, h, mi, se, ms;
+    char z;
+
+    return strlen(s) == 24 && sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &se, &ms, &z) == 8 &&
+           z == 'Z';
+}
+
+static int queue_has(int64_t concert, const char *user, const char *type, const char *reason)
+{
+    char stream[64];
+    struct event ev[MAX_EVENTS];
+    int n, found = 0;
+
+    snprintf(stream, sizeof stream, "{c:%" PRId64 "}:queue-events", concert);
+    n = user_events(stream, user, ev, MAX_EVENTS);
+    for (int i = 0; i < n; i++)
+        if (strcmp(ev[i].type, type) == 0 && iso_ms(ev[i].occurred) && ev[i].event_id[0] &&
+            (!reason || (t_json_str(ev[i].data, "reason") && strcmp(t_json_str(ev[i].data, "reason"), reason) == 0)))
+            found = 1;
+    free_events(ev, n > 0 ? n : 0);
+    return found;
+}
+
+int main(void)
+{
+    char a[37], b[37], c[37], d[37];
+    char *tok_a, *tok_b, *tok_c;
+    struct t_resp r;
+    struct event ev[MAX_EVENTS];
+    int64_t concert, sched[1], held, rid_b, rid_c, amount;
+    int seats[2] = {3, 4}, n;
+    const char *port = getenv("CONCERT_REDIS_PORT");
+
+    t_init();
+    plan(17);
+    rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
+
+    concert = t_create_concert(1, 600, 600, 300, 1, 10, 20000, sched);
+    t_user(a);
+    t_user(b);
+    tok_a = t_active_token(concert, a);
+    tok_b = t_issue_token(concert, b, &r);
+    t_resp_free(&r);
+    ok(queue_has(concert, a, "queue.joined", NULL) && queue_has(concert, a, "queue.admitted", NULL) &&
+           queue_has(concert, b, "queue.joined", NULL) && !queue_has(concert, b, "queue.admitted", NULL),
+       "A joined and was admitted; B joined and waits");
+
+    held = bk_hold_id(tok_a, sched[0], seats, 2);
+    bk_charge(a, 40000, NULL, NULL);
+    {
+        struct timespec t0, t1;
+        long status = bk_pay(tok_a, held, NULL, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        n = purchase_events(a, ev, 4, 3000);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ok(status == 201 && n == 4, "the purchase is four events (%d)", n);
+        diag("the payment's events were in the streams %.0f ms after its 201",
+             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        ok((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 < 1.0,
+           "within a second of the commit");
+    }
+    if (n == 4) {
+        ok(strcmp(ev[0].type, "reservation.held") == 0 && strcmp(ev[1].type, "balance.charged") == 0 &&
+               strcmp(ev[2].type, "reservation.confirmed") == 0 && strcmp(ev[3].type, "payment.completed") == 0,
+           "in the order they committed: held, charged, confirmed, completed (%s, %s, %s, %s)", ev[0].type,
+           ev[1].type, ev[2].type, ev[3].type);
+        ok(in_stream_order, "and published in that order: within each stream, and never in an earlier millisecond");
+        ok(t_json_int(ev[0].data, "reservationId") == held && t_json_int(ev[2].data, "reservationId") == held &&
+               t_json_int(ev[3].data, "reservationId") == held && t_json_int(ev[0].data, "amount") == 40000 &&
+               t_json_int(ev[3].data, "amount") == 40000 && t_json_int(ev[1].data, "amount") == 40000 &&
+               t_json_int(ev[3].data, "paymentId") > 0,
+           "each names the reservation and the amount (40,000), the payment its id");
+        ok(t_json_int(ev[0].data, "seatNos.0") == 3 && t_json_int(ev[0].data, "seatNos.1") == 4 &&
+               t_json_int(ev[0].data, "scheduleId") == sched[0] && atoll(ev[0].concert) == concert &&
+               atoll(ev[3].concert) == concert && ev[1].concert[0] == '\0',
+           "the hold names its seats and show; concertId on all but the charge");
+        ok(strcmp(ev[0].stream, "reservation-events") == 0 && strcmp(ev[1].stream, "payment-events") == 0 &&
+               strcmp(ev[2].stream, "reservation-events") == 0 && strcmp(ev[3].stream, "payment-events") == 0,
+           "reservations in reservation-events, the charge and the payment in payment-events");
+        ok(iso_ms(ev[0].occurred) && iso_ms(ev[3].occurred) && strcmp(ev[0].event_id, ev[1].event_id) != 0 &&
+               strcmp(ev[2].event_id, ev[3].event_id) != 0 && strlen(ev[0].event_id) == 36,
+           "each has an eventId of its own and occurredAt with milliseconds (%s)", ev[0].occurred);
+        {
+            const char *p[] = {a};
+            ok(t_pg_int("SELECT count(*) FROM outbox WHERE data->>'userId' = $1 AND sent_at IS NOT NULL", 1, p) == 4,
+               "the outbox holds four rows of hers, marked sent");
+        }
+        {
+            char sql[512];
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM outbox WHERE event_id::text IN ('%s', '%s', '%s', '%s')",
+                     ev[0].event_id, ev[1].event_id, ev[2].event_id, ev[3].event_id);
+            ok(t_pg_int(sql, 0, NULL) == 4, "with the same eventIds");
+        }
+    } else {
+        for (int k = 0; k < 7; k++)
+            ok(0, "the purchase's events");
+    }
+    free_events(ev, n > 0 ? n : 0);
+    t_sleep_ms(300);
+    ok(queue_has(concert, a, "queue.ended", "paid") && queue_has(concert, b, "queue.admitted", NULL),
+       "A's token ended with the payment, and B was admitted");
+
+    /* B cancels. */
+    {
+        int seat[1] = {7};
+        char path[64];
+        rid_b = bk_hold_id(tok_b, sched[0], seat, 1);
+        snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, rid_b);
+        t_delete(path, tok_b, &r);
+        t_resp_free(&r);
+        n = purchase_events(b, ev, 2, 3000);
+        ok(n == 2 && strcmp(ev[0].type, "reservation.held") == 0 && strcmp(ev[1].type, "reservation.cancelled") == 0 &&
+               t_json_int(ev[1].data, "reservationId") == rid_b,
+           "B's hold and cancel: reservation.held, reservation.cancelled");
+        free_events(ev, n > 0 ? n : 0);
+    }
+
+    /* C's hold runs out; the expiry (the cron program's function) marks it. */
+    {
+        int64_t c_concert, c_sched[1];
+        int seat[1] = {1};
+        c_concert = t_create_concert(10, 600, 600, 1, 1, 5, 1000, c_sched);
+        t_user(c);
+        tok_c = t_active_token(c_concert, c);
+        rid_c = bk_hold_id(tok_c, c_sched[0], seat, 1);
+        /* The hold ends a second or two from now (whole seconds). */
+        for (int k = 0; k < 50 && t_pg_int("SELECT expired FROM booking_expire(1000)", 0, NULL) < 1; k++)
+            t_sleep_ms(100);
+        n = purchase_events(c, ev, 2, 3000);
+        ok(n == 2 && strcmp(ev[1].type, "reservation.expired") == 0 && t_json_int(ev[1].data, "reservationId") == rid_c &&
+               strcmp(t_json_str(ev[1].data, "status"), "EXPIRED") == 0,
+           "C's hold ran out: reservation.expired");
+        free_events(ev, n > 0 ? n : 0);
+        free(tok_c);
+    }
+
+    /* D waits where the idle limit is a second, and stops polling. */
+    {
+        int64_t d_concert, d_sched[1];
+        char x[37];
+        char *tok_x, *tok_d;
+        char conf[64];
+        const char *pin[] = {"HSET", conf, "idle_ms", "1000", "fresh_until", "99999999999999"};
+        d_concert = t_create_concert(1, 600, 10, 300, 1, 5, 1000, d_sched);
+        t_user(x);
+        t_user(d);
+        tok_x = t_active_token(d_concert, x);
+        /* The API's least idle limit is 10 s: the cached facts say 1 s. */
+        snprintf(conf, sizeof conf, "{c:%" PRId64 "}:conf", d_concert);
+        t_redis_cmd(6, pin);
+        tok_d = t_issue_token(d_concert, d, &r);
+        t_resp_free(&r);
+        t_sleep_ms(2200);
+        t_get("/api/v1/queue/status", tok_d, &r);
+        amount = r.status;
+        t_resp_free(&r);
+        ok(amount == 401 && queue_has(d_concert, d, "queue.dropped", "idle"), "D, silent past the idle limit: queue.dropped");
+        free(tok_x);
+        free(tok_d);
+    }
+
+    /* No event carries a token. */
+    {
+        const char *streams[] = {"reservation-events", "payment-events"};
+        int leaked = 0;
+        char qs[64];
+        snprintf(qs, sizeof qs, "{c:%" PRId64 "}:queue-events", concert);
+        for (int s = 0; s < 3; s++) {
+            const char *argv[] = {"XRANGE", s < 2 ? streams[s] : qs, "-", "+"};
+            redisReply *reply = rds_command(4, argv, NULL);
+            for (size_t i = 0; reply && i < reply->elements; i++) {
+                redisReply *f = reply->element[i]->element[1];
+                for (size_t k = 1; k < f->elements; k += 2)
+                    if (strstr(f->element[k]->str, tok_a + 2) || strstr(f->element[k]->str, tok_b + 2))
+                        leaked = 1;
+            }
+            if (reply)
+                freeReplyObject(reply);
+        }
+        ok(!leaked, "no event carries a queue token");
+    }
+    {
+        const char *argv[] = {"XINFO", "STREAM", "reservation-events"};
+        redisReply *reply = rds_command(3, argv, NULL);
+        ok(reply != NULL, "reservation-events is a stream");
+        if (reply)
+            freeReplyObject(reply);
+    }
+    free(tok_a);
+    free(tok_b);
+    rds_close();
+    return done_testing();
+}
