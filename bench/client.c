@@ -1640,6 +1640,37 @@ static int cmd_report(const char *dir, const char *outfile)
         json_object_put(r);
     }
     json_object_object_add(out, "scenarios", sc);
+    /* The outbox's cost: reserve and journey measured with its triggers off
+     * just before (bench/run), against the runs above. */
+    {
+        static const char *const costly[] = {"reserve", "journey"};
+        struct json_object *cost = NULL;
+
+        for (size_t i = 0; i < 2; i++) {
+            char name[96];
+            struct json_object *without, *with_, *o;
+            snprintf(name, sizeof name, "result_%s_no_outbox.json", costly[i]);
+            without = load_json(dir, name);
+            snprintf(name, sizeof name, "result_%s.json", costly[i]);
+            with_ = load_json(dir, name);
+            if (without && with_ && jnum(without, "rps", 0) > 0) {
+                double a = jnum(without, "rps", 0), b = jnum(with_, "rps", 0);
+                if (!cost) {
+                    cost = json_object_new_object();
+                    printf("\nthe outbox's cost (the same scenario with its triggers off, just before):\n");
+                }
+                o = json_object_new_object();
+                json_object_object_add(o, "rps_without", json_object_new_double(a));
+                json_object_object_add(o, "rps_with", json_object_new_double(b));
+                json_object_object_add(o, "cost", json_object_new_double((double)(int64_t)((1 - b / a) * 1000) / 1000));
+                json_object_object_add(cost, costly[i], o);
+                printf("  %-8s %9.0f req/s without, %9.0f with: %+.1f%%\n", costly[i], a, b, (b / a - 1) * 100);
+            }
+            json_object_put(without);
+            json_object_put(with_);
+        }
+        json_object_object_add(out, "outbox_cost", cost);
+    }
     {
         struct json_object *login;
         if (json_object_object_get_ex(sc, "login", &login) && json_object_object_get_ex(login, "rps", NULL)) {
