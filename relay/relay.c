@@ -88,14 +88,18 @@ static int pg_ready(void)
     return 0;
 }
 
-/* Runs one statement without a result set; 0 or -1. */
-static int pg_do(const char *sql)
+/* The transaction's statements: fixed text, nothing from outside. */
+enum tx { TX_BEGIN, TX_COMMIT, TX_ROLLBACK };
+static const char *const tx_sql[] = {"BEGIN", "COMMIT", "ROLLBACK"};
+
+/* Runs one of them; 0 or -1. */
+static int pg_do(enum tx what)
 {
-    PGresult *res = PQexec(pg, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    PGresult *res = PQexec(pg, tx_sql[what]);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
     if (!ok)
-        log_error("%s: %s", sql, PQerrorMessage(pg));
+        log_error("%s: %s", tx_sql[what], PQerrorMessage(pg));
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -184,7 +188,7 @@ static int publish_batch(void)
     int n, published = -1;
     struct timespec now;
 
-    if (pg_do("BEGIN") < 0)
+    if (pg_do(TX_BEGIN) < 0)
         return -1;
     res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data "
                            "FROM outbox_claim($1::integer)", 1, NULL, claim_params, NULL, NULL, 0);
@@ -224,10 +228,10 @@ static int publish_batch(void)
 out:
     PQclear(res);
     free(ids);
-    if (published >= 0 && pg_do("COMMIT") < 0)
+    if (published >= 0 && pg_do(TX_COMMIT) < 0)
         published = -1;   /* unknown: the rows are published again, same eventIds */
     if (published < 0 && PQstatus(pg) == CONNECTION_OK)
-        pg_do("ROLLBACK");
+        pg_do(TX_ROLLBACK);
     if (PQstatus(pg) != CONNECTION_OK)
         pg_forget();
     return published;

@@ -313,6 +313,15 @@ int main(void)
         t_get("/api/v1/queue/status", tok_d, &r);
         amount = r.status;
         t_resp_free(&r);
+        if (amount == 200) {
+            /* The facts were read again from PostgreSQL (idle limit 10 s):
+             * silent past that instead. */
+            diag("D still waits after 2.2 s: waiting out the 10-second idle limit");
+            t_sleep_ms(10500);
+            t_get("/api/v1/queue/status", tok_d, &r);
+            amount = r.status;
+            t_resp_free(&r);
+        }
         ok(amount == 401 && queue_has(d_concert, d, "queue.dropped", "idle"), "D, silent past the idle limit: queue.dropped");
         free(tok_x);
         free(tok_d);
