@@ -1412,7 +1412,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     dr.sold_map = xmalloc((size_t)dr.nsched * (size_t)dr.max_seats);
     dr.total_seats = env_int("BENCH_DROP_SEATS", dr.nsched * 50);
 
-    dr.settle_us = (int64_t)env_int("BENCH_DROP_SETTLE", 60) * 1000000;
+    dr.settle_us = (int64_t)env_int("BENCH_DROP_SETTLE", 30) * 1000000;
 
     slot_init(&s);
     engine_init(&e, base, conns, drop_done, drop_fill);
