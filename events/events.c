@@ -25,6 +25,7 @@
  * other programs. The streams are read one by one (never several keys in
  * one command: on a Redis Cluster they lie in different slots). Exit
  * status: 0, 1 on bad arguments or config, 2 when stdout fails. */
+#include "app.h"
 #include "config.h"
 #include "log.h"
 #include "valid.h"
@@ -33,7 +34,6 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +43,6 @@
 #define READ_COUNT "100"
 #define MAX_STREAMS 1024
 #define RESCAN_SECONDS 5
-
-static volatile sig_atomic_t stopping;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 struct options {
     int reservation, payment, queue;
@@ -343,7 +335,7 @@ static int read_stream(struct follower *f, const struct options *o, int i)
     entries = reply->element[0]->element[1];
     if (entries->elements == 0 && f->pending[i])
         f->pending[i] = 0;   /* its own backlog is done: new ones from now on */
-    for (size_t k = 0; k < entries->elements && !stopping; k++) {
+    for (size_t k = 0; k < entries->elements && !app_stop_asked(); k++) {
         redisReply *e = entries->element[k], *ack;
         const char *xack[4];
 
@@ -377,7 +369,6 @@ int main(int argc, char **argv)
 {
     struct options o;
     struct follower f;
-    struct sigaction sa;
     time_t last_event = time(NULL);
 
     log_init("concert-events");
@@ -385,20 +376,15 @@ int main(int argc, char **argv)
         return 1;
     if (config_load(&g_config) < 0)
         return 1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    app_catch_stop();
     memset(&f, 0, sizeof f);
-    while (!stopping) {
+    while (!app_stop_asked()) {
         int round = 0, failed = 0;
 
         if ((f.nstreams == 0 || (o.queue && !o.concert && time(NULL) - f.scanned >= RESCAN_SECONDS)) &&
             find_streams(&f, &o) < 0)
             failed = 1;
-        for (int i = 0; i < f.nstreams && !stopping && !failed; i++) {
+        for (int i = 0; i < f.nstreams && !app_stop_asked() && !failed; i++) {
             int n = read_stream(&f, &o, i);
             if (n == -2)
                 return 2;

@@ -9,9 +9,11 @@
  *      order (or none, when another relay is publishing: one at a time, so
  *      a later change never overtakes an earlier one), each is XADDed to
  *      its stream with its eventId, and outbox_mark_sent marks them;
- *   3. waits for a NOTIFY on "outbox" (every change sends one at commit),
- *      at most SWEEP_MS, then goes on: the periodic sweep is the safety net
- *      for a notification missed while disconnected.
+ *   3. when it found nothing to publish, waits for a NOTIFY on "outbox"
+ *      (a change sends one at commit when no earlier row waits unsent), at
+ *      most SWEEP_MS, then goes on: the periodic sweep is the safety net
+ *      for a notification missed while disconnected; when it published
+ *      something, it looks again at once.
  * At least once: a relay killed after XADD and before COMMIT leaves the
  * rows unsent, and they are published again with the same eventId. An XADD
  * whose reply is lost ends the batch the same way; nothing is marked sent
@@ -25,7 +27,6 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,20 +34,11 @@
 #include <unistd.h>
 
 #define BATCH "500"
-#define BATCH_ROWS 500
 #define SWEEP_MS 1000
 /* Present while Redis still holds what the relays published; any relay
  * that finds it gone republishes the last day. */
 #define MARKER_KEY "concert:relay:published"
 #define RETAIN_MS 86400000LL
-
-static volatile sig_atomic_t stopping;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 static PGconn *pg;
 static int pg_down_logged, redis_down_logged;
@@ -263,19 +255,13 @@ static void wait_for_work(int timeout_ms)
 
 int main(void)
 {
-    struct sigaction sa;
     long total = 0;
 
     if (app_setup("concert-relay") < 0)
         return 1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    app_catch_stop();
     log_info("started");
-    while (!stopping) {
+    while (!app_stop_asked()) {
         int n;
 
         if (pg_ready() < 0) {
@@ -287,10 +273,12 @@ int main(void)
             continue;
         }
         n = publish_batch();
-        if (n > 0)
+        if (n > 0) {
+            /* Rows may have come meanwhile without a NOTIFY (outbox_write
+             * sends one only to a relay that found nothing): look again. */
             total += n;
-        if (n == BATCH_ROWS)
-            continue;   /* more are waiting */
+            continue;
+        }
         wait_for_work(SWEEP_MS);
     }
     log_info("stopped after publishing %ld events", total);

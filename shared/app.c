@@ -46,6 +46,31 @@ int app_setup(const char *program)
     return 0;
 }
 
+static volatile sig_atomic_t stop_asked;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+void app_catch_stop(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int app_stop_asked(void)
+{
+    return stop_asked;
+}
+
 int app_run(const char *program, const struct route *routes, size_t nroutes)
 {
     FCGX_Request fcgx;

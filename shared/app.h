@@ -15,4 +15,11 @@ int app_run(const char *program, const struct route *routes, size_t nroutes);
  * responders (cron). Returns 0 or -1 after logging. */
 int app_setup(const char *program);
 
+/* For the long-running programs that are not responders (the relay, the
+ * events' consumer): TERM and INT ask them to stop (app_stop_asked turns
+ * 1; an interrupted wait returns early), and a closed pipe is an error
+ * return, not a death. */
+void app_catch_stop(void);
+int app_stop_asked(void);
+
 #endif

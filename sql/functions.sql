@@ -632,12 +632,24 @@ $$;
 -- this order: reservation.held (the hold), balance.charged (the charge),
 -- reservation.confirmed and payment.completed (the payment).
 
+-- The NOTIFY only when no earlier row waits unsent: a relay waits for one
+-- only once it found nothing to publish, and goes on without waiting while
+-- it finds rows; so under load (a row always waiting) the commits skip the
+-- NOTIFY, whose commit-time queue lock would make every writing
+-- transaction wait for the others. A row committed while the relay waits
+-- either sent the NOTIFY or saw an earlier unsent row whose transaction
+-- did, or that the relay has yet to take.
 CREATE OR REPLACE FUNCTION outbox_write(p_topic text, p_type text, p_concert bigint, p_data jsonb)
 RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
 BEGIN
-    INSERT INTO outbox (topic, type, concert_id, data) VALUES (p_topic, p_type, p_concert, p_data);
-    PERFORM pg_notify('outbox', '');
+    INSERT INTO outbox (topic, type, concert_id, data) VALUES (p_topic, p_type, p_concert, p_data)
+        RETURNING id INTO v_id;
+    IF NOT EXISTS (SELECT 1 FROM outbox o WHERE o.sent_at IS NULL AND o.id < v_id) THEN
+        PERFORM pg_notify('outbox', '');
+    END IF;
 END;
 $$;
 

@@ -11,7 +11,8 @@
  * end is queue.ended (paid), and B, who was waiting, is queue.admitted. B
  * holds and cancels (reservation.cancelled); C's hold runs out and the
  * expiry marks it (reservation.expired). D waits on a concert whose idle
- * limit is a second (in its cached facts) and stops polling: queue.dropped. Nobody's token ever
+ * limit is a second (in its cached facts) and stops polling: queue.dropped.
+ * Sent outbox rows older than a day are deleted, newer ones kept. Nobody's token ever
  * appears in an event. */
 #include "tap.h"
 #include "testlib.h"
@@ -190,7 +191,7 @@ int main(void)
     const char *port = getenv("CONCERT_REDIS_PORT");
 
     t_init();
-    plan(17);
+    plan(18);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
 
     concert = t_create_concert(1, 600, 600, 300, 1, 10, 20000, sched);
@@ -346,6 +347,23 @@ int main(void)
                 freeReplyObject(reply);
         }
         ok(!leaked, "no event carries a queue token");
+    }
+    /* Retention: sent rows older than a day go (the cron program's call),
+     * newer ones and unsent ones stay. */
+    {
+        int64_t old_id = t_pg_int("INSERT INTO outbox (topic, type, data, sent_at) VALUES ('payment-events', "
+                                  "'balance.charged', '{}', now() - interval '25 hours') RETURNING id", 0, NULL);
+        int64_t new_id = t_pg_int("INSERT INTO outbox (topic, type, data, sent_at) VALUES ('payment-events', "
+                                  "'balance.charged', '{}', now() - interval '23 hours') RETURNING id", 0, NULL);
+        char sql[160];
+        t_pg_int("SELECT outbox_forget_sent(100000)", 0, NULL);
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM outbox WHERE id IN (%lld, %lld)", (long long)old_id,
+                 (long long)new_id);
+        ok(old_id > 0 && t_pg_int(sql, 0, NULL) == 1 &&
+               t_pg_int("SELECT count(*) FROM outbox WHERE sent_at < now() - interval '24 hours'", 0, NULL) == 0,
+           "outbox rows sent more than a day ago are deleted, newer ones kept");
+        snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE id = %lld RETURNING id", (long long)new_id);
+        t_pg_int(sql, 0, NULL);
     }
     {
         const char *argv[] = {"XINFO", "STREAM", "reservation-events"};
