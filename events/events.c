@@ -365,11 +365,45 @@ static int read_stream(struct follower *f, const struct options *o, int i)
     return handled;
 }
 
+/* Follows the streams until told to stop, a --count or --idle end, or a
+ * failed stdout (2). */
+static int follow(struct follower *f, const struct options *o)
+{
+    time_t last_event = time(NULL);
+
+    while (!app_stop_asked()) {
+        int round = 0, failed = 0;
+
+        if ((f->nstreams == 0 || (o->queue && !o->concert && time(NULL) - f->scanned >= RESCAN_SECONDS)) &&
+            find_streams(f, o) < 0)
+            failed = 1;
+        for (int i = 0; i < f->nstreams && !app_stop_asked() && !failed; i++) {
+            int n = read_stream(f, o, i);
+            if (n == -2)
+                return 2;
+            if (n < 0)
+                failed = 1;
+            else
+                round += n;
+            if (o->count && f->printed >= o->count)
+                return 0;
+        }
+        if (round > 0) {
+            last_event = time(NULL);
+            continue;
+        }
+        if (o->idle_s && time(NULL) - last_event >= o->idle_s)
+            return 0;
+        usleep(failed ? 1000000 : 200000);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     struct follower f;
-    time_t last_event = time(NULL);
+    int rc;
 
     log_init("concert-events");
     if (parse_options(argc, argv, &o) < 0)
@@ -378,30 +412,11 @@ int main(int argc, char **argv)
         return 1;
     app_catch_stop();
     memset(&f, 0, sizeof f);
-    while (!app_stop_asked()) {
-        int round = 0, failed = 0;
-
-        if ((f.nstreams == 0 || (o.queue && !o.concert && time(NULL) - f.scanned >= RESCAN_SECONDS)) &&
-            find_streams(&f, &o) < 0)
-            failed = 1;
-        for (int i = 0; i < f.nstreams && !app_stop_asked() && !failed; i++) {
-            int n = read_stream(&f, &o, i);
-            if (n == -2)
-                return 2;
-            if (n < 0)
-                failed = 1;
-            else
-                round += n;
-            if (o.count && f.printed >= o.count)
-                return 0;
-        }
-        if (round > 0) {
-            last_event = time(NULL);
-            continue;
-        }
-        if (o.idle_s && time(NULL) - last_event >= o.idle_s)
-            return 0;
-        usleep(failed ? 1000000 : 200000);
-    }
-    return 0;
+    rc = follow(&f, &o);
+    for (int i = 0; i < f.nstreams; i++)
+        free(f.streams[i]);
+    if (f.redis)
+        redisFree(f.redis);
+    config_free(&g_config);
+    return rc;
 }
