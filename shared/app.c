@@ -43,6 +43,9 @@ int app_setup(const char *program)
     metrics_open(g_config.metrics_file);
     db_init(g_config.pg_conninfo);
     rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
+    if ((g_config.redis_sentinels || g_config.redis_password) &&
+        rds_use_sentinels(g_config.redis_sentinels, g_config.redis_master_name, g_config.redis_password) < 0)
+        return -1;
     return 0;
 }
 

@@ -39,6 +39,12 @@ void config_free(struct config *c)
 {
     free(c->pg_conninfo);
     free(c->redis_host);
+    free(c->redis_sentinels);
+    free(c->redis_master_name);
+    if (c->redis_password) {
+        memset(c->redis_password, 0, strlen(c->redis_password));
+        free(c->redis_password);
+    }
     free(c->metrics_file);
     if (c->admin_key) {
         /* Wipe the key before freeing so it does not linger in a core. */
@@ -102,6 +108,67 @@ static int read_admin_key(const char *path, struct config *c, char *err, size_t 
     return 0;
 }
 
+/* Reads redis_password_file: its first line, 1..512 printable characters. */
+static int read_redis_password(const char *path, struct config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot open redis_password_file %s", path);
+        return -1;
+    }
+    n = getline(&line, &cap, f);
+    fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    for (ssize_t i = 0; i < n; i++)
+        if (!isgraph((unsigned char)line[i]))
+            n = 0;
+    if (n < 1 || n > 512) {
+        if (line)
+            memset(line, 0, cap);
+        free(line);
+        snprintf(err, errlen, "redis_password_file %s must hold 1 to 512 printable characters", path);
+        return -1;
+    }
+    if (c->redis_password) {
+        memset(c->redis_password, 0, strlen(c->redis_password));
+        free(c->redis_password);
+    }
+    c->redis_password = line;
+    return 0;
+}
+
+/* "host:port,host:port": 1 to RDS_MAX_SENTINELS entries, each port 1..65535. */
+static int valid_sentinels(const char *v)
+{
+    int n = 0;
+
+    while (*v) {
+        const char *comma = strchr(v, ',');
+        size_t len = comma ? (size_t)(comma - v) : strlen(v);
+        const char *colon = memchr(v, ':', len);
+        long port = 0;
+
+        if (!colon || colon == v || (size_t)(colon - v) > 253 || colon + 1 == v + len || len - (size_t)(colon - v) > 6)
+            return -1;
+        for (const char *p = colon + 1; p < v + len; p++) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            port = port * 10 + (*p - '0');
+        }
+        if (port < 1 || port > 65535 || ++n > 16)
+            return -1;
+        v += len + (comma ? 1 : 0);
+        if (comma && !*v)
+            return -1;
+    }
+    return n > 0 ? 0 : -1;
+}
+
 static int set_string(char **slot, const char *v)
 {
     char *copy = strdup(v);
@@ -155,6 +222,22 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
     }
     if (strcmp(key, "admin_key_file") == 0)
         return read_admin_key(v, c, err, errlen);
+    if (strcmp(key, "redis_password_file") == 0)
+        return read_redis_password(v, c, err, errlen);
+    if (strcmp(key, "redis_sentinels") == 0) {
+        if (valid_sentinels(v) < 0) {
+            snprintf(err, errlen, "redis_sentinels must be 1 to 16 host:port entries, comma-separated");
+            return -1;
+        }
+        return set_string(&c->redis_sentinels, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
+    if (strcmp(key, "redis_master_name") == 0) {
+        if (!*v || strlen(v) > 64) {
+            snprintf(err, errlen, "redis_master_name must be 1 to 64 characters");
+            return -1;
+        }
+        return set_string(&c->redis_master_name, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
     if (strcmp(key, "metrics_file") == 0) {
         if (v[0] != '/') {
             snprintf(err, errlen, "metrics_file must be an absolute path");
@@ -235,8 +318,9 @@ int config_parse(const char *text, size_t len, struct config *out, char *err, si
         }
     }
     free(copy);
-    if (!out->pg_conninfo || !out->redis_host) {
-        snprintf(err, errlen, "pg_conninfo and redis_host are required");
+    if (!out->pg_conninfo || (!out->redis_host && !out->redis_sentinels) ||
+        (!out->redis_sentinels != !out->redis_master_name)) {
+        snprintf(err, errlen, "pg_conninfo is required, and redis_host or redis_sentinels with redis_master_name");
         config_free(out);
         return -1;
     }

@@ -11,9 +11,14 @@
 
 struct config {
     char *pg_conninfo;          /* libpq connection string */
-    char *redis_host;
+    char *redis_host;           /* unless the Sentinels name the primary */
     int redis_port;
     int redis_timeout_ms;       /* connect and command timeout */
+    /* Redis watched by Sentinel: the Sentinels ("host:port,host:port"),
+     * asked in turn for the primary of redis_master_name. */
+    char *redis_sentinels;
+    char *redis_master_name;
+    char *redis_password;       /* read from redis_password_file */
     char *admin_key;            /* read from admin_key_file */
     char *metrics_file;         /* this host's shared counters (metrics.h) */
     /* Defaults for concerts created without these fields. */

@@ -13,6 +13,12 @@
 
 static char *rds_host;
 static int rds_port;
+/* With Sentinels: their list, the primary's name, where to ask first (the
+ * one that answered last) and the password every server asks for. */
+static char *rds_sentinels;
+static char *rds_master;
+static int rds_sentinel_first;
+static char *rds_password;
 static int rds_timeout_ms = 1000;
 static redisContext *rds_ctx;
 /* Whether the last command was sent and its reply never came. */
@@ -21,11 +27,31 @@ static int rds_lost;
 void rds_init(const char *host, int port, int timeout_ms)
 {
     free(rds_host);
-    rds_host = strdup(host);
-    if (!rds_host)
+    rds_host = host ? strdup(host) : NULL;
+    if (host && !rds_host)
         log_error("rds_init: out of memory");
     rds_port = port;
     rds_timeout_ms = timeout_ms;
+}
+
+static int rds_set_copy(char **slot, const char *value)
+{
+    free(*slot);
+    *slot = value ? strdup(value) : NULL;
+    if (value && !*slot) {
+        log_error("redis: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password)
+{
+    rds_sentinel_first = 0;
+    if (rds_set_copy(&rds_sentinels, sentinels) < 0 || rds_set_copy(&rds_master, master_name) < 0 ||
+        rds_set_copy(&rds_password, password) < 0)
+        return -1;
+    return 0;
 }
 
 void rds_close(void)
@@ -55,6 +81,116 @@ static int rds_idle_connection_usable(void)
     return ready == 0;
 }
 
+/* A connection with the timeout set, or NULL (logged). */
+static redisContext *rds_open(const char *host, int port, struct timeval tv)
+{
+    /* A host that is a path names Redis's unix socket: on one host it
+     * spares both sides the TCP stack on every command. */
+    redisContext *c = host[0] == '/' ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
+
+    if (!c) {
+        log_error("redis: out of memory");
+        return NULL;
+    }
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        log_error("redis %s:%d: %s", host, port, c->err ? c->errstr : "cannot set the timeout");
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* One command on a connection of its own making (AUTH, ROLE, SENTINEL):
+ * 1 when the reply is an array whose first element is the string want (or
+ * any reply but an error when want is NULL). */
+static int rds_expect(redisContext *c, int argc, const char **argv, const char *want, redisReply **keep)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int ok;
+
+    if (!r)
+        return 0;
+    ok = r->type != REDIS_REPLY_ERROR;
+    if (ok && want)
+        ok = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+             strcmp(r->element[0]->str, want) == 0;
+    if (ok && keep)
+        *keep = r;
+    else
+        freeReplyObject(r);
+    return ok;
+}
+
+static int rds_auth(redisContext *c)
+{
+    const char *auth[] = {"AUTH", rds_password};
+
+    if (!rds_password)
+        return 1;
+    if (!rds_expect(c, 2, auth, NULL, NULL)) {
+        log_error("redis: AUTH refused");
+        return 0;
+    }
+    return 1;
+}
+
+/* Asks the Sentinels in turn (the last one that answered first) for the
+ * primary, and connects to it if it says it is the primary: just after a
+ * failover a Sentinel can still name the old one. */
+static redisContext *rds_open_primary(struct timeval tv)
+{
+    char list[1024];
+    char *entry[16];
+    int n = 0;
+
+    snprintf(list, sizeof list, "%s", rds_sentinels);
+    for (char *save = NULL, *e = strtok_r(list, ",", &save); e && n < 16; e = strtok_r(NULL, ",", &save))
+        entry[n++] = e;
+    for (int k = 0; k < n; k++) {
+        int i = (rds_sentinel_first + k) % n;
+        char *colon = strrchr(entry[i], ':'), host[256];
+        const char *ask[] = {"SENTINEL", "get-master-addr-by-name", rds_master};
+        const char *role[] = {"ROLE"};
+        redisContext *s, *c;
+        redisReply *addr = NULL;
+        int port;
+
+        if (!colon)
+            continue;
+        snprintf(host, sizeof host, "%.*s", (int)(colon - entry[i]), entry[i]);
+        s = rds_open(host, atoi(colon + 1), tv);
+        if (!s)
+            continue;
+        if (rds_password) {
+            /* Sentinels that ask for a password get the same one; those
+             * that do not refuse AUTH, which is harmless. */
+            const char *auth[] = {"AUTH", rds_password};
+            rds_expect(s, 2, auth, NULL, NULL);
+        }
+        if (!rds_expect(s, 3, ask, NULL, &addr) || addr->type != REDIS_REPLY_ARRAY || addr->elements != 2 ||
+            addr->element[0]->type != REDIS_REPLY_STRING || addr->element[1]->type != REDIS_REPLY_STRING) {
+            log_error("redis: Sentinel %s:%s does not know the primary %s", host, colon + 1, rds_master);
+            if (addr)
+                freeReplyObject(addr);
+            redisFree(s);
+            continue;
+        }
+        redisFree(s);
+        snprintf(host, sizeof host, "%s", addr->element[0]->str);
+        port = atoi(addr->element[1]->str);
+        freeReplyObject(addr);
+        c = rds_open(host, port, tv);
+        if (c && rds_auth(c) && rds_expect(c, 1, role, "master", NULL)) {
+            rds_sentinel_first = i;
+            return c;
+        }
+        log_error("redis: %s:%d, named primary by a Sentinel, is not one (yet)", host, port);
+        if (c)
+            redisFree(c);
+    }
+    return NULL;
+}
+
 static int rds_connect(void)
 {
     struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
@@ -64,27 +200,15 @@ static int rds_connect(void)
     if (rds_ctx && !rds_ctx->err)
         log_info("redis: the server closed the idle connection; reconnecting");
     rds_close();
-    if (!rds_host)
-        return -1;
-    /* A redis_host that is a path names Redis's unix socket: on one host it
-     * spares both sides the TCP stack on every command. */
-    if (rds_host[0] == '/')
-        rds_ctx = redisConnectUnixWithTimeout(rds_host, tv);
-    else
-        rds_ctx = redisConnectWithTimeout(rds_host, rds_port, tv);
+    if (rds_sentinels && rds_master) {
+        rds_ctx = rds_open_primary(tv);
+    } else if (rds_host) {
+        rds_ctx = rds_open(rds_host, rds_port, tv);
+        if (rds_ctx && !rds_auth(rds_ctx))
+            rds_close();
+    }
     if (!rds_ctx) {
-        log_error("redis: out of memory");
-        return -1;
-    }
-    if (rds_ctx->err) {
-        log_error("redis: %s", rds_ctx->errstr);
         metrics_store_error(METRICS_REDIS);
-        rds_close();
-        return -1;
-    }
-    if (redisSetTimeout(rds_ctx, tv) != REDIS_OK) {
-        log_error("redis: cannot set timeout");
-        rds_close();
         return -1;
     }
     return 0;
@@ -106,6 +230,11 @@ static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
         metrics_store_error(METRICS_REDIS);
         rds_close();
         rds_lost = 1;
+    } else if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0) {
+        /* A replica now (a failover made another server the primary): the
+         * command was refused, not run. The next command asks again. */
+        log_error("redis: the server became a replica; asking for the primary again");
+        rds_close();
     }
     return reply;
 }

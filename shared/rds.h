@@ -28,6 +28,13 @@ struct rds_script {
 
 void rds_init(const char *host, int port, int timeout_ms);
 
+/* Redis watched by Sentinel: every connection asks the Sentinels
+ * ("host:port,...") for the primary named master_name and checks (ROLE)
+ * that it is one; a lost connection or a READONLY answer (the server became
+ * a replica) makes the next command ask again. password (or NULL) is sent
+ * with AUTH to every server. Returns 0, or -1 out of memory. */
+int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password);
+
 /* Runs one command given as an argument vector, sending it at most once.
  * Returns the reply (free with freeReplyObject) or NULL when Redis is
  * unreachable or its reply did not come in time (the command may then have

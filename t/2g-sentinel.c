@@ -1,0 +1,242 @@
+/* 2g-sentinel: the Redis client finds the primary through Sentinel, and
+ * finds the new one after a failover.
+ *
+ * The story, on servers this test starts on loopback ports: a primary and
+ * a replica that ask for a password, and three Sentinels watching them
+ * (down after 1 s). The client (shared/rds.c, as every responder and the
+ * cron program use it) is given only the Sentinels, the primary's name and
+ * the password. It writes through the primary; with the wrong password it
+ * gets nothing. The primary is killed with -9: the client's commands fail
+ * (the responders answer 503) until the Sentinels have promoted the
+ * replica, then succeed against it without anything being restarted or
+ * reconfigured; what was written (and acknowledged by the replica) before
+ * is still there. The time without a primary is measured. */
+#include "tap.h"
+#include "testlib.h"
+#include "rds.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PASSWORD "t2g-not-a-real-secret-0123456789"
+
+static char dir[128];
+static pid_t pids[8];
+static int npids;
+
+static pid_t start(char *const argv[], const char *log)
+{
+    char path[256];
+    pid_t pid;
+
+    snprintf(path, sizeof path, "%s/%s", dir, log);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(path, "a", stdout);
+        (void)f;
+        dup2(1, 2);
+        execv("/usr/bin/redis-server", argv);
+        _exit(127);
+    }
+    pids[npids++] = pid;
+    return pid;
+}
+
+static pid_t start_redis(int port, int primary_port)
+{
+    char p[16], pp[16], log[32];
+    char *argv[20];
+    int n = 0;
+
+    snprintf(p, sizeof p, "%d", port);
+    snprintf(pp, sizeof pp, "%d", primary_port);
+    snprintf(log, sizeof log, "redis-%d.log", port);
+    argv[n++] = "redis-server";
+    argv[n++] = "--port";
+    argv[n++] = p;
+    argv[n++] = "--bind";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--save";
+    argv[n++] = "";
+    argv[n++] = "--appendonly";
+    argv[n++] = "no";
+    argv[n++] = "--requirepass";
+    argv[n++] = PASSWORD;
+    argv[n++] = "--masterauth";
+    argv[n++] = PASSWORD;
+    if (primary_port) {
+        argv[n++] = "--replicaof";
+        argv[n++] = "127.0.0.1";
+        argv[n++] = pp;
+    }
+    argv[n] = NULL;
+    return start(argv, log);
+}
+
+static void start_sentinel(int port, int primary_port)
+{
+    char conf[256], log[32];
+    char *argv[] = {"redis-server", conf, "--sentinel", NULL};
+    FILE *f;
+
+    snprintf(conf, sizeof conf, "%s/sentinel-%d.conf", dir, port);
+    snprintf(log, sizeof log, "sentinel-%d.log", port);
+    f = fopen(conf, "w");
+    if (!f)
+        bail_out("cannot write %s", conf);
+    fprintf(f,
+            "port %d\nbind 127.0.0.1\ndir %s\n"
+            "sentinel monitor concert 127.0.0.1 %d 2\n"
+            "sentinel auth-pass concert %s\n"
+            "sentinel down-after-milliseconds concert 1000\n"
+            "sentinel failover-timeout concert 5000\n"
+            "sentinel parallel-syncs concert 1\n",
+            port, dir, primary_port, PASSWORD);
+    fclose(f);
+    start(argv, log);
+}
+
+/* The test's own look at a server (not through the client under test). */
+static int info_has(int port, const char *section, const char *needle)
+{
+    char cmd[256], out[8192];
+    FILE *p;
+    size_t n;
+
+    snprintf(cmd, sizeof cmd, "redis-cli --no-auth-warning -a %s -p %d info %s 2>/dev/null", PASSWORD, port,
+             section);
+    p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    return strstr(out, needle) != NULL;
+}
+
+static int sentinel_knows_replica(int port)
+{
+    char cmd[256], out[4096];
+    FILE *p;
+    size_t n;
+
+    snprintf(cmd, sizeof cmd, "redis-cli -p %d sentinel replicas concert 2>/dev/null", port);
+    p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    return strstr(out, "slave") != NULL;
+}
+
+static int set_key(const char *key, const char *value)
+{
+    const char *argv[] = {"SET", key, value};
+    redisReply *r = rds_command(3, argv, NULL);
+    int ok = r && r->type == REDIS_REPLY_STATUS;
+
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(void)
+{
+    int primary, replica, sentinel[3], ready = 0;
+    char list[128];
+    double t0, took = -1;
+
+    if (access("/usr/bin/redis-server", X_OK) != 0) {
+        printf("1..0 # SKIP redis-server is not installed\n");
+        return 0;
+    }
+    plan(6);
+    snprintf(dir, sizeof dir, "/tmp/concert-t2g-XXXXXX");
+    if (!mkdtemp(dir))
+        bail_out("mkdtemp failed");
+    primary = t_unused_port();
+    replica = t_unused_port();
+    for (int i = 0; i < 3; i++)
+        sentinel[i] = t_unused_port();
+    start_redis(primary, 0);
+    t_sleep_ms(300);
+    start_redis(replica, primary);
+    for (int i = 0; i < 3; i++)
+        start_sentinel(sentinel[i], primary);
+    for (int i = 0; i < 150 && !ready; i++) {
+        ready = info_has(primary, "replication", "connected_slaves:1") && sentinel_knows_replica(sentinel[0]) &&
+                sentinel_knows_replica(sentinel[1]) && sentinel_knows_replica(sentinel[2]);
+        if (!ready)
+            t_sleep_ms(100);
+    }
+    if (!ok(ready, "a primary, a replica and three Sentinels that know both"))
+        goto out;
+
+    snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", sentinel[0], sentinel[1], sentinel[2]);
+    rds_init(NULL, 0, 1000);
+    rds_use_sentinels(list, "concert", "wrong-password");
+    ok(!set_key("t2g:before", "1"), "with the wrong password the client gets nothing");
+    rds_close();
+    rds_use_sentinels(list, "concert", PASSWORD);
+    {
+        const char *wait[] = {"WAIT", "1", "2000"};
+        redisReply *r;
+        int written = set_key("t2g:before", "1");
+        r = written ? rds_command(3, wait, NULL) : NULL;
+        ok(written && r && r->type == REDIS_REPLY_INTEGER && r->integer == 1,
+           "given only the Sentinels, it writes through the primary (and the replica has it)");
+        if (r)
+            freeReplyObject(r);
+    }
+
+    kill(pids[0], SIGKILL);
+    waitpid(pids[0], NULL, 0);
+    pids[0] = 0;
+    t0 = now_s();
+    while (now_s() - t0 < 40) {
+        if (set_key("t2g:after", "1")) {
+            took = now_s() - t0;
+            break;
+        }
+        t_sleep_ms(100);
+    }
+    diag("without a primary for %.1f s (Sentinel's down-after 1 s, then the vote and the promotion)", took);
+    ok(took >= 0, "after the primary is killed, the client writes again once the replica is promoted");
+    ok(info_has(replica, "replication", "role:master"), "the replica is the primary now");
+    {
+        const char *get[] = {"GET", "t2g:before"};
+        redisReply *r = rds_command(2, get, NULL);
+        ok(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "1") == 0,
+           "what the replica had acknowledged before is still there");
+        if (r)
+            freeReplyObject(r);
+    }
+out:
+    rds_close();
+    for (int i = 0; i < npids; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGTERM);
+            waitpid(pids[i], NULL, 0);
+        }
+    {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            diag("could not remove %s", dir);
+    }
+    return done_testing();
+}
