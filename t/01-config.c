@@ -19,7 +19,7 @@ int main(void)
     char text[512];
     int fd;
 
-    plan(10);
+    plan(14);
     ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
        "minimal config parses");
     ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379,
@@ -53,6 +53,25 @@ int main(void)
     config_free(&c);
     snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nadmin_key_file=%s.missing\n", keyfile);
     ok(parses(text, &c, err, sizeof err) < 0, "missing admin key file refused");
+
+    /* Redis through Sentinel: the Sentinels and the primary's name instead
+     * of redis_host, both or neither; the password from its file. */
+    ok(parses("pg_conninfo=a\nredis_sentinels=10.0.0.1:26379,10.0.0.2:26379\nredis_master_name=concert\n", &c, err,
+              sizeof err) == 0 && strcmp(c.redis_sentinels, "10.0.0.1:26379,10.0.0.2:26379") == 0 &&
+           strcmp(c.redis_master_name, "concert") == 0 && !c.redis_host,
+       "Sentinels and the primary's name stand in for redis_host");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_sentinels=10.0.0.1:26379\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_host=h\nredis_master_name=concert\n", &c, err, sizeof err) < 0,
+       "Sentinels without the primary's name, or the name alone, refused");
+    ok(parses("pg_conninfo=a\nredis_sentinels=10.0.0.1\nredis_master_name=c\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_sentinels=h:0\nredis_master_name=c\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_sentinels=h:1,\nredis_master_name=c\n", &c, err, sizeof err) < 0,
+       "a Sentinel without a port, port 0 or an empty entry refused");
+    snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nredis_password_file=%s\n", keyfile);
+    ok(parses(text, &c, err, sizeof err) == 0 && strcmp(c.redis_password, "0123456789abcdef0123") == 0,
+       "the Redis password read from its file");
+    config_free(&c);
     unlink(keyfile);
     return done_testing();
 }
