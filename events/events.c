@@ -21,13 +21,14 @@
  *              one (both for scripts and tests; by default it follows on).
  *
  * Each line: {"stream", "id", "eventId", "type", "occurredAt", "concertId",
- * "data"}. Redis comes from the config file (CONCERT_CONF), as for the
- * other programs. The streams are read one by one (never several keys in
+ * "data"}. Redis comes from the config file (CONCERT_CONF), through the
+ * same client as the other programs (Sentinel included). The streams are read one by one (never several keys in
  * one command: on a Redis Cluster they lie in different slots). Exit
  * status: 0, 1 on bad arguments or config, 2 when stdout fails. */
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "rds.h"
 #include "valid.h"
 
 #include <errno.h>
@@ -55,7 +56,6 @@ struct options {
 };
 
 struct follower {
-    redisContext *redis;
     char *streams[MAX_STREAMS];
     int pending[MAX_STREAMS];   /* still reading back this consumer's unacknowledged ones */
     int nstreams;
@@ -138,29 +138,12 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* One command through the shared client (shared/rds.c): Redis at
+ * redis_host, or the primary the Sentinels name. */
 static redisReply *command(struct follower *f, int argc, const char **argv)
 {
-    redisReply *reply;
-
-    if (!f->redis) {
-        struct timeval tv = {g_config.redis_timeout_ms / 1000, (g_config.redis_timeout_ms % 1000) * 1000};
-        f->redis = redisConnectWithTimeout(g_config.redis_host, g_config.redis_port, tv);
-        if (!f->redis || f->redis->err) {
-            log_error("Redis is unreachable: %s", f->redis ? f->redis->errstr : "out of memory");
-            if (f->redis)
-                redisFree(f->redis);
-            f->redis = NULL;
-            return NULL;
-        }
-        redisSetTimeout(f->redis, tv);
-    }
-    reply = redisCommandArgv(f->redis, argc, argv, NULL);
-    if (!reply) {
-        log_error("Redis: %s", f->redis->errstr);
-        redisFree(f->redis);
-        f->redis = NULL;
-    }
-    return reply;
+    (void)f;
+    return rds_command_reply(argc, argv);
 }
 
 static int has_stream(struct follower *f, const char *name)
@@ -410,13 +393,16 @@ int main(int argc, char **argv)
         return 1;
     if (config_load(&g_config) < 0)
         return 1;
+    rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
+    if ((g_config.redis_sentinels || g_config.redis_password) &&
+        rds_use_sentinels(g_config.redis_sentinels, g_config.redis_master_name, g_config.redis_password) < 0)
+        return 1;
     app_catch_stop();
     memset(&f, 0, sizeof f);
     rc = follow(&f, &o);
     for (int i = 0; i < f.nstreams; i++)
         free(f.streams[i]);
-    if (f.redis)
-        redisFree(f.redis);
+    rds_close();
     config_free(&g_config);
     return rc;
 }

@@ -252,6 +252,11 @@ redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
     return reply;
 }
 
+redisReply *rds_command_reply(int argc, const char **argv)
+{
+    return rds_run(argc, argv, NULL);
+}
+
 /* Every script is loaded with a "#!lua" shebang line. Redis then refuses
  * any call in it to a key outside the hash slot of its KEYS, whether it was
  * given that key or made the name itself: a one-node Redis Cluster (the

@@ -41,6 +41,10 @@ int rds_use_sentinels(const char *sentinels, const char *master_name, const char
  * run); an error reply from Redis is logged and turned into NULL too. */
 redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
 
+/* As rds_command, but an error reply from Redis comes back as it is (for
+ * callers that act on its text, such as NOGROUP), not as NULL. */
+redisReply *rds_command_reply(int argc, const char **argv);
+
 /* Runs a script with nkeys keys followed by the other arguments, at most
  * once (see above). Returns the reply or NULL as rds_command does. */
 redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);
