@@ -35,22 +35,24 @@ static void config_defaults(struct config *c)
     c->login_address_window_seconds = 900;
 }
 
+/* Frees a secret after wiping it, so it does not linger in a core. */
+static void free_secret(char *secret)
+{
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+}
+
 void config_free(struct config *c)
 {
     free(c->pg_conninfo);
     free(c->redis_host);
     free(c->redis_sentinels);
     free(c->redis_master_name);
-    if (c->redis_password) {
-        memset(c->redis_password, 0, strlen(c->redis_password));
-        free(c->redis_password);
-    }
+    free_secret(c->redis_password);
     free(c->metrics_file);
-    if (c->admin_key) {
-        /* Wipe the key before freeing so it does not linger in a core. */
-        memset(c->admin_key, 0, strlen(c->admin_key));
-        free(c->admin_key);
-    }
+    free_secret(c->admin_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -69,9 +71,10 @@ static int parse_long(const char *v, long min, long max, long *out)
     return 0;
 }
 
-/* Reads the admin key file: its first line, which must be 16..256 printable
- * characters. */
-static int read_admin_key(const char *path, struct config *c, char *err, size_t errlen)
+/* Reads a secret's file (key names it in the messages): its first line,
+ * which must be min..max printable characters, into *slot. */
+static int read_secret_file(const char *key, const char *path, ssize_t min, ssize_t max, char **slot,
+                            char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char *line = NULL;
@@ -79,14 +82,14 @@ static int read_admin_key(const char *path, struct config *c, char *err, size_t 
     ssize_t n;
 
     if (!f) {
-        snprintf(err, errlen, "cannot open admin_key_file %s", path);
+        snprintf(err, errlen, "cannot open %s %s", key, path);
         return -1;
     }
     n = getline(&line, &cap, f);
     fclose(f);
     if (n < 0) {
         free(line);
-        snprintf(err, errlen, "admin_key_file %s is empty", path);
+        snprintf(err, errlen, "%s %s is empty", key, path);
         return -1;
     }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -97,52 +100,18 @@ static int read_admin_key(const char *path, struct config *c, char *err, size_t 
             break;
         }
     }
-    if (n < 16 || n > 256) {
+    if (n < min || n > max) {
         memset(line, 0, cap);
         free(line);
-        snprintf(err, errlen, "admin_key_file %s must hold 16 to 256 printable characters", path);
+        snprintf(err, errlen, "%s %s must hold %zd to %zd printable characters", key, path, min, max);
         return -1;
     }
-    free(c->admin_key);
-    c->admin_key = line;
+    free_secret(*slot);
+    *slot = line;
     return 0;
 }
 
-/* Reads redis_password_file: its first line, 1..512 printable characters. */
-static int read_redis_password(const char *path, struct config *c, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-
-    if (!f) {
-        snprintf(err, errlen, "cannot open redis_password_file %s", path);
-        return -1;
-    }
-    n = getline(&line, &cap, f);
-    fclose(f);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    for (ssize_t i = 0; i < n; i++)
-        if (!isgraph((unsigned char)line[i]))
-            n = 0;
-    if (n < 1 || n > 512) {
-        if (line)
-            memset(line, 0, cap);
-        free(line);
-        snprintf(err, errlen, "redis_password_file %s must hold 1 to 512 printable characters", path);
-        return -1;
-    }
-    if (c->redis_password) {
-        memset(c->redis_password, 0, strlen(c->redis_password));
-        free(c->redis_password);
-    }
-    c->redis_password = line;
-    return 0;
-}
-
-/* "host:port,host:port": 1 to RDS_MAX_SENTINELS entries, each port 1..65535. */
+/* "host:port,host:port": 1 to 16 entries, each port 1..65535. */
 static int valid_sentinels(const char *v)
 {
     int n = 0;
@@ -221,9 +190,9 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         return 0;
     }
     if (strcmp(key, "admin_key_file") == 0)
-        return read_admin_key(v, c, err, errlen);
+        return read_secret_file(key, v, 16, 256, &c->admin_key, err, errlen);
     if (strcmp(key, "redis_password_file") == 0)
-        return read_redis_password(v, c, err, errlen);
+        return read_secret_file(key, v, 1, 512, &c->redis_password, err, errlen);
     if (strcmp(key, "redis_sentinels") == 0) {
         if (valid_sentinels(v) < 0) {
             snprintf(err, errlen, "redis_sentinels must be 1 to 16 host:port entries, comma-separated");

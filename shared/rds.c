@@ -13,9 +13,15 @@
 
 static char *rds_host;
 static int rds_port;
-/* With Sentinels: their list, the primary's name, where to ask first (the
- * one that answered last) and the password every server asks for. */
-static char *rds_sentinels;
+/* With Sentinels: their addresses (split from the config's list once), the
+ * primary's name, where to ask first (the one that answered last) and the
+ * password every server asks for. */
+#define RDS_MAX_SENTINELS 16
+static struct {
+    char host[256];
+    int port;
+} rds_sentinel[RDS_MAX_SENTINELS];
+static int rds_nsentinels;
 static char *rds_master;
 static int rds_sentinel_first;
 static char *rds_password;
@@ -48,8 +54,20 @@ static int rds_set_copy(char **slot, const char *value)
 int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password)
 {
     rds_sentinel_first = 0;
-    if (rds_set_copy(&rds_sentinels, sentinels) < 0 || rds_set_copy(&rds_master, master_name) < 0 ||
-        rds_set_copy(&rds_password, password) < 0)
+    rds_nsentinels = 0;
+    /* "host:port,host:port", as config.c has checked it. */
+    while (sentinels && *sentinels && rds_nsentinels < RDS_MAX_SENTINELS) {
+        size_t len = strcspn(sentinels, ",");
+        const char *colon = memrchr(sentinels, ':', len);
+
+        if (colon && (size_t)(colon - sentinels) < sizeof rds_sentinel[0].host) {
+            snprintf(rds_sentinel[rds_nsentinels].host, sizeof rds_sentinel[0].host, "%.*s",
+                     (int)(colon - sentinels), sentinels);
+            rds_sentinel[rds_nsentinels++].port = atoi(colon + 1);
+        }
+        sentinels += len + (sentinels[len] == ',');
+    }
+    if (rds_set_copy(&rds_master, master_name) < 0 || rds_set_copy(&rds_password, password) < 0)
         return -1;
     return 0;
 }
@@ -139,26 +157,17 @@ static int rds_auth(redisContext *c)
  * failover a Sentinel can still name the old one. */
 static redisContext *rds_open_primary(struct timeval tv)
 {
-    char list[1024];
-    char *entry[16];
-    int n = 0;
-
-    snprintf(list, sizeof list, "%s", rds_sentinels);
-    for (char *save = NULL, *e = strtok_r(list, ",", &save); e && n < 16; e = strtok_r(NULL, ",", &save))
-        entry[n++] = e;
-    for (int k = 0; k < n; k++) {
-        int i = (rds_sentinel_first + k) % n;
-        char *colon = strrchr(entry[i], ':'), host[256];
+    for (int k = 0; k < rds_nsentinels; k++) {
+        int i = (rds_sentinel_first + k) % rds_nsentinels;
+        const char *sentinel = rds_sentinel[i].host;
+        char host[256];
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name", rds_master};
         const char *role[] = {"ROLE"};
         redisContext *s, *c;
         redisReply *addr = NULL;
         int port;
 
-        if (!colon)
-            continue;
-        snprintf(host, sizeof host, "%.*s", (int)(colon - entry[i]), entry[i]);
-        s = rds_open(host, atoi(colon + 1), tv);
+        s = rds_open(sentinel, rds_sentinel[i].port, tv);
         if (!s)
             continue;
         if (rds_password) {
@@ -169,7 +178,7 @@ static redisContext *rds_open_primary(struct timeval tv)
         }
         if (!rds_expect(s, 3, ask, NULL, &addr) || addr->type != REDIS_REPLY_ARRAY || addr->elements != 2 ||
             addr->element[0]->type != REDIS_REPLY_STRING || addr->element[1]->type != REDIS_REPLY_STRING) {
-            log_error("redis: Sentinel %s:%s does not know the primary %s", host, colon + 1, rds_master);
+            log_error("redis: Sentinel %s:%d does not know the primary %s", sentinel, rds_sentinel[i].port, rds_master);
             if (addr)
                 freeReplyObject(addr);
             redisFree(s);
@@ -200,7 +209,7 @@ static int rds_connect(void)
     if (rds_ctx && !rds_ctx->err)
         log_info("redis: the server closed the idle connection; reconnecting");
     rds_close();
-    if (rds_sentinels && rds_master) {
+    if (rds_nsentinels > 0 && rds_master) {
         rds_ctx = rds_open_primary(tv);
     } else if (rds_host) {
         rds_ctx = rds_open(rds_host, rds_port, tv);
