@@ -2,18 +2,19 @@
  * (sql/050_events.sql) to the Redis Streams named by their topics.
  *
  * A loop, until SIGTERM:
- *   1. when Redis has lost what was published (the marker key is gone: a
- *      restart without persistence, a flush), every row sent in the last
- *      24 hours is marked unsent, so it is published again;
- *   2. in one transaction: outbox_claim takes up to BATCH unsent rows in id
+ *   1. once a second: when Redis has lost what was published (the marker
+ *      key is gone: a restart without persistence, a flush), every row sent
+ *      in the last 24 hours is marked unsent, so it is published again;
+ *   2. in one transaction: outbox_claim takes up to BATCH_ROWS unsent rows in id
  *      order (or none, when another relay is publishing: one at a time, so
- *      a later change never overtakes an earlier one), each is XADDed to
- *      its stream with its eventId, and outbox_mark_sent marks them;
+ *      a later change never overtakes an earlier one), they are XADDed to
+ *      their streams with their eventIds in one pipeline, and
+ *      outbox_mark_sent marks them;
  *   3. when it found nothing to publish, waits for a NOTIFY on "outbox"
  *      (a change sends one at commit when no earlier row waits unsent), at
  *      most SWEEP_MS, then goes on: the periodic sweep is the safety net
  *      for a notification missed while disconnected; when it published
- *      something, it looks again at once.
+ *      something, it looks again after GATHER_MS.
  * At least once: a relay killed after XADD and before COMMIT leaves the
  * rows unsent, and they are published again with the same eventId. An XADD
  * whose reply is lost ends the batch the same way; nothing is marked sent
@@ -33,8 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH "500"
+#define BATCH_ROWS 500
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
 #define SWEEP_MS 1000
+/* After a batch that was not full, how long changes gather before the next. */
+#define GATHER_MS 20
+/* How often the marker (below) is looked at: a Redis that lost it meanwhile
+ * gets the last day again, this second's events with it. */
+#define MARKER_EVERY_MS 1000
 /* Present while Redis still holds what the relays published; any relay
  * that finds it gone republishes the last day. */
 #define MARKER_KEY "concert:relay:published"
@@ -147,32 +155,68 @@ static int check_marker(void)
     return 0;
 }
 
-/* One XADD of row i: 0 when Redis acknowledged it. */
-static int publish_row(PGresult *res, int i, const char *minid)
+/* The XADDs of all n rows, pipelined (one round trip): 0 when Redis
+ * acknowledged every one. */
+#define XADD_ARGC 16
+static int publish_rows(PGresult *res, int n, const char *minid)
 {
-    const char *argv[] = {
-        "XADD", PQgetvalue(res, i, 2), "MINID", "~", minid, "*",
-        "eventId", PQgetvalue(res, i, 1),
-        "type", PQgetvalue(res, i, 3),
-        "occurredAt", PQgetvalue(res, i, 5),
-        "concertId", PQgetisnull(res, i, 4) ? "" : PQgetvalue(res, i, 4),
-        "data", PQgetvalue(res, i, 6)};
-    redisReply *reply = rds_command((int)(sizeof argv / sizeof argv[0]), argv, NULL);
+    const char **args = malloc(sizeof *args * (size_t)n * XADD_ARGC);
+    const char ***argv_of = malloc(sizeof *argv_of * (size_t)n);
+    int *argc_of = malloc(sizeof *argc_of * (size_t)n);
+    redisReply **replies = malloc(sizeof *replies * (size_t)n);
+    int got, rc = -1;
 
-    if (!reply) {
-        redis_failed();
-        return -1;
+    if (!args || !argv_of || !argc_of || !replies) {
+        log_error("out of memory for %d events", n);
+        goto out;
     }
-    redis_ok();
-    freeReplyObject(reply);
-    return 0;
+    for (int i = 0; i < n; i++) {
+        const char **a = args + (size_t)i * XADD_ARGC;
+
+        a[0] = "XADD";
+        a[1] = PQgetvalue(res, i, 2);
+        a[2] = "MINID";
+        a[3] = "~";
+        a[4] = minid;
+        a[5] = "*";
+        a[6] = "eventId";
+        a[7] = PQgetvalue(res, i, 1);
+        a[8] = "type";
+        a[9] = PQgetvalue(res, i, 3);
+        a[10] = "occurredAt";
+        a[11] = PQgetvalue(res, i, 5);
+        a[12] = "concertId";
+        a[13] = PQgetisnull(res, i, 4) ? "" : PQgetvalue(res, i, 4);
+        a[14] = "data";
+        a[15] = PQgetvalue(res, i, 6);
+        argv_of[i] = a;
+        argc_of[i] = XADD_ARGC;
+    }
+    got = rds_pipeline(n, argc_of, argv_of, replies);
+    rc = got == n ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    }
+    if (rc < 0)
+        redis_failed();
+    else
+        redis_ok();
+out:
+    free(args);
+    free(argv_of);
+    free(argc_of);
+    free(replies);
+    return rc;
 }
 
 /* Step 2. Returns the rows published, or -1 (the transaction rolled back:
  * they stay unsent). */
 static int publish_batch(void)
 {
-    const char *claim_params[] = {BATCH};
+    const char *claim_params[] = {TEXT(BATCH_ROWS)};
     const char *mark_params[1];
     char minid[32], *ids = NULL;
     size_t cap = 0, len = 0;
@@ -203,12 +247,11 @@ static int publish_batch(void)
         goto out;
     }
     ids[len++] = '{';
-    for (int i = 0; i < n; i++) {
-        if (publish_row(res, i, minid) < 0)
-            goto out;
+    for (int i = 0; i < n; i++)
         len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
-    }
     snprintf(ids + len, cap - len, "}");
+    if (publish_rows(res, n, minid) < 0)
+        goto out;
     PQclear(res);
     mark_params[0] = ids;
     res = PQexecParams(pg, "SELECT outbox_mark_sent($1::bigint[])", 1, NULL, mark_params, NULL, NULL, 0);
@@ -253,9 +296,18 @@ static void wait_for_work(int timeout_ms)
         PQfreemem(note);
 }
 
+static long long now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 int main(void)
 {
     long total = 0;
+    long long marker_due = 0;
 
     if (app_setup("concert-relay") < 0)
         return 1;
@@ -268,15 +320,23 @@ int main(void)
             sleep(1);
             continue;
         }
-        if (check_marker() < 0) {
-            wait_for_work(SWEEP_MS);
-            continue;
+        if (now_ms() >= marker_due) {
+            if (check_marker() < 0) {
+                wait_for_work(SWEEP_MS);
+                continue;
+            }
+            marker_due = now_ms() + MARKER_EVERY_MS;
         }
         n = publish_batch();
         if (n > 0) {
             /* Rows may have come meanwhile without a NOTIFY (outbox_write
-             * sends one only to a relay that found nothing): look again. */
+             * sends one only to a relay that found nothing): look again,
+             * at once after a full batch, else after a moment's gathering
+             * (in a rush that makes one batch of many changes instead of
+             * a batch, with its four round trips, for every one or two). */
             total += n;
+            if (n < BATCH_ROWS)
+                usleep(GATHER_MS * 1000);
             continue;
         }
         wait_for_work(SWEEP_MS);

@@ -1,4 +1,4 @@
-/* log.c - timestamped stderr logging (see log.h). */
+/* log.c - timestamped logging to stderr, or to a stream set instead (see log.h). */
 #include "log.h"
 #include "utc.h"
 
@@ -8,21 +8,28 @@
 #include <unistd.h>
 
 static const char *log_program = "concert";
+static FILE *log_stream;   /* NULL: stderr */
 
 void log_init(const char *program)
 {
     log_program = program;
 }
 
+void log_set_stream(FILE *stream)
+{
+    log_stream = stream;
+}
+
 static void log_line(const char *level, const char *fmt, va_list ap)
 {
     char stamp[UTC_TEXT_SIZE];
+    FILE *out = log_stream ? log_stream : stderr;
 
     utc_text(time(NULL), stamp);
-    fprintf(stderr, "%s %s[%ld] %s: ", stamp, log_program, (long)getpid(), level);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    fflush(stderr);
+    fprintf(out, "%s %s[%ld] %s: ", stamp, log_program, (long)getpid(), level);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    fflush(out);
 }
 
 void log_error(const char *fmt, ...)

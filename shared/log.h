@@ -6,7 +6,12 @@
 #ifndef CONCERT_LOG_H
 #define CONCERT_LOG_H
 
+#include <stdio.h>
+
 void log_init(const char *program);
+/* Lines go to stream instead of stderr (NULL: stderr again). The test
+ * programs use it to keep the library's lines out of their TAP output. */
+void log_set_stream(FILE *stream);
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -29,6 +29,9 @@ static int rds_timeout_ms = 1000;
 static redisContext *rds_ctx;
 /* Whether the last command was sent and its reply never came. */
 static int rds_lost;
+/* A pipeline met READONLY: the connection is closed once every reply of
+ * the pipeline has been read. */
+static int rds_close_after_pipeline;
 
 void rds_init(const char *host, int port, int timeout_ms)
 {
@@ -264,6 +267,52 @@ redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
 redisReply *rds_command_reply(int argc, const char **argv)
 {
     return rds_run(argc, argv, NULL);
+}
+
+int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies)
+{
+    int got = 0;
+
+    rds_lost = 0;
+    for (int i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (n <= 0)
+        return 0;
+    if (rds_connect() < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (redisAppendCommandArgv(rds_ctx, argc[i], argv[i], NULL) != REDIS_OK) {
+            /* Only buffered so far: nothing of the batch has left. */
+            log_error("redis %s: %s", argv[i][0], rds_ctx->errstr[0] ? rds_ctx->errstr : "out of memory");
+            rds_close();
+            return -1;
+        }
+    }
+    for (; got < n; got++) {
+        void *r = NULL;
+
+        if (redisGetReply(rds_ctx, &r) != REDIS_OK || !r) {
+            log_error("redis %s: %s (%d of %d replies came)", argv[got][0],
+                      rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply", got, n);
+            metrics_store_error(METRICS_REDIS);
+            rds_close();
+            rds_lost = 1;
+            break;
+        }
+        replies[got] = r;
+        if (replies[got]->type == REDIS_REPLY_ERROR) {
+            log_error("redis %s: %s", argv[got][0], replies[got]->str);
+            metrics_store_error(METRICS_REDIS);
+            if (strncmp(replies[got]->str, "READONLY", 8) == 0)
+                rds_close_after_pipeline = 1;
+        }
+    }
+    if (rds_close_after_pipeline) {
+        log_error("redis: the server became a replica; asking for the primary again");
+        rds_close_after_pipeline = 0;
+        rds_close();
+    }
+    return got;
 }
 
 /* Every script is loaded with a "#!lua" shebang line. Redis then refuses

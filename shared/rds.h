@@ -45,6 +45,14 @@ redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
  * callers that act on its text, such as NOGROUP), not as NULL. */
 redisReply *rds_command_reply(int argc, const char **argv);
 
+/* Sends n commands at once and reads their replies (one round trip for a
+ * batch), each command at most once. replies[i] gets command i's reply,
+ * error replies included (logged); a command whose reply did not come gets
+ * NULL, as do all after it. Returns how many replies came (n when all did),
+ * or -1 when nothing was sent. A READONLY reply makes the next command ask
+ * for the primary again, as rds_command does. */
+int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies);
+
 /* Runs a script with nkeys keys followed by the other arguments, at most
  * once (see above). Returns the reply or NULL as rds_command does. */
 redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);

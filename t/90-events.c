@@ -194,6 +194,19 @@ int main(void)
     plan(18);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
 
+    /* The story starts with the relay idle: a test before this one may
+     * have emptied Redis, and the relay then publishes the whole last day
+     * again, which would delay every event below by its backlog. */
+    {
+        int64_t unsent = -1;
+        for (int k = 0; k < 1200 && (unsent = t_pg_int("SELECT count(*) FROM outbox WHERE sent_at IS NULL", 0, NULL)) != 0; k++)
+            t_sleep_ms(50);
+        if (unsent != 0) {
+            diag("%lld rows of the outbox still unsent after a minute", (long long)unsent);
+            bail_out("the relay did not catch up with the outbox");
+        }
+    }
+
     concert = t_create_concert(1, 600, 600, 300, 1, 10, 20000, sched);
     t_user(a);
     t_user(b);
@@ -287,9 +300,11 @@ int main(void)
         for (int k = 0; k < 50 && t_pg_int("SELECT expired FROM booking_expire(1000)", 0, NULL) < 1; k++)
             t_sleep_ms(100);
         n = purchase_events(c, ev, 2, 3000);
-        ok(n == 2 && strcmp(ev[1].type, "reservation.expired") == 0 && t_json_int(ev[1].data, "reservationId") == rid_c &&
-               strcmp(t_json_str(ev[1].data, "status"), "EXPIRED") == 0,
-           "C's hold ran out: reservation.expired");
+        if (!ok(n == 2 && strcmp(ev[1].type, "reservation.expired") == 0 && t_json_int(ev[1].data, "reservationId") == rid_c &&
+                    strcmp(t_json_str(ev[1].data, "status"), "EXPIRED") == 0,
+                "C's hold ran out: reservation.expired"))
+            for (int k = 0; k < n; k++)
+                diag("C's event %d: %s %s %s", k, ev[k].stream, ev[k].type, json_object_to_json_string(ev[k].data));
         free_events(ev, n > 0 ? n : 0);
         free(tok_c);
     }

@@ -2,7 +2,9 @@
  *
  * Debian ships no libtap, so the C tests use this: plan(), ok(), is(),
  * is_int(), diag(), skip_all(), bail_out(), done_testing(). Output goes to stdout as TAP
- * for prove; the exit code is non-zero when any test failed. Each test
+ * for prove, except diag(), which goes to stderr (as Test::More's does) so that
+ * prove shows why a test failed without -v; the exit code is non-zero when any
+ * test failed. Each test
  * program includes it once. Tests that fork report from the parent only. */
 #ifndef CONCERT_TAP_H
 #define CONCERT_TAP_H
@@ -44,24 +46,34 @@ static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2), unus
 static void diag(const char *fmt, ...)
 {
     va_list ap;
-    fputs("# ", stdout);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
     fflush(stdout);
+    fputs("# ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
 }
 
 static int tap_vok(int pass, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0), unused));
 static int tap_vok(int pass, const char *fmt, va_list ap)
 {
+    va_list again;
+
     tap_run++;
     if (!pass)
         tap_failed++;
+    va_copy(again, ap);
     printf("%sok %d - ", pass ? "" : "not ", tap_run);
     vprintf(fmt, ap);
     fputc('\n', stdout);
     fflush(stdout);
+    if (!pass) {
+        /* As Test::More does: the failure named where prove shows it. */
+        fprintf(stderr, "#   Failed test %d: ", tap_run);
+        vfprintf(stderr, fmt, again);
+        fputc('\n', stderr);
+    }
+    va_end(again);
     return pass;
 }
 

@@ -3,6 +3,7 @@
 #include "testlib.h"
 #include "tap.h"
 #include "config.h"
+#include "log.h"
 #include "rand.h"
 #include "session.h"
 
@@ -34,6 +35,17 @@ void t_init(void)
     if (!getenv("CONCERT_BASE_URL") || !*getenv("CONCERT_BASE_URL"))
         skip_all("CONCERT_BASE_URL is not set (run through ./dev test)");
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* What the library logs in this program (a refused connection in a
+     * fault story, a pre-queue opened) goes beside the servers' logs, so
+     * that the output shows the tests' own story and their diag(). */
+    if (getenv("CONCERT_VAR")) {
+        char path[1024];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/log/tests.log", getenv("CONCERT_VAR"));
+        f = fopen(path, "a");
+        if (f)
+            log_set_stream(f);
+    }
 }
 
 const char *t_base_url(void)
