@@ -18,11 +18,15 @@
  * claimed inside booking_pay, where a concurrent repeat waits for the first
  * and replays its answer. */
 #include "app.h"
+#include "booking.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
+#include "seatlock.h"
+#include "seatmap.h"
+#include "valid.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,6 +69,25 @@ static int replay(struct request *r, const char *token, const char *key, int64_t
     }
     PQclear(res);
     return done;
+}
+
+/* A payment's seats read SOLD on the seat map before the 201 leaves. */
+static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
+{
+    int seats[SEATLOCK_MAX];
+    int schedule = PQfnumber(res, "sold_schedule"), seat_nos = PQfnumber(res, "sold_seat_nos");
+    int64_t schedule_id;
+    int n;
+
+    if (schedule < 0 || seat_nos < 0 || PQgetisnull(res, 0, schedule))
+        return;   /* a replayed answer: the first payment told the map */
+    if (valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
+        (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
+        log_error("payment: the result names no seats for the seat map");
+        return;
+    }
+    if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, seats, n) < 0)
+        log_error("payment: the seat map was not told (PostgreSQL's view is back within a second)");
 }
 
 /* POST /api/v1/payments {"reservationId"} with the owner's ACTIVE token. */
@@ -117,8 +140,11 @@ static void pay(struct request *r)
      * after the 201 already sees 401. Failing that (Redis away), the
      * payment still stands and the token runs out by itself. */
     word = outcome_word(rc, res);
-    if (word && strcmp(word, "paid") == 0 && queue_finish(token) != QUEUE_OK)
-        log_error("payment: could not end the queue token (it runs out by itself)");
+    if (word && strcmp(word, "paid") == 0) {
+        mark_sold(t.concert_id, id, res);
+        if (queue_finish(token) != QUEUE_OK)
+            log_error("payment: could not end the queue token (it runs out by itself)");
+    }
     outcome_reply(r, rc, res);
     PQclear(res);
 }

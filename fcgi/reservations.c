@@ -20,6 +20,7 @@
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
+#include "seatmap.h"
 #include "valid.h"
 
 #include <inttypes.h>
@@ -153,6 +154,25 @@ static void give_back(const struct schedule_facts *f, const int *seats, int n, c
         log_error("hold: could not release seat locks (they run out by themselves)");
 }
 
+/* A hold that committed: its seats read HELD on the seat map before the
+ * 201 leaves. */
+static void mark_held(const struct schedule_facts *f, const int *seats, int n, db_rc rc, const PGresult *res)
+{
+    int id_col = res ? PQfnumber(res, "held_reservation") : -1, until_col = res ? PQfnumber(res, "held_until_ms") : -1;
+    const char *word = outcome_word(rc, res);
+    int64_t id, until;
+
+    if (!word || strcmp(word, "held") != 0)
+        return;
+    if (id_col < 0 || until_col < 0 || valid_id(PQgetvalue(res, 0, id_col), &id) < 0 ||
+        valid_id(PQgetvalue(res, 0, until_col), &until) < 0) {
+        log_error("hold: the result names no reservation for the seat map");
+        return;
+    }
+    if (seatmap_mark(f->concert_id, f->id, 'H', until, id, seats, n) < 0)
+        log_error("hold: the seat map was not told (PostgreSQL's view is back within a second)");
+}
+
 /* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token. */
 static void hold(struct request *r)
 {
@@ -239,6 +259,8 @@ static void hold(struct request *r)
      * back). Not on DB_UNKNOWN, nor on a row this code cannot read. */
     if (rc == DB_UNAVAILABLE || rc == DB_FAILED || outcome_refused(outcome_word(rc, res)))
         give_back(&f, seats, n, owner, res);
+    else
+        mark_held(&f, seats, n, rc, res);
     outcome_reply(r, rc, res);
     PQclear(res);
 }
@@ -266,6 +288,26 @@ static void release_cancelled(const PGresult *res)
         log_error("cancel: could not release seat locks (they run out by themselves)");
 }
 
+/* A cancellation's seats read AVAILABLE on the seat map (those still this
+ * reservation's there: a repeat cannot free seats held by someone since). */
+static void mark_cancelled(const PGresult *res, int64_t id)
+{
+    int seats[SEATLOCK_MAX];
+    int concert = PQfnumber(res, "locks_concert"), schedule = PQfnumber(res, "locks_schedule");
+    int seat_nos = PQfnumber(res, "locks_seats");
+    int64_t concert_id, schedule_id;
+    int n;
+
+    if (concert < 0 || schedule < 0 || seat_nos < 0 || valid_id(PQgetvalue(res, 0, concert), &concert_id) < 0 ||
+        valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
+        (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
+        log_error("cancel: the result names no seats for the seat map");
+        return;
+    }
+    if (seatmap_mark(concert_id, schedule_id, 'A', 0, id, seats, n) < 0)
+        log_error("cancel: the seat map was not told (PostgreSQL's view is back within a second)");
+}
+
 /* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
  * one's own cancelled reservation again answers it again (200): a retry
  * after a lost answer must not look like a failure. */
@@ -289,8 +331,10 @@ static void cancel(struct request *r)
     /* Free the Redis locks before answering, so the seats the answer calls
      * AVAILABLE can be held again at once. */
     word = outcome_word(rc, res);
-    if (word && strcmp(word, "cancelled") == 0)
+    if (word && strcmp(word, "cancelled") == 0) {
         release_cancelled(res);
+        mark_cancelled(res, id);
+    }
     outcome_reply(r, rc, res);
     PQclear(res);
 }

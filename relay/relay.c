@@ -282,6 +282,15 @@ static void wait_for_work(int timeout_ms)
         usleep((useconds_t)timeout_ms * 1000);
         return;
     }
+    /* A NOTIFY that came while the last claim ran was read then, with its
+     * answer, and waits in libpq, not on the socket: poll would sleep
+     * through it (the change would wait for the sweep). */
+    if ((note = PQnotifies(pg)) != NULL) {
+        do
+            PQfreemem(note);
+        while ((note = PQnotifies(pg)) != NULL);
+        return;
+    }
     p.fd = PQsocket(pg);
     p.events = POLLIN;
     p.revents = 0;

@@ -317,9 +317,14 @@ static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
         "admissions", "queue-events", "event-seq"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
-        snprintf(k->key[i], sizeof k->key[i], "{c:%" PRId64 "}:%s", concert_id, names[i]);
+        queue_key_name(concert_id, names[i], k->key[i], sizeof k->key[i]);
         k->argv[i] = k->key[i];
     }
+}
+
+void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size)
+{
+    snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, what);
 }
 
 int queue_token_concert(const char *token, int64_t *concert_id)

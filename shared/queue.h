@@ -46,6 +46,7 @@
 #ifndef CONCERT_QUEUE_H
 #define CONCERT_QUEUE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
 
@@ -164,6 +165,10 @@ const char *queue_bearer(struct request *r);
 /* The contract's token body: token, userId, concertId, status, position,
  * estimatedWaitSeconds, expiresAt. NULL when out of memory. */
 struct json_object *queue_ticket_json(const struct queue_ticket *t);
+
+/* The name of one of concert_id's queue keys ("active", "tokens", ...; see
+ * the layout above), for scripts elsewhere that check a token themselves. */
+void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size);
 
 /* Splits "<concertId>.<32 hex>" into its concert; -1 when malformed. */
 int queue_token_concert(const char *token, int64_t *concert_id);

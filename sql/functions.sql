@@ -213,13 +213,16 @@ $$;
 -- p_owner the random owner of the Redis seat locks (kept so cancellation can
 -- release them). sold_seats names requested seats that are SOLD, so the
 -- caller can remember them in Redis and turn later crowds away there.
+-- held_reservation and held_until_ms (the hold's end in Unix milliseconds)
+-- are what the Redis seat map records of a hold.
 -- Outcomes: held; schedule_not_found, wrong_concert, sales_closed,
 -- hold_limit (detail: seats already held or bought), seat_not_found,
 -- seat_unavailable (detail: the busy seat numbers).
 CREATE OR REPLACE FUNCTION booking_hold(p_user uuid, p_concert bigint, p_schedule bigint, p_seats integer[],
                                         p_owner text,
                                         OUT outcome text, OUT body text, OUT detail text,
-                                        OUT sold_seats integer[])
+                                        OUT sold_seats integer[], OUT held_reservation bigint,
+                                        OUT held_until_ms bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_concert bigint;
@@ -293,6 +296,8 @@ BEGIN
      WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
 
     outcome := 'held';
+    held_reservation := v_id;
+    held_until_ms := floor(extract(epoch FROM v_expires) * 1000)::bigint;
     body := json_build_object(
         'reservationId', v_id, 'scheduleId', p_schedule, 'seatNos', to_json(p_seats),
         'amount', v_amount, 'status', 'HELD', 'expiresAt', utc_text(v_expires))::text;
@@ -342,6 +347,27 @@ LANGUAGE sql STABLE AS $$
     SELECT json_build_object('reservations', coalesce(json_agg(x.j ORDER BY x.id DESC), '[]'::json))::text
       FROM (SELECT r.id, booking_reservation_json(r) AS j FROM reservations r
              WHERE r.user_id = p_user ORDER BY r.id DESC LIMIT 200) x
+$$;
+
+-- The seat map as the Redis cache keeps it (shared/seatmap.c): per seat its
+-- number and "price,letter,until,owner", the letter for how it reads now (A
+-- available, H held, S sold); a held seat's until is when its hold runs out
+-- (Unix ms), from which on the cache reads it AVAILABLE, as seat_is_free
+-- does, and owner its reservation. One row with a NULL seat for a show
+-- without seats; none for no such show.
+CREATE OR REPLACE FUNCTION seatmap_rows(p_schedule bigint,
+                                        OUT concert_id bigint, OUT seat_no integer, OUT cached text)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT s.concert_id, st.seat_no,
+           st.price || ',' ||
+           CASE WHEN seat_is_free(st.status, st.held_until) THEN 'A,0,0'
+                WHEN st.status = 'SOLD' THEN 'S,0,' || st.reservation_id
+                ELSE 'H,' || floor(extract(epoch FROM st.held_until) * 1000)::bigint || ',' || st.reservation_id
+           END
+      FROM schedules s LEFT JOIN seats st ON st.schedule_id = s.id
+     WHERE s.id = p_schedule
+     ORDER BY st.seat_no
 $$;
 
 -- --- Idempotency-Keys ------------------------------------------------------------
@@ -489,11 +515,13 @@ LANGUAGE sql STABLE AS $$
       FROM booking_key_replay('payment', booking_token_owner(p_token), p_key, booking_payment_fingerprint(p_id)) k
 $$;
 
--- The payment itself (see booking_pay). Outcomes: paid;
+-- The payment itself (see booking_pay); sold_schedule and sold_seat_nos
+-- name the seats it SOLD, for the Redis seat map. Outcomes: paid;
 -- reservation_not_found, wrong_concert, already_paid, already_cancelled,
 -- hold_expired, sales_closed, insufficient_balance (detail: the amount due).
 CREATE OR REPLACE FUNCTION booking_pay_now(p_user uuid, p_concert bigint, p_id bigint,
-                                           OUT outcome text, OUT body text, OUT detail text)
+                                           OUT outcome text, OUT body text, OUT detail text,
+                                           OUT sold_schedule bigint, OUT sold_seat_nos integer[])
 LANGUAGE plpgsql AS $$
 DECLARE
     r       reservations;
@@ -546,6 +574,8 @@ BEGIN
     END IF;
 
     outcome := 'paid';
+    sold_schedule := r.schedule_id;
+    sold_seat_nos := r.seat_nos;
     body := json_build_object(
         'paymentId', v_pid, 'reservationId', r.id, 'userId', p_user, 'amount', r.amount,
         'status', 'PAID', 'paidAt', utc_text(now()))::text;
@@ -558,7 +588,8 @@ $$;
 -- answer. p_token only names the key's owner (as a digest). Outcomes: those
 -- of booking_pay_now, and key_reused.
 CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
-                                       OUT outcome text, OUT body text, OUT detail text)
+                                       OUT outcome text, OUT body text, OUT detail text,
+                                       OUT sold_schedule bigint, OUT sold_seat_nos integer[])
 LANGUAGE plpgsql AS $$
 DECLARE
     v_owner text;
@@ -571,7 +602,8 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    SELECT p.outcome, p.body, p.detail INTO outcome, body, detail
+    SELECT p.outcome, p.body, p.detail, p.sold_schedule, p.sold_seat_nos
+      INTO outcome, body, detail, sold_schedule, sold_seat_nos
       FROM booking_pay_now(p_user, p_concert, p_id) p;
     IF p_key IS NOT NULL THEN
         PERFORM booking_key_done('payment', v_owner, p_key, outcome, body, outcome = 'paid');

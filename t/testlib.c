@@ -342,7 +342,25 @@ int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char 
     n = t_pg_int("UPDATE seats SET status = $1, reservation_id = CASE WHEN $1 <> 'AVAILABLE' THEN 0 END,"
                  " held_until = CASE WHEN $1 = 'HELD' THEN now() + $4::interval END"
                  " WHERE schedule_id = $2 AND seat_no = $3 RETURNING seat_no", 4, p);
-    return n == seat_no ? 0 : -1;
+    if (n != seat_no)
+        return -1;
+    /* Tell the Redis seat map, as every change through the API does (here
+     * by dropping it, as a change it cannot follow does), and drop the
+     * second-long copy of the shows list: these tests are about the reading
+     * rules. t/33 changes PostgreSQL without a word. */
+    {
+        const char *q[] = {sid};
+        char key[80], shows[48];
+        int64_t concert = t_pg_int("SELECT concert_id FROM schedules WHERE id = $1::bigint", 1, q);
+        const char *bump[] = {"HINCRBY", key, "_v", "1"};
+        const char *drop[] = {"HDEL", key, "_ok"};
+        const char *del[] = {"DEL", shows};
+        snprintf(key, sizeof key, "{c:%lld}:seatmap:%s", (long long)concert, sid);
+        snprintf(shows, sizeof shows, "{c:%lld}:shows", (long long)concert);
+        if (t_redis_cmd(4, bump) < 0 || t_redis_cmd(3, drop) < 0 || t_redis_cmd(2, del) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* The users t_user made: their ids and sessions, in order. */
