@@ -66,7 +66,7 @@ static struct rds_script get_script = {"seatmap_get", SEATMAP_LUA_LIST
     "  json, next_end = seat_list(redis.call('HGETALL', KEYS[3]), 1)\n"
     "  redis.call('HSET', KEYS[3], '_json', json, '_next', next_end)\n"
     "end\n"
-    "return {answer, json, m[5]}\n", ""};
+    "return {answer, json, m[5] or ''}\n", ""};
 
 /* KEYS: the map. ARGV: the version the load started from ('' none), then
  * seat, value pairs from PostgreSQL. Stores them unless the version moved;
