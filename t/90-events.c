@@ -14,6 +14,8 @@
  * limit is a second (in its cached facts) and stops polling: queue.dropped.
  * While E charges steadily in the background, each of F's thirty charges is
  * in its stream within half a second (none waits for the relay's sweep).
+ * With a second relay running beside the first, as on a second host, each
+ * of sixty charges is published exactly once.
  * Sent outbox rows older than a day are deleted, newer ones kept. Nobody's
  * token ever appears in an event. */
 #include "tap.h"
@@ -23,6 +25,7 @@
 
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -198,7 +201,7 @@ int main(void)
     const char *port = getenv("CONCERT_REDIS_PORT");
 
     t_init();
-    plan(19);
+    plan(20);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
 
     /* The story starts with the relay idle: a test before this one may
@@ -434,6 +437,71 @@ int main(void)
         waitpid(busy, NULL, 0);
         ok(found == 30 && slowest < 0.5, "with the relay busy, each of 30 charges was in its stream within 0.5 s"
            " (%d found, the slowest after %.0f ms)", found, slowest * 1000);
+    }
+
+    /* Two relays at once, as on two hosts: every change is still
+     * published once (outbox_claim lets one relay publish at a time). */
+    {
+        char g[3][37], log[1024];
+        const char *relay = getenv("CONCERT_RELAY");
+        pid_t second, chargers[3];
+        int64_t unsent = -1, rows, dups = -1, entries = -1;
+        for (int i = 0; i < 3; i++)
+            t_user(g[i]);
+        snprintf(log, sizeof log, "%s/log/relay-second.log", getenv("CONCERT_VAR") ? getenv("CONCERT_VAR") : "/tmp");
+        fflush(stdout);
+        second = fork();
+        if (second == 0) {
+            FILE *f = freopen(log, "a", stderr);
+            (void)f;
+            execl(relay ? relay : "/nonexistent", "concert-relay", (char *)NULL);
+            _exit(127);
+        }
+        t_sleep_ms(500);
+        for (int i = 0; i < 3; i++) {
+            fflush(stdout);
+            chargers[i] = fork();
+            if (chargers[i] == 0) {
+                for (int k = 0; k < 20; k++)
+                    bk_charge(g[i], 100 + k, NULL, NULL);
+                _exit(0);
+            }
+        }
+        for (int i = 0; i < 3; i++)
+            waitpid(chargers[i], NULL, 0);
+        for (int k = 0; k < 100 && (unsent = t_pg_int("SELECT count(*) FROM outbox WHERE sent_at IS NULL", 0, NULL)) != 0; k++)
+            t_sleep_ms(50);
+        {
+            /* Each of the 60 charges' eventIds, counted in the stream. */
+            const char *argv[] = {"XREVRANGE", "payment-events", "+", "-", "COUNT", "2000"};
+            const char *p[] = {g[0], g[1], g[2]};
+            redisReply *reply = rds_command(6, argv, NULL);
+            char *ids = t_pg_value("SELECT string_agg(event_id::text, ' ') FROM outbox WHERE type = 'balance.charged'"
+                                   " AND data->>'userId' IN ($1, $2, $3)", 3, p);
+            rows = t_pg_int("SELECT count(*) FROM outbox WHERE type = 'balance.charged' AND data->>'userId' IN ($1, $2, $3)",
+                            3, p);
+            entries = 0;
+            dups = 0;
+            for (char *id = ids ? strtok(ids, " ") : NULL; id; id = strtok(NULL, " ")) {
+                int64_t seen = 0;
+                for (size_t i = 0; reply && i < reply->elements; i++) {
+                    redisReply *fields = reply->element[i]->element[1];
+                    for (size_t j = 0; j + 1 < fields->elements; j += 2)
+                        seen += strcmp(fields->element[j]->str, "eventId") == 0 &&
+                                strcmp(fields->element[j + 1]->str, id) == 0;
+                }
+                entries += seen > 0;
+                dups += seen > 1;
+            }
+            free(ids);
+            if (reply)
+                freeReplyObject(reply);
+        }
+        kill(second, SIGTERM);
+        waitpid(second, NULL, 0);
+        ok(unsent == 0 && rows == 60 && entries == 60 && dups == 0,
+           "with a second relay running, each of 60 changes was published exactly once (%lld rows, %lld in the"
+           " stream, %lld twice)", (long long)rows, (long long)entries, (long long)dups);
     }
 
     /* No event carries a token. */
