@@ -265,9 +265,12 @@ static void hold(struct request *r)
     PQclear(res);
 }
 
-/* Frees the Redis locks a cancellation names (a repeat names them again:
- * the release is by owner, so only locks still this hold's go). */
-static void release_cancelled(const PGresult *res)
+/* A cancellation, told to Redis before the answer: its seat locks are
+ * freed (by their owner, so a repeat can only free locks that are still
+ * this hold's), so the seats the answer calls AVAILABLE can be held again
+ * at once, and its seats read AVAILABLE on the seat map (those still this
+ * reservation's there: a repeat cannot free seats held by someone since). */
+static void tell_redis_cancelled(const PGresult *res, int64_t id)
 {
     int seats[SEATLOCK_MAX];
     int owner = PQfnumber(res, "locks_owner"), concert = PQfnumber(res, "locks_concert");
@@ -275,35 +278,18 @@ static void release_cancelled(const PGresult *res)
     int64_t concert_id, schedule_id;
     int n;
 
-    if (owner >= 0 && PQgetisnull(res, 0, owner))
-        return;   /* a hold made without Redis locks */
     if (owner < 0 || concert < 0 || schedule < 0 || seat_nos < 0 ||
         valid_id(PQgetvalue(res, 0, concert), &concert_id) < 0 ||
         valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
         (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
-        log_error("cancel: the result names no seat locks (they run out by themselves)");
+        log_error("cancel: the result names no seats (the locks run out by themselves, the seat map is right"
+                  " within a second)");
         return;
     }
-    if (seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, 0, owner), NULL, 0) < 0)
+    /* A hold made without Redis locks has no owner to release. */
+    if (!PQgetisnull(res, 0, owner) &&
+        seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, 0, owner), NULL, 0) < 0)
         log_error("cancel: could not release seat locks (they run out by themselves)");
-}
-
-/* A cancellation's seats read AVAILABLE on the seat map (those still this
- * reservation's there: a repeat cannot free seats held by someone since). */
-static void mark_cancelled(const PGresult *res, int64_t id)
-{
-    int seats[SEATLOCK_MAX];
-    int concert = PQfnumber(res, "locks_concert"), schedule = PQfnumber(res, "locks_schedule");
-    int seat_nos = PQfnumber(res, "locks_seats");
-    int64_t concert_id, schedule_id;
-    int n;
-
-    if (concert < 0 || schedule < 0 || seat_nos < 0 || valid_id(PQgetvalue(res, 0, concert), &concert_id) < 0 ||
-        valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
-        (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
-        log_error("cancel: the result names no seats for the seat map");
-        return;
-    }
     if (seatmap_mark(concert_id, schedule_id, 'A', 0, id, seats, n) < 0)
         log_error("cancel: the seat map was not told (PostgreSQL's view is back within a second)");
 }
@@ -328,13 +314,9 @@ static void cancel(struct request *r)
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     params[0] = t.user_id;
     rc = db_query(sql, 3, params, &res);
-    /* Free the Redis locks before answering, so the seats the answer calls
-     * AVAILABLE can be held again at once. */
     word = outcome_word(rc, res);
-    if (word && strcmp(word, "cancelled") == 0) {
-        release_cancelled(res);
-        mark_cancelled(res, id);
-    }
+    if (word && strcmp(word, "cancelled") == 0)
+        tell_redis_cancelled(res, id);
     outcome_reply(r, rc, res);
     PQclear(res);
 }

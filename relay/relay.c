@@ -272,11 +272,23 @@ out:
     return published;
 }
 
+/* Frees the NOTIFYs libpq has read; how many there were. */
+static int take_notifications(void)
+{
+    PGnotify *note;
+    int n = 0;
+
+    while ((note = PQnotifies(pg)) != NULL) {
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
 /* Step 3: a NOTIFY, the timeout or a signal. */
 static void wait_for_work(int timeout_ms)
 {
     struct pollfd p;
-    PGnotify *note;
 
     if (!pg || PQsocket(pg) < 0) {
         usleep((useconds_t)timeout_ms * 1000);
@@ -285,12 +297,8 @@ static void wait_for_work(int timeout_ms)
     /* A NOTIFY that came while the last claim ran was read then, with its
      * answer, and waits in libpq, not on the socket: poll would sleep
      * through it (the change would wait for the sweep). */
-    if ((note = PQnotifies(pg)) != NULL) {
-        do
-            PQfreemem(note);
-        while ((note = PQnotifies(pg)) != NULL);
+    if (take_notifications() > 0)
         return;
-    }
     p.fd = PQsocket(pg);
     p.events = POLLIN;
     p.revents = 0;
@@ -301,8 +309,7 @@ static void wait_for_work(int timeout_ms)
         pg_forget();
         return;
     }
-    while ((note = PQnotifies(pg)) != NULL)
-        PQfreemem(note);
+    take_notifications();
 }
 
 static long long now_ms(void)

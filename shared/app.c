@@ -57,16 +57,23 @@ static void on_stop(int sig)
     stop_asked = 1;
 }
 
-void app_catch_stop(void)
+/* TERM and INT to handler, without SA_RESTART (a blocking call returns, so
+ * a loop sees the request to stop); a closed peer is an error, not a death. */
+static void catch_stop_with(void (*handler)(int))
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void app_catch_stop(void)
+{
+    catch_stop_with(on_stop);
 }
 
 int app_stop_asked(void)
@@ -77,7 +84,6 @@ int app_stop_asked(void)
 int app_run(const char *program, const struct route *routes, size_t nroutes)
 {
     FCGX_Request fcgx;
-    struct sigaction sa;
     const char *group;
 
     if (app_setup(program) < 0)
@@ -85,14 +91,9 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
     /* "concert-queue" logs its requests as the group "queue". */
     group = strncmp(program, "concert-", 8) == 0 ? program + 8 : program;
 
-    /* SIGTERM interrupts accept() (no SA_RESTART) so the loop ends between
-     * requests; a request in progress is finished first. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = app_on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* SIGTERM interrupts accept() so the loop ends between requests; a
+     * request in progress is finished first. */
+    catch_stop_with(app_on_term);
 
     if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("cannot initialise FastCGI");

@@ -280,13 +280,8 @@ static struct rds_script gauges_script = {"queue_gauges",
  * which sweeps, admits and answers with the full picture.
  * KEYS: active, tokens. ARGV: token. */
 static struct rds_script active_script = {"queue_active",
-    "local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "if not exp then return {'MISS'} end\n"
-    "local clock = redis.call('TIME')\n"
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-    "if tonumber(exp) <= now then return {'MISS'} end\n"
-    "local user = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "if not user then return {'MISS'} end\n"
+    QUEUE_LUA_NOW
+    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
     "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
 /* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute

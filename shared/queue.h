@@ -166,6 +166,21 @@ const char *queue_bearer(struct request *r);
  * estimatedWaitSeconds, expiresAt. NULL when out of memory. */
 struct json_object *queue_ticket_json(const struct queue_ticket *t);
 
+/* Lua for scripts elsewhere that check a token themselves, in one place:
+ * QUEUE_LUA_NOW sets `now` (Redis's clock, ms); QUEUE_LUA_ACTIVE_OR_MISS
+ * returns {'MISS'} unless the token is ACTIVE within its period (the cheap
+ * check: anything else goes to queue_require_active's full one), and sets
+ * `exp` and `user`. Its arguments name the active set, the token owners and
+ * the token, as Lua expressions (KEYS[1], ARGV[1], ...). */
+#define QUEUE_LUA_NOW \
+    "local clock = redis.call('TIME')\n" \
+    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
+#define QUEUE_LUA_ACTIVE_OR_MISS(active, tokens, token) \
+    "local exp = redis.call('ZSCORE', " active ", " token ")\n" \
+    "if not exp or tonumber(exp) <= now then return {'MISS'} end\n" \
+    "local user = redis.call('HGET', " tokens ", " token ")\n" \
+    "if not user then return {'MISS'} end\n"
+
 /* The name of one of concert_id's queue keys ("active", "tokens", ...; see
  * the layout above), for scripts elsewhere that check a token themselves. */
 void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size);

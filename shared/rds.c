@@ -29,9 +29,6 @@ static int rds_timeout_ms = 1000;
 static redisContext *rds_ctx;
 /* Whether the last command was sent and its reply never came. */
 static int rds_lost;
-/* A pipeline met READONLY: the connection is closed once every reply of
- * the pipeline has been read. */
-static int rds_close_after_pipeline;
 
 void rds_init(const char *host, int port, int timeout_ms)
 {
@@ -271,7 +268,7 @@ redisReply *rds_command_reply(int argc, const char **argv)
 
 int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies)
 {
-    int got = 0;
+    int got = 0, readonly = 0;
 
     rds_lost = 0;
     for (int i = 0; i < n; i++)
@@ -303,13 +300,12 @@ int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **
         if (replies[got]->type == REDIS_REPLY_ERROR) {
             log_error("redis %s: %s", argv[got][0], replies[got]->str);
             metrics_store_error(METRICS_REDIS);
-            if (strncmp(replies[got]->str, "READONLY", 8) == 0)
-                rds_close_after_pipeline = 1;
+            readonly |= strncmp(replies[got]->str, "READONLY", 8) == 0;
         }
     }
-    if (rds_close_after_pipeline) {
+    /* Closed only once every reply of the pipeline has been read. */
+    if (readonly) {
         log_error("redis: the server became a replica; asking for the primary again");
-        rds_close_after_pipeline = 0;
         rds_close();
     }
     return got;

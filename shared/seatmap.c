@@ -24,8 +24,7 @@
  * a held seat AVAILABLE from its until on; with the first hold end it
  * depends on (0: none). Fields starting with '_' are the map's own. */
 #define SEATMAP_LUA_LIST \
-    "local clock = redis.call('TIME')\n" \
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
+    QUEUE_LUA_NOW \
     "local function seat_list(flat, first)\n" \
     "  local seats = {}\n" \
     "  for i = first, #flat - 1, 2 do\n" \
@@ -52,8 +51,7 @@
  * The token check is the queue's cheap one (an ACTIVE token within its
  * period); anything else is a MISS for the full check. */
 static struct rds_script get_script = {"seatmap_get", SEATMAP_LUA_LIST
-    "local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "if not exp or tonumber(exp) <= now or not redis.call('HGET', KEYS[2], ARGV[1]) then return {'MISS'} end\n"
+    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
     "local m = redis.call('HMGET', KEYS[3], '_ok', '_json', '_next', '_fresh', '_v')\n"
     "if not m[1] then return {'ABSENT', '', m[5] or ''} end\n"
     "local answer = 'HIT'\n"

@@ -16,10 +16,8 @@
 /* KEYS: the concert's active tokens, its token owners, the list. ARGV:
  * token. The queue's cheap token check, then the list if it is kept. */
 static struct rds_script get_script = {"showlist_get",
-    "local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "local clock = redis.call('TIME')\n"
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-    "if not exp or tonumber(exp) <= now or not redis.call('HGET', KEYS[2], ARGV[1]) then return {'MISS'} end\n"
+    QUEUE_LUA_NOW
+    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
     "local list = redis.call('GET', KEYS[3])\n"
     "if not list then return {'ABSENT'} end\n"
     "return {'HIT', list}\n", ""};
