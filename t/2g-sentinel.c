@@ -102,16 +102,14 @@ static void start_sentinel(int port, int primary_port)
     start(argv, log);
 }
 
-/* The test's own look at a server (not through the client under test). */
-static int info_has(int port, const char *section, const char *needle)
+/* Whether what cmd prints (its first 8 KiB) holds needle: the test's own
+ * look at a server, not through the client under test. */
+static int output_has(const char *cmd, const char *needle)
 {
-    char cmd[256], out[8192];
-    FILE *p;
+    char out[8192];
+    FILE *p = popen(cmd, "r");
     size_t n;
 
-    snprintf(cmd, sizeof cmd, "redis-cli --no-auth-warning -a %s -p %d info %s 2>/dev/null", PASSWORD, port,
-             section);
-    p = popen(cmd, "r");
     if (!p)
         return 0;
     n = fread(out, 1, sizeof out - 1, p);
@@ -120,20 +118,21 @@ static int info_has(int port, const char *section, const char *needle)
     return strstr(out, needle) != NULL;
 }
 
+static int info_has(int port, const char *section, const char *needle)
+{
+    char cmd[256];
+
+    snprintf(cmd, sizeof cmd, "redis-cli --no-auth-warning -a %s -p %d info %s 2>/dev/null", PASSWORD, port,
+             section);
+    return output_has(cmd, needle);
+}
+
 static int sentinel_knows_replica(int port)
 {
-    char cmd[256], out[4096];
-    FILE *p;
-    size_t n;
+    char cmd[256];
 
     snprintf(cmd, sizeof cmd, "redis-cli -p %d sentinel replicas concert 2>/dev/null", port);
-    p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    pclose(p);
-    return strstr(out, "slave") != NULL;
+    return output_has(cmd, "slave");
 }
 
 static int set_key(const char *key, const char *value)
@@ -145,13 +144,6 @@ static int set_key(const char *key, const char *value)
     if (r)
         freeReplyObject(r);
     return ok;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(void)
@@ -217,10 +209,10 @@ int main(void)
     kill(pids[0], SIGKILL);
     waitpid(pids[0], NULL, 0);
     pids[0] = 0;
-    t0 = now_s();
-    while (now_s() - t0 < 40) {
+    t0 = t_now_s();
+    while (t_now_s() - t0 < 40) {
         if (set_key("t2g:after", "1")) {
-            took = now_s() - t0;
+            took = t_now_s() - t0;
             break;
         }
         t_sleep_ms(100);

@@ -46,13 +46,6 @@ static char dir[128], script[512];
 static char as_user[256];
 static struct shared *sh;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Runs t/pgaf.sh with its arguments; its first output line into out. */
 static int pgaf(const char *args, char *out, size_t cap)
 {
@@ -80,7 +73,7 @@ static int pgaf(const char *args, char *out, size_t cap)
 static void writer(int w)
 {
     static const char sql[] = "INSERT INTO t2h (id, writer) VALUES ($1::bigint, $2::integer)";
-    double last_ok = now_s();
+    double last_ok = t_now_s();
 
     for (int64_t k = 0; !sh->stop && sh->nacked[w] < MAX_ACKED / WRITERS; k++) {
         char id[24], wt[12];
@@ -93,7 +86,7 @@ static void writer(int w)
         rc = db_query(sql, 2, params, &res);
         PQclear(res);
         if (rc == DB_OK) {
-            double t = now_s();
+            double t = t_now_s();
             if (t - last_ok > sh->longest_gap[w])
                 sh->longest_gap[w] = t - last_ok;
             last_ok = t;
@@ -181,7 +174,7 @@ int main(void)
     }
     t_sleep_ms(1500);
     snprintf(args, sizeof args, "kill-primary '%s'", dir);
-    t_kill = now_s();
+    t_kill = t_now_s();
     if (pgaf(args, out, sizeof out) != 0)
         diag("kill-primary failed");
     else
@@ -194,7 +187,7 @@ int main(void)
         t_sleep_ms(250);
         for (int w = 0; w < WRITERS; w++)
             resumed += sh->longest_gap[w] > 0.5;
-        if (resumed == WRITERS || now_s() - t_kill > 60)
+        if (resumed == WRITERS || t_now_s() - t_kill > 60)
             break;
     }
     t_sleep_ms(1000);

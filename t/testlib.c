@@ -661,6 +661,14 @@ void t_sleep_ms(long ms)
         ;
 }
 
+double t_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 long long t_utc_seconds(const char *s)
 {
     struct tm tm;

@@ -143,4 +143,7 @@ int t_unused_port(void);
 /* Milliseconds sleep. */
 void t_sleep_ms(long ms);
 
+/* Seconds on the monotonic clock: differences time a wait. */
+double t_now_s(void);
+
 #endif
