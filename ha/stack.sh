@@ -1,0 +1,684 @@
+# ha/stack.sh - the stack on several hosts: `./dev up --ha`, `./dev test
+# --ha`, `./dev fault` and the several-hosts part of `./dev status` (sourced
+# by dev; it uses dev's functions and settings).
+#
+# Each host is a Linux network namespace with an address of its own on one
+# bridge, and runs the same servers, programs and config keys as the
+# single-host stack:
+#
+#   lb      .10  nginx, balancing every responder group over app1 and app2
+#   app1    .11  every responder group (FastCGI over TCP), cron, relay
+#   app2    .12  the same
+#   mon     .20  pg_auto_failover's monitor, a Redis Sentinel
+#   pg1     .21  PostgreSQL under its pg_auto_failover keeper
+#   pg2     .22  PostgreSQL under its keeper (synchronous standby at first)
+#   redis1  .31  Redis (primary at first), a Sentinel
+#   redis2  .32  Redis (replica at first), a Sentinel
+#
+# The machine itself reaches lb's nginx at 127.0.0.1:PORT (the same URL as
+# the single-host stack) through an nftables DNAT rule, and everything else
+# at the hosts' addresses. Needs root (namespaces, links, nftables); the
+# servers still run as the app user.
+# shellcheck shell=bash
+
+HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2"
+HA_APPS="app1 app2"
+HA_PG_NODES="pg1 pg2"
+HA_REDIS_NODES="redis1 redis2"
+HA_SENTINEL_HOSTS="mon redis1 redis2"
+HA_LB_PORT=8080
+# Debian packages beyond `up`'s (`./dev packages ha`).
+PACKAGES_HA="redis-sentinel postgresql-15-auto-failover pg-auto-failover-cli nftables iproute2"
+
+# ha_profile: the several-hosts settings of the stack `profile` chose. The
+# local and the test stack each have their own subnet, names and folder.
+ha_profile() {
+    HA=$VAR/ha
+    case $PROFILE in
+    up) HA_NET=10.77.0; HA_TAG=cu ;;
+    test) HA_NET=10.78.0; HA_TAG=ct ;;
+    *) die "the several-hosts stack is for ./dev up and ./dev test only" ;;
+    esac
+    HA_BRIDGE=${HA_TAG}-br
+    HA_NFT_TABLE=concert_$HA_TAG
+    HA_SECRETS=$HA/secrets
+    HA_PGAF=$HA/pgaf
+    HA_CONNINFO="host=$(ha_addr pg1),$(ha_addr pg2) port=$(ha_pg_port pg1),$(ha_pg_port pg2) dbname=concert user=$APP_USER passfile=$HA_SECRETS/pgpass target_session_attrs=read-write"
+    HA_SENTINELS=
+    local h
+    for h in $HA_SENTINEL_HOSTS; do HA_SENTINELS="$HA_SENTINELS${HA_SENTINELS:+,}$(ha_addr "$h"):26379"; done
+}
+
+ha_addr() {
+    case $1 in
+    lb) echo "$HA_NET.10" ;; app1) echo "$HA_NET.11" ;; app2) echo "$HA_NET.12" ;;
+    mon) echo "$HA_NET.20" ;; pg1) echo "$HA_NET.21" ;; pg2) echo "$HA_NET.22" ;;
+    redis1) echo "$HA_NET.31" ;; redis2) echo "$HA_NET.32" ;;
+    *) die "no such host: $1" ;;
+    esac
+}
+
+# The data nodes share one socket folder (paths are not per namespace), so
+# each has a port of its own.
+ha_pg_port() { case $1 in pg1) echo 5432 ;; pg2) echo 5433 ;; mon) echo 5432 ;; esac; }
+
+# Each responder group's FastCGI port on the app hosts.
+ha_group_port() {
+    local g i=9001
+    for g in $GROUPS_ALL; do
+        [ "$g" = "$1" ] && { echo $i; return 0; }
+        i=$((i + 1))
+    done
+    die "no such group: $1"
+}
+
+ha_ns() { echo "$HA_TAG-$1"; }
+ha_is_up() { [ -e "/run/netns/$(ha_ns lb)" ]; }
+
+# on_host HOST CMD...: CMD on HOST as the app user.
+on_host() {
+    local h=$1
+    shift
+    ip netns exec "$(ha_ns "$h")" setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups \
+        env HOME="$HA/$h" "$@"
+}
+
+# pgaf HOST CMD...: CMD on HOST as the app user, in pg_auto_failover's
+# environment: it keeps its state under HOME and the XDG folders, and
+# reaches its PostgreSQL through the host's socket folder.
+pgaf() {
+    local h=$1 sock=$HA/pgsock bin
+    shift
+    [ "$h" = mon ] && sock=$HA/mon/sock
+    bin=$(pg_bin)
+    ip netns exec "$(ha_ns "$h")" setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups \
+        env HOME="$HA_PGAF" XDG_CONFIG_HOME="$HA_PGAF/config" XDG_DATA_HOME="$HA_PGAF/data" \
+        XDG_RUNTIME_DIR="$HA_PGAF/run" PATH="$bin:/usr/bin:/bin" PG_CONFIG="$bin/pg_config" \
+        PGHOST="$sock" PGCONNECT_TIMEOUT=2 "$@"
+}
+
+monitor_sql() { pgaf mon psql -p 5432 -d pg_auto_failover -U autoctl_node -qAtc "$1"; }
+
+# redis_at ADDR PORT ARGS...: redis-cli with the password (from the
+# environment, not the command line).
+redis_at() {
+    local a=$1 p=$2
+    shift 2
+    REDISCLI_AUTH=$(cat "$HA_SECRETS/redis.password") redis-cli --no-auth-warning -h "$a" -p "$p" "$@"
+}
+
+# --- the network ----------------------------------------------------------------
+
+ha_net_up() {
+    local h ns
+    if ! ip link show "$HA_BRIDGE" >/dev/null 2>&1; then
+        ip link add "$HA_BRIDGE" type bridge
+        ip addr add "$HA_NET.1/24" dev "$HA_BRIDGE"
+    fi
+    ip link set "$HA_BRIDGE" up
+    for h in $HA_HOSTS; do
+        ns=$(ha_ns "$h")
+        if [ ! -e "/run/netns/$ns" ]; then
+            ip netns add "$ns"
+            ip link add "$ns" type veth peer name eth0 netns "$ns"
+            ip link set "$ns" master "$HA_BRIDGE"
+            ip -n "$ns" addr add "$(ha_addr "$h")/24" dev eth0
+            ip -n "$ns" link set lo up
+            ip -n "$ns" link set eth0 up
+        fi
+        ip link set "$ns" up
+    done
+    # 127.0.0.1:PORT on this machine is lb's nginx. route_localnet lets a
+    # packet from 127.0.0.1 be sent to another address once rewritten.
+    sysctl -qw net.ipv4.conf.all.route_localnet=1
+    nft delete table ip "$HA_NFT_TABLE" 2>/dev/null || true
+    nft -f - <<EOF
+table ip $HA_NFT_TABLE {
+    chain output {
+        type nat hook output priority -100;
+        ip daddr 127.0.0.1 tcp dport $FRONT_PORT dnat to $(ha_addr lb):$HA_LB_PORT
+    }
+    chain postrouting {
+        type nat hook postrouting priority 100;
+        ip saddr 127.0.0.1 ip daddr $HA_NET.0/24 snat to $HA_NET.1
+    }
+}
+EOF
+}
+
+ha_net_down() {
+    local h ns
+    nft delete table ip "$HA_NFT_TABLE" 2>/dev/null || true
+    for h in $HA_HOSTS; do
+        ns=$(ha_ns "$h")
+        [ -e "/run/netns/$ns" ] || continue
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        ip netns del "$ns" 2>/dev/null || true
+        ip link del "$ns" 2>/dev/null || true
+    done
+    ip link del "$HA_BRIDGE" 2>/dev/null || true
+}
+
+# --- secrets and config -----------------------------------------------------------
+
+ha_secret() {   # ha_secret FILE: a new random secret in FILE, unless it has one
+    [ -s "$1" ] && return 0
+    head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"
+    echo >>"$1"
+}
+
+ha_prepare() {
+    local h
+    mkdir -p "$RUN" "$LOG" "$HA_SECRETS" "$HA_PGAF/run" "$HA/pgsock"
+    for h in $HA_HOSTS; do mkdir -p "$HA/$h/run" "$HA/$h/log"; done
+    ha_secret "$ADMIN_KEY_FILE"
+    ha_secret "$HA_SECRETS/redis.password"
+    ha_secret "$HA_SECRETS/pg.password"
+    printf '*:*:concert:%s:%s\n' "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_SECRETS/pgpass"
+    chmod 700 "$HA_SECRETS" "$HA_PGAF/run"
+    chmod 600 "$HA_SECRETS"/* "$ADMIN_KEY_FILE"
+    # Each app host's config: the single-host file with the several-hosts keys.
+    for h in $HA_APPS; do
+        sed -e "s|^pg_conninfo = .*|pg_conninfo = $HA_CONNINFO connect_timeout=2 options='-c statement_timeout=5000'|" \
+            -e "s|^admin_key_file = .*|admin_key_file = $ADMIN_KEY_FILE|" \
+            -e "s|^metrics_file = .*|metrics_file = $HA/$h/run/metrics|" \
+            -e "s|^# redis_sentinels = .*|redis_sentinels = $HA_SENTINELS|" \
+            -e "s|^# redis_master_name = .*|redis_master_name = concert|" \
+            -e "s|^# redis_password_file = .*|redis_password_file = $HA_SECRETS/redis.password|" \
+            conf/concert.conf >"$HA/$h/concert.conf"
+    done
+    chown -R "$APP_USER:" "$VAR"
+    chmod 700 "$RUN"
+}
+
+# --- PostgreSQL: pg_auto_failover -------------------------------------------------
+
+# start_keeper HOST: pg_autoctl run (the monitor's or a node's keeper) in a
+# session of its own, so that killing the host's group kills its postgres.
+start_keeper() {
+    local h=$1
+    pid_alive "$HA/$h/run/keeper.pid" && return 0
+    pgaf "$h" setsid pg_autoctl run --pgdata "$HA/$h/pgdata" >>"$HA/$h/log/keeper.log" 2>&1 </dev/null &
+    echo $! >"$HA/$h/run/keeper.pid"
+}
+
+# pg_settled: one primary and one secondary, each where it was told to be.
+pg_settled() {
+    [ "$(monitor_sql "SELECT count(*) FILTER (WHERE reportedstate = goalstate AND goalstate = 'primary') || '/' ||
+                             count(*) FILTER (WHERE reportedstate = goalstate AND goalstate = 'secondary')
+                        FROM pgautofailover.node" 2>/dev/null)" = 1/1 ]
+}
+
+wait_pg_settled() {
+    local i
+    for i in $(seq 240); do pg_settled && return 0; sleep 0.5; done
+    die "PostgreSQL: no primary and secondary after 2 minutes (see $HA/pg*/log/keeper.log)"
+}
+
+# The host of the PostgreSQL primary, by the monitor (empty when none).
+pg_primary_host() {
+    monitor_sql "SELECT nodename FROM pgautofailover.node WHERE reportedstate = 'primary' AND goalstate = 'primary'" \
+        2>/dev/null || true
+}
+
+ha_start_postgres() {
+    local bin h mon
+    bin=$(pg_bin) || die "PostgreSQL server binaries not found"
+    mon=$(ha_addr mon)
+    if [ ! -f "$HA/mon/pgdata/PG_VERSION" ]; then
+        say "pg_auto_failover monitor on mon ($mon:5432)"
+        mkdir -p "$HA/mon/sock"
+        chown "$APP_USER:" "$HA/mon/sock"
+        pgaf mon initdb -D "$HA/mon/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/mon/log/initdb.log" 2>&1 ||
+            die "initdb of the monitor failed (see $HA/mon/log/initdb.log)"
+        # The monitor checks health every second and gives a dead primary a
+        # second to demote itself; the defaults take about 50 s. Right for
+        # rehearsing on one machine, too eager for real hosts under load.
+        cat >>"$HA/mon/pgdata/postgresql.conf" <<EOF
+unix_socket_directories = '$HA/mon/sock'
+listen_addresses = '$mon'
+pgautofailover.health_check_period = 1000
+pgautofailover.health_check_timeout = 1000
+pgautofailover.health_check_max_retries = 1
+pgautofailover.health_check_retry_delay = 500
+pgautofailover.node_considered_unhealthy_timeout = 2000
+pgautofailover.primary_demote_timeout = 1000
+EOF
+        pgaf mon pg_autoctl create monitor --pgdata "$HA/mon/pgdata" --pgport 5432 --hostname "$mon" \
+            --auth trust --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
+            die "the monitor was not made (see $HA/mon/log/keeper.log)"
+        pgaf mon pg_autoctl config set --pgdata "$HA/mon/pgdata" postgresql.listen_addresses "$mon" >/dev/null
+    fi
+    start_keeper mon
+    local i
+    for i in $(seq 60); do monitor_sql "SELECT 1" >/dev/null 2>&1 && break; sleep 0.5; done
+    for h in $HA_PG_NODES; do
+        if [ ! -f "$HA/$h/pgdata/PG_VERSION" ]; then
+            say "PostgreSQL on $h ($(ha_addr "$h"):$(ha_pg_port "$h"))"
+            # The first node is made here (its socket folder is ours); the
+            # second is a base backup of the first, settings included.
+            if [ "$h" = pg1 ]; then
+                pgaf pg1 initdb -D "$HA/pg1/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/pg1/log/initdb.log" 2>&1 ||
+                    die "initdb of pg1 failed (see $HA/pg1/log/initdb.log)"
+                printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$HA/pgsock" \
+                    >>"$HA/pg1/pgdata/postgresql.conf"
+            fi
+            pgaf "$h" pg_autoctl create postgres --pgdata "$HA/$h/pgdata" --pgport "$(ha_pg_port "$h")" \
+                --hostname "$(ha_addr "$h")" --listen "$(ha_addr "$h")" --name "$h" \
+                --monitor "postgres://autoctl_node@$mon:5432/pg_auto_failover?sslmode=disable" \
+                --auth trust --no-ssl --dbname concert --pgctl "$bin/pg_ctl" >>"$HA/$h/log/keeper.log" 2>&1 ||
+                die "PostgreSQL on $h was not made (see $HA/$h/log/keeper.log)"
+            pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" timeout.network_partition_timeout 3 >/dev/null
+        fi
+        start_keeper "$h"
+    done
+    wait_pg_settled
+    ha_pg_passwords
+}
+
+# The app's role logs in with a SCRAM password from the app hosts and from
+# this machine (migrations, tests); pg_auto_failover's own entries (its
+# replication and health checks between the database hosts) stay its own.
+ha_pg_passwords() {
+    local h primary hba
+    for h in $HA_PG_NODES; do
+        hba=$HA/$h/pgdata/pg_hba.conf
+        [ -f "$hba" ] || continue
+        grep -q '^# concert: the app' "$hba" && continue
+        {
+            echo "# concert: the app hosts and the machine, with the app's password"
+            echo "host concert $APP_USER $(ha_addr app1)/32 scram-sha-256"
+            echo "host concert $APP_USER $(ha_addr app2)/32 scram-sha-256"
+            echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
+        } >>"$hba"
+        pgaf "$h" pg_ctl -D "$HA/$h/pgdata" reload >/dev/null 2>&1 || true
+    done
+    primary=$(pg_primary_host)
+    [ -n "$primary" ] || die "PostgreSQL has no primary"
+    # The password goes in on stdin, not on a command line.
+    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';\n" \
+        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" |
+        pgaf "$primary" psql -p "$(ha_pg_port "$primary")" -d concert -qX -v ON_ERROR_STOP=1 -f - >/dev/null
+}
+
+# --- Redis and Sentinel ----------------------------------------------------------
+
+# The Redis primary's host, as the Sentinels see it (empty when none answers).
+redis_primary_host() {
+    local h addr
+    for h in $HA_SENTINEL_HOSTS; do
+        addr=$(redis_at "$(ha_addr "$h")" 26379 sentinel get-master-addr-by-name concert 2>/dev/null | head -n1) ||
+            continue
+        [ -n "$addr" ] || continue
+        for h in $HA_REDIS_NODES; do [ "$(ha_addr "$h")" = "$addr" ] && { echo "$h"; return 0; }; done
+    done
+    return 0
+}
+
+# ha_start_redis HOST [PRIMARY_HOST]: Redis on HOST, a replica of
+# PRIMARY_HOST's when given. The password is in its config file, not on a
+# command line.
+ha_start_redis() {
+    local h=$1 primary=${2:-} conf=$HA/$1/redis.conf
+    pid_alive "$HA/$h/run/redis.pid" && return 0
+    mkdir -p "$HA/$h/redis"
+    {
+        echo "bind $(ha_addr "$h")"
+        echo "port 6379"
+        echo "dir $HA/$h/redis"
+        echo "daemonize yes"
+        echo "pidfile $HA/$h/run/redis.pid"
+        echo "logfile $HA/$h/log/redis.log"
+        echo 'save ""'
+        echo "appendonly no"
+        echo "requirepass $(cat "$HA_SECRETS/redis.password")"
+        echo "masterauth $(cat "$HA_SECRETS/redis.password")"
+        if [ -n "$primary" ]; then echo "replicaof $(ha_addr "$primary") 6379"; fi
+    } >"$conf"
+    chown -R "$APP_USER:" "$conf" "$HA/$h/redis"
+    chmod 600 "$conf"
+    on_host "$h" redis-server "$conf" || die "redis on $h did not start (see $HA/$h/log/redis.log)"
+    local i
+    for i in $(seq 50); do redis_at "$(ha_addr "$h")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    die "redis on $h did not start (see $HA/$h/log/redis.log)"
+}
+
+# ha_start_sentinel HOST: a Sentinel on HOST. Its config file is written
+# once: Sentinel rewrites it with what it learns (the current primary).
+ha_start_sentinel() {
+    local h=$1 conf=$HA/$1/sentinel.conf pw
+    pid_alive "$HA/$h/run/sentinel.pid" && return 0
+    pw=$(cat "$HA_SECRETS/redis.password")
+    if [ ! -f "$conf" ]; then
+        cat >"$conf" <<EOF
+bind $(ha_addr "$h")
+port 26379
+daemonize yes
+pidfile $HA/$h/run/sentinel.pid
+logfile $HA/$h/log/sentinel.log
+dir $HA/$h
+requirepass $pw
+sentinel sentinel-pass $pw
+sentinel monitor concert $(ha_addr redis1) 6379 2
+sentinel auth-pass concert $pw
+sentinel down-after-milliseconds concert 1000
+sentinel failover-timeout concert 5000
+sentinel parallel-syncs concert 1
+EOF
+        chown "$APP_USER:" "$conf"
+        chmod 600 "$conf"
+    fi
+    on_host "$h" redis-sentinel "$conf" || die "sentinel on $h did not start (see $HA/$h/log/sentinel.log)"
+}
+
+# redis_settled: the Sentinels agree on a primary, which answers as one
+# with its replica connected.
+redis_settled() {
+    local p
+    p=$(redis_primary_host)
+    [ -n "$p" ] && redis_at "$(ha_addr "$p")" 6379 info replication 2>/dev/null | grep -q '^connected_slaves:1'
+}
+
+wait_redis_settled() {
+    local i
+    for i in $(seq 300); do redis_settled && return 0; sleep 0.2; done
+    die "Redis: no primary with its replica after 60 s (see $HA/redis*/log/)"
+}
+
+ha_start_redis_all() {
+    local h
+    ha_start_redis redis1
+    ha_start_redis redis2 redis1
+    for h in $HA_SENTINEL_HOSTS; do ha_start_sentinel "$h"; done
+    wait_redis_settled
+    say "redis: primary on $(redis_primary_host), three Sentinels"
+}
+
+# --- the app hosts and the balancer -----------------------------------------------
+
+ha_start_app() {
+    local h=$1 g pidf addr
+    addr=$(ha_addr "$h")
+    for g in $GROUPS_ALL; do
+        pidf=$HA/$h/run/$g.pid
+        pid_alive "$pidf" && continue
+        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
+            /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/fcgi/concert-$g" \
+            >>"$HA/$h/log/$g.requests.log" 2>>"$HA/$h/log/$g.log" </dev/null &
+        echo $! >"$pidf"
+    done
+    if ! pid_alive "$HA/$h/run/relay.pid"; then
+        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid /usr/bin/multiwatch -f 1 -s TERM -- \
+            "$BUILD/relay/concert-relay" >>"$HA/$h/log/relay.log" 2>&1 </dev/null &
+        echo $! >"$HA/$h/run/relay.pid"
+    fi
+    # No cron daemon inside a namespace: a loop runs the program every
+    # minute on both app hosts; its Redis lock lets one work at a time.
+    if ! pid_alive "$HA/$h/run/cron-loop.pid"; then
+        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid bash -c \
+            "while :; do '$BUILD/cron/concert-cron' || true; sleep 60; done" \
+            >>"$HA/$h/log/cron.log" 2>&1 </dev/null &
+        echo $! >"$HA/$h/run/cron-loop.pid"
+    fi
+}
+
+# The site for lb: conf/nginx/concert.conf with each group's two sockets
+# replaced by the group's port on app1 and app2. A cut-off host costs a
+# connect timeout per request until it has failed three times in five
+# seconds; a single dead process (one failure) does not take its host out.
+ha_render_lb_site() {
+    local g args=()
+    for g in $GROUPS_ALL; do
+        args+=(-e "s|unix:/run/concert/$g-1.sock max_fails=0|$(ha_addr app1):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|"
+               -e "s|unix:/run/concert/$g-2.sock max_fails=0|$(ha_addr app2):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|")
+    done
+    sed "${args[@]}" \
+        -e "s|/usr/share/concert/web|$REPO/web|g" \
+        -e "s|/usr/share/concert/conf|$REPO/conf|g" \
+        -e "s|listen 80;|listen $(ha_addr lb):$HA_LB_PORT;|" \
+        -e "s|127.0.0.1/32 1;|127.0.0.1/32 1; $HA_NET.1/32 1;|" conf/nginx/concert.conf
+}
+
+ha_start_lb() {
+    local dir=$HA/lb/nginx
+    pid_alive "$HA/lb/run/nginx.pid" && return 0
+    mkdir -p "$dir"
+    ha_render_lb_site >"$dir/site.conf"
+    write_nginx_conf "$dir" "$HA/lb/run" "$HA/lb/log"
+    on_host lb nginx -e "$HA/lb/log/nginx-error.log" -c "$dir/nginx.conf" -p "$dir" ||
+        die "nginx on lb did not start (see $HA/lb/log/nginx-error.log)"
+}
+
+# --- the whole stack ----------------------------------------------------------------
+
+ha_start_stack() {
+    is_root || die "the several-hosts stack needs root (network namespaces, links, nftables)"
+    raise_open_files
+    ensure_app_user
+    build
+    ha_prepare
+    ha_net_up
+    say "hosts: $(for h in $HA_HOSTS; do printf '%s=%s ' "$h" "$(ha_addr "$h")"; done)"
+    ha_start_postgres
+    PG_CONNINFO=$HA_CONNINFO
+    migrate
+    ha_start_redis_all
+    local h
+    for h in $HA_APPS; do ha_start_app "$h"; done
+    say "responders on app1 and app2: $CHILDREN processes per group on each"
+    ha_start_lb
+    say "nginx on lb, at http://127.0.0.1:$FRONT_PORT"
+    wait_healthy "http://127.0.0.1:$FRONT_PORT"
+}
+
+ha_stop_stack() {
+    ha_is_up || [ -d "$HA" ] || return 0
+    local h f jobs=
+    for h in lb $HA_APPS; do
+        for f in "$HA/$h"/run/*.pid; do
+            [ -f "$f" ] || continue
+            case $f in */nginx.pid) stop_pidfile "$f" -QUIT & ;; *) stop_pidfile "$f" -TERM -g & ;; esac
+            jobs="$jobs $!"
+        done
+    done
+    for f in $jobs; do wait "$f" || true; done
+    for h in $HA_SENTINEL_HOSTS $HA_REDIS_NODES; do
+        stop_pidfile "$HA/$h/run/sentinel.pid" -TERM
+        stop_pidfile "$HA/$h/run/redis.pid" -TERM
+    done
+    for h in pg2 pg1 mon; do
+        [ -d "$HA/$h/pgdata" ] && pgaf "$h" pg_autoctl stop --pgdata "$HA/$h/pgdata" >/dev/null 2>&1 || true
+    done
+    for h in pg2 pg1 mon; do stop_pidfile "$HA/$h/run/keeper.pid" -TERM -g; done
+    # What is left in a host (a postgres whose keeper was killed) goes with it.
+    ha_net_down
+}
+
+# ./dev up --ha
+ha_cmd_up() {
+    profile up
+    ha_profile
+    ensure_packages up
+    ensure_packages ha
+    stop_all   # the single-host stack, if it runs: same front port
+    ha_start_stack
+    echo
+    echo "The concert service is up on several hosts: http://127.0.0.1:$FRONT_PORT"
+    echo "  hosts:      ./dev status"
+    echo "  faults:     ./dev fault NAME (see ./dev fault)"
+    echo "  admin key:  $ADMIN_KEY_FILE"
+    echo "  logs:       $HA/HOST/log/"
+    echo "  stop:       ./dev down"
+}
+
+# --- status ------------------------------------------------------------------------
+
+# ha_status JSON: one line or object per part, host by host.
+ha_status() {
+    local json=$1 first=1 h g pid pg_primary redis_primary role state addr
+    part() {   # name host role address pid state
+        if [ "$json" = 1 ]; then
+            [ $first = 1 ] || printf ',\n'
+            first=0
+            printf '  {"part": "%s", "host": "%s", "role": "%s", "address": "%s", "pid": %s, "state": "%s"}' \
+                "$1" "$2" "$3" "$4" "${5:-null}" "$6"
+        else
+            printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
+        fi
+    }
+    pidof_file() { pid_alive "$1" && cat "$1"; }
+    link_state() { [ "$(cat "/sys/class/net/$(ha_ns "$1")/operstate" 2>/dev/null)" = up ] && echo running || echo cut; }
+    pg_primary=$(pg_primary_host)
+    redis_primary=$(redis_primary_host)
+    [ "$json" = 1 ] && printf '{"stack": "%s", "hosts": true, "parts": [\n' "$VAR" ||
+        echo "stack: $VAR (several hosts)"
+    for h in $HA_HOSTS; do
+        state=$(link_state "$h")
+        [ "$state" = cut ] && part link "$h" link "$(ha_addr "$h")" "" cut
+    done
+    pid=$(pidof_file "$HA/mon/run/keeper.pid" || true)
+    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    for h in $HA_PG_NODES; do
+        pid=$(pidof_file "$HA/$h/run/keeper.pid" || true)
+        role=standby
+        [ "$h" = "$pg_primary" ] && role=primary
+        state=$(monitor_sql "SELECT reportedstate FROM pgautofailover.node WHERE nodename = '$h'" 2>/dev/null || true)
+        [ -n "$pid" ] || state=stopped
+        part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$pid" "${state:-unknown}"
+    done
+    for h in $HA_REDIS_NODES; do
+        pid=$(pidof_file "$HA/$h/run/redis.pid" || true)
+        role=replica
+        [ "$h" = "$redis_primary" ] && role=primary
+        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    done
+    for h in $HA_SENTINEL_HOSTS; do
+        pid=$(pidof_file "$HA/$h/run/sentinel.pid" || true)
+        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    done
+    for h in $HA_APPS; do
+        for g in $GROUPS_ALL; do
+            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
+            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$pid" \
+                "$([ -n "$pid" ] && echo running || echo stopped)"
+        done
+        for g in relay cron-loop; do
+            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
+            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+        done
+    done
+    pid=$(pidof_file "$HA/lb/run/nginx.pid" || true)
+    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    if [ "$json" = 1 ]; then
+        printf '\n]}\n'
+    else
+        printf '  %-8s %s\n' health "$(curl -sS -m 3 "http://127.0.0.1:$FRONT_PORT/healthz" 2>&1 || true)"
+    fi
+}
+
+# --- faults ---------------------------------------------------------------------------
+
+# ./dev fault [up|test] NAME: one fault of the README's several-hosts
+# section, for an operator to rehearse (and for t/a*). `heal` undoes them all.
+ha_cmd_fault() {
+    local which=up name= arg h
+    for arg in "$@"; do
+        case $arg in up|test) which=$arg ;; *) name=$arg ;; esac
+    done
+    profile "$which"
+    ha_profile
+    if [ -z "$name" ]; then
+        cat <<'EOF'
+usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
+  redis-kill   kill -9 the Redis primary (Sentinel promotes the replica)
+  pg-kill      kill -9 the PostgreSQL primary's host: keeper, postgres and all
+               (pg_auto_failover promotes the standby)
+  app1-cut     take app1's link down (the balancer routes around it)
+  redis-cut    take the Redis primary's link down, leaving it running
+  lb-stop      stop lb's nginx
+  heal         every link up, every stopped part started again (a killed
+               Redis comes back as a replica, a killed PostgreSQL rejoins as
+               the standby); waits until both have a primary and a replica
+EOF
+        return 2
+    fi
+    ha_is_up || die "no several-hosts stack for ./dev $which (./dev ${which/test/test --ha}${which/up/ --ha})"
+    is_root || die "./dev fault needs root"
+    case $name in
+    redis-kill)
+        h=$(redis_primary_host)
+        [ -n "$h" ] || die "no Redis primary"
+        kill -9 "$(cat "$HA/$h/run/redis.pid")"
+        echo "$h"
+        ;;
+    pg-kill)
+        h=$(pg_primary_host)
+        [ -n "$h" ] || die "no PostgreSQL primary"
+        kill -9 -- "-$(cat "$HA/$h/run/keeper.pid")"
+        echo "$h"
+        ;;
+    app1-cut)
+        ip link set "$(ha_ns app1)" down
+        echo app1
+        ;;
+    redis-cut)
+        h=$(redis_primary_host)
+        [ -n "$h" ] || die "no Redis primary"
+        ip link set "$(ha_ns "$h")" down
+        echo "$h"
+        ;;
+    lb-stop)
+        stop_pidfile "$HA/lb/run/nginx.pid" -QUIT
+        echo lb
+        ;;
+    heal) ha_heal ;;
+    *) die "no such fault: $name (./dev fault lists them)" ;;
+    esac
+}
+
+ha_heal() {
+    local h primary
+    for h in $HA_HOSTS; do ip link set "$(ha_ns "$h")" up; done
+    for h in mon $HA_PG_NODES; do start_keeper "$h"; done
+    primary=$(redis_primary_host)
+    for h in $HA_REDIS_NODES; do
+        if ! pid_alive "$HA/$h/run/redis.pid"; then
+            if [ -n "$primary" ] && [ "$primary" != "$h" ]; then ha_start_redis "$h" "$primary"; else ha_start_redis "$h"; fi
+        fi
+    done
+    for h in $HA_SENTINEL_HOSTS; do ha_start_sentinel "$h"; done
+    for h in $HA_APPS; do ha_start_app "$h"; done
+    ha_start_lb
+    wait_pg_settled
+    wait_redis_settled
+    echo "healed: PostgreSQL primary on $(pg_primary_host), Redis primary on $(redis_primary_host)"
+}
+
+# --- tests ---------------------------------------------------------------------------
+
+# ./dev test --ha [TESTS]: the several-hosts stack on the test subnet, then
+# its stories (t/a*, or the named tests) through prove; stopped after.
+ha_cmd_test() {
+    local only=$1 rc=0
+    profile test
+    ha_profile
+    ensure_packages test
+    stop_all
+    ha_stop_stack
+    stack_gone || die "the test stack at $VAR did not stop; not starting another over it"
+    rm -rf "$VAR"
+    on_exit 'profile test; ha_profile; ha_stop_stack; stop_all'
+    ha_start_stack
+    test_env
+    export CONCERT_PG="$HA_CONNINFO connect_timeout=2"
+    export CONCERT_CONF=$HA/app1/concert.conf
+    export CONCERT_REDIS_SENTINELS=$HA_SENTINELS
+    export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
+    export CONCERT_HA=1 CONCERT_FAULTS=1
+    [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
+    say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"
+    CONCERT_BASE_URL="http://127.0.0.1:$FRONT_PORT" CONCERT_FRONT_NAME=nginx \
+        make -C "$BUILD" -s check PROVE_TESTS="$only" || rc=1
+    [ $rc = 0 ] && echo "dev test --ha: all passed" || echo "dev test --ha: FAILED"
+    return $rc
+}
