@@ -75,27 +75,31 @@ ha_group_port() {
 ha_ns() { echo "$HA_TAG-$1"; }
 ha_is_up() { [ -e "/run/netns/$(ha_ns lb)" ]; }
 
-# on_host HOST CMD...: CMD on HOST as the app user.
-on_host() {
-    local h=$1
-    shift
-    ip netns exec "$(ha_ns "$h")" setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups \
-        env HOME="$HA/$h" "$@"
+# on_host HOST CMD...: CMD on HOST as the app user. on_host_bg starts it in
+# the background with its pid in $! (ip and setpriv exec in place, so that
+# is the program's own pid; a function run with & would leave a subshell's).
+host_prefix() {
+    HOST_PREFIX=(ip netns exec "$(ha_ns "$1")" setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups
+                 env HOME="$HA/$1")
 }
+on_host() { host_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@"; }
+on_host_bg() { host_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & }
 
 # pgaf HOST CMD...: CMD on HOST as the app user, in pg_auto_failover's
 # environment: it keeps its state under HOME and the XDG folders, and
-# reaches its PostgreSQL through the host's socket folder.
-pgaf() {
-    local h=$1 sock=$HA/pgsock bin
-    shift
-    [ "$h" = mon ] && sock=$HA/mon/sock
+# reaches its PostgreSQL through the host's socket folder. pgaf_bg as
+# on_host_bg.
+pgaf_prefix() {
+    local sock=$HA/pgsock bin
+    [ "$1" = mon ] && sock=$HA/mon/sock
     bin=$(pg_bin)
-    ip netns exec "$(ha_ns "$h")" setpriv --reuid="$APP_USER" --regid="$APP_USER" --init-groups \
-        env HOME="$HA_PGAF" XDG_CONFIG_HOME="$HA_PGAF/config" XDG_DATA_HOME="$HA_PGAF/data" \
-        XDG_RUNTIME_DIR="$HA_PGAF/run" PATH="$bin:/usr/bin:/bin" PG_CONFIG="$bin/pg_config" \
-        PGHOST="$sock" PGCONNECT_TIMEOUT=2 "$@"
+    host_prefix "$1"
+    HOST_PREFIX+=(HOME="$HA_PGAF" XDG_CONFIG_HOME="$HA_PGAF/config" XDG_DATA_HOME="$HA_PGAF/data"
+                  XDG_RUNTIME_DIR="$HA_PGAF/run" PATH="$bin:/usr/bin:/bin" PG_CONFIG="$bin/pg_config"
+                  PGHOST="$sock" PGCONNECT_TIMEOUT=2)
 }
+pgaf() { pgaf_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@"; }
+pgaf_bg() { pgaf_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & }
 
 monitor_sql() { pgaf mon psql -p 5432 -d pg_auto_failover -U autoctl_node -qAtc "$1"; }
 
@@ -198,15 +202,21 @@ ha_prepare() {
 start_keeper() {
     local h=$1
     pid_alive "$HA/$h/run/keeper.pid" && return 0
-    pgaf "$h" setsid pg_autoctl run --pgdata "$HA/$h/pgdata" >>"$HA/$h/log/keeper.log" 2>&1 </dev/null &
+    pgaf_bg "$h" setsid pg_autoctl run --pgdata "$HA/$h/pgdata" >>"$HA/$h/log/keeper.log" 2>&1 </dev/null
     echo $! >"$HA/$h/run/keeper.pid"
 }
 
-# pg_settled: one primary and one secondary, each where it was told to be.
+# pg_settled: one primary and one secondary, each where it was told to be,
+# and the primary takes writes (just after a restart the monitor may still
+# show the states it last saw).
 pg_settled() {
+    local p
     [ "$(monitor_sql "SELECT count(*) FILTER (WHERE reportedstate = goalstate AND goalstate = 'primary') || '/' ||
                              count(*) FILTER (WHERE reportedstate = goalstate AND goalstate = 'secondary')
-                        FROM pgautofailover.node" 2>/dev/null)" = 1/1 ]
+                        FROM pgautofailover.node" 2>/dev/null)" = 1/1 ] || return 1
+    p=$(pg_primary_host)
+    [ -n "$p" ] &&
+        [ "$(pgaf "$p" psql -p "$(ha_pg_port "$p")" -d concert -qAtXc "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ]
 }
 
 wait_pg_settled() {
@@ -402,30 +412,31 @@ ha_start_app() {
     for g in $GROUPS_ALL; do
         pidf=$HA/$h/run/$g.pid
         pid_alive "$pidf" && continue
-        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
+        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
             /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/fcgi/concert-$g" \
-            >>"$HA/$h/log/$g.requests.log" 2>>"$HA/$h/log/$g.log" </dev/null &
+            >>"$HA/$h/log/$g.requests.log" 2>>"$HA/$h/log/$g.log" </dev/null
         echo $! >"$pidf"
     done
     if ! pid_alive "$HA/$h/run/relay.pid"; then
-        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid /usr/bin/multiwatch -f 1 -s TERM -- \
-            "$BUILD/relay/concert-relay" >>"$HA/$h/log/relay.log" 2>&1 </dev/null &
+        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid /usr/bin/multiwatch -f 1 -s TERM -- \
+            "$BUILD/relay/concert-relay" >>"$HA/$h/log/relay.log" 2>&1 </dev/null
         echo $! >"$HA/$h/run/relay.pid"
     fi
     # No cron daemon inside a namespace: a loop runs the program every
     # minute on both app hosts; its Redis lock lets one work at a time.
     if ! pid_alive "$HA/$h/run/cron-loop.pid"; then
-        on_host "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid bash -c \
+        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid bash -c \
             "while :; do '$BUILD/cron/concert-cron' || true; sleep 60; done" \
-            >>"$HA/$h/log/cron.log" 2>&1 </dev/null &
+            >>"$HA/$h/log/cron.log" 2>&1 </dev/null
         echo $! >"$HA/$h/run/cron-loop.pid"
     fi
 }
 
 # The site for lb: conf/nginx/concert.conf with each group's two sockets
 # replaced by the group's port on app1 and app2. A cut-off host costs a
-# connect timeout per request until it has failed three times in five
-# seconds; a single dead process (one failure) does not take its host out.
+# connect timeout (1 s on this network) per request until it has failed
+# three times in five seconds; a single dead process (one failure) does not
+# take its host out.
 ha_render_lb_site() {
     local g args=()
     for g in $GROUPS_ALL; do
@@ -436,6 +447,7 @@ ha_render_lb_site() {
         -e "s|/usr/share/concert/web|$REPO/web|g" \
         -e "s|/usr/share/concert/conf|$REPO/conf|g" \
         -e "s|listen 80;|listen $(ha_addr lb):$HA_LB_PORT;|" \
+        -e "s|fastcgi_connect_timeout 2s;|fastcgi_connect_timeout 1s;|" \
         -e "s|127.0.0.1/32 1;|127.0.0.1/32 1; $HA_NET.1/32 1;|" conf/nginx/concert.conf
 }
 
