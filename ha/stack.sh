@@ -83,7 +83,7 @@ host_prefix() {
                  env HOME="$HA/$1")
 }
 on_host() { host_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@"; }
-on_host_bg() { host_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & }
+on_host_bg() { host_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & disown; }
 
 # pgaf HOST CMD...: CMD on HOST as the app user, in pg_auto_failover's
 # environment: it keeps its state under HOME and the XDG folders, and
@@ -99,7 +99,7 @@ pgaf_prefix() {
                   PGHOST="$sock" PGCONNECT_TIMEOUT=2)
 }
 pgaf() { pgaf_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@"; }
-pgaf_bg() { pgaf_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & }
+pgaf_bg() { pgaf_prefix "$1"; shift; "${HOST_PREFIX[@]}" "$@" & disown; }
 
 monitor_sql() { pgaf mon psql -p 5432 -d pg_auto_failover -U autoctl_node -qAtc "$1"; }
 
@@ -689,8 +689,9 @@ ha_cmd_test() {
     export CONCERT_HA=1 CONCERT_FAULTS=1
     [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
     say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"
+    # Verbose: each story prints what clients saw (its figures).
     CONCERT_BASE_URL="http://127.0.0.1:$FRONT_PORT" CONCERT_FRONT_NAME=nginx \
-        make -C "$BUILD" -s check PROVE_TESTS="$only" || rc=1
+        make -C "$BUILD" -s check PROVE_TESTS="$only" PROVE_FLAGS="--exec '' --timer --verbose" || rc=1
     [ $rc = 0 ] && echo "dev test --ha: all passed" || echo "dev test --ha: FAILED"
     return $rc
 }

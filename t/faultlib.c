@@ -41,6 +41,8 @@ static void skip_all(const char *why)
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+static int f_success(const struct f_rec *x, long tokens_lost_before);
+
 const char *const f_op_name[F_NOPS] = {"charge", "token", "seats", "hold", "pay", "balance", "list"};
 const int f_needs_redis[F_NOPS] = {1, 1, 1, 1, 1, 1, 1};
 const int f_needs_pg[F_NOPS] = {1, 0, 1, 1, 1, 1, 1};
@@ -69,21 +71,26 @@ void f_require_stack(void)
         skip_all("needs the ./dev test stack (CONCERT_VAR, CONCERT_REPO)");
 }
 
-int f_dev(const char *action)
+/* Runs ./dev with args (NULL-terminated), output to a file, not a pipe:
+ * what ./dev starts in the background may keep inherited descriptors open
+ * for as long as it runs. Each line it printed goes to diag; the first is
+ * kept in first (when not NULL). The exit status, or -1. */
+static int f_dev_run(const char *const *args, const char *what, char *first, size_t cap)
 {
     char log[600], line[512];
     pid_t pid;
-    int status, rc;
+    int status, rc, n = 0;
     FILE *f;
 
-    /* Output to a file, not a pipe: what ./dev starts in the background
-     * may keep inherited descriptors open for as long as it runs. */
     snprintf(log, sizeof log, "%s/log/fault-actions.log", getenv("CONCERT_VAR"));
+    if (first && cap)
+        first[0] = '\0';
     fflush(stdout);
     pid = fork();
     if (pid == 0) {
         char dev[600];
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const char *argv[8];
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644), k = 0;
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -95,7 +102,11 @@ int f_dev(const char *action)
             close(fd);
         }
         snprintf(dev, sizeof dev, "%s/dev", getenv("CONCERT_REPO"));
-        execl(dev, dev, "_fault", action, (char *)NULL);
+        argv[k++] = dev;
+        while (*args && k < 7)
+            argv[k++] = *args++;
+        argv[k] = NULL;
+        execv(dev, (char *const *)argv);
         _exit(127);
     }
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
@@ -104,11 +115,95 @@ int f_dev(const char *action)
     f = fopen(log, "r");
     while (f && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        diag("dev _fault %s: %s", action, line);
+        if (n++ == 0 && first)
+            snprintf(first, cap, "%s", line);
+        diag("dev %s: %s", what, line);
     }
     if (f)
         fclose(f);
     return rc;
+}
+
+int f_dev(const char *action)
+{
+    const char *args[] = {"_fault", action, NULL};
+    char what[64];
+
+    snprintf(what, sizeof what, "_fault %s", action);
+    return f_dev_run(args, what, NULL, 0);
+}
+
+int f_ha_fault(const char *name, char *out, size_t cap)
+{
+    const char *args[] = {"fault", "test", name, NULL};
+    char what[64];
+
+    snprintf(what, sizeof what, "fault %s", name);
+    return f_dev_run(args, what, out, cap);
+}
+
+void f_require_ha(void)
+{
+    t_init();
+    if (!getenv("CONCERT_HA") || strcmp(getenv("CONCERT_HA"), "1") != 0)
+        skip_all("a story of the several-hosts stack (./dev test --ha)");
+    if (!getenv("CONCERT_VAR") || !getenv("CONCERT_REPO") || !getenv("CONCERT_PG"))
+        skip_all("needs the ./dev test --ha stack (CONCERT_VAR, CONCERT_REPO)");
+}
+
+long f_wait_health(const char *store, const char *want, long max_ms)
+{
+    long start = f_now_ms();
+    char v[32];
+
+    while (f_now_ms() - start < max_ms) {
+        f_health(store, v, sizeof v);
+        if (strcmp(v, want) == 0)
+            return f_now_ms() - start;
+        t_sleep_ms(50);
+    }
+    return -1;
+}
+
+long f_diag_errors(const struct f_load *L, long from)
+{
+    long first = -1, last = -1, n = 0;
+    struct { int op, status; char code[32]; long count; } kinds[32];
+    int nkinds = 0;
+
+    for (size_t i = 0; i < L->nrecs; i++) {
+        const struct f_rec *x = &L->recs[i];
+        int k;
+        if (x->t0 < from || f_success(x, -1))
+            continue;
+        n++;
+        if (first < 0 || x->t0 < first)
+            first = x->t0;
+        if (x->t1 > last)
+            last = x->t1;
+        for (k = 0; k < nkinds; k++)
+            if (kinds[k].op == x->op && kinds[k].status == x->status && strcmp(kinds[k].code, x->code) == 0)
+                break;
+        if (k == nkinds && nkinds < 32) {
+            kinds[k].op = x->op;
+            kinds[k].status = x->status;
+            snprintf(kinds[k].code, sizeof kinds[k].code, "%s", x->code);
+            kinds[k].count = 0;
+            nkinds++;
+        }
+        if (k < nkinds)
+            kinds[k].count++;
+    }
+    if (!n) {
+        diag("no request failed from %ld ms on", from);
+        return 0;
+    }
+    diag("%ld requests failed, sent from %ld ms to answered at %ld ms (%.1f s after the fault):", n, first, last,
+         (last - from) / 1000.0);
+    for (int k = 0; k < nkinds; k++)
+        diag("  %-8s %3d %-14s %ld", f_op_name[kinds[k].op], kinds[k].status,
+             kinds[k].status ? kinds[k].code : "(no answer)", kinds[k].count);
+    return last - first;
 }
 
 static int f_comm_is(pid_t pid, const char *name)

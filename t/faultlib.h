@@ -101,6 +101,19 @@ void f_check_state(const struct f_load *L, f_report report);
 /* ./dev _fault ACTION on the test stack; the exit status. */
 int f_dev(const char *action);
 
+/* The several-hosts stack (./dev test --ha, ha/stack.sh). */
+/* Skips the file unless on that stack. */
+void f_require_ha(void);
+/* ./dev fault test NAME: the exit status; the first line it printed (the
+ * host it acted on, or what heal found) in out. */
+int f_ha_fault(const char *name, char *out, size_t cap);
+/* Polls /healthz until `store` reads `want`: the ms it took, -1 after max_ms. */
+long f_wait_health(const char *store, const char *want, long max_ms);
+/* Prints the failed requests sent from `from` (ms) on, by op, status and
+ * code, and returns the ms from the first one sent to the last answered
+ * (0: none failed). 401 counts as failed here. */
+long f_diag_errors(const struct f_load *L, long from);
+
 /* The pid in $CONCERT_VAR/run/<name>.pid, or -1. */
 pid_t f_pidfile(const char *name);
 /* The multiwatch process of responder instance <name> ("queue-1"): the

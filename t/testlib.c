@@ -550,16 +550,91 @@ int64_t t_pg_int(const char *sql, int nparams, const char *const *params)
     return n;
 }
 
+/* Sends AUTH when there is a password; 0 when Redis took it. */
+static int t_redis_auth(redisContext *c, const char *password)
+{
+    redisReply *r;
+    int rc;
+
+    if (!*password)
+        return 0;
+    r = redisCommand(c, "AUTH %s", password);
+    rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The stack's Redis primary: with CONCERT_REDIS_SENTINELS (the several-hosts
+ * stack) the one the Sentinels name, logged in with the password in
+ * CONCERT_REDIS_PASSWORD_FILE; else 127.0.0.1:CONCERT_REDIS_PORT. NULL or a
+ * context with err set when there is none to reach. */
+static redisContext *t_redis_connect(void)
+{
+    const char *sentinels = getenv("CONCERT_REDIS_SENTINELS");
+    const char *pwfile = getenv("CONCERT_REDIS_PASSWORD_FILE");
+    const char *port = getenv("CONCERT_REDIS_PORT");
+    char host[64] = "127.0.0.1", password[600] = "";
+    int p = port ? atoi(port) : 6379;
+    struct timeval tv = {2, 0};
+    redisContext *c;
+
+    if (pwfile && *pwfile) {
+        FILE *f = fopen(pwfile, "r");
+        if (f) {
+            if (!fgets(password, sizeof password, f))
+                password[0] = '\0';
+            password[strcspn(password, "\r\n")] = '\0';
+            fclose(f);
+        }
+    }
+    while (sentinels && *sentinels) {
+        size_t len = strcspn(sentinels, ",");
+        char one[80];
+        char *colon;
+
+        snprintf(one, sizeof one, "%.*s", (int)len, sentinels);
+        sentinels += len + (sentinels[len] == ',');
+        colon = strrchr(one, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        redisContext *s = redisConnectWithTimeout(one, atoi(colon + 1), tv);
+        if (s && !s->err && redisSetTimeout(s, tv) == REDIS_OK && t_redis_auth(s, password) == 0) {
+            redisReply *r = redisCommand(s, "SENTINEL get-master-addr-by-name concert");
+            int found = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING;
+            if (found) {
+                snprintf(host, sizeof host, "%s", r->element[0]->str);
+                p = atoi(r->element[1]->str);
+            }
+            if (r)
+                freeReplyObject(r);
+            redisFree(s);
+            if (found)
+                break;
+            continue;
+        }
+        if (s)
+            redisFree(s);
+    }
+    c = redisConnectWithTimeout(host, p, tv);
+    if (c && !c->err && (redisSetTimeout(c, tv) != REDIS_OK || t_redis_auth(c, password) < 0)) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
 static redisReply *t_redis(int argc, const char **argv)
 {
-    const char *port = getenv("CONCERT_REDIS_PORT");
-    redisContext *c = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
+    redisContext *c = t_redis_connect();
     redisReply *reply = NULL;
 
     if (c && !c->err)
         reply = redisCommandArgv(c, argc, argv, NULL);
     else if (!t_quiet)
-        diag("redis: %s", c ? c->errstr : "out of memory");
+        diag("redis: %s", c ? c->errstr : "no primary, or AUTH refused");
     if (c)
         redisFree(c);
     return reply;
