@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 
+int t_transport_quiet;
 static CURL *t_curl;
 static pid_t t_curl_pid;
 static PGconn *t_pg;
@@ -148,7 +149,8 @@ int t_request(const char *method, const char *path, const char *const *headers,
     free(url);
     if (rc != CURLE_OK) {
         free(buf.data);
-        diag("%s %s: %s", method, path, curl_easy_strerror(rc));
+        if (!t_transport_quiet)
+            diag("%s %s: %s", method, path, curl_easy_strerror(rc));
         return -1;
     }
     curl_easy_getinfo(t_curl, CURLINFO_RESPONSE_CODE, &out->status);

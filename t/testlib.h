@@ -146,4 +146,8 @@ void t_sleep_ms(long ms);
 /* Seconds on the monotonic clock: differences time a wait. */
 double t_now_s(void);
 
+/* Set by a load that records its own transport errors (the fault tests'
+ * clients): t_request then does not print them. */
+extern int t_transport_quiet;
+
 #endif
