@@ -73,7 +73,10 @@ ha_group_port() {
 }
 
 ha_ns() { echo "$HA_TAG-$1"; }
-ha_is_up() { [ -e "/run/netns/$(ha_ns lb)" ]; }
+# Up: its hosts exist and its folder is this stack's (another test stack on
+# other ports shares the test subnet's names: one several-hosts test stack
+# at a time).
+ha_is_up() { [ -d "$HA" ] && [ -e "/run/netns/$(ha_ns lb)" ]; }
 
 # on_host HOST CMD...: CMD on HOST as the app user. on_host_bg starts it in
 # the background with its pid in $! (ip and setpriv exec in place, so that
@@ -484,7 +487,7 @@ ha_start_stack() {
 }
 
 ha_stop_stack() {
-    ha_is_up || [ -d "$HA" ] || return 0
+    [ -d "$HA" ] || return 0
     local h f jobs=
     for h in lb $HA_APPS; do
         for f in "$HA/$h"/run/*.pid; do
