@@ -136,7 +136,9 @@ ha_net_up() {
         ip link set "$ns" up
     done
     # 127.0.0.1:PORT on this machine is lb's nginx. route_localnet lets a
-    # packet from 127.0.0.1 be sent to another address once rewritten.
+    # packet from 127.0.0.1 be sent to another address once rewritten; the
+    # machine's own setting is put back by ha_net_down.
+    [ -f "$HA/route_localnet.was" ] || sysctl -n net.ipv4.conf.all.route_localnet >"$HA/route_localnet.was"
     sysctl -qw net.ipv4.conf.all.route_localnet=1
     nft delete table ip "$HA_NFT_TABLE" 2>/dev/null || true
     nft -f - <<EOF
@@ -164,6 +166,12 @@ ha_net_down() {
         ip link del "$ns" 2>/dev/null || true
     done
     ip link del "$HA_BRIDGE" 2>/dev/null || true
+    if [ -f "$HA/route_localnet.was" ]; then
+        # Only when no other several-hosts stack still needs it.
+        ls /run/netns 2>/dev/null | grep -q -e '^cu-' -e '^ct-' ||
+            sysctl -qw net.ipv4.conf.all.route_localnet="$(cat "$HA/route_localnet.was")" || true
+        rm -f "$HA/route_localnet.was"
+    fi
 }
 
 # --- secrets and config -----------------------------------------------------------
