@@ -625,7 +625,7 @@ usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
 EOF
         return 2
     fi
-    ha_is_up || die "no several-hosts stack for ./dev $which (./dev ${which/test/test --ha}${which/up/ --ha})"
+    ha_is_up || die "no several-hosts stack for ./dev $which (start one: ./dev $which --ha)"
     is_root || die "./dev fault needs root"
     case $name in
     redis-kill)
