@@ -68,18 +68,33 @@
  * therefore compares end times itself. A token whose active period has ended
  * or a waiter idle past waitingIdleSeconds is over (over(), idle()) whether
  * or not a sweep has removed it yet: it is not ACTIVE, not "a live token",
- * holds no slot and is never admitted. */
+ * holds no slot and is never admitted.
+ *
+ * So a poll need not pay for work that is not there. The cached facts keep
+ * two times: sweep_at, when the first stored token can run out or go idle
+ * (or the oldest admission leave the ten-minute window), and full_until,
+ * before which no slot can free itself (the first live token ends, or the
+ * per-minute cap's oldest admission leaves its minute) unless a token
+ * leaves the active set (finish), which full_card (the set's size then)
+ * tells. Before those a sweep or an admission has nothing to do and is
+ * skipped. Adding a token lowers sweep_at when it ends sooner; and every
+ * refresh of the facts (at least once a second) clears both, so a missed
+ * case costs at most a second's delay of a sweep's events or of an
+ * admission, never a wrong answer. */
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
     "local K_recent, K_pre, K_opened, K_admissions = KEYS[9], KEYS[10], KEYS[11], KEYS[12]\n" \
     "local K_events, K_eseq = KEYS[13], KEYS[14]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
-    "                        'paused', 'fresh_until', 'opens_ms')\n" \
+    "                        'paused', 'fresh_until', 'opens_ms', 'sweep_at', 'full_until',\n" \
+    "                        'full_card')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
     "if not conf[1] or not conf[6] or not conf[8] then return {'NOCONF'} end\n" \
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
     "local per_minute, paused, opens_ms = tonumber(conf[5]), conf[6] == '1', tonumber(conf[8])\n" \
+    "local sweep_at, full_until = tonumber(conf[9] or '0'), tonumber(conf[10] or '0')\n" \
+    "local full_card = tonumber(conf[11] or '0')\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
     "local opened = redis.call('EXISTS', K_opened) == 1\n" \
@@ -115,15 +130,30 @@
     "  if exp then return tonumber(exp) <= now and 'expired' or nil end\n" \
     "  return idle(tok) and 'idle' or nil\n" \
     "end\n" \
-    "local function sweep(max)\n" \
+    "local function due(t)\n" \
+    "  if t < sweep_at then sweep_at = t; redis.call('HSET', K_conf, 'sweep_at', t) end\n" \
+    "end\n" \
+    "local function first_score(key)\n" \
+    "  local f = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n" \
+    "  return f[2] and tonumber(f[2])\n" \
+    "end\n" \
+    "local function sweep(max, force)\n" \
+    "  if now < sweep_at and not force then return end\n" \
     "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
     "  for _, tok in ipairs(gone) do drop(tok, 'expired') end\n" \
     "  local quiet = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
     "  for _, tok in ipairs(quiet) do drop(tok, 'idle') end\n" \
     "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
+    "  local nxt = now + 60000\n" \
+    "  local a, s, d = first_score(K_act), first_score(K_seen), first_score(K_adm)\n" \
+    "  if a then nxt = math.min(nxt, a) end\n" \
+    "  if s then nxt = math.min(nxt, s + idle_ms) end\n" \
+    "  if d then nxt = math.min(nxt, d + 600000) end\n" \
+    "  sweep_at = nxt; redis.call('HSET', K_conf, 'sweep_at', nxt)\n" \
     "end\n" \
     "local function admit(fresh)\n" \
     "  if paused then return 0 end\n" \
+    "  if now < full_until and redis.call('ZCARD', K_act) >= full_card then return 0 end\n" \
     "  local free = limit - redis.call('ZCOUNT', K_act, '(' .. now, '+inf')\n" \
     "  redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n" \
     "  if per_minute > 0 then free = math.min(free, per_minute - redis.call('ZCARD', K_recent)) end\n" \
@@ -136,7 +166,7 @@
     "        drop(tok, 'idle'); skipped = skipped + 1\n" \
     "      else\n" \
     "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
-    "        redis.call('ZADD', K_act, now + active_ms, tok)\n" \
+    "        redis.call('ZADD', K_act, now + active_ms, tok); due(now + active_ms)\n" \
     "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
     "        redis.call('ZADD', K_recent, now, tok); redis.call('PEXPIRE', K_recent, 60000)\n" \
     "        emit('queue.admitted', tok, {expiresAt = iso(now + active_ms)})\n" \
@@ -145,6 +175,15 @@
     "    end\n" \
     "  end\n" \
     "  if admitted > 0 then redis.call('INCRBY', K_admissions, admitted) end\n" \
+    "  if free <= 0 then\n" \
+    "    local t = now + 60000\n" \
+    "    local live = redis.call('ZRANGEBYSCORE', K_act, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" \
+    "    if live[2] then t = math.min(t, tonumber(live[2])) end\n" \
+    "    local r = per_minute > 0 and first_score(K_recent)\n" \
+    "    if r then t = math.min(t, r + 60000) end\n" \
+    "    full_until = t\n" \
+    "    redis.call('HSET', K_conf, 'full_until', t, 'full_card', redis.call('ZCARD', K_act))\n" \
+    "  end\n" \
     "  return admitted\n" \
     "end\n" \
     "local function describe(code, tok)\n" \
@@ -156,7 +195,7 @@
     "    if tonumber(exp) <= now then return {'INVALID'} end\n" \
     "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms, shown_opens}\n" \
     "  end\n" \
-    "  if redis.call('ZSCORE', K_pre, tok) then\n" \
+    "  if before_open and redis.call('ZSCORE', K_pre, tok) then\n" \
     "    local first = redis.call('ZRANGE', K_pre, 0, 0, 'WITHSCORES')\n" \
     "    return {code, user, 'PRE', 0, 0, 0, tonumber(first[2] or now), now, limit, active_ms,\n" \
     "            redis.call('ZCARD', K_pre), idle_ms, shown_opens}\n" \
@@ -192,7 +231,7 @@ static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
     "  local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n"
     "end\n"
     "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
-    "redis.call('ZADD', K_seen, now, tok)\n"
+    "redis.call('ZADD', K_seen, now, tok); due(now + idle_ms)\n"
     "emit('queue.joined', tok, {preQueue = false})\n"
     "admit(tok)\n"
     "local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n", ""};
@@ -221,7 +260,7 @@ static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
 
 /* ARGV: how many tokens to sweep at most. */
 static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
-    "sweep(tonumber(ARGV[1]))\n"
+    "sweep(tonumber(ARGV[1]), true)\n"
     "local admitted = admit(nil)\n"
     "return done({'OK', dropped, admitted})\n", ""};
 

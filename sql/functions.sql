@@ -266,16 +266,16 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Lock the seats in seat order, then judge them as they are now.
-    PERFORM 1 FROM seats s
-      WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats)
-      ORDER BY s.seat_no FOR UPDATE;
+    -- Lock the seats in seat order and judge them as they are now, in one
+    -- statement (the inner query locks; the outer one reads what it locked).
     SELECT count(*), coalesce(sum(s.price), 0),
            array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE NOT seat_is_free(s.status, s.held_until)),
            coalesce(array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE s.status = 'SOLD'), '{}')
       INTO v_found, v_amount, v_busy, sold_seats
-      FROM seats s
-     WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
+      FROM (SELECT l.seat_no, l.price, l.status, l.held_until
+              FROM seats l
+             WHERE l.schedule_id = p_schedule AND l.seat_no = ANY (p_seats)
+             ORDER BY l.seat_no FOR UPDATE) s;
     IF v_found <> cardinality(p_seats) THEN
         outcome := 'seat_not_found';
         RETURN;
