@@ -447,11 +447,13 @@ ha_start_app() {
 # replaced by the group's port on app1 and app2. A cut-off host costs a
 # connect timeout (1 s on this network) per request until it has failed
 # three times in five seconds; a single dead process (one failure) does not
-# take its host out.
+# take its host out. Each upstream's state lives in a shared zone, so all
+# of nginx's workers learn it from those three failures together.
 ha_render_lb_site() {
     local g args=()
     for g in $GROUPS_ALL; do
-        args+=(-e "s|unix:/run/concert/$g-1.sock max_fails=0|$(ha_addr app1):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|"
+        args+=(-e "s|^upstream concert_$g *{|upstream concert_$g { zone concert_upstream_$g 64k;|"
+               -e "s|unix:/run/concert/$g-1.sock max_fails=0|$(ha_addr app1):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|"
                -e "s|unix:/run/concert/$g-2.sock max_fails=0|$(ha_addr app2):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|")
     done
     sed "${args[@]}" \

@@ -3,8 +3,9 @@
  * clients book through lb, and brought back 6 s later.
  *
  * lb's nginx passes over a host that does not answer a connect (1 s), and
- * after three such failures in five seconds sends nothing to it for five
- * seconds: the clients' requests go on being served by app2. A request that
+ * after three such failures in five seconds (counted for all its workers
+ * together) sends nothing to it for five seconds: the clients' requests go
+ * on being served by app2. A request that
  * app1 had already taken when the link went down is answered when it comes
  * back (TCP resends), or gets the contract's 503 with Retry-After; none is
  * sent twice. After the heal app1 serves again. Afterwards no seat is held
@@ -68,7 +69,7 @@ int main(void)
 
     for (size_t i = 0; i < L.nrecs; i++) {
         const struct f_rec *x = &L.recs[i];
-        int good = x->status == 200 || x->status == 201 || x->status == 402 || x->status == 409 || x->status == 410;
+        int good = f_succeeded(x);
         if (x->t0 < begin)
             continue;
         if (x->t0 >= begin + 1500 && x->t1 <= healed_at && good)
@@ -84,7 +85,9 @@ int main(void)
     f_diag_tally(&L, "while app1 was cut off", begin, healed_at);
     f_diag_errors(&L, begin);
     diag("the slowest request took %.1f s", slowest / 1000.0);
-    ok(served > 20, "while app1 was cut off, app2 served the clients (%ld requests succeeded)", served);
+    /* About 700 in 6 s here; about 170 when each nginx worker had to learn
+     * alone, one connect timeout per group, that app1 was gone. */
+    ok(served > 250, "while app1 was cut off, app2 served the clients (%ld requests succeeded)", served);
     ok(bad == clean503 && bad <= CLIENTS,
        "the requests that failed (%ld) were 503 with Retry-After, at most one in flight per client", bad);
     ok(late_bad == 0 && app1_logged() > logged_at_heal,

@@ -42,7 +42,7 @@ int main(void)
 
     for (size_t i = 0; i < L.nrecs; i++) {
         const struct f_rec *x = &L.recs[i];
-        int good = x->status == 200 || x->status == 201 || x->status == 402 || x->status == 409 || x->status == 410;
+        int good = f_succeeded(x);
         if (x->t0 < begin)
             continue;
         if (x->t0 > started + 500) {

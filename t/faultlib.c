@@ -840,6 +840,11 @@ static int f_success(const struct f_rec *x, long tokens_lost_before)
     return x->status == 401 && tokens_lost_before >= 0 && x->token_t >= 0 && x->token_t < tokens_lost_before;
 }
 
+int f_succeeded(const struct f_rec *x)
+{
+    return f_success(x, -1);
+}
+
 static int f_clean_503(const struct f_rec *x)
 {
     return x->status == 503 && x->retry_after && x->json_error && strcmp(x->code, "UNAVAILABLE") == 0;

@@ -84,6 +84,10 @@ int f_load_stop(struct f_load *L);
 /* Frees the records and the shared flag. */
 void f_load_free(struct f_load *L);
 
+/* 1 when the request got the answer it would get with nothing broken: a
+ * 2xx, or the business refusals the load meets (402, 409, 410). */
+int f_succeeded(const struct f_rec *x);
+
 /* Counts records: op (-1 any) with t0 >= from and t1 <= to (ms), by class. */
 struct f_tally {
     long total, ok, business, unauth, unavailable, unavailable_bad, other, transport;
