@@ -189,6 +189,7 @@ ha_prepare() {
     ha_secret "$ADMIN_KEY_FILE"
     ha_secret "$HA_SECRETS/redis.password"
     ha_secret "$HA_SECRETS/pg.password"
+    ha_secret "$HA_SECRETS/pgaf.password"
     printf '*:*:concert:%s:%s\n' "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_SECRETS/pgpass"
     chmod 700 "$HA_SECRETS" "$HA_PGAF/run"
     chmod 600 "$HA_SECRETS"/* "$ADMIN_KEY_FILE"
@@ -297,29 +298,68 @@ EOF
     ha_pg_passwords
 }
 
-# The app's role logs in with a SCRAM password from the app hosts and from
-# this machine (migrations, tests); pg_auto_failover's own entries (its
-# replication and health checks between the database hosts) stay its own.
+# Every PostgreSQL connection between hosts logs in with a SCRAM password
+# from a file. The app's role: from the app hosts and from this machine
+# (migrations, tests), with the app hosts' passfile. pg_auto_failover's own
+# (its keepers to the monitor as autoctl_node, the monitor's health checks
+# as pgautofailover_monitor, the standby's replication as
+# pgautofailover_replicator): pg_autoctl cannot be given the replication
+# password before the standby's first base backup, so the formation is made
+# trusting its hosts' addresses and then moved to passwords here: the
+# roles get one, the keepers and servers read it from HOME's .pgpass, and
+# the entries pg_autoctl wrote for the hosts' addresses ask for it.
 ha_pg_passwords() {
-    local h primary hba
-    for h in $HA_PG_NODES; do
-        hba=$HA/$h/pgdata/pg_hba.conf
-        [ -f "$hba" ] || continue
-        grep -q '^# concert: the app' "$hba" && continue
-        {
-            echo "# concert: the app hosts and the machine, with the app's password"
-            echo "host concert $APP_USER $(ha_addr app1)/32 scram-sha-256"
-            echo "host concert $APP_USER $(ha_addr app2)/32 scram-sha-256"
-            echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
-        } >>"$hba"
-        pgaf "$h" pg_ctl -D "$HA/$h/pgdata" reload >/dev/null 2>&1 || true
-    done
+    local h primary pw
+    pw=$(cat "$HA_SECRETS/pgaf.password")
+    printf '*:*:*:%s:%s\n' autoctl_node "$pw" pgautofailover_monitor "$pw" pgautofailover_replicator "$pw" \
+        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_PGAF/.pgpass"
+    chown "$APP_USER:" "$HA_PGAF/.pgpass"
+    chmod 600 "$HA_PGAF/.pgpass"
     primary=$(pg_primary_host)
     [ -n "$primary" ] || die "PostgreSQL has no primary"
-    # The password goes in on stdin, not on a command line.
-    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';\n" \
-        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" |
+    # Passwords go in on stdin, not on a command line.
+    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE autoctl_node PASSWORD '%s';\n" "$pw" |
+        pgaf mon psql -p 5432 -d pg_auto_failover -qX -v ON_ERROR_STOP=1 -f - >/dev/null
+    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';
+            ALTER ROLE pgautofailover_replicator PASSWORD '%s'; ALTER ROLE pgautofailover_monitor PASSWORD '%s';\n" \
+        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" "$pw" "$pw" |
         pgaf "$primary" psql -p "$(ha_pg_port "$primary")" -d concert -qX -v ON_ERROR_STOP=1 -f - >/dev/null
+    for h in $HA_PG_NODES; do
+        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" replication.password "$pw" >/dev/null
+    done
+    # The entries pg_autoctl adds from now on (a node rejoining) ask too.
+    for h in mon $HA_PG_NODES; do
+        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" postgresql.auth_method scram-sha-256 >/dev/null
+    done
+    # A keeper may restart its server on the new setting: settle first.
+    wait_pg_settled
+    ha_pg_hba
+}
+
+# ha_pg_hba: the entries for the hosts' addresses ask for a password (those
+# pg_autoctl wrote trusting, before ha_pg_passwords, or since), and the app
+# hosts may log in as the app's role. Run again after a node rejoins.
+ha_pg_hba() {
+    local h hba
+    for h in mon $HA_PG_NODES; do
+        hba=$HA/$h/pgdata/pg_hba.conf
+        [ -f "$hba" ] || continue
+        # pg_autoctl's entries for the hosts' addresses: a password from now on.
+        sed -i -E "/^host(ssl)?[[:space:]].*[[:space:]]${HA_NET//./\\.}\.[0-9]+\/[0-9]+[[:space:]]+trust([[:space:]]+#.*)?\$/s/[[:space:]]trust([[:space:]]+#.*)?\$/ scram-sha-256\\1/" "$hba"
+        if [ "$h" != mon ] && ! grep -q '^# concert: the app' "$hba"; then
+            {
+                echo "# concert: the app hosts and the machine, with the app's password"
+                echo "host concert $APP_USER $(ha_addr app1)/32 scram-sha-256"
+                echo "host concert $APP_USER $(ha_addr app2)/32 scram-sha-256"
+                echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
+            } >>"$hba"
+        fi
+        if grep -E "^host.*${HA_NET//./\\.}\.[0-9]+/[0-9]+[[:space:]]+trust([[:space:]]|\$)" "$hba" >/dev/null; then
+            die "$h still trusts an address: $hba"
+        fi
+        # A server that is (re)starting reads the file as it comes up.
+        pgaf "$h" pg_ctl -D "$HA/$h/pgdata" reload >/dev/null 2>&1 || true
+    done
 }
 
 # --- Redis and Sentinel ----------------------------------------------------------
@@ -675,6 +715,7 @@ ha_heal() {
     for h in $HA_APPS; do ha_start_app "$h"; done
     ha_start_lb
     wait_pg_settled
+    ha_pg_hba
     wait_redis_settled
     echo "healed: PostgreSQL primary on $(pg_primary_host), Redis primary on $(redis_primary_host)"
 }
@@ -699,6 +740,7 @@ ha_cmd_test() {
     export CONCERT_CONF=$HA/app1/concert.conf
     export CONCERT_REDIS_SENTINELS=$HA_SENTINELS
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
+    export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1
     [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
     say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"

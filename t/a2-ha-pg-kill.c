@@ -13,12 +13,17 @@
  * Retry-After, and those that do not (the seat map and token issuance from
  * Redis) keep succeeding. The dead host comes back and rejoins as the
  * standby (./dev fault heal). How long clients saw errors, and which, is
- * printed. */
+ * printed. First, pg_auto_failover's own connections between the hosts ask
+ * for a password like the app's: its keepers' role, without one, is refused
+ * by the monitor. */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <libpq-fe.h>
 
 #define CLIENTS 8
 
@@ -34,7 +39,19 @@ int main(void)
     long begin, end, took;
 
     f_require_ha();
-    plan(3 + F_WINDOW_CHECKS + F_CHECKS);
+    plan(4 + F_WINDOW_CHECKS + F_CHECKS);
+
+    {
+        char info[300];
+        PGconn *c;
+        snprintf(info, sizeof info, "%s dbname=pg_auto_failover user=autoctl_node passfile=/dev/null connect_timeout=3",
+                 getenv("CONCERT_HA_MONITOR") ? getenv("CONCERT_HA_MONITOR") : "");
+        c = PQconnectdb(info);
+        ok(PQstatus(c) != CONNECTION_OK && strstr(PQerrorMessage(c), "password"),
+           "the monitor asks pg_auto_failover's keepers for a password (%s)",
+           PQstatus(c) == CONNECTION_OK ? "let in without one" : "refused without one");
+        PQfinish(c);
+    }
 
     if (!ok(f_load_start(&L, "ha-pg-kill", CLIENTS, 1000, 0) == 0, "load of %d clients started", CLIENTS))
         return done_testing();
