@@ -1,9 +1,9 @@
 /* reservations.c - the reservations responder: seat holds, cancellation and
  * a user's reservation list.
  *
- * A hold goes through two gates. Redis first: one script takes a lock per
- * seat, all or nothing, so a crowd racing for the same seats is turned away
- * (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
+ * A hold goes through two gates. Redis first: one script checks the token
+ * and takes a lock per seat, all or nothing, so a crowd racing for the same
+ * seats is turned away (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
  * one function (booking_hold) locks the seat rows, checks the show is on
  * sale, the seats and the per-user limit, and writes the reservation, so no
  * seat is ever held or sold twice even if Redis loses its data. The locks of
@@ -173,7 +173,57 @@ static void mark_held(const struct schedule_facts *f, const int *seats, int n, d
         log_error("hold: the seat map was not told (PostgreSQL's view is back within a second)");
 }
 
-/* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token. */
+/* Answers a request that names no seats this code could lock (no such
+ * schedule, another concert's, a seat it does not have): the token's own
+ * refusal comes first, as for every token-guarded request. */
+static void refuse_resource(struct request *r, const char *outcome)
+{
+    struct queue_ticket t;
+
+    if (queue_require_active(r, 0, &t) < 0)
+        return;
+    outcome_answer(r, outcome, NULL);
+}
+
+/* Takes the seats' locks with the token's check in the same script; a token
+ * that is not simply ACTIVE goes through the queue's full check (which
+ * answers why it is refused, or admits it) and the take is tried again.
+ * Returns the take's verdict, or -1 after answering. */
+static int take_locks(struct request *r, const char *token, const struct schedule_facts *f, const int *seats,
+                      int n, const char *owner, char *user_id)
+{
+    struct queue_ticket t;
+    seatlock_rc rc;
+
+    /* The lock lasts exactly holdSeconds from now; PostgreSQL's hold ends on
+     * the next whole second after that, so the lock never outlives the hold
+     * (a seat that reads AVAILABLE is never still locked here). */
+    rc = seatlock_take(token, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+    if (rc == SEATLOCK_TOKEN_MISS) {
+        if (queue_require_active(r, f->concert_id, &t) < 0)
+            return -1;
+        rc = seatlock_take(token, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+    }
+    switch (rc) {
+    case SEATLOCK_TAKEN:
+        return 0;
+    case SEATLOCK_BUSY:
+        outcome_answer(r, "seat_unavailable", NULL);
+        return -1;
+    case SEATLOCK_TOKEN_MISS:
+        /* ACTIVE a moment ago, run out or used since. */
+        queue_reply_error(r, QUEUE_TOKEN_INVALID);
+        return -1;
+    default:
+        http_unavailable(r, "Redis");
+        return -1;
+    }
+}
+
+/* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token.
+ * The token's form is checked first, then the body; the token itself is
+ * checked in Redis with the seat locks (one round trip), or before any
+ * answer about the schedule or its seats. */
 static void hold(struct request *r)
 {
     static const char *const fields[] = {"scheduleId", "seatNos", NULL};
@@ -182,16 +232,23 @@ static void hold(struct request *r)
     struct queue_ticket t;
     struct schedule_facts f;
     struct json_object *body;
-    int64_t schedule_id, seats64[SEATLOCK_MAX];
+    const char *token;
+    int64_t schedule_id, token_concert, seats64[SEATLOCK_MAX];
     int seats[SEATLOCK_MAX], n, found;
-    char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64];
+    char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64], user_id[37];
     const char *params[5];
     PGresult *res;
     db_rc rc;
 
     r->outcome_kind = METRICS_HOLD;
-    if (queue_require_active(r, 0, &t) < 0)
+    token = queue_bearer(r);
+    if (!token)
         return;
+    if (queue_token_concert(token, &token_concert) < 0) {
+        queue_require_active(r, 0, &t);   /* answers why the token is refused */
+        return;
+    }
+    r->concert_id = token_concert;
     body = http_body_object(r);
     if (!body)
         return;
@@ -207,16 +264,16 @@ static void hold(struct request *r)
     if (found < 0)
         return;
     if (found == 0) {
-        outcome_answer(r, "schedule_not_found", NULL);
+        refuse_resource(r, "schedule_not_found");
         return;
     }
-    if (f.concert_id != t.concert_id) {
-        outcome_answer(r, "wrong_concert", NULL);
+    if (f.concert_id != token_concert) {
+        refuse_resource(r, "wrong_concert");
         return;
     }
     for (int i = 0; i < n; i++) {
         if (seats64[i] > f.seat_count) {
-            outcome_answer(r, "seat_not_found", NULL);
+            refuse_resource(r, "seat_not_found");
             return;
         }
         seats[i] = (int)seats64[i];
@@ -227,28 +284,17 @@ static void hold(struct request *r)
         http_internal_error(r);
         return;
     }
-    /* The lock lasts exactly holdSeconds from now; PostgreSQL's hold ends on
-     * the next whole second after that, so the lock never outlives the hold
-     * (a seat that reads AVAILABLE is never still locked here). */
-    switch (seatlock_take(f.concert_id, f.id, seats, n, owner, f.hold_seconds * 1000)) {
-    case SEATLOCK_TAKEN:
-        break;
-    case SEATLOCK_BUSY:
-        outcome_answer(r, "seat_unavailable", NULL);
+    if (take_locks(r, token, &f, seats, n, owner, user_id) < 0)
         return;
-    default:
-        http_unavailable(r, "Redis");
-        return;
-    }
 
-    snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
+    snprintf(concert, sizeof concert, "%" PRId64, f.concert_id);
     snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
     if (booking_array_text(seats, n, seat_text, sizeof seat_text) < 0) {
         give_back(&f, seats, n, owner, NULL);
         http_internal_error(r);
         return;
     }
-    params[0] = t.user_id;
+    params[0] = user_id;
     params[1] = concert;
     params[2] = schedule;
     params[3] = seat_text;

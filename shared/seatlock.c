@@ -1,7 +1,9 @@
 /* seatlock.c - the Redis seat-lock scripts and their C front (see seatlock.h). */
 #include "seatlock.h"
 #include "log.h"
+#include "queue.h"
 #include "rds.h"
+#include "valid.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -12,28 +14,34 @@
 #define SEATLOCK_KEYLEN 80
 #define SEATLOCK_NUMLEN 24
 
-/* KEYS: sold set, seat locks. ARGV: owner, ttl ms, seat numbers.
- * Returns 1 when every lock was taken, 0 when none was (a seat is sold or
- * locked by another owner). Locks taken before a busy one are given back
- * before returning, inside the same atomic script, so the outcome is all or
+/* KEYS: the concert's active tokens, its token owners, sold set, seat
+ * locks. ARGV: token, owner, ttl ms, seat numbers.
+ * The token is checked first, as the queue's cheap check does (an ACTIVE
+ * token within its period, else {'MISS'} and nothing is taken), so a hold
+ * makes one Redis round trip before PostgreSQL. Then {'TAKEN', user} when
+ * every lock was taken, {'BUSY'} when none was (a seat is sold or locked by
+ * another owner). Locks taken before a busy one are given back before
+ * returning, inside the same atomic script, so the outcome is all or
  * nothing. A lock that already holds this owner counts as taken (its expiry
  * set anew), so running the script again for the same hold, by a caller who
  * never heard the first run's answer, answers what the first run did. */
 static struct rds_script take_script = {"seatlock_take",
-    "for i = 3, #ARGV do\n"
-    "  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then return 0 end\n"
+    QUEUE_LUA_NOW
+    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
+    "for i = 4, #ARGV do\n"
+    "  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 1 then return {'BUSY'} end\n"
     "end\n"
-    "for i = 2, #KEYS do\n"
+    "for i = 4, #KEYS do\n"
     "  local held = redis.call('GET', KEYS[i])\n"
-    "  if held and held ~= ARGV[1] then\n"
-    "    for j = 2, i - 1 do\n"
-    "      if redis.call('GET', KEYS[j]) == ARGV[1] then redis.call('DEL', KEYS[j]) end\n"
+    "  if held and held ~= ARGV[2] then\n"
+    "    for j = 4, i - 1 do\n"
+    "      if redis.call('GET', KEYS[j]) == ARGV[2] then redis.call('DEL', KEYS[j]) end\n"
     "    end\n"
-    "    return 0\n"
+    "    return {'BUSY'}\n"
     "  end\n"
-    "  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])\n"
+    "  redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3])\n"
     "end\n"
-    "return 1\n", ""};
+    "return {'TAKEN', user}\n", ""};
 
 /* KEYS: sold set, seat locks. ARGV: owner, sold seat numbers.
  * Deletes only the locks that still hold owner; returns how many. */
@@ -74,23 +82,33 @@ static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t sc
     return 0;
 }
 
-seatlock_rc seatlock_take(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                          const char *owner, int64_t ttl_ms)
+seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
+                          const char *owner, int64_t ttl_ms, char *user_id)
 {
     struct seatlock_args a;
-    redisReply *reply;
-    seatlock_rc rc;
+    char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN];
+    const char *argv[2 + (1 + SEATLOCK_MAX) + 3 + SEATLOCK_MAX];
+    int argc = 0;
+    redisReply *reply, *word;
+    seatlock_rc rc = SEATLOCK_DOWN;
 
     if (seatlock_keys(&a, concert_id, schedule_id, seats, n) < 0)
         return SEATLOCK_BUSY;
-    a.argv[a.argc++] = owner;
+    queue_key_name(concert_id, "active", active, sizeof active);
+    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
+    argv[argc++] = active;
+    argv[argc++] = tokens;
+    for (int i = 0; i < a.nkeys; i++)
+        argv[argc++] = a.argv[i];
+    argv[argc++] = token;
+    argv[argc++] = owner;
     snprintf(a.num[0], SEATLOCK_NUMLEN, "%" PRId64, ttl_ms > 0 ? ttl_ms : 1);
-    a.argv[a.argc++] = a.num[0];
+    argv[argc++] = a.num[0];
     for (int i = 0; i < n; i++) {
         snprintf(a.num[i + 1], SEATLOCK_NUMLEN, "%d", seats[i]);
-        a.argv[a.argc++] = a.num[i + 1];
+        argv[argc++] = a.num[i + 1];
     }
-    reply = rds_eval(&take_script, a.nkeys, a.argc, a.argv);
+    reply = rds_eval(&take_script, 2 + a.nkeys, argc, argv);
     if (!reply) {
         /* The take may have run, or may yet run on a slow Redis, but the
          * hold will not go on: give back whatever it took under this owner,
@@ -101,11 +119,22 @@ seatlock_rc seatlock_take(int64_t concert_id, int64_t schedule_id, const int *se
             log_error("seatlock_take: could not give back the locks of an unanswered take");
         return SEATLOCK_DOWN;
     }
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        log_error("seatlock_take: unexpected reply type %d", reply->type);
-        rc = SEATLOCK_DOWN;
+    word = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 ? reply->element[0] : NULL;
+    if (!word || word->type != REDIS_REPLY_STRING) {
+        log_error("seatlock_take: unexpected reply");
+    } else if (strcmp(word->str, "MISS") == 0) {
+        rc = SEATLOCK_TOKEN_MISS;
+    } else if (strcmp(word->str, "BUSY") == 0) {
+        rc = SEATLOCK_BUSY;
+    } else if (strcmp(word->str, "TAKEN") == 0 && reply->elements == 2 &&
+               reply->element[1]->type == REDIS_REPLY_STRING && valid_uuid(reply->element[1]->str)) {
+        memcpy(user_id, reply->element[1]->str, 37);
+        rc = SEATLOCK_TAKEN;
     } else {
-        rc = reply->integer == 1 ? SEATLOCK_TAKEN : SEATLOCK_BUSY;
+        /* Taken, but for a user this code cannot read: give them back. */
+        log_error("seatlock_take: the token's user is not a UUID");
+        if (seatlock_release(concert_id, schedule_id, seats, n, owner, NULL, 0) < 0)
+            log_error("seatlock_take: could not give back the locks (they run out by themselves)");
     }
     freeReplyObject(reply);
     return rc;

@@ -25,14 +25,19 @@
 typedef enum {
     SEATLOCK_TAKEN = 0,         /* every lock is now ours */
     SEATLOCK_BUSY,              /* a seat is locked by someone else or sold */
+    SEATLOCK_TOKEN_MISS,        /* the token is not ACTIVE within its period (or
+                                 * not known): nothing was taken; the queue's
+                                 * full check tells why */
     SEATLOCK_DOWN               /* Redis is unreachable, or its answer was lost:
                                  * the hold does not go ahead (503) */
 } seatlock_rc;
 
-/* Takes the locks of seats[0..n) (sorted ascending, n <= SEATLOCK_MAX) for
- * ttl_ms milliseconds under owner. */
-seatlock_rc seatlock_take(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                          const char *owner, int64_t ttl_ms);
+/* Checks that token is an ACTIVE token of concert_id and, in the same
+ * script, takes the locks of seats[0..n) (sorted ascending, n <=
+ * SEATLOCK_MAX) for ttl_ms milliseconds under owner. On SEATLOCK_TAKEN
+ * user_id (37 bytes) is the token's user. */
+seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
+                          const char *owner, int64_t ttl_ms, char *user_id);
 
 /* Releases those of the locks that owner still holds, and records sold[0..nsold)
  * as sold. Returns 0, or -1 when Redis is unreachable (the locks then run out

@@ -236,46 +236,55 @@ DECLARE
     v_id      bigint;
 BEGIN
     sold_seats := '{}';
-    SELECT s.concert_id, c.hold_seconds, s.starts_at INTO v_concert, v_hold, v_starts
-      FROM schedules s JOIN concerts c ON c.id = s.concert_id
-     WHERE s.id = p_schedule;
+    -- One user's holds on one schedule run one at a time, so two at once
+    -- cannot both pass the per-user limit. The two-key form keeps these locks
+    -- apart from any one-key advisory lock elsewhere. Taken in a statement of
+    -- its own: the next one's snapshot then sees every hold that held it.
+    PERFORM pg_advisory_xact_lock(hashtext('booking_hold'), hashtext(p_user::text || '/' || p_schedule::text));
+
+    -- Everything the hold is judged on, in one statement: the show, the
+    -- user's seats on it, and the requested seats, locked in seat order and
+    -- judged as they are now (the innermost query locks; the one around it
+    -- reads what it locked). No row: no such schedule.
+    SELECT sc.concert_id, c.hold_seconds, sc.starts_at,
+           (SELECT coalesce(sum(cardinality(r.seat_nos)), 0)
+              FROM reservations r
+             WHERE r.user_id = p_user AND r.schedule_id = p_schedule
+               AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND NOT hold_ran_out(r.expires_at)))),
+           k.found, k.amount, k.busy, k.sold
+      INTO v_concert, v_hold, v_starts, v_mine, v_found, v_amount, v_busy, sold_seats
+      FROM schedules sc
+      JOIN concerts c ON c.id = sc.concert_id
+     CROSS JOIN LATERAL (
+           SELECT count(*) AS found, coalesce(sum(s.price), 0) AS amount,
+                  array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE NOT seat_is_free(s.status, s.held_until)) AS busy,
+                  coalesce(array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE s.status = 'SOLD'), '{}') AS sold
+             FROM (SELECT l.seat_no, l.price, l.status, l.held_until
+                     FROM seats l
+                    WHERE l.schedule_id = sc.id AND l.seat_no = ANY (p_seats)
+                    ORDER BY l.seat_no FOR UPDATE) s) k
+     WHERE sc.id = p_schedule;
     IF NOT FOUND THEN
+        sold_seats := '{}';
         outcome := 'schedule_not_found';
         RETURN;
     END IF;
     IF v_concert <> p_concert THEN
+        sold_seats := '{}';
         outcome := 'wrong_concert';
         RETURN;
     END IF;
     IF NOT sales_open(v_starts) THEN
+        sold_seats := '{}';
         outcome := 'sales_closed';
         RETURN;
     END IF;
-
-    -- One user's holds on one schedule run one at a time, so two at once
-    -- cannot both pass the per-user limit. The two-key form keeps these locks
-    -- apart from any one-key advisory lock elsewhere.
-    PERFORM pg_advisory_xact_lock(hashtext('booking_hold'), hashtext(p_user::text || '/' || p_schedule::text));
-    SELECT coalesce(sum(cardinality(r.seat_nos)), 0) INTO v_mine
-      FROM reservations r
-     WHERE r.user_id = p_user AND r.schedule_id = p_schedule
-       AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND NOT hold_ran_out(r.expires_at)));
     IF v_mine + cardinality(p_seats) > 4 THEN
+        sold_seats := '{}';
         outcome := 'hold_limit';
         detail := v_mine::text;
         RETURN;
     END IF;
-
-    -- Lock the seats in seat order and judge them as they are now, in one
-    -- statement (the inner query locks; the outer one reads what it locked).
-    SELECT count(*), coalesce(sum(s.price), 0),
-           array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE NOT seat_is_free(s.status, s.held_until)),
-           coalesce(array_agg(s.seat_no ORDER BY s.seat_no) FILTER (WHERE s.status = 'SOLD'), '{}')
-      INTO v_found, v_amount, v_busy, sold_seats
-      FROM (SELECT l.seat_no, l.price, l.status, l.held_until
-              FROM seats l
-             WHERE l.schedule_id = p_schedule AND l.seat_no = ANY (p_seats)
-             ORDER BY l.seat_no FOR UPDATE) s;
     IF v_found <> cardinality(p_seats) THEN
         outcome := 'seat_not_found';
         RETURN;

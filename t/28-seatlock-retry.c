@@ -2,7 +2,9 @@
  * and running it again would answer what the first run did.
  *
  * The story, told against seatlock.c and rds.c (the library the responders
- * link) and the stack's Redis. Taking locks you already own counts as taken:
+ * link) and the stack's Redis. A take checks the queue token in the same
+ * script: a token that is not ACTIVE takes nothing, an ACTIVE one's take
+ * names its user. Taking locks you already own counts as taken:
  * the same take twice answers TAKEN both times (the expiry moves to the new
  * length), while another owner is turned away and takes nothing. A
  * connection Redis closed while idle is replaced before the next command,
@@ -122,6 +124,23 @@ static long now_ms(void)
     return tv.tv_sec * 1000L + tv.tv_usec / 1000;
 }
 
+#define USER "0f000000-0000-4000-8000-000000000028"
+
+/* Stores token as the concert's queue would store an ACTIVE one (active
+ * until now + life_ms) of USER. */
+static void store_token(const char *token, long life_ms)
+{
+    char active[64], tokens[64], until[24];
+    const char *zadd[] = {"ZADD", active, until, token};
+    const char *hset[] = {"HSET", tokens, token, USER};
+
+    snprintf(active, sizeof active, "{c:%" PRId64 "}:active", concert);
+    snprintf(tokens, sizeof tokens, "{c:%" PRId64 "}:tokens", concert);
+    snprintf(until, sizeof until, "%ld", now_ms() + life_ms);
+    if (t_redis_cmd(4, zadd) < 0 || t_redis_cmd(4, hset) < 0)
+        bail_out("cannot store a token");
+}
+
 /* Counts the EVALSHA calls MONITOR saw that carry the argument marks[i],
  * reading until MONITOR has nothing more to say. */
 static int monitored_runs(redisContext *mon, const char *const *marks, int *counts, int n)
@@ -155,7 +174,7 @@ int main(void)
     const char *port = getenv("CONCERT_REDIS_PORT");
     redisContext *mon;
     redisReply *r;
-    char key[80];
+    char key[80], token[64], ended[64], user[37];
     pid_t child;
     long began, took;
     int status, rc;
@@ -163,7 +182,27 @@ int main(void)
     t_init();
     redis_port = port ? atoi(port) : 6379;
     concert = 2000000000 + (int64_t)getpid();   /* keys of this run only */
+    snprintf(token, sizeof token, "%" PRId64 ".%032d", concert, 28);
+    snprintf(ended, sizeof ended, "%" PRId64 ".%032d", concert, 29);
     rds_init("127.0.0.1", redis_port, 2000);
+
+    /* --- the token, checked in the take's script -------------------------- */
+    {
+        const int seats7[] = {7};
+
+        store_token(ended, -1000);
+        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TOKEN_MISS,
+               "a token the queue does not know takes nothing");
+        is_int(seatlock_take(ended, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TOKEN_MISS,
+               "nor does one whose active period has ended");
+        ok(lock_owner(7) == NULL, "seat 7 is free");
+        store_token(token, 600000);
+        user[0] = '\0';
+        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TAKEN,
+               "an ACTIVE token takes seat 7");
+        is(user, USER, "and the take names the token's user");
+        is_int(seatlock_release(concert, 1, seats7, 1, owner_a, NULL, 0), 0, "seat 7 given back");
+    }
 
     /* --- the same take twice ---------------------------------------------- */
     {
@@ -171,12 +210,12 @@ int main(void)
         char pttl_key[80];
         const char *argv[] = {"PTTL", pttl_key};
 
-        is_int(seatlock_take(concert, 1, seats12, 2, owner_a, 60000), SEATLOCK_TAKEN, "owner A takes seats 1 and 2");
-        is_int(seatlock_take(concert, 1, seats12, 2, owner_a, 120000), SEATLOCK_TAKEN,
+        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, 60000, user), SEATLOCK_TAKEN, "owner A takes seats 1 and 2");
+        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, 120000, user), SEATLOCK_TAKEN,
                "the same take again (A, seats 1 and 2) counts as taken");
         seat_key(1, pttl_key, sizeof pttl_key);
         ok(t_redis_int(2, argv) > 60000, "and the lock now lasts the new length");
-        is_int(seatlock_take(concert, 1, seats23, 2, owner_b, 60000), SEATLOCK_BUSY,
+        is_int(seatlock_take(token, concert, 1, seats23, 2, owner_b, 60000, user), SEATLOCK_BUSY,
                "owner B asking for seats 2 and 3 is turned away");
         ok(is_owner(2, owner_a), "seat 2 is still A's");
         ok(lock_owner(3) == NULL, "and B took nothing (seat 3 is free: all or nothing)");
@@ -208,7 +247,7 @@ int main(void)
         child = keep_redis_busy(1200);
         ok(redis_busy(), "Redis is kept busy for 1.2 s by another client");
         began = now_ms();
-        rc = seatlock_take(concert, 1, seats45, 2, owner_c, 61234);
+        rc = seatlock_take(token, concert, 1, seats45, 2, owner_c, 61234, user);
         took = now_ms() - began;
         is_int(rc, SEATLOCK_DOWN, "the take's reply did not come: SEATLOCK_DOWN after %ld ms", took);
         waitpid(child, &status, 0);
@@ -225,7 +264,7 @@ int main(void)
 
         is_int(t_redis_cmd(4, pause), 0, "Redis paused for 1 s");
         began = now_ms();
-        rc = seatlock_take(concert, 1, seats6, 1, owner_d, 61235);
+        rc = seatlock_take(token, concert, 1, seats6, 1, owner_d, 61235, user);
         is_int(rc, SEATLOCK_DOWN, "a take during the pause: SEATLOCK_DOWN");
         took = now_ms() - began;
         if (took < 1100)
@@ -244,7 +283,7 @@ int main(void)
     }
     redisFree(mon);
 
-    for (int seat = 1; seat <= 6; seat++) {
+    for (int seat = 1; seat <= 7; seat++) {
         const char *del[] = {"DEL", key};
 
         seat_key(seat, key, sizeof key);

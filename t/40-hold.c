@@ -146,6 +146,8 @@ int main(void)
     snprintf(body, sizeof body, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[1]}", wsched[0]);
     refused(tokY, body, 403, "TOKEN_NOT_ACTIVE", "waiting token");
     refused(tokA, "{\"scheduleId\":999999999,\"seatNos\":[1]}", 404, "NOT_FOUND", "unknown schedule");
+    refused(tokY, "{\"scheduleId\":999999999,\"seatNos\":[1]}", 403, "TOKEN_NOT_ACTIVE",
+            "waiting token, unknown schedule: the token is refused first");
     snprintf(body, sizeof body, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[9,11]}", sched[0]);
     refused(tokB, body, 404, "NOT_FOUND", "seat 11 of a 10-seat show");
     snprintf(body, sizeof body, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[9223372036854775807]}", sched[0]);

@@ -1,0 +1,154 @@
+/* 45-hold-cost: a hold asks Redis once before PostgreSQL, and still refuses
+ * in the documented order.
+ *
+ * The story: a MONITOR client watches Redis while A, ACTIVE, holds two
+ * seats. Exactly one script names A's token, and that same script takes the
+ * seats' locks: the token check and the locks are one round trip (they were
+ * two). After the 201 one more script marks the seats on the seat map, and
+ * the seat map reads them HELD. Then B's token runs out behind the cache's
+ * back (its active period ends in Redis): the cheap check misses, the full
+ * check answers 401 TOKEN_INVALID, and nothing is locked or held. Last, the
+ * order of refusals: the token's form, the body, then the token's state,
+ * then the schedule. */
+#include "tap.h"
+#include "testlib.h"
+#include "40-booking.h"
+#include "rds.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static redisContext *monitor_open(int port)
+{
+    redisContext *mon = redisConnect("127.0.0.1", port);
+    redisReply *reply;
+
+    if (!mon || mon->err)
+        bail_out("cannot connect a MONITOR client");
+    reply = redisCommand(mon, "MONITOR");
+    if (!reply || reply->type != REDIS_REPLY_STATUS)
+        bail_out("MONITOR refused");
+    freeReplyObject(reply);
+    return mon;
+}
+
+struct seen {
+    int with_token;     /* scripts (EVALSHA) that carry the token */
+    int token_and_lock; /* ... and name a seat lock of the schedule */
+    int with_lock;      /* scripts that name a seat lock */
+    int with_map;       /* scripts that name the schedule's seat map */
+};
+
+/* Reads what MONITOR saw until it has been quiet for 300 ms, and closes it. */
+static void monitor_read(redisContext *mon, const char *token, const char *lock_prefix, const char *map_key,
+                         struct seen *s)
+{
+    struct timeval tv = {0, 300000};
+    void *any;
+
+    memset(s, 0, sizeof *s);
+    redisSetTimeout(mon, tv);
+    while (redisGetReply(mon, &any) == REDIS_OK) {
+        redisReply *line = any;
+
+        if (line->type == REDIS_REPLY_STATUS && strstr(line->str, "\"EVALSHA\"")) {
+            int tok = strstr(line->str, token) != NULL, lock = strstr(line->str, lock_prefix) != NULL;
+
+            s->with_token += tok;
+            s->with_lock += lock;
+            s->token_and_lock += tok && lock;
+            s->with_map += strstr(line->str, map_key) != NULL;
+        }
+        freeReplyObject(line);
+    }
+    redisFree(mon);
+}
+
+static void refused(const char *token, const char *body, long want, const char *code, const char *what)
+{
+    struct t_resp r;
+
+    t_post("/api/v1/reservations", token, body, &r);
+    ok(r.status == want && strcmp(t_error_code(&r), code) == 0, "%s: %ld %s (got %ld %s)", what, want, code,
+       r.status, t_error_code(&r));
+    t_resp_free(&r);
+}
+
+int main(void)
+{
+    const char *port_text = getenv("CONCERT_REDIS_PORT");
+    int port = port_text ? atoi(port_text) : 6379;
+    char userA[37], userB[37], lock_prefix[64], map_key[64], active[64], body[160];
+    char *tokA, *tokB;
+    int64_t sched, concert;
+    struct seen s;
+    struct t_resp r;
+
+    t_init();
+    concert = bk_two_active(&sched, userA, &tokA, userB, &tokB);
+    snprintf(lock_prefix, sizeof lock_prefix, "{c:%" PRId64 "}:seat:%" PRId64 ":", concert, sched);
+    snprintf(map_key, sizeof map_key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, sched);
+    snprintf(active, sizeof active, "{c:%" PRId64 "}:active", concert);
+
+    /* --- one round trip before PostgreSQL ---------------------------------- */
+    {
+        const int seats[] = {1, 2};
+        redisContext *mon = monitor_open(port);
+        long st = bk_hold(tokA, sched, seats, 2, NULL);
+
+        is_int(st, 201, "A holds seats 1 and 2");
+        monitor_read(mon, tokA, lock_prefix, map_key, &s);
+        is_int(s.with_token, 1, "one script carried A's token (%d)", s.with_token);
+        is_int(s.token_and_lock, 1, "and it took the seats' locks: token check and locks in one script");
+        is_int(s.with_lock, 1, "no other script touched the locks (%d)", s.with_lock);
+        is_int(s.with_map, 1, "one more script marked the seat map after the commit (%d)", s.with_map);
+        bk_is(bk_seat(sched, 1), "HELD", "seat 1 reads HELD in PostgreSQL");
+    }
+    {
+        char path[96];
+
+        snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", sched);
+        t_get(path, tokB, &r);
+        is(t_json_str(r.json, "seats.0.status"), "HELD", "and on the seat map B reads");
+        is(t_json_str(r.json, "seats.1.status"), "HELD", "both seats");
+        t_resp_free(&r);
+    }
+
+    /* --- a token that ran out behind the cache's back ------------------------ */
+    {
+        const int seats[] = {3};
+        const char *zadd[] = {"ZADD", active, "1", tokB};
+        struct t_resp held;
+
+        is_int(t_redis_cmd(4, zadd), 0, "B's active period ends in Redis (its end set in the past)");
+        is_int(bk_hold(tokB, sched, seats, 1, &held), 401, "B's hold: 401");
+        is(t_error_code(&held), "TOKEN_INVALID", "TOKEN_INVALID");
+        t_resp_free(&held);
+        bk_is(bk_seat(sched, 3), "AVAILABLE", "seat 3 is not held");
+        ok(bk_hold(tokA, sched, seats, 1, NULL) == 201, "and not locked: A holds it at once");
+    }
+
+    /* --- the order of refusals ---------------------------------------------- */
+    {
+        char *tokW;
+        char userW[37];
+
+        t_user(userW);
+        tokW = t_issue_token(concert, userW, &r);   /* 50 may be active: W is too */
+        t_resp_free(&r);
+        if (!tokW)
+            bail_out("cannot issue a token");
+        refused("forged", "{", 401, "TOKEN_INVALID", "a malformed token and a malformed body: the token first");
+        refused(tokB, "{", 400, "INVALID_REQUEST", "a run-out token and a malformed body: the body next");
+        snprintf(body, sizeof body, "{\"scheduleId\":999999999,\"seatNos\":[1]}");
+        refused(tokB, body, 401, "TOKEN_INVALID", "a run-out token and an unknown schedule: the token's state next");
+        refused(tokW, body, 404, "NOT_FOUND", "a live token and an unknown schedule: then the schedule");
+        free(tokW);
+    }
+    free(tokA);
+    free(tokB);
+    return done_testing();
+}
