@@ -7,13 +7,47 @@
  *
  * Plain libfcgi, the same accept loop as shared/app.c, and like a real
  * responder it reads the request's parameters and body before answering,
- * and closes the connection the way app.c does. */
+ * and closes the connection the way app.c does.
+ *
+ * With CEILING_REDIS set (a Unix socket's path, or host:port) it also sends
+ * Redis one GET per request before answering: the floor of every path that
+ * asks Redis once (queue_status, seat_map), measured beside the ceiling. A
+ * request Redis does not answer gets a 503 and a new connection. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcgiapp.h>
+#include <hiredis/hiredis.h>
 
 static volatile sig_atomic_t stopping;
+
+/* One GET on a lazily (re)made connection; 0 when Redis answered. */
+static int redis_round_trip(const char *where)
+{
+    static redisContext *c;
+    redisReply *r;
+    int ok;
+
+    if (!c) {
+        const char *colon = strrchr(where, ':');
+        c = where[0] == '/' || !colon ? redisConnectUnix(where) : redisConnect("127.0.0.1", atoi(colon + 1));
+        if (!c || c->err) {
+            redisFree(c);
+            c = NULL;
+            return -1;
+        }
+    }
+    r = redisCommand(c, "GET bench:floor");
+    ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r)
+        freeReplyObject(r);
+    if (!r) {
+        redisFree(c);
+        c = NULL;
+    }
+    return ok ? 0 : -1;
+}
 
 static void on_term(int sig)
 {
@@ -25,6 +59,8 @@ static void on_term(int sig)
 int main(void)
 {
     static const char body[] = "{\"status\":\"ok\",\"ceiling\":true}";
+    static const char unavailable[] = "Status: 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n";
+    const char *redis = getenv("CEILING_REDIS");
     static char head[256];
     FCGX_Request req;
     struct sigaction sa;
@@ -53,8 +89,12 @@ int main(void)
         (void)FCGX_GetParam("HTTP_AUTHORIZATION", req.envp);
         while (FCGX_GetStr(sink, sizeof sink, req.in) > 0)
             ;
-        FCGX_PutStr(head, headlen, req.out);
-        FCGX_PutStr(body, (int)sizeof body - 1, req.out);
+        if (redis && redis[0] && redis_round_trip(redis) < 0) {
+            FCGX_PutStr(unavailable, (int)sizeof unavailable - 1, req.out);
+        } else {
+            FCGX_PutStr(head, headlen, req.out);
+            FCGX_PutStr(body, (int)sizeof body - 1, req.out);
+        }
         /* Read to its end: close outright, as shared/app.c does. */
         FCGX_Detach(&req);
         FCGX_Finish_r(&req);

@@ -25,28 +25,35 @@ bench_profile() {
 
 # The ceiling: bench/concert-ceiling (fixed JSON, no Redis, no PostgreSQL) run
 # exactly like a responder group: $INSTANCES spawn-fcgi instances, each with
-# $CHILDREN processes under multiwatch. stop_all stops it when asked to stop
-# the group `ceiling`.
+# $CHILDREN processes under multiwatch. Beside it the group `floor`, the same
+# program sending Redis one GET a request (CEILING_REDIS): the floor of a
+# path that asks Redis once. stop_all stops them when asked to stop the
+# groups `ceiling` and `floor`.
 bench_start_ceiling() {
-    local i sock pidf
-    for i in $(seq "$INSTANCES"); do
-        sock=$RUN/ceiling-$i.sock
-        pidf=$RUN/ceiling-$i.pid
-        pid_alive "$pidf" && continue
-        rm -f "$sock"
-        as_app_bg setsid spawn-fcgi -n -s "$sock" -M 0600 -- \
-            /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/bench/concert-ceiling" \
-            >>"$LOG/ceiling-$i.log" 2>&1 </dev/null
-        echo $! >"$pidf"
+    local g i sock pidf redis
+    for g in ceiling floor; do
+        redis=
+        [ $g = floor ] && redis=127.0.0.1:$REDIS_PORT
+        for i in $(seq "$INSTANCES"); do
+            sock=$RUN/$g-$i.sock
+            pidf=$RUN/$g-$i.pid
+            pid_alive "$pidf" && continue
+            rm -f "$sock"
+            as_app_bg env CEILING_REDIS="$redis" setsid spawn-fcgi -n -s "$sock" -M 0600 -- \
+                /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/bench/concert-ceiling" \
+                >>"$LOG/$g-$i.log" 2>&1 </dev/null
+            echo $! >"$pidf"
+        done
     done
     for i in $(seq 50); do
-        [ -S "$RUN/ceiling-1.sock" ] && [ -S "$RUN/ceiling-$INSTANCES.sock" ] && return 0
+        [ -S "$RUN/ceiling-1.sock" ] && [ -S "$RUN/ceiling-$INSTANCES.sock" ] &&
+            [ -S "$RUN/floor-1.sock" ] && [ -S "$RUN/floor-$INSTANCES.sock" ] && return 0
         sleep 0.1
     done
-    die "the ceiling responder did not start (see $LOG/ceiling-1.log)"
+    die "the ceiling responders did not start (see $LOG/ceiling-1.log, $LOG/floor-1.log)"
 }
 
-# Adds `location = /bench/ceiling` to this stack's rendered nginx site only
+# Adds `location = /bench/ceiling` and `/bench/redis-floor` to this stack's rendered nginx site only
 # (conf/nginx/concert.conf, the production site, knows nothing of it) and
 # reloads nginx.
 bench_wire_ceiling() {
@@ -56,7 +63,10 @@ bench_wire_ceiling() {
             # The queue's upstream, renamed: the same servers' options.
             grep '^upstream concert_queue ' "$site" |
                 sed -e 's/concert_queue/concert_ceiling/' -e 's|/queue-\([0-9]*\)\.sock|/ceiling-\1.sock|g'
-            sed 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/ceiling { include fastcgi_params; fastcgi_pass concert_ceiling; }|' "$site"
+            grep '^upstream concert_queue ' "$site" |
+                sed -e 's/concert_queue/concert_floor/' -e 's|/queue-\([0-9]*\)\.sock|/floor-\1.sock|g'
+            sed -e 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/ceiling { include fastcgi_params; fastcgi_pass concert_ceiling; }|' \
+                -e 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/redis-floor { include fastcgi_params; fastcgi_pass concert_floor; }|' "$site"
         } >"$site.new"
         mv "$site.new" "$site"
         if is_root; then chown "$APP_USER:" "$site"; fi
@@ -64,17 +74,19 @@ bench_wire_ceiling() {
             die "nginx did not reload (see $LOG/nginx-error.log)"
     fi
     for i in $(seq 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/ceiling")" = 200 ] && return 0
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/ceiling")" = 200 ] &&
+            [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/redis-floor")" = 200 ] &&
+            return 0
         sleep 0.1
     done
-    die "/bench/ceiling does not answer (see $LOG/nginx-error.log)"
+    die "/bench/ceiling or /bench/redis-floor does not answer (see $LOG/nginx-error.log)"
 }
 
 # Everything the bench stack runs, ceiling included; finishes whatever is or
 # is not running.
 bench_stop() {
     profile bench
-    stop_all ceiling
+    stop_all ceiling floor
 }
 
 # ./dev bench [--keep|--stop]: --keep leaves the bench stack up afterwards

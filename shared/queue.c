@@ -80,7 +80,12 @@
  * skipped. Adding a token lowers sweep_at when it ends sooner; and every
  * refresh of the facts (at least once a second) clears both, so a missed
  * case costs at most a second's delay of a sweep's events or of an
- * admission, never a wrong answer. */
+ * admission, never a wrong answer. Two more facts spare a waiting token's
+ * poll its reads of keys that rarely change: gate, 'free' once there is no
+ * pre-queue left to open (it cannot grow again after opensAt) or the
+ * opening's mark once it happened; adm_n and adm_since, the admissions of
+ * the last ten minutes that the wait estimate counts, dropped whenever an
+ * admission or a sweep changes them. */
 #define QUEUE_LUA_PRELUDE \
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
@@ -88,18 +93,31 @@
     "local K_events, K_eseq = KEYS[13], KEYS[14]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
     "                        'paused', 'fresh_until', 'opens_ms', 'sweep_at', 'full_until',\n" \
-    "                        'full_card')\n" \
+    "                        'full_card', 'gate', 'adm_n', 'adm_since')\n" \
     "if conf[4] then return {'NOCONCERT'} end\n" \
     "if not conf[1] or not conf[6] or not conf[8] then return {'NOCONF'} end\n" \
     "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
     "local per_minute, paused, opens_ms = tonumber(conf[5]), conf[6] == '1', tonumber(conf[8])\n" \
     "local sweep_at, full_until = tonumber(conf[9] or '0'), tonumber(conf[10] or '0')\n" \
     "local full_card = tonumber(conf[11] or '0')\n" \
+    "local adm_n, adm_since = tonumber(conf[13] or ''), tonumber(conf[14] or '')\n" \
     "local clock = redis.call('TIME')\n" \
     "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
-    "local opened = redis.call('EXISTS', K_opened) == 1\n" \
-    "local before_open = not opened and opens_ms > 0 and now < opens_ms\n" \
-    "if not opened and not before_open and redis.call('ZCARD', K_pre) > 0 then return {'OPEN'} end\n" \
+    "local opened, before_open, opened_mark = false, false, nil\n" \
+    "if conf[12] == 'free' then\n" \
+    "elseif conf[12] then\n" \
+    "  opened, opened_mark = true, tonumber(conf[12])\n" \
+    "else\n" \
+    "  local mark = redis.call('GET', K_opened)\n" \
+    "  opened = mark ~= false\n" \
+    "  before_open = not opened and opens_ms > 0 and now < opens_ms\n" \
+    "  if opened then\n" \
+    "    opened_mark = tonumber(mark); redis.call('HSET', K_conf, 'gate', mark)\n" \
+    "  elseif not before_open then\n" \
+    "    if redis.call('ZCARD', K_pre) > 0 then return {'OPEN'} end\n" \
+    "    redis.call('HSET', K_conf, 'gate', 'free')\n" \
+    "  end\n" \
+    "end\n" \
     "local refresh = tonumber(conf[7] or '0') <= now\n" \
     "if refresh then redis.call('HSET', K_conf, 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ") end\n" \
     "local function done(reply)\n" \
@@ -137,13 +155,17 @@
     "  local f = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n" \
     "  return f[2] and tonumber(f[2])\n" \
     "end\n" \
+    "local function adm_moved()\n" \
+    "  if adm_n then redis.call('HDEL', K_conf, 'adm_n', 'adm_since') end\n" \
+    "  adm_n = nil\n" \
+    "end\n" \
     "local function sweep(max, force)\n" \
     "  if now < sweep_at and not force then return end\n" \
     "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
     "  for _, tok in ipairs(gone) do drop(tok, 'expired') end\n" \
     "  local quiet = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
     "  for _, tok in ipairs(quiet) do drop(tok, 'idle') end\n" \
-    "  redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000)\n" \
+    "  if redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000) > 0 then adm_moved() end\n" \
     "  local nxt = now + 60000\n" \
     "  local a, s, d = first_score(K_act), first_score(K_seen), first_score(K_adm)\n" \
     "  if a then nxt = math.min(nxt, a) end\n" \
@@ -167,7 +189,7 @@
     "      else\n" \
     "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
     "        redis.call('ZADD', K_act, now + active_ms, tok); due(now + active_ms)\n" \
-    "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok) end\n" \
+    "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok); adm_moved() end\n" \
     "        redis.call('ZADD', K_recent, now, tok); redis.call('PEXPIRE', K_recent, 60000)\n" \
     "        emit('queue.admitted', tok, {expiresAt = iso(now + active_ms)})\n" \
     "        admitted = admitted + 1; free = free - 1\n" \
@@ -202,10 +224,12 @@
     "  end\n" \
     "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
     "  if not rank then return {'INVALID'} end\n" \
-    "  local n = redis.call('ZCARD', K_adm)\n" \
-    "  local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
-    "  local since = tonumber(first[2] or '0')\n" \
-    "  return {code, user, 'WAITING', rank + 1, 0, n, since, now, limit, active_ms,\n" \
+    "  if not adm_n then\n" \
+    "    local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
+    "    adm_n, adm_since = redis.call('ZCARD', K_adm), tonumber(first[2] or '0')\n" \
+    "    redis.call('HSET', K_conf, 'adm_n', adm_n, 'adm_since', adm_since)\n" \
+    "  end\n" \
+    "  return {code, user, 'WAITING', rank + 1, 0, adm_n, adm_since, now, limit, active_ms,\n" \
     "          redis.call('ZCARD', K_wait), idle_ms, shown_opens}\n" \
     "end\n"
 
@@ -245,7 +269,7 @@ static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     /* Last seen at the opening itself (the opening marks every pre-queued
      * token seen then): this is its first look at its place. */
     "local last = opened and redis.call('ZSCORE', K_seen, ARGV[1])\n"
-    "local first_look = last and tonumber(last) == tonumber(redis.call('GET', K_opened) or '-1')\n"
+    "local first_look = last and tonumber(last) == opened_mark\n"
     "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
     "admit(nil)\n"
     "local d = describe(first_look and 'FIRST' or 'OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};

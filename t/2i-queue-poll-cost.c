@@ -7,9 +7,13 @@
  * position 3), yet no poll sweeps (ZRANGEBYSCORE, ZREMRANGEBYSCORE) or
  * counts free slots (ZCOUNT) while nothing can have run out or freed: a few
  * of each at most, from the facts' refresh once a second, not one a poll.
- * Then the ACTIVE user pays (queue_finish): the head of the line is ACTIVE
- * on its very next poll and the others move up, so skipping the work never
- * delays an admission. */
+ * Nor does a poll read the pre-queue, the opening's mark or the admissions
+ * of the last ten minutes, which have not changed: the cached facts say
+ * them. Then the ACTIVE user pays (queue_finish): the head of the line is
+ * ACTIVE on its very next poll and the others move up, so skipping the work
+ * never delays an admission; and the last one's wait estimate counts that
+ * admission at once (1800 s at position 3 with no admission yet, the
+ * concert's slowest rate; 120 s at position 2 after one). */
 #include "tap.h"
 #include "testlib.h"
 #include "db.h"
@@ -23,6 +27,8 @@
 
 #define POLLS 300
 
+static int64_t last_estimate;
+
 static const char *poll_token(const char *token, int64_t *position)
 {
     static char status[32];
@@ -31,6 +37,7 @@ static const char *poll_token(const char *token, int64_t *position)
 
     t_get("/api/v1/queue/status", token, &r);
     *position = t_json_int(r.json, "position");
+    last_estimate = t_json_int(r.json, "estimatedWaitSeconds");
     s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
     snprintf(status, sizeof status, "%s", s ? s : "");
     t_resp_free(&r);
@@ -43,12 +50,13 @@ int main(void)
     char users[4][37], *tokens[4], tag[32];
     int64_t concert_id, pos;
     int right = 0;
-    long sweeps = 0, counts = 0, seen = 0;
+    long sweeps = 0, counts = 0, seen = 0, steady = 0;
+    char pre[48], opened[48], admits[48];
     redisContext *mon;
     redisReply *reply;
 
     t_init();
-    plan(7);
+    plan(10);
     concert_id = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
     if (concert_id < 0)
         bail_out("cannot create a concert through the admin API");
@@ -79,6 +87,9 @@ int main(void)
     /* What Redis ran on this concert's keys meanwhile (scripts' commands
      * included), read until the stream has been quiet for 300 ms. */
     snprintf(tag, sizeof tag, "{c:%" PRId64 "}", concert_id);
+    snprintf(pre, sizeof pre, "\"{c:%" PRId64 "}:pre\"", concert_id);
+    snprintf(opened, sizeof opened, "\"{c:%" PRId64 "}:opened\"", concert_id);
+    snprintf(admits, sizeof admits, "\"{c:%" PRId64 "}:admits\"", concert_id);
     {
         struct timeval tv = {0, 300000};
         void *any;
@@ -89,6 +100,9 @@ int main(void)
                 seen++;
                 sweeps += strstr(line->str, "\"ZRANGEBYSCORE\"") || strstr(line->str, "\"ZREMRANGEBYSCORE\"");
                 counts += strstr(line->str, "\"ZCOUNT\"") != NULL;
+                /* Read by a script's own command (not its key list). */
+                steady += !strstr(line->str, "\"EVALSHA\"") &&
+                          (strstr(line->str, pre) || strstr(line->str, opened) || strstr(line->str, admits));
             }
             freeReplyObject(line);
         }
@@ -98,11 +112,15 @@ int main(void)
     diag("during %d polls: %ld sweep commands, %ld slot counts", POLLS, sweeps, counts);
     ok(sweeps <= 30, "no sweep a poll: %ld sweep commands in %d polls", sweeps, POLLS);
     ok(counts <= 15, "no free-slot count a poll: %ld in %d polls", counts, POLLS);
+    diag("during %d polls: %ld reads of the pre-queue, the opening's mark and the admissions", POLLS, steady);
+    ok(steady <= 45, "none of them read a poll: %ld in %d polls", steady, POLLS);
+    is_int(last_estimate, 1800, "the last one's estimate, no admission yet: 1800 s");
 
     is_int(queue_finish(tokens[0]), QUEUE_OK, "the ACTIVE user pays (queue_finish)");
     ok(strcmp(poll_token(tokens[1], &pos), "ACTIVE") == 0 && strcmp(poll_token(tokens[3], &pos), "WAITING") == 0 &&
            pos == 2,
        "the head is ACTIVE on its next poll; the last moved up to position 2");
+    is_int(last_estimate, 120, "and its estimate counts that admission at once: 120 s");
     for (int i = 0; i < 4; i++)
         free(tokens[i]);
     return done_testing();
