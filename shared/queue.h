@@ -85,7 +85,7 @@ int64_t queue_poll_longest(int64_t idle_ms);
  * of a concert admitting per_second, whose idle limit is idle_ms: about
  * half the expected wait, 1 near the head, at most queue_poll_longest, and
  * long enough that the whole line stays within the budget. A first look at
- * one's place is told a random moment in the second half of this
+ * one's place is told a random moment within this
  * (queue.c says why). */
 int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
 
