@@ -253,19 +253,12 @@ ha_start_postgres() {
         chown "$APP_USER:" "$HA/mon/sock"
         pgaf mon initdb -D "$HA/mon/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/mon/log/initdb.log" 2>&1 ||
             die "initdb of the monitor failed (see $HA/mon/log/initdb.log)"
-        # The monitor checks health every second and gives a dead primary a
-        # second to demote itself; the defaults take about 50 s. Right for
-        # rehearsing on one machine, too eager for real hosts under load.
-        cat >>"$HA/mon/pgdata/postgresql.conf" <<EOF
-unix_socket_directories = '$HA/mon/sock'
-listen_addresses = '$mon'
-pgautofailover.health_check_period = 1000
-pgautofailover.health_check_timeout = 1000
-pgautofailover.health_check_max_retries = 1
-pgautofailover.health_check_retry_delay = 500
-pgautofailover.node_considered_unhealthy_timeout = 2000
-pgautofailover.primary_demote_timeout = 1000
-EOF
+        # The monitor's fast health checks (conf/pg_auto_failover-monitor.conf
+        # says why, and why not on real hosts).
+        {
+            printf "unix_socket_directories = '%s'\nlisten_addresses = '%s'\n" "$HA/mon/sock" "$mon"
+            cat "$REPO/conf/pg_auto_failover-monitor.conf"
+        } >>"$HA/mon/pgdata/postgresql.conf"
         pgaf mon pg_autoctl create monitor --pgdata "$HA/mon/pgdata" --pgport 5432 --hostname "$mon" \
             --auth trust --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
             die "the monitor was not made (see $HA/mon/log/keeper.log)"
@@ -580,7 +573,7 @@ ha_cmd_up() {
 
 # ha_status JSON: one line or object per part, host by host.
 ha_status() {
-    local json=$1 first=1 h g pid pg_primary redis_primary role state addr
+    local json=$1 first=1 h g pid pg_primary redis_primary role state
     part() {   # name host role address pid state
         if [ "$json" = 1 ]; then
             [ $first = 1 ] || printf ',\n'

@@ -25,8 +25,6 @@
 #include <string.h>
 #include <libpq-fe.h>
 
-#define CLIENTS 8
-
 static int report(int pass, const char *what)
 {
     return ok(pass, "%s", what);
@@ -34,13 +32,14 @@ static int report(int pass, const char *what)
 
 int main(void)
 {
-    struct f_load L;
-    char host[64] = "", healed[256] = "", expect[64];
-    long begin, end, took;
+    static const struct f_failover kill = {
+        .fault = "pg-kill", .store = "PostgreSQL", .health = "postgres", .prefix = "pg",
+        .done = "killed with its host: keeper, postgres and backends", .wait_ms = 60000, .needs = f_needs_pg,
+        .lost_sessions = 0,
+    };
 
     f_require_ha();
-    plan(4 + F_WINDOW_CHECKS + F_CHECKS);
-
+    plan(1 + F_FAILOVER_CHECKS);
     {
         char info[300];
         PGconn *c;
@@ -52,30 +51,6 @@ int main(void)
            PQstatus(c) == CONNECTION_OK ? "let in without one" : "refused without one");
         PQfinish(c);
     }
-
-    if (!ok(f_load_start(&L, "ha-pg-kill", CLIENTS, 1000, 0) == 0, "load of %d clients started", CLIENTS))
-        return done_testing();
-    t_sleep_ms(2000);
-
-    begin = f_load_ms(&L);
-    ok(f_ha_fault("pg-kill", host, sizeof host) == 0 && strncmp(host, "pg", 2) == 0,
-       "the PostgreSQL primary's host (%s) killed: keeper, postgres and backends", host);
-    t_sleep_ms(200);
-    took = f_wait_health("postgres", "ok", 60000);
-    end = f_load_ms(&L);
-    diag("a primary took writes again %.1f s after the kill", (end - begin) / 1000.0);
-    t_sleep_ms(3000);
-    snprintf(expect, sizeof expect, "PostgreSQL primary on %s,", strcmp(host, "pg1") == 0 ? "pg2" : "pg1");
-    ok(took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect),
-       "the standby was promoted, and the dead host is back as the standby (%s)", healed);
-    t_sleep_ms(1000);
-    f_load_stop(&L);
-
-    f_diag_tally(&L, "during the failover", begin, end + 2000);
-    f_diag_errors(&L, begin);
-    f_check_window(&L, begin, end, 2000, f_needs_pg, -1, report);
-    t_pg_reset();
-    f_check_state(&L, report);
-    f_load_free(&L);
+    f_failover_story(&kill, 8, report);
     return done_testing();
 }

@@ -165,6 +165,56 @@ long f_wait_health(const char *store, const char *want, long max_ms)
     return -1;
 }
 
+void f_failover_story(const struct f_failover *s, int clients, f_report report)
+{
+    struct f_load L;
+    char host[64] = "", other[64], expect[160], healed[256] = "", line[512], name[64];
+    long begin, end, took, lost = 0;
+    size_t n;
+    int ok_fault;
+
+    snprintf(name, sizeof name, "ha-%s", s->fault);
+    snprintf(line, sizeof line, "load of %d clients started", clients);
+    if (!report(f_load_start(&L, name, clients, 1000, 0) == 0, line))
+        return;
+    t_sleep_ms(2000);
+
+    begin = f_load_ms(&L);
+    ok_fault = f_ha_fault(s->fault, host, sizeof host) == 0 && strncmp(host, s->prefix, strlen(s->prefix)) == 0;
+    snprintf(line, sizeof line, "the %s primary (%s) %s", s->store, host, s->done);
+    report(ok_fault, line);
+    t_sleep_ms(200);
+    took = f_wait_health(s->health, "ok", s->wait_ms);
+    end = f_load_ms(&L);
+    diag("a new %s primary served %.1f s after the fault (on %s)", s->store, (end - begin) / 1000.0, host);
+    t_sleep_ms(3000);
+    /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over. */
+    snprintf(other, sizeof other, "%s", host);
+    n = strlen(other);
+    if (n > 0)
+        other[n - 1] = other[n - 1] == '1' ? '2' : '1';
+    snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
+    /* heal waits until the primary has its replica connected: the old one. */
+    report(took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect),
+           "the replica was promoted, and the old primary's host is back as its replica");
+    diag("%s", healed);
+    t_sleep_ms(1000);
+    f_load_stop(&L);
+
+    f_diag_tally(&L, "during the failover", begin, end + 2000);
+    f_diag_errors(&L, begin);
+    if (s->lost_sessions) {
+        for (size_t i = 0; i < L.nrecs; i++)
+            lost += L.recs[i].status == 401 && L.recs[i].t0 >= begin;
+        diag("requests answered 401 after the fault (their session or token was not on the replica yet): %ld",
+             lost);
+    }
+    f_check_window(&L, begin, end, 2000, s->needs, s->lost_sessions ? end : -1, report);
+    t_pg_reset();
+    f_check_state(&L, report);
+    f_load_free(&L);
+}
+
 long f_diag_errors(const struct f_load *L, long from)
 {
     long first = -1, last = -1, n = 0;

@@ -142,6 +142,27 @@ int f_responder_pids(pid_t *out, int max);
 void f_check_window(const struct f_load *L, long begin, long end, long grace_ms, const int *needs,
                     long tokens_lost_before, f_report report);
 
+/* A store's primary lost on the several-hosts stack (t/a1, t/a2, t/a4):
+ * CLIENTS clients' load through lb, the fault, a new primary (the store's
+ * health back to ok within wait_ms), the heal (the old primary's host back
+ * as the replica, the other host the primary), then what clients saw and
+ * the checks: f_check_window (a 401 allowed until the new primary served
+ * when lost_sessions: sessions and tokens written just before the fault
+ * may not have reached the replica) and f_check_state. Calls report
+ * F_FAILOVER_CHECKS times. */
+struct f_failover {
+    const char *fault;   /* ./dev fault NAME: "redis-kill", "pg-kill", ... */
+    const char *store;   /* as heal names it: "Redis", "PostgreSQL" */
+    const char *health;  /* its /healthz field: "redis", "postgres" */
+    const char *prefix;  /* its hosts' names: "redis" (redis1, redis2), "pg" */
+    const char *done;    /* what the fault did to it, for the TAP line */
+    long wait_ms;
+    const int *needs;    /* f_needs_redis, f_needs_pg */
+    int lost_sessions;
+};
+#define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
+void f_failover_story(const struct f_failover *s, int clients, f_report report);
+
 /* GET /healthz: the status, and the value of `store` ("postgres", "redis"). */
 long f_health(const char *store, char *value, size_t cap);
 

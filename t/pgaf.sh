@@ -18,10 +18,8 @@
 # Runs as the calling user (PostgreSQL refuses root). pg_autoctl keeps its
 # configuration and state under HOME and XDG folders: they are pointed into
 # DIR, and so is the servers' unix socket (Debian's socket folder belongs to
-# postgres). The monitor checks health every second and gives a dead
-# primary a second to demote itself, where the defaults take about 50 s:
-# right for a test on one machine, too eager for real hosts under load
-# (keep the defaults there).
+# postgres). The monitor's health checks are the fast ones of
+# conf/pg_auto_failover-monitor.conf (a failover in seconds, not 50).
 set -euo pipefail
 cmd=${1:?usage: t/pgaf.sh up|primary|kill-primary|revive|down DIR ...}
 B=${2:?DIR}
@@ -62,14 +60,7 @@ up)
     chmod 700 "$B/run"
     echo "$mport" >"$B/monitor.port"
     initdb_here "$B/monitor"
-    cat >>"$B/monitor/postgresql.conf" <<'EOF'
-pgautofailover.health_check_period = 1000
-pgautofailover.health_check_timeout = 1000
-pgautofailover.health_check_max_retries = 1
-pgautofailover.health_check_retry_delay = 500
-pgautofailover.node_considered_unhealthy_timeout = 2000
-pgautofailover.primary_demote_timeout = 1000
-EOF
+    cat "$(dirname "${BASH_SOURCE[0]}")/../conf/pg_auto_failover-monitor.conf" >>"$B/monitor/postgresql.conf"
     pg_autoctl create monitor --pgdata "$B/monitor" --pgport "$mport" --hostname 127.0.0.1 --auth trust \
         --no-ssl --pgctl "$PGBIN/pg_ctl" >>"$B/monitor.log" 2>&1
     # pg_autoctl starts the monitor on every address unless told.
