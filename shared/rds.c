@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 static char *rds_host;
 static int rds_port;
@@ -29,6 +30,20 @@ static int rds_timeout_ms = 1000;
 static redisContext *rds_ctx;
 /* Whether the last command was sent and its reply never came. */
 static int rds_lost;
+/* When the connection last brought a reply (monotonic ms). */
+static long long rds_used_ms;
+
+/* With Sentinels, a connection idle this long is asked whether its server
+ * is still the primary before a command goes on it. */
+#define RDS_IDLE_CHECK_MS 1000
+
+static long long rds_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void rds_init(const char *host, int port, int timeout_ms)
 {
@@ -200,14 +215,40 @@ static redisContext *rds_open_primary(struct timeval tv)
     return NULL;
 }
 
+/* Whether the server of a connection idle for a while is still the
+ * primary. A primary cut off from the network sends no end of stream, so
+ * the liveness check cannot see it, and the Sentinels may have promoted
+ * another meanwhile: the first command on such a connection would wait out
+ * the timeout and fail. ROLE is asked instead (read only, so asking it of a
+ * server that no longer answers is safe); the command, not sent yet, then
+ * goes to the primary the Sentinels name. Under load a connection is never
+ * idle that long, so this costs nothing there. */
+static int rds_still_primary(void)
+{
+    const char *role[] = {"ROLE"};
+
+    if (rds_nsentinels == 0 || rds_now_ms() - rds_used_ms < RDS_IDLE_CHECK_MS)
+        return 1;
+    if (!rds_expect(rds_ctx, 1, role, "master", NULL))
+        return 0;
+    rds_used_ms = rds_now_ms();
+    return 1;
+}
+
 static int rds_connect(void)
 {
     struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
 
-    if (rds_ctx && rds_idle_connection_usable())
-        return 0;
-    if (rds_ctx && !rds_ctx->err)
-        log_info("redis: the server closed the idle connection; reconnecting");
+    if (rds_ctx) {
+        if (!rds_idle_connection_usable()) {
+            if (!rds_ctx->err)
+                log_info("redis: the server closed the idle connection; reconnecting");
+        } else if (rds_still_primary()) {
+            return 0;
+        } else {
+            log_info("redis: the idle connection's server is not the primary or does not answer; asking the Sentinels");
+        }
+    }
     rds_close();
     if (rds_nsentinels > 0 && rds_master) {
         rds_ctx = rds_open_primary(tv);
@@ -220,6 +261,7 @@ static int rds_connect(void)
         metrics_store_error(METRICS_REDIS);
         return -1;
     }
+    rds_used_ms = rds_now_ms();
     return 0;
 }
 
@@ -234,6 +276,8 @@ static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
     if (rds_connect() < 0)
         return NULL;
     reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
+    if (reply)
+        rds_used_ms = rds_now_ms();
     if (!reply) {
         log_error("redis %s: %s", argv[0], rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
         metrics_store_error(METRICS_REDIS);
@@ -297,6 +341,7 @@ int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **
             break;
         }
         replies[got] = r;
+        rds_used_ms = rds_now_ms();
         if (replies[got]->type == REDIS_REPLY_ERROR) {
             log_error("redis %s: %s", argv[got][0], replies[got]->str);
             metrics_store_error(METRICS_REDIS);

@@ -6,7 +6,10 @@
  * forgotten them (restart, SCRIPT FLUSH) they are loaded again.
  *
  * A command is sent at most once. An idle connection Redis has closed
- * (restart, idle timeout) is noticed before sending and replaced. Once sent,
+ * (restart, idle timeout) is noticed before sending and replaced; with
+ * Sentinels, one idle for a second is first asked whether its server is
+ * still the primary (one cut off the network closes nothing), and replaced
+ * through the Sentinels if not. Once sent,
  * a reply that does not come (the timeout, a broken connection) leaves it
  * unknown whether Redis ran the command - a slow Redis runs it late - so it
  * is not sent again; the caller gets NULL and answers 503. The one exception

@@ -10,7 +10,14 @@
  * (the responders answer 503) until the Sentinels have promoted the
  * replica, then succeed against it without anything being restarted or
  * reconfigured; what was written (and acknowledged by the replica) before
- * is still there. The time without a primary is measured. */
+ * is still there. The time without a primary is measured. Then the killed
+ * server comes back as the new primary's replica, and the new primary stops
+ * answering without closing anything (SIGSTOP: a host cut off the network)
+ * while the client sits idle. Once the Sentinels have promoted the other,
+ * the client's very next command succeeds: an idle connection is asked
+ * whether its server is still the primary before a command goes on it
+ * (before, that command waited out the timeout on the stopped server and
+ * failed, a 503 for some responder's first request after a failover). */
 #include "tap.h"
 #include "testlib.h"
 #include "rds.h"
@@ -156,7 +163,7 @@ int main(void)
         printf("1..0 # SKIP redis-server is not installed\n");
         return 0;
     }
-    plan(6);
+    plan(9);
     snprintf(dir, sizeof dir, "/tmp/concert-t2g-XXXXXX");
     if (!mkdtemp(dir))
         bail_out("mkdtemp failed");
@@ -227,6 +234,32 @@ int main(void)
            "what the replica had acknowledged before is still there");
         if (r)
             freeReplyObject(r);
+    }
+
+    /* The old primary back as a replica of the new one. */
+    start_redis(primary, replica);
+    ready = 0;
+    for (int i = 0; i < 150 && !ready; i++) {
+        ready = info_has(replica, "replication", "connected_slaves:1") && sentinel_knows_replica(sentinel[0]) &&
+                sentinel_knows_replica(sentinel[1]) && sentinel_knows_replica(sentinel[2]);
+        if (!ready)
+            t_sleep_ms(100);
+    }
+    ok(ready && set_key("t2g:idle", "1"), "the killed server is back as the replica; the client writes");
+    {
+        pid_t stopped = pids[1];
+        int promoted = 0, first_try;
+
+        kill(stopped, SIGSTOP);
+        for (int i = 0; i < 300 && !promoted; i++) {
+            promoted = info_has(primary, "replication", "role:master");
+            if (!promoted)
+                t_sleep_ms(100);
+        }
+        ok(promoted, "the primary stopped answering (SIGSTOP) and the Sentinels promoted the replica");
+        first_try = set_key("t2g:after-idle", "1");
+        ok(first_try, "the idle client's very next command succeeds, on the new primary");
+        kill(stopped, SIGCONT);
     }
 out:
     rds_close();
