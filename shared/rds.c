@@ -167,6 +167,41 @@ static int rds_auth(redisContext *c)
     return 1;
 }
 
+/* Asks Sentinel i for the primary's address: 1 and host, port, or 0. */
+static int rds_ask_sentinel(int i, struct timeval tv, char *host, size_t cap, int *port)
+{
+    const char *sentinel = rds_sentinel[i].host;
+    const char *ask[] = {"SENTINEL", "get-master-addr-by-name", rds_master};
+    redisContext *s = rds_open(sentinel, rds_sentinel[i].port, tv);
+    redisReply *addr = NULL;
+    int ok;
+
+    if (!s)
+        return 0;
+    if (rds_password) {
+        /* Sentinels that ask for a password get the same one; those that
+         * do not refuse AUTH, which is harmless. */
+        const char *auth[] = {"AUTH", rds_password};
+        rds_expect(s, 2, auth, NULL, NULL);
+    }
+    ok = rds_expect(s, 3, ask, NULL, &addr) && addr->type == REDIS_REPLY_ARRAY && addr->elements == 2 &&
+         addr->element[0]->type == REDIS_REPLY_STRING && addr->element[1]->type == REDIS_REPLY_STRING;
+    if (ok) {
+        snprintf(host, cap, "%s", addr->element[0]->str);
+        *port = atoi(addr->element[1]->str);
+    } else {
+        log_error("redis: Sentinel %s:%d does not know the primary %s", sentinel, rds_sentinel[i].port, rds_master);
+    }
+    if (addr)
+        freeReplyObject(addr);
+    redisFree(s);
+    return ok;
+}
+
+/* The address of the primary the connection was opened to. */
+static char rds_primary_host[256];
+static int rds_primary_port;
+
 /* Asks the Sentinels in turn (the last one that answered first) for the
  * primary, and connects to it if it says it is the primary: just after a
  * failover a Sentinel can still name the old one. */
@@ -174,38 +209,18 @@ static redisContext *rds_open_primary(struct timeval tv)
 {
     for (int k = 0; k < rds_nsentinels; k++) {
         int i = (rds_sentinel_first + k) % rds_nsentinels;
-        const char *sentinel = rds_sentinel[i].host;
-        char host[256];
-        const char *ask[] = {"SENTINEL", "get-master-addr-by-name", rds_master};
         const char *role[] = {"ROLE"};
-        redisContext *s, *c;
-        redisReply *addr = NULL;
+        char host[256];
+        redisContext *c;
         int port;
 
-        s = rds_open(sentinel, rds_sentinel[i].port, tv);
-        if (!s)
+        if (!rds_ask_sentinel(i, tv, host, sizeof host, &port))
             continue;
-        if (rds_password) {
-            /* Sentinels that ask for a password get the same one; those
-             * that do not refuse AUTH, which is harmless. */
-            const char *auth[] = {"AUTH", rds_password};
-            rds_expect(s, 2, auth, NULL, NULL);
-        }
-        if (!rds_expect(s, 3, ask, NULL, &addr) || addr->type != REDIS_REPLY_ARRAY || addr->elements != 2 ||
-            addr->element[0]->type != REDIS_REPLY_STRING || addr->element[1]->type != REDIS_REPLY_STRING) {
-            log_error("redis: Sentinel %s:%d does not know the primary %s", sentinel, rds_sentinel[i].port, rds_master);
-            if (addr)
-                freeReplyObject(addr);
-            redisFree(s);
-            continue;
-        }
-        redisFree(s);
-        snprintf(host, sizeof host, "%s", addr->element[0]->str);
-        port = atoi(addr->element[1]->str);
-        freeReplyObject(addr);
         c = rds_open(host, port, tv);
         if (c && rds_auth(c) && rds_expect(c, 1, role, "master", NULL)) {
             rds_sentinel_first = i;
+            snprintf(rds_primary_host, sizeof rds_primary_host, "%s", host);
+            rds_primary_port = port;
             return c;
         }
         log_error("redis: %s:%d, named primary by a Sentinel, is not one (yet)", host, port);
@@ -216,19 +231,37 @@ static redisContext *rds_open_primary(struct timeval tv)
 }
 
 /* Whether the server of a connection idle for a while is still the
- * primary. A primary cut off from the network sends no end of stream, so
- * the liveness check cannot see it, and the Sentinels may have promoted
- * another meanwhile: the first command on such a connection would wait out
- * the timeout and fail. ROLE is asked instead (read only, so asking it of a
- * server that no longer answers is safe); the command, not sent yet, then
+ * primary the Sentinels name. Two cases the liveness check cannot see,
+ * because nothing is closed: a primary cut off the network, whose
+ * replacement the Sentinels have promoted meanwhile (the first command on
+ * the old connection would wait out the timeout and fail); and that old
+ * primary once its link is back, which goes on calling itself primary, with
+ * what it had before the cut, until the Sentinels turn it into a replica,
+ * seconds later (a command on it would read tokens and sessions as they
+ * were, and write what the replica-to-be will drop). So the Sentinels are
+ * asked first, then the server itself (ROLE, read only, safe to ask a
+ * server that no longer answers: a Sentinel can name a primary a moment
+ * after it stopped answering). The command, not sent yet, then
  * goes to the primary the Sentinels name. Under load a connection is never
  * idle that long, so this costs nothing there. */
 static int rds_still_primary(void)
 {
+    struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
     const char *role[] = {"ROLE"};
 
     if (rds_nsentinels == 0 || rds_now_ms() - rds_used_ms < RDS_IDLE_CHECK_MS)
         return 1;
+    for (int k = 0; k < rds_nsentinels; k++) {
+        int i = (rds_sentinel_first + k) % rds_nsentinels;
+        char host[256];
+        int port;
+
+        if (rds_ask_sentinel(i, tv, host, sizeof host, &port)) {
+            if (strcmp(host, rds_primary_host) != 0 || port != rds_primary_port)
+                return 0;
+            break;
+        }
+    }
     if (!rds_expect(rds_ctx, 1, role, "master", NULL))
         return 0;
     rds_used_ms = rds_now_ms();
