@@ -309,14 +309,15 @@ static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
     if (rds_connect() < 0)
         return NULL;
     reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
-    if (reply)
-        rds_used_ms = rds_now_ms();
     if (!reply) {
         log_error("redis %s: %s", argv[0], rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
         metrics_store_error(METRICS_REDIS);
         rds_close();
         rds_lost = 1;
-    } else if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0) {
+        return NULL;
+    }
+    rds_used_ms = rds_now_ms();
+    if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0) {
         /* A replica now (a failover made another server the primary): the
          * command was refused, not run. The next command asks again. */
         log_error("redis: the server became a replica; asking for the primary again");
@@ -374,13 +375,14 @@ int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **
             break;
         }
         replies[got] = r;
-        rds_used_ms = rds_now_ms();
         if (replies[got]->type == REDIS_REPLY_ERROR) {
             log_error("redis %s: %s", argv[got][0], replies[got]->str);
             metrics_store_error(METRICS_REDIS);
             readonly |= strncmp(replies[got]->str, "READONLY", 8) == 0;
         }
     }
+    if (got == n)
+        rds_used_ms = rds_now_ms();
     /* Closed only once every reply of the pipeline has been read. */
     if (readonly) {
         log_error("redis: the server became a replica; asking for the primary again");

@@ -145,22 +145,19 @@ static void store_token(const char *token, long life_ms)
  * reading until MONITOR has nothing more to say. */
 static int monitored_runs(redisContext *mon, const char *const *marks, int *counts, int n)
 {
-    struct timeval tv = {0, 300000};
-    redisReply *r;
+    char *line;
 
     for (int i = 0; i < n; i++)
         counts[i] = 0;
-    if (redisSetTimeout(mon, tv) != REDIS_OK)
-        return -1;
-    while (redisGetReply(mon, (void **)&r) == REDIS_OK && r) {
+    while ((line = t_redis_monitor_line(mon, 300)) != NULL) {
         for (int i = 0; i < n; i++) {
             char quoted[64];
 
             snprintf(quoted, sizeof quoted, "\"%s\"", marks[i]);
-            if (r->type == REDIS_REPLY_STATUS && strstr(r->str, "\"EVALSHA\"") && strstr(r->str, quoted))
+            if (strstr(line, "\"EVALSHA\"") && strstr(line, quoted))
                 counts[i]++;
         }
-        freeReplyObject(r);
+        free(line);
     }
     return 0;
 }
@@ -173,7 +170,6 @@ int main(void)
     static const char owner_d[] = "dddddddddddddddddddddddddddddddd";
     const char *port = getenv("CONCERT_REDIS_PORT");
     redisContext *mon;
-    redisReply *r;
     char key[80], token[64], ended[64], user[37];
     pid_t child;
     long began, took;
@@ -231,13 +227,7 @@ int main(void)
     }
 
     /* --- a take whose reply does not come in time ------------------------- */
-    mon = redisConnect("127.0.0.1", redis_port);
-    if (!mon || mon->err)
-        bail_out("cannot connect a MONITOR client");
-    r = redisCommand(mon, "MONITOR");
-    if (!r || r->type != REDIS_REPLY_STATUS)
-        bail_out("MONITOR refused");
-    freeReplyObject(r);
+    mon = t_redis_monitor();
     rds_close();
     rds_init("127.0.0.1", redis_port, TIMEOUT_MS);
     is_int(rds_ping(), 0, "a client with a %d ms timeout", TIMEOUT_MS);

@@ -51,9 +51,8 @@ int main(void)
     int64_t concert_id, pos;
     int right = 0;
     long sweeps = 0, counts = 0, seen = 0, steady = 0;
-    char pre[48], opened[48], admits[48];
+    char pre[48], opened[48], admits[48], *line;
     redisContext *mon;
-    redisReply *reply;
 
     t_init();
     plan(10);
@@ -72,13 +71,7 @@ int main(void)
            pos == 3,
        "one ACTIVE, three in line (the last at position 3)");
 
-    mon = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
-    if (!mon || mon->err)
-        bail_out("cannot connect a MONITOR client");
-    reply = redisCommand(mon, "MONITOR");
-    if (!reply || reply->type != REDIS_REPLY_STATUS)
-        bail_out("MONITOR refused");
-    freeReplyObject(reply);
+    mon = t_redis_monitor();
 
     for (int i = 0; i < POLLS; i++)
         right += strcmp(poll_token(tokens[3], &pos), "WAITING") == 0 && pos == 3;
@@ -90,24 +83,17 @@ int main(void)
     snprintf(pre, sizeof pre, "\"{c:%" PRId64 "}:pre\"", concert_id);
     snprintf(opened, sizeof opened, "\"{c:%" PRId64 "}:opened\"", concert_id);
     snprintf(admits, sizeof admits, "\"{c:%" PRId64 "}:admits\"", concert_id);
-    {
-        struct timeval tv = {0, 300000};
-        void *any;
-        redisSetTimeout(mon, tv);
-        while (redisGetReply(mon, &any) == REDIS_OK) {
-            redisReply *line = any;
-            if (line->type == REDIS_REPLY_STATUS && strstr(line->str, tag)) {
-                seen++;
-                sweeps += strstr(line->str, "\"ZRANGEBYSCORE\"") || strstr(line->str, "\"ZREMRANGEBYSCORE\"");
-                counts += strstr(line->str, "\"ZCOUNT\"") != NULL;
-                /* Read by a script's own command (not its key list). */
-                steady += !strstr(line->str, "\"EVALSHA\"") &&
-                          (strstr(line->str, pre) || strstr(line->str, opened) || strstr(line->str, admits));
-            }
-            freeReplyObject(line);
+    while ((line = t_redis_monitor_line(mon, 300)) != NULL) {
+        if (strstr(line, tag)) {
+            seen++;
+            sweeps += strstr(line, "\"ZRANGEBYSCORE\"") || strstr(line, "\"ZREMRANGEBYSCORE\"");
+            counts += strstr(line, "\"ZCOUNT\"") != NULL;
+            /* Read by a script's own command (not its key list). */
+            steady += !strstr(line, "\"EVALSHA\"") && (strstr(line, pre) || strstr(line, opened) || strstr(line, admits));
         }
-        redisFree(mon);
+        free(line);
     }
+    redisFree(mon);
     ok(seen >= POLLS, "the monitor saw the polls' commands (%ld)", seen);
     diag("during %d polls: %ld sweep commands, %ld slot counts", POLLS, sweeps, counts);
     ok(sweeps <= 30, "no sweep a poll: %ld sweep commands in %d polls", sweeps, POLLS);

@@ -21,20 +21,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-static redisContext *monitor_open(int port)
-{
-    redisContext *mon = redisConnect("127.0.0.1", port);
-    redisReply *reply;
-
-    if (!mon || mon->err)
-        bail_out("cannot connect a MONITOR client");
-    reply = redisCommand(mon, "MONITOR");
-    if (!reply || reply->type != REDIS_REPLY_STATUS)
-        bail_out("MONITOR refused");
-    freeReplyObject(reply);
-    return mon;
-}
-
 struct seen {
     int with_token;     /* scripts (EVALSHA) that carry the token */
     int token_and_lock; /* ... and name a seat lock of the schedule */
@@ -46,23 +32,19 @@ struct seen {
 static void monitor_read(redisContext *mon, const char *token, const char *lock_prefix, const char *map_key,
                          struct seen *s)
 {
-    struct timeval tv = {0, 300000};
-    void *any;
+    char *line;
 
     memset(s, 0, sizeof *s);
-    redisSetTimeout(mon, tv);
-    while (redisGetReply(mon, &any) == REDIS_OK) {
-        redisReply *line = any;
-
-        if (line->type == REDIS_REPLY_STATUS && strstr(line->str, "\"EVALSHA\"")) {
-            int tok = strstr(line->str, token) != NULL, lock = strstr(line->str, lock_prefix) != NULL;
+    while ((line = t_redis_monitor_line(mon, 300)) != NULL) {
+        if (strstr(line, "\"EVALSHA\"")) {
+            int tok = strstr(line, token) != NULL, lock = strstr(line, lock_prefix) != NULL;
 
             s->with_token += tok;
             s->with_lock += lock;
             s->token_and_lock += tok && lock;
-            s->with_map += strstr(line->str, map_key) != NULL;
+            s->with_map += strstr(line, map_key) != NULL;
         }
-        freeReplyObject(line);
+        free(line);
     }
     redisFree(mon);
 }
@@ -79,8 +61,6 @@ static void refused(const char *token, const char *body, long want, const char *
 
 int main(void)
 {
-    const char *port_text = getenv("CONCERT_REDIS_PORT");
-    int port = port_text ? atoi(port_text) : 6379;
     char userA[37], userB[37], lock_prefix[64], map_key[64], active[64], body[160];
     char *tokA, *tokB;
     int64_t sched, concert;
@@ -96,7 +76,7 @@ int main(void)
     /* --- one round trip before PostgreSQL ---------------------------------- */
     {
         const int seats[] = {1, 2};
-        redisContext *mon = monitor_open(port);
+        redisContext *mon = t_redis_monitor();
         long st = bk_hold(tokA, sched, seats, 2, NULL);
 
         is_int(st, 201, "A holds seats 1 and 2");

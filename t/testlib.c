@@ -673,6 +673,38 @@ int t_redis_cmd(int argc, const char **argv)
     return rc;
 }
 
+redisContext *t_redis_monitor(void)
+{
+    redisContext *mon = t_redis_connect();
+    redisReply *reply;
+
+    if (!mon || mon->err)
+        bail_out("cannot connect a MONITOR client");
+    reply = redisCommand(mon, "MONITOR");
+    if (!reply || reply->type != REDIS_REPLY_STATUS)
+        bail_out("MONITOR refused");
+    freeReplyObject(reply);
+    return mon;
+}
+
+char *t_redis_monitor_line(redisContext *mon, int quiet_ms)
+{
+    struct timeval tv = {quiet_ms / 1000, (quiet_ms % 1000) * 1000};
+    void *any;
+
+    if (redisSetTimeout(mon, tv) != REDIS_OK)
+        return NULL;
+    while (redisGetReply(mon, &any) == REDIS_OK && any) {
+        redisReply *r = any;
+        char *line = r->type == REDIS_REPLY_STATUS ? strdup(r->str) : NULL;
+
+        freeReplyObject(r);
+        if (line)
+            return line;
+    }
+    return NULL;
+}
+
 int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results)
 {
     int *shared = mmap(NULL, sizeof(int) * (size_t)n, PROT_READ | PROT_WRITE,

@@ -130,6 +130,11 @@ void t_pg_reset(void);
 long long t_redis_int(int argc, const char **argv);
 /* Runs a command and returns 0 when Redis answered without error. */
 int t_redis_cmd(int argc, const char **argv);
+/* A connection to the stack's Redis primary in MONITOR mode (bails out
+ * when there is none), and the next command it reports (malloc'd), or NULL
+ * once it has been quiet for quiet_ms. The caller redisFree()s it. */
+struct redisContext *t_redis_monitor(void);
+char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
 
 /* Runs fn(i, arg) in n child processes released together (a shared start
  * signal), and stores each child's return value in results[i] (through
