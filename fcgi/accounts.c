@@ -1,5 +1,6 @@
 /* accounts.c - the accounts responder: sign-up (POST /api/v1/users), login
- * (POST /api/v1/sessions) and logout (DELETE /api/v1/sessions/current).
+ * (POST /api/v1/sessions) and logout (DELETE /api/v1/sessions/current),
+ * which also ends the queue tokens taken with the session.
  *
  * Passwords are Argon2id hashes in PostgreSQL (shared/password.c);
  * sessions live in Redis under a hash of themselves (shared/session.c);
@@ -9,13 +10,18 @@
  * the answer is known. */
 #include "app.h"
 #include "account.h"
+#include "booking.h"
 #include "db.h"
 #include "log.h"
 #include "login_limit.h"
 #include "password.h"
+#include "queue.h"
 #include "session.h"
 #include "utc.h"
+#include "valid.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -255,7 +261,45 @@ static void login(struct request *r)
     http_json(r, 201, o);
 }
 
-/* DELETE /api/v1/sessions/current (session): 204, the session ends now. */
+/* Ends one queue token of a session that logged out: its place or slot
+ * goes to the next waiting user and, when it was still live, its user's
+ * HELD reservations of its concert are cancelled, their seats AVAILABLE at
+ * once (booking_cancel_holds). Returns 0, or -1 when Redis or PostgreSQL
+ * could not be told: the logout answers 503 and its retry ends the rest. */
+static int end_token(const char *token_id, void *arg)
+{
+    static const char sql[] = "SELECT * FROM booking_cancel_holds($1::uuid, $2::bigint)";
+    char user_id[37], concert[24];
+    const char *params[] = {user_id, concert};
+    int64_t concert_id, reservation_id;
+    int was_live;
+    PGresult *res;
+
+    (void)arg;
+    switch (queue_end(token_id, &was_live, user_id)) {
+    case QUEUE_OK:
+        break;
+    case QUEUE_TOKEN_INVALID:
+        return 0;   /* not a token id: nothing to end */
+    default:
+        return -1;
+    }
+    if (!was_live || queue_token_concert(token_id, &concert_id) < 0)
+        return 0;
+    snprintf(concert, sizeof concert, "%" PRId64, concert_id);
+    if (db_query(sql, 2, params, &res) != DB_OK)
+        return -1;
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (valid_id(PQgetvalue(res, i, 0), &reservation_id) == 0)
+            booking_tell_cancelled(res, i, reservation_id);
+    }
+    PQclear(res);
+    queue_end_done(token_id);
+    return 0;
+}
+
+/* DELETE /api/v1/sessions/current (session): 204, the session ends now,
+ * and so does every queue token taken with it (end_token). */
 static void logout(struct request *r)
 {
     const char *session = session_bearer(r);
@@ -263,7 +307,7 @@ static void logout(struct request *r)
 
     if (!session)
         return;
-    rc = session_end(session);
+    rc = session_end(session, end_token, NULL);
     if (rc == SESSION_OK)
         http_no_content(r);
     else

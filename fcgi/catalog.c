@@ -71,6 +71,7 @@ static void schedules(struct request *r)
     char idtext[24], *kept;
     const char *params[] = {idtext};
     const char *token;
+    char token_id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t concert_id, token_concert;
     PGresult *res;
     showlist_rc listrc = SHOWLIST_TOKEN_MISS;
@@ -84,8 +85,8 @@ static void schedules(struct request *r)
         return;
     /* The common case, one script: an ACTIVE token of this concert, and
      * the list kept in the last second. */
-    if (queue_token_concert(token, &token_concert) == 0 && token_concert == concert_id)
-        listrc = showlist_get(concert_id, token, &kept);
+    if (queue_token_open(token, token_id, &token_concert) == 0 && token_concert == concert_id)
+        listrc = showlist_get(concert_id, token_id, &kept);
     if (listrc == SHOWLIST_HIT) {
         http_json_text(r, 200, kept, strlen(kept));
         free(kept);
@@ -146,6 +147,7 @@ static void seats(struct request *r)
     struct seatmap_view v;
     int64_t schedule_id, concert_id, owner;
     const char *token;
+    char token_id[QUEUE_TOKEN_ID_MAX + 1];
     char *loaded = NULL;
     seatmap_rc rc;
     db_rc dbrc;
@@ -155,18 +157,18 @@ static void seats(struct request *r)
     token = queue_bearer(r);
     if (!token)
         return;
-    if (queue_token_concert(token, &concert_id) < 0) {
+    if (queue_token_open(token, token_id, &concert_id) < 0) {
         queue_require_active(r, 0, &t);   /* answers why the token is refused */
         return;
     }
     r->concert_id = concert_id;
-    rc = seatmap_get(concert_id, schedule_id, token, &v);
+    rc = seatmap_get(concert_id, schedule_id, token_id, &v);
     if (rc == SEATMAP_TOKEN_MISS) {
         /* Waiting, just admitted, run out or unknown: the full check
          * answers, or admits and lets the read go on. */
         if (queue_require_active(r, concert_id, &t) < 0)
             return;
-        rc = seatmap_get(concert_id, schedule_id, token, &v);
+        rc = seatmap_get(concert_id, schedule_id, token_id, &v);
         if (rc == SEATMAP_TOKEN_MISS)
             rc = SEATMAP_ABSENT;   /* ended just now: it was ACTIVE a moment ago */
     }

@@ -10,6 +10,7 @@
  * PostgreSQL, which is read only when a concert's facts are not cached yet,
  * so a ticket drop's crowd polling here never turns into database writes. */
 #include "app.h"
+#include "log.h"
 #include "queue.h"
 #include "session.h"
 #include "valid.h"
@@ -41,7 +42,9 @@ static void issue(struct request *r)
     char user_id[37];
     const char *named_user = NULL;
     int64_t concert_id;
+    int was_live;
     queue_rc rc;
+    session_rc src;
 
     if (session_require(r, user_id) < 0)
         return;
@@ -64,6 +67,15 @@ static void issue(struct request *r)
     rc = queue_enter(concert_id, user_id, &t);
     if (rc != QUEUE_OK) {
         queue_reply_error(r, rc);
+        goto done;
+    }
+    /* Logout ends the tokens taken with the session; one taken while it
+     * ended is ended here, so none outlives a logout. */
+    src = session_attach_token(http_bearer(r), t.id);
+    if (src != SESSION_OK) {
+        if (src == SESSION_INVALID && queue_end(t.id, &was_live, user_id) != QUEUE_OK)
+            log_error("queue: a token issued to a session that ended meanwhile could not be ended");
+        session_reply_error(r, src);
         goto done;
     }
     answer_ticket(r, t.created ? 201 : 200, &t);

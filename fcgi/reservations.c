@@ -189,7 +189,7 @@ static void refuse_resource(struct request *r, const char *outcome)
  * that is not simply ACTIVE goes through the queue's full check (which
  * answers why it is refused, or admits it) and the take is tried again.
  * Returns the take's verdict, or -1 after answering. */
-static int take_locks(struct request *r, const char *token, const struct schedule_facts *f, const int *seats,
+static int take_locks(struct request *r, const char *token_id, const struct schedule_facts *f, const int *seats,
                       int n, const char *owner, char *user_id)
 {
     struct queue_ticket t;
@@ -198,11 +198,11 @@ static int take_locks(struct request *r, const char *token, const struct schedul
     /* The lock lasts exactly holdSeconds from now; PostgreSQL's hold ends on
      * the next whole second after that, so the lock never outlives the hold
      * (a seat that reads AVAILABLE is never still locked here). */
-    rc = seatlock_take(token, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+    rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
     if (rc == SEATLOCK_TOKEN_MISS) {
         if (queue_require_active(r, f->concert_id, &t) < 0)
             return -1;
-        rc = seatlock_take(token, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+        rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
     }
     switch (rc) {
     case SEATLOCK_TAKEN:
@@ -233,6 +233,7 @@ static void hold(struct request *r)
     struct schedule_facts f;
     struct json_object *body;
     const char *token;
+    char token_id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t schedule_id, token_concert, seats64[SEATLOCK_MAX];
     int seats[SEATLOCK_MAX], n, found;
     char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64], user_id[37];
@@ -244,7 +245,7 @@ static void hold(struct request *r)
     token = queue_bearer(r);
     if (!token)
         return;
-    if (queue_token_concert(token, &token_concert) < 0) {
+    if (queue_token_open(token, token_id, &token_concert) < 0) {
         queue_require_active(r, 0, &t);   /* answers why the token is refused */
         return;
     }
@@ -284,7 +285,7 @@ static void hold(struct request *r)
         http_internal_error(r);
         return;
     }
-    if (take_locks(r, token, &f, seats, n, owner, user_id) < 0)
+    if (take_locks(r, token_id, &f, seats, n, owner, user_id) < 0)
         return;
 
     snprintf(concert, sizeof concert, "%" PRId64, f.concert_id);
@@ -311,35 +312,6 @@ static void hold(struct request *r)
     PQclear(res);
 }
 
-/* A cancellation, told to Redis before the answer: its seat locks are
- * freed (by their owner, so a repeat can only free locks that are still
- * this hold's), so the seats the answer calls AVAILABLE can be held again
- * at once, and its seats read AVAILABLE on the seat map (those still this
- * reservation's there: a repeat cannot free seats held by someone since). */
-static void tell_redis_cancelled(const PGresult *res, int64_t id)
-{
-    int seats[SEATLOCK_MAX];
-    int owner = PQfnumber(res, "locks_owner"), concert = PQfnumber(res, "locks_concert");
-    int schedule = PQfnumber(res, "locks_schedule"), seat_nos = PQfnumber(res, "locks_seats");
-    int64_t concert_id, schedule_id;
-    int n;
-
-    if (owner < 0 || concert < 0 || schedule < 0 || seat_nos < 0 ||
-        valid_id(PQgetvalue(res, 0, concert), &concert_id) < 0 ||
-        valid_id(PQgetvalue(res, 0, schedule), &schedule_id) < 0 ||
-        (n = booking_array_parse(PQgetvalue(res, 0, seat_nos), seats, SEATLOCK_MAX)) < 1) {
-        log_error("cancel: the result names no seats (the locks run out by themselves, the seat map is right"
-                  " within a second)");
-        return;
-    }
-    /* A hold made without Redis locks has no owner to release. */
-    if (!PQgetisnull(res, 0, owner) &&
-        seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, 0, owner), NULL, 0) < 0)
-        log_error("cancel: could not release seat locks (they run out by themselves)");
-    if (seatmap_mark(concert_id, schedule_id, 'A', 0, id, seats, n) < 0)
-        log_error("cancel: the seat map was not told (PostgreSQL's view is back within a second)");
-}
-
 /* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
  * one's own cancelled reservation again answers it again (200): a retry
  * after a lost answer must not look like a failure. */
@@ -362,7 +334,7 @@ static void cancel(struct request *r)
     rc = db_query(sql, 3, params, &res);
     word = outcome_word(rc, res);
     if (word && strcmp(word, "cancelled") == 0)
-        tell_redis_cancelled(res, id);
+        booking_tell_cancelled(res, 0, id);
     outcome_reply(r, rc, res);
     PQclear(res);
 }

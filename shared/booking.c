@@ -1,8 +1,13 @@
-/* booking.c - per-user reads and int-array texts (see booking.h). */
+/* booking.c - per-user reads, int-array texts and what Redis is told of a
+ * cancellation (see booking.h). */
 #include "booking.h"
 #include "db.h"
+#include "log.h"
 #include "outcome.h"
+#include "seatlock.h"
+#include "seatmap.h"
 #include "session.h"
+#include "valid.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -75,4 +80,28 @@ void booking_user_read(struct request *r, const char *sql)
     else
         outcome_send_json(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
     PQclear(res);
+}
+
+void booking_tell_cancelled(const PGresult *res, int row, int64_t reservation_id)
+{
+    int seats[SEATLOCK_MAX];
+    int owner = PQfnumber(res, "locks_owner"), concert = PQfnumber(res, "locks_concert");
+    int schedule = PQfnumber(res, "locks_schedule"), seat_nos = PQfnumber(res, "locks_seats");
+    int64_t concert_id, schedule_id;
+    int n;
+
+    if (owner < 0 || concert < 0 || schedule < 0 || seat_nos < 0 || row >= PQntuples(res) ||
+        valid_id(PQgetvalue(res, row, concert), &concert_id) < 0 ||
+        valid_id(PQgetvalue(res, row, schedule), &schedule_id) < 0 ||
+        (n = booking_array_parse(PQgetvalue(res, row, seat_nos), seats, SEATLOCK_MAX)) < 1) {
+        log_error("cancel: the result names no seats (the locks run out by themselves, the seat map is right"
+                  " within a second)");
+        return;
+    }
+    /* A hold made without Redis locks has no owner to release. */
+    if (!PQgetisnull(res, row, owner) &&
+        seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, row, owner), NULL, 0) < 0)
+        log_error("cancel: could not release seat locks (they run out by themselves)");
+    if (seatmap_mark(concert_id, schedule_id, 'A', 0, reservation_id, seats, n) < 0)
+        log_error("cancel: the seat map was not told (PostgreSQL's view is back within a second)");
 }

@@ -53,6 +53,7 @@ void config_free(struct config *c)
     free_secret(c->redis_password);
     free(c->metrics_file);
     free_secret(c->admin_key);
+    free_secret(c->token_key);
     memset(c, 0, sizeof *c);
 }
 
@@ -191,6 +192,8 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
     }
     if (strcmp(key, "admin_key_file") == 0)
         return read_secret_file(key, v, 16, 256, &c->admin_key, err, errlen);
+    if (strcmp(key, "token_key_file") == 0)
+        return read_secret_file(key, v, 32, 256, &c->token_key, err, errlen);
     if (strcmp(key, "redis_password_file") == 0)
         return read_secret_file(key, v, 1, 512, &c->redis_password, err, errlen);
     if (strcmp(key, "redis_sentinels") == 0) {

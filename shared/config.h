@@ -20,6 +20,7 @@ struct config {
     char *redis_master_name;
     char *redis_password;       /* read from redis_password_file */
     char *admin_key;            /* read from admin_key_file */
+    char *token_key;            /* read from token_key_file (queue_token.h) */
     char *metrics_file;         /* this host's shared counters (metrics.h) */
     /* Defaults for concerts created without these fields. */
     long active_limit;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 14
+#define QUEUE_NKEYS 15
 #define QUEUE_SWEEP_BATCH "200"
 /* A concert's cached facts are read again from PostgreSQL once they are a
  * second old (by the first request that finds them so), so an operator's
@@ -90,7 +90,7 @@
     "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
     "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
     "local K_recent, K_pre, K_opened, K_admissions = KEYS[9], KEYS[10], KEYS[11], KEYS[12]\n" \
-    "local K_events, K_eseq = KEYS[13], KEYS[14]\n" \
+    "local K_events, K_eseq, K_out = KEYS[13], KEYS[14], KEYS[15]\n" \
     "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
     "                        'paused', 'fresh_until', 'opens_ms', 'sweep_at', 'full_until',\n" \
     "                        'full_card', 'gate', 'adm_n', 'adm_since')\n" \
@@ -274,13 +274,29 @@ static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
     "admit(nil)\n"
     "local d = describe(first_look and 'FIRST' or 'OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};
 
-/* ARGV: token. */
-static struct rds_script finish_script = {"queue_finish", QUEUE_LUA_PRELUDE
-    "if redis.call('HEXISTS', K_tok, ARGV[1]) == 1 then emit('queue.ended', ARGV[1], {reason = 'paid'}) end\n"
+/* ARGV: token, why it ends ('paid', 'logout'). Returns {'OK', live,
+ * admitted, user}: live is 1 when the token was waiting, pre-queued or
+ * ACTIVE within its period (ending one already over changes nothing). A
+ * logout's end is remembered in {c:C}:logged-out until queue_end_done, so a
+ * logout retried after PostgreSQL failed to cancel the token's holds still
+ * hears that it was live. */
+static struct rds_script end_script = {"queue_end", QUEUE_LUA_PRELUDE
+    "local user = redis.call('HGET', K_tok, ARGV[1])\n"
+    "local live = user and not over(ARGV[1]) and (redis.call('ZSCORE', K_act, ARGV[1]) or\n"
+    "  redis.call('ZSCORE', K_wait, ARGV[1]) or redis.call('ZSCORE', K_pre, ARGV[1])) and 1 or 0\n"
+    "if user then emit('queue.ended', ARGV[1], {reason = ARGV[2]}) end\n"
     "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1]); redis.call('ZREM', K_pre, ARGV[1])\n"
     "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
+    "if ARGV[2] == 'logout' then\n"
+    "  if live == 1 then\n"
+    "    redis.call('HSET', K_out, ARGV[1], user); redis.call('PEXPIRE', K_out, 86400000)\n"
+    "  else\n"
+    "    local was = redis.call('HGET', K_out, ARGV[1])\n"
+    "    if was then live, user = 1, was end\n"
+    "  end\n"
+    "end\n"
     "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "return done({'OK', 0, admit(nil)})\n", ""};
+    "return done({'OK', live, admit(nil), user or ''})\n", ""};
 
 /* ARGV: how many tokens to sweep at most. */
 static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
@@ -372,7 +388,7 @@ static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
     static const char *const names[QUEUE_NKEYS] = {
         "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened",
-        "admissions", "queue-events", "event-seq"};
+        "admissions", "queue-events", "event-seq", "logged-out"};
 
     for (int i = 0; i < QUEUE_NKEYS; i++) {
         queue_key_name(concert_id, names[i], k->key[i], sizeof k->key[i]);
@@ -383,29 +399,6 @@ static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size)
 {
     snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, what);
-}
-
-int queue_token_concert(const char *token, int64_t *concert_id)
-{
-    const char *dot;
-    char idtext[24];
-    size_t idlen;
-
-    if (!token || strlen(token) > QUEUE_TOKEN_MAX)
-        return -1;
-    dot = strchr(token, '.');
-    if (!dot)
-        return -1;
-    idlen = (size_t)(dot - token);
-    if (idlen == 0 || idlen >= sizeof idtext || strlen(dot + 1) != 32)
-        return -1;
-    for (const char *p = dot + 1; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return -1;
-    }
-    memcpy(idtext, token, idlen);
-    idtext[idlen] = '\0';
-    return valid_id(idtext, concert_id);
 }
 
 /* Loads a concert's facts from PostgreSQL into its Redis cache. */
@@ -688,7 +681,7 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
         return QUEUE_TOKEN_INVALID;
     if (reply->elements != 14 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
         e[13]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
-        e[13]->len > QUEUE_TOKEN_MAX) {
+        e[13]->len > QUEUE_TOKEN_ID_MAX) {
         log_error("queue: malformed ticket reply");
         return QUEUE_REDIS_DOWN;
     }
@@ -696,7 +689,9 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     t->created = strcmp(e[0]->str, "CREATED") == 0;
     t->first_look = t->created || strcmp(e[0]->str, "FIRST") == 0;
     memcpy(t->user_id, e[1]->str, e[1]->len);
-    memcpy(t->token, e[13]->str, e[13]->len);
+    memcpy(t->id, e[13]->str, e[13]->len);
+    if (queue_token_sign(t->id, t->token) < 0)
+        return QUEUE_REDIS_DOWN;
     t->concert_id = concert_id;
     t->state = strcmp(e[2]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
     t->position = reply_int(e[3]);
@@ -743,19 +738,15 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
 
 queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out)
 {
-    char token[QUEUE_TOKEN_MAX + 1];
-    char random[33];
+    char id[QUEUE_TOKEN_ID_MAX + 1];
     const char *args[2];
     redisReply *reply;
     queue_rc rc;
 
-    if (rand_hex(random, 16) < 0) {
-        log_error("getrandom failed");
+    if (queue_token_new_id(concert_id, id) < 0)
         return QUEUE_REDIS_DOWN;
-    }
-    snprintf(token, sizeof token, "%" PRId64 ".%s", concert_id, random);
     args[0] = user_id;
-    args[1] = token;
+    args[1] = id;
     rc = queue_run(&enter_script, concert_id, 2, args, &reply);
     if (rc != QUEUE_OK)
         return rc;
@@ -766,13 +757,15 @@ queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticke
 
 queue_rc queue_status(const char *token, struct queue_ticket *out)
 {
+    char id[QUEUE_TOKEN_ID_MAX + 1];
+    const char *args[] = {id};
     int64_t concert_id;
     redisReply *reply;
     queue_rc rc;
 
-    if (queue_token_concert(token, &concert_id) < 0)
+    if (queue_token_open(token, id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
-    rc = queue_run(&status_script, concert_id, 1, &token, &reply);
+    rc = queue_run(&status_script, concert_id, 1, args, &reply);
     if (rc == QUEUE_NO_CONCERT)
         return QUEUE_TOKEN_INVALID;
     if (rc != QUEUE_OK)
@@ -782,18 +775,65 @@ queue_rc queue_status(const char *token, struct queue_ticket *out)
     return rc;
 }
 
-queue_rc queue_finish(const char *token)
+static queue_rc queue_end_as(const char *id, const char *why, int *was_live, char user_id[37])
 {
+    const char *args[] = {id, why};
     int64_t concert_id;
     redisReply *reply;
+    redisReply **e;
     queue_rc rc;
 
-    if (queue_token_concert(token, &concert_id) < 0)
+    if (was_live)
+        *was_live = 0;
+    if (queue_token_concert(id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
-    rc = queue_run(&finish_script, concert_id, 1, &token, &reply);
-    if (rc == QUEUE_OK)
+    rc = queue_run(&end_script, concert_id, 2, args, &reply);
+    if (rc == QUEUE_NO_CONCERT)
+        return QUEUE_OK;   /* nothing of it left to end */
+    if (rc != QUEUE_OK)
+        return rc;
+    e = reply->element;
+    if (reply->elements != 4 || e[3]->type != REDIS_REPLY_STRING || e[3]->len > 36) {
+        log_error("queue_end: unexpected reply");
         freeReplyObject(reply);
-    return rc;
+        return QUEUE_REDIS_DOWN;
+    }
+    if (was_live && reply_int(e[1]) == 1 && e[3]->len == 36) {
+        *was_live = 1;
+        memcpy(user_id, e[3]->str, 37);
+    }
+    freeReplyObject(reply);
+    return QUEUE_OK;
+}
+
+queue_rc queue_finish(const char *token)
+{
+    char id[QUEUE_TOKEN_ID_MAX + 1];
+    int64_t concert_id;
+
+    if (queue_token_open(token, id, &concert_id) < 0)
+        return QUEUE_TOKEN_INVALID;
+    return queue_end_as(id, "paid", NULL, NULL);
+}
+
+queue_rc queue_end(const char *id, int *was_live, char user_id[37])
+{
+    return queue_end_as(id, "logout", was_live, user_id);
+}
+
+void queue_end_done(const char *id)
+{
+    char key[48];
+    const char *argv[] = {"HDEL", key, id};
+    int64_t concert_id;
+    redisReply *reply;
+
+    if (queue_token_concert(id, &concert_id) < 0)
+        return;
+    queue_key_name(concert_id, "logged-out", key, sizeof key);
+    reply = rds_command(3, argv, NULL);
+    if (reply)
+        freeReplyObject(reply);
 }
 
 queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted)
@@ -904,18 +944,19 @@ void queue_reply_error(struct request *r, queue_rc rc)
  * simply active (the caller asks the status script), or QUEUE_REDIS_DOWN. */
 static queue_rc queue_active(const char *token, struct queue_ticket *t)
 {
+    char id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t concert_id;
     struct queue_keys k;
     const char *argv[3];
     redisReply *reply;
     queue_rc rc = QUEUE_TOKEN_INVALID;
 
-    if (queue_token_concert(token, &concert_id) < 0)
+    if (queue_token_open(token, id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
     queue_keys_for(concert_id, &k);
     argv[0] = k.key[3];   /* active */
     argv[1] = k.key[4];   /* tokens */
-    argv[2] = token;
+    argv[2] = id;
     reply = rds_eval(&active_script, 2, 3, argv);
     if (!reply)
         return QUEUE_REDIS_DOWN;
@@ -926,6 +967,7 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
         memset(t, 0, sizeof *t);
         memcpy(t->user_id, reply->element[1]->str, reply->element[1]->len);
         memcpy(t->token, token, strlen(token));
+        memcpy(t->id, id, strlen(id) + 1);
         t->concert_id = concert_id;
         t->state = QUEUE_ACTIVE;
         t->expires_ms = reply_int(reply->element[2]);
@@ -938,12 +980,13 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
 const char *queue_bearer(struct request *r)
 {
     const char *token = http_bearer(r);
+    char id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t concert_id;
 
     if (!token)
         outcome_answer(r, "token_missing", NULL);
-    else if (queue_token_concert(token, &concert_id) == 0)
-        r->concert_id = concert_id;   /* for the request log */
+    else if (queue_token_open(token, id, &concert_id) == 0)
+        r->concert_id = concert_id;   /* for the request log and the metrics */
     return token;
 }
 

@@ -19,6 +19,8 @@
  *                        force within a second; kept an hour (TTL), so the
  *                        queue goes on while PostgreSQL is down. "missing"
  *                        marks an unknown concert (TTL 10 s).
+ * A token is kept by its id, never by the text a client presents
+ * (queue_token.h): "token" below means that id.
  *   {c:C}:waiting  ZSET  token -> arrival number (from {c:C}:seq)
  *   {c:C}:seen     ZSET  waiting token -> last poll (ms), for idle drops
  *   {c:C}:active   ZSET  token -> end of its active period (ms)
@@ -35,6 +37,8 @@
  *   {c:C}:opened   STRING "1" once the pre-queue was opened (shuffled into
  *                        the line); it is opened once
  *   {c:C}:admissions STRING admissions so far (a counter for the metrics)
+ *   {c:C}:logged-out HASH token -> userId of live tokens a logout ended
+ *                        whose holds are not yet known cancelled (a day)
  * When opensAt has come and the pre-queue was not opened, every script
  * answers OPEN before doing anything, and the caller opens it (queue_open)
  * and runs the script again: nobody arriving later gets ahead.
@@ -51,13 +55,13 @@
 #include <json-c/json.h>
 
 #include "http.h"
-
-#define QUEUE_TOKEN_MAX 64
+#include "queue_token.h"
 
 enum queue_state { QUEUE_WAITING, QUEUE_ACTIVE };
 
 struct queue_ticket {
-    char token[QUEUE_TOKEN_MAX + 1];
+    char token[QUEUE_TOKEN_MAX + 1];      /* what the client holds */
+    char id[QUEUE_TOKEN_ID_MAX + 1];      /* what Redis knows it by (queue_token.h) */
     int64_t concert_id;
     char user_id[37];
     enum queue_state state;
@@ -118,6 +122,16 @@ queue_rc queue_status(const char *token, struct queue_ticket *out);
 /* Ends a token (after payment) and admits the next waiting user. */
 queue_rc queue_finish(const char *token);
 
+/* Ends the token whose id is id (its session logged out, or it was issued
+ * to a session that had just ended) and admits the next waiting user.
+ * *was_live tells whether it was still waiting or ACTIVE within its period
+ * (then user_id names its user); ending one already over changes nothing. */
+queue_rc queue_end(const char *id, int *was_live, char user_id[37]);
+
+/* After a logout's queue_end and the cancellation of the token's holds:
+ * forgets that the token was live (queue.c says why it is kept till then). */
+void queue_end_done(const char *id);
+
 /* Sweeps one concert: drops run-out and idle tokens, admits into free slots.
  * Returns the number of tokens dropped and admitted through the pointers. */
 queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted);
@@ -159,7 +173,8 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
 void queue_reply_error(struct request *r, queue_rc rc);
 
 /* The queue token of "Authorization: Bearer <token>", or NULL after
- * answering 401 TOKEN_MISSING. */
+ * answering 401 TOKEN_MISSING. Its concert becomes the request's (for the
+ * log and the metrics) only when its MAC is right. */
 const char *queue_bearer(struct request *r);
 
 /* The contract's token body: token, userId, concertId, status, position,
@@ -182,10 +197,8 @@ struct json_object *queue_ticket_json(const struct queue_ticket *t);
     "if not user then return {'MISS'} end\n"
 
 /* The name of one of concert_id's queue keys ("active", "tokens", ...; see
- * the layout above), for scripts elsewhere that check a token themselves. */
+ * the layout above), for scripts elsewhere that check a token themselves
+ * (by its id: queue_token_open). */
 void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size);
-
-/* Splits "<concertId>.<32 hex>" into its concert; -1 when malformed. */
-int queue_token_concert(const char *token, int64_t *concert_id);
 
 #endif

@@ -32,7 +32,7 @@ typedef enum {
                                  * the hold does not go ahead (503) */
 } seatlock_rc;
 
-/* Checks that token is an ACTIVE token of concert_id and, in the same
+/* Checks that token (an id, queue_token_open) is an ACTIVE token of concert_id and, in the same
  * script, takes the locks of seats[0..n) (sorted ascending, n <=
  * SEATLOCK_MAX) for ttl_ms milliseconds under owner. On SEATLOCK_TAKEN
  * user_id (37 bytes) is the token's user. */

@@ -41,7 +41,8 @@ struct seatmap_view {
     char version[24];    /* the map's version when read ("" when none) */
 };
 
-/* Checks that token is ACTIVE for concert_id and reads schedule_id's map. */
+/* Checks that token (an id, queue_token_open) is ACTIVE for concert_id and
+ * reads schedule_id's map. */
 seatmap_rc seatmap_get(int64_t concert_id, int64_t schedule_id, const char *token, struct seatmap_view *v);
 
 /* Reads schedule_id's map from PostgreSQL. When it is concert_id's show, the

@@ -10,6 +10,39 @@
 #include <string.h>
 #include <sodium.h>
 
+/* How long a session's list of tokens is kept after the last token was
+ * taken: a token lives while its user polls, so longer than any session
+ * that is not used. */
+#define SESSION_TOKENS_TTL "604800"
+
+/* KEYS: session, its tokens. ARGV: token id. */
+static struct rds_script attach_script = {"session_attach_token",
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "redis.call('SADD', KEYS[2], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], " SESSION_TOKENS_TTL ")\n"
+    "return 1\n", ""};
+
+/* KEYS: session, its tokens, the tokens still to end. Ends the session and
+ * moves its tokens to the ones still to end, which it answers; nil when
+ * there was no session and nothing left to end (a logout retried after an
+ * outage finishes its work). */
+static struct rds_script end_script = {"session_end",
+    "local ended = redis.call('DEL', KEYS[1]) == 1\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
+    "  redis.call('SUNIONSTORE', KEYS[3], KEYS[3], KEYS[2]); redis.call('DEL', KEYS[2])\n"
+    "  redis.call('EXPIRE', KEYS[3], " SESSION_TOKENS_TTL ")\n"
+    "end\n"
+    "if not ended and redis.call('EXISTS', KEYS[3]) == 0 then return false end\n"
+    "return redis.call('SMEMBERS', KEYS[3])\n", ""};
+
+#define SESSION_SIDE_KEY_SIZE (SESSION_KEY_SIZE + sizeof "{}:tokens")
+
+/* A key in the session's own hash slot: "{session:<hex>}:<what>". */
+static void session_side_key(const char *key, const char *what, char out[SESSION_SIDE_KEY_SIZE])
+{
+    snprintf(out, SESSION_SIDE_KEY_SIZE, "{%s}:%s", key, what);
+}
+
 void session_key(const char *session, char key[SESSION_KEY_SIZE])
 {
     char hex[DIGEST_HEX_LEN + 1];
@@ -99,28 +132,68 @@ session_rc session_lookup(const char *session, char user_id[37])
     return rc;
 }
 
-session_rc session_end(const char *session)
+session_rc session_attach_token(const char *session, const char *token_id)
 {
-    char key[SESSION_KEY_SIZE];
-    const char *argv[2];
+    char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE];
+    const char *argv[3] = {key, tokens, token_id};
     redisReply *reply;
     session_rc rc;
 
     if (!session_well_formed(session))
         return SESSION_INVALID;
     session_key(session, key);
-    argv[0] = "DEL";
-    argv[1] = key;
-    reply = rds_command(2, argv, NULL);
+    session_side_key(key, "tokens", tokens);
+    reply = rds_eval(&attach_script, 2, 3, argv);
     if (!reply)
         return SESSION_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER) {
-        log_error("session: DEL answered type %d", reply->type);
+        log_error("session: attaching a token answered type %d", reply->type);
         rc = SESSION_DOWN;
     } else {
         rc = reply->integer == 1 ? SESSION_OK : SESSION_INVALID;
     }
     freeReplyObject(reply);
+    return rc;
+}
+
+session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg)
+{
+    char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE], ending[SESSION_SIDE_KEY_SIZE];
+    const char *argv[3] = {key, tokens, ending};
+    redisReply *reply;
+    session_rc rc = SESSION_OK;
+
+    if (!session_well_formed(session))
+        return SESSION_INVALID;
+    session_key(session, key);
+    session_side_key(key, "tokens", tokens);
+    session_side_key(key, "ending", ending);
+    reply = rds_eval(&end_script, 3, 3, argv);
+    if (!reply)
+        return SESSION_DOWN;
+    if (reply->type == REDIS_REPLY_NIL) {
+        freeReplyObject(reply);
+        return SESSION_INVALID;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        log_error("session: ending a session answered type %d", reply->type);
+        freeReplyObject(reply);
+        return SESSION_DOWN;
+    }
+    for (size_t i = 0; i < reply->elements; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING || end_token(reply->element[i]->str, arg) < 0)
+            rc = SESSION_DOWN;
+    }
+    freeReplyObject(reply);
+    if (rc == SESSION_OK) {
+        const char *del[2] = {"DEL", ending};
+
+        reply = rds_command(2, del, NULL);
+        if (reply)
+            freeReplyObject(reply);
+        /* Left behind, the list only makes a repeated logout end ended
+         * tokens again, which changes nothing. */
+    }
     return rc;
 }
 

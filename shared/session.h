@@ -9,7 +9,17 @@
  *   session:<64 hex digits of SHA-256(session)>   STRING userId, EX ttl
  *
  * so a copy of Redis's data (a dump, a replica, MONITOR) holds no session
- * anyone could present. Checking a session reads nothing from PostgreSQL. */
+ * anyone could present. Checking a session reads nothing from PostgreSQL.
+ *
+ * A session keeps the ids of the queue tokens taken with it, because logout
+ * ends them too; in the session's own hash slot (the tag is the session
+ * key's whole name), kept a week from the last token taken:
+ *
+ *   {session:<hex>}:tokens    SET token ids (queue_token.h)
+ *   {session:<hex>}:ending    SET token ids a logout has still to end
+ *
+ * A session that only runs out ends nothing else: a user waiting in a long
+ * line polls with the token alone. */
 #ifndef CONCERT_SESSION_H
 #define CONCERT_SESSION_H
 
@@ -38,8 +48,18 @@ session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1
 /* Looks a session up and renews its TTL; fills user_id on SESSION_OK. */
 session_rc session_lookup(const char *session, char user_id[37]);
 
-/* Ends a session at once. SESSION_INVALID when there was none to end. */
-session_rc session_end(const char *session);
+/* Records that the queue token token_id was taken with session, so that
+ * its logout ends it. SESSION_INVALID when the session has ended (or run
+ * out) meanwhile: the caller must end the token itself. */
+session_rc session_attach_token(const char *session, const char *token_id);
+
+/* Ends a session at once, then the queue tokens taken with it: end_token is
+ * called with each one's id (and arg) and returns 0 once it is ended.
+ * SESSION_INVALID when there was no session to end. SESSION_DOWN when Redis
+ * could not be asked or a token could not be ended: the session has ended
+ * all the same, and the same call again (a retried logout) ends what is
+ * left. */
+session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg);
 
 /* The session the request presents (Authorization: Bearer <session>), or
  * NULL after answering 401 TOKEN_MISSING. */

@@ -23,7 +23,7 @@ typedef enum {
 
 /* Checks that token is ACTIVE for concert_id and reads the kept list into
  * *json (malloc'd) on a hit. */
-showlist_rc showlist_get(int64_t concert_id, const char *token, char **json);
+showlist_rc showlist_get(int64_t concert_id, const char *token_id, char **json);
 
 /* Keeps json as concert_id's list for a second; a failure only costs the
  * next reader a build. */

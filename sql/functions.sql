@@ -350,6 +350,39 @@ BEGIN
 END;
 $$;
 
+-- A logout's end of a user's live holds of p_concert (contract: logout ends
+-- the session's queue tokens, and their HELD reservations are cancelled):
+-- each through booking_cancel, so a hold ends by one rule whichever way.
+-- One row a cancelled reservation, with what Redis must be told (its seat
+-- locks, its seats on the seat map); holds already run out, paid or
+-- cancelled are left as they are.
+CREATE OR REPLACE FUNCTION booking_cancel_holds(p_user uuid, p_concert bigint)
+RETURNS TABLE (reservation_id bigint, locks_owner text, locks_concert bigint, locks_schedule bigint,
+               locks_seats integer[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+    c record;
+BEGIN
+    FOR v_id IN
+        SELECT r.id FROM reservations r
+         WHERE r.user_id = p_user AND r.concert_id = p_concert AND r.status = 'HELD'
+           AND NOT hold_ran_out(r.expires_at)
+         ORDER BY r.id
+    LOOP
+        SELECT * INTO c FROM booking_cancel(p_user, p_concert, v_id);
+        IF c.outcome = 'cancelled' THEN
+            reservation_id := v_id;
+            locks_owner := c.locks_owner;
+            locks_concert := c.locks_concert;
+            locks_schedule := c.locks_schedule;
+            locks_seats := c.locks_seats;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+END;
+$$;
+
 -- A user's reservations, newest first (the 200 newest).
 CREATE OR REPLACE FUNCTION booking_list(p_user uuid) RETURNS text
 LANGUAGE sql STABLE AS $$

@@ -58,6 +58,7 @@ int main(void)
     const char *port = getenv("CONCERT_REDIS_PORT");
 
     t_init();
+    t_use_config();
     concert_id = t_create_concert(2, 60, 600, 300, 1, 10, 1000, NULL);
     if (concert_id < 0)
         bail_out("cannot create a concert through the admin API");
@@ -132,7 +133,7 @@ int main(void)
 
     /* --- a slot frees; a later user polls first -------------------------- */
     {
-        const char *zrem[] = {"ZREM", key, tokens[1]};
+        const char *zrem[] = {"ZREM", key, t_token_id(tokens[1])};
         is_int(t_redis_int(3, zrem), 1, "user 2's active slot removed in Redis");
     }
     is(poll_user(4, &pos, &http, &r), "WAITING", "user 5 (second in line) polls first: still WAITING");

@@ -13,6 +13,7 @@
  * are admitted and everyone else moves up by three. */
 #include "tap.h"
 #include "testlib.h"
+#include "queue_token.h"
 
 #include <inttypes.h>
 #include <sys/mman.h>
@@ -32,16 +33,16 @@ struct shared {
     int position[TOTAL];
     long status[TOTAL];
     char user[TOTAL][37];
-    char token[TOTAL][65];
+    char token[TOTAL][QUEUE_TOKEN_MAX + 1];
     long same_status[SAME_PROCS];
-    char same_token[SAME_PROCS][65];
+    char same_token[SAME_PROCS][QUEUE_TOKEN_MAX + 1];
     int same_position[SAME_PROCS];
     char same_user[37];
     int64_t limited_id;
     char l_user[L_TOTAL][37];
     long l_status[L_TOTAL];
     int l_position[L_TOTAL];      /* 0 when ACTIVE, -1 on failure */
-    char l_token[L_TOTAL][65];
+    char l_token[L_TOTAL][QUEUE_TOKEN_MAX + 1];
     int poll_index[POLLERS];      /* who polls: the users at positions 1..30 */
     int poll_position[POLLERS];   /* 0 when ACTIVE after the poll */
 };
@@ -235,7 +236,7 @@ int main(void)
             int freed = 0;
             for (k = 0; k < L_TOTAL && freed < 3; k++) {
                 if (sh->l_position[k] == 0 && !failed) {
-                    const char *zrem[] = {"ZREM", key2, sh->l_token[k]};
+                    const char *zrem[] = {"ZREM", key2, t_token_id(sh->l_token[k])};
                     freed += t_redis_int(3, zrem) == 1;
                 }
             }

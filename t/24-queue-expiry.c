@@ -142,7 +142,7 @@ int main(void)
         {
             /* User 1's active period ends: its end time moves into the past. */
             char key[64];
-            const char *zadd[] = {"ZADD", key, "XX", "1", tok[0]};
+            const char *zadd[] = {"ZADD", key, "XX", "1", t_token_id(tok[0])};
             snprintf(key, sizeof key, "{c:%" PRId64 "}:active", b);
             is_int(t_redis_int(5, zadd), 0, "user 1's active period set to have ended");
         }

@@ -26,6 +26,7 @@ int main(void)
     int redis_port = port ? atoi(port) : 6379;
 
     t_init();
+    t_use_config();
     warm = t_create_concert(5, 600, 600, 300, 1, 10, 1000, NULL);
     cold = t_create_concert(5, 600, 600, 300, 1, 10, 1000, NULL);
     if (warm < 0 || cold < 0)

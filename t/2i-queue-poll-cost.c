@@ -55,6 +55,7 @@ int main(void)
     redisContext *mon;
 
     t_init();
+    t_use_config();
     plan(10);
     concert_id = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
     if (concert_id < 0)

@@ -80,8 +80,8 @@ int main(void)
         long st = bk_hold(tokA, sched, seats, 2, NULL);
 
         is_int(st, 201, "A holds seats 1 and 2");
-        monitor_read(mon, tokA, lock_prefix, map_key, &s);
-        is_int(s.with_token, 1, "one script carried A's token (%d)", s.with_token);
+        monitor_read(mon, t_token_id(tokA), lock_prefix, map_key, &s);
+        is_int(s.with_token, 1, "one script carried A's token id (%d)", s.with_token);
         is_int(s.token_and_lock, 1, "and it took the seats' locks: token check and locks in one script");
         is_int(s.with_lock, 1, "no other script touched the locks (%d)", s.with_lock);
         is_int(s.with_map, 1, "one more script marked the seat map after the commit (%d)", s.with_map);
@@ -100,7 +100,7 @@ int main(void)
     /* --- a token that ran out behind the cache's back ------------------------ */
     {
         const int seats[] = {3};
-        const char *zadd[] = {"ZADD", active, "1", tokB};
+        const char *zadd[] = {"ZADD", active, "1", t_token_id(tokB)};
         struct t_resp held;
 
         is_int(t_redis_cmd(4, zadd), 0, "B's active period ends in Redis (its end set in the past)");

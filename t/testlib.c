@@ -382,6 +382,21 @@ static int t_quiet;
 
 static int t_redis_ok(int argc, const char **argv);
 
+void t_use_config(void)
+{
+    if (config_load(&g_config) < 0)
+        bail_out("cannot load the config file (CONCERT_CONF)");
+}
+
+const char *t_token_id(const char *token)
+{
+    static char id[256];
+    const char *dot = token ? strrchr(token, '.') : NULL;
+
+    snprintf(id, sizeof id, "%.*s", dot ? (int)(dot - token) : 0, dot ? token : "");
+    return id;
+}
+
 /* The session TTL from the stack's config file, read once. */
 static long t_session_ttl(void)
 {
@@ -628,7 +643,7 @@ static redisContext *t_redis_connect(void)
     return c;
 }
 
-static redisReply *t_redis(int argc, const char **argv)
+redisReply *t_redis(int argc, const char **argv)
 {
     redisContext *c = t_redis_connect();
     redisReply *reply = NULL;

@@ -125,11 +125,22 @@ int64_t t_pg_int(const char *sql, int nparams, const char *const *params);
  * restarted PostgreSQL, which closed it under them. */
 void t_pg_reset(void);
 
+/* For tests that call the library as a responder does: loads the stack's
+ * config file (CONCERT_CONF) into g_config, whose keys sign and check queue
+ * tokens. Bails out when it cannot. */
+void t_use_config(void);
+
+/* The id Redis keeps a queue token under (the token without its MAC,
+ * shared/queue_token.h), in a static buffer. */
+const char *t_token_id(const char *token);
+
 /* Direct Redis: runs one command (argv form); returns the integer reply or
  * -1. */
 long long t_redis_int(int argc, const char **argv);
 /* Runs a command and returns 0 when Redis answered without error. */
 int t_redis_cmd(int argc, const char **argv);
+/* Runs a command and returns its reply (the caller frees it), or NULL. */
+struct redisReply *t_redis(int argc, const char **argv);
 /* A connection to the stack's Redis primary in MONITOR mode (bails out
  * when there is none), and the next command it reports (malloc'd), or NULL
  * once it has been quiet for quiet_ms. The caller redisFree()s it. */

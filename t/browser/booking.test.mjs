@@ -7,6 +7,7 @@
 //   CHROMIUM           browser binary (default /usr/bin/chromium)
 // Run from the repository root: node t/browser/booking.test.mjs  (or t/browser/run)
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -592,9 +593,12 @@ test('로그인이 끝나도 대기열 순서는 그대로, 다시 로그인하�
   await eventually(async () => assert.equal(await page.getAttribute('#queue-position', 'data-position'), '1'),
     { what: 'page waits first in line' });
 
-  // The session ends on the server (as after its TTL or a logout elsewhere).
+  // The session runs out on the server (its TTL: the key is gone). A logout
+  // would end the queue token too; running out ends nothing else.
   const { session } = await pageSession(page);
-  await expectStatus(call('DELETE', '/api/v1/sessions/current', { token: session }), 204, 'logout elsewhere');
+  const sessionKey = 'session:' + crypto.createHash('sha256').update(session).digest('hex');
+  assert.equal(execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(process.env.CONCERT_REDIS_PORT),
+    'DEL', sessionKey]).toString().trim(), '1', 'the session runs out');
   await page.click('#reservations-reload');
   await eventually(async () => assert.match(await alertText(page), /다시 로그인해 주세요/), { what: 'session ended notice' });
   assert.match(await alertText(page), /대기열 순서와 입장 상태는 그대로 유지됩니다/);
