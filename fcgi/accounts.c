@@ -4,8 +4,9 @@
  *
  * Passwords are Argon2id hashes in PostgreSQL (shared/password.c);
  * sessions live in Redis under a hash of themselves (shared/session.c);
- * failed logins are limited per email and per address before any password
- * is checked (shared/login_limit.c). A password is copied once, out of the
+ * failed logins are limited per address and per email before any password
+ * is checked (shared/login_limit.c), keyed on the same stored form of the
+ * email that finds the account. A password is copied once, out of the
  * request, and that copy and the request's own bytes are wiped as soon as
  * the answer is known. */
 #include "app.h"
@@ -110,14 +111,14 @@ static void reply_db_error(struct request *r, db_rc rc)
 static void sign_up(struct request *r)
 {
     /* One statement: the account and its user row commit together or not at
-     * all. The account goes in first, so an email already taken (in any
-     * letter case: the unique index is on lower(email)) stops it with no
-     * user row made; its reference to the user row is checked at commit. */
+     * all. The account goes in first, so an email already taken (in its
+     * stored form, the only form there is) stops it with no user row made;
+     * its reference to the user row is checked at commit. */
     static const char sql[] =
         "WITH account AS ("
         " INSERT INTO accounts (user_id, email, password_hash)"
         " VALUES (gen_random_uuid(), $1, $2)"
-        " ON CONFLICT ((lower(email))) DO NOTHING"
+        " ON CONFLICT (email) DO NOTHING"
         " RETURNING user_id, email)"
         " INSERT INTO users (id) SELECT user_id FROM account"
         " RETURNING id::text, (SELECT email FROM account)";
@@ -188,11 +189,16 @@ static void login_failed(struct request *r)
 
 /* POST /api/v1/sessions {"email", "password"}: 201 {"session", "userId",
  * "expiresAt"}; 401 LOGIN_FAILED for an unknown email and for a wrong
- * password alike; 429 once the email or the address has failed too often. */
+ * password alike; 429 once the address, or the email from this address,
+ * has failed too often (see login_limit.h). */
 static void login(struct request *r)
 {
+    /* Exact equality on the stored form, the same form the limit counts:
+     * PostgreSQL's lower() would also fold non-ASCII letters (KELVIN SIGN to
+     * 'k'), and every such spelling would find the account with a failure
+     * budget of its own. */
     static const char sql[] =
-        "SELECT user_id::text, password_hash FROM accounts WHERE lower(email) = lower($1)";
+        "SELECT user_id::text, password_hash FROM accounts WHERE email = $1";
     struct credentials c;
     const char *params[1];
     char session[SESSION_TEXT_LEN + 1], user_id[37], expires_text[UTC_TEXT_SIZE];
@@ -210,7 +216,7 @@ static void login(struct request *r)
         break;
     case LOGIN_LIMIT_REACHED:
         credentials_wipe(&c);
-        http_rate_limited(r, retry_after, "too many failed logins for this email or from this address");
+        http_rate_limited(r, retry_after, "too many failed logins from this address");
         return;
     case LOGIN_LIMIT_DOWN:
     default:

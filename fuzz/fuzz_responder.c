@@ -42,6 +42,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_config.login_email_window_seconds = 900;
     g_config.login_address_max_failures = 20;
     g_config.login_address_window_seconds = 900;
+    g_config.login_account_max_failures = 20;
+    g_config.login_account_window_seconds = 900;
     if (sodium_init() < 0)
         abort();
     return 0;

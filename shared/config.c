@@ -33,6 +33,8 @@ static void config_defaults(struct config *c)
     c->login_email_window_seconds = 900;
     c->login_address_max_failures = 20;
     c->login_address_window_seconds = 900;
+    c->login_account_max_failures = 20;
+    c->login_account_window_seconds = 900;
 }
 
 /* Frees a secret after wiping it, so it does not linger in a core. */
@@ -171,6 +173,8 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         {"login_email_window_seconds", offsetof(struct config, login_email_window_seconds), 1, 86400},
         {"login_address_max_failures", offsetof(struct config, login_address_max_failures), 1, 1000000},
         {"login_address_window_seconds", offsetof(struct config, login_address_window_seconds), 1, 86400},
+        {"login_account_max_failures", offsetof(struct config, login_account_max_failures), 1, 1000000},
+        {"login_account_window_seconds", offsetof(struct config, login_account_window_seconds), 1, 86400},
     };
     long n;
 

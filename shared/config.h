@@ -33,10 +33,12 @@ struct config {
     long password_ops_limit;            /* Argon2id passes */
     long password_mem_kib;              /* Argon2id memory, KiB */
     long session_ttl_seconds;           /* a session ends this long after its last use */
-    long login_email_max_failures;      /* failed logins for one email per window */
+    long login_email_max_failures;      /* failed logins for one email from one address per window */
     long login_email_window_seconds;
     long login_address_max_failures;    /* failed logins from one address per window */
     long login_address_window_seconds;
+    long login_account_max_failures;    /* failed logins for one email from all addresses, past which */
+    long login_account_window_seconds;  /* only addresses that failed for it are refused */
 };
 
 /* Parses config text. Returns 0, or -1 with a message in err. admin_key_file

@@ -9,7 +9,9 @@
  * characters. A password hash is Argon2id at the configured cost, verifies
  * only the right password, and asks to be redone once the configured cost
  * changes; a login for an unknown email costs the same one verify, against
- * a hash no password has. A
+ * a hash no password has. A failed login counts against an IPv4 address
+ * as it is and against an IPv6 address's /64 (an IPv4-mapped one as IPv4);
+ * anything else is "unknown". A
  * session's Redis key is "session:" and the SHA-256 of the session, never
  * the session. A session that is missing or malformed is refused before
  * Redis is asked (no Redis is configured here: asking it would be a 503). */
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "digest.h"
 #include "http.h"
+#include "login_limit.h"
 #include "password.h"
 #include "session.h"
 
@@ -85,26 +88,31 @@ int main(void)
     char out[ACCOUNT_EMAIL_MAX_BYTES + 1], hash[PASSWORD_HASH_SIZE], key[SESSION_KEY_SIZE], hex[65];
     char *s;
 
-    plan(34);
+    plan(41);
     if (sodium_init() < 0)
         bail_out("libsodium cannot be initialised");
 
     /* --- config ---------------------------------------------------------- */
     ok(parses("", &c) == 0 && c.password_ops_limit == 2 && c.password_mem_kib == 19456 &&
        c.session_ttl_seconds == 1800 && c.login_email_max_failures == 5 && c.login_email_window_seconds == 900 &&
-       c.login_address_max_failures == 20 && c.login_address_window_seconds == 900,
-       "defaults: Argon2id t=2 over 19456 KiB, sessions 1800 s, 5 failures per email and 20 per address in 900 s");
+       c.login_address_max_failures == 20 && c.login_address_window_seconds == 900 &&
+       c.login_account_max_failures == 20 && c.login_account_window_seconds == 900,
+       "defaults: Argon2id t=2 over 19456 KiB, sessions 1800 s, 5 failures per email from one address, 20 per"
+       " address and 20 per email from all addresses in 900 s");
     config_free(&c);
     ok(parses("password_ops_limit = 3\npassword_mem_kib = 65536\nsession_ttl_seconds = 2\n"
-              "login_email_max_failures = 3\nlogin_address_window_seconds = 60\n", &c) == 0 &&
+              "login_email_max_failures = 3\nlogin_address_window_seconds = 60\n"
+              "login_account_max_failures = 50\nlogin_account_window_seconds = 3600\n", &c) == 0 &&
        c.password_ops_limit == 3 && c.password_mem_kib == 65536 && c.session_ttl_seconds == 2 &&
-       c.login_email_max_failures == 3 && c.login_address_window_seconds == 60,
+       c.login_email_max_failures == 3 && c.login_address_window_seconds == 60 &&
+       c.login_account_max_failures == 50 && c.login_account_window_seconds == 3600,
        "the new keys are read");
     config_free(&c);
     ok(parses("password_mem_kib = 19455\n", &c) < 0, "less memory than OWASP's 19 MiB is refused");
     ok(parses("password_ops_limit = 1\n", &c) < 0, "fewer than 2 passes is refused");
     ok(parses("session_ttl_seconds = 0\n", &c) < 0 && parses("login_email_max_failures = 0\n", &c) < 0 &&
-       parses("login_address_window_seconds = 86401\n", &c) < 0 && parses("password_mem_kib = 1048577\n", &c) < 0,
+       parses("login_address_window_seconds = 86401\n", &c) < 0 && parses("password_mem_kib = 1048577\n", &c) < 0 &&
+       parses("login_account_max_failures = 0\n", &c) < 0 && parses("login_account_window_seconds = 86401\n", &c) < 0,
        "a zero TTL or limit, a window over a day and over 1 GiB of memory are refused");
 
     /* --- emails and passwords -------------------------------------------- */
@@ -178,6 +186,30 @@ int main(void)
     digest_hex("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 64, hex);
     ok(strncmp(key, "session:", 8) == 0 && strcmp(key + 8, hex) == 0 && !strstr(key, "0123456789abcdef0123"),
        "a session's key is session:<SHA-256 of it>, not the session (%s)", key);
+
+    /* --- the address a failed login counts against ------------------------ */
+    {
+        char a[LOGIN_LIMIT_ADDRESS_SIZE], b[LOGIN_LIMIT_ADDRESS_SIZE];
+
+        login_limit_address("203.0.113.7", a);
+        is(a, "203.0.113.7", "an IPv4 address counts as itself");
+        login_limit_address("::ffff:203.0.113.7", a);
+        is(a, "203.0.113.7", "so does one seen as IPv4-mapped IPv6");
+        login_limit_address("2001:db8:1:2:aaaa:bbbb:cccc:dddd", a);
+        login_limit_address("2001:DB8:1:2::1", b);
+        ok(strcmp(a, "2001:db8:1:2::/64") == 0 && strcmp(b, a) == 0,
+           "two IPv6 addresses in one /64 count as that /64 (%s, %s)", a, b);
+        login_limit_address("2001:db8:1:3::1", b);
+        is(b, "2001:db8:1:3::/64", "the next /64 is another");
+        login_limit_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", a);
+        is(a, "ffff:ffff:ffff:ffff::/64", "the longest /64 fits");
+        login_limit_address(NULL, a);
+        login_limit_address("fe80::1%eth0", b);
+        ok(strcmp(a, "unknown") == 0 && strcmp(b, "unknown") == 0, "no address, or one with a zone: unknown");
+        login_limit_address("203.0.113.7:80", a);
+        login_limit_address("{login}:x", b);
+        ok(strcmp(a, "unknown") == 0 && strcmp(b, "unknown") == 0, "anything else that is no IP address: unknown");
+    }
 
     /* --- guarded requests, no Redis --------------------------------------- */
     parses("", &g_config);

@@ -48,7 +48,8 @@ int main(void)
        "the test stack's Redis answers CLUSTER commands: a cluster node");
     ok(keyslot("{c:7}:waiting") == keyslot("{c:7}:active") && keyslot("{c:7}:seat:3:12") == keyslot("{c:7}:conf"),
        "a concert's queue and seat-lock keys share one slot ({c:C})");
-    ok(keyslot("{login}:failures:email:ab") == keyslot("{login}:failures:address:127.0.0.1"),
+    ok(keyslot("{login}:failures:account:ab") == keyslot("{login}:failures:address:127.0.0.1") &&
+           keyslot("{login}:failures:account:ab:address:2001:db8::/64") == keyslot("{login}:failures:account:ab"),
        "the failed-login counters share one slot ({login})");
     {
         const char *argv[] = {"EVAL", set_both, "2", "{t2b:x}:one", "{t2b:y}:two"};
