@@ -86,7 +86,7 @@ static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
         log_error("payment: the result names no seats for the seat map");
         return;
     }
-    if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, seats, n) < 0)
+    if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, NULL, seats, n) < 0)
         log_error("payment: the seat map was not told (PostgreSQL's view is back within a second)");
 }
 
