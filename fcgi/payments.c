@@ -121,6 +121,8 @@ static void pay(struct request *r)
         queue_reply_error(r, qrc);
         return;
     }
+    /* Counted under its concert only now: the token was found in Redis. */
+    r->concert_id = t.concert_id;
     if (t.state != QUEUE_ACTIVE) {
         queue_reply_error(r, QUEUE_NOT_ACTIVE);
         return;

@@ -205,6 +205,9 @@ static int take_locks(struct request *r, const char *token, const struct schedul
             return -1;
         rc = seatlock_take(token, f->concert_id, f->id, seats, n, owner, user_id);
     }
+    /* Taken or busy: the script found the token ACTIVE for this concert. */
+    if (rc == SEATLOCK_TAKEN || rc == SEATLOCK_BUSY)
+        r->concert_id = f->concert_id;
     switch (rc) {
     case SEATLOCK_TAKEN:
         return 0;
@@ -252,7 +255,9 @@ static void hold(struct request *r)
         queue_require_active(r, 0, &t);   /* answers why the token is refused */
         return;
     }
-    r->concert_id = token_concert;
+    /* The token's text names a concert, but only Redis can say the token is
+     * real: the request is counted under a concert once it did (take_locks,
+     * queue_require_active), so forged tokens make no metrics series. */
     body = http_body_object(r);
     if (!body)
         return;

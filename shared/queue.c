@@ -948,12 +948,9 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
 const char *queue_bearer(struct request *r)
 {
     const char *token = http_bearer(r);
-    int64_t concert_id;
 
     if (!token)
         outcome_answer(r, "token_missing", NULL);
-    else if (queue_token_concert(token, &concert_id) == 0)
-        r->concert_id = concert_id;   /* for the request log */
     return token;
 }
 
@@ -967,6 +964,11 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
     rc = queue_active(token, t);
     if (rc == QUEUE_TOKEN_INVALID)
         rc = queue_status(token, t);
+    /* Found in Redis: its concert is real, and the request is about it (the
+     * metrics' label, the request log). Never the text of a token not
+     * found: anyone can write any concert there. */
+    if (rc == QUEUE_OK)
+        r->concert_id = t->concert_id;
     if (rc == QUEUE_OK && concert_id != 0 && t->concert_id != concert_id)
         rc = QUEUE_WRONG_CONCERT;
     if (rc == QUEUE_OK && t->state != QUEUE_ACTIVE)
