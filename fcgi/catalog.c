@@ -161,7 +161,6 @@ static void seats(struct request *r)
         queue_require_active(r, 0, &t);   /* answers why the token is refused */
         return;
     }
-    r->concert_id = concert_id;
     rc = seatmap_get(concert_id, schedule_id, token_id, &v);
     if (rc == SEATMAP_TOKEN_MISS) {
         /* Waiting, just admitted, run out or unknown: the full check
@@ -176,6 +175,7 @@ static void seats(struct request *r)
         http_unavailable(r, "Redis");
         return;
     }
+    r->concert_id = concert_id;   /* the token was found ACTIVE for it */
     if (rc == SEATMAP_HIT) {
         reply_seat_map(r, concert_id, schedule_id, v.seats);
         seatmap_view_free(&v);

@@ -86,7 +86,7 @@ static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
         log_error("payment: the result names no seats for the seat map");
         return;
     }
-    if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, seats, n) < 0)
+    if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, NULL, seats, n) < 0)
         log_error("payment: the seat map was not told (PostgreSQL's view is back within a second)");
 }
 
@@ -121,6 +121,8 @@ static void pay(struct request *r)
         queue_reply_error(r, qrc);
         return;
     }
+    /* Counted under its concert only now: the token was found in Redis. */
+    r->concert_id = t.concert_id;
     if (t.state != QUEUE_ACTIVE) {
         queue_reply_error(r, QUEUE_NOT_ACTIVE);
         return;

@@ -98,6 +98,7 @@ static void status(struct request *r)
         queue_reply_error(r, rc);
         return;
     }
+    r->concert_id = t.concert_id;   /* found: a real concert's token */
     answer_ticket(r, 200, &t);
 }
 

@@ -10,7 +10,10 @@
  * a successful hold are kept for the hold's length; a refused one gives them
  * back at once. A hold whose fate PostgreSQL could not report (the
  * connection broke after it was sent) keeps them: it may have committed,
- * and the locks run out by themselves. */
+ * and the locks run out by themselves. A lock is taken for the concert's
+ * hold length (its facts cached in Redis, never more than a second behind
+ * PostgreSQL), and once the hold commits it is set to end with the hold,
+ * at the end booking_hold chose (seatlock.h). */
 #include "app.h"
 #include "booking.h"
 #include "db.h"
@@ -30,15 +33,15 @@
 #include <time.h>
 
 /* What a hold needs to know about a schedule before it touches Redis: which
- * concert owns it (the lock keys' hash tag, the token check), how many seats
- * it has and how long its holds last. These never change once a concert is
- * created, so each process keeps them a minute rather than asking
- * PostgreSQL on every hold. */
+ * concert owns it (the lock keys' hash tag, the token check) and how many
+ * seats it has. These never change once a show is created, so each process
+ * keeps them a minute rather than asking PostgreSQL on every hold. The
+ * hold length can change (PATCH holdSeconds): the lock script reads it from
+ * the concert's facts in Redis, which follow PostgreSQL within a second. */
 struct schedule_facts {
     int64_t id;
     int64_t concert_id;
     int64_t seat_count;
-    int64_t hold_seconds;
     time_t loaded;
 };
 
@@ -59,8 +62,7 @@ static time_t monotonic_seconds(void)
 static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
 {
     static const char sql[] =
-        "SELECT s.concert_id, s.seat_count, c.hold_seconds"
-        " FROM schedules s JOIN concerts c ON c.id = s.concert_id WHERE s.id = $1::bigint";
+        "SELECT s.concert_id, s.seat_count FROM schedules s WHERE s.id = $1::bigint";
     struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
     time_t now = monotonic_seconds();
     char idtext[24];
@@ -85,7 +87,6 @@ static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *
     out->id = id;
     out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    out->hold_seconds = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     out->loaded = now;
     PQclear(res);
     *slot = *out;
@@ -155,8 +156,10 @@ static void give_back(const struct schedule_facts *f, const int *seats, int n, c
 }
 
 /* A hold that committed: its seats read HELD on the seat map before the
- * 201 leaves. */
-static void mark_held(const struct schedule_facts *f, const int *seats, int n, db_rc rc, const PGresult *res)
+ * 201 leaves, and its locks end when it does (whatever length they were
+ * taken for: the concert's holdSeconds may have changed in between). */
+static void mark_held(const struct schedule_facts *f, const int *seats, int n, const char *owner, db_rc rc,
+                      const PGresult *res)
 {
     int id_col = res ? PQfnumber(res, "held_reservation") : -1, until_col = res ? PQfnumber(res, "held_until_ms") : -1;
     const char *word = outcome_word(rc, res);
@@ -169,8 +172,9 @@ static void mark_held(const struct schedule_facts *f, const int *seats, int n, d
         log_error("hold: the result names no reservation for the seat map");
         return;
     }
-    if (seatmap_mark(f->concert_id, f->id, 'H', until, id, seats, n) < 0)
-        log_error("hold: the seat map was not told (PostgreSQL's view is back within a second)");
+    if (seatmap_mark(f->concert_id, f->id, 'H', until, id, owner, seats, n) < 0)
+        log_error("hold: the seat map was not told (PostgreSQL's view is back within a second; the locks"
+                  " keep their length)");
 }
 
 /* Answers a request that names no seats this code could lock (no such
@@ -195,15 +199,15 @@ static int take_locks(struct request *r, const char *token_id, const struct sche
     struct queue_ticket t;
     seatlock_rc rc;
 
-    /* The lock lasts exactly holdSeconds from now; PostgreSQL's hold ends on
-     * the next whole second after that, so the lock never outlives the hold
-     * (a seat that reads AVAILABLE is never still locked here). */
-    rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+    rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, user_id);
     if (rc == SEATLOCK_TOKEN_MISS) {
         if (queue_require_active(r, f->concert_id, &t) < 0)
             return -1;
-        rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, f->hold_seconds * 1000, user_id);
+        rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, user_id);
     }
+    /* Taken or busy: the script found the token ACTIVE for this concert. */
+    if (rc == SEATLOCK_TAKEN || rc == SEATLOCK_BUSY)
+        r->concert_id = f->concert_id;
     switch (rc) {
     case SEATLOCK_TAKEN:
         return 0;
@@ -213,6 +217,9 @@ static int take_locks(struct request *r, const char *token_id, const struct sche
     case SEATLOCK_TOKEN_MISS:
         /* ACTIVE a moment ago, run out or used since. */
         queue_reply_error(r, QUEUE_TOKEN_INVALID);
+        return -1;
+    case SEATLOCK_NO_FACTS:
+        http_unavailable(r, "PostgreSQL");
         return -1;
     default:
         http_unavailable(r, "Redis");
@@ -249,7 +256,9 @@ static void hold(struct request *r)
         queue_require_active(r, 0, &t);   /* answers why the token is refused */
         return;
     }
-    r->concert_id = token_concert;
+    /* The token's text names a concert, but only Redis can say the token is
+     * real: the request is counted under a concert once it did (take_locks,
+     * queue_require_active), so forged tokens make no metrics series. */
     body = http_body_object(r);
     if (!body)
         return;
@@ -307,7 +316,7 @@ static void hold(struct request *r)
     if (rc == DB_UNAVAILABLE || rc == DB_FAILED || outcome_refused(outcome_word(rc, res)))
         give_back(&f, seats, n, owner, res);
     else
-        mark_held(&f, seats, n, rc, res);
+        mark_held(&f, seats, n, owner, rc, res);
     outcome_reply(r, rc, res);
     PQclear(res);
 }

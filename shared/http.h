@@ -33,7 +33,11 @@ struct request {
     /* X-Request-Id as sent (by nginx, or the client through Apache), or one
      * made here; returned in the answer and written in the request log. */
     char request_id[HTTP_REQUEST_ID_MAX + 1];
-    int64_t concert_id;           /* the concert the request is about; 0 unknown */
+    int64_t concert_id;           /* the concert the request is about; 0 unknown.
+                                   * Holds and payments are counted under it in
+                                   * the metrics, so a token's concert is set
+                                   * only once Redis found the token: anyone can
+                                   * write any concert in a forged one. */
     int outcome_kind;             /* enum metrics_kind: a hold or payment is counted by concert */
 };
 

@@ -10,7 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define METRICS_MAGIC 0x31544d43u   /* "CMT1": a file of another layout is remade */
+#define METRICS_MAGIC 0x32544d43u   /* "CMT2": a file of another layout is remade */
+/* Concerts counted apart on a host until it boots again. Only concerts
+ * known to exist are counted (a token found in Redis: see http.h), and
+ * past this many they are counted together under concert="other", so the
+ * series stay bounded and no concert goes uncounted. */
 #define METRICS_CONCERTS 1024
 
 static const char *const group_names[] = {"admin", "queue", "catalog", "reservations", "balance",
@@ -40,8 +44,9 @@ struct metrics_file {
     uint64_t count[METRICS_GROUPS];
     uint64_t sum_us[METRICS_GROUPS];
     uint64_t store_errors[2];
-    uint64_t concerts_untracked;               /* outcomes past the table's room */
+    uint64_t concerts_untracked;               /* outcomes counted under "other" */
     struct metrics_concert concerts[METRICS_CONCERTS];
+    struct metrics_concert other;              /* concerts past the table's room */
 };
 
 static struct metrics_file *m;
@@ -158,7 +163,7 @@ void metrics_outcome(enum metrics_kind kind, int64_t concert_id, int status)
     c = concert_slot(concert_id);
     if (!c) {
         add(&m->concerts_untracked, 1);
-        return;
+        c = &m->other;
     }
     add(kind == METRICS_HOLD ? &c->holds[status_index(status)] : &c->payments[status_index(status)], 1);
 }
@@ -171,24 +176,34 @@ static void status_label(size_t s, char out[8])
         snprintf(out, 8, "other");
 }
 
+/* One concert's series of one counter; concert is its label's value. */
+static void write_concert(FILE *out, const char *name, const struct metrics_concert *c, const char *concert,
+                          int holds)
+{
+    for (size_t s = 0; s < METRICS_STATUSES; s++) {
+        uint64_t n = get(holds ? &c->holds[s] : &c->payments[s]);
+        char label[8];
+        if (!n)
+            continue;
+        status_label(s, label);
+        fprintf(out, "%s{concert=\"%s\",status=\"%s\"} %" PRIu64 "\n", name, concert, label, n);
+    }
+}
+
 static void write_outcomes(FILE *out, const char *name, const char *help, int holds)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (size_t i = 0; i < METRICS_CONCERTS; i++) {
         const struct metrics_concert *c = &m->concerts[i];
         int64_t id = __atomic_load_n(&c->concert_id, __ATOMIC_ACQUIRE);
+        char concert[24];
 
         if (id <= 0)
             continue;
-        for (size_t s = 0; s < METRICS_STATUSES; s++) {
-            uint64_t n = get(holds ? &c->holds[s] : &c->payments[s]);
-            char label[8];
-            if (!n)
-                continue;
-            status_label(s, label);
-            fprintf(out, "%s{concert=\"%" PRId64 "\",status=\"%s\"} %" PRIu64 "\n", name, id, label, n);
-        }
+        snprintf(concert, sizeof concert, "%" PRId64, id);
+        write_concert(out, name, c, concert, holds);
     }
+    write_concert(out, name, &m->other, "other", holds);
 }
 
 int metrics_write(FILE *out)
@@ -230,7 +245,8 @@ int metrics_write(FILE *out)
             get(&m->store_errors[0]), get(&m->store_errors[1]));
     write_outcomes(out, "concert_holds_total", "Hold requests on this host, by concert and answer status.", 1);
     write_outcomes(out, "concert_payments_total", "Payment requests on this host, by concert and answer status.", 0);
-    fprintf(out, "# HELP concert_outcomes_untracked_total Holds and payments not counted by concert (table full).\n"
+    fprintf(out, "# HELP concert_outcomes_untracked_total Holds and payments counted under concert=\"other\""
+                 " (the table of concerts was full).\n"
                  "# TYPE concert_outcomes_untracked_total counter\n"
                  "concert_outcomes_untracked_total %" PRIu64 "\n", get(&m->concerts_untracked));
     return 0;

@@ -32,7 +32,10 @@ void metrics_request(const char *group, int status, double ms);
 /* A call to a store that failed (unreachable, lost, refused). */
 void metrics_store_error(enum metrics_store store);
 
-/* A hold or payment request about concert_id answered with status. */
+/* A hold or payment request about concert_id answered with status; none
+ * when concert_id is 0. concert_id must be a concert known to exist (its
+ * token was found in Redis): each new one takes a series until the host
+ * boots, and past the table's room (1,024) they share concert="other". */
 void metrics_outcome(enum metrics_kind kind, int64_t concert_id, int status);
 
 /* Writes this host's counters in the Prometheus text format (with HELP and

@@ -18,10 +18,10 @@
 #define QUEUE_NKEYS 15
 #define QUEUE_SWEEP_BATCH "200"
 /* A concert's cached facts are read again from PostgreSQL once they are a
- * second old (by the first request that finds them so), so an operator's
- * change is in force everywhere within a second; they are kept an hour, so
- * the queue goes on by the facts it has while PostgreSQL is down. */
-#define QUEUE_FACTS_FRESH_MS "1000"
+ * second old (QUEUE_FACTS_FRESH_MS, by the first request that finds them
+ * so), so an operator's change is in force everywhere within a second; they
+ * are kept an hour, so the queue goes on by the facts it has while
+ * PostgreSQL is down. */
 #define QUEUE_FACTS_TTL_MS "3600000"
 
 /* The queue's events (queue.joined, queue.admitted, queue.ended,
@@ -364,7 +364,7 @@ static struct rds_script active_script = {"queue_active",
     "return {'ACTIVE', user, tonumber(exp)}\n", ""};
 
 /* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute
- * (0: no cap), paused (0/1), opens_ms (0: open at once). */
+ * (0: no cap), paused (0/1), opens_ms (0: open at once), hold_ms. */
 static struct rds_script fill_script = {"queue_fill",
     "redis.call('DEL', KEYS[1])\n"
     "if ARGV[1] == 'missing' then\n"
@@ -373,7 +373,7 @@ static struct rds_script fill_script = {"queue_fill",
     "  local clock = redis.call('TIME')\n"
     "  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
     "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3],\n"
-    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'opens_ms', ARGV[6],\n"
+    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'opens_ms', ARGV[6], 'hold_ms', ARGV[7],\n"
     "             'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
     "  redis.call('PEXPIRE', KEYS[1], " QUEUE_FACTS_TTL_MS ")\n"
     "end\n"
@@ -407,11 +407,12 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
     static const char sql[] =
         "SELECT active_limit, active_seconds::bigint * 1000, waiting_idle_seconds::bigint * 1000,"
         "       coalesce(admission_per_minute, 0), paused::integer,"
-        "       coalesce(floor(extract(epoch FROM opens_at) * 1000)::bigint, 0)"
+        "       coalesce(floor(extract(epoch FROM opens_at) * 1000)::bigint, 0),"
+        "       hold_seconds::bigint * 1000"
         " FROM concerts WHERE id = $1";
     char idtext[24];
     const char *params[] = {idtext};
-    const char *argv[7];
+    const char *argv[8];
     PGresult *res;
     redisReply *reply;
     queue_rc rc = QUEUE_OK;
@@ -433,7 +434,8 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
         argv[4] = PQgetvalue(res, 0, 3);
         argv[5] = PQgetvalue(res, 0, 4);
         argv[6] = PQgetvalue(res, 0, 5);
-        reply = rds_eval(&fill_script, 1, 7, argv);
+        argv[7] = PQgetvalue(res, 0, 6);
+        reply = rds_eval(&fill_script, 1, 8, argv);
     }
     PQclear(res);
     if (!reply)
@@ -903,6 +905,14 @@ queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out)
     return QUEUE_OK;
 }
 
+queue_rc queue_reload_facts(int64_t concert_id)
+{
+    struct queue_keys k;
+
+    queue_keys_for(concert_id, &k);
+    return queue_fill(concert_id, &k);
+}
+
 void queue_forget_concert(int64_t concert_id)
 {
     char key[48];
@@ -980,13 +990,9 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
 const char *queue_bearer(struct request *r)
 {
     const char *token = http_bearer(r);
-    char id[QUEUE_TOKEN_ID_MAX + 1];
-    int64_t concert_id;
 
     if (!token)
         outcome_answer(r, "token_missing", NULL);
-    else if (queue_token_open(token, id, &concert_id) == 0)
-        r->concert_id = concert_id;   /* for the request log and the metrics */
     return token;
 }
 
@@ -1000,6 +1006,11 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
     rc = queue_active(token, t);
     if (rc == QUEUE_TOKEN_INVALID)
         rc = queue_status(token, t);
+    /* Found in Redis: its concert is real, and the request is about it (the
+     * metrics' label, the request log). Never the text of a token not
+     * found: anyone can write any concert there. */
+    if (rc == QUEUE_OK)
+        r->concert_id = t->concert_id;
     if (rc == QUEUE_OK && concert_id != 0 && t->concert_id != concert_id)
         rc = QUEUE_WRONG_CONCERT;
     if (rc == QUEUE_OK && t->state != QUEUE_ACTIVE)

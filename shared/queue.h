@@ -13,6 +13,7 @@
  * would run unchanged on Redis Cluster):
  *   {c:C}:conf     HASH  concert facts cached from PostgreSQL: limit,
  *                        active_ms, idle_ms, per_minute (0: no cap), paused,
+ *                        hold_ms (the seat locks' length: seatlock.h),
  *                        fresh_until (ms). Read again by the first request
  *                        that finds them past fresh_until (a second after
  *                        they were read), so an operator's change is in
@@ -163,6 +164,16 @@ queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out);
 /* Forgets the cached facts of a concert (after it is created or changed). */
 void queue_forget_concert(int64_t concert_id);
 
+/* How long a concert's cached facts are fresh after they were read (ms, as
+ * Lua text); a script that finds them older marks them fresh again for
+ * everyone and has its caller read them again (queue_reload_facts). */
+#define QUEUE_FACTS_FRESH_MS "1000"
+
+/* Reads a concert's facts from PostgreSQL into {c:C}:conf now:
+ * QUEUE_OK, QUEUE_NO_CONCERT (marked missing), QUEUE_PG_DOWN or
+ * QUEUE_REDIS_DOWN. For scripts elsewhere that read the facts themselves. */
+queue_rc queue_reload_facts(int64_t concert_id);
+
 /* For handlers: requires an ACTIVE bearer token. concert_id 0 accepts any
  * concert (the caller compares it later). On failure answers 401/403/503 and
  * returns -1. */
@@ -173,8 +184,7 @@ int queue_require_active(struct request *r, int64_t concert_id, struct queue_tic
 void queue_reply_error(struct request *r, queue_rc rc);
 
 /* The queue token of "Authorization: Bearer <token>", or NULL after
- * answering 401 TOKEN_MISSING. Its concert becomes the request's (for the
- * log and the metrics) only when its MAC is right. */
+ * answering 401 TOKEN_MISSING. */
 const char *queue_bearer(struct request *r);
 
 /* The contract's token body: token, userId, concertId, status, position,

@@ -14,32 +14,49 @@
 #define SEATLOCK_KEYLEN 80
 #define SEATLOCK_NUMLEN 24
 
-/* KEYS: the concert's active tokens, its token owners, sold set, seat
- * locks. ARGV: token, owner, ttl ms, seat numbers.
+/* KEYS: the concert's active tokens, its token owners, its cached facts,
+ * sold set, seat locks. ARGV: token, owner, seat numbers.
  * The token is checked first, as the queue's cheap check does (an ACTIVE
  * token within its period, else {'MISS'} and nothing is taken), so a hold
- * makes one Redis round trip before PostgreSQL. Then {'TAKEN', user} when
- * every lock was taken, {'BUSY'} when none was (a seat is sold or locked by
- * another owner). Locks taken before a busy one are given back before
- * returning, inside the same atomic script, so the outcome is all or
- * nothing. A lock that already holds this owner counts as taken (its expiry
- * set anew), so running the script again for the same hold, by a caller who
- * never heard the first run's answer, answers what the first run did. */
+ * makes one Redis round trip before PostgreSQL. A lock lasts the concert's
+ * hold length as its cached facts say; {'NOCONF'}, nothing taken, when they
+ * are not there or a second old, and the caller reads them from PostgreSQL
+ * and takes again. They are dropped when an operator changes the concert,
+ * so a new holdSeconds reaches the locks at once, and within a second
+ * whatever happens. The take that finds them a second old marks them fresh
+ * for everyone first, so only it goes to PostgreSQL (the others go on, for
+ * the moment that takes, by the length read a second ago). After the hold
+ * commits, the seat map's mark sets the locks' end to the hold's own
+ * (seatmap_mark), so the two agree whatever the length was here.
+ * Then {'TAKEN', user} when every lock was taken, {'BUSY'} when none was (a
+ * seat is sold or locked by another owner). Locks taken before a busy one
+ * are given back before returning, inside the same atomic script, so the
+ * outcome is all or nothing. A lock that already holds this owner counts as
+ * taken (its expiry set anew), so running the script again for the same
+ * hold, by a caller who never heard the first run's answer, answers what
+ * the first run did. */
 static struct rds_script take_script = {"seatlock_take",
     QUEUE_LUA_NOW
     QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
-    "for i = 4, #ARGV do\n"
-    "  if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 1 then return {'BUSY'} end\n"
+    "local facts = redis.call('HMGET', KEYS[3], 'hold_ms', 'fresh_until', 'missing')\n"
+    "local hold_ms = tonumber(facts[1] or '')\n"
+    "if facts[3] or not hold_ms or hold_ms < 1 then return {'NOCONF'} end\n"
+    "if tonumber(facts[2] or '0') <= now then\n"
+    "  redis.call('HSET', KEYS[3], 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
+    "  return {'NOCONF'}\n"
     "end\n"
-    "for i = 4, #KEYS do\n"
+    "for i = 3, #ARGV do\n"
+    "  if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then return {'BUSY'} end\n"
+    "end\n"
+    "for i = 5, #KEYS do\n"
     "  local held = redis.call('GET', KEYS[i])\n"
     "  if held and held ~= ARGV[2] then\n"
-    "    for j = 4, i - 1 do\n"
+    "    for j = 5, i - 1 do\n"
     "      if redis.call('GET', KEYS[j]) == ARGV[2] then redis.call('DEL', KEYS[j]) end\n"
     "    end\n"
     "    return {'BUSY'}\n"
     "  end\n"
-    "  redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3])\n"
+    "  redis.call('SET', KEYS[i], ARGV[2], 'PX', hold_ms)\n"
     "end\n"
     "return {'TAKEN', user}\n", ""};
 
@@ -65,6 +82,11 @@ struct seatlock_args {
     int nkeys, argc;
 };
 
+void seatlock_key(int64_t concert_id, int64_t schedule_id, int seat_no, char *out, size_t size)
+{
+    snprintf(out, size, "{c:%" PRId64 "}:seat:%" PRId64 ":%d", concert_id, schedule_id, seat_no);
+}
+
 static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t schedule_id,
                          const int *seats, int n)
 {
@@ -73,8 +95,7 @@ static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t sc
     snprintf(a->key[0], SEATLOCK_KEYLEN, "{c:%" PRId64 "}:sold:%" PRId64, concert_id, schedule_id);
     a->argv[0] = a->key[0];
     for (int i = 0; i < n; i++) {
-        snprintf(a->key[i + 1], SEATLOCK_KEYLEN, "{c:%" PRId64 "}:seat:%" PRId64 ":%d",
-                 concert_id, schedule_id, seats[i]);
+        seatlock_key(concert_id, schedule_id, seats[i], a->key[i + 1], SEATLOCK_KEYLEN);
         a->argv[i + 1] = a->key[i + 1];
     }
     a->nkeys = n + 1;
@@ -82,33 +103,15 @@ static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t sc
     return 0;
 }
 
-seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                          const char *owner, int64_t ttl_ms, char *user_id)
+/* One run of the take script, and its verdict. */
+static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t concert_id, int64_t schedule_id,
+                             const int *seats, int n, const char *owner, char *user_id)
 {
-    struct seatlock_args a;
-    char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN];
-    const char *argv[2 + (1 + SEATLOCK_MAX) + 3 + SEATLOCK_MAX];
-    int argc = 0;
     redisReply *reply, *word;
+    const char *w;
     seatlock_rc rc = SEATLOCK_DOWN;
 
-    if (seatlock_keys(&a, concert_id, schedule_id, seats, n) < 0)
-        return SEATLOCK_BUSY;
-    queue_key_name(concert_id, "active", active, sizeof active);
-    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
-    argv[argc++] = active;
-    argv[argc++] = tokens;
-    for (int i = 0; i < a.nkeys; i++)
-        argv[argc++] = a.argv[i];
-    argv[argc++] = token;
-    argv[argc++] = owner;
-    snprintf(a.num[0], SEATLOCK_NUMLEN, "%" PRId64, ttl_ms > 0 ? ttl_ms : 1);
-    argv[argc++] = a.num[0];
-    for (int i = 0; i < n; i++) {
-        snprintf(a.num[i + 1], SEATLOCK_NUMLEN, "%d", seats[i]);
-        argv[argc++] = a.num[i + 1];
-    }
-    reply = rds_eval(&take_script, 2 + a.nkeys, argc, argv);
+    reply = rds_eval(&take_script, nkeys, argc, argv);
     if (!reply) {
         /* The take may have run, or may yet run on a slow Redis, but the
          * hold will not go on: give back whatever it took under this owner,
@@ -122,11 +125,17 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
     word = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 ? reply->element[0] : NULL;
     if (!word || word->type != REDIS_REPLY_STRING) {
         log_error("seatlock_take: unexpected reply");
-    } else if (strcmp(word->str, "MISS") == 0) {
+        freeReplyObject(reply);
+        return SEATLOCK_DOWN;
+    }
+    w = word->str;
+    if (strcmp(w, "MISS") == 0) {
         rc = SEATLOCK_TOKEN_MISS;
-    } else if (strcmp(word->str, "BUSY") == 0) {
+    } else if (strcmp(w, "NOCONF") == 0) {
+        rc = SEATLOCK_NO_FACTS;
+    } else if (strcmp(w, "BUSY") == 0) {
         rc = SEATLOCK_BUSY;
-    } else if (strcmp(word->str, "TAKEN") == 0 && reply->elements == 2 &&
+    } else if (strcmp(w, "TAKEN") == 0 && reply->elements == 2 &&
                reply->element[1]->type == REDIS_REPLY_STRING && valid_uuid(reply->element[1]->str)) {
         memcpy(user_id, reply->element[1]->str, 37);
         rc = SEATLOCK_TAKEN;
@@ -138,6 +147,45 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
     }
     freeReplyObject(reply);
     return rc;
+}
+
+seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
+                          const char *owner, char *user_id)
+{
+    struct seatlock_args a;
+    char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN], conf[SEATLOCK_KEYLEN];
+    const char *argv[3 + (1 + SEATLOCK_MAX) + 2 + SEATLOCK_MAX];
+    int argc = 0, nkeys;
+    seatlock_rc rc;
+    queue_rc qrc;
+
+    if (seatlock_keys(&a, concert_id, schedule_id, seats, n) < 0)
+        return SEATLOCK_BUSY;
+    queue_key_name(concert_id, "active", active, sizeof active);
+    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
+    queue_key_name(concert_id, "conf", conf, sizeof conf);
+    argv[argc++] = active;
+    argv[argc++] = tokens;
+    argv[argc++] = conf;
+    for (int i = 0; i < a.nkeys; i++)
+        argv[argc++] = a.argv[i];
+    nkeys = argc;
+    argv[argc++] = token;
+    argv[argc++] = owner;
+    for (int i = 0; i < n; i++) {
+        snprintf(a.num[i], SEATLOCK_NUMLEN, "%d", seats[i]);
+        argv[argc++] = a.num[i];
+    }
+    rc = take_once(argc, argv, nkeys, concert_id, schedule_id, seats, n, owner, user_id);
+    if (rc != SEATLOCK_NO_FACTS)
+        return rc;
+    /* Not cached, or a second old: read them, then take again. */
+    qrc = queue_reload_facts(concert_id);
+    if (qrc == QUEUE_REDIS_DOWN)
+        return SEATLOCK_DOWN;
+    if (qrc != QUEUE_OK)
+        return SEATLOCK_NO_FACTS;
+    return take_once(argc, argv, nkeys, concert_id, schedule_id, seats, n, owner, user_id);
 }
 
 int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
@@ -488,14 +536,15 @@ out:
 }
 
 /* Whether a lock that PostgreSQL does not back is to go: it had an owner
- * when read and was old enough then (or can have no hold on its way). */
+ * when read and was old enough then, or outlives any hold the concert
+ * makes now (or can have no hold on its way). */
 static int lock_stale(const struct seatlock_found *lock)
 {
     if (lock->held || !lock->owner)
         return 0;
     if (lock->hold_ms < 0 || lock->ttl_ms < 0)
         return 1;
-    return lock->hold_ms - lock->ttl_ms >= SEATLOCK_GRACE_MS;
+    return lock->ttl_ms > lock->hold_ms || lock->hold_ms - lock->ttl_ms >= SEATLOCK_GRACE_MS;
 }
 
 /* Deletes the stale ones of locks[0..n) (one concert). */

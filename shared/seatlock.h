@@ -10,8 +10,14 @@
  * lock script checks first (sold is final), so crowds for sold seats stop in
  * Redis as well.
  *
+ * A lock is taken for the concert's hold length as the queue's cached facts
+ * of the concert say ({c:C}:conf, read in the same script; never more than
+ * a second behind PostgreSQL), and once the hold has committed its end is
+ * set to the hold's own end in PostgreSQL (seatmap_mark, in the script that
+ * marks the seat map): a lock never outlives its hold.
+ *
  * Keys (all share the concert's hash tag, like the queue's):
- *   {c:C}:seat:S:N   STRING owner of seat N of schedule S, PX = hold length
+ *   {c:C}:seat:S:N   STRING owner of seat N of schedule S; ends with the hold
  *   {c:C}:sold:S     SET    seat numbers of schedule S known to be SOLD */
 #ifndef CONCERT_SEATLOCK_H
 #define CONCERT_SEATLOCK_H
@@ -28,16 +34,23 @@ typedef enum {
     SEATLOCK_TOKEN_MISS,        /* the token is not ACTIVE within its period (or
                                  * not known): nothing was taken; the queue's
                                  * full check tells why */
-    SEATLOCK_DOWN               /* Redis is unreachable, or its answer was lost:
+    SEATLOCK_DOWN,              /* Redis is unreachable, or its answer was lost:
                                  * the hold does not go ahead (503) */
+    SEATLOCK_NO_FACTS           /* the concert's facts (its hold length) could
+                                 * not be read from PostgreSQL: nothing was
+                                 * taken (503) */
 } seatlock_rc;
 
 /* Checks that token (an id, queue_token_open) is an ACTIVE token of concert_id and, in the same
  * script, takes the locks of seats[0..n) (sorted ascending, n <=
- * SEATLOCK_MAX) for ttl_ms milliseconds under owner. On SEATLOCK_TAKEN
- * user_id (37 bytes) is the token's user. */
+ * SEATLOCK_MAX) under owner for the concert's hold length (its cached
+ * facts, read again from PostgreSQL first when they are missing or a second
+ * old). On SEATLOCK_TAKEN user_id (37 bytes) is the token's user. */
 seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                          const char *owner, int64_t ttl_ms, char *user_id);
+                          const char *owner, char *user_id);
+
+/* The name of seat seat_no's lock ({c:C}:seat:S:N). */
+void seatlock_key(int64_t concert_id, int64_t schedule_id, int seat_no, char *out, size_t size);
 
 /* Releases those of the locks that owner still holds, and records sold[0..nsold)
  * as sold. Returns 0, or -1 when Redis is unreachable (the locks then run out
@@ -61,7 +74,12 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
  *     and that hold must not lose them. A lock's age is its hold length
  *     minus its remaining life, read before PostgreSQL is asked (right after
  *     a concert's holdSeconds grows its locks look older than they are: at
- *     worst a crowd then reaches PostgreSQL, which refuses it).
+ *     worst a crowd then reaches PostgreSQL, which refuses it);
+ *   - and so is one, of any age, whose remaining life is longer than the
+ *     concert's hold length: it was taken under a longer holdSeconds (or
+ *     outlived its hold because the mark after the commit was lost), so its
+ *     hold has ended or started under the old length; at worst a hold that
+ *     is just committing loses its locks, and PostgreSQL refuses the crowd.
  * Correctness never rests on this (PostgreSQL judges every hold); it only
  * stops Redis from refusing seats that are free. */
 

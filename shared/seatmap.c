@@ -82,14 +82,20 @@ static struct rds_script load_script = {"seatmap_load", SEATMAP_LUA_LIST
     "redis.call('PEXPIRE', KEYS[1], " SEATMAP_TTL_MS ")\n"
     "return {'STORED', json}\n", ""};
 
-/* KEYS: the map. ARGV: letter, until, owner, seat numbers. */
+/* KEYS: the map, then the seats' locks when a hold's are to end with it.
+ * ARGV: letter, until, owner, the locks' owner ('' none), seat numbers.
+ * The locks still the hold's are set to end when the hold does, first (the
+ * map may be missing; the locks are not the map's). */
 static struct rds_script mark_script = {"seatmap_mark",
+    "for i = 2, #KEYS do\n"
+    "  if redis.call('GET', KEYS[i]) == ARGV[4] then redis.call('PEXPIREAT', KEYS[i], ARGV[2]) end\n"
+    "end\n"
     "redis.call('HINCRBY', KEYS[1], '_v', 1)\n"
     "if redis.call('HEXISTS', KEYS[1], '_ok') == 0 then\n"
     "  redis.call('PEXPIRE', KEYS[1], " SEATMAP_GONE_TTL_MS ")\n"
     "  return 0\n"
     "end\n"
-    "for i = 4, #ARGV do\n"
+    "for i = 5, #ARGV do\n"
     "  local cur = redis.call('HGET', KEYS[1], ARGV[i])\n"
     "  local price, owner = string.match(cur or '', '^(%d+),%a,%d+,(%d+)$')\n"
     "  if not price then\n"
@@ -231,10 +237,12 @@ db_rc seatmap_load(int64_t concert_id, int64_t schedule_id, const char *version,
 }
 
 int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
-                 const int *seats, int n)
+                 const char *lock_owner, const int *seats, int n)
 {
     char map[SEATMAP_KEYLEN], letter_text[2] = {letter, '\0'}, until[24], owner_text[24], nums[SEATLOCK_MAX][16];
-    const char *argv[4 + SEATLOCK_MAX];
+    char locks[SEATLOCK_MAX][80];
+    const char *argv[1 + SEATLOCK_MAX + 4 + SEATLOCK_MAX];
+    int nkeys = 0, argc;
     redisReply *reply;
 
     if (n < 1 || n > SEATLOCK_MAX)
@@ -242,15 +250,23 @@ int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t u
     seatmap_key(concert_id, schedule_id, map);
     snprintf(until, sizeof until, "%" PRId64, until_ms);
     snprintf(owner_text, sizeof owner_text, "%" PRId64, owner);
-    argv[0] = map;
-    argv[1] = letter_text;
-    argv[2] = until;
-    argv[3] = owner_text;
+    argv[nkeys++] = map;
+    if (lock_owner && letter == 'H') {
+        for (int i = 0; i < n; i++) {
+            seatlock_key(concert_id, schedule_id, seats[i], locks[i], sizeof locks[i]);
+            argv[nkeys++] = locks[i];
+        }
+    }
+    argc = nkeys;
+    argv[argc++] = letter_text;
+    argv[argc++] = until;
+    argv[argc++] = owner_text;
+    argv[argc++] = nkeys > 1 ? lock_owner : "";
     for (int i = 0; i < n; i++) {
         snprintf(nums[i], sizeof nums[i], "%d", seats[i]);
-        argv[4 + i] = nums[i];
+        argv[argc++] = nums[i];
     }
-    reply = rds_eval(&mark_script, 1, 4 + n, argv);
+    reply = rds_eval(&mark_script, nkeys, argc, argv);
     if (!reply)
         return -1;
     freeReplyObject(reply);

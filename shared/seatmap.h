@@ -54,10 +54,13 @@ db_rc seatmap_load(int64_t concert_id, int64_t schedule_id, const char *version,
 
 /* After a commit: seats of schedule_id now read letter ('H' held until
  * until_ms, 'S' sold, 'A' available) for reservation owner. An 'A' changes
- * only seats still owner's. 0, or -1 when Redis did not take it (the map
- * is then right again within a second). */
+ * only seats still owner's. With 'H' and a lock_owner, the same script
+ * sets the seats' locks that are still lock_owner's to end at until_ms,
+ * the hold's end in PostgreSQL (seatlock.h). 0, or -1 when Redis did not
+ * take it (the map is then right again within a second; the locks keep the
+ * length they were taken for). */
 int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
-                 const int *seats, int n);
+                 const char *lock_owner, const int *seats, int n);
 
 void seatmap_view_free(struct seatmap_view *v);
 

@@ -141,9 +141,24 @@ static void store_token(const char *token, long life_ms)
         bail_out("cannot store a token");
 }
 
-/* Counts the EVALSHA calls MONITOR saw that carry the argument marks[i],
- * reading until MONITOR has nothing more to say. */
-static int monitored_runs(redisContext *mon, const char *const *marks, int *counts, int n)
+/* Stores the concert's facts as the queue caches them, with a hold length
+ * of hold_ms, fresh for an hour (the takes read the length there). */
+static void store_hold_ms(long hold_ms)
+{
+    char conf[64], hold[24], fresh[24];
+    const char *hset[] = {"HSET", conf, "hold_ms", hold, "fresh_until", fresh};
+
+    snprintf(conf, sizeof conf, "{c:%" PRId64 "}:conf", concert);
+    snprintf(hold, sizeof hold, "%ld", hold_ms);
+    snprintf(fresh, sizeof fresh, "%ld", now_ms() + 3600000L);
+    if (t_redis_cmd(6, hset) < 0)
+        bail_out("cannot store the concert's facts");
+}
+
+/* Counts the EVALSHA calls MONITOR saw that carry both the token and the
+ * argument marks[i] (a take's owner: its give-back does not carry the
+ * token), reading until MONITOR has nothing more to say. */
+static int monitored_runs(redisContext *mon, const char *token, const char *const *marks, int *counts, int n)
 {
     char *line;
 
@@ -153,8 +168,11 @@ static int monitored_runs(redisContext *mon, const char *const *marks, int *coun
         for (int i = 0; i < n; i++) {
             char quoted[64];
 
+            char quoted_token[96];
+
             snprintf(quoted, sizeof quoted, "\"%s\"", marks[i]);
-            if (strstr(line, "\"EVALSHA\"") && strstr(line, quoted))
+            snprintf(quoted_token, sizeof quoted_token, "\"%s\"", token);
+            if (strstr(line, "\"EVALSHA\"") && strstr(line, quoted) && strstr(line, quoted_token))
                 counts[i]++;
         }
         free(line);
@@ -181,20 +199,21 @@ int main(void)
     snprintf(token, sizeof token, "%" PRId64 ".%032d", concert, 28);
     snprintf(ended, sizeof ended, "%" PRId64 ".%032d", concert, 29);
     rds_init("127.0.0.1", redis_port, 2000);
+    store_hold_ms(60000);
 
     /* --- the token, checked in the take's script -------------------------- */
     {
         const int seats7[] = {7};
 
         store_token(ended, -1000);
-        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TOKEN_MISS,
+        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, user), SEATLOCK_TOKEN_MISS,
                "a token the queue does not know takes nothing");
-        is_int(seatlock_take(ended, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TOKEN_MISS,
+        is_int(seatlock_take(ended, concert, 1, seats7, 1, owner_a, user), SEATLOCK_TOKEN_MISS,
                "nor does one whose active period has ended");
         ok(lock_owner(7) == NULL, "seat 7 is free");
         store_token(token, 600000);
         user[0] = '\0';
-        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, 60000, user), SEATLOCK_TAKEN,
+        is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, user), SEATLOCK_TAKEN,
                "an ACTIVE token takes seat 7");
         is(user, USER, "and the take names the token's user");
         is_int(seatlock_release(concert, 1, seats7, 1, owner_a, NULL, 0), 0, "seat 7 given back");
@@ -206,12 +225,15 @@ int main(void)
         char pttl_key[80];
         const char *argv[] = {"PTTL", pttl_key};
 
-        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, 60000, user), SEATLOCK_TAKEN, "owner A takes seats 1 and 2");
-        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, 120000, user), SEATLOCK_TAKEN,
-               "the same take again (A, seats 1 and 2) counts as taken");
+        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, user), SEATLOCK_TAKEN, "owner A takes seats 1 and 2");
         seat_key(1, pttl_key, sizeof pttl_key);
+        ok(t_redis_int(2, argv) <= 60000, "for the concert's hold length (60 s in its facts)");
+        store_hold_ms(120000);
+        is_int(seatlock_take(token, concert, 1, seats12, 2, owner_a, user), SEATLOCK_TAKEN,
+               "the same take again (A, seats 1 and 2), the hold length now 120 s, counts as taken");
         ok(t_redis_int(2, argv) > 60000, "and the lock now lasts the new length");
-        is_int(seatlock_take(token, concert, 1, seats23, 2, owner_b, 60000, user), SEATLOCK_BUSY,
+        store_hold_ms(60000);
+        is_int(seatlock_take(token, concert, 1, seats23, 2, owner_b, user), SEATLOCK_BUSY,
                "owner B asking for seats 2 and 3 is turned away");
         ok(is_owner(2, owner_a), "seat 2 is still A's");
         ok(lock_owner(3) == NULL, "and B took nothing (seat 3 is free: all or nothing)");
@@ -237,7 +259,7 @@ int main(void)
         child = keep_redis_busy(1200);
         ok(redis_busy(), "Redis is kept busy for 1.2 s by another client");
         began = now_ms();
-        rc = seatlock_take(token, concert, 1, seats45, 2, owner_c, 61234, user);
+        rc = seatlock_take(token, concert, 1, seats45, 2, owner_c, user);
         took = now_ms() - began;
         is_int(rc, SEATLOCK_DOWN, "the take's reply did not come: SEATLOCK_DOWN after %ld ms", took);
         waitpid(child, &status, 0);
@@ -254,7 +276,7 @@ int main(void)
 
         is_int(t_redis_cmd(4, pause), 0, "Redis paused for 1 s");
         began = now_ms();
-        rc = seatlock_take(token, concert, 1, seats6, 1, owner_d, 61235, user);
+        rc = seatlock_take(token, concert, 1, seats6, 1, owner_d, user);
         is_int(rc, SEATLOCK_DOWN, "a take during the pause: SEATLOCK_DOWN");
         took = now_ms() - began;
         if (took < 1100)
@@ -264,10 +286,10 @@ int main(void)
     }
 
     {
-        static const char *const marks[] = {"61234", "61235"};   /* the two takes' lengths */
+        static const char *const marks[] = {owner_c, owner_d};   /* the two takes' owners */
         int runs[2];
 
-        ok(monitored_runs(mon, marks, runs, 2) == 0, "MONITOR read");
+        ok(monitored_runs(mon, token, marks, runs, 2) == 0, "MONITOR read");
         is_int(runs[0], 1, "the unanswered take ran exactly once, late (MONITOR saw %d runs)", runs[0]);
         is_int(runs[1], 0, "the take sent during the pause never ran");
     }
@@ -277,6 +299,12 @@ int main(void)
         const char *del[] = {"DEL", key};
 
         seat_key(seat, key, sizeof key);
+        t_redis_cmd(2, del);
+    }
+    {
+        const char *del[] = {"DEL", key};
+
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert);
         t_redis_cmd(2, del);
     }
     rds_close();
