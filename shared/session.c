@@ -121,6 +121,21 @@ session_rc session_end(const char *session)
         rc = reply->integer == 1 ? SESSION_OK : SESSION_INVALID;
     }
     freeReplyObject(reply);
+    if (rc == SESSION_OK && g_config.redis_sentinels) {
+        /* With Sentinels there is a replica, which a failover promotes: the
+         * logout waits (half the timeout at most) until it has the DEL too,
+         * so that the session does not come back with a new primary. Not
+         * acknowledged in time, the logout still stands on the primary. */
+        char wait_ms[24];
+        const char *wait_argv[] = {"WAIT", "1", wait_ms};
+
+        snprintf(wait_ms, sizeof wait_ms, "%d", g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1);
+        reply = rds_command(3, wait_argv, NULL);
+        if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 1)
+            log_error("session: no replica acknowledged a logout within %s ms", wait_ms);
+        if (reply)
+            freeReplyObject(reply);
+    }
     return rc;
 }
 
