@@ -58,6 +58,15 @@ static const char *const topics[] = {"reservation-events", "payment-events"};
 #define NTOPICS (sizeof topics / sizeof topics[0])
 #define MARKER_KEY_SIZE 64
 
+/* The single marker of relays before the batch numbers ("Redis holds what
+ * was published"). Found while a topic's marker is missing (the first
+ * check after an upgrade), it stands for that marker: the markers are set
+ * to the last batch sent, nothing is republished, and it is deleted. */
+#define OLD_MARKER_KEY "concert:relay:published"
+/* A batch number no row has: with it outbox_republish_after finds nothing
+ * to publish again and only says the last batch. */
+#define NO_BATCH_AFTER "9223372036854775807"
+
 static void marker_key(const char *topic, char key[MARKER_KEY_SIZE])
 {
     snprintf(key, MARKER_KEY_SIZE, "{%s}:published", topic);
@@ -161,11 +170,11 @@ static long long marker_batch(const redisReply *reply, const char *topic)
 static int check_markers(void)
 {
     char keys[NTOPICS][MARKER_KEY_SIZE], batch_text[24];
-    const char *get_argv[NTOPICS][2], **argv_of[NTOPICS];
-    int argc_of[NTOPICS], missing[NTOPICS] = {0}, got, rc = -1;
+    const char *get_argv[NTOPICS + 1][2], **argv_of[NTOPICS + 1];
+    int argc_of[NTOPICS + 1], missing[NTOPICS] = {0}, got, rc = -1, upgrade = 0;
     long republished[NTOPICS] = {0};
     long long batch[NTOPICS];
-    redisReply *replies[NTOPICS] = {NULL};
+    redisReply *replies[NTOPICS + 1] = {NULL};
     PGresult *res;
 
     if (pg_do(TX_BEGIN) < 0)
@@ -190,22 +199,27 @@ static int check_markers(void)
         argv_of[t] = get_argv[t];
         argc_of[t] = 2;
     }
-    got = rds_pipeline((int)NTOPICS, argc_of, argv_of, replies);
-    for (size_t t = 0; t < NTOPICS && got == (int)NTOPICS; t++)
+    get_argv[NTOPICS][0] = "EXISTS";
+    get_argv[NTOPICS][1] = OLD_MARKER_KEY;
+    argv_of[NTOPICS] = get_argv[NTOPICS];
+    argc_of[NTOPICS] = 2;
+    got = rds_pipeline((int)NTOPICS + 1, argc_of, argv_of, replies);
+    for (size_t t = 0; t <= NTOPICS && got == (int)NTOPICS + 1; t++)
         if (replies[t]->type == REDIS_REPLY_ERROR)
             got = -1;
-    if (got != (int)NTOPICS) {
+    if (got != (int)NTOPICS + 1) {
         redis_failed();
         goto out;
     }
     redis_ok();
+    upgrade = replies[NTOPICS]->type == REDIS_REPLY_INTEGER && replies[NTOPICS]->integer == 1;
     for (size_t t = 0; t < NTOPICS; t++) {
         const char *params[2];
 
         batch[t] = marker_batch(replies[t], topics[t]);
         snprintf(batch_text, sizeof batch_text, "%lld", batch[t]);
         params[0] = topics[t];
-        params[1] = batch[t] < 0 ? NULL : batch_text;
+        params[1] = batch[t] >= 0 ? batch_text : upgrade ? NO_BATCH_AFTER : NULL;
         res = PQexecParams(pg, "SELECT republished, last_batch FROM outbox_republish_after($1, $2::bigint)", 2,
                            NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -230,7 +244,7 @@ static int check_markers(void)
     }
     rc = 0;
 out:
-    for (size_t t = 0; t < NTOPICS; t++)
+    for (size_t t = 0; t <= NTOPICS; t++)
         if (replies[t])
             freeReplyObject(replies[t]);
     if (rc == 0 && pg_do(TX_COMMIT) < 0)
@@ -249,6 +263,14 @@ out:
         else if (republished[t] > 0)
             log_info("Redis has %s only up to batch %lld: the %ld events sent after it are published again",
                      topics[t], batch[t], republished[t]);
+    }
+    if (upgrade) {
+        const char *del[] = {"DEL", OLD_MARKER_KEY};
+        redisReply *reply = rds_command(2, del, NULL);
+
+        if (reply)
+            freeReplyObject(reply);
+        log_info("the markers beside the streams replace %s", OLD_MARKER_KEY);
     }
     return 0;
 }

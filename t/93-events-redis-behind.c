@@ -12,7 +12,12 @@
  * the rows sent after it: the five charges are back in the stream, the
  * three before appear once each (nothing that Redis still had is sent
  * twice). Before, the marker only said that Redis held something, and the
- * five were lost for good. */
+ * five were lost for good.
+ *
+ * Last, the upgrade from that single marker: with the markers beside the
+ * streams gone and the old one there, the relay sets the new ones and
+ * deletes the old one, publishing nothing again (a day's events published
+ * twice, and new ones waiting behind them, on every deploy otherwise). */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"
@@ -21,6 +26,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BEFORE 3
 #define AFTER 5
@@ -101,7 +107,7 @@ int main(void)
     char found[256];
 
     f_require_stack();
-    plan(8);
+    plan(10);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
     t_user(user);
 
@@ -134,6 +140,36 @@ int main(void)
     }
     t_grep_logs(getenv("CONCERT_VAR"), "events sent after it are published again", found, sizeof found);
     ok(found[0] != '\0', "the relay said what it published again");
+
+    {
+        /* One key a command: the test stack's Redis is a cluster, and the
+         * keys are in three hash slots. */
+        const char *del_payment[] = {"DEL", "{payment-events}:published"};
+        const char *del_reservation[] = {"DEL", "{reservation-events}:published"};
+        const char *old[] = {"SET", "concert:relay:published", "1"};
+        const char *payment_exists[] = {"EXISTS", "{payment-events}:published"};
+        const char *reservation_exists[] = {"EXISTS", "{reservation-events}:published"};
+        const char *old_exists[] = {"EXISTS", "concert:relay:published"};
+        long long markers = -1, olds = -1;
+        int again = 0;
+
+        t_redis_cmd(2, del_payment);
+        t_redis_cmd(2, del_reservation);
+        t_redis_cmd(3, old);
+        for (int i = 0; i < 50; i++) {
+            markers = t_redis_int(2, payment_exists) + t_redis_int(2, reservation_exists);
+            olds = t_redis_int(2, old_exists);
+            if (markers == 2 && olds == 0)
+                break;
+            t_sleep_ms(100);
+        }
+        ok(markers == 2 && olds == 0, "the old marker was replaced by the markers beside the streams");
+        t_sleep_ms(1500);
+        count_in_stream(N, counts);
+        for (int k = 0; k < N; k++)
+            again += counts[k] != 1;
+        ok(again == 0, "and nothing was published again (%d of the %d events appear other than once)", again, N);
+    }
     for (int k = 0; k < N; k++)
         free(event_ids[k]);
     rds_close();
