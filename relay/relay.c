@@ -56,6 +56,7 @@
  * with their eventIds. */
 static const char *const topics[] = {"reservation-events", "payment-events"};
 #define NTOPICS (sizeof topics / sizeof topics[0])
+_Static_assert(NTOPICS == 2, "publish_batch's claim names each topic");
 #define MARKER_KEY_SIZE 64
 
 /* The single marker of relays before the batch numbers ("Redis holds what
@@ -66,6 +67,19 @@ static const char *const topics[] = {"reservation-events", "payment-events"};
 /* A batch number no row has: with it outbox_republish_after finds nothing
  * to publish again and only says the last batch. */
 #define NO_BATCH_AFTER "9223372036854775807"
+
+/* A batch moves a marker on only from where PostgreSQL says the topic's
+ * last sent batch was (or beyond: a batch whose commit failed after its
+ * XADDs). A marker behind it means Redis has lost entries since, and
+ * moving it on would hide that from the next check (a failover to a
+ * replica without the last XADDs, then a batch before the check): it
+ * stays, and the check publishes those rows again. KEYS[1] the marker,
+ * ARGV[1] the last batch sent (-1: none), ARGV[2] this batch. */
+static const char advance_marker_lua[] =
+    "#!lua\n"
+    "local at = tonumber(redis.call('GET', KEYS[1]) or '-2')\n"
+    "if at and at >= tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2]) return 1 end\n"
+    "return 0\n";
 
 static void marker_key(const char *topic, char key[MARKER_KEY_SIZE])
 {
@@ -276,10 +290,12 @@ out:
 }
 
 /* The XADDs of all n rows, then the batch's number in the marker of each
- * stream written to, pipelined (one round trip, applied in order): 0 when
- * Redis acknowledged every one. */
+ * stream written to (advance_marker_lua; last_sent[t]: the topic's last
+ * batch sent), pipelined (one round trip, applied in order): 0 when Redis
+ * acknowledged every one. */
 #define XADD_ARGC 16
-static int publish_rows(PGresult *res, int n, const char *minid, const char *batch)
+static int publish_rows(PGresult *res, int n, const char *minid, const char *batch,
+                        const char *const last_sent[NTOPICS])
 {
     int total = n + (int)NTOPICS;
     const char **args = malloc(sizeof *args * (size_t)total * XADD_ARGC);
@@ -327,11 +343,14 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
             if (!used[t])
                 continue;
             marker_key(topics[t], keys[t]);
-            a[0] = "SET";
-            a[1] = keys[t];
-            a[2] = batch;
+            a[0] = "EVAL";
+            a[1] = advance_marker_lua;
+            a[2] = "1";
+            a[3] = keys[t];
+            a[4] = last_sent[t];
+            a[5] = batch;
             argv_of[k] = a;
-            argc_of[k] = 3;
+            argc_of[k] = 6;
             k++;
         }
         total = k;
@@ -360,7 +379,8 @@ out:
  * they stay unsent). */
 static int publish_batch(void)
 {
-    const char *claim_params[] = {TEXT(BATCH_ROWS)};
+    const char *claim_params[1 + NTOPICS] = {TEXT(BATCH_ROWS), topics[0], topics[1]};
+    const char *last_sent[NTOPICS];
     const char *mark_params[2];
     char minid[32], batch[24], *ids = NULL;
     size_t cap = 0, len = 0;
@@ -370,12 +390,14 @@ static int publish_batch(void)
 
     if (pg_do(TX_BEGIN) < 0)
         return -1;
-    /* The batch's number rides along: an uncorrelated subquery runs once
-     * (and not at all when there is nothing to publish). */
+    /* The batch's number and each topic's last batch sent ride along: an
+     * uncorrelated subquery runs once (and not at all when there is
+     * nothing to publish), after outbox_claim took the lock. */
     res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
-                           "(SELECT outbox_next_batch()) FROM outbox_claim($1::integer)", 1, NULL, claim_params,
-                       NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8) {
+                           "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
+                           "(SELECT outbox_last_batch($3)) FROM outbox_claim($1::integer)",
+                       3, NULL, claim_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8 + (int)NTOPICS) {
         log_error("outbox_claim: %s", PQerrorMessage(pg));
         goto out;
     }
@@ -398,7 +420,9 @@ static int publish_batch(void)
         len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
     snprintf(ids + len, cap - len, "}");
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
-    if (publish_rows(res, n, minid, batch) < 0)
+    for (size_t t = 0; t < NTOPICS; t++)
+        last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
+    if (publish_rows(res, n, minid, batch, last_sent) < 0)
         goto out;
     PQclear(res);
     mark_params[0] = ids;

@@ -777,6 +777,12 @@ LANGUAGE sql AS $$
     SELECT nextval('outbox_batch');
 $$;
 
+-- The last batch that sent a row of topic p_topic, or -1 when none has.
+CREATE OR REPLACE FUNCTION outbox_last_batch(p_topic text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max(o.sent_batch), -1) FROM outbox o WHERE o.topic = p_topic AND o.sent_batch IS NOT NULL;
+$$;
+
 -- Marks rows published, by batch p_batch. Returns how many.
 CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint) RETURNS integer
 LANGUAGE plpgsql AS $$

@@ -17,7 +17,14 @@
  * Last, the upgrade from that single marker: with the markers beside the
  * streams gone and the old one there, the relay sets the new ones and
  * deletes the old one, publishing nothing again (a day's events published
- * twice, and new ones waiting behind them, on every deploy otherwise). */
+ * twice, and new ones waiting behind them, on every deploy otherwise).
+ *
+ * And a failover to a replica that lacked the last writes: two more
+ * charges' entries are deleted and the marker set back to what it was
+ * before them, as such a replica would hold, and one more charge follows
+ * at once, so that its batch reaches Redis before the relay's next check.
+ * The batch must not move the marker on past the loss (which would hide
+ * it): the two lost entries come back. */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"
@@ -31,9 +38,12 @@
 #define BEFORE 3
 #define AFTER 5
 #define N (BEFORE + AFTER)
+/* The failover: two entries lost, then one more charge. */
+#define LOST 2
+#define ALL (N + LOST + 1)
 
 static char user[37];
-static char *event_ids[N];
+static char *event_ids[ALL];
 
 /* How often each of the user's first n events appears among the newest
  * entries of payment-events (late in the suite the stream is long). */
@@ -103,11 +113,11 @@ static int all_in_stream(int n, long max_ms, int *counts)
 int main(void)
 {
     const char *port = getenv("CONCERT_REDIS_PORT");
-    int counts[N], missing = 0, twice = 0;
+    int counts[ALL], missing = 0, twice = 0;
     char found[256];
 
     f_require_stack();
-    plan(10);
+    plan(12);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
     t_user(user);
 
@@ -170,7 +180,52 @@ int main(void)
             again += counts[k] != 1;
         ok(again == 0, "and nothing was published again (%d of the %d events appear other than once)", again, N);
     }
-    for (int k = 0; k < N; k++)
+
+    {
+        const char *get[] = {"GET", "{payment-events}:published"};
+        const char *scan[] = {"XREVRANGE", "payment-events", "+", "-", "COUNT", "200"};
+        redisReply *marker = rds_command(2, get, NULL), *entries;
+        char before_lost[32] = "";
+        int deleted = 0;
+
+        if (marker && marker->type == REDIS_REPLY_STRING)
+            snprintf(before_lost, sizeof before_lost, "%s", marker->str);
+        if (marker)
+            freeReplyObject(marker);
+        charge(N, LOST);
+        all_in_stream(N + LOST, 5000, counts);
+        /* The replica never had the two entries, nor the marker's move. */
+        entries = rds_command(6, scan, NULL);
+        for (size_t i = 0; entries && i < entries->elements; i++) {
+            redisReply *f = entries->element[i]->element[1];
+
+            for (size_t j = 0; j + 1 < f->elements; j += 2)
+                for (int k = N; k < N + LOST; k++)
+                    if (strcmp(f->element[j]->str, "eventId") == 0 && event_ids[k] &&
+                        strcmp(f->element[j + 1]->str, event_ids[k]) == 0) {
+                        const char *xdel[] = {"XDEL", "payment-events", entries->element[i]->element[0]->str};
+                        redisReply *d = rds_command(3, xdel, NULL);
+
+                        deleted += d && d->type == REDIS_REPLY_INTEGER ? (int)d->integer : 0;
+                        if (d)
+                            freeReplyObject(d);
+                    }
+        }
+        if (entries)
+            freeReplyObject(entries);
+        {
+            const char *set[] = {"SET", "{payment-events}:published", before_lost};
+            redisReply *r = before_lost[0] ? rds_command(3, set, NULL) : NULL;
+
+            if (r)
+                freeReplyObject(r);
+        }
+        charge(N + LOST, 1);
+        ok(deleted == LOST && before_lost[0], "a failover lost %d entries and the marker's move; one more charge",
+           LOST);
+        ok(all_in_stream(ALL, 10000, counts), "the lost entries came back, and the charge after them is there");
+    }
+    for (int k = 0; k < ALL; k++)
         free(event_ids[k]);
     rds_close();
     return done_testing();
