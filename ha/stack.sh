@@ -383,8 +383,8 @@ ha_start_redis() {
         echo "daemonize yes"
         echo "pidfile $HA/$h/run/redis.pid"
         echo "logfile $HA/$h/log/redis.log"
-        echo 'save ""'
-        echo "appendonly no"
+        # Persistence as on one host: an append-only file, no snapshots.
+        echo "include $REPO/conf/redis.conf"
         echo "requirepass $(cat "$HA_SECRETS/redis.password")"
         echo "masterauth $(cat "$HA_SECRETS/redis.password")"
         if [ -n "$primary" ]; then echo "replicaof $(ha_addr "$primary") 6379"; fi

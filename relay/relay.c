@@ -2,14 +2,15 @@
  * (sql/050_events.sql) to the Redis Streams named by their topics.
  *
  * A loop, until SIGTERM:
- *   1. once a second: when Redis has lost what was published (the marker
- *      key is gone: a restart without persistence, a flush), every row sent
- *      in the last 24 hours is marked unsent, so it is published again;
+ *   1. once a second, holding the publishing lock: whatever Redis has lost
+ *      of what was published is marked unsent, so it is published again
+ *      (check_markers, below);
  *   2. in one transaction: outbox_claim takes up to BATCH_ROWS unsent rows in id
  *      order (or none, when another relay is publishing: one at a time, so
  *      a later change never overtakes an earlier one), they are XADDed to
- *      their streams with their eventIds in one pipeline, and
- *      outbox_mark_sent marks them;
+ *      their streams with their eventIds in one pipeline, followed by the
+ *      batch's number in each stream's marker, and outbox_mark_sent marks
+ *      them sent by that batch;
  *   3. when it found nothing to publish, waits for a NOTIFY on "outbox"
  *      (a change sends one at commit when no earlier row waits unsent), at
  *      most SWEEP_MS, then goes on: the periodic sweep is the safety net
@@ -40,13 +41,50 @@
 #define SWEEP_MS 1000
 /* After a batch that was not full, how long changes gather before the next. */
 #define GATHER_MS 20
-/* How often the marker (below) is looked at: a Redis that lost it meanwhile
- * gets the last day again, this second's events with it. */
+/* How often the markers (below) are looked at. */
 #define MARKER_EVERY_MS 1000
-/* Present while Redis still holds what the relays published; any relay
- * that finds it gone republishes the last day. */
-#define MARKER_KEY "concert:relay:published"
 #define RETAIN_MS 86400000LL
+
+/* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
+ * each stream, in its hash slot, a marker key holds the number of the last
+ * batch that wrote to it (sql/070_relay_batches.sql), set in the same
+ * pipeline after the batch's XADDs: whatever copy of Redis holds a marker
+ * holds every entry of that batch and the ones before. A marker behind
+ * what PostgreSQL says was sent (Redis restarted from an older copy, an
+ * RDB snapshot, a replica promoted before it had the last writes) or gone
+ * (a restart without persistence, a flush) has those rows published again,
+ * with their eventIds. */
+static const char *const topics[] = {"reservation-events", "payment-events"};
+#define NTOPICS (sizeof topics / sizeof topics[0])
+_Static_assert(NTOPICS == 2, "publish_batch's claim names each topic");
+#define MARKER_KEY_SIZE 64
+
+/* The single marker of relays before the batch numbers ("Redis holds what
+ * was published"). Found while a topic's marker is missing (the first
+ * check after an upgrade), it stands for that marker: the markers are set
+ * to the last batch sent, nothing is republished, and it is deleted. */
+#define OLD_MARKER_KEY "concert:relay:published"
+/* A batch number no row has: with it outbox_republish_after finds nothing
+ * to publish again and only says the last batch. */
+#define NO_BATCH_AFTER "9223372036854775807"
+
+/* A batch moves a marker on only from where PostgreSQL says the topic's
+ * last sent batch was (or beyond: a batch whose commit failed after its
+ * XADDs). A marker behind it means Redis has lost entries since, and
+ * moving it on would hide that from the next check (a failover to a
+ * replica without the last XADDs, then a batch before the check): it
+ * stays, and the check publishes those rows again. KEYS[1] the marker,
+ * ARGV[1] the last batch sent (-1: none), ARGV[2] this batch. */
+static const char advance_marker_lua[] =
+    "#!lua\n"
+    "local at = tonumber(redis.call('GET', KEYS[1]) or '-2')\n"
+    "if at and at >= tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2]) return 1 end\n"
+    "return 0\n";
+
+static void marker_key(const char *topic, char key[MARKER_KEY_SIZE])
+{
+    snprintf(key, MARKER_KEY_SIZE, "{%s}:published", topic);
+}
 
 static PGconn *pg;
 static int pg_down_logged, redis_down_logged;
@@ -118,53 +156,154 @@ static void redis_ok(void)
     redis_down_logged = 0;
 }
 
-/* Step 1. Returns 0 when the marker is there (or was just set after the
- * republish was arranged), -1 on trouble. */
-static int check_marker(void)
+/* A marker's value: the batch number, or -1 when there is none (or it holds
+ * something else, which only a hand could have put there). */
+static long long marker_batch(const redisReply *reply, const char *topic)
 {
-    const char *exists[] = {"EXISTS", MARKER_KEY};
-    const char *set[] = {"SET", MARKER_KEY, "1"};
-    redisReply *reply = rds_command(2, exists, NULL);
+    char *end;
+    long long batch;
+
+    if (!reply || reply->type != REDIS_REPLY_STRING)
+        return -1;
+    errno = 0;
+    batch = strtoll(reply->str, &end, 10);
+    if (errno || end == reply->str || *end || batch < 0) {
+        log_error("the marker of %s holds no batch number; taken as missing", topic);
+        return -1;
+    }
+    return batch;
+}
+
+/* Step 1: for each topic, the rows Redis has lost are marked unsent
+ * (outbox_republish_after), under the publishing lock, so that no batch
+ * lands between reading a marker and comparing it. A topic whose marker
+ * was missing gets one, before the commit: the last batch of the rows
+ * still marked sent, so that if the commit fails, the rows it would have
+ * marked unsent are past the marker and the next check finds them.
+ * Returns 0, or -1 on trouble. */
+static int check_markers(void)
+{
+    char keys[NTOPICS][MARKER_KEY_SIZE], batch_text[24];
+    const char *get_argv[NTOPICS + 1][2], **argv_of[NTOPICS + 1];
+    int argc_of[NTOPICS + 1], missing[NTOPICS] = {0}, got, rc = -1, upgrade = 0;
+    long republished[NTOPICS] = {0};
+    long long batch[NTOPICS];
+    redisReply *replies[NTOPICS + 1] = {NULL};
     PGresult *res;
 
-    if (!reply) {
-        redis_failed();
+    if (pg_do(TX_BEGIN) < 0)
         return -1;
+    res = PQexec(pg, "SELECT outbox_lock()");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        log_error("outbox_lock: %s", PQerrorMessage(pg));
+        PQclear(res);
+        goto out;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        /* Another relay is publishing: it checks too. */
+        PQclear(res);
+        rc = 0;
+        goto out;
+    }
+    PQclear(res);
+    for (size_t t = 0; t < NTOPICS; t++) {
+        marker_key(topics[t], keys[t]);
+        get_argv[t][0] = "GET";
+        get_argv[t][1] = keys[t];
+        argv_of[t] = get_argv[t];
+        argc_of[t] = 2;
+    }
+    get_argv[NTOPICS][0] = "EXISTS";
+    get_argv[NTOPICS][1] = OLD_MARKER_KEY;
+    argv_of[NTOPICS] = get_argv[NTOPICS];
+    argc_of[NTOPICS] = 2;
+    got = rds_pipeline((int)NTOPICS + 1, argc_of, argv_of, replies);
+    for (size_t t = 0; t <= NTOPICS && got == (int)NTOPICS + 1; t++)
+        if (replies[t]->type == REDIS_REPLY_ERROR)
+            got = -1;
+    if (got != (int)NTOPICS + 1) {
+        redis_failed();
+        goto out;
     }
     redis_ok();
-    if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) {
-        freeReplyObject(reply);
-        return 0;
-    }
-    freeReplyObject(reply);
-    res = PQexec(pg, "SELECT outbox_republish()");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        log_error("outbox_republish: %s", PQerrorMessage(pg));
+    upgrade = replies[NTOPICS]->type == REDIS_REPLY_INTEGER && replies[NTOPICS]->integer == 1;
+    for (size_t t = 0; t < NTOPICS; t++) {
+        const char *params[2];
+
+        batch[t] = marker_batch(replies[t], topics[t]);
+        snprintf(batch_text, sizeof batch_text, "%lld", batch[t]);
+        params[0] = topics[t];
+        params[1] = batch[t] >= 0 ? batch_text : upgrade ? NO_BATCH_AFTER : NULL;
+        res = PQexecParams(pg, "SELECT republished, last_batch FROM outbox_republish_after($1, $2::bigint)", 2,
+                           NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            log_error("outbox_republish_after: %s", PQerrorMessage(pg));
+            PQclear(res);
+            goto out;
+        }
+        republished[t] = atol(PQgetvalue(res, 0, 0));
+        missing[t] = batch[t] < 0;
+        if (missing[t]) {
+            const char *set[] = {"SET", keys[t], PQgetvalue(res, 0, 1)};
+            redisReply *reply = rds_command(3, set, NULL);
+
+            if (!reply) {
+                redis_failed();
+                PQclear(res);
+                goto out;
+            }
+            freeReplyObject(reply);
+        }
         PQclear(res);
+    }
+    rc = 0;
+out:
+    for (size_t t = 0; t <= NTOPICS; t++)
+        if (replies[t])
+            freeReplyObject(replies[t]);
+    if (rc == 0 && pg_do(TX_COMMIT) < 0)
+        return -1;
+    if (rc < 0) {
+        if (PQstatus(pg) == CONNECTION_OK)
+            pg_do(TX_ROLLBACK);
+        else
+            pg_forget();
         return -1;
     }
-    log_info("Redis holds none of what was published: %s events of the last 24 hours are published again",
-             PQgetvalue(res, 0, 0));
-    PQclear(res);
-    reply = rds_command(3, set, NULL);
-    if (!reply) {
-        redis_failed();
-        return -1;
+    for (size_t t = 0; t < NTOPICS; t++) {
+        if (republished[t] > 0 && missing[t])
+            log_info("Redis holds none of %s: %ld events of the last 24 hours are published again", topics[t],
+                     republished[t]);
+        else if (republished[t] > 0)
+            log_info("Redis has %s only up to batch %lld: the %ld events sent after it are published again",
+                     topics[t], batch[t], republished[t]);
     }
-    freeReplyObject(reply);
+    if (upgrade) {
+        const char *del[] = {"DEL", OLD_MARKER_KEY};
+        redisReply *reply = rds_command(2, del, NULL);
+
+        if (reply)
+            freeReplyObject(reply);
+        log_info("the markers beside the streams replace %s", OLD_MARKER_KEY);
+    }
     return 0;
 }
 
-/* The XADDs of all n rows, pipelined (one round trip): 0 when Redis
+/* The XADDs of all n rows, then the batch's number in the marker of each
+ * stream written to (advance_marker_lua; last_sent[t]: the topic's last
+ * batch sent), pipelined (one round trip, applied in order): 0 when Redis
  * acknowledged every one. */
 #define XADD_ARGC 16
-static int publish_rows(PGresult *res, int n, const char *minid)
+static int publish_rows(PGresult *res, int n, const char *minid, const char *batch,
+                        const char *const last_sent[NTOPICS])
 {
-    const char **args = malloc(sizeof *args * (size_t)n * XADD_ARGC);
-    const char ***argv_of = malloc(sizeof *argv_of * (size_t)n);
-    int *argc_of = malloc(sizeof *argc_of * (size_t)n);
-    redisReply **replies = malloc(sizeof *replies * (size_t)n);
-    int got, rc = -1;
+    int total = n + (int)NTOPICS;
+    const char **args = malloc(sizeof *args * (size_t)total * XADD_ARGC);
+    const char ***argv_of = malloc(sizeof *argv_of * (size_t)total);
+    int *argc_of = malloc(sizeof *argc_of * (size_t)total);
+    redisReply **replies = malloc(sizeof *replies * (size_t)total);
+    char keys[NTOPICS][MARKER_KEY_SIZE];
+    int got, rc = -1, used[NTOPICS] = {0};
 
     if (!args || !argv_of || !argc_of || !replies) {
         log_error("out of memory for %d events", n);
@@ -191,10 +330,34 @@ static int publish_rows(PGresult *res, int n, const char *minid)
         a[15] = PQgetvalue(res, i, 6);
         argv_of[i] = a;
         argc_of[i] = XADD_ARGC;
+        for (size_t t = 0; t < NTOPICS; t++)
+            if (strcmp(a[1], topics[t]) == 0)
+                used[t] = 1;
     }
-    got = rds_pipeline(n, argc_of, argv_of, replies);
-    rc = got == n ? 0 : -1;
-    for (int i = 0; i < n; i++) {
+    {
+        int k = n;
+
+        for (size_t t = 0; t < NTOPICS; t++) {
+            const char **a = args + (size_t)k * XADD_ARGC;
+
+            if (!used[t])
+                continue;
+            marker_key(topics[t], keys[t]);
+            a[0] = "EVAL";
+            a[1] = advance_marker_lua;
+            a[2] = "1";
+            a[3] = keys[t];
+            a[4] = last_sent[t];
+            a[5] = batch;
+            argv_of[k] = a;
+            argc_of[k] = 6;
+            k++;
+        }
+        total = k;
+    }
+    got = rds_pipeline(total, argc_of, argv_of, replies);
+    rc = got == total ? 0 : -1;
+    for (int i = 0; i < total; i++) {
         if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
             rc = -1;
         if (replies[i])
@@ -216,9 +379,10 @@ out:
  * they stay unsent). */
 static int publish_batch(void)
 {
-    const char *claim_params[] = {TEXT(BATCH_ROWS)};
-    const char *mark_params[1];
-    char minid[32], *ids = NULL;
+    const char *claim_params[1 + NTOPICS] = {TEXT(BATCH_ROWS), topics[0], topics[1]};
+    const char *last_sent[NTOPICS];
+    const char *mark_params[2];
+    char minid[32], batch[24], *ids = NULL;
     size_t cap = 0, len = 0;
     PGresult *res;
     int n, published = -1;
@@ -226,9 +390,14 @@ static int publish_batch(void)
 
     if (pg_do(TX_BEGIN) < 0)
         return -1;
-    res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data "
-                           "FROM outbox_claim($1::integer)", 1, NULL, claim_params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 7) {
+    /* The batch's number and each topic's last batch sent ride along: an
+     * uncorrelated subquery runs once (and not at all when there is
+     * nothing to publish), after outbox_claim took the lock. */
+    res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
+                           "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
+                           "(SELECT outbox_last_batch($3)) FROM outbox_claim($1::integer)",
+                       3, NULL, claim_params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8 + (int)NTOPICS) {
         log_error("outbox_claim: %s", PQerrorMessage(pg));
         goto out;
     }
@@ -250,11 +419,16 @@ static int publish_batch(void)
     for (int i = 0; i < n; i++)
         len += (size_t)snprintf(ids + len, cap - len, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
     snprintf(ids + len, cap - len, "}");
-    if (publish_rows(res, n, minid) < 0)
+    snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
+    for (size_t t = 0; t < NTOPICS; t++)
+        last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
+    if (publish_rows(res, n, minid, batch, last_sent) < 0)
         goto out;
     PQclear(res);
     mark_params[0] = ids;
-    res = PQexecParams(pg, "SELECT outbox_mark_sent($1::bigint[])", 1, NULL, mark_params, NULL, NULL, 0);
+    mark_params[1] = batch;
+    res = PQexecParams(pg, "SELECT outbox_mark_sent($1::bigint[], $2::bigint)", 2, NULL, mark_params, NULL, NULL,
+                       0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_error("outbox_mark_sent: %s", PQerrorMessage(pg));
         goto out;
@@ -337,7 +511,7 @@ int main(void)
             continue;
         }
         if (now_ms() >= marker_due) {
-            if (check_marker() < 0) {
+            if (check_markers() < 0) {
                 wait_for_work(SWEEP_MS);
                 continue;
             }

@@ -57,15 +57,22 @@ static void db_log_error(const char *what, const char *message)
 
 /* libpq passes notices here, and also an error that arrives while no
  * statement runs, which the server only sends just before it closes the
- * connection (shutdown, pg_terminate_backend, a crash elsewhere). */
+ * connection (shutdown, pg_terminate_backend, a crash elsewhere). A crash
+ * of another backend is announced to every connection as a WARNING, not an
+ * error ("terminating connection because of crash of another server
+ * process", SQLSTATE 57P02), so class 57P (the server ending the session:
+ * shutdown, crash, idle timeout) counts whatever its severity. */
 static void db_notice(void *arg, const PGresult *res)
 {
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *message = PQresultErrorMessage(res);
 
     (void)arg;
     if (severity && (strcmp(severity, "ERROR") == 0 || strcmp(severity, "FATAL") == 0 ||
                      strcmp(severity, "PANIC") == 0))
+        db_server_closing = 1;
+    if (state && strncmp(state, "57P", 3) == 0)
         db_server_closing = 1;
     log_info("postgres: %.*s", db_text_len(message), message);
 }

@@ -156,6 +156,26 @@ session_rc session_attach_token(const char *session, const char *token_id)
     return rc;
 }
 
+/* With Sentinels there is a replica, which a failover promotes: a logout
+ * waits (half the timeout at most) until it has the deletion too, so that
+ * the session does not come back with a new primary. Not acknowledged in
+ * time, the logout still stands on the primary. */
+static void session_wait_replica(void)
+{
+    char wait_ms[24];
+    const char *wait_argv[] = {"WAIT", "1", wait_ms};
+    redisReply *reply;
+
+    if (!g_config.redis_sentinels)
+        return;
+    snprintf(wait_ms, sizeof wait_ms, "%d", g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1);
+    reply = rds_command(3, wait_argv, NULL);
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 1)
+        log_error("session: no replica acknowledged a logout within %s ms", wait_ms);
+    if (reply)
+        freeReplyObject(reply);
+}
+
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg)
 {
     char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE], ending[SESSION_SIDE_KEY_SIZE];
@@ -180,6 +200,7 @@ session_rc session_end(const char *session, int (*end_token)(const char *token_i
         freeReplyObject(reply);
         return SESSION_DOWN;
     }
+    session_wait_replica();
     for (size_t i = 0; i < reply->elements; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING || end_token(reply->element[i]->str, arg) < 0)
             rc = SESSION_DOWN;

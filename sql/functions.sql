@@ -771,17 +771,25 @@ CREATE OR REPLACE TRIGGER payments_outbox AFTER INSERT ON payments
 CREATE OR REPLACE TRIGGER balance_ledger_outbox AFTER INSERT ON balance_ledger
     FOR EACH ROW WHEN (NEW.kind = 'CHARGE') EXECUTE FUNCTION outbox_charge();
 
+-- One relay at a time publishes or checks what Redis holds: a
+-- transaction-level advisory lock, held until the caller's transaction
+-- ends. false when another relay holds it.
+CREATE OR REPLACE FUNCTION outbox_lock() RETURNS boolean
+LANGUAGE sql AS $$
+    SELECT pg_try_advisory_xact_lock(hashtext('concert outbox relay'));
+$$;
+
 -- The relay's batch: up to p_limit unsent rows in id order, locked until the
--- caller's transaction ends, for one relay at a time (a transaction-level
--- advisory lock): several relays never publish a row twice in the normal
--- case, and a later change never overtakes an earlier one. None when
--- another relay holds the lock.
+-- caller's transaction ends, for one relay at a time (outbox_lock):
+-- several relays never publish a row twice in the normal case, and a later
+-- change never overtakes an earlier one. None when another relay holds the
+-- lock.
 CREATE OR REPLACE FUNCTION outbox_claim(p_limit integer)
 RETURNS TABLE (id bigint, event_id uuid, topic text, type text, concert_id bigint, occurred_at text,
                data text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('concert outbox relay')) THEN
+    IF NOT outbox_lock() THEN
         RETURN;
     END IF;
     RETURN QUERY
@@ -795,13 +803,26 @@ BEGIN
 END;
 $$;
 
--- Marks rows published. Returns how many.
-CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[]) RETURNS integer
+-- The number of the batch being published (outbox_claim's caller takes one
+-- for a batch of rows, and writes it to the streams' markers).
+CREATE OR REPLACE FUNCTION outbox_next_batch() RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT nextval('outbox_batch');
+$$;
+
+-- The last batch that sent a row of topic p_topic, or -1 when none has.
+CREATE OR REPLACE FUNCTION outbox_last_batch(p_topic text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max(o.sent_batch), -1) FROM outbox o WHERE o.topic = p_topic AND o.sent_batch IS NOT NULL;
+$$;
+
+-- Marks rows published, by batch p_batch. Returns how many.
+CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_n integer;
 BEGIN
-    UPDATE outbox o SET sent_at = now() WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
+    UPDATE outbox o SET sent_at = now(), sent_batch = p_batch WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END;
@@ -823,16 +844,28 @@ BEGIN
 END;
 $$;
 
--- Marks every row sent in the last 24 hours unsent again, for the relay to
--- publish once more (same event_id) when Redis has lost the streams.
--- Returns how many.
-CREATE OR REPLACE FUNCTION outbox_republish() RETURNS integer
+-- The rows of topic p_topic that Redis has lost, marked unsent again for the
+-- relay to publish once more (same event_id): those sent in a batch after
+-- p_batch, the last batch the topic's marker in Redis names (Redis was
+-- restarted from an older copy, or a replica that had not received the
+-- last writes took over), or with p_batch NULL (no marker: Redis lost the
+-- stream whole) every one sent in the last 24 hours. Returns how many, and
+-- the last batch of the topic's rows still marked sent (0: none), which a
+-- missing marker may now be set to. Call it holding outbox_lock, so that no
+-- batch is published between reading the marker and this.
+CREATE OR REPLACE FUNCTION outbox_republish_after(p_topic text, p_batch bigint,
+                                                  OUT republished integer, OUT last_batch bigint)
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_n integer;
 BEGIN
-    UPDATE outbox o SET sent_at = NULL WHERE o.sent_at > now() - interval '24 hours';
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    RETURN v_n;
+    IF p_batch IS NULL THEN
+        UPDATE outbox o SET sent_at = NULL, sent_batch = NULL
+         WHERE o.topic = p_topic AND o.sent_at > now() - interval '24 hours';
+    ELSE
+        UPDATE outbox o SET sent_at = NULL, sent_batch = NULL
+         WHERE o.topic = p_topic AND o.sent_batch > p_batch;
+    END IF;
+    GET DIAGNOSTICS republished = ROW_COUNT;
+    SELECT coalesce(max(o.sent_batch), 0) INTO last_batch
+      FROM outbox o WHERE o.topic = p_topic AND o.sent_batch IS NOT NULL;
 END;
 $$;

@@ -5,10 +5,11 @@
  * balance and the reservation list the user's session - and gets a JSON 503
  * with Retry-After. When it is back the responders reconnect by themselves -
  * the same processes, none restarted - and every request succeeds again.
- * Redis comes back empty (no persistence: it holds nothing that cannot be
- * rebuilt), so a token or session made before is gone: such a request gets
- * 401 (TOKEN_INVALID, SESSION_INVALID) and the client logs in again or takes
- * a new token. Then the invariants of faultlib.h. */
+ * Redis comes back with what it had (its append-only file, conf/redis.conf);
+ * a Redis that came back empty would cost tokens and sessions made before,
+ * so a 401 (TOKEN_INVALID, SESSION_INVALID) for one of those is still
+ * allowed: the client logs in again or takes a new token. Then the
+ * invariants of faultlib.h. */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"

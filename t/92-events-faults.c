@@ -1,7 +1,7 @@
 /* 92-events-faults: under the fault tests' load, the relay is killed with
- * -9 twice (multiwatch starts it again) and Redis is restarted once (it
- * comes back empty: the relay finds its marker gone and publishes the last
- * day again). Afterwards every outbox row - every committed change of a
+ * -9 twice (multiwatch starts it again) and Redis is restarted once having
+ * lost its files (it comes back empty: the relay finds its markers gone and
+ * publishes the last day again). Afterwards every outbox row - every committed change of a
  * reservation, payment or balance - has its eventId in the streams, no
  * eventId appears with two different contents, nothing is left unsent, and
  * the invariants of faultlib.h hold. */
@@ -104,7 +104,8 @@ int main(void)
     t_sleep_ms(2000);
     ok(kill_relay() == 1, "the relay (started again by multiwatch) killed with -9 again");
     t_sleep_ms(1500);
-    ok(f_dev("redis-stop") == 0 && f_dev("redis-start") == 0, "Redis restarted (empty)");
+    ok(f_dev("redis-stop") == 0 && f_dev("redis-wipe") == 0 && f_dev("redis-start") == 0,
+       "Redis restarted without its files (empty)");
     t_sleep_ms(2500);
     f_load_stop(&L);
     f_check_state(&L, report);

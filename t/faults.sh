@@ -8,7 +8,12 @@
 # CONCERT_VAR (the environment ./dev test gives the tests) exactly as ./dev
 # starts and stops its parts. Internal: not for the local stack.
 #   redis-stop | redis-start | pg-stop | pg-start | pg-restart | pg-crash |
-#   responders-start (starts any responder instance that is not running)
+#   responders-start (starts any responder instance that is not running) |
+#   redis-kill (kill -9, as a crash would; redis-start starts it again from
+#   its files) | redis-wipe (Redis stopped loses its files: it comes back
+#   empty) | redis-copy (a copy of Redis's files, taken while it is
+#   stopped) | redis-restore-copy (Redis stopped gets that copy back: it
+#   comes back as it was then)
 cmd_fault() {
     [ $# = 1 ] || die "usage: ./dev _fault ACTION (see dev)"
     profile test
@@ -21,6 +26,22 @@ cmd_fault() {
     case $1 in
     redis-stop) stop_pidfile "$RUN/redis.pid" -TERM ;;
     redis-start) start_redis >/dev/null ;;
+    redis-kill)
+        local pid i
+        pid=$(cat "$RUN/redis.pid" 2>/dev/null) || die "no Redis pid file"
+        case $pid in ""|*[!0-9]*|0|1) die "no Redis pid in $RUN/redis.pid" ;; esac
+        kill -KILL "$pid"
+        for i in $(seq 100); do running "$pid" || return 0; sleep 0.05; done
+        die "Redis (pid $pid) outlived kill -9" ;;
+    redis-wipe | redis-copy | redis-restore-copy)
+        pid_alive "$RUN/redis.pid" && die "$1: stop Redis first (redis-stop)"
+        case $1 in
+        redis-wipe) find "$VAR/redis" -mindepth 1 -not -name nodes.conf -delete ;;
+        redis-copy) rm -rf "$VAR/redis-copy" && cp -a "$VAR/redis" "$VAR/redis-copy" ;;
+        redis-restore-copy)
+            [ -d "$VAR/redis-copy" ] || die "no copy of Redis's files (redis-copy)"
+            rm -rf "$VAR/redis" && cp -a "$VAR/redis-copy" "$VAR/redis" ;;
+        esac ;;
     pg-stop) as_app "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null ;;
     pg-start) start_postgres >/dev/null ;;
     pg-restart)
