@@ -47,7 +47,7 @@
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
- * batch that wrote to it (sql/070_relay_batches.sql), set in the same
+ * batch that wrote to it (sql/071_relay_batches.sql), set in the same
  * pipeline after the batch's XADDs: whatever copy of Redis holds a marker
  * holds every entry of that batch and the ones before. A marker behind
  * what PostgreSQL says was sent (Redis restarted from an older copy, an

@@ -1,4 +1,4 @@
--- 070_relay_batches.sql: which publishing batch sent each outbox row, so the
+-- 071_relay_batches.sql: which publishing batch sent each outbox row, so the
 -- relay can tell how far a Redis that lost its latest writes (restarted
 -- from an older copy, a failover to a replica that had not received them)
 -- still reaches. Each batch takes the next number of outbox_batch; the relay
