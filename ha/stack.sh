@@ -658,6 +658,7 @@ usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
   pg-kill      kill -9 the PostgreSQL primary's host: keeper, postgres and all
                (pg_auto_failover promotes the standby)
   app1-cut     take app1's link down (the balancer routes around it)
+  app2-cut     the same for app2
   redis-cut    take the Redis primary's link down, leaving it running
   lb-stop      stop lb's nginx
   heal         every link up, every stopped part started again (a killed
@@ -681,9 +682,9 @@ EOF
         kill -9 -- "-$(cat "$HA/$h/run/keeper.pid")"
         echo "$h"
         ;;
-    app1-cut)
-        ip link set "$(ha_ns app1)" down
-        echo app1
+    app1-cut|app2-cut)
+        ip link set "$(ha_ns "${name%-cut}")" down
+        echo "${name%-cut}"
         ;;
     redis-cut)
         h=$(redis_primary_host)
@@ -741,6 +742,9 @@ ha_cmd_test() {
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
     export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1
+    export CONCERT_HA_APP1 CONCERT_HA_APP2 CONCERT_HA_MON_NETNS CONCERT_HA_FCGI_PORT
+    CONCERT_HA_APP1=$(ha_addr app1) CONCERT_HA_APP2=$(ha_addr app2) CONCERT_HA_MON_NETNS=$(ha_ns mon)
+    CONCERT_HA_FCGI_PORT=$(ha_group_port "${GROUPS_ALL%% *}")
     [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
     say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"
     # Verbose: each story prints what clients saw (its figures).
