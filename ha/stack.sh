@@ -450,13 +450,36 @@ ha_start_redis_all() {
 
 # --- the app hosts and the balancer -----------------------------------------------
 
+# ha_app_firewall HOST: only lb reaches the responders' ports on an app
+# host. A FastCGI peer chooses every parameter, REMOTE_ADDR (the key of the
+# per-address login limit) among them, and skips lb's limits: anyone else
+# gets a reset. The responders also serve no peer but lb themselves
+# (libfcgi's FCGI_WEB_SERVER_ADDRS, in ha_start_app), should this table
+# be lost.
+ha_app_firewall() {
+    local h=$1 first last
+    first=$(ha_group_port "${GROUPS_ALL%% *}")
+    last=$(ha_group_port "${GROUPS_ALL##* }")
+    ip netns exec "$(ha_ns "$h")" nft delete table inet concert_app 2>/dev/null || true
+    ip netns exec "$(ha_ns "$h")" nft -f - <<EOF
+table inet concert_app {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport $first-$last ip saddr != $(ha_addr lb) reject with tcp reset
+    }
+}
+EOF
+}
+
 ha_start_app() {
     local h=$1 g pidf addr
     addr=$(ha_addr "$h")
+    ha_app_firewall "$h"
     for g in $GROUPS_ALL; do
         pidf=$HA/$h/run/$g.pid
         pid_alive "$pidf" && continue
-        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
+        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" FCGI_WEB_SERVER_ADDRS="$(ha_addr lb)" \
+            setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
             /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/fcgi/concert-$g" \
             >>"$HA/$h/log/$g.requests.log" 2>>"$HA/$h/log/$g.log" </dev/null
         echo $! >"$pidf"
