@@ -243,115 +243,150 @@ pg_primary_host() {
         2>/dev/null || true
 }
 
+# Every PostgreSQL connection between hosts logs in with a SCRAM password
+# from a file, from the start: no pg_hba.conf entry ever trusts an address.
+# pg_autoctl is told `--auth scram-sha-256 --skip-pg-hba`: it never edits
+# pg_hba.conf (left to itself it adds a trusting entry for a node's
+# address on every failover and rejoin, whatever postgresql.auth_method
+# says), and the entries it would need are written here once, before
+# anything connects (ha_pg_hba_lines), for the formation's fixed
+# addresses. The passwords: pg_auto_failover's roles (its keepers to the
+# monitor as autoctl_node, the monitor's health checks as
+# pgautofailover_monitor, replication and pg_rewind as
+# pgautofailover_replicator) share one, read by the keepers and servers
+# from HOME's .pgpass; the app's role has its own, in the app hosts'
+# passfile.
+ha_pgaf_pgpass() {
+    local pw
+    pw=$(cat "$HA_SECRETS/pgaf.password")
+    printf '*:*:*:%s:%s\n' autoctl_node "$pw" pgautofailover_monitor "$pw" pgautofailover_replicator "$pw" \
+        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_PGAF/.pgpass"
+    chown "$APP_USER:" "$HA_PGAF/.pgpass"
+    chmod 600 "$HA_PGAF/.pgpass"
+}
+
+# ha_pg_hba_lines HOST: the entries HOST's pg_hba.conf gets for the other
+# hosts. The monitor: the keepers (and its own). A data node: replication
+# and pg_rewind (which logs in to `postgres`) from either data node, the
+# monitor's health checks, and the app's role from the app hosts and the
+# machine (migrations, tests).
+ha_pg_hba_lines() {
+    local h a
+    echo "# concert: every host logs in with a password (ha/stack.sh)"
+    if [ "$1" = mon ]; then
+        for h in mon $HA_PG_NODES; do echo "host pg_auto_failover autoctl_node $(ha_addr "$h")/32 scram-sha-256"; done
+        return 0
+    fi
+    for h in $HA_PG_NODES; do
+        a=$(ha_addr "$h")/32
+        echo "host replication pgautofailover_replicator $a scram-sha-256"
+        echo "host postgres,concert pgautofailover_replicator $a scram-sha-256"
+    done
+    echo "host all pgautofailover_monitor $(ha_addr mon)/32 scram-sha-256"
+    for h in $HA_APPS; do echo "host concert $APP_USER $(ha_addr "$h")/32 scram-sha-256"; done
+    echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
+}
+
+# ha_initdb HOST: a cluster for HOST whose own socket is trusted (the
+# keeper, ./dev) and whose every TCP entry asks for a password.
+ha_initdb() {
+    local h=$1 sock=$HA/pgsock
+    [ "$h" = mon ] && sock=$HA/mon/sock
+    pgaf "$h" initdb -D "$HA/$h/pgdata" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+        >"$HA/$h/log/initdb.log" 2>&1 || die "initdb on $h failed (see $HA/$h/log/initdb.log)"
+    ha_pg_hba_lines "$h" >>"$HA/$h/pgdata/pg_hba.conf"
+    if [ "$h" = mon ]; then
+        printf "unix_socket_directories = '%s'\nlisten_addresses = '%s'\n" "$sock" "$(ha_addr mon)"
+        # The monitor's fast health checks (conf/pg_auto_failover-monitor.conf
+        # says why, and why not on real hosts).
+        cat "$REPO/conf/pg_auto_failover-monitor.conf"
+    else
+        printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$sock"
+    fi >>"$HA/$h/pgdata/postgresql.conf"
+}
+
+# ha_sql HOST DB: SQL from stdin on HOST's server, through its socket
+# (passwords go in on stdin, never on a command line).
+ha_sql() {
+    pgaf "$1" psql -p "$(ha_pg_port "$1")" -d "$2" -qX -v ON_ERROR_STOP=1 -f - >/dev/null
+}
+
+# wait_pg_node HOST STATE: until the monitor reads STATE as HOST's reported state.
+wait_pg_node() {
+    local i
+    for i in $(seq 240); do
+        [ "$(monitor_sql "SELECT reportedstate FROM pgautofailover.node WHERE nodename = '$1'" 2>/dev/null)" = "$2" ] &&
+            return 0
+        sleep 0.5
+    done
+    die "PostgreSQL on $1 did not reach $2 in 2 minutes (see $HA/$1/log/keeper.log)"
+}
+
 ha_start_postgres() {
-    local bin h mon
+    local bin h mon pw
     bin=$(pg_bin) || die "PostgreSQL server binaries not found"
     mon=$(ha_addr mon)
+    pw=$(cat "$HA_SECRETS/pgaf.password")
+    ha_pgaf_pgpass
     if [ ! -f "$HA/mon/pgdata/PG_VERSION" ]; then
         say "pg_auto_failover monitor on mon ($mon:5432)"
         mkdir -p "$HA/mon/sock"
         chown "$APP_USER:" "$HA/mon/sock"
-        pgaf mon initdb -D "$HA/mon/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/mon/log/initdb.log" 2>&1 ||
-            die "initdb of the monitor failed (see $HA/mon/log/initdb.log)"
-        # The monitor's fast health checks (conf/pg_auto_failover-monitor.conf
-        # says why, and why not on real hosts).
-        {
-            printf "unix_socket_directories = '%s'\nlisten_addresses = '%s'\n" "$HA/mon/sock" "$mon"
-            cat "$REPO/conf/pg_auto_failover-monitor.conf"
-        } >>"$HA/mon/pgdata/postgresql.conf"
+        ha_initdb mon
         pgaf mon pg_autoctl create monitor --pgdata "$HA/mon/pgdata" --pgport 5432 --hostname "$mon" \
-            --auth trust --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
+            --skip-pg-hba --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
             die "the monitor was not made (see $HA/mon/log/keeper.log)"
         pgaf mon pg_autoctl config set --pgdata "$HA/mon/pgdata" postgresql.listen_addresses "$mon" >/dev/null
     fi
     start_keeper mon
     local i
     for i in $(seq 60); do monitor_sql "SELECT 1" >/dev/null 2>&1 && break; sleep 0.5; done
+    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE autoctl_node PASSWORD '%s';\n" "$pw" |
+        ha_sql mon pg_auto_failover
     for h in $HA_PG_NODES; do
         if [ ! -f "$HA/$h/pgdata/PG_VERSION" ]; then
             say "PostgreSQL on $h ($(ha_addr "$h"):$(ha_pg_port "$h"))"
-            # The first node is made here (its socket folder is ours); the
-            # second is a base backup of the first, settings included.
-            if [ "$h" = pg1 ]; then
-                pgaf pg1 initdb -D "$HA/pg1/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/pg1/log/initdb.log" 2>&1 ||
-                    die "initdb of pg1 failed (see $HA/pg1/log/initdb.log)"
-                printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$HA/pgsock" \
-                    >>"$HA/pg1/pgdata/postgresql.conf"
-            fi
+            # The first node is made here (its socket folder and its
+            # pg_hba.conf are ours); the second is a base backup of the
+            # first, settings and pg_hba.conf included.
+            [ "$h" = pg1 ] && ha_initdb pg1
             pgaf "$h" pg_autoctl create postgres --pgdata "$HA/$h/pgdata" --pgport "$(ha_pg_port "$h")" \
                 --hostname "$(ha_addr "$h")" --listen "$(ha_addr "$h")" --name "$h" \
                 --monitor "postgres://autoctl_node@$mon:5432/pg_auto_failover?sslmode=disable" \
-                --auth trust --no-ssl --dbname concert --pgctl "$bin/pg_ctl" >>"$HA/$h/log/keeper.log" 2>&1 ||
+                --skip-pg-hba --no-ssl --dbname concert --pgctl "$bin/pg_ctl" \
+                >>"$HA/$h/log/keeper.log" 2>&1 ||
                 die "PostgreSQL on $h was not made (see $HA/$h/log/keeper.log)"
             pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" timeout.network_partition_timeout 3 >/dev/null
+            pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" replication.password "$pw" >/dev/null
         fi
         start_keeper "$h"
+        if [ "$h" = pg1 ] && [ -z "$(pg_primary_host)" ]; then
+            # The standby's base backup and the monitor's health checks
+            # log in with these: set before the second node is made.
+            wait_pg_node pg1 single
+            for i in $(seq 60); do
+                pgaf pg1 psql -p "$(ha_pg_port pg1)" -d concert -qAtXc "SELECT 1" >/dev/null 2>&1 && break
+                sleep 0.5
+            done
+            printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';
+                    ALTER ROLE pgautofailover_replicator PASSWORD '%s'; ALTER ROLE pgautofailover_monitor PASSWORD '%s';\n" \
+                "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" "$pw" "$pw" | ha_sql pg1 concert
+        fi
     done
-    wait_pg_settled
-    ha_pg_passwords
-}
-
-# Every PostgreSQL connection between hosts logs in with a SCRAM password
-# from a file. The app's role: from the app hosts and from this machine
-# (migrations, tests), with the app hosts' passfile. pg_auto_failover's own
-# (its keepers to the monitor as autoctl_node, the monitor's health checks
-# as pgautofailover_monitor, the standby's replication as
-# pgautofailover_replicator): pg_autoctl cannot be given the replication
-# password before the standby's first base backup, so the formation is made
-# trusting its hosts' addresses and then moved to passwords here: the
-# roles get one, the keepers and servers read it from HOME's .pgpass, and
-# the entries pg_autoctl wrote for the hosts' addresses ask for it.
-ha_pg_passwords() {
-    local h primary pw
-    pw=$(cat "$HA_SECRETS/pgaf.password")
-    printf '*:*:*:%s:%s\n' autoctl_node "$pw" pgautofailover_monitor "$pw" pgautofailover_replicator "$pw" \
-        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_PGAF/.pgpass"
-    chown "$APP_USER:" "$HA_PGAF/.pgpass"
-    chmod 600 "$HA_PGAF/.pgpass"
-    primary=$(pg_primary_host)
-    [ -n "$primary" ] || die "PostgreSQL has no primary"
-    # Passwords go in on stdin, not on a command line.
-    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE autoctl_node PASSWORD '%s';\n" "$pw" |
-        pgaf mon psql -p 5432 -d pg_auto_failover -qX -v ON_ERROR_STOP=1 -f - >/dev/null
-    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';
-            ALTER ROLE pgautofailover_replicator PASSWORD '%s'; ALTER ROLE pgautofailover_monitor PASSWORD '%s';\n" \
-        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" "$pw" "$pw" |
-        pgaf "$primary" psql -p "$(ha_pg_port "$primary")" -d concert -qX -v ON_ERROR_STOP=1 -f - >/dev/null
-    for h in $HA_PG_NODES; do
-        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" replication.password "$pw" >/dev/null
-    done
-    # The entries pg_autoctl adds from now on (a node rejoining) ask too.
-    for h in mon $HA_PG_NODES; do
-        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" postgresql.auth_method scram-sha-256 >/dev/null
-    done
-    # A keeper may restart its server on the new setting: settle first.
     wait_pg_settled
     ha_pg_hba
 }
 
-# ha_pg_hba: the entries for the hosts' addresses ask for a password (those
-# pg_autoctl wrote trusting, before ha_pg_passwords, or since), and the app
-# hosts may log in as the app's role. Run again after a node rejoins.
+# ha_pg_hba: checks that no host's pg_hba.conf trusts an address (only the
+# servers' own sockets are trusted); ./dev fault heal runs it again.
 ha_pg_hba() {
     local h hba
     for h in mon $HA_PG_NODES; do
         hba=$HA/$h/pgdata/pg_hba.conf
         [ -f "$hba" ] || continue
-        # pg_autoctl's entries for the hosts' addresses: a password from now on.
-        sed -i -E "/^host(ssl)?[[:space:]].*[[:space:]]${HA_NET//./\\.}\.[0-9]+\/[0-9]+[[:space:]]+trust([[:space:]]+#.*)?\$/s/[[:space:]]trust([[:space:]]+#.*)?\$/ scram-sha-256\\1/" "$hba"
-        if [ "$h" != mon ] && ! grep -q '^# concert: the app' "$hba"; then
-            {
-                echo "# concert: the app hosts and the machine, with the app's password"
-                echo "host concert $APP_USER $(ha_addr app1)/32 scram-sha-256"
-                echo "host concert $APP_USER $(ha_addr app2)/32 scram-sha-256"
-                echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
-            } >>"$hba"
+        if grep -E '^[[:space:]]*host' "$hba" | grep -Eq '[[:space:]]trust([[:space:]]|$)'; then
+            die "$h trusts an address: $hba"
         fi
-        if grep -E "^host.*${HA_NET//./\\.}\.[0-9]+/[0-9]+[[:space:]]+trust([[:space:]]|\$)" "$hba" >/dev/null; then
-            die "$h still trusts an address: $hba"
-        fi
-        # A server that is (re)starting reads the file as it comes up.
-        pgaf "$h" pg_ctl -D "$HA/$h/pgdata" reload >/dev/null 2>&1 || true
     done
 }
 
@@ -765,8 +800,10 @@ ha_cmd_test() {
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
     export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1
-    export CONCERT_HA_APP1 CONCERT_HA_APP2 CONCERT_HA_MON_NETNS CONCERT_HA_FCGI_PORT
-    CONCERT_HA_APP1=$(ha_addr app1) CONCERT_HA_APP2=$(ha_addr app2) CONCERT_HA_MON_NETNS=$(ha_ns mon)
+    # The stories' own looks at the hosts: app addresses, the responders'
+    # first port, and the hosts' network namespaces (PREFIX + host name).
+    export CONCERT_HA_APP1 CONCERT_HA_APP2 CONCERT_HA_NETNS_PREFIX CONCERT_HA_FCGI_PORT
+    CONCERT_HA_APP1=$(ha_addr app1) CONCERT_HA_APP2=$(ha_addr app2) CONCERT_HA_NETNS_PREFIX=$HA_TAG-
     CONCERT_HA_FCGI_PORT=$(ha_group_port "${GROUPS_ALL%% *}")
     [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
     say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"

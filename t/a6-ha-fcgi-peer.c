@@ -128,15 +128,17 @@ static int fcgi_served_from(const char *netns, const char *addr, int port)
 int main(void)
 {
     const char *app = getenv("CONCERT_HA_APP1");
-    const char *mon_ns = getenv("CONCERT_HA_MON_NETNS");
+    const char *prefix = getenv("CONCERT_HA_NETNS_PREFIX");
+    char mon_ns[64];
     int port = getenv("CONCERT_HA_FCGI_PORT") ? atoi(getenv("CONCERT_HA_FCGI_PORT")) : 0;
     struct t_resp r;
     int from_machine, from_mon;
     long through_lb;
 
     f_require_ha();
-    if (!app || !mon_ns || port <= 0)
-        skip_all("needs CONCERT_HA_APP1, CONCERT_HA_MON_NETNS and CONCERT_HA_FCGI_PORT (./dev test --ha)");
+    if (!app || !prefix || port <= 0)
+        skip_all("needs CONCERT_HA_APP1, CONCERT_HA_NETNS_PREFIX and CONCERT_HA_FCGI_PORT (./dev test --ha)");
+    snprintf(mon_ns, sizeof mon_ns, "%smon", prefix);
     plan(3);
 
     through_lb = t_get("/healthz", NULL, &r) == 0 ? (long)r.status : 0;

@@ -169,9 +169,9 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
 {
     struct f_load L;
     char host[64] = "", other[64], expect[160], healed[256] = "", line[512], name[64];
-    long begin, end, took, lost = 0;
+    long begin, end, took, lost = 0, heal_ms;
     size_t n;
-    int ok_fault;
+    int ok_fault, healed_ok;
 
     snprintf(name, sizeof name, "ha-%s", s->fault);
     snprintf(line, sizeof line, "load of %d clients started", clients);
@@ -187,6 +187,8 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     took = f_wait_health(s->health, "ok", s->wait_ms);
     end = f_load_ms(&L);
     diag("a new %s primary served %.1f s after the fault (on %s)", s->store, (end - begin) / 1000.0, host);
+    if (s->failed_over)
+        s->failed_over(host);
     t_sleep_ms(3000);
     /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over. */
     snprintf(other, sizeof other, "%s", host);
@@ -195,9 +197,13 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
         other[n - 1] = other[n - 1] == '1' ? '2' : '1';
     snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
     /* heal waits until the primary has its replica connected: the old one. */
-    report(took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect),
-           "the replica was promoted, and the old primary's host is back as its replica");
-    diag("%s", healed);
+    heal_ms = f_now_ms();
+    healed_ok = took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect);
+    heal_ms = f_now_ms() - heal_ms;
+    report(healed_ok, "the replica was promoted, and the old primary's host is back as its replica");
+    diag("%s (the heal took %.1f s)", healed, heal_ms / 1000.0);
+    if (s->healed)
+        s->healed(host, heal_ms);
     t_sleep_ms(1000);
     f_load_stop(&L);
 

@@ -159,6 +159,11 @@ struct f_failover {
     long wait_ms;
     const int *needs;    /* f_needs_redis, f_needs_pg */
     int lost_sessions;
+    /* Optional, with checks of their own (the story's plan counts them):
+     * called under load once the new primary serves, and after the heal
+     * with how long the heal (the old primary's host rejoining) took. */
+    void (*failed_over)(const char *lost_host);
+    void (*healed)(const char *lost_host, long heal_ms);
 };
 #define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
 void f_failover_story(const struct f_failover *s, int clients, f_report report);
