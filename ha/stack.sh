@@ -635,9 +635,15 @@ ha_cmd_up() {
 
 # --- status ------------------------------------------------------------------------
 
-# ha_status JSON: one line or object per part, host by host.
+# ha_status JSON: one line or object per part, host by host. PostgreSQL's
+# roles are the monitor's: the node it has assigned a primary's state
+# (`primary`, or `wait_primary` while it commits without its standby) is
+# the primary, whatever the other still reports. Quick under load: one
+# query to the monitor, one to a Sentinel, the health check meanwhile, and
+# the pid files read without starting a program per part.
 ha_status() {
-    local json=$1 first=1 h g pid pg_primary redis_primary role state
+    local json=$1 first=1 h g redis_primary role state pgrows line name goal reported tmp
+    local -A pg_goal=() pg_reported=()
     part() {   # name host role address pid state
         if [ "$json" = 1 ]; then
             [ $first = 1 ] || printf ',\n'
@@ -648,54 +654,80 @@ ha_status() {
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
         fi
     }
-    pidof_file() { pid_alive "$1" && cat "$1"; }
-    link_state() { [ "$(cat "/sys/class/net/$(ha_ns "$1")/operstate" 2>/dev/null)" = up ] && echo running || echo cut; }
-    pg_primary=$(pg_primary_host)
+    # PID: the live pid in pid file $1, or empty.
+    pid_in() {
+        local p= st=
+        PID=
+        [ -f "$1" ] && read -r p <"$1" 2>/dev/null || return 0
+        case $p in ""|*[!0-9]*) return 0 ;; esac
+        [ -r "/proc/$p/stat" ] && read -r st <"/proc/$p/stat" 2>/dev/null || return 0
+        st=${st##*) }
+        [ "${st%% *}" = Z ] || PID=$p
+    }
+    running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
+    tmp=$(mktemp)
+    [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
+    pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||
+             true)
+    while read -r name goal reported; do
+        [ -n "$name" ] || continue
+        pg_goal[$name]=$goal
+        pg_reported[$name]=$reported
+    done <<<"$pgrows"
     redis_primary=$(redis_primary_host)
     [ "$json" = 1 ] && printf '{"stack": "%s", "hosts": true, "parts": [\n' "$VAR" ||
         echo "stack: $VAR (several hosts)"
     for h in $HA_HOSTS; do
-        state=$(link_state "$h")
-        [ "$state" = cut ] && part link "$h" link "$(ha_addr "$h")" "" cut
+        read -r state <"/sys/class/net/$(ha_ns "$h")/operstate" 2>/dev/null || state=
+        [ "$state" = up ] || part link "$h" link "$(ha_addr "$h")" "" cut
     done
-    pid=$(pidof_file "$HA/mon/run/keeper.pid" || true)
-    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    pid_in "$HA/mon/run/keeper.pid"
+    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$(running_or_stopped)"
     for h in $HA_PG_NODES; do
-        pid=$(pidof_file "$HA/$h/run/keeper.pid" || true)
-        role=standby
-        [ "$h" = "$pg_primary" ] && role=primary
-        state=$(monitor_sql "SELECT reportedstate FROM pgautofailover.node WHERE nodename = '$h'" 2>/dev/null || true)
-        [ -n "$pid" ] || state=stopped
-        part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$pid" "${state:-unknown}"
+        pid_in "$HA/$h/run/keeper.pid"
+        goal=${pg_goal[$h]:-}
+        case $goal in
+        single|primary|wait_primary|join_primary|apply_settings) role=primary ;;
+        prepare_promotion|stop_replication) role=promoting ;;
+        draining|demote_timeout|demoted) role=demoted ;;
+        maintenance|prepare_maintenance|wait_maintenance) role=maintenance ;;
+        "") role=unknown ;;
+        *) role=standby ;;
+        esac
+        state=${pg_reported[$h]:-unknown}
+        [ -z "$goal" ] || [ "$goal" = "$state" ] || state="$state, to $goal"
+        [ -n "$PID" ] || state=stopped
+        part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$PID" "$state"
     done
     for h in $HA_REDIS_NODES; do
-        pid=$(pidof_file "$HA/$h/run/redis.pid" || true)
+        pid_in "$HA/$h/run/redis.pid"
         role=replica
         [ "$h" = "$redis_primary" ] && role=primary
-        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$PID" "$(running_or_stopped)"
     done
     for h in $HA_SENTINEL_HOSTS; do
-        pid=$(pidof_file "$HA/$h/run/sentinel.pid" || true)
-        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+        pid_in "$HA/$h/run/sentinel.pid"
+        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$PID" "$(running_or_stopped)"
     done
     for h in $HA_APPS; do
         for g in $GROUPS_ALL; do
-            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
-            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$pid" \
-                "$([ -n "$pid" ] && echo running || echo stopped)"
+            pid_in "$HA/$h/run/$g.pid"
+            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$PID" "$(running_or_stopped)"
         done
         for g in relay cron-loop; do
-            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
-            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+            pid_in "$HA/$h/run/$g.pid"
+            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$PID" "$(running_or_stopped)"
         done
     done
-    pid=$(pidof_file "$HA/lb/run/nginx.pid" || true)
-    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    pid_in "$HA/lb/run/nginx.pid"
+    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$(running_or_stopped)"
     if [ "$json" = 1 ]; then
         printf '\n]}\n'
     else
-        printf '  %-8s %s\n' health "$(curl -sS -m 3 "http://127.0.0.1:$FRONT_PORT/healthz" 2>&1 || true)"
+        wait
+        printf '  %-8s %s\n' health "$(cat "$tmp")"
     fi
+    rm -f "$tmp"
 }
 
 # --- faults ---------------------------------------------------------------------------

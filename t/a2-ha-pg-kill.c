@@ -20,7 +20,8 @@
  * What an operator sees on the way: no host's pg_hba.conf trusts an
  * address, after the start, after the failover and after the rejoin
  * (pg_autoctl, left to edit it, added trusting entries on both); while the
- * new primary runs without its standby (wait_primary) /metrics reads
+ * new primary runs without its standby (wait_primary) `./dev status` names
+ * it the primary and answers within 2 s under the load, and /metrics reads
  * concert_pg_synchronous_standby 0 (1 before and after); the lost host
  * rejoins within 30 s (pg_rewind, not a new base backup). */
 #include "tap.h"
@@ -28,6 +29,7 @@
 #include "faultlib.h"
 
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@
 #include <unistd.h>
 
 #define REJOIN_MS 30000
+#define STATUS_MS 2000
 
 static int report(int pass, const char *what)
 {
@@ -140,12 +143,77 @@ static int wait_synchronous_standby(int want)
     return v;
 }
 
+/* ./dev status test --json: the role and state it gives host's PostgreSQL,
+ * and the ms it took. */
+static long status_of(const char *host, char *role, size_t rcap, char *state, size_t scap)
+{
+    char cmd[700], *out = NULL;
+    size_t cap = 0, len = 0;
+    long t0 = f_now_ms(), took;
+    FILE *p;
+    struct json_object *root, *parts;
+
+    role[0] = state[0] = '\0';
+    snprintf(cmd, sizeof cmd, "'%s/dev' status test --json 2>/dev/null", getenv("CONCERT_REPO"));
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    for (;;) {
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf, p);
+        char *grown;
+        if (n == 0)
+            break;
+        grown = realloc(out, cap = len + n + 1);
+        if (!grown)
+            break;
+        out = grown;
+        memcpy(out + len, buf, n);
+        len += n;
+        out[len] = '\0';
+    }
+    pclose(p);
+    took = f_now_ms() - t0;
+    root = out ? json_tokener_parse(out) : NULL;
+    if (root && json_object_object_get_ex(root, "parts", &parts)) {
+        for (size_t i = 0; i < json_object_array_length(parts); i++) {
+            struct json_object *e = json_object_array_get_idx(parts, i);
+            if (strcmp(t_json_str(e, "part") ? t_json_str(e, "part") : "", "postgres") == 0 &&
+                strcmp(t_json_str(e, "host") ? t_json_str(e, "host") : "", host) == 0) {
+                snprintf(role, rcap, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
+                snprintf(state, scap, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
+            }
+        }
+    }
+    json_object_put(root);
+    free(out);
+    return took;
+}
+
 /* Under load, the new primary running without its standby. */
 static void failed_over(const char *lost)
 {
+    char other[16], role[32], state[64], lost_role[32], lost_state[64];
+    long slowest = 0, took;
     int v;
 
-    (void)lost;
+    snprintf(other, sizeof other, "%s", strcmp(lost, "pg1") == 0 ? "pg2" : "pg1");
+    /* Until the monitor has assigned it wait_primary (it may still be
+     * promoting when it first serves). */
+    for (int i = 0; i < 10; i++) {
+        took = status_of(other, role, sizeof role, state, sizeof state);
+        if (took > slowest)
+            slowest = took;
+        if (strcmp(role, "primary") == 0)
+            break;
+        t_sleep_ms(500);
+    }
+    status_of(lost, lost_role, sizeof lost_role, lost_state, sizeof lost_state);
+    diag("./dev status: %s %s (%s), %s %s (%s); the slowest answer took %.1f s", other, role, state, lost, lost_role,
+         lost_state, slowest / 1000.0);
+    ok(strcmp(role, "primary") == 0 && strstr(state, "wait_primary") && strcmp(lost_role, "primary") != 0,
+       "./dev status names %s the primary (%s), %s not (%s)", other, state, lost, lost_role);
+    ok(slowest < STATUS_MS, "./dev status answered within %d ms under the load (at most %ld)", STATUS_MS, slowest);
     v = wait_synchronous_standby(0);
     ok(v == 0, "/metrics reads concert_pg_synchronous_standby 0 while the primary has no standby (%d)", v);
     check_no_trust("after the failover");
@@ -171,7 +239,7 @@ int main(void)
     };
 
     f_require_ha();
-    plan(3 + F_FAILOVER_CHECKS + 5);
+    plan(3 + F_FAILOVER_CHECKS + 7);
     check_no_trust("after the start");
     {
         int v = synchronous_standby();
