@@ -209,12 +209,16 @@ ha_prepare() {
 
 # --- PostgreSQL: pg_auto_failover -------------------------------------------------
 
-# start_keeper HOST: pg_autoctl run (the monitor's or a node's keeper) in a
-# session of its own, so that killing the host's group kills its postgres.
+# start_keeper HOST: pg_autoctl run (the monitor's or a node's keeper)
+# under ha/supervise.sh, which starts it again a second after it dies (as
+# systemd does on a host, conf/systemd/concert-pg-autoctl.service), in a
+# session of its own: keeper.pid is the supervisor's, and killing that
+# group is the host dying (supervisor, keeper and postgres).
 start_keeper() {
     local h=$1
     pid_alive "$HA/$h/run/keeper.pid" && return 0
-    pgaf_bg "$h" setsid pg_autoctl run --pgdata "$HA/$h/pgdata" >>"$HA/$h/log/keeper.log" 2>&1 </dev/null
+    pgaf_bg "$h" setsid "$REPO/ha/supervise.sh" 1 pg_autoctl run --pgdata "$HA/$h/pgdata" \
+        >>"$HA/$h/log/keeper.log" 2>&1 </dev/null
     echo $! >"$HA/$h/run/keeper.pid"
 }
 
@@ -404,12 +408,34 @@ redis_primary_host() {
     return 0
 }
 
+# Seconds before a dead Redis is started again: longer than the Sentinels'
+# down-after-milliseconds (1 s here) and a failover, so a lost primary is
+# replaced first and comes back as a replica of the new one (the Sentinels
+# make it so). Started at once it would come back an empty primary before
+# they noticed, and its replica would copy the emptiness
+# (conf/systemd/concert-redis.service says the same for real hosts).
+HA_REDIS_RESTART_S=5
+
+# ha_redis_answers HOST: Redis on HOST answers within `wait` tenths of a second.
+ha_redis_answers() {
+    local i
+    for i in $(seq "$2"); do redis_at "$(ha_addr "$1")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
 # ha_start_redis HOST [PRIMARY_HOST]: Redis on HOST, a replica of
-# PRIMARY_HOST's when given. The password is in its config file, not on a
-# command line.
+# PRIMARY_HOST's when given, under ha/supervise.sh (started again
+# HA_REDIS_RESTART_S after it dies; when its supervisor runs, this waits
+# for that instead). The password is in its config file, not on a command
+# line. Its config says daemonize; the supervisor keeps it in the
+# foreground from the command line.
 ha_start_redis() {
     local h=$1 primary=${2:-} conf=$HA/$1/redis.conf
     pid_alive "$HA/$h/run/redis.pid" && return 0
+    if pid_alive "$HA/$h/run/redis-supervise.pid"; then
+        ha_redis_answers "$h" $(((HA_REDIS_RESTART_S + 10) * 10)) && return 0
+        die "redis on $h was not started again by its supervisor (see $HA/$h/log/)"
+    fi
     mkdir -p "$HA/$h/redis"
     {
         echo "bind $(ha_addr "$h")"
@@ -426,17 +452,19 @@ ha_start_redis() {
     } >"$conf"
     chown -R "$APP_USER:" "$conf" "$HA/$h/redis"
     chmod 600 "$conf"
-    on_host "$h" redis-server "$conf" || die "redis on $h did not start (see $HA/$h/log/redis.log)"
-    local i
-    for i in $(seq 50); do redis_at "$(ha_addr "$h")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-    die "redis on $h did not start (see $HA/$h/log/redis.log)"
+    on_host_bg "$h" setsid "$REPO/ha/supervise.sh" "$HA_REDIS_RESTART_S" redis-server "$conf" --daemonize no \
+        >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
+    echo $! >"$HA/$h/run/redis-supervise.pid"
+    ha_redis_answers "$h" 50 || die "redis on $h did not start (see $HA/$h/log/redis.log)"
 }
 
-# ha_start_sentinel HOST: a Sentinel on HOST. Its config file is written
-# once: Sentinel rewrites it with what it learns (the current primary).
+# ha_start_sentinel HOST: a Sentinel on HOST, under ha/supervise.sh
+# (started again a second after it dies). Its config file is written once:
+# Sentinel rewrites it with what it learns (the current primary).
 ha_start_sentinel() {
     local h=$1 conf=$HA/$1/sentinel.conf pw
     pid_alive "$HA/$h/run/sentinel.pid" && return 0
+    pid_alive "$HA/$h/run/sentinel-supervise.pid" && return 0
     pw=$(cat "$HA_SECRETS/redis.password")
     if [ ! -f "$conf" ]; then
         cat >"$conf" <<EOF
@@ -457,7 +485,9 @@ EOF
         chown "$APP_USER:" "$conf"
         chmod 600 "$conf"
     fi
-    on_host "$h" redis-sentinel "$conf" || die "sentinel on $h did not start (see $HA/$h/log/sentinel.log)"
+    on_host_bg "$h" setsid "$REPO/ha/supervise.sh" 1 redis-sentinel "$conf" --daemonize no \
+        >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
+    echo $! >"$HA/$h/run/sentinel-supervise.pid"
 }
 
 # redis_settled: the Sentinels agree on a primary, which answers as one
@@ -604,13 +634,15 @@ ha_stop_stack() {
         done
     done
     for f in $jobs; do wait "$f" || true; done
+    # The supervisors first (each stops its program and waits for it), so
+    # that none starts again what is being stopped.
     for h in $HA_SENTINEL_HOSTS $HA_REDIS_NODES; do
+        stop_pidfile "$HA/$h/run/sentinel-supervise.pid" -TERM
+        stop_pidfile "$HA/$h/run/redis-supervise.pid" -TERM
         stop_pidfile "$HA/$h/run/sentinel.pid" -TERM
         stop_pidfile "$HA/$h/run/redis.pid" -TERM
     done
-    for h in pg2 pg1 mon; do
-        [ -d "$HA/$h/pgdata" ] && pgaf "$h" pg_autoctl stop --pgdata "$HA/$h/pgdata" >/dev/null 2>&1 || true
-    done
+    # A keeper's supervisor hands TERM on: pg_autoctl stops its postgres.
     for h in pg2 pg1 mon; do stop_pidfile "$HA/$h/run/keeper.pid" -TERM -g; done
     # What is left in a host (a postgres whose keeper was killed) goes with it.
     ha_net_down

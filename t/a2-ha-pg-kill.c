@@ -29,7 +29,6 @@
 #include "faultlib.h"
 
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,57 +142,11 @@ static int wait_synchronous_standby(int want)
     return v;
 }
 
-/* ./dev status test --json: the role and state it gives host's PostgreSQL,
- * and the ms it took. */
-static long status_of(const char *host, char *role, size_t rcap, char *state, size_t scap)
-{
-    char cmd[700], *out = NULL;
-    size_t cap = 0, len = 0;
-    long t0 = f_now_ms(), took;
-    FILE *p;
-    struct json_object *root, *parts;
-
-    role[0] = state[0] = '\0';
-    snprintf(cmd, sizeof cmd, "'%s/dev' status test --json 2>/dev/null", getenv("CONCERT_REPO"));
-    p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    for (;;) {
-        char buf[4096];
-        size_t n = fread(buf, 1, sizeof buf, p);
-        char *grown;
-        if (n == 0)
-            break;
-        grown = realloc(out, cap = len + n + 1);
-        if (!grown)
-            break;
-        out = grown;
-        memcpy(out + len, buf, n);
-        len += n;
-        out[len] = '\0';
-    }
-    pclose(p);
-    took = f_now_ms() - t0;
-    root = out ? json_tokener_parse(out) : NULL;
-    if (root && json_object_object_get_ex(root, "parts", &parts)) {
-        for (size_t i = 0; i < json_object_array_length(parts); i++) {
-            struct json_object *e = json_object_array_get_idx(parts, i);
-            if (strcmp(t_json_str(e, "part") ? t_json_str(e, "part") : "", "postgres") == 0 &&
-                strcmp(t_json_str(e, "host") ? t_json_str(e, "host") : "", host) == 0) {
-                snprintf(role, rcap, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
-                snprintf(state, scap, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
-            }
-        }
-    }
-    json_object_put(root);
-    free(out);
-    return took;
-}
-
 /* Under load, the new primary running without its standby. */
 static void failed_over(const char *lost)
 {
-    char other[16], role[32], state[64], lost_role[32], lost_state[64];
+    char other[16];
+    struct f_ha_part now, lost_now;
     long slowest = 0, took;
     int v;
 
@@ -201,18 +154,18 @@ static void failed_over(const char *lost)
     /* Until the monitor has assigned it wait_primary (it may still be
      * promoting when it first serves). */
     for (int i = 0; i < 10; i++) {
-        took = status_of(other, role, sizeof role, state, sizeof state);
+        took = f_ha_status("postgres", other, &now);
         if (took > slowest)
             slowest = took;
-        if (strcmp(role, "primary") == 0)
+        if (strcmp(now.role, "primary") == 0)
             break;
         t_sleep_ms(500);
     }
-    status_of(lost, lost_role, sizeof lost_role, lost_state, sizeof lost_state);
-    diag("./dev status: %s %s (%s), %s %s (%s); the slowest answer took %.1f s", other, role, state, lost, lost_role,
-         lost_state, slowest / 1000.0);
-    ok(strcmp(role, "primary") == 0 && strstr(state, "wait_primary") && strcmp(lost_role, "primary") != 0,
-       "./dev status names %s the primary (%s), %s not (%s)", other, state, lost, lost_role);
+    f_ha_status("postgres", lost, &lost_now);
+    diag("./dev status: %s %s (%s), %s %s (%s); the slowest answer took %.1f s", other, now.role, now.state, lost,
+         lost_now.role, lost_now.state, slowest / 1000.0);
+    ok(strcmp(now.role, "primary") == 0 && strstr(now.state, "wait_primary") && strcmp(lost_now.role, "primary") != 0,
+       "./dev status names %s the primary (%s), %s not (%s)", other, now.state, lost, lost_now.role);
     ok(slowest < STATUS_MS, "./dev status answered within %d ms under the load (at most %ld)", STATUS_MS, slowest);
     v = wait_synchronous_standby(0);
     ok(v == 0, "/metrics reads concert_pg_synchronous_standby 0 while the primary has no standby (%d)", v);

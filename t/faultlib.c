@@ -29,6 +29,7 @@ static void skip_all(const char *why)
 
 #include <dirent.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -149,6 +150,56 @@ void f_require_ha(void)
         skip_all("a story of the several-hosts stack (./dev test --ha)");
     if (!getenv("CONCERT_VAR") || !getenv("CONCERT_REPO") || !getenv("CONCERT_PG"))
         skip_all("needs the ./dev test --ha stack (CONCERT_VAR, CONCERT_REPO)");
+}
+
+long f_ha_status(const char *part, const char *host, struct f_ha_part *out)
+{
+    char cmd[700], *text = NULL;
+    size_t len = 0;
+    long t0 = f_now_ms(), took;
+    FILE *p;
+    struct json_object *root, *parts;
+
+    memset(out, 0, sizeof *out);
+    snprintf(cmd, sizeof cmd, "'%s/dev' status test --json 2>/dev/null", getenv("CONCERT_REPO"));
+    fflush(stdout);
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    for (;;) {
+        char buf[4096], *grown;
+        size_t n = fread(buf, 1, sizeof buf, p);
+        if (n == 0)
+            break;
+        grown = realloc(text, len + n + 1);
+        if (!grown)
+            break;
+        text = grown;
+        memcpy(text + len, buf, n);
+        len += n;
+        text[len] = '\0';
+    }
+    pclose(p);
+    took = f_now_ms() - t0;
+    root = text ? json_tokener_parse(text) : NULL;
+    free(text);
+    if (!root || !json_object_object_get_ex(root, "parts", &parts)) {
+        json_object_put(root);
+        return -1;
+    }
+    for (size_t i = 0; i < json_object_array_length(parts); i++) {
+        struct json_object *e = json_object_array_get_idx(parts, i), *v;
+        const char *name = t_json_str(e, "part"), *on = t_json_str(e, "host");
+        if (!name || !on || strcmp(name, part) != 0 || strcmp(on, host) != 0)
+            continue;
+        snprintf(out->role, sizeof out->role, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
+        snprintf(out->state, sizeof out->state, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
+        snprintf(out->address, sizeof out->address, "%s", t_json_str(e, "address") ? t_json_str(e, "address") : "");
+        if (json_object_object_get_ex(e, "pid", &v) && json_object_is_type(v, json_type_int))
+            out->pid = (long)json_object_get_int64(v);
+    }
+    json_object_put(root);
+    return took;
 }
 
 long f_wait_health(const char *store, const char *want, long max_ms)
