@@ -249,11 +249,12 @@ pg_primary_host() {
 
 # Every PostgreSQL connection between hosts logs in with a SCRAM password
 # from a file, from the start: no pg_hba.conf entry ever trusts an address.
-# pg_autoctl is told `--auth scram-sha-256 --skip-pg-hba`: it never edits
-# pg_hba.conf (left to itself it adds a trusting entry for a node's
-# address on every failover and rejoin, whatever postgresql.auth_method
-# says), and the entries it would need are written here once, before
-# anything connects (ha_pg_hba_lines), for the formation's fixed
+# pg_autoctl is told `--skip-pg-hba` (it takes that or `--auth`, not both;
+# its configuration then says `hba_level = skip`, and its auth_method goes
+# unused): it never edits pg_hba.conf (left to itself it adds a trusting
+# entry for a node's address on every failover and rejoin, whatever
+# postgresql.auth_method says), and the entries it needs are written once,
+# before anything connects (ha_pg_hba_lines), for the formation's fixed
 # addresses. The passwords: pg_auto_failover's roles (its keepers to the
 # monitor as autoctl_node, the monitor's health checks as
 # pgautofailover_monitor, replication and pg_rewind as

@@ -82,8 +82,8 @@ static int keeper_role_without_password(void)
     return WEXITSTATUS(status);
 }
 
-/* The first entry of a host's pg_hba.conf that trusts an address (a host
- * line whose method is trust), into found; 0 when none. */
+/* The entries of a host's pg_hba.conf that trust an address (host lines
+ * whose method is trust), appended to found (" HOST: LINE;" each): how many. */
 static int hba_trusts(const char *host, char *found, size_t cap)
 {
     char path[600], line[512];
@@ -94,13 +94,13 @@ static int hba_trusts(const char *host, char *found, size_t cap)
     f = fopen(path, "r");
     if (!f)
         return 0;
-    while (!trusts && fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
         char type[16] = "", db[128], user[128], addr[128], method[32] = "";
+        size_t used = strlen(found);
         if (sscanf(line, "%15s %127s %127s %127s %31s", type, db, user, addr, method) == 5 &&
             strncmp(type, "host", 4) == 0 && strcmp(method, "trust") == 0) {
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(found, cap, "%s: %s", host, line);
-            trusts = 1;
+            snprintf(found + used, cap - used, " %s: %s %s %s %s %s;", host, type, db, user, addr, method);
+            trusts++;
         }
     }
     fclose(f);
@@ -110,12 +110,12 @@ static int hba_trusts(const char *host, char *found, size_t cap)
 static void check_no_trust(const char *when)
 {
     static const char *const hosts[] = {"mon", "pg1", "pg2"};
-    char found[600] = "";
-    int any = 0;
+    char found[2000] = "";
+    int n = 0;
 
-    for (size_t i = 0; i < sizeof hosts / sizeof *hosts && !any; i++)
-        any = hba_trusts(hosts[i], found, sizeof found);
-    ok(!any, "%s, no pg_hba.conf trusts an address%s%s", when, any ? ": " : "", found);
+    for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++)
+        n += hba_trusts(hosts[i], found, sizeof found);
+    ok(n == 0, "%s, no pg_hba.conf trusts an address%s%s", when, n ? ":" : "", found);
 }
 
 /* /metrics' concert_pg_synchronous_standby: 0 or 1, -1 when absent. */
