@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outcome.h"
+#include "pg_standby.h"
 #include "queue.h"
 #include "rds.h"
 #include "utc.h"
@@ -568,14 +569,15 @@ static int write_queue_gauges(FILE *out)
 }
 
 /* GET /metrics (admin key): the Prometheus text format. This host's
- * counters come from its shared file (metrics.h), the queues from Redis;
- * concert_metrics_complete says whether both could be read. */
+ * counters come from its shared file (metrics.h), the queues from Redis,
+ * the primary's standby from PostgreSQL (pg_standby.h);
+ * concert_metrics_complete says whether all could be read. */
 static void metrics(struct request *r)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *out;
-    int host, queues;
+    int host, queues, standby;
 
     if (require_admin(r) < 0)
         return;
@@ -586,9 +588,11 @@ static void metrics(struct request *r)
     }
     host = metrics_write(out);
     queues = write_queue_gauges(out);
-    fprintf(out, "# HELP concert_metrics_complete 1 when this host's counters and every queue could be read.\n"
+    standby = pg_standby_write_metrics(out);
+    fprintf(out, "# HELP concert_metrics_complete 1 when this host's counters, every queue and the PostgreSQL "
+                 "primary's standby could be read.\n"
                  "# TYPE concert_metrics_complete gauge\nconcert_metrics_complete %d\n",
-            host == 0 && queues == 0);
+            host == 0 && queues == 0 && standby == 0);
     if (fclose(out) != 0 || !text) {
         free(text);
         http_internal_error(r);

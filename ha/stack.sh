@@ -209,12 +209,16 @@ ha_prepare() {
 
 # --- PostgreSQL: pg_auto_failover -------------------------------------------------
 
-# start_keeper HOST: pg_autoctl run (the monitor's or a node's keeper) in a
-# session of its own, so that killing the host's group kills its postgres.
+# start_keeper HOST: pg_autoctl run (the monitor's or a node's keeper)
+# under ha/supervise.sh, which starts it again a second after it dies (as
+# systemd does on a host, conf/systemd/concert-pg-autoctl.service), in a
+# session of its own: keeper.pid is the supervisor's, and killing that
+# group is the host dying (supervisor, keeper and postgres).
 start_keeper() {
     local h=$1
     pid_alive "$HA/$h/run/keeper.pid" && return 0
-    pgaf_bg "$h" setsid pg_autoctl run --pgdata "$HA/$h/pgdata" >>"$HA/$h/log/keeper.log" 2>&1 </dev/null
+    pgaf_bg "$h" setsid "$REPO/ha/supervise.sh" 1 pg_autoctl run --pgdata "$HA/$h/pgdata" \
+        >>"$HA/$h/log/keeper.log" 2>&1 </dev/null
     echo $! >"$HA/$h/run/keeper.pid"
 }
 
@@ -243,115 +247,151 @@ pg_primary_host() {
         2>/dev/null || true
 }
 
+# Every PostgreSQL connection between hosts logs in with a SCRAM password
+# from a file, from the start: no pg_hba.conf entry ever trusts an address.
+# pg_autoctl is told `--skip-pg-hba` (it takes that or `--auth`, not both;
+# its configuration then says `hba_level = skip`, and its auth_method goes
+# unused): it never edits pg_hba.conf (left to itself it adds a trusting
+# entry for a node's address on every failover and rejoin, whatever
+# postgresql.auth_method says), and the entries it needs are written once,
+# before anything connects (ha_pg_hba_lines), for the formation's fixed
+# addresses. The passwords: pg_auto_failover's roles (its keepers to the
+# monitor as autoctl_node, the monitor's health checks as
+# pgautofailover_monitor, replication and pg_rewind as
+# pgautofailover_replicator) share one, read by the keepers and servers
+# from HOME's .pgpass; the app's role has its own, in the app hosts'
+# passfile.
+ha_pgaf_pgpass() {
+    local pw
+    pw=$(cat "$HA_SECRETS/pgaf.password")
+    printf '*:*:*:%s:%s\n' autoctl_node "$pw" pgautofailover_monitor "$pw" pgautofailover_replicator "$pw" \
+        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_PGAF/.pgpass"
+    chown "$APP_USER:" "$HA_PGAF/.pgpass"
+    chmod 600 "$HA_PGAF/.pgpass"
+}
+
+# ha_pg_hba_lines HOST: the entries HOST's pg_hba.conf gets for the other
+# hosts. The monitor: the keepers (and its own). A data node: replication
+# and pg_rewind (which logs in to `postgres`) from either data node, the
+# monitor's health checks, and the app's role from the app hosts and the
+# machine (migrations, tests).
+ha_pg_hba_lines() {
+    local h a
+    echo "# concert: every host logs in with a password (ha/stack.sh)"
+    if [ "$1" = mon ]; then
+        for h in mon $HA_PG_NODES; do echo "host pg_auto_failover autoctl_node $(ha_addr "$h")/32 scram-sha-256"; done
+        return 0
+    fi
+    for h in $HA_PG_NODES; do
+        a=$(ha_addr "$h")/32
+        echo "host replication pgautofailover_replicator $a scram-sha-256"
+        echo "host postgres,concert pgautofailover_replicator $a scram-sha-256"
+    done
+    echo "host all pgautofailover_monitor $(ha_addr mon)/32 scram-sha-256"
+    for h in $HA_APPS; do echo "host concert $APP_USER $(ha_addr "$h")/32 scram-sha-256"; done
+    echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
+}
+
+# ha_initdb HOST: a cluster for HOST whose own socket is trusted (the
+# keeper, ./dev) and whose every TCP entry asks for a password.
+ha_initdb() {
+    local h=$1 sock=$HA/pgsock
+    [ "$h" = mon ] && sock=$HA/mon/sock
+    pgaf "$h" initdb -D "$HA/$h/pgdata" --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 \
+        >"$HA/$h/log/initdb.log" 2>&1 || die "initdb on $h failed (see $HA/$h/log/initdb.log)"
+    ha_pg_hba_lines "$h" >>"$HA/$h/pgdata/pg_hba.conf"
+    if [ "$h" = mon ]; then
+        printf "unix_socket_directories = '%s'\nlisten_addresses = '%s'\n" "$sock" "$(ha_addr mon)"
+        # The monitor's fast health checks (conf/pg_auto_failover-monitor.conf
+        # says why, and why not on real hosts).
+        cat "$REPO/conf/pg_auto_failover-monitor.conf"
+    else
+        printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$sock"
+    fi >>"$HA/$h/pgdata/postgresql.conf"
+}
+
+# ha_sql HOST DB: SQL from stdin on HOST's server, through its socket
+# (passwords go in on stdin, never on a command line).
+ha_sql() {
+    pgaf "$1" psql -p "$(ha_pg_port "$1")" -d "$2" -qX -v ON_ERROR_STOP=1 -f - >/dev/null
+}
+
+# wait_pg_node HOST STATE: until the monitor reads STATE as HOST's reported state.
+wait_pg_node() {
+    local i
+    for i in $(seq 240); do
+        [ "$(monitor_sql "SELECT reportedstate FROM pgautofailover.node WHERE nodename = '$1'" 2>/dev/null)" = "$2" ] &&
+            return 0
+        sleep 0.5
+    done
+    die "PostgreSQL on $1 did not reach $2 in 2 minutes (see $HA/$1/log/keeper.log)"
+}
+
 ha_start_postgres() {
-    local bin h mon
+    local bin h mon pw
     bin=$(pg_bin) || die "PostgreSQL server binaries not found"
     mon=$(ha_addr mon)
+    pw=$(cat "$HA_SECRETS/pgaf.password")
+    ha_pgaf_pgpass
     if [ ! -f "$HA/mon/pgdata/PG_VERSION" ]; then
         say "pg_auto_failover monitor on mon ($mon:5432)"
         mkdir -p "$HA/mon/sock"
         chown "$APP_USER:" "$HA/mon/sock"
-        pgaf mon initdb -D "$HA/mon/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/mon/log/initdb.log" 2>&1 ||
-            die "initdb of the monitor failed (see $HA/mon/log/initdb.log)"
-        # The monitor's fast health checks (conf/pg_auto_failover-monitor.conf
-        # says why, and why not on real hosts).
-        {
-            printf "unix_socket_directories = '%s'\nlisten_addresses = '%s'\n" "$HA/mon/sock" "$mon"
-            cat "$REPO/conf/pg_auto_failover-monitor.conf"
-        } >>"$HA/mon/pgdata/postgresql.conf"
+        ha_initdb mon
         pgaf mon pg_autoctl create monitor --pgdata "$HA/mon/pgdata" --pgport 5432 --hostname "$mon" \
-            --auth trust --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
+            --skip-pg-hba --no-ssl --pgctl "$bin/pg_ctl" >>"$HA/mon/log/keeper.log" 2>&1 ||
             die "the monitor was not made (see $HA/mon/log/keeper.log)"
         pgaf mon pg_autoctl config set --pgdata "$HA/mon/pgdata" postgresql.listen_addresses "$mon" >/dev/null
     fi
     start_keeper mon
     local i
     for i in $(seq 60); do monitor_sql "SELECT 1" >/dev/null 2>&1 && break; sleep 0.5; done
+    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE autoctl_node PASSWORD '%s';\n" "$pw" |
+        ha_sql mon pg_auto_failover
     for h in $HA_PG_NODES; do
         if [ ! -f "$HA/$h/pgdata/PG_VERSION" ]; then
             say "PostgreSQL on $h ($(ha_addr "$h"):$(ha_pg_port "$h"))"
-            # The first node is made here (its socket folder is ours); the
-            # second is a base backup of the first, settings included.
-            if [ "$h" = pg1 ]; then
-                pgaf pg1 initdb -D "$HA/pg1/pgdata" -A trust -E UTF8 --locale=C.UTF-8 >"$HA/pg1/log/initdb.log" 2>&1 ||
-                    die "initdb of pg1 failed (see $HA/pg1/log/initdb.log)"
-                printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$HA/pgsock" \
-                    >>"$HA/pg1/pgdata/postgresql.conf"
-            fi
+            # The first node is made here (its socket folder and its
+            # pg_hba.conf are ours); the second is a base backup of the
+            # first, settings and pg_hba.conf included.
+            [ "$h" = pg1 ] && ha_initdb pg1
             pgaf "$h" pg_autoctl create postgres --pgdata "$HA/$h/pgdata" --pgport "$(ha_pg_port "$h")" \
                 --hostname "$(ha_addr "$h")" --listen "$(ha_addr "$h")" --name "$h" \
                 --monitor "postgres://autoctl_node@$mon:5432/pg_auto_failover?sslmode=disable" \
-                --auth trust --no-ssl --dbname concert --pgctl "$bin/pg_ctl" >>"$HA/$h/log/keeper.log" 2>&1 ||
+                --skip-pg-hba --no-ssl --dbname concert --pgctl "$bin/pg_ctl" \
+                >>"$HA/$h/log/keeper.log" 2>&1 ||
                 die "PostgreSQL on $h was not made (see $HA/$h/log/keeper.log)"
             pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" timeout.network_partition_timeout 3 >/dev/null
+            pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" replication.password "$pw" >/dev/null
         fi
         start_keeper "$h"
+        if [ "$h" = pg1 ] && [ -z "$(pg_primary_host)" ]; then
+            # The standby's base backup and the monitor's health checks
+            # log in with these: set before the second node is made.
+            wait_pg_node pg1 single
+            for i in $(seq 60); do
+                pgaf pg1 psql -p "$(ha_pg_port pg1)" -d concert -qAtXc "SELECT 1" >/dev/null 2>&1 && break
+                sleep 0.5
+            done
+            printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';
+                    ALTER ROLE pgautofailover_replicator PASSWORD '%s'; ALTER ROLE pgautofailover_monitor PASSWORD '%s';\n" \
+                "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" "$pw" "$pw" | ha_sql pg1 concert
+        fi
     done
-    wait_pg_settled
-    ha_pg_passwords
-}
-
-# Every PostgreSQL connection between hosts logs in with a SCRAM password
-# from a file. The app's role: from the app hosts and from this machine
-# (migrations, tests), with the app hosts' passfile. pg_auto_failover's own
-# (its keepers to the monitor as autoctl_node, the monitor's health checks
-# as pgautofailover_monitor, the standby's replication as
-# pgautofailover_replicator): pg_autoctl cannot be given the replication
-# password before the standby's first base backup, so the formation is made
-# trusting its hosts' addresses and then moved to passwords here: the
-# roles get one, the keepers and servers read it from HOME's .pgpass, and
-# the entries pg_autoctl wrote for the hosts' addresses ask for it.
-ha_pg_passwords() {
-    local h primary pw
-    pw=$(cat "$HA_SECRETS/pgaf.password")
-    printf '*:*:*:%s:%s\n' autoctl_node "$pw" pgautofailover_monitor "$pw" pgautofailover_replicator "$pw" \
-        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_PGAF/.pgpass"
-    chown "$APP_USER:" "$HA_PGAF/.pgpass"
-    chmod 600 "$HA_PGAF/.pgpass"
-    primary=$(pg_primary_host)
-    [ -n "$primary" ] || die "PostgreSQL has no primary"
-    # Passwords go in on stdin, not on a command line.
-    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE autoctl_node PASSWORD '%s';\n" "$pw" |
-        pgaf mon psql -p 5432 -d pg_auto_failover -qX -v ON_ERROR_STOP=1 -f - >/dev/null
-    printf "SET password_encryption = 'scram-sha-256'; ALTER ROLE %s PASSWORD '%s';
-            ALTER ROLE pgautofailover_replicator PASSWORD '%s'; ALTER ROLE pgautofailover_monitor PASSWORD '%s';\n" \
-        "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" "$pw" "$pw" |
-        pgaf "$primary" psql -p "$(ha_pg_port "$primary")" -d concert -qX -v ON_ERROR_STOP=1 -f - >/dev/null
-    for h in $HA_PG_NODES; do
-        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" replication.password "$pw" >/dev/null
-    done
-    # The entries pg_autoctl adds from now on (a node rejoining) ask too.
-    for h in mon $HA_PG_NODES; do
-        pgaf "$h" pg_autoctl config set --pgdata "$HA/$h/pgdata" postgresql.auth_method scram-sha-256 >/dev/null
-    done
-    # A keeper may restart its server on the new setting: settle first.
     wait_pg_settled
     ha_pg_hba
 }
 
-# ha_pg_hba: the entries for the hosts' addresses ask for a password (those
-# pg_autoctl wrote trusting, before ha_pg_passwords, or since), and the app
-# hosts may log in as the app's role. Run again after a node rejoins.
+# ha_pg_hba: checks that no host's pg_hba.conf trusts an address (only the
+# servers' own sockets are trusted); ./dev fault heal runs it again.
 ha_pg_hba() {
     local h hba
     for h in mon $HA_PG_NODES; do
         hba=$HA/$h/pgdata/pg_hba.conf
         [ -f "$hba" ] || continue
-        # pg_autoctl's entries for the hosts' addresses: a password from now on.
-        sed -i -E "/^host(ssl)?[[:space:]].*[[:space:]]${HA_NET//./\\.}\.[0-9]+\/[0-9]+[[:space:]]+trust([[:space:]]+#.*)?\$/s/[[:space:]]trust([[:space:]]+#.*)?\$/ scram-sha-256\\1/" "$hba"
-        if [ "$h" != mon ] && ! grep -q '^# concert: the app' "$hba"; then
-            {
-                echo "# concert: the app hosts and the machine, with the app's password"
-                echo "host concert $APP_USER $(ha_addr app1)/32 scram-sha-256"
-                echo "host concert $APP_USER $(ha_addr app2)/32 scram-sha-256"
-                echo "host concert $APP_USER $HA_NET.1/32 scram-sha-256"
-            } >>"$hba"
+        if grep -E '^[[:space:]]*host' "$hba" | grep -Eq '[[:space:]]trust([[:space:]]|$)'; then
+            die "$h trusts an address: $hba"
         fi
-        if grep -E "^host.*${HA_NET//./\\.}\.[0-9]+/[0-9]+[[:space:]]+trust([[:space:]]|\$)" "$hba" >/dev/null; then
-            die "$h still trusts an address: $hba"
-        fi
-        # A server that is (re)starting reads the file as it comes up.
-        pgaf "$h" pg_ctl -D "$HA/$h/pgdata" reload >/dev/null 2>&1 || true
     done
 }
 
@@ -369,12 +409,34 @@ redis_primary_host() {
     return 0
 }
 
+# Seconds before a dead Redis is started again: longer than the Sentinels'
+# down-after-milliseconds (1 s here) and a failover, so a lost primary is
+# replaced first and comes back as a replica of the new one (the Sentinels
+# make it so). Started at once it would come back an empty primary before
+# they noticed, and its replica would copy the emptiness
+# (conf/systemd/concert-redis.service says the same for real hosts).
+HA_REDIS_RESTART_S=5
+
+# ha_redis_answers HOST: Redis on HOST answers within `wait` tenths of a second.
+ha_redis_answers() {
+    local i
+    for i in $(seq "$2"); do redis_at "$(ha_addr "$1")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    return 1
+}
+
 # ha_start_redis HOST [PRIMARY_HOST]: Redis on HOST, a replica of
-# PRIMARY_HOST's when given. The password is in its config file, not on a
-# command line.
+# PRIMARY_HOST's when given, under ha/supervise.sh (started again
+# HA_REDIS_RESTART_S after it dies; when its supervisor runs, this waits
+# for that instead). The password is in its config file, not on a command
+# line. Its config says daemonize; the supervisor keeps it in the
+# foreground from the command line.
 ha_start_redis() {
     local h=$1 primary=${2:-} conf=$HA/$1/redis.conf
     pid_alive "$HA/$h/run/redis.pid" && return 0
+    if pid_alive "$HA/$h/run/redis-supervise.pid"; then
+        ha_redis_answers "$h" $(((HA_REDIS_RESTART_S + 10) * 10)) && return 0
+        die "redis on $h was not started again by its supervisor (see $HA/$h/log/)"
+    fi
     mkdir -p "$HA/$h/redis"
     {
         echo "bind $(ha_addr "$h")"
@@ -391,17 +453,19 @@ ha_start_redis() {
     } >"$conf"
     chown -R "$APP_USER:" "$conf" "$HA/$h/redis"
     chmod 600 "$conf"
-    on_host "$h" redis-server "$conf" || die "redis on $h did not start (see $HA/$h/log/redis.log)"
-    local i
-    for i in $(seq 50); do redis_at "$(ha_addr "$h")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-    die "redis on $h did not start (see $HA/$h/log/redis.log)"
+    on_host_bg "$h" setsid "$REPO/ha/supervise.sh" "$HA_REDIS_RESTART_S" redis-server "$conf" --daemonize no \
+        >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
+    echo $! >"$HA/$h/run/redis-supervise.pid"
+    ha_redis_answers "$h" 50 || die "redis on $h did not start (see $HA/$h/log/redis.log)"
 }
 
-# ha_start_sentinel HOST: a Sentinel on HOST. Its config file is written
-# once: Sentinel rewrites it with what it learns (the current primary).
+# ha_start_sentinel HOST: a Sentinel on HOST, under ha/supervise.sh
+# (started again a second after it dies). Its config file is written once:
+# Sentinel rewrites it with what it learns (the current primary).
 ha_start_sentinel() {
     local h=$1 conf=$HA/$1/sentinel.conf pw
     pid_alive "$HA/$h/run/sentinel.pid" && return 0
+    pid_alive "$HA/$h/run/sentinel-supervise.pid" && return 0
     pw=$(cat "$HA_SECRETS/redis.password")
     if [ ! -f "$conf" ]; then
         cat >"$conf" <<EOF
@@ -422,7 +486,9 @@ EOF
         chown "$APP_USER:" "$conf"
         chmod 600 "$conf"
     fi
-    on_host "$h" redis-sentinel "$conf" || die "sentinel on $h did not start (see $HA/$h/log/sentinel.log)"
+    on_host_bg "$h" setsid "$REPO/ha/supervise.sh" 1 redis-sentinel "$conf" --daemonize no \
+        >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
+    echo $! >"$HA/$h/run/sentinel-supervise.pid"
 }
 
 # redis_settled: the Sentinels agree on a primary, which answers as one
@@ -450,13 +516,36 @@ ha_start_redis_all() {
 
 # --- the app hosts and the balancer -----------------------------------------------
 
+# ha_app_firewall HOST: only lb reaches the responders' ports on an app
+# host. A FastCGI peer chooses every parameter, REMOTE_ADDR (the key of the
+# per-address login limit) among them, and skips lb's limits: anyone else
+# gets a reset. The responders also serve no peer but lb themselves
+# (libfcgi's FCGI_WEB_SERVER_ADDRS, in ha_start_app), should this table
+# be lost.
+ha_app_firewall() {
+    local h=$1 first last
+    first=$(ha_group_port "${GROUPS_ALL%% *}")
+    last=$(ha_group_port "${GROUPS_ALL##* }")
+    ip netns exec "$(ha_ns "$h")" nft delete table inet concert_app 2>/dev/null || true
+    ip netns exec "$(ha_ns "$h")" nft -f - <<EOF
+table inet concert_app {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport $first-$last ip saddr != $(ha_addr lb) reject with tcp reset
+    }
+}
+EOF
+}
+
 ha_start_app() {
     local h=$1 g pidf addr
     addr=$(ha_addr "$h")
+    ha_app_firewall "$h"
     for g in $GROUPS_ALL; do
         pidf=$HA/$h/run/$g.pid
         pid_alive "$pidf" && continue
-        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
+        on_host_bg "$h" env CONCERT_CONF="$HA/$h/concert.conf" FCGI_WEB_SERVER_ADDRS="$(ha_addr lb)" \
+            setsid spawn-fcgi -n -a "$addr" -p "$(ha_group_port "$g")" -- \
             /usr/bin/multiwatch -f "$CHILDREN" -s TERM -- "$BUILD/fcgi/concert-$g" \
             >>"$HA/$h/log/$g.requests.log" 2>>"$HA/$h/log/$g.log" </dev/null
         echo $! >"$pidf"
@@ -546,13 +635,15 @@ ha_stop_stack() {
         done
     done
     for f in $jobs; do wait "$f" || true; done
+    # The supervisors first (each stops its program and waits for it), so
+    # that none starts again what is being stopped.
     for h in $HA_SENTINEL_HOSTS $HA_REDIS_NODES; do
+        stop_pidfile "$HA/$h/run/sentinel-supervise.pid" -TERM
+        stop_pidfile "$HA/$h/run/redis-supervise.pid" -TERM
         stop_pidfile "$HA/$h/run/sentinel.pid" -TERM
         stop_pidfile "$HA/$h/run/redis.pid" -TERM
     done
-    for h in pg2 pg1 mon; do
-        [ -d "$HA/$h/pgdata" ] && pgaf "$h" pg_autoctl stop --pgdata "$HA/$h/pgdata" >/dev/null 2>&1 || true
-    done
+    # A keeper's supervisor hands TERM on: pg_autoctl stops its postgres.
     for h in pg2 pg1 mon; do stop_pidfile "$HA/$h/run/keeper.pid" -TERM -g; done
     # What is left in a host (a postgres whose keeper was killed) goes with it.
     ha_net_down
@@ -577,9 +668,15 @@ ha_cmd_up() {
 
 # --- status ------------------------------------------------------------------------
 
-# ha_status JSON: one line or object per part, host by host.
+# ha_status JSON: one line or object per part, host by host. PostgreSQL's
+# roles are the monitor's: the node it has assigned a primary's state
+# (`primary`, or `wait_primary` while it commits without its standby) is
+# the primary, whatever the other still reports. Quick under load: one
+# query to the monitor, one to a Sentinel, the health check meanwhile, and
+# the pid files read without starting a program per part.
 ha_status() {
-    local json=$1 first=1 h g pid pg_primary redis_primary role state
+    local json=$1 first=1 h g redis_primary role state pgrows line name goal reported tmp
+    local -A pg_goal=() pg_reported=()
     part() {   # name host role address pid state
         if [ "$json" = 1 ]; then
             [ $first = 1 ] || printf ',\n'
@@ -590,54 +687,80 @@ ha_status() {
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
         fi
     }
-    pidof_file() { pid_alive "$1" && cat "$1"; }
-    link_state() { [ "$(cat "/sys/class/net/$(ha_ns "$1")/operstate" 2>/dev/null)" = up ] && echo running || echo cut; }
-    pg_primary=$(pg_primary_host)
+    # PID: the live pid in pid file $1, or empty.
+    pid_in() {
+        local p= st=
+        PID=
+        [ -f "$1" ] && read -r p <"$1" 2>/dev/null || return 0
+        case $p in ""|*[!0-9]*) return 0 ;; esac
+        [ -r "/proc/$p/stat" ] && read -r st <"/proc/$p/stat" 2>/dev/null || return 0
+        st=${st##*) }
+        [ "${st%% *}" = Z ] || PID=$p
+    }
+    running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
+    tmp=$(mktemp)
+    [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
+    pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||
+             true)
+    while read -r name goal reported; do
+        [ -n "$name" ] || continue
+        pg_goal[$name]=$goal
+        pg_reported[$name]=$reported
+    done <<<"$pgrows"
     redis_primary=$(redis_primary_host)
     [ "$json" = 1 ] && printf '{"stack": "%s", "hosts": true, "parts": [\n' "$VAR" ||
         echo "stack: $VAR (several hosts)"
     for h in $HA_HOSTS; do
-        state=$(link_state "$h")
-        [ "$state" = cut ] && part link "$h" link "$(ha_addr "$h")" "" cut
+        read -r state <"/sys/class/net/$(ha_ns "$h")/operstate" 2>/dev/null || state=
+        [ "$state" = up ] || part link "$h" link "$(ha_addr "$h")" "" cut
     done
-    pid=$(pidof_file "$HA/mon/run/keeper.pid" || true)
-    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    pid_in "$HA/mon/run/keeper.pid"
+    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$(running_or_stopped)"
     for h in $HA_PG_NODES; do
-        pid=$(pidof_file "$HA/$h/run/keeper.pid" || true)
-        role=standby
-        [ "$h" = "$pg_primary" ] && role=primary
-        state=$(monitor_sql "SELECT reportedstate FROM pgautofailover.node WHERE nodename = '$h'" 2>/dev/null || true)
-        [ -n "$pid" ] || state=stopped
-        part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$pid" "${state:-unknown}"
+        pid_in "$HA/$h/run/keeper.pid"
+        goal=${pg_goal[$h]:-}
+        case $goal in
+        single|primary|wait_primary|join_primary|apply_settings) role=primary ;;
+        prepare_promotion|stop_replication) role=promoting ;;
+        draining|demote_timeout|demoted) role=demoted ;;
+        maintenance|prepare_maintenance|wait_maintenance) role=maintenance ;;
+        "") role=unknown ;;
+        *) role=standby ;;
+        esac
+        state=${pg_reported[$h]:-unknown}
+        [ -z "$goal" ] || [ "$goal" = "$state" ] || state="$state, to $goal"
+        [ -n "$PID" ] || state=stopped
+        part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$PID" "$state"
     done
     for h in $HA_REDIS_NODES; do
-        pid=$(pidof_file "$HA/$h/run/redis.pid" || true)
+        pid_in "$HA/$h/run/redis.pid"
         role=replica
         [ "$h" = "$redis_primary" ] && role=primary
-        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$PID" "$(running_or_stopped)"
     done
     for h in $HA_SENTINEL_HOSTS; do
-        pid=$(pidof_file "$HA/$h/run/sentinel.pid" || true)
-        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+        pid_in "$HA/$h/run/sentinel.pid"
+        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$PID" "$(running_or_stopped)"
     done
     for h in $HA_APPS; do
         for g in $GROUPS_ALL; do
-            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
-            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$pid" \
-                "$([ -n "$pid" ] && echo running || echo stopped)"
+            pid_in "$HA/$h/run/$g.pid"
+            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$PID" "$(running_or_stopped)"
         done
         for g in relay cron-loop; do
-            pid=$(pidof_file "$HA/$h/run/$g.pid" || true)
-            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+            pid_in "$HA/$h/run/$g.pid"
+            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$PID" "$(running_or_stopped)"
         done
     done
-    pid=$(pidof_file "$HA/lb/run/nginx.pid" || true)
-    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$pid" "$([ -n "$pid" ] && echo running || echo stopped)"
+    pid_in "$HA/lb/run/nginx.pid"
+    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$(running_or_stopped)"
     if [ "$json" = 1 ]; then
         printf '\n]}\n'
     else
-        printf '  %-8s %s\n' health "$(curl -sS -m 3 "http://127.0.0.1:$FRONT_PORT/healthz" 2>&1 || true)"
+        wait
+        printf '  %-8s %s\n' health "$(cat "$tmp")"
     fi
+    rm -f "$tmp"
 }
 
 # --- faults ---------------------------------------------------------------------------
@@ -658,6 +781,7 @@ usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
   pg-kill      kill -9 the PostgreSQL primary's host: keeper, postgres and all
                (pg_auto_failover promotes the standby)
   app1-cut     take app1's link down (the balancer routes around it)
+  app2-cut     the same for app2
   redis-cut    take the Redis primary's link down, leaving it running
   lb-stop      stop lb's nginx
   heal         every link up, every stopped part started again (a killed
@@ -681,9 +805,9 @@ EOF
         kill -9 -- "-$(cat "$HA/$h/run/keeper.pid")"
         echo "$h"
         ;;
-    app1-cut)
-        ip link set "$(ha_ns app1)" down
-        echo app1
+    app1-cut|app2-cut)
+        ip link set "$(ha_ns "${name%-cut}")" down
+        echo "${name%-cut}"
         ;;
     redis-cut)
         h=$(redis_primary_host)
@@ -741,6 +865,11 @@ ha_cmd_test() {
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
     export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1
+    # The stories' own looks at the hosts: app addresses, the responders'
+    # first port, and the hosts' network namespaces (PREFIX + host name).
+    export CONCERT_HA_APP1 CONCERT_HA_APP2 CONCERT_HA_NETNS_PREFIX CONCERT_HA_FCGI_PORT
+    CONCERT_HA_APP1=$(ha_addr app1) CONCERT_HA_APP2=$(ha_addr app2) CONCERT_HA_NETNS_PREFIX=$HA_TAG-
+    CONCERT_HA_FCGI_PORT=$(ha_group_port "${GROUPS_ALL%% *}")
     [ -n "$only" ] || only=$(ls t/a*.c | sed 's/\.c$/.t/' | tr '\n' ' ')
     say "several-hosts tests (http://127.0.0.1:$FRONT_PORT, lb at $(ha_addr lb))"
     # Verbose: each story prints what clients saw (its figures).

@@ -44,6 +44,8 @@
 /* How often the markers (below) are looked at. */
 #define MARKER_EVERY_MS 1000
 #define RETAIN_MS 86400000LL
+/* How long the server lets the relay's transaction sit idle (pg_ready). */
+#define RELAY_IDLE_TX_MS 4000
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
@@ -112,6 +114,24 @@ static int pg_ready(void)
         pg_forget();
         return -1;
     }
+    /* A relay whose host is cut off mid-claim leaves its backend idle in
+     * the transaction that holds the outbox's advisory lock and its rows:
+     * no relay could publish until TCP gave up on the host, minutes or
+     * hours later. The server ends such a transaction after a few idle
+     * seconds, and notices a silent peer through keepalives, or unacked
+     * data, within seconds; the other relay then takes over. A claim whose
+     * XADDs outlast that gives up the same way: its rows stay unsent and
+     * are published again, with the same eventIds. */
+    res = PQexec(pg, "SET idle_in_transaction_session_timeout = '" TEXT(RELAY_IDLE_TX_MS) "ms';"
+                     " SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
+                     " SET tcp_keepalives_count = 2; SET tcp_user_timeout = " TEXT(RELAY_IDLE_TX_MS));
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        log_error("the relay's session settings: %s", PQerrorMessage(pg));
+        PQclear(res);
+        pg_forget();
+        return -1;
+    }
+    PQclear(res);
     res = PQexec(pg, "LISTEN outbox");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         log_error("LISTEN outbox: %s", PQerrorMessage(pg));

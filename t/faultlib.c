@@ -29,6 +29,7 @@ static void skip_all(const char *why)
 
 #include <dirent.h>
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -151,6 +152,56 @@ void f_require_ha(void)
         skip_all("needs the ./dev test --ha stack (CONCERT_VAR, CONCERT_REPO)");
 }
 
+long f_ha_status(const char *part, const char *host, struct f_ha_part *out)
+{
+    char cmd[700], *text = NULL;
+    size_t len = 0;
+    long t0 = f_now_ms(), took;
+    FILE *p;
+    struct json_object *root, *parts;
+
+    memset(out, 0, sizeof *out);
+    snprintf(cmd, sizeof cmd, "'%s/dev' status test --json 2>/dev/null", getenv("CONCERT_REPO"));
+    fflush(stdout);
+    p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    for (;;) {
+        char buf[4096], *grown;
+        size_t n = fread(buf, 1, sizeof buf, p);
+        if (n == 0)
+            break;
+        grown = realloc(text, len + n + 1);
+        if (!grown)
+            break;
+        text = grown;
+        memcpy(text + len, buf, n);
+        len += n;
+        text[len] = '\0';
+    }
+    pclose(p);
+    took = f_now_ms() - t0;
+    root = text ? json_tokener_parse(text) : NULL;
+    free(text);
+    if (!root || !json_object_object_get_ex(root, "parts", &parts)) {
+        json_object_put(root);
+        return -1;
+    }
+    for (size_t i = 0; i < json_object_array_length(parts); i++) {
+        struct json_object *e = json_object_array_get_idx(parts, i), *v;
+        const char *name = t_json_str(e, "part"), *on = t_json_str(e, "host");
+        if (!name || !on || strcmp(name, part) != 0 || strcmp(on, host) != 0)
+            continue;
+        snprintf(out->role, sizeof out->role, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
+        snprintf(out->state, sizeof out->state, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
+        snprintf(out->address, sizeof out->address, "%s", t_json_str(e, "address") ? t_json_str(e, "address") : "");
+        if (json_object_object_get_ex(e, "pid", &v) && json_object_is_type(v, json_type_int))
+            out->pid = (long)json_object_get_int64(v);
+    }
+    json_object_put(root);
+    return took;
+}
+
 long f_wait_health(const char *store, const char *want, long max_ms)
 {
     long start = f_now_ms();
@@ -169,9 +220,9 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
 {
     struct f_load L;
     char host[64] = "", other[64], expect[160], healed[256] = "", line[512], name[64];
-    long begin, end, took, lost = 0;
+    long begin, end, took, lost = 0, heal_ms;
     size_t n;
-    int ok_fault;
+    int ok_fault, healed_ok;
 
     snprintf(name, sizeof name, "ha-%s", s->fault);
     snprintf(line, sizeof line, "load of %d clients started", clients);
@@ -187,6 +238,8 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     took = f_wait_health(s->health, "ok", s->wait_ms);
     end = f_load_ms(&L);
     diag("a new %s primary served %.1f s after the fault (on %s)", s->store, (end - begin) / 1000.0, host);
+    if (s->failed_over)
+        s->failed_over(host);
     t_sleep_ms(3000);
     /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over. */
     snprintf(other, sizeof other, "%s", host);
@@ -195,9 +248,13 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
         other[n - 1] = other[n - 1] == '1' ? '2' : '1';
     snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
     /* heal waits until the primary has its replica connected: the old one. */
-    report(took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect),
-           "the replica was promoted, and the old primary's host is back as its replica");
-    diag("%s", healed);
+    heal_ms = f_now_ms();
+    healed_ok = took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect);
+    heal_ms = f_now_ms() - heal_ms;
+    report(healed_ok, "the replica was promoted, and the old primary's host is back as its replica");
+    diag("%s (the heal took %.1f s)", healed, heal_ms / 1000.0);
+    if (s->healed)
+        s->healed(host, heal_ms);
     t_sleep_ms(1000);
     f_load_stop(&L);
 

@@ -111,6 +111,15 @@ void f_require_ha(void);
 /* ./dev fault test NAME: the exit status; the first line it printed (the
  * host it acted on, or what heal found) in out. */
 int f_ha_fault(const char *name, char *out, size_t cap);
+/* One part of `./dev status test --json` (its fields; empty when absent). */
+struct f_ha_part {
+    char role[32], state[64], address[64];
+    long pid;              /* 0: none */
+};
+/* Runs ./dev status test --json and fills out with the part named `part`
+ * ("postgres", "redis", "sentinel", ...) on `host`: the ms it took, or -1
+ * when it gave nothing to read. */
+long f_ha_status(const char *part, const char *host, struct f_ha_part *out);
 /* Polls /healthz until `store` reads `want`: the ms it took, -1 after max_ms. */
 long f_wait_health(const char *store, const char *want, long max_ms);
 /* Prints the failed requests sent from `from` (ms) on, by op, status and
@@ -159,6 +168,11 @@ struct f_failover {
     long wait_ms;
     const int *needs;    /* f_needs_redis, f_needs_pg */
     int lost_sessions;
+    /* Optional, with checks of their own (the story's plan counts them):
+     * called under load once the new primary serves, and after the heal
+     * with how long the heal (the old primary's host rejoining) took. */
+    void (*failed_over)(const char *lost_host);
+    void (*healed)(const char *lost_host, long heal_ms);
 };
 #define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
 void f_failover_story(const struct f_failover *s, int clients, f_report report);
