@@ -10,6 +10,7 @@
  * outcome. */
 #include "app.h"
 #include "config.h"
+#include "contract_limits.h"
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
@@ -101,21 +102,22 @@ static int get_text(struct request *r, struct json_object *obj, const char *fiel
 }
 
 /* An integer field of schedules[i], with the element named in the message. */
-static int sched_int(struct request *r, struct json_object *o, size_t i, const char *field,
-                     int64_t min, int64_t max, int64_t *out)
+static int sched_int(struct request *r, struct json_object *o, size_t i, enum concert_setting setting,
+                     int64_t *out)
 {
+    const struct setting_bounds *b = &concert_settings[setting];
     struct json_object *v;
     char message[160];
     int64_t n;
 
-    if (!json_object_object_get_ex(o, field, &v))
+    if (!json_object_object_get_ex(o, b->field, &v))
         return 0;   /* optional: the caller's default stays */
-    if (json_body_int64(v, &n) == 0 && n >= min && n <= max) {
+    if (json_body_int64(v, &n) == 0 && n >= b->min && n <= b->max) {
         *out = n;
         return 0;
     }
-    snprintf(message, sizeof message, "schedules[%zu].%s must be an integer from %" PRId64 " to %" PRId64,
-             i, field, min, max);
+    snprintf(message, sizeof message, "schedules[%zu].%s must be an integer from %ld to %ld",
+             i, b->field, b->min, b->max);
     http_error(r, 400, "INVALID_REQUEST", message);
     return -1;
 }
@@ -166,15 +168,21 @@ static void append(char *buf, size_t *len, const char *text)
     *len += n;
 }
 
+/* The settings a create or a PATCH may give. */
+struct concert_settings_in {
+    int64_t active_limit, active_seconds, idle_seconds, hold_seconds;
+    int64_t admission_per_minute;
+    int no_cap;                     /* admissionPerMinute null, or left out of a create */
+    int paused;
+    const char *opens_at;           /* NULL: open at once */
+};
+
 /* A create request, checked: the texts point into the request body; the
  * schedules travel as PostgreSQL array literals built only from validated
  * values, one entry per schedule in the order given. */
 struct concert_request {
     const char *title, *venue;
-    int64_t active_limit, active_seconds, idle_seconds, hold_seconds;
-    int64_t admission_per_minute;   /* 0: no cap */
-    int paused;
-    const char *opens_at;           /* NULL: open at once */
+    struct concert_settings_in values;
     char *starts, *seat_counts, *prices;
 };
 
@@ -241,8 +249,8 @@ static int parse_schedules(struct request *r, struct json_object *scheds, struct
             return -1;
         }
         if (http_only_fields(r, s, fields) < 0 || sched_time(r, s, i, &starts_at) < 0 ||
-            sched_int(r, s, i, "seatCount", 1, 1000, &seat_count) < 0 ||
-            sched_int(r, s, i, "price", 0, 1000000000, &price) < 0)
+            sched_int(r, s, i, SETTING_SEAT_COUNT, &seat_count) < 0 ||
+            sched_int(r, s, i, SETTING_PRICE, &price) < 0)
             return -1;
         if (i > 0) {
             append(c->starts, &slen, ",");
@@ -261,6 +269,31 @@ static int parse_schedules(struct request *r, struct json_object *scheds, struct
     return 0;
 }
 
+/* One integer setting, within its bounds (contract_limits.h): absent
+ * leaves *out alone. 0, or -1 after answering 400. */
+static int get_setting(struct request *r, struct json_object *body, enum concert_setting setting, int64_t *out)
+{
+    const struct setting_bounds *b = &concert_settings[setting];
+
+    return http_get_int(r, body, b->field, 0, b->min, b->max, out);
+}
+
+/* Reads the settings body gives into s; those left out keep what s holds.
+ * 0, or -1 after answering 400. Create and PATCH check alike through this. */
+static int get_settings(struct request *r, struct json_object *body, struct concert_settings_in *s)
+{
+    const struct setting_bounds *cap = &concert_settings[SETTING_ADMISSION_PER_MINUTE];
+
+    if (get_setting(r, body, SETTING_ACTIVE_LIMIT, &s->active_limit) < 0 ||
+        get_setting(r, body, SETTING_ACTIVE_SECONDS, &s->active_seconds) < 0 ||
+        get_setting(r, body, SETTING_WAITING_IDLE_SECONDS, &s->idle_seconds) < 0 ||
+        get_setting(r, body, SETTING_HOLD_SECONDS, &s->hold_seconds) < 0 ||
+        http_get_int_or_null(r, body, cap->field, cap->min, cap->max, &s->admission_per_minute, &s->no_cap) < 0 ||
+        http_get_bool(r, body, "paused", &s->paused) < 0 || get_opens_at(r, body, &s->opens_at) < 0)
+        return -1;
+    return 0;
+}
+
 /* Checks a create body into c (fields left out take the config's defaults).
  * 0, or -1 after answering 400 (or 503). Whether each show is still to come
  * is PostgreSQL's to judge (sales_open), by the clock holds are judged by. */
@@ -270,26 +303,18 @@ static int parse_concert(struct request *r, struct json_object *body, struct con
                                          "waitingIdleSeconds", "holdSeconds", "admissionPerMinute",
                                          "opensAt", "paused", "schedules", NULL};
     struct json_object *scheds;
-    int no_cap = 1;
 
     c->venue = "";
-    c->active_limit = g_config.active_limit;
-    c->active_seconds = g_config.active_seconds;
-    c->idle_seconds = g_config.waiting_idle_seconds;
-    c->hold_seconds = g_config.hold_seconds;
+    c->values.active_limit = g_config.active_limit;
+    c->values.active_seconds = g_config.active_seconds;
+    c->values.idle_seconds = g_config.waiting_idle_seconds;
+    c->values.hold_seconds = g_config.hold_seconds;
+    c->values.no_cap = 1;
     if (http_only_fields(r, body, fields) < 0 ||
         get_text(r, body, "title", 1, 1, ADMIN_TEXT_MAX_CHARS, &c->title) < 0 ||
         get_text(r, body, "venue", 0, 0, ADMIN_TEXT_MAX_CHARS, &c->venue) < 0 ||
-        http_get_int(r, body, "activeLimit", 0, 1, 1000000, &c->active_limit) < 0 ||
-        http_get_int(r, body, "activeSeconds", 0, 10, 86400, &c->active_seconds) < 0 ||
-        http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &c->idle_seconds) < 0 ||
-        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
-        http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
-                             &no_cap) < 0 ||
-        http_get_bool(r, body, "paused", &c->paused) < 0 || get_opens_at(r, body, &c->opens_at) < 0)
+        get_settings(r, body, &c->values) < 0)
         return -1;
-    if (no_cap)
-        c->admission_per_minute = 0;
     if (!json_object_object_get_ex(body, "schedules", &scheds)) {
         http_error(r, 400, "INVALID_REQUEST", "schedules is required");
         return -1;
@@ -313,14 +338,14 @@ static db_rc insert_concert(const struct concert_request *c, PGresult **res)
     char limit_text[24], active_text[24], idle_text[24], hold_text[24], cap_text[24];
     const char *params[] = {c->title, c->venue, limit_text, active_text, idle_text, hold_text,
                             c->starts, c->seat_counts, c->prices,
-                            c->admission_per_minute > 0 ? cap_text : NULL, c->paused ? "true" : "false",
-                            c->opens_at};
+                            c->values.no_cap ? NULL : cap_text, c->values.paused ? "true" : "false",
+                            c->values.opens_at};
 
-    snprintf(limit_text, sizeof limit_text, "%" PRId64, c->active_limit);
-    snprintf(active_text, sizeof active_text, "%" PRId64, c->active_seconds);
-    snprintf(idle_text, sizeof idle_text, "%" PRId64, c->idle_seconds);
-    snprintf(hold_text, sizeof hold_text, "%" PRId64, c->hold_seconds);
-    snprintf(cap_text, sizeof cap_text, "%" PRId64, c->admission_per_minute);
+    snprintf(limit_text, sizeof limit_text, "%" PRId64, c->values.active_limit);
+    snprintf(active_text, sizeof active_text, "%" PRId64, c->values.active_seconds);
+    snprintf(idle_text, sizeof idle_text, "%" PRId64, c->values.idle_seconds);
+    snprintf(hold_text, sizeof hold_text, "%" PRId64, c->values.hold_seconds);
+    snprintf(cap_text, sizeof cap_text, "%" PRId64, c->values.admission_per_minute);
     return db_query(sql, 12, params, res);
 }
 
@@ -399,9 +424,7 @@ static void read_settings(struct request *r)
  * of the field names, built only from the names below) and their values. */
 struct settings_change {
     char set[160];
-    int64_t active_limit, active_seconds, idle_seconds, hold_seconds, admission_per_minute;
-    int no_cap, paused;
-    const char *opens_at;
+    struct concert_settings_in values;
 };
 
 static int parse_change(struct request *r, struct json_object *body, struct settings_change *c)
@@ -419,14 +442,7 @@ static int parse_change(struct request *r, struct json_object *body, struct sett
             return -1;
         }
     }
-    if (http_only_fields(r, body, fields) < 0 ||
-        http_get_int(r, body, "activeLimit", 0, 1, 1000000, &c->active_limit) < 0 ||
-        http_get_int(r, body, "activeSeconds", 0, 10, 86400, &c->active_seconds) < 0 ||
-        http_get_int(r, body, "waitingIdleSeconds", 0, 10, 86400, &c->idle_seconds) < 0 ||
-        http_get_int(r, body, "holdSeconds", 0, 1, 3600, &c->hold_seconds) < 0 ||
-        http_get_int_or_null(r, body, "admissionPerMinute", 1, 1000000, &c->admission_per_minute,
-                             &c->no_cap) < 0 ||
-        http_get_bool(r, body, "paused", &c->paused) < 0 || get_opens_at(r, body, &c->opens_at) < 0)
+    if (http_only_fields(r, body, fields) < 0 || get_settings(r, body, &c->values) < 0)
         return -1;
     append(c->set, &len, "{");
     for (int i = 0; fields[i]; i++) {
@@ -448,7 +464,7 @@ static void change_settings(struct request *r)
     static const char sql[] =
         "SELECT * FROM concert_update($1, $2::text[], $3::integer, $4::integer, $5::integer, $6::integer,"
         " $7::integer, $8::boolean, $9::timestamptz)";
-    struct settings_change c = {.no_cap = 1};
+    struct settings_change c = {.values.no_cap = 1};
     char idtext[24], texts[5][24];
     const char *params[9];
     struct json_object *body;
@@ -466,18 +482,18 @@ static void change_settings(struct request *r)
         return;
     }
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
-    snprintf(texts[0], sizeof texts[0], "%" PRId64, c.active_limit);
-    snprintf(texts[1], sizeof texts[1], "%" PRId64, c.active_seconds);
-    snprintf(texts[2], sizeof texts[2], "%" PRId64, c.idle_seconds);
-    snprintf(texts[3], sizeof texts[3], "%" PRId64, c.hold_seconds);
-    snprintf(texts[4], sizeof texts[4], "%" PRId64, c.admission_per_minute);
+    snprintf(texts[0], sizeof texts[0], "%" PRId64, c.values.active_limit);
+    snprintf(texts[1], sizeof texts[1], "%" PRId64, c.values.active_seconds);
+    snprintf(texts[2], sizeof texts[2], "%" PRId64, c.values.idle_seconds);
+    snprintf(texts[3], sizeof texts[3], "%" PRId64, c.values.hold_seconds);
+    snprintf(texts[4], sizeof texts[4], "%" PRId64, c.values.admission_per_minute);
     params[0] = idtext;
     params[1] = c.set;
     for (int i = 0; i < 4; i++)
         params[2 + i] = texts[i];
-    params[6] = c.no_cap ? NULL : texts[4];
-    params[7] = c.paused ? "true" : "false";
-    params[8] = c.opens_at;
+    params[6] = c.values.no_cap ? NULL : texts[4];
+    params[7] = c.values.paused ? "true" : "false";
+    params[8] = c.values.opens_at;
     rc = db_query(sql, 9, params, &res);
     json_object_put(body);
     if (outcome_word(rc, res) && strcmp(outcome_word(rc, res), "updated") == 0)

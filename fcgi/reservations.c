@@ -113,7 +113,7 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
     }
     if (!json_object_is_type(arr, json_type_array) ||
         (n = json_object_array_length(arr)) < 1 || n > SEATLOCK_MAX) {
-        http_error(r, 400, "INVALID_REQUEST", "seatNos must be an array of 1 to 4 seat numbers");
+        http_error(r, 400, "INVALID_REQUEST", "seatNos must be an array of 1 to " LIMIT_TEXT(SEATLOCK_MAX) " seat numbers");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {

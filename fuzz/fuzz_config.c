@@ -7,6 +7,7 @@
  * with a message and leaves nothing allocated (LeakSanitizer checks). */
 #include "fuzz.h"
 #include "config.h"
+#include "contract_limits.h"
 
 #include <unistd.h>
 
@@ -42,17 +43,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static int within(long n, enum concert_setting s)
+{
+    return n >= concert_settings[s].min && n <= concert_settings[s].max;
+}
+
 static void check(const struct config *c)
 {
     FUZZ_CHECK(c->pg_conninfo && c->redis_host);
     FUZZ_CHECK(c->redis_port >= 1 && c->redis_port <= 65535);
     FUZZ_CHECK(c->redis_timeout_ms >= 10 && c->redis_timeout_ms <= 60000);
-    FUZZ_CHECK(c->active_limit >= 1 && c->active_limit <= 1000000);
-    FUZZ_CHECK(c->active_seconds >= 10 && c->active_seconds <= 86400);
-    FUZZ_CHECK(c->waiting_idle_seconds >= 10 && c->waiting_idle_seconds <= 86400);
-    FUZZ_CHECK(c->hold_seconds >= 1 && c->hold_seconds <= 3600);
-    FUZZ_CHECK(c->seat_count >= 1 && c->seat_count <= 1000);
-    FUZZ_CHECK(c->price >= 0 && c->price <= 1000000000);
+    FUZZ_CHECK(within(c->active_limit, SETTING_ACTIVE_LIMIT));
+    FUZZ_CHECK(within(c->active_seconds, SETTING_ACTIVE_SECONDS));
+    FUZZ_CHECK(within(c->waiting_idle_seconds, SETTING_WAITING_IDLE_SECONDS));
+    FUZZ_CHECK(within(c->hold_seconds, SETTING_HOLD_SECONDS));
+    FUZZ_CHECK(within(c->seat_count, SETTING_SEAT_COUNT));
+    FUZZ_CHECK(within(c->price, SETTING_PRICE));
     if (c->admin_key) {
         size_t n = strlen(c->admin_key);
         FUZZ_CHECK(n >= 16 && n <= 256);

@@ -23,6 +23,7 @@
  * a second at a time, and logged once. */
 #include "app.h"
 #include "config.h"
+#include "contract_limits.h"
 #include "log.h"
 #include "rds.h"
 
@@ -43,7 +44,7 @@
 #define GATHER_MS 20
 /* How often the markers (below) are looked at. */
 #define MARKER_EVERY_MS 1000
-#define RETAIN_MS 86400000LL
+#define RETAIN_MS (RETAIN_SECONDS * 1000LL)
 /* How long the server lets the relay's transaction sit idle (pg_ready). */
 #define RELAY_IDLE_TX_MS 4000
 

@@ -1,5 +1,6 @@
 /* config.c - parser and loader for the config file (see config.h). */
 #include "config.h"
+#include "contract_limits.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -151,19 +152,43 @@ static int set_string(char **slot, const char *v)
     return 0;
 }
 
+/* Stores v, a whole number from min to max, in c at offset: 0, or -1 with
+ * a message in err. */
+static int set_long(struct config *c, size_t offset, const char *key, const char *v, long min, long max,
+                    char *err, size_t errlen)
+{
+    long n;
+
+    if (parse_long(v, min, max, &n) < 0) {
+        snprintf(err, errlen, "%s must be a whole number from %ld to %ld", key, min, max);
+        return -1;
+    }
+    *(long *)((char *)c + offset) = n;
+    return 0;
+}
+
 static int config_set(struct config *c, const char *key, const char *v, char *err, size_t errlen)
 {
+    /* Defaults for a new concert's settings: within the bounds the admin
+     * API holds a setting given in the request to. */
+    static const struct {
+        const char *key;
+        size_t offset;
+        enum concert_setting setting;
+    } defaults[] = {
+        {"default_active_limit", offsetof(struct config, active_limit), SETTING_ACTIVE_LIMIT},
+        {"default_active_seconds", offsetof(struct config, active_seconds), SETTING_ACTIVE_SECONDS},
+        {"default_waiting_idle_seconds", offsetof(struct config, waiting_idle_seconds),
+         SETTING_WAITING_IDLE_SECONDS},
+        {"default_hold_seconds", offsetof(struct config, hold_seconds), SETTING_HOLD_SECONDS},
+        {"default_seat_count", offsetof(struct config, seat_count), SETTING_SEAT_COUNT},
+        {"default_price", offsetof(struct config, price), SETTING_PRICE},
+    };
     static const struct {
         const char *key;
         size_t offset;
         long min, max;
     } longs[] = {
-        {"default_active_limit", offsetof(struct config, active_limit), 1, 1000000},
-        {"default_active_seconds", offsetof(struct config, active_seconds), 10, 86400},
-        {"default_waiting_idle_seconds", offsetof(struct config, waiting_idle_seconds), 10, 86400},
-        {"default_hold_seconds", offsetof(struct config, hold_seconds), 1, 3600},
-        {"default_seat_count", offsetof(struct config, seat_count), 1, 1000},
-        {"default_price", offsetof(struct config, price), 0, 1000000000},
         /* Argon2id: never below OWASP's minimum (19 MiB, 2 passes); the upper
          * bounds keep one login from taking seconds or a gigabyte. */
         {"password_ops_limit", offsetof(struct config, password_ops_limit), 2, 10},
@@ -221,16 +246,15 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         }
         return set_string(&c->metrics_file, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     }
-    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
-        if (strcmp(key, longs[i].key) == 0) {
-            if (parse_long(v, longs[i].min, longs[i].max, &n) < 0) {
-                snprintf(err, errlen, "%s must be a whole number from %ld to %ld", key,
-                         longs[i].min, longs[i].max);
-                return -1;
-            }
-            *(long *)((char *)c + longs[i].offset) = n;
-            return 0;
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        if (strcmp(key, defaults[i].key) == 0) {
+            const struct setting_bounds *b = &concert_settings[defaults[i].setting];
+            return set_long(c, defaults[i].offset, key, v, b->min, b->max, err, errlen);
         }
+    }
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++) {
+        if (strcmp(key, longs[i].key) == 0)
+            return set_long(c, longs[i].offset, key, v, longs[i].min, longs[i].max, err, errlen);
     }
     snprintf(err, errlen, "unknown key '%.64s'", key);
     return -1;

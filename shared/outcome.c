@@ -1,5 +1,6 @@
 /* outcome.c - the outcome table and the answers built from it (see outcome.h). */
 #include "outcome.h"
+#include "contract_limits.h"
 #include "log.h"
 
 #include <stdio.h>
@@ -34,7 +35,7 @@ static const struct outcome outcomes[] = {
     {"seat_not_found", 404, "NOT_FOUND", "no such seat number in this schedule", NULL},
     {"reservation_not_found", 404, "NOT_FOUND", "no such reservation", NULL},
     {"seat_unavailable", 409, "SEAT_UNAVAILABLE", "a requested seat is held or sold", "seat numbers: "},
-    {"hold_limit", 409, "HOLD_LIMIT", "at most 4 seats per user and schedule", "already held or bought: "},
+    {"hold_limit", 409, "HOLD_LIMIT", "at most " LIMIT_TEXT(SEATS_PER_USER_MAX) " seats per user and schedule", "already held or bought: "},
     {"already_paid", 409, "RESERVATION_NOT_PAYABLE", "the reservation is already paid", NULL},
     {"already_cancelled", 409, "RESERVATION_NOT_PAYABLE", "the reservation is cancelled", NULL},
     {"balance_limit", 409, "BALANCE_LIMIT", "the charge would push the balance over 1,000,000,000,000", NULL},

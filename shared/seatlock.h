@@ -22,10 +22,13 @@
 #ifndef CONCERT_SEATLOCK_H
 #define CONCERT_SEATLOCK_H
 
+#include "contract_limits.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEATLOCK_MAX 4          /* seats in one hold */
+/* Seats in one hold: never more than one user may hold. */
+#define SEATLOCK_MAX SEATS_PER_USER_MAX
 #define SEATLOCK_OWNER_BYTES 16 /* random bytes in an owner (32 hex digits) */
 
 typedef enum {

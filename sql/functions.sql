@@ -7,8 +7,11 @@
 -- function first (as 020 does for what 010 made).
 --
 -- The rules every statement shares live here once each: hold_ran_out,
--- seat_is_free, sales_open, idempotency_key_expired and utc_text. The
--- catalog's statements call them too.
+-- seat_is_free, sales_open, seats_per_user_max, retention_period,
+-- idempotency_key_expired, utc_text and utc_text_ms. The catalog's and the
+-- cron program's statements call them too. The C side's copies of their
+-- numbers (shared/contract_limits.h, shared/utc.c) and the Lua's are
+-- checked equal to these by t/8a-audit.sh.
 --
 -- Request functions do a request's whole PostgreSQL work in one round trip
 -- and one transaction. They return outcomes and data, never HTTP:
@@ -55,11 +58,25 @@ LANGUAGE sql STABLE AS $$
     SELECT p_starts_at > now()
 $$;
 
--- Idempotency-Keys are kept 24 hours; an older one counts as new even
+-- Seats one user may hold or have bought on one schedule (HOLD_LIMIT).
+CREATE OR REPLACE FUNCTION seats_per_user_max() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 4
+$$;
+
+-- How long Idempotency-Keys are kept, and events stay in their streams (so
+-- how long the outbox keeps what it sent, and how far back a lost stream is
+-- published again).
+CREATE OR REPLACE FUNCTION retention_period() RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT interval '24 hours'
+$$;
+
+-- An Idempotency-Key older than the retention period counts as new even
 -- before cron deletes it.
 CREATE OR REPLACE FUNCTION idempotency_key_expired(p_created_at timestamptz) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    SELECT p_created_at < now() - interval '24 hours'
+    SELECT p_created_at < now() - retention_period()
 $$;
 
 -- RFC 3339 UTC with whole seconds (fractions cut), or NULL for NULL: every
@@ -67,6 +84,12 @@ $$;
 CREATE OR REPLACE FUNCTION utc_text(p_time timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT to_char(p_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+-- The same with milliseconds (fractions past them cut): events' occurredAt.
+CREATE OR REPLACE FUNCTION utc_text_ms(p_time timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT replace(utc_text(p_time), 'Z', to_char(p_time AT TIME ZONE 'UTC', '.MS"Z"'))
 $$;
 
 -- --- Concerts --------------------------------------------------------------------
@@ -279,7 +302,7 @@ BEGIN
         outcome := 'sales_closed';
         RETURN;
     END IF;
-    IF v_mine + cardinality(p_seats) > 4 THEN
+    IF v_mine + cardinality(p_seats) > seats_per_user_max() THEN
         sold_seats := '{}';
         outcome := 'hold_limit';
         detail := v_mine::text;
@@ -444,7 +467,7 @@ $$;
 -- The answer to a repeat of a finished, stored key: the first request's
 -- outcome and body when p_fingerprint is the same request (or the key
 -- predates fingerprints), key_reused when it is another; no row when the
--- key is not stored (never used, refused, or older than 24 hours).
+-- key is not stored (never used, refused, or older than the retention period).
 CREATE OR REPLACE FUNCTION booking_key_replay(p_scope text, p_owner text, p_key text, p_fingerprint text,
                                               OUT outcome text, OUT body text)
 RETURNS SETOF record
@@ -683,7 +706,7 @@ BEGIN
 END;
 $$;
 
--- Deletes up to p_batch Idempotency-Keys older than 24 hours.
+-- Deletes up to p_batch Idempotency-Keys older than the retention period.
 CREATE OR REPLACE FUNCTION booking_forget_keys(p_batch integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -794,7 +817,7 @@ BEGIN
     END IF;
     RETURN QUERY
         SELECT o.id, o.event_id, o.topic, o.type, o.concert_id,
-               to_char(o.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), o.data::text
+               utc_text_ms(o.occurred_at), o.data::text
           FROM outbox o
          WHERE o.sent_at IS NULL
          ORDER BY o.id
@@ -828,8 +851,8 @@ BEGIN
 END;
 $$;
 
--- Deletes up to p_batch rows sent more than a day ago (the streams keep
--- them at least that long).
+-- Deletes up to p_batch rows sent longer ago than the retention period (the
+-- streams keep them at least that long).
 CREATE OR REPLACE FUNCTION outbox_forget_sent(p_batch integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -837,7 +860,7 @@ DECLARE
 BEGIN
     DELETE FROM outbox o
      WHERE o.id IN (SELECT s.id FROM outbox s
-                     WHERE s.sent_at IS NOT NULL AND s.sent_at < now() - interval '24 hours'
+                     WHERE s.sent_at IS NOT NULL AND s.sent_at < now() - retention_period()
                      LIMIT p_batch FOR UPDATE SKIP LOCKED);
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
@@ -849,7 +872,7 @@ $$;
 -- p_batch, the last batch the topic's marker in Redis names (Redis was
 -- restarted from an older copy, or a replica that had not received the
 -- last writes took over), or with p_batch NULL (no marker: Redis lost the
--- stream whole) every one sent in the last 24 hours. Returns how many, and
+-- stream whole) every one sent within the retention period. Returns how many, and
 -- the last batch of the topic's rows still marked sent (0: none), which a
 -- missing marker may now be set to. Call it holding outbox_lock, so that no
 -- batch is published between reading the marker and this.
@@ -859,7 +882,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF p_batch IS NULL THEN
         UPDATE outbox o SET sent_at = NULL, sent_batch = NULL
-         WHERE o.topic = p_topic AND o.sent_at > now() - interval '24 hours';
+         WHERE o.topic = p_topic AND o.sent_at > now() - retention_period();
     ELSE
         UPDATE outbox o SET sent_at = NULL, sent_batch = NULL
          WHERE o.topic = p_topic AND o.sent_batch > p_batch;

@@ -7,10 +7,13 @@
  * and every seat at its price. Fields left out take the config file's
  * defaults. Every malformed field is a 400 that creates nothing, and a
  * concert id polled before it existed opens its queue as soon as it is
- * created (the cached "no such concert" is dropped). */
+ * created (the cached "no such concert" is dropped). PostgreSQL holds a
+ * stored concert to the very bounds the API checks (shared/contract_limits.h),
+ * so nothing written behind the API's back can hold what it refuses. */
 #include "tap.h"
 #include "testlib.h"
 #include "config.h"
+#include "contract_limits.h"
 
 #include <inttypes.h>
 
@@ -341,6 +344,51 @@ int main(void)
         is_int(r.status, 201, "its queue opens at once after creation (not after the cached miss runs out)");
         free(tok);
         t_resp_free(&r);
+    }
+
+    /* --- the database's bounds are the API's ------------------------------ */
+    {
+        static const struct {
+            enum concert_setting setting;
+            const char *sql;   /* $1 the concert, $2 the value; a row when stored */
+        } stored[] = {
+            {SETTING_ACTIVE_LIMIT, "UPDATE concerts SET active_limit = $2 WHERE id = $1 RETURNING id"},
+            {SETTING_ACTIVE_SECONDS, "UPDATE concerts SET active_seconds = $2 WHERE id = $1 RETURNING id"},
+            {SETTING_WAITING_IDLE_SECONDS,
+             "UPDATE concerts SET waiting_idle_seconds = $2 WHERE id = $1 RETURNING id"},
+            {SETTING_HOLD_SECONDS, "UPDATE concerts SET hold_seconds = $2 WHERE id = $1 RETURNING id"},
+            {SETTING_ADMISSION_PER_MINUTE,
+             "UPDATE concerts SET admission_per_minute = $2 WHERE id = $1 RETURNING id"},
+            {SETTING_SEAT_COUNT, "UPDATE schedules SET seat_count = $2 WHERE concert_id = $1 RETURNING concert_id"},
+            {SETTING_PRICE, "UPDATE seats SET price = $2 WHERE schedule_id IN"
+                            " (SELECT id FROM schedules WHERE concert_id = $1) RETURNING 1"},
+        };
+        int64_t id;
+
+        snprintf(body, sizeof body, "{\"title\":\"Bounds\",\"schedules\":[{\"startsAt\":\"%s\",\"seatCount\":1}]}",
+                 when1);
+        admin_post(t_admin_key(), body, &r);
+        id = t_json_int(r.json, "concertId");
+        t_resp_free(&r);
+        ok(id > 0, "a concert to store values in");
+        is_int((int64_t)(sizeof stored / sizeof stored[0]), CONCERT_SETTING_COUNT, "every setting is tried");
+        for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
+            const struct setting_bounds *b = &concert_settings[stored[i].setting];
+            long tries[4] = {b->min - 1, b->min, b->max, b->max + 1};
+
+            for (int k = 0; k < 4; k++) {
+                char concert_text[24], value[24], *got;
+                const char *args[] = {concert_text, value};
+                int within = k == 1 || k == 2;
+
+                snprintf(concert_text, sizeof concert_text, "%" PRId64, id);
+                snprintf(value, sizeof value, "%ld", tries[k]);
+                got = t_pg_value(stored[i].sql, 2, args);   /* a refusal is diagnosed */
+                ok((got != NULL) == within, "PostgreSQL %s %s %ld (the API's range %ld..%ld)",
+                   within ? "stores" : "refuses", b->field, tries[k], b->min, b->max);
+                free(got);
+            }
+        }
     }
     return done_testing();
 }
