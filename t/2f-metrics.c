@@ -19,36 +19,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-static char *scrape(long *status, char content_type[128])
-{
-    char auth[300];
-    const char *headers[] = {auth, NULL};
-    struct t_resp r;
-    char *body;
 
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-    t_request("GET", "/metrics", headers, NULL, &r);
-    *status = r.status;
-    if (content_type)
-        snprintf(content_type, 128, "%s", r.content_type);
-    body = r.body ? strdup(r.body) : NULL;
-    t_resp_free(&r);
-    return body;
-}
-
-/* The value of the sample whose name and labels are exactly series, or 0. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-
-    for (const char *p = text; p && *p;) {
-        const char *end = strchr(p, '\n');
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-        p = end ? end + 1 : NULL;
-    }
-    return 0;
-}
 
 static int promtool_accepts(const char *text)
 {
@@ -76,7 +47,7 @@ int main(void)
     ok(r.status == 401, "without the admin key: 401 (%ld)", r.status);
     t_resp_free(&r);
 
-    before = scrape(&status, ctype);
+    before = t_metrics(&status, ctype);
     ok(status == 200 && strncmp(ctype, "text/plain; version=0.0.4", 25) == 0, "200, %s", ctype);
     if (access("/usr/bin/promtool", X_OK) == 0)
         ok(before && promtool_accepts(before), "promtool check metrics accepts it");
@@ -91,20 +62,20 @@ int main(void)
         t_get("/healthz", NULL, &r);
         t_resp_free(&r);
     }
-    after = scrape(&status, NULL);
-    ok(sample(after, "concert_http_requests_total{group=\"queue\",status=\"401\"}") -
-               sample(before, "concert_http_requests_total{group=\"queue\",status=\"401\"}") == 3,
+    after = t_metrics(&status, NULL);
+    ok(t_metrics_sample(after, "concert_http_requests_total{group=\"queue\",status=\"401\"}") -
+               t_metrics_sample(before, "concert_http_requests_total{group=\"queue\",status=\"401\"}") == 3,
        "three forged polls: three more queue 401s");
-    ok(sample(after, "concert_http_requests_total{group=\"admin\",status=\"200\"}") -
-               sample(before, "concert_http_requests_total{group=\"admin\",status=\"200\"}") == 3,
+    ok(t_metrics_sample(after, "concert_http_requests_total{group=\"admin\",status=\"200\"}") -
+               t_metrics_sample(before, "concert_http_requests_total{group=\"admin\",status=\"200\"}") == 3,
        "two health checks and the first scrape: three more admin 200s");
     {
-        double count = sample(after, "concert_http_request_duration_seconds_count{group=\"queue\"}") -
-                       sample(before, "concert_http_request_duration_seconds_count{group=\"queue\"}");
-        double inf = sample(after, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"+Inf\"}") -
-                     sample(before, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"+Inf\"}");
-        double five = sample(after, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"5\"}") -
-                      sample(before, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"5\"}");
+        double count = t_metrics_sample(after, "concert_http_request_duration_seconds_count{group=\"queue\"}") -
+                       t_metrics_sample(before, "concert_http_request_duration_seconds_count{group=\"queue\"}");
+        double inf = t_metrics_sample(after, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"+Inf\"}") -
+                     t_metrics_sample(before, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"+Inf\"}");
+        double five = t_metrics_sample(after, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"5\"}") -
+                      t_metrics_sample(before, "concert_http_request_duration_seconds_bucket{group=\"queue\",le=\"5\"}");
         ok(count == 3 && inf == 3 && five == 3, "the latency histogram counted each once (%.0f, +Inf %.0f, 5 s %.0f)",
            count, inf, five);
     }
@@ -124,14 +95,14 @@ int main(void)
         bk_charge(users[0], 1000, NULL, NULL);
         bk_pay(tokens[0], rid, NULL, NULL);
     }
-    after = scrape(&status, NULL);
+    after = t_metrics(&status, NULL);
     snprintf(series, sizeof series, "concert_queue_active{concert=\"%lld\"}", (long long)concert);
-    ok(sample(after, series) == 1, "the queue: 1 active (%.0f)", sample(after, series));
+    ok(t_metrics_sample(after, series) == 1, "the queue: 1 active (%.0f)", t_metrics_sample(after, series));
     snprintf(series, sizeof series, "concert_queue_waiting{concert=\"%lld\"}", (long long)concert);
-    ok(sample(after, series) == 1, "1 waiting (%.0f)", sample(after, series));
+    ok(t_metrics_sample(after, series) == 1, "1 waiting (%.0f)", t_metrics_sample(after, series));
     snprintf(series, sizeof series, "concert_queue_admissions_total{concert=\"%lld\"}", (long long)concert);
-    ok(sample(after, series) == 2, "2 admissions: the first at once, the second when the first paid (%.0f)",
-       sample(after, series));
+    ok(t_metrics_sample(after, series) == 2, "2 admissions: the first at once, the second when the first paid (%.0f)",
+       t_metrics_sample(after, series));
     free(after);
     {
         char *tok = NULL;
@@ -141,17 +112,17 @@ int main(void)
         t_resp_free(&r);
         ok(tok && bk_hold(tok, sched[0], seat, 1, NULL) == 409, "the second user asks for the sold seat: 409");
     }
-    after = scrape(&status, NULL);
+    after = t_metrics(&status, NULL);
     snprintf(series, sizeof series, "concert_holds_total{concert=\"%lld\",status=\"201\"}", (long long)concert);
-    ok(sample(after, series) == 1, "holds of that concert: one 201");
+    ok(t_metrics_sample(after, series) == 1, "holds of that concert: one 201");
     snprintf(series, sizeof series, "concert_holds_total{concert=\"%lld\",status=\"409\"}", (long long)concert);
-    ok(sample(after, series) == 1, "and one 409");
+    ok(t_metrics_sample(after, series) == 1, "and one 409");
     snprintf(series, sizeof series, "concert_payments_total{concert=\"%lld\",status=\"201\"}", (long long)concert);
-    ok(sample(after, series) == 1, "payments: one 201");
+    ok(t_metrics_sample(after, series) == 1, "payments: one 201");
 
     /* A responder dies; the counts stay. */
     {
-        double was = sample(after, "concert_http_requests_total{group=\"queue\",status=\"401\"}");
+        double was = t_metrics_sample(after, "concert_http_requests_total{group=\"queue\",status=\"401\"}");
         char *again;
         char command[1200];
         int killed;
@@ -161,10 +132,10 @@ int main(void)
                  getenv("CONCERT_VAR") ? getenv("CONCERT_VAR") : ".");
         killed = system(command) == 0;
         t_sleep_ms(500);
-        again = scrape(&status, NULL);
-        ok(killed && sample(again, "concert_http_requests_total{group=\"queue\",status=\"401\"}") >= was,
+        again = t_metrics(&status, NULL);
+        ok(killed && t_metrics_sample(again, "concert_http_requests_total{group=\"queue\",status=\"401\"}") >= was,
            "a queue responder killed with -9: its counts stay (%.0f >= %.0f)",
-           sample(again, "concert_http_requests_total{group=\"queue\",status=\"401\"}"), was);
+           t_metrics_sample(again, "concert_http_requests_total{group=\"queue\",status=\"401\"}"), was);
         free(again);
     }
     free(after);

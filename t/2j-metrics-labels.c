@@ -20,34 +20,7 @@
 
 #define FORGED 20
 
-static char *scrape(long *status)
-{
-    char auth[300];
-    const char *headers[] = {auth, NULL};
-    struct t_resp r;
-    char *body;
 
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
-    t_request("GET", "/metrics", headers, NULL, &r);
-    *status = r.status;
-    body = r.body ? strdup(r.body) : NULL;
-    t_resp_free(&r);
-    return body;
-}
-
-/* The value of the sample whose name and labels are exactly series, or 0. */
-static double sample(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-
-    for (const char *p = text; p && *p;) {
-        const char *end = strchr(p, '\n');
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-        p = end ? end + 1 : NULL;
-    }
-    return 0;
-}
 
 /* How many lines of text carry the label concert="<concert>". */
 static int series_of(const char *text, int64_t concert)
@@ -71,7 +44,7 @@ static void through_the_front(void)
     long status;
     struct t_resp r;
 
-    before = scrape(&status);
+    before = t_metrics(&status, NULL);
     ok(status == 200 && before, "GET /metrics with the admin key: 200 (%ld)", status);
     for (int i = 0; i < FORGED; i++) {
         snprintf(token, sizeof token, "%" PRId64 ".%032x", base + i, i + 1);
@@ -99,17 +72,17 @@ static void through_the_front(void)
     is_int(bk_hold(tok_b, sched[0], seat, 1, NULL), 409, "B's hold of it: 409");
     is_int(bk_pay(tok_b, 999999999, NULL, NULL), 404, "B pays for no reservation of theirs: 404");
 
-    after = scrape(&status);
+    after = t_metrics(&status, NULL);
     ok(status == 200 && after, "scraped again");
     for (int i = 0; i < FORGED; i++)
         forged_series += series_of(after ? after : "", base + i);
     is_int(forged_series, 0, "no series names any of the %d made-up concerts (%d did)", FORGED, forged_series);
     snprintf(series, sizeof series, "concert_holds_total{concert=\"%" PRId64 "\",status=\"201\"}", concert);
-    ok(after && sample(after, series) == 1, "the real concert's 201 hold is counted under it");
+    ok(after && t_metrics_sample(after, series) == 1, "the real concert's 201 hold is counted under it");
     snprintf(series, sizeof series, "concert_holds_total{concert=\"%" PRId64 "\",status=\"409\"}", concert);
-    ok(after && sample(after, series) == 1, "and its 409 (the token was found, the seat busy)");
+    ok(after && t_metrics_sample(after, series) == 1, "and its 409 (the token was found, the seat busy)");
     snprintf(series, sizeof series, "concert_payments_total{concert=\"%" PRId64 "\",status=\"404\"}", concert);
-    ok(after && sample(after, series) == 1, "and the 404 payment");
+    ok(after && t_metrics_sample(after, series) == 1, "and the 404 payment");
     free(before);
     free(after);
     free(tok_a);
@@ -141,16 +114,16 @@ static void table_full(void)
     unlink(path);
     for (int64_t concert = 1; concert <= 1024; concert++) {
         snprintf(series, sizeof series, "concert_holds_total{concert=\"%" PRId64 "\",status=\"201\"}", concert);
-        own += sample(text, series) == 1;
+        own += t_metrics_sample(text, series) == 1;
     }
     is_int(own, 1024, "1,030 concerts counted: the first 1,024 each under its own id (%d)", own);
     is_int(series_of(text, 1025) + series_of(text, 1030), 0, "none past the table's room under its own");
-    ok(sample(text, "concert_holds_total{concert=\"other\",status=\"201\"}") == 6,
+    ok(t_metrics_sample(text, "concert_holds_total{concert=\"other\",status=\"201\"}") == 6,
        "the six past it together under concert=\"other\" (%g)",
-       sample(text, "concert_holds_total{concert=\"other\",status=\"201\"}"));
-    ok(sample(text, "concert_payments_total{concert=\"other\",status=\"201\"}") == 1,
+       t_metrics_sample(text, "concert_holds_total{concert=\"other\",status=\"201\"}"));
+    ok(t_metrics_sample(text, "concert_payments_total{concert=\"other\",status=\"201\"}") == 1,
        "payments as well");
-    ok(sample(text, "concert_holds_total{concert=\"7\",status=\"409\"}") == 1,
+    ok(t_metrics_sample(text, "concert_holds_total{concert=\"7\",status=\"409\"}") == 1,
        "a counted concert's next answer is still counted under its own id");
     free(text);
 }

@@ -23,89 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LOCK_KEY "concert:cron:lock"
-
-static char cron_path[4096];
 static int64_t concert, sched[1];
 
-static void find_cron(const char *argv0)
-{
-    const char *env = getenv("CONCERT_CRON");
-    const char *build = getenv("CONCERT_BUILD");
 
-    if (env && *env)
-        snprintf(cron_path, sizeof cron_path, "%s", env);
-    else if (build && *build)
-        snprintf(cron_path, sizeof cron_path, "%s/cron/concert-cron", build);
-    else {
-        char copy[4096];
-        snprintf(copy, sizeof copy, "%s", argv0);
-        snprintf(cron_path, sizeof cron_path, "%s/../cron/concert-cron", dirname(copy));
-    }
-}
 
-/* Runs the cron program once, its output in out; its exit status or -1. */
-static int run_cron(char *out, size_t cap)
-{
-    int pipefd[2], st;
-    size_t used = 0;
-    pid_t pid;
 
-    out[0] = '\0';
-    if (pipe(pipefd) < 0)
-        return -1;
-    fflush(stdout);
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        execl(cron_path, cron_path, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    for (;;) {
-        ssize_t n = read(pipefd[0], out + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        if (used == cap - 1)
-            break;
-    }
-    out[used] = '\0';
-    close(pipefd[0]);
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Takes the cron lock for the test, so no run settles anything before the
- * test looks (waiting out a run that holds it); 0 or -1. */
-static int hold_cron_lock(const char *owner)
-{
-    const char *set[] = {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', '60000') and 1 or 0",
-                         "1", LOCK_KEY, owner};
-
-    for (int i = 0; i < 120; i++) {
-        if (t_redis_int(5, set) == 1)
-            return 0;
-        t_sleep_ms(500);
-    }
-    return -1;
-}
-
-static long long free_cron_lock(const char *owner)
-{
-    const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                         "1", LOCK_KEY, owner};
-
-    return t_redis_int(5, cad);
-}
 
 /* Redis's clock, in Unix milliseconds. */
 static long long redis_now_ms(void)
@@ -173,7 +95,7 @@ int main(int argc, char **argv)
 
     (void)argc;
     t_init();
-    find_cron(argv[0]);
+    t_find_cron(argv[0]);
     concert = t_create_concert(50, 600, 600, 300, 1, 20, 1000, sched);
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
@@ -226,7 +148,7 @@ int main(int argc, char **argv)
 
     /* --- a lock that outlived its hold: the reconcile deletes it ---------- */
     snprintf(owner, sizeof owner, "t46-%d", (int)getpid());
-    if (hold_cron_lock(owner) < 0)
+    if (t_hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
     end = hold_one(16, NULL, 0);
     ok(end > 0, "a hold of seat 16 (2 s)");
@@ -254,12 +176,12 @@ int main(int argc, char **argv)
         t_resp_free(&r);
         free(token);
     }
-    is_int(free_cron_lock(owner), 1, "the scene is set");
+    is_int(t_free_cron_lock(owner), 1, "the scene is set");
     {
         int rc = -1;
 
         for (int i = 0; i < 20; i++) {
-            rc = run_cron(out, sizeof out);
+            rc = t_run_cron(NULL, out, sizeof out);
             if (rc != 0 || !strstr(out, "skipped"))
                 break;
             t_sleep_ms(500);

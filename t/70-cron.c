@@ -32,69 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define LOCK_KEY "concert:cron:lock"
 
-static char cron_path[4096];
-
-static void find_cron(const char *argv0)
-{
-    const char *env = getenv("CONCERT_CRON");
-    const char *build = getenv("CONCERT_BUILD");
-
-    if (env && *env)
-        snprintf(cron_path, sizeof cron_path, "%s", env);
-    else if (build && *build)
-        snprintf(cron_path, sizeof cron_path, "%s/cron/concert-cron", build);
-    else {
-        /* The test binary sits in <build>/t/. */
-        char copy[4096];
-        snprintf(copy, sizeof copy, "%s", argv0);
-        snprintf(cron_path, sizeof cron_path, "%s/../cron/concert-cron", dirname(copy));
-    }
-}
-
-/* Runs the cron program with conf as CONCERT_CONF (NULL: the stack's);
- * captures its output in out. Returns its exit status, or -1. */
-static int run_cron(const char *conf, char *out, size_t cap)
-{
-    int pipefd[2], st;
-    size_t used = 0;
-    pid_t pid;
-
-    out[0] = '\0';
-    if (pipe(pipefd) < 0)
-        return -1;
-    fflush(stdout);
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        if (conf)
-            setenv("CONCERT_CONF", conf, 1);
-        execl(cron_path, cron_path, (char *)NULL);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    for (;;) {
-        ssize_t n = read(pipefd[0], out + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        if (used == cap - 1)
-            break;
-    }
-    out[used] = '\0';
-    close(pipefd[0]);
-    if (waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Runs until a run does the work (another run, e.g. ./dev's every-minute
  * loop, may hold the lock for a moment). */
@@ -103,7 +41,7 @@ static int run_cron_working(const char *conf, char *out, size_t cap)
     int rc = -1;
 
     for (int i = 0; i < 20; i++) {
-        rc = run_cron(conf, out, cap);
+        rc = t_run_cron(conf, out, cap);
         if (rc != 0 || !strstr(out, "skipped"))
             return rc;
         t_sleep_ms(500);
@@ -139,28 +77,7 @@ static char *status_of(int64_t reservation_id)
     return bk_raw("SELECT status FROM reservations WHERE id = $1", reservation_id);
 }
 
-/* Takes the cron lock for the test (waiting out a run that holds it). */
-static int hold_cron_lock(const char *owner)
-{
-    const char *set[] = {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', '60000') and 1 or 0",
-                         "1", LOCK_KEY, owner};
 
-    for (int i = 0; i < 120; i++) {
-        if (t_redis_int(5, set) == 1)
-            return 0;
-        t_sleep_ms(500);
-    }
-    return -1;
-}
-
-/* Gives the test's cron lock back: 1 when it was still ours. */
-static long long free_cron_lock(const char *owner)
-{
-    const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                         "1", LOCK_KEY, owner};
-
-    return t_redis_int(5, cad);
-}
 
 /* 1 when key holds value. */
 static long long redis_holds(const char *key, const char *value)
@@ -201,7 +118,7 @@ static void reconcile_scene(const char *owner)
     if (concert < 0)
         bail_out("cannot create a concert (admin API)");
     /* No other run may settle things before the test looks. */
-    if (hold_cron_lock(owner) < 0)
+    if (t_hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
     t_user(userP);
     t_user(userQ);
@@ -271,7 +188,7 @@ static void reconcile_scene(const char *owner)
         t_resp_free(&r);
     }
 
-    is_int(free_cron_lock(owner), 1, "the scene is set");
+    is_int(t_free_cron_lock(owner), 1, "the scene is set");
     rc = run_cron_working(NULL, out, sizeof out);
     is_int(rc, 0, "a cron run exits 0");
     if (!ok(strstr(out, "seat locks") != NULL && strstr(out, "sold") != NULL,
@@ -311,13 +228,13 @@ int main(int argc, char **argv)
     int64_t sched[1], concert, res_a, res_c, res_d, res_e, res_x, res_g;
     char userA[37], userC[37], userD[37], userE[37], userX[37], userG[37], owner[64], out[4096], conf[64], path[96];
     char *tokA, *tokC, *tokD, *tokE, *tokX, *tokG;
-    const char *set_lock[] = {"SET", LOCK_KEY, owner, "PX", "30000"};
+    const char *set_lock[] = {"SET", T_CRON_LOCK, owner, "PX", "30000"};
     int rc;
 
     (void)argc;
     t_init();
-    find_cron(argv[0]);
-    if (access(cron_path, X_OK) != 0)
+    t_find_cron(argv[0]);
+    if (access(t_cron_path(), X_OK) != 0)
         bail_out("the cron program is not built");
 
     /* Keep every other run out while the scene is set. */
@@ -370,7 +287,7 @@ int main(int argc, char **argv)
     ok(res_e > 0, "E takes over D's run-out seat 5");
 
     /* Another run holds the lock. */
-    rc = run_cron(NULL, out, sizeof out);
+    rc = t_run_cron(NULL, out, sizeof out);
     is_int(rc, 0, "a run while the lock is taken exits 0");
     if (!ok(strstr(out, "skipped") != NULL, "and says it skipped"))
         diag("%s", out);
@@ -378,7 +295,7 @@ int main(int argc, char **argv)
     {
         /* Compare-and-delete our own lock: 1 proves the skipped run left it. */
         const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                             "1", LOCK_KEY, owner};
+                             "1", T_CRON_LOCK, owner};
         is_int(t_redis_int(5, cad), 1, "the other run's lock was left alone (ours to delete)");
     }
 
@@ -430,7 +347,7 @@ int main(int argc, char **argv)
             kids[i] = fork();
             if (kids[i] == 0) {
                 char o[4096];
-                _exit(run_cron(NULL, o, sizeof o) == 0 ? 0 : 1);
+                _exit(t_run_cron(NULL, o, sizeof o) == 0 ? 0 : 1);
             }
         }
         for (int i = 0; i < 2; i++) {
@@ -443,7 +360,7 @@ int main(int argc, char **argv)
 
     /* Dependencies down. */
     if (broken_config("redis_port", "redis_port = 1\n", conf, sizeof conf) == 0) {
-        rc = run_cron(conf, out, sizeof out);
+        rc = t_run_cron(conf, out, sizeof out);
         ok(rc != 0, "with Redis unreachable the program exits non-zero (%d)", rc);
         unlink(conf);
     } else {

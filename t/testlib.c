@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <signal.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -833,4 +834,125 @@ void t_grep_logs(const char *dir, const char *needle, char *found, size_t cap)
     }
     if (d)
         closedir(d);
+}
+
+/* --- the cron program -------------------------------------------------- */
+
+static char t_cron[4096];
+
+const char *t_cron_path(void)
+{
+    return t_cron;
+}
+
+void t_find_cron(const char *argv0)
+{
+    const char *env = getenv("CONCERT_CRON");
+    const char *build = getenv("CONCERT_BUILD");
+
+    if (env && *env)
+        snprintf(t_cron, sizeof t_cron, "%s", env);
+    else if (build && *build)
+        snprintf(t_cron, sizeof t_cron, "%s/cron/concert-cron", build);
+    else {
+        /* The test binary sits in <build>/t/. */
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", argv0);
+        snprintf(t_cron, sizeof t_cron, "%s/../cron/concert-cron", dirname(copy));
+    }
+}
+/* Runs the cron program with conf as CONCERT_CONF (NULL: the stack's);
+ * captures its output in out. Returns its exit status, or -1. */
+int t_run_cron(const char *conf, char *out, size_t cap)
+{
+    int pipefd[2], st;
+    size_t used = 0;
+    pid_t pid;
+
+    out[0] = '\0';
+    if (pipe(pipefd) < 0)
+        return -1;
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        if (conf)
+            setenv("CONCERT_CONF", conf, 1);
+        execl(t_cron, t_cron, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        ssize_t n = read(pipefd[0], out + used, cap - 1 - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        if (used == cap - 1)
+            break;
+    }
+    out[used] = '\0';
+    close(pipefd[0]);
+    if (waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+/* Takes the cron lock for the test (waiting out a run that holds it). */
+int t_hold_cron_lock(const char *owner)
+{
+    const char *set[] = {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', '60000') and 1 or 0",
+                         "1", T_CRON_LOCK, owner};
+
+    for (int i = 0; i < 120; i++) {
+        if (t_redis_int(5, set) == 1)
+            return 0;
+        t_sleep_ms(500);
+    }
+    return -1;
+}
+/* Gives the test's cron lock back: 1 when it was still ours. */
+long long t_free_cron_lock(const char *owner)
+{
+    const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+                         "1", T_CRON_LOCK, owner};
+
+    return t_redis_int(5, cad);
+}
+
+/* --- /metrics ------------------------------------------------------------ */
+
+char *t_metrics(long *status, char content_type[128])
+{
+    char auth[300];
+    const char *headers[] = {auth, NULL};
+    struct t_resp r;
+    char *body;
+
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", t_admin_key());
+    t_request("GET", "/metrics", headers, NULL, &r);
+    *status = r.status;
+    if (content_type)
+        snprintf(content_type, 128, "%s", r.content_type);
+    body = r.body ? strdup(r.body) : NULL;
+    t_resp_free(&r);
+    return body;
+}
+/* The value of the sample whose name and labels are exactly series, or 0. */
+double t_metrics_sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
 }

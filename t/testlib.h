@@ -134,6 +134,26 @@ void t_use_config(void);
  * shared/queue_token.h), in a static buffer. */
 const char *t_token_id(const char *token);
 
+/* GET /metrics with the admin key: the body (malloc'd, or NULL), its status
+ * and (when content_type is not NULL) its Content-Type; and the value of the
+ * sample whose name and labels are exactly series in such a text, or 0. */
+char *t_metrics(long *status, char content_type[128]);
+double t_metrics_sample(const char *text, const char *series);
+
+/* The cron program: t_find_cron finds it (CONCERT_CRON, CONCERT_BUILD, or
+ * beside the test binary argv0) for t_cron_path; t_run_cron runs it once
+ * with conf as CONCERT_CONF (NULL: the stack's), its output in out, and
+ * returns its exit status or -1. A test takes the program's lock
+ * (T_CRON_LOCK) to keep runs away while it sets a scene: t_hold_cron_lock
+ * waits out a run that holds it (0, or -1 after a minute), and
+ * t_free_cron_lock gives it back (1 when it was still the test's). */
+#define T_CRON_LOCK "concert:cron:lock"
+void t_find_cron(const char *argv0);
+const char *t_cron_path(void);
+int t_run_cron(const char *conf, char *out, size_t cap);
+int t_hold_cron_lock(const char *owner);
+long long t_free_cron_lock(const char *owner);
+
 /* Direct Redis: runs one command (argv form); returns the integer reply or
  * -1. */
 long long t_redis_int(int argc, const char **argv);
