@@ -9,7 +9,9 @@
 #   - the admin key is compared only with constant_time_equal, never with
 #     strcmp/strncmp/memcmp;
 #   - no log call is passed the admin key, a token, an Authorization or
-#     Idempotency-Key header or a request body.
+#     Idempotency-Key header or a request body;
+#   - no C source or header holds Lua: every script is a file of shared/lua/
+#     (turned into C at build time), and Makefile.am lists each of them.
 # Each check prints the offending lines when it fails.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -27,7 +29,7 @@ check() {   # check "description" <output of the offending lines>
         failed=1
     fi
 }
-echo "1..7"
+echo "1..9"
 
 # The relay keeps a connection of its own (it LISTENs): its statements are
 # string literals, or its fixed transaction statements (tx_sql).
@@ -82,4 +84,15 @@ check "the admin key is never compared with strcmp, strncmp or memcmp" \
 
 check "no log call is given a key, token, Authorization, Idempotency-Key or body" \
     "$(grep -rnE 'log_(error|info)\s*\(.*,[^;]*\b(admin_key|key|token|authorization|idempotency_key|body)\b' $SRC --include='*.c' | grep -vE ',[^;]*\b(sizeof|strlen)\b')"
+
+# The Lua lives in shared/lua/*.lua and shared/lua/lib/*.lua, one home each
+# (issue 23): no C file writes a script's text, no header a piece of one.
+check "no C source or header under $SRC holds Lua" \
+    "$(grep -rnE "redis\.p?call *\(|\b(KEYS|ARGV)\[[0-9]|struct rds_script +[a-z_]+ *= *\{" $SRC --include='*.c' --include='*.h')"
+
+listed=$(sed -n '/^LUA_FILES = /,/^[^\t]/p; /^LUA_INCLUDED = /,/^[^\t]/p' Makefile.am | grep -oE 'shared/lua/[a-z0-9_/]+\.lua' | sort)
+present=$(ls shared/lua/*.lua shared/lua/lib/*.lua 2>/dev/null | sort)
+check "every script of shared/lua/ is built (Makefile.am lists each, and only those)" \
+    "$(diff <(printf '%s\n' "$listed") <(printf '%s\n' "$present") | grep '^[<>]')"
+
 exit $failed
