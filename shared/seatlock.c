@@ -106,8 +106,8 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
 {
     struct seatlock_args a;
     char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN], conf[SEATLOCK_KEYLEN];
-    const char *argv[TAKE_CONF + 1 + (1 + SEATLOCK_MAX) + 2 + SEATLOCK_MAX];
-    int argc = 0, nkeys;
+    const char *argv[TAKE_NKEYS + SEATLOCK_MAX + 2 + SEATLOCK_MAX];
+    int argc, nkeys;
     seatlock_rc rc;
     queue_rc qrc;
 
@@ -119,8 +119,7 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
     argv[TAKE_ACTIVE] = active;
     argv[TAKE_TOKENS] = tokens;
     argv[TAKE_CONF] = conf;
-    argc = TAKE_SOLD;
-    /* The sold set (TAKE_SOLD), then the locks. */
+    argc = TAKE_SOLD;   /* the sold set (a.argv[0]), then the locks */
     for (int i = 0; i < a.nkeys; i++)
         argv[argc++] = a.argv[i];
     nkeys = argc;

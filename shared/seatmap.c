@@ -3,7 +3,6 @@
 #include "seatmap.h"
 #include "keyspace.h"
 #include "log.h"
-#include "queue.h"
 #include "rds.h"
 #include "seatlock.h"
 #include "valid.h"

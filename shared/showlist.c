@@ -3,10 +3,8 @@
 #include "showlist.h"
 #include "keyspace.h"
 #include "log.h"
-#include "queue.h"
 #include "rds.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
