@@ -24,6 +24,7 @@
  * 1 when it could not be (PostgreSQL or Redis unreachable, bad config). */
 #include "app.h"
 #include "db.h"
+#include "keyspace.h"
 #include "log.h"
 #include "queue.h"
 #include "rand.h"
@@ -35,7 +36,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CRON_LOCK_KEY "concert:cron:lock"
 #define CRON_LOCK_MS "55000"
 /* Stop starting new batches after this long, well inside the lock's life,
  * so the lock never runs out under a run still working. */
@@ -48,13 +48,11 @@
  * new pass starts). */
 #define RECONCILE_COUNT 1000
 #define RECONCILE_PAGES 200
-#define RECONCILE_CURSOR_KEY "concert:cron:reconcile"
 #define RECONCILE_CURSOR_TTL "600"
 
-/* KEYS: lock. ARGV: owner. Deletes the lock only while it is ours. */
-static struct rds_script unlock_script = {"cron_unlock",
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
-    "return 0\n", ""};
+/* shared/lua/cron_unlock.lua. KEYS: lock. ARGV: owner. Deletes the lock
+ * only while it is ours. */
+extern struct rds_script lua_cron_unlock;
 
 static time_t started;
 
@@ -69,7 +67,7 @@ static int out_of_time(void)
 /* 1 when taken, 0 when another run holds it, -1 when Redis is unreachable. */
 static int take_lock(const char *owner)
 {
-    const char *argv[] = {"SET", CRON_LOCK_KEY, owner, "NX", "PX", CRON_LOCK_MS};
+    const char *argv[] = {"SET", KEYSPACE_CRON_LOCK, owner, "NX", "PX", CRON_LOCK_MS};
     redisReply *reply = rds_command(6, argv, NULL);
     int taken;
 
@@ -82,13 +80,13 @@ static int take_lock(const char *owner)
 
 static void give_lock(const char *owner)
 {
-    const char *argv[] = {CRON_LOCK_KEY, owner};
-    redisReply *reply = rds_eval(&unlock_script, 1, 2, argv);
+    const char *argv[] = {KEYSPACE_CRON_LOCK, owner};
+    redisReply *reply = rds_eval(&lua_cron_unlock, 1, 2, argv);
 
     if (reply)
         freeReplyObject(reply);
     else
-        log_error("could not release %s (it runs out by itself)", CRON_LOCK_KEY);
+        log_error("could not release %s (it runs out by itself)", KEYSPACE_CRON_LOCK);
 }
 
 /* Runs a one-row function returning integers until its first column says
@@ -328,7 +326,7 @@ struct reconcile_tally {
 /* Where the last run's walk stopped ("0": a new pass). */
 static void load_cursor(char *cursor, size_t cap)
 {
-    const char *argv[] = {"GET", RECONCILE_CURSOR_KEY};
+    const char *argv[] = {"GET", KEYSPACE_CRON_RECONCILE};
     redisReply *reply = rds_command(2, argv, NULL);
 
     snprintf(cursor, cap, "0");
@@ -341,8 +339,8 @@ static void load_cursor(char *cursor, size_t cap)
 
 static void save_cursor(const char *cursor)
 {
-    const char *set[] = {"SET", RECONCILE_CURSOR_KEY, cursor, "EX", RECONCILE_CURSOR_TTL};
-    const char *del[] = {"DEL", RECONCILE_CURSOR_KEY};
+    const char *set[] = {"SET", KEYSPACE_CRON_RECONCILE, cursor, "EX", RECONCILE_CURSOR_TTL};
+    const char *del[] = {"DEL", KEYSPACE_CRON_RECONCILE};
     redisReply *reply = strcmp(cursor, "0") == 0 ? rds_command(2, del, NULL) : rds_command(5, set, NULL);
 
     if (reply)
@@ -409,7 +407,7 @@ int main(void)
         return 1;
     }
     if (taken == 0) {
-        log_info("skipped: another run holds %s", CRON_LOCK_KEY);
+        log_info("skipped: another run holds %s", KEYSPACE_CRON_LOCK);
         return 0;
     }
 

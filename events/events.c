@@ -27,6 +27,7 @@
  * status: 0, 1 on bad arguments or config, 2 when stdout fails. */
 #include "app.h"
 #include "config.h"
+#include "keyspace.h"
 #include "log.h"
 #include "rds.h"
 #include "valid.h"
@@ -204,7 +205,7 @@ static int find_queue_streams(struct follower *f, const struct options *o)
     char cursor[32] = "0";
 
     do {
-        const char *scan[] = {"SCAN", cursor, "MATCH", "{c:*}:queue-events", "COUNT", "1000", "TYPE", "stream"};
+        const char *scan[] = {"SCAN", cursor, "MATCH", KEYSPACE_QUEUE_EVENTS_MATCH, "COUNT", "1000", "TYPE", "stream"};
         redisReply *reply = command(f, 8, scan);
 
         if (!reply)
@@ -229,13 +230,13 @@ static int find_queue_streams(struct follower *f, const struct options *o)
 
 static int find_streams(struct follower *f, const struct options *o)
 {
-    if (o->reservation && add_stream(f, o, "reservation-events") < 0)
+    if (o->reservation && add_stream(f, o, KEYSPACE_STREAM_RESERVATIONS) < 0)
         return -1;
-    if (o->payment && add_stream(f, o, "payment-events") < 0)
+    if (o->payment && add_stream(f, o, KEYSPACE_STREAM_PAYMENTS) < 0)
         return -1;
     if (o->queue && o->concert) {
-        char name[64];
-        snprintf(name, sizeof name, "{c:%" PRId64 "}:queue-events", o->concert);
+        char name[KEYSPACE_CONCERT_KEY_SIZE];
+        keyspace_queue(name, sizeof name, o->concert, QUEUE_KEY_EVENTS);
         if (add_stream(f, o, name) < 0)
             return -1;
     } else if (o->queue && find_queue_streams(f, o) < 0) {

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "config.h"
 #include "contract_limits.h"
+#include "keyspace.h"
 #include "log.h"
 #include "rds.h"
 
@@ -57,7 +58,7 @@
  * RDB snapshot, a replica promoted before it had the last writes) or gone
  * (a restart without persistence, a flush) has those rows published again,
  * with their eventIds. */
-static const char *const topics[] = {"reservation-events", "payment-events"};
+static const char *const topics[] = {KEYSPACE_STREAM_RESERVATIONS, KEYSPACE_STREAM_PAYMENTS};
 #define NTOPICS (sizeof topics / sizeof topics[0])
 _Static_assert(NTOPICS == 2, "publish_batch's claim names each topic");
 #define MARKER_KEY_SIZE 64
@@ -66,27 +67,22 @@ _Static_assert(NTOPICS == 2, "publish_batch's claim names each topic");
  * was published"). Found while a topic's marker is missing (the first
  * check after an upgrade), it stands for that marker: the markers are set
  * to the last batch sent, nothing is republished, and it is deleted. */
-#define OLD_MARKER_KEY "concert:relay:published"
+#define OLD_MARKER_KEY KEYSPACE_RELAY_OLD_MARKER
 /* A batch number no row has: with it outbox_republish_after finds nothing
  * to publish again and only says the last batch. */
 #define NO_BATCH_AFTER "9223372036854775807"
 
-/* A batch moves a marker on only from where PostgreSQL says the topic's
- * last sent batch was (or beyond: a batch whose commit failed after its
- * XADDs). A marker behind it means Redis has lost entries since, and
- * moving it on would hide that from the next check (a failover to a
- * replica without the last XADDs, then a batch before the check): it
- * stays, and the check publishes those rows again. KEYS[1] the marker,
- * ARGV[1] the last batch sent (-1: none), ARGV[2] this batch. */
-static const char advance_marker_lua[] =
-    "#!lua\n"
-    "local at = tonumber(redis.call('GET', KEYS[1]) or '-2')\n"
-    "if at and at >= tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2]) return 1 end\n"
-    "return 0\n";
+/* shared/lua/relay_advance_marker.lua: a batch moves a marker on only from
+ * where PostgreSQL says the topic's last sent batch was (or beyond), never
+ * from behind it (the script says why). KEYS: the marker. ARGV: the last
+ * batch sent (-1: none), this batch. Sent with EVAL in the batch's
+ * pipeline, as advance_marker_text (read once, in main). */
+extern struct rds_script lua_relay_advance_marker;
+static char *advance_marker_text;
 
 static void marker_key(const char *topic, char key[MARKER_KEY_SIZE])
 {
-    snprintf(key, MARKER_KEY_SIZE, "{%s}:published", topic);
+    keyspace_stream_marker(key, MARKER_KEY_SIZE, topic);
 }
 
 static PGconn *pg;
@@ -311,7 +307,7 @@ out:
 }
 
 /* The XADDs of all n rows, then the batch's number in the marker of each
- * stream written to (advance_marker_lua; last_sent[t]: the topic's last
+ * stream written to (advance_marker_text; last_sent[t]: the topic's last
  * batch sent), pipelined (one round trip, applied in order): 0 when Redis
  * acknowledged every one. */
 #define XADD_ARGC 16
@@ -365,7 +361,7 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
                 continue;
             marker_key(topics[t], keys[t]);
             a[0] = "EVAL";
-            a[1] = advance_marker_lua;
+            a[1] = advance_marker_text;
             a[2] = "1";
             a[3] = keys[t];
             a[4] = last_sent[t];
@@ -522,6 +518,9 @@ int main(void)
 
     if (app_setup("concert-relay") < 0)
         return 1;
+    advance_marker_text = rds_script_text(&lua_relay_advance_marker);
+    if (!advance_marker_text)
+        return 1;
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
@@ -555,5 +554,6 @@ int main(void)
     log_info("stopped after publishing %ld events", total);
     pg_forget();
     rds_close();
+    free(advance_marker_text);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include "login_limit.h"
 #include "config.h"
 #include "digest.h"
+#include "keyspace.h"
 #include "log.h"
 #include "rds.h"
 
@@ -9,51 +10,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* "{login}:failures:account:" (25) + a SHA-256 hex + ":address:" (9) + an
+/* The fixed part of the longest counter's name, a SHA-256 hex and an
  * address as counted (with its NUL). */
-#define LOGIN_LIMIT_KEY_SIZE (34 + DIGEST_HEX_LEN + LOGIN_LIMIT_ADDRESS_SIZE)
+#define LOGIN_LIMIT_KEY_SIZE (KEYSPACE_LOGIN_FIXED_LEN + DIGEST_HEX_LEN + LOGIN_LIMIT_ADDRESS_SIZE)
 
-/* KEYS: the address's counter, the email's from that address, the email's
- * from all addresses. ARGV: each one's max and window (s), in that order.
- * Returns 0 after counting the attempt in all three, or the seconds until
- * a refusing window ends (at least 1), counting nothing. The address's or
- * the email-from-address counter at its max refuses; the email's counter
- * at its max refuses only an address that has failed for the email, until
- * either of those two ends. A counter is given its window as TTL when the
- * window starts (or if it somehow has none). */
-static struct rds_script take_script = {"login_limit_take",
-    "local function count(i) return tonumber(redis.call('GET', KEYS[i]) or '0') end\n"
-    "local function left(i)\n"
-    "  local ms = redis.call('PTTL', KEYS[i])\n"
-    "  if ms < 0 then\n"
-    "    redis.call('EXPIRE', KEYS[i], ARGV[2 * i])\n"
-    "    ms = tonumber(ARGV[2 * i]) * 1000\n"
-    "  end\n"
-    "  return math.max(math.ceil(ms / 1000), 1)\n"
-    "end\n"
-    "local wait = 0\n"
-    "for i = 1, 2 do\n"
-    "  if count(i) >= tonumber(ARGV[2 * i - 1]) then wait = math.max(wait, left(i)) end\n"
-    "end\n"
-    "if wait == 0 and count(2) > 0 and count(3) >= tonumber(ARGV[5]) then\n"
-    "  wait = math.min(left(2), left(3))\n"
-    "end\n"
-    "if wait > 0 then return wait end\n"
-    "for i = 1, 3 do\n"
-    "  if redis.call('INCR', KEYS[i]) == 1 or redis.call('PTTL', KEYS[i]) < 0 then\n"
-    "    redis.call('EXPIRE', KEYS[i], ARGV[2 * i])\n"
-    "  end\n"
-    "end\n"
-    "return 0\n", ""};
+/* shared/lua/login_limit_take.lua. KEYS: enum counter. ARGV: each one's
+ * max and window (s), in that order. Answers 0 after counting the attempt
+ * in all three, or the seconds until a refusing window ends, counting
+ * nothing. */
+extern struct rds_script lua_login_limit_take;
+enum counter { COUNTER_ADDRESS, COUNTER_EMAIL_ADDRESS, COUNTER_EMAIL, COUNTERS };
 
-/* KEYS: the counters take_script counted in. Takes one back from each
- * counter that still counts something (a window that ended has nothing to
- * give back). */
-static struct rds_script give_back_script = {"login_limit_give_back",
-    "for i = 1, #KEYS do\n"
-    "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
-    "end\n"
-    "return 0\n", ""};
+/* shared/lua/login_limit_give_back.lua. KEYS: the counters the take
+ * counted in; takes one back from each that still counts something. */
+extern struct rds_script lua_login_limit_give_back;
 
 void login_limit_address(const char *address, char out[LOGIN_LIMIT_ADDRESS_SIZE])
 {
@@ -80,37 +50,37 @@ void login_limit_address(const char *address, char out[LOGIN_LIMIT_ADDRESS_SIZE]
         snprintf(out, LOGIN_LIMIT_ADDRESS_SIZE, "unknown");
 }
 
-/* The three counters' keys, in take_script's order. */
-static void login_limit_keys(const char *email, const char *address, char keys[3][LOGIN_LIMIT_KEY_SIZE])
+/* The three counters' keys, in enum counter's order. */
+static void login_limit_keys(const char *email, const char *address, char keys[COUNTERS][LOGIN_LIMIT_KEY_SIZE])
 {
     char hex[DIGEST_HEX_LEN + 1], counted[LOGIN_LIMIT_ADDRESS_SIZE];
 
     digest_hex(email, strlen(email), hex);
     login_limit_address(address, counted);
-    snprintf(keys[0], LOGIN_LIMIT_KEY_SIZE, "{login}:failures:address:%s", counted);
-    snprintf(keys[1], LOGIN_LIMIT_KEY_SIZE, "{login}:failures:account:%s:address:%s", hex, counted);
-    snprintf(keys[2], LOGIN_LIMIT_KEY_SIZE, "{login}:failures:account:%s", hex);
+    keyspace_login_address(keys[COUNTER_ADDRESS], LOGIN_LIMIT_KEY_SIZE, counted);
+    keyspace_login_email_address(keys[COUNTER_EMAIL_ADDRESS], LOGIN_LIMIT_KEY_SIZE, hex, counted);
+    keyspace_login_email(keys[COUNTER_EMAIL], LOGIN_LIMIT_KEY_SIZE, hex);
 }
 
 login_limit_rc login_limit_take(const char *email, const char *address, long *retry_after)
 {
-    char keys[3][LOGIN_LIMIT_KEY_SIZE], num[6][24];
-    const long limits[6] = {g_config.login_address_max_failures, g_config.login_address_window_seconds,
+    char keys[COUNTERS][LOGIN_LIMIT_KEY_SIZE], num[2 * COUNTERS][24];
+    const long limits[2 * COUNTERS] = {g_config.login_address_max_failures, g_config.login_address_window_seconds,
                             g_config.login_email_max_failures,   g_config.login_email_window_seconds,
                             g_config.login_account_max_failures, g_config.login_account_window_seconds};
-    const char *argv[9];
+    const char *argv[3 * COUNTERS];
     redisReply *reply;
     login_limit_rc rc;
 
     login_limit_keys(email, address, keys);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < COUNTERS; i++)
         argv[i] = keys[i];
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 2 * COUNTERS; i++) {
         snprintf(num[i], sizeof num[i], "%ld", limits[i]);
-        argv[3 + i] = num[i];
+        argv[COUNTERS + i] = num[i];
     }
     *retry_after = 0;
-    reply = rds_eval(&take_script, 3, 9, argv);
+    reply = rds_eval(&lua_login_limit_take, COUNTERS, 3 * COUNTERS, argv);
     if (!reply)
         return LOGIN_LIMIT_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER) {
@@ -128,12 +98,12 @@ login_limit_rc login_limit_take(const char *email, const char *address, long *re
 
 void login_limit_give_back(const char *email, const char *address)
 {
-    char keys[3][LOGIN_LIMIT_KEY_SIZE];
-    const char *argv[3] = {keys[0], keys[1], keys[2]};
+    char keys[COUNTERS][LOGIN_LIMIT_KEY_SIZE];
+    const char *argv[COUNTERS] = {keys[COUNTER_ADDRESS], keys[COUNTER_EMAIL_ADDRESS], keys[COUNTER_EMAIL]};
     redisReply *reply;
 
     login_limit_keys(email, address, keys);
-    reply = rds_eval(&give_back_script, 3, 3, argv);
+    reply = rds_eval(&lua_login_limit_give_back, COUNTERS, COUNTERS, argv);
     if (reply)
         freeReplyObject(reply);
 }

@@ -1,6 +1,8 @@
-/* queue.c - the waiting room's Lua scripts and their C front (see queue.h). */
+/* queue.c - the waiting room's C front; its Lua scripts are
+ * shared/lua/queue_*.lua (see queue.h). */
 #include "queue.h"
 #include "db.h"
+#include "keyspace.h"
 #include "log.h"
 #include "outcome.h"
 #include "rand.h"
@@ -15,390 +17,74 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_NKEYS 15
-#define QUEUE_SWEEP_BATCH "200"
-/* A concert's cached facts are read again from PostgreSQL once they are a
- * second old (QUEUE_FACTS_FRESH_MS, by the first request that finds them
- * so), so an operator's change is in force everywhere within a second; they
- * are kept an hour, so the queue goes on by the facts it has while
- * PostgreSQL is down. */
-#define QUEUE_FACTS_TTL_MS "3600000"
+/* The queue's scripts (shared/lua/queue_*.lua). The five that answer for
+ * a token or a concert begin with shared/lua/lib/queue_prelude.lua and take
+ * the concert's fifteen queue keys (enum queue_key, keyspace.h, in that
+ * order) as KEYS, then their own ARGV. */
+extern struct rds_script lua_queue_enter;    /* ARGV: userId, new token id */
+extern struct rds_script lua_queue_status;   /* ARGV: token id */
+extern struct rds_script lua_queue_end;      /* ARGV: token id, why it ends */
+extern struct rds_script lua_queue_sweep;
+extern struct rds_script lua_queue_view;
+/* And those that take some keys of their own. */
+extern struct rds_script lua_queue_open;
+extern struct rds_script lua_queue_gauges;
+extern struct rds_script lua_queue_active;
+extern struct rds_script lua_queue_fill;
 
-/* The queue's events (queue.joined, queue.admitted, queue.ended,
- * queue.dropped) go to the concert's stream {c:C}:queue-events from the
- * scripts that make the change, so an event is written if and only if its
- * change is, and stays in the concert's hash slot. Each entry has the
- * fields every event has (eventId, type, occurredAt, concertId, data); the
- * data names the user, never the token (a credential). eventId is the
- * concert, the time and a counter, unique even if Redis loses the counter.
- * The stream keeps 24 hours (trimmed by id, MINID). iso() is RFC 3339 with
- * milliseconds, from days to a civil date (Howard Hinnant's algorithm):
- * Redis's Lua has no date functions. */
-#define QUEUE_LUA_EVENTS \
-    "local concert_id = string.match(K_conf, '^{c:(%d+)}')\n" \
-    "local function iso(ms)\n" \
-    "  local s = math.floor(ms / 1000)\n" \
-    "  local days, rem = math.floor(s / 86400), s % 86400\n" \
-    "  local z = days + 719468\n" \
-    "  local era = math.floor(z / 146097)\n" \
-    "  local doe = z - era * 146097\n" \
-    "  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)\n" \
-    "  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))\n" \
-    "  local mp = math.floor((5 * doy + 2) / 153)\n" \
-    "  local d = doy - math.floor((153 * mp + 2) / 5) + 1\n" \
-    "  local m = mp < 10 and mp + 3 or mp - 9\n" \
-    "  local y = yoe + era * 400 + (m <= 2 and 1 or 0)\n" \
-    "  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rem / 3600),\n" \
-    "                       math.floor(rem / 60) % 60, rem % 60, ms % 1000)\n" \
-    "end\n" \
-    "local function emit(kind, tok, data)\n" \
-    "  data.userId = redis.call('HGET', K_tok, tok)\n" \
-    "  if not data.userId then return end\n" \
-    "  local n = redis.call('INCR', K_eseq)\n" \
-    "  redis.call('XADD', K_events, 'MINID', '~', now - 86400000, '*',\n" \
-    "             'eventId', 'queue-' .. concert_id .. '-' .. now .. '-' .. n, 'type', kind,\n" \
-    "             'occurredAt', iso(now), 'concertId', concert_id, 'data', cjson.encode(data))\n" \
-    "end\n"
+/* A ticket, as the prelude's describe() answers it with the token id
+ * appended (queue_enter, queue_status). */
+enum ticket_field {
+    TICKET_CODE,         /* CREATED, FIRST, OK (or INVALID, alone) */
+    TICKET_USER,
+    TICKET_STATE,        /* ACTIVE, PRE, WAITING */
+    TICKET_POSITION,     /* 1-based while WAITING */
+    TICKET_EXPIRES,      /* end of the active period (ms) while ACTIVE */
+    TICKET_ADMITTED,     /* admissions the wait estimate counts */
+    TICKET_SINCE,        /* ... since then (ms); PRE: the first arrival */
+    TICKET_NOW,          /* Redis's clock (ms) */
+    TICKET_LIMIT,
+    TICKET_ACTIVE_MS,
+    TICKET_LINE,         /* WAITING: waiting users; PRE: pre-queued ones */
+    TICKET_IDLE_MS,
+    TICKET_OPENS,        /* the opening (ms) while it is ahead, else 0 */
+    TICKET_TOKEN,        /* the token id */
+    TICKET_FIELDS
+};
 
-/* Shared head of every queue script: names the keys, reads the concert's
- * cached facts and Redis's clock, and defines sweep/admit/describe.
- *
- * A sweep ends at most QUEUE_SWEEP_BATCH run-out tokens and as many idle
- * waiters a call, so more may be stored than it reached: every reader
- * therefore compares end times itself. A token whose active period has ended
- * or a waiter idle past waitingIdleSeconds is over (over(), idle()) whether
- * or not a sweep has removed it yet: it is not ACTIVE, not "a live token",
- * holds no slot and is never admitted.
- *
- * So a poll need not pay for work that is not there. The cached facts keep
- * two times: sweep_at, when the first stored token can run out or go idle
- * (or the oldest admission leave the ten-minute window), and full_until,
- * before which no slot can free itself (the first live token ends, or the
- * per-minute cap's oldest admission leaves its minute) unless a token
- * leaves the active set (finish), which full_card (the set's size then)
- * tells. Before those a sweep or an admission has nothing to do and is
- * skipped. Adding a token lowers sweep_at when it ends sooner; and every
- * refresh of the facts (at least once a second) clears both, so a missed
- * case costs at most a second's delay of a sweep's events or of an
- * admission, never a wrong answer. Two more facts spare a waiting token's
- * poll its reads of keys that rarely change: gate, 'free' once there is no
- * pre-queue left to open (it cannot grow again after opensAt) or the
- * opening's mark once it happened; adm_n and adm_since, the admissions of
- * the last ten minutes that the wait estimate counts, dropped whenever an
- * admission or a sweep changes them. */
-#define QUEUE_LUA_PRELUDE \
-    "local K_conf, K_wait, K_seen, K_act = KEYS[1], KEYS[2], KEYS[3], KEYS[4]\n" \
-    "local K_tok, K_usr, K_seq, K_adm = KEYS[5], KEYS[6], KEYS[7], KEYS[8]\n" \
-    "local K_recent, K_pre, K_opened, K_admissions = KEYS[9], KEYS[10], KEYS[11], KEYS[12]\n" \
-    "local K_events, K_eseq, K_out = KEYS[13], KEYS[14], KEYS[15]\n" \
-    "local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',\n" \
-    "                        'paused', 'fresh_until', 'opens_ms', 'sweep_at', 'full_until',\n" \
-    "                        'full_card', 'gate', 'adm_n', 'adm_since')\n" \
-    "if conf[4] then return {'NOCONCERT'} end\n" \
-    "if not conf[1] or not conf[6] or not conf[8] then return {'NOCONF'} end\n" \
-    "local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])\n" \
-    "local per_minute, paused, opens_ms = tonumber(conf[5]), conf[6] == '1', tonumber(conf[8])\n" \
-    "local sweep_at, full_until = tonumber(conf[9] or '0'), tonumber(conf[10] or '0')\n" \
-    "local full_card = tonumber(conf[11] or '0')\n" \
-    "local adm_n, adm_since = tonumber(conf[13] or ''), tonumber(conf[14] or '')\n" \
-    "local clock = redis.call('TIME')\n" \
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n" \
-    "local opened, before_open, opened_mark = false, false, nil\n" \
-    "if conf[12] == 'free' then\n" \
-    "elseif conf[12] then\n" \
-    "  opened, opened_mark = true, tonumber(conf[12])\n" \
-    "else\n" \
-    "  local mark = redis.call('GET', K_opened)\n" \
-    "  opened = mark ~= false\n" \
-    "  before_open = not opened and opens_ms > 0 and now < opens_ms\n" \
-    "  if opened then\n" \
-    "    opened_mark = tonumber(mark); redis.call('HSET', K_conf, 'gate', mark)\n" \
-    "  elseif not before_open then\n" \
-    "    if redis.call('ZCARD', K_pre) > 0 then return {'OPEN'} end\n" \
-    "    redis.call('HSET', K_conf, 'gate', 'free')\n" \
-    "  end\n" \
-    "end\n" \
-    "local refresh = tonumber(conf[7] or '0') <= now\n" \
-    "if refresh then redis.call('HSET', K_conf, 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ") end\n" \
-    "local function done(reply)\n" \
-    "  if refresh then reply[1] = '+' .. reply[1] end\n" \
-    "  return reply\n" \
-    "end\n" \
-    "local dropped = 0\n" \
-    QUEUE_LUA_EVENTS \
-    "local function forget(tok)\n" \
-    "  local user = redis.call('HGET', K_tok, tok)\n" \
-    "  if user then\n" \
-    "    redis.call('HDEL', K_tok, tok)\n" \
-    "    if redis.call('HGET', K_usr, user) == tok then redis.call('HDEL', K_usr, user) end\n" \
-    "  end\n" \
-    "end\n" \
-    "local function drop(tok, why)\n" \
-    "  emit(why == 'idle' and 'queue.dropped' or 'queue.ended', tok, {reason = why})\n" \
-    "  redis.call('ZREM', K_act, tok); redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
-    "  redis.call('ZREM', K_pre, tok)\n" \
-    "  forget(tok); dropped = dropped + 1\n" \
-    "end\n" \
-    "local function idle(tok)\n" \
-    "  local seen = redis.call('ZSCORE', K_seen, tok)\n" \
-    "  return seen and tonumber(seen) <= now - idle_ms\n" \
-    "end\n" \
-    "local function over(tok)\n" \
-    "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
-    "  if exp then return tonumber(exp) <= now and 'expired' or nil end\n" \
-    "  return idle(tok) and 'idle' or nil\n" \
-    "end\n" \
-    "local function due(t)\n" \
-    "  if t < sweep_at then sweep_at = t; redis.call('HSET', K_conf, 'sweep_at', t) end\n" \
-    "end\n" \
-    "local function first_score(key)\n" \
-    "  local f = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')\n" \
-    "  return f[2] and tonumber(f[2])\n" \
-    "end\n" \
-    "local function adm_moved()\n" \
-    "  if adm_n then redis.call('HDEL', K_conf, 'adm_n', 'adm_since') end\n" \
-    "  adm_n = nil\n" \
-    "end\n" \
-    "local function sweep(max, force)\n" \
-    "  if now < sweep_at and not force then return end\n" \
-    "  local gone = redis.call('ZRANGEBYSCORE', K_act, '-inf', now, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(gone) do drop(tok, 'expired') end\n" \
-    "  local quiet = redis.call('ZRANGEBYSCORE', K_seen, '-inf', now - idle_ms, 'LIMIT', 0, max)\n" \
-    "  for _, tok in ipairs(quiet) do drop(tok, 'idle') end\n" \
-    "  if redis.call('ZREMRANGEBYSCORE', K_adm, '-inf', now - 600000) > 0 then adm_moved() end\n" \
-    "  local nxt = now + 60000\n" \
-    "  local a, s, d = first_score(K_act), first_score(K_seen), first_score(K_adm)\n" \
-    "  if a then nxt = math.min(nxt, a) end\n" \
-    "  if s then nxt = math.min(nxt, s + idle_ms) end\n" \
-    "  if d then nxt = math.min(nxt, d + 600000) end\n" \
-    "  sweep_at = nxt; redis.call('HSET', K_conf, 'sweep_at', nxt)\n" \
-    "end\n" \
-    "local function admit(fresh)\n" \
-    "  if paused then return 0 end\n" \
-    "  if now < full_until and redis.call('ZCARD', K_act) >= full_card then return 0 end\n" \
-    "  local free = limit - redis.call('ZCOUNT', K_act, '(' .. now, '+inf')\n" \
-    "  redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n" \
-    "  if per_minute > 0 then free = math.min(free, per_minute - redis.call('ZCARD', K_recent)) end\n" \
-    "  local admitted, skipped = 0, 0\n" \
-    "  while free > 0 and skipped < " QUEUE_SWEEP_BATCH " do\n" \
-    "    local heads = redis.call('ZRANGE', K_wait, 0, free - 1)\n" \
-    "    if #heads == 0 then break end\n" \
-    "    for _, tok in ipairs(heads) do\n" \
-    "      if idle(tok) then\n" \
-    "        drop(tok, 'idle'); skipped = skipped + 1\n" \
-    "      else\n" \
-    "        redis.call('ZREM', K_wait, tok); redis.call('ZREM', K_seen, tok)\n" \
-    "        redis.call('ZADD', K_act, now + active_ms, tok); due(now + active_ms)\n" \
-    "        if tok ~= fresh then redis.call('ZADD', K_adm, now, tok); adm_moved() end\n" \
-    "        redis.call('ZADD', K_recent, now, tok); redis.call('PEXPIRE', K_recent, 60000)\n" \
-    "        emit('queue.admitted', tok, {expiresAt = iso(now + active_ms)})\n" \
-    "        admitted = admitted + 1; free = free - 1\n" \
-    "      end\n" \
-    "    end\n" \
-    "  end\n" \
-    "  if admitted > 0 then redis.call('INCRBY', K_admissions, admitted) end\n" \
-    "  if free <= 0 then\n" \
-    "    local t = now + 60000\n" \
-    "    local live = redis.call('ZRANGEBYSCORE', K_act, '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)\n" \
-    "    if live[2] then t = math.min(t, tonumber(live[2])) end\n" \
-    "    local r = per_minute > 0 and first_score(K_recent)\n" \
-    "    if r then t = math.min(t, r + 60000) end\n" \
-    "    full_until = t\n" \
-    "    redis.call('HSET', K_conf, 'full_until', t, 'full_card', redis.call('ZCARD', K_act))\n" \
-    "  end\n" \
-    "  return admitted\n" \
-    "end\n" \
-    "local function describe(code, tok)\n" \
-    "  local user = redis.call('HGET', K_tok, tok)\n" \
-    "  if not user then return {'INVALID'} end\n" \
-    "  local shown_opens = before_open and opens_ms or 0\n" \
-    "  local exp = redis.call('ZSCORE', K_act, tok)\n" \
-    "  if exp then\n" \
-    "    if tonumber(exp) <= now then return {'INVALID'} end\n" \
-    "    return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms, shown_opens}\n" \
-    "  end\n" \
-    "  if before_open and redis.call('ZSCORE', K_pre, tok) then\n" \
-    "    local first = redis.call('ZRANGE', K_pre, 0, 0, 'WITHSCORES')\n" \
-    "    return {code, user, 'PRE', 0, 0, 0, tonumber(first[2] or now), now, limit, active_ms,\n" \
-    "            redis.call('ZCARD', K_pre), idle_ms, shown_opens}\n" \
-    "  end\n" \
-    "  local rank = redis.call('ZRANK', K_wait, tok)\n" \
-    "  if not rank then return {'INVALID'} end\n" \
-    "  if not adm_n then\n" \
-    "    local first = redis.call('ZRANGE', K_adm, 0, 0, 'WITHSCORES')\n" \
-    "    adm_n, adm_since = redis.call('ZCARD', K_adm), tonumber(first[2] or '0')\n" \
-    "    redis.call('HSET', K_conf, 'adm_n', adm_n, 'adm_since', adm_since)\n" \
-    "  end\n" \
-    "  return {code, user, 'WAITING', rank + 1, 0, adm_n, adm_since, now, limit, active_ms,\n" \
-    "          redis.call('ZCARD', K_wait), idle_ms, shown_opens}\n" \
-    "end\n"
+/* queue_end.lua's answer. */
+enum end_field { END_CODE, END_LIVE, END_ADMITTED, END_USER, END_FIELDS };
 
-/* ARGV: userId, new token. */
-static struct rds_script enter_script = {"queue_enter", QUEUE_LUA_PRELUDE
-    "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "local tok = redis.call('HGET', K_usr, ARGV[1])\n"
-    "local why = tok and over(tok)\n"
-    "if why then drop(tok, why); tok = nil end\n"
-    "if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok) or\n"
-    "            redis.call('ZSCORE', K_pre, tok)) then\n"
-    "  redis.call('ZADD', K_seen, 'XX', now, tok)\n"
-    "  admit(nil)\n"
-    "  local d = describe('OK', tok); table.insert(d, tok); return done(d)\n"
-    "end\n"
-    "if tok then forget(tok) end\n"
-    "tok = ARGV[2]\n"
-    "redis.call('HSET', K_tok, tok, ARGV[1])\n"
-    "redis.call('HSET', K_usr, ARGV[1], tok)\n"
-    "if before_open then\n"
-    "  redis.call('ZADD', K_pre, now, tok)\n"
-    "  emit('queue.joined', tok, {preQueue = true})\n"
-    "  local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n"
-    "end\n"
-    "redis.call('ZADD', K_wait, redis.call('INCR', K_seq), tok)\n"
-    "redis.call('ZADD', K_seen, now, tok); due(now + idle_ms)\n"
-    "emit('queue.joined', tok, {preQueue = false})\n"
-    "admit(tok)\n"
-    "local d = describe('CREATED', tok); table.insert(d, tok); return done(d)\n", ""};
+/* queue_sweep.lua's answer. */
+enum sweep_field { SWEEP_CODE, SWEEP_DROPPED, SWEEP_ADMITTED, SWEEP_FIELDS };
 
-/* ARGV: token. A poll counts as activity only for a waiter not yet dropped:
- * one already idle past its limit is ended before the poll could revive it. */
-static struct rds_script status_script = {"queue_status", QUEUE_LUA_PRELUDE
-    "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "local why = over(ARGV[1])\n"
-    "if why then drop(ARGV[1], why) end\n"
-    /* Last seen at the opening itself (the opening marks every pre-queued
-     * token seen then): this is its first look at its place. */
-    "local last = opened and redis.call('ZSCORE', K_seen, ARGV[1])\n"
-    "local first_look = last and tonumber(last) == opened_mark\n"
-    "redis.call('ZADD', K_seen, 'XX', now, ARGV[1])\n"
-    "admit(nil)\n"
-    "local d = describe(first_look and 'FIRST' or 'OK', ARGV[1]); table.insert(d, ARGV[1]); return done(d)\n", ""};
+/* queue_view.lua's answer. */
+enum view_field {
+    VIEW_CODE, VIEW_WAITING, VIEW_ACTIVE, VIEW_ADMITTED_LAST_MINUTE, VIEW_PAUSED, VIEW_PRE_QUEUE, VIEW_OPENS,
+    VIEW_FIELDS
+};
 
-/* ARGV: token, why it ends ('paid', 'logout'). Returns {'OK', live,
- * admitted, user}: live is 1 when the token was waiting, pre-queued or
- * ACTIVE within its period (ending one already over changes nothing). A
- * logout's end is remembered in {c:C}:logged-out until queue_end_done, so a
- * logout retried after PostgreSQL failed to cancel the token's holds still
- * hears that it was live. */
-static struct rds_script end_script = {"queue_end", QUEUE_LUA_PRELUDE
-    "local user = redis.call('HGET', K_tok, ARGV[1])\n"
-    "local live = user and not over(ARGV[1]) and (redis.call('ZSCORE', K_act, ARGV[1]) or\n"
-    "  redis.call('ZSCORE', K_wait, ARGV[1]) or redis.call('ZSCORE', K_pre, ARGV[1])) and 1 or 0\n"
-    "if user then emit('queue.ended', ARGV[1], {reason = ARGV[2]}) end\n"
-    "redis.call('ZREM', K_act, ARGV[1]); redis.call('ZREM', K_wait, ARGV[1]); redis.call('ZREM', K_pre, ARGV[1])\n"
-    "redis.call('ZREM', K_seen, ARGV[1]); forget(ARGV[1])\n"
-    "if ARGV[2] == 'logout' then\n"
-    "  if live == 1 then\n"
-    "    redis.call('HSET', K_out, ARGV[1], user); redis.call('PEXPIRE', K_out, 86400000)\n"
-    "  else\n"
-    "    local was = redis.call('HGET', K_out, ARGV[1])\n"
-    "    if was then live, user = 1, was end\n"
-    "  end\n"
-    "end\n"
-    "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "return done({'OK', live, admit(nil), user or ''})\n", ""};
+/* queue_gauges.lua: its KEYS and its answer, in one order. */
+enum gauge_field { GAUGE_PRE, GAUGE_WAITING, GAUGE_ACTIVE, GAUGE_ADMISSIONS, GAUGE_FIELDS };
 
-/* ARGV: how many tokens to sweep at most. */
-static struct rds_script sweep_script = {"queue_sweep", QUEUE_LUA_PRELUDE
-    "sweep(tonumber(ARGV[1]), true)\n"
-    "local admitted = admit(nil)\n"
-    "return done({'OK', dropped, admitted})\n", ""};
+/* queue_active.lua's answer. */
+enum active_field { ACTIVE_CODE, ACTIVE_USER, ACTIVE_EXPIRES, ACTIVE_FIELDS };
 
-/* What an operator watches: counts after a sweep and an admission, as any
- * poll would leave them. */
-static struct rds_script view_script = {"queue_view", QUEUE_LUA_PRELUDE
-    "sweep(" QUEUE_SWEEP_BATCH ")\n"
-    "admit(nil)\n"
-    "redis.call('ZREMRANGEBYSCORE', K_recent, '-inf', now - 60000)\n"
-    "return done({'OK', redis.call('ZCARD', K_wait), redis.call('ZCOUNT', K_act, '(' .. now, '+inf'),\n"
-    "             redis.call('ZCARD', K_recent), paused and 1 or 0, redis.call('ZCARD', K_pre),\n"
-    "             before_open and opens_ms or 0})\n", ""};
+/* queue_open.lua's KEYS; its ARGV (the count, then the tokens) follows. */
+enum open_key { OPEN_WAITING, OPEN_SEEN, OPEN_SEQ, OPEN_PRE, OPEN_OPENED, OPEN_NKEYS };
 
-/* The opening of the pre-queue: the pre-queued tokens, in the order given
- * (a uniformly random one, drawn in C from getrandom), go to the line ahead
- * of everyone who comes later, once. Refused when it already happened, or
- * when the pre-queue is not the set the order was drawn from. Every token
- * is marked seen a millisecond before the opening, and "opened" keeps that
- * mark: a token last seen at the mark has not looked at its place yet (a
- * poll in the opening's own millisecond is seen after it).
- * KEYS: waiting, seen, seq, pre, opened. ARGV: n, then the n tokens. */
-static struct rds_script open_script = {"queue_open",
-    "if redis.call('EXISTS', KEYS[5]) == 1 then return {'ALREADY'} end\n"
-    "local n = tonumber(ARGV[1])\n"
-    "if redis.call('ZCARD', KEYS[4]) ~= n or #ARGV ~= n + 1 then return {'CHANGED'} end\n"
-    "local clock = redis.call('TIME')\n"
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-    "local mark = now - 1\n"
-    "local base = redis.call('INCRBY', KEYS[3], n) - n\n"
-    "for i = 1, n, 500 do\n"
-    "  local places, seen = {}, {}\n"
-    "  for k = i, math.min(i + 499, n) do\n"
-    "    local tok = ARGV[k + 1]\n"
-    "    if not redis.call('ZSCORE', KEYS[4], tok) then return redis.error_reply('not pre-queued: ' .. tok) end\n"
-    "    places[#places + 1] = base + k; places[#places + 1] = tok\n"
-    "    seen[#seen + 1] = mark; seen[#seen + 1] = tok\n"
-    "  end\n"
-    "  redis.call('ZADD', KEYS[1], unpack(places))\n"
-    "  redis.call('ZADD', KEYS[2], unpack(seen))\n"
-    "end\n"
-    "redis.call('DEL', KEYS[4])\n"
-    "redis.call('SET', KEYS[5], mark)\n"
-    "return {'OPENED', n}\n", ""};
-
-/* What the metrics show of a concert's queue, read only.
- * KEYS: pre, waiting, active, admissions. */
-static struct rds_script gauges_script = {"queue_gauges",
-    "local clock = redis.call('TIME')\n"
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-    "return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),\n"
-    "        redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf'), tonumber(redis.call('GET', KEYS[4]) or '0')}\n", ""};
-
-/* The cheap path of queue_require_active: an ACTIVE token within its period
- * is all a guarded request needs, so this reads two keys and sweeps nothing.
- * Anything else (waiting, run out, unknown) goes through the status script,
- * which sweeps, admits and answers with the full picture.
- * KEYS: active, tokens. ARGV: token. */
-static struct rds_script active_script = {"queue_active",
-    QUEUE_LUA_NOW
-    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
-    "return {'ACTIVE', user, tonumber(exp)}\n", ""};
-
-/* KEYS: conf. ARGV: 'missing', or limit, active_ms, idle_ms, per_minute
- * (0: no cap), paused (0/1), opens_ms (0: open at once), hold_ms. */
-static struct rds_script fill_script = {"queue_fill",
-    "redis.call('DEL', KEYS[1])\n"
-    "if ARGV[1] == 'missing' then\n"
-    "  redis.call('HSET', KEYS[1], 'missing', '1'); redis.call('PEXPIRE', KEYS[1], 10000)\n"
-    "else\n"
-    "  local clock = redis.call('TIME')\n"
-    "  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-    "  redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'active_ms', ARGV[2], 'idle_ms', ARGV[3],\n"
-    "             'per_minute', ARGV[4], 'paused', ARGV[5], 'opens_ms', ARGV[6], 'hold_ms', ARGV[7],\n"
-    "             'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
-    "  redis.call('PEXPIRE', KEYS[1], " QUEUE_FACTS_TTL_MS ")\n"
-    "end\n"
-    "return 1\n", ""};
-
+/* A concert's queue keys, and room behind them for a script's ARGV. */
 struct queue_keys {
-    char key[QUEUE_NKEYS][48];
+    char key[QUEUE_NKEYS][KEYSPACE_CONCERT_KEY_SIZE];
     const char *argv[QUEUE_NKEYS + 2];
 };
 
 static void queue_keys_for(int64_t concert_id, struct queue_keys *k)
 {
-    static const char *const names[QUEUE_NKEYS] = {
-        "conf", "waiting", "seen", "active", "tokens", "users", "seq", "admits", "recent", "pre", "opened",
-        "admissions", "queue-events", "event-seq", "logged-out"};
-
     for (int i = 0; i < QUEUE_NKEYS; i++) {
-        queue_key_name(concert_id, names[i], k->key[i], sizeof k->key[i]);
+        keyspace_queue(k->key[i], sizeof k->key[i], concert_id, (enum queue_key)i);
         k->argv[i] = k->key[i];
     }
-}
-
-void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size)
-{
-    snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, what);
 }
 
 /* Loads a concert's facts from PostgreSQL into its Redis cache. */
@@ -422,10 +108,10 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
     dbrc = db_read(sql, 1, params, &res);
     if (dbrc != DB_OK)
         return QUEUE_PG_DOWN;
-    argv[0] = k->key[0];
+    argv[0] = k->key[QUEUE_KEY_CONF];
     if (PQntuples(res) == 0) {
         argv[1] = "missing";
-        reply = rds_eval(&fill_script, 1, 2, argv);
+        reply = rds_eval(&lua_queue_fill, 1, 2, argv);
         rc = QUEUE_NO_CONCERT;
     } else {
         argv[1] = PQgetvalue(res, 0, 0);
@@ -435,7 +121,7 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
         argv[5] = PQgetvalue(res, 0, 4);
         argv[6] = PQgetvalue(res, 0, 5);
         argv[7] = PQgetvalue(res, 0, 6);
-        reply = rds_eval(&fill_script, 1, 8, argv);
+        reply = rds_eval(&lua_queue_fill, 1, 8, argv);
     }
     PQclear(res);
     if (!reply)
@@ -450,10 +136,10 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
  * opening time has come, so this is rare) draws again. */
 static queue_rc queue_open_keys(const struct queue_keys *k)
 {
-    const char *pre_queue = k->key[9];
+    const char *pre_queue = k->key[QUEUE_KEY_PRE];
 
     for (int attempt = 0; attempt < 3; attempt++) {
-        const char *range[] = {"ZRANGE", k->key[9], "0", "-1"};
+        const char *range[] = {"ZRANGE", pre_queue, "0", "-1"};
         redisReply *pre = rds_command(4, range, NULL);
         redisReply *reply;
         const char **argv;
@@ -468,28 +154,28 @@ static queue_rc queue_open_keys(const struct queue_keys *k)
             return QUEUE_REDIS_DOWN;
         }
         n = pre->elements;
-        argv = malloc(sizeof *argv * (n + 6));
+        argv = malloc(sizeof *argv * (n + OPEN_NKEYS + 1));
         if (!argv) {
             log_error("queue_open: out of memory for %zu tokens", n);
             freeReplyObject(pre);
             return QUEUE_REDIS_DOWN;
         }
-        argv[0] = k->key[1];   /* waiting */
-        argv[1] = k->key[2];   /* seen */
-        argv[2] = k->key[6];   /* seq */
-        argv[3] = k->key[9];   /* pre */
-        argv[4] = k->key[10];  /* opened */
+        argv[OPEN_WAITING] = k->key[QUEUE_KEY_WAITING];
+        argv[OPEN_SEEN] = k->key[QUEUE_KEY_SEEN];
+        argv[OPEN_SEQ] = k->key[QUEUE_KEY_SEQ];
+        argv[OPEN_PRE] = k->key[QUEUE_KEY_PRE];
+        argv[OPEN_OPENED] = k->key[QUEUE_KEY_OPENED];
         snprintf(count, sizeof count, "%zu", n);
-        argv[5] = count;
+        argv[OPEN_NKEYS] = count;
         for (size_t i = 0; i < n; i++)
-            argv[6 + i] = pre->element[i]->type == REDIS_REPLY_STRING ? pre->element[i]->str : "";
-        if (rand_shuffle(argv + 6, n) < 0) {
+            argv[OPEN_NKEYS + 1 + i] = pre->element[i]->type == REDIS_REPLY_STRING ? pre->element[i]->str : "";
+        if (rand_shuffle(argv + OPEN_NKEYS + 1, n) < 0) {
             log_error("queue_open: getrandom failed");
             free(argv);
             freeReplyObject(pre);
             return QUEUE_REDIS_DOWN;
         }
-        reply = rds_eval(&open_script, 5, (int)(n + 6), argv);
+        reply = rds_eval(&lua_queue_open, OPEN_NKEYS, (int)(n + OPEN_NKEYS + 1), argv);
         free(argv);
         freeReplyObject(pre);
         if (!reply)
@@ -674,39 +360,41 @@ int queue_pre_poll_window(int64_t until_s, int64_t pre_count, int64_t arriving_m
     return 0;
 }
 
-/* Reads a describe() reply (with the token appended) into a ticket. */
+/* Reads a ticket (enum ticket_field) into t. */
 static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct queue_ticket *t)
 {
     redisReply **e = reply->element;
+    int64_t now;
 
-    if (strcmp(e[0]->str, "INVALID") == 0)
+    if (strcmp(e[TICKET_CODE]->str, "INVALID") == 0)
         return QUEUE_TOKEN_INVALID;
-    if (reply->elements != 14 || e[1]->type != REDIS_REPLY_STRING || e[2]->type != REDIS_REPLY_STRING ||
-        e[13]->type != REDIS_REPLY_STRING || e[1]->len >= sizeof t->user_id ||
-        e[13]->len > QUEUE_TOKEN_ID_MAX) {
+    if (reply->elements != TICKET_FIELDS || e[TICKET_USER]->type != REDIS_REPLY_STRING ||
+        e[TICKET_STATE]->type != REDIS_REPLY_STRING || e[TICKET_TOKEN]->type != REDIS_REPLY_STRING ||
+        e[TICKET_USER]->len >= sizeof t->user_id || e[TICKET_TOKEN]->len > QUEUE_TOKEN_ID_MAX) {
         log_error("queue: malformed ticket reply");
         return QUEUE_REDIS_DOWN;
     }
     memset(t, 0, sizeof *t);
-    t->created = strcmp(e[0]->str, "CREATED") == 0;
-    t->first_look = t->created || strcmp(e[0]->str, "FIRST") == 0;
-    memcpy(t->user_id, e[1]->str, e[1]->len);
-    memcpy(t->id, e[13]->str, e[13]->len);
+    t->created = strcmp(e[TICKET_CODE]->str, "CREATED") == 0;
+    t->first_look = t->created || strcmp(e[TICKET_CODE]->str, "FIRST") == 0;
+    memcpy(t->user_id, e[TICKET_USER]->str, e[TICKET_USER]->len);
+    memcpy(t->id, e[TICKET_TOKEN]->str, e[TICKET_TOKEN]->len);
     if (queue_token_sign(t->id, t->token) < 0)
         return QUEUE_REDIS_DOWN;
     t->concert_id = concert_id;
-    t->state = strcmp(e[2]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
-    t->position = reply_int(e[3]);
-    t->expires_ms = reply_int(e[4]);
-    t->opens_ms = reply_int(e[12]);
-    if (strcmp(e[2]->str, "PRE") == 0) {
+    t->state = strcmp(e[TICKET_STATE]->str, "ACTIVE") == 0 ? QUEUE_ACTIVE : QUEUE_WAITING;
+    t->position = reply_int(e[TICKET_POSITION]);
+    t->expires_ms = reply_int(e[TICKET_EXPIRES]);
+    t->opens_ms = reply_int(e[TICKET_OPENS]);
+    now = reply_int(e[TICKET_NOW]);
+    if (strcmp(e[TICKET_STATE]->str, "PRE") == 0) {
         /* In the pre-queue: no place yet; a random moment in the window
          * (queue_pre_poll_window), so the crowd's polls spread over it.
          * A user told the longest wait keeps that rhythm until the opening
          * comes within reach. */
-        int64_t until = (t->opens_ms - reply_int(e[7]) + 999) / 1000, low, high;
-        int near = queue_pre_poll_window(until, reply_int(e[10]), reply_int(e[7]) - reply_int(e[6]),
-                                         reply_int(e[11]), &low, &high);
+        int64_t until = (t->opens_ms - now + 999) / 1000, low, high;
+        int near = queue_pre_poll_window(until, reply_int(e[TICKET_LINE]), now - reply_int(e[TICKET_SINCE]),
+                                         reply_int(e[TICKET_IDLE_MS]), &low, &high);
         t->position = -1;
         t->estimated_wait_s = until > 0 ? until : 0;
         if (!near && !t->created)
@@ -715,15 +403,15 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
             t->poll_after_s = high;
     } else if (t->state == QUEUE_ACTIVE) {
         /* Nothing to wait for: a poll only notices the end sooner. */
-        int64_t left_s = (t->expires_ms - reply_int(e[7])) / 1000;
+        int64_t left_s = (t->expires_ms - now) / 1000;
         t->estimated_wait_s = 0;
         t->poll_after_s = left_s < 1 ? 1 : left_s > QUEUE_POLL_MAX_S ? QUEUE_POLL_MAX_S : left_s;
     } else {
-        double rate = queue_admission_rate(reply_int(e[5]), reply_int(e[6]), reply_int(e[7]), reply_int(e[8]),
-                                           reply_int(e[9]));
+        double rate = queue_admission_rate(reply_int(e[TICKET_ADMITTED]), reply_int(e[TICKET_SINCE]), now,
+                                           reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         int64_t spread;
         t->estimated_wait_s = queue_estimate(t->position, rate);
-        t->poll_after_s = queue_poll_after(t->position, reply_int(e[10]), rate, reply_int(e[11]));
+        t->poll_after_s = queue_poll_after(t->position, reply_int(e[TICKET_LINE]), rate, reply_int(e[TICKET_IDLE_MS]));
         /* A first look at one's place (a new token, or a pre-queued one's
          * first poll after the opening) is told a random moment within its
          * wait: a burst of them (the crowd arriving, the pre-queue just
@@ -749,7 +437,7 @@ queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticke
         return QUEUE_REDIS_DOWN;
     args[0] = user_id;
     args[1] = id;
-    rc = queue_run(&enter_script, concert_id, 2, args, &reply);
+    rc = queue_run(&lua_queue_enter, concert_id, 2, args, &reply);
     if (rc != QUEUE_OK)
         return rc;
     rc = queue_ticket_from(reply, concert_id, out);
@@ -767,7 +455,7 @@ queue_rc queue_status(const char *token, struct queue_ticket *out)
 
     if (queue_token_open(token, id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
-    rc = queue_run(&status_script, concert_id, 1, args, &reply);
+    rc = queue_run(&lua_queue_status, concert_id, 1, args, &reply);
     if (rc == QUEUE_NO_CONCERT)
         return QUEUE_TOKEN_INVALID;
     if (rc != QUEUE_OK)
@@ -789,20 +477,20 @@ static queue_rc queue_end_as(const char *id, const char *why, int *was_live, cha
         *was_live = 0;
     if (queue_token_concert(id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
-    rc = queue_run(&end_script, concert_id, 2, args, &reply);
+    rc = queue_run(&lua_queue_end, concert_id, 2, args, &reply);
     if (rc == QUEUE_NO_CONCERT)
         return QUEUE_OK;   /* nothing of it left to end */
     if (rc != QUEUE_OK)
         return rc;
     e = reply->element;
-    if (reply->elements != 4 || e[3]->type != REDIS_REPLY_STRING || e[3]->len > 36) {
+    if (reply->elements != END_FIELDS || e[END_USER]->type != REDIS_REPLY_STRING || e[END_USER]->len > 36) {
         log_error("queue_end: unexpected reply");
         freeReplyObject(reply);
         return QUEUE_REDIS_DOWN;
     }
-    if (was_live && reply_int(e[1]) == 1 && e[3]->len == 36) {
+    if (was_live && reply_int(e[END_LIVE]) == 1 && e[END_USER]->len == 36) {
         *was_live = 1;
-        memcpy(user_id, e[3]->str, 37);
+        memcpy(user_id, e[END_USER]->str, 37);
     }
     freeReplyObject(reply);
     return QUEUE_OK;
@@ -825,14 +513,14 @@ queue_rc queue_end(const char *id, int *was_live, char user_id[37])
 
 void queue_end_done(const char *id)
 {
-    char key[48];
+    char key[KEYSPACE_CONCERT_KEY_SIZE];
     const char *argv[] = {"HDEL", key, id};
     int64_t concert_id;
     redisReply *reply;
 
     if (queue_token_concert(id, &concert_id) < 0)
         return;
-    queue_key_name(concert_id, "logged-out", key, sizeof key);
+    keyspace_queue(key, sizeof key, concert_id, QUEUE_KEY_LOGGED_OUT);
     reply = rds_command(3, argv, NULL);
     if (reply)
         freeReplyObject(reply);
@@ -840,16 +528,15 @@ void queue_end_done(const char *id)
 
 queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted)
 {
-    const char *args[] = {QUEUE_SWEEP_BATCH};
     redisReply *reply;
-    queue_rc rc = queue_run(&sweep_script, concert_id, 1, args, &reply);
+    queue_rc rc = queue_run(&lua_queue_sweep, concert_id, 0, NULL, &reply);
 
     *dropped = *admitted = 0;
     if (rc != QUEUE_OK)
         return rc;
-    if (reply->elements == 3) {
-        *dropped = reply_int(reply->element[1]);
-        *admitted = reply_int(reply->element[2]);
+    if (reply->elements == SWEEP_FIELDS) {
+        *dropped = reply_int(reply->element[SWEEP_DROPPED]);
+        *admitted = reply_int(reply->element[SWEEP_ADMITTED]);
     }
     freeReplyObject(reply);
     return QUEUE_OK;
@@ -858,22 +545,22 @@ queue_rc queue_sweep(int64_t concert_id, int64_t *dropped, int64_t *admitted)
 queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
 {
     redisReply *reply;
-    queue_rc rc = queue_run(&view_script, concert_id, 0, NULL, &reply);
+    queue_rc rc = queue_run(&lua_queue_view, concert_id, 0, NULL, &reply);
 
     memset(out, 0, sizeof *out);
     if (rc != QUEUE_OK)
         return rc;
-    if (reply->elements != 7) {
+    if (reply->elements != VIEW_FIELDS) {
         log_error("queue_view: unexpected reply");
         freeReplyObject(reply);
         return QUEUE_REDIS_DOWN;
     }
-    out->waiting = reply_int(reply->element[1]);
-    out->active = reply_int(reply->element[2]);
-    out->admitted_last_minute = reply_int(reply->element[3]);
-    out->paused = reply_int(reply->element[4]) != 0;
-    out->pre_queue = reply_int(reply->element[5]);
-    out->opens_ms = reply_int(reply->element[6]);
+    out->waiting = reply_int(reply->element[VIEW_WAITING]);
+    out->active = reply_int(reply->element[VIEW_ACTIVE]);
+    out->admitted_last_minute = reply_int(reply->element[VIEW_ADMITTED_LAST_MINUTE]);
+    out->paused = reply_int(reply->element[VIEW_PAUSED]) != 0;
+    out->pre_queue = reply_int(reply->element[VIEW_PRE_QUEUE]);
+    out->opens_ms = reply_int(reply->element[VIEW_OPENS]);
     freeReplyObject(reply);
     return QUEUE_OK;
 }
@@ -881,26 +568,26 @@ queue_rc queue_view(int64_t concert_id, struct queue_counts *out)
 queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out)
 {
     struct queue_keys k;
-    const char *argv[4];
+    const char *argv[GAUGE_FIELDS];
     redisReply *reply;
 
     memset(out, 0, sizeof *out);
     queue_keys_for(concert_id, &k);
-    argv[0] = k.key[9];    /* pre */
-    argv[1] = k.key[1];    /* waiting */
-    argv[2] = k.key[3];    /* active */
-    argv[3] = k.key[11];   /* admissions */
-    reply = rds_eval(&gauges_script, 4, 4, argv);
+    argv[GAUGE_PRE] = k.key[QUEUE_KEY_PRE];
+    argv[GAUGE_WAITING] = k.key[QUEUE_KEY_WAITING];
+    argv[GAUGE_ACTIVE] = k.key[QUEUE_KEY_ACTIVE];
+    argv[GAUGE_ADMISSIONS] = k.key[QUEUE_KEY_ADMISSIONS];
+    reply = rds_eval(&lua_queue_gauges, GAUGE_FIELDS, GAUGE_FIELDS, argv);
     if (!reply)
         return QUEUE_REDIS_DOWN;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != GAUGE_FIELDS) {
         freeReplyObject(reply);
         return QUEUE_REDIS_DOWN;
     }
-    out->pre_queue = reply_int(reply->element[0]);
-    out->waiting = reply_int(reply->element[1]);
-    out->active = reply_int(reply->element[2]);
-    out->admissions = reply_int(reply->element[3]);
+    out->pre_queue = reply_int(reply->element[GAUGE_PRE]);
+    out->waiting = reply_int(reply->element[GAUGE_WAITING]);
+    out->active = reply_int(reply->element[GAUGE_ACTIVE]);
+    out->admissions = reply_int(reply->element[GAUGE_ADMISSIONS]);
     freeReplyObject(reply);
     return QUEUE_OK;
 }
@@ -915,11 +602,11 @@ queue_rc queue_reload_facts(int64_t concert_id)
 
 void queue_forget_concert(int64_t concert_id)
 {
-    char key[48];
+    char key[KEYSPACE_CONCERT_KEY_SIZE];
     const char *argv[] = {"DEL", key};
     redisReply *reply;
 
-    snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert_id);
+    keyspace_queue(key, sizeof key, concert_id, QUEUE_KEY_CONF);
     reply = rds_command(2, argv, NULL);
     if (reply)
         freeReplyObject(reply);
@@ -964,23 +651,25 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
     if (queue_token_open(token, id, &concert_id) < 0)
         return QUEUE_TOKEN_INVALID;
     queue_keys_for(concert_id, &k);
-    argv[0] = k.key[3];   /* active */
-    argv[1] = k.key[4];   /* tokens */
+    argv[0] = k.key[QUEUE_KEY_ACTIVE];
+    argv[1] = k.key[QUEUE_KEY_TOKENS];
     argv[2] = id;
-    reply = rds_eval(&active_script, 2, 3, argv);
+    reply = rds_eval(&lua_queue_active, 2, 3, argv);
     if (!reply)
         return QUEUE_REDIS_DOWN;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-        reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "ACTIVE") == 0 &&
-        reply->element[1]->type == REDIS_REPLY_STRING && reply->element[1]->len < sizeof t->user_id &&
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == ACTIVE_FIELDS &&
+        reply->element[ACTIVE_CODE]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[ACTIVE_CODE]->str, "ACTIVE") == 0 &&
+        reply->element[ACTIVE_USER]->type == REDIS_REPLY_STRING &&
+        reply->element[ACTIVE_USER]->len < sizeof t->user_id &&
         strlen(token) <= QUEUE_TOKEN_MAX) {
         memset(t, 0, sizeof *t);
-        memcpy(t->user_id, reply->element[1]->str, reply->element[1]->len);
+        memcpy(t->user_id, reply->element[ACTIVE_USER]->str, reply->element[ACTIVE_USER]->len);
         memcpy(t->token, token, strlen(token));
         memcpy(t->id, id, strlen(id) + 1);
         t->concert_id = concert_id;
         t->state = QUEUE_ACTIVE;
-        t->expires_ms = reply_int(reply->element[2]);
+        t->expires_ms = reply_int(reply->element[ACTIVE_EXPIRES]);
         rc = QUEUE_OK;
     }
     freeReplyObject(reply);

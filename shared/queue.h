@@ -9,8 +9,10 @@
  * (queue_require_active first tries a two-key read that sweeps nothing: an
  * ACTIVE token within its period is all a guarded request needs.)
  *
- * Key layout (all keys of concert C share the hash tag {c:C}, so every script
- * would run unchanged on Redis Cluster):
+ * The scripts are shared/lua/queue_*.lua (those of a token or a concert
+ * begin with lib/queue_prelude.lua). Key layout (the names are keyspace.h's;
+ * all keys of concert C share the hash tag {c:C}, so every script would run
+ * unchanged on Redis Cluster):
  *   {c:C}:conf     HASH  concert facts cached from PostgreSQL: limit,
  *                        active_ms, idle_ms, per_minute (0: no cap), paused,
  *                        hold_ms (the seat locks' length: seatlock.h),
@@ -164,14 +166,11 @@ queue_rc queue_gauges(int64_t concert_id, struct queue_gauges *out);
 /* Forgets the cached facts of a concert (after it is created or changed). */
 void queue_forget_concert(int64_t concert_id);
 
-/* How long a concert's cached facts are fresh after they were read (ms, as
- * Lua text); a script that finds them older marks them fresh again for
- * everyone and has its caller read them again (queue_reload_facts). */
-#define QUEUE_FACTS_FRESH_MS "1000"
-
 /* Reads a concert's facts from PostgreSQL into {c:C}:conf now:
  * QUEUE_OK, QUEUE_NO_CONCERT (marked missing), QUEUE_PG_DOWN or
- * QUEUE_REDIS_DOWN. For scripts elsewhere that read the facts themselves. */
+ * QUEUE_REDIS_DOWN. For scripts elsewhere that read the facts themselves
+ * (and, finding them a second old, mark them fresh for everyone and have
+ * their caller read them again: shared/lua/lib/queue_facts.lua). */
 queue_rc queue_reload_facts(int64_t concert_id);
 
 /* For handlers: requires an ACTIVE bearer token. concert_id 0 accepts any
@@ -190,25 +189,5 @@ const char *queue_bearer(struct request *r);
 /* The contract's token body: token, userId, concertId, status, position,
  * estimatedWaitSeconds, expiresAt. NULL when out of memory. */
 struct json_object *queue_ticket_json(const struct queue_ticket *t);
-
-/* Lua for scripts elsewhere that check a token themselves, in one place:
- * QUEUE_LUA_NOW sets `now` (Redis's clock, ms); QUEUE_LUA_ACTIVE_OR_MISS
- * returns {'MISS'} unless the token is ACTIVE within its period (the cheap
- * check: anything else goes to queue_require_active's full one), and sets
- * `exp` and `user`. Its arguments name the active set, the token owners and
- * the token, as Lua expressions (KEYS[1], ARGV[1], ...). */
-#define QUEUE_LUA_NOW \
-    "local clock = redis.call('TIME')\n" \
-    "local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)\n"
-#define QUEUE_LUA_ACTIVE_OR_MISS(active, tokens, token) \
-    "local exp = redis.call('ZSCORE', " active ", " token ")\n" \
-    "if not exp or tonumber(exp) <= now then return {'MISS'} end\n" \
-    "local user = redis.call('HGET', " tokens ", " token ")\n" \
-    "if not user then return {'MISS'} end\n"
-
-/* The name of one of concert_id's queue keys ("active", "tokens", ...; see
- * the layout above), for scripts elsewhere that check a token themselves
- * (by its id: queue_token_open). */
-void queue_key_name(int64_t concert_id, const char *what, char *out, size_t size);
 
 #endif

@@ -395,20 +395,29 @@ int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **
  * any call in it to a key outside the hash slot of its KEYS, whether it was
  * given that key or made the name itself: a one-node Redis Cluster (the
  * test stack's) catches what a real cluster would. */
-static int rds_load(struct rds_script *s)
+char *rds_script_text(const struct rds_script *script)
 {
     static const char shebang[] = "#!lua\n";
-    size_t len = strlen(s->source);
+    size_t len = strlen(script->source);
     char *text = malloc(sizeof shebang + len);
-    const char *argv[3] = {"SCRIPT", "LOAD", text};
-    redisReply *reply;
 
     if (!text) {
         log_error("redis: out of memory");
-        return -1;
+        return NULL;
     }
     memcpy(text, shebang, sizeof shebang - 1);
-    memcpy(text + sizeof shebang - 1, s->source, len + 1);
+    memcpy(text + sizeof shebang - 1, script->source, len + 1);
+    return text;
+}
+
+static int rds_load(struct rds_script *s)
+{
+    char *text = rds_script_text(s);
+    const char *argv[3] = {"SCRIPT", "LOAD", text};
+    redisReply *reply;
+
+    if (!text)
+        return -1;
     reply = rds_command(3, argv, NULL);
     free(text);
     if (!reply)

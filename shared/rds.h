@@ -23,11 +23,20 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+/* A Lua script. The service's own are written in shared/lua/NAME.lua and
+ * built into the programs as `struct rds_script lua_NAME` (shared/lua/
+ * lua2c.sh); each C file that runs one declares it beside the code that
+ * reads its reply. */
 struct rds_script {
     const char *name;     /* for logs */
     const char *source;   /* Lua text */
     char sha[41];         /* filled on first load */
 };
+
+/* A script's text as Redis is given it: behind a "#!lua" line (see
+ * rds_load in rds.c). For a script sent with EVAL rather than run by
+ * rds_eval. Free it; NULL when out of memory (logged). */
+char *rds_script_text(const struct rds_script *script);
 
 void rds_init(const char *host, int port, int timeout_ms);
 

@@ -1,5 +1,7 @@
-/* seatlock.c - the Redis seat-lock scripts and their C front (see seatlock.h). */
+/* seatlock.c - the Redis seat locks' C front; their scripts are
+ * shared/lua/seatlock_*.lua (see seatlock.h). */
 #include "seatlock.h"
+#include "keyspace.h"
 #include "log.h"
 #include "queue.h"
 #include "rds.h"
@@ -11,67 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEATLOCK_KEYLEN 80
+#define SEATLOCK_KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 #define SEATLOCK_NUMLEN 24
 
-/* KEYS: the concert's active tokens, its token owners, its cached facts,
- * sold set, seat locks. ARGV: token, owner, seat numbers.
- * The token is checked first, as the queue's cheap check does (an ACTIVE
- * token within its period, else {'MISS'} and nothing is taken), so a hold
- * makes one Redis round trip before PostgreSQL. A lock lasts the concert's
- * hold length as its cached facts say; {'NOCONF'}, nothing taken, when they
- * are not there or a second old, and the caller reads them from PostgreSQL
- * and takes again. They are dropped when an operator changes the concert,
- * so a new holdSeconds reaches the locks at once, and within a second
- * whatever happens. The take that finds them a second old marks them fresh
- * for everyone first, so only it goes to PostgreSQL (the others go on, for
- * the moment that takes, by the length read a second ago). After the hold
- * commits, the seat map's mark sets the locks' end to the hold's own
- * (seatmap_mark), so the two agree whatever the length was here.
- * Then {'TAKEN', user} when every lock was taken, {'BUSY'} when none was (a
- * seat is sold or locked by another owner). Locks taken before a busy one
- * are given back before returning, inside the same atomic script, so the
- * outcome is all or nothing. A lock that already holds this owner counts as
- * taken (its expiry set anew), so running the script again for the same
- * hold, by a caller who never heard the first run's answer, answers what
- * the first run did. */
-static struct rds_script take_script = {"seatlock_take",
-    QUEUE_LUA_NOW
-    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
-    "local facts = redis.call('HMGET', KEYS[3], 'hold_ms', 'fresh_until', 'missing')\n"
-    "local hold_ms = tonumber(facts[1] or '')\n"
-    "if facts[3] or not hold_ms or hold_ms < 1 then return {'NOCONF'} end\n"
-    "if tonumber(facts[2] or '0') <= now then\n"
-    "  redis.call('HSET', KEYS[3], 'fresh_until', now + " QUEUE_FACTS_FRESH_MS ")\n"
-    "  return {'NOCONF'}\n"
-    "end\n"
-    "for i = 3, #ARGV do\n"
-    "  if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then return {'BUSY'} end\n"
-    "end\n"
-    "for i = 5, #KEYS do\n"
-    "  local held = redis.call('GET', KEYS[i])\n"
-    "  if held and held ~= ARGV[2] then\n"
-    "    for j = 5, i - 1 do\n"
-    "      if redis.call('GET', KEYS[j]) == ARGV[2] then redis.call('DEL', KEYS[j]) end\n"
-    "    end\n"
-    "    return {'BUSY'}\n"
-    "  end\n"
-    "  redis.call('SET', KEYS[i], ARGV[2], 'PX', hold_ms)\n"
-    "end\n"
-    "return {'TAKEN', user}\n", ""};
+/* shared/lua/seatlock_take.lua: checks the token and takes the locks, all
+ * or nothing. KEYS: enum take_key, then the seat locks. ARGV: token id,
+ * owner, seat numbers. Answers {'TAKEN', userId}, {'BUSY'}, {'MISS'} (the
+ * token is not simply ACTIVE) or {'NOCONF'} (the hold length is not cached,
+ * or a second old). */
+extern struct rds_script lua_seatlock_take;
+enum take_key { TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_SOLD, TAKE_NKEYS };
+enum take_field { TAKE_CODE, TAKE_USER, TAKE_FIELDS };
 
-/* KEYS: sold set, seat locks. ARGV: owner, sold seat numbers.
- * Deletes only the locks that still hold owner; returns how many. */
-static struct rds_script release_script = {"seatlock_release",
-    "local n = 0\n"
-    "for i = 2, #KEYS do\n"
-    "  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]); n = n + 1 end\n"
-    "end\n"
-    "if #ARGV > 1 then\n"
-    "  redis.call('SADD', KEYS[1], unpack(ARGV, 2))\n"
-    "  redis.call('EXPIRE', KEYS[1], 86400)\n"
-    "end\n"
-    "return n\n", ""};
+/* shared/lua/seatlock_release.lua: gives back the locks still owner's and
+ * remembers the sold seats. KEYS: sold set, seat locks. ARGV: owner, sold
+ * seat numbers. */
+extern struct rds_script lua_seatlock_release;
 
 /* Key and argument texts for one call: 1 sold set + SEATLOCK_MAX seat keys,
  * then owner, ttl and up to SEATLOCK_MAX seat numbers. */
@@ -82,20 +39,15 @@ struct seatlock_args {
     int nkeys, argc;
 };
 
-void seatlock_key(int64_t concert_id, int64_t schedule_id, int seat_no, char *out, size_t size)
-{
-    snprintf(out, size, "{c:%" PRId64 "}:seat:%" PRId64 ":%d", concert_id, schedule_id, seat_no);
-}
-
 static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t schedule_id,
                          const int *seats, int n)
 {
     if (n < 1 || n > SEATLOCK_MAX)
         return -1;
-    snprintf(a->key[0], SEATLOCK_KEYLEN, "{c:%" PRId64 "}:sold:%" PRId64, concert_id, schedule_id);
+    keyspace_sold(a->key[0], SEATLOCK_KEYLEN, concert_id, schedule_id);
     a->argv[0] = a->key[0];
     for (int i = 0; i < n; i++) {
-        seatlock_key(concert_id, schedule_id, seats[i], a->key[i + 1], SEATLOCK_KEYLEN);
+        keyspace_seat_lock(a->key[i + 1], SEATLOCK_KEYLEN, concert_id, schedule_id, seats[i]);
         a->argv[i + 1] = a->key[i + 1];
     }
     a->nkeys = n + 1;
@@ -111,7 +63,7 @@ static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t con
     const char *w;
     seatlock_rc rc = SEATLOCK_DOWN;
 
-    reply = rds_eval(&take_script, nkeys, argc, argv);
+    reply = rds_eval(&lua_seatlock_take, nkeys, argc, argv);
     if (!reply) {
         /* The take may have run, or may yet run on a slow Redis, but the
          * hold will not go on: give back whatever it took under this owner,
@@ -122,7 +74,7 @@ static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t con
             log_error("seatlock_take: could not give back the locks of an unanswered take");
         return SEATLOCK_DOWN;
     }
-    word = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 ? reply->element[0] : NULL;
+    word = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 ? reply->element[TAKE_CODE] : NULL;
     if (!word || word->type != REDIS_REPLY_STRING) {
         log_error("seatlock_take: unexpected reply");
         freeReplyObject(reply);
@@ -135,9 +87,9 @@ static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t con
         rc = SEATLOCK_NO_FACTS;
     } else if (strcmp(w, "BUSY") == 0) {
         rc = SEATLOCK_BUSY;
-    } else if (strcmp(w, "TAKEN") == 0 && reply->elements == 2 &&
-               reply->element[1]->type == REDIS_REPLY_STRING && valid_uuid(reply->element[1]->str)) {
-        memcpy(user_id, reply->element[1]->str, 37);
+    } else if (strcmp(w, "TAKEN") == 0 && reply->elements == TAKE_FIELDS &&
+               reply->element[TAKE_USER]->type == REDIS_REPLY_STRING && valid_uuid(reply->element[TAKE_USER]->str)) {
+        memcpy(user_id, reply->element[TAKE_USER]->str, 37);
         rc = SEATLOCK_TAKEN;
     } else {
         /* Taken, but for a user this code cannot read: give them back. */
@@ -154,19 +106,20 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
 {
     struct seatlock_args a;
     char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN], conf[SEATLOCK_KEYLEN];
-    const char *argv[3 + (1 + SEATLOCK_MAX) + 2 + SEATLOCK_MAX];
-    int argc = 0, nkeys;
+    const char *argv[TAKE_NKEYS + SEATLOCK_MAX + 2 + SEATLOCK_MAX];
+    int argc, nkeys;
     seatlock_rc rc;
     queue_rc qrc;
 
     if (seatlock_keys(&a, concert_id, schedule_id, seats, n) < 0)
         return SEATLOCK_BUSY;
-    queue_key_name(concert_id, "active", active, sizeof active);
-    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
-    queue_key_name(concert_id, "conf", conf, sizeof conf);
-    argv[argc++] = active;
-    argv[argc++] = tokens;
-    argv[argc++] = conf;
+    keyspace_queue(active, sizeof active, concert_id, QUEUE_KEY_ACTIVE);
+    keyspace_queue(tokens, sizeof tokens, concert_id, QUEUE_KEY_TOKENS);
+    keyspace_queue(conf, sizeof conf, concert_id, QUEUE_KEY_CONF);
+    argv[TAKE_ACTIVE] = active;
+    argv[TAKE_TOKENS] = tokens;
+    argv[TAKE_CONF] = conf;
+    argc = TAKE_SOLD;   /* the sold set (a.argv[0]), then the locks */
     for (int i = 0; i < a.nkeys; i++)
         argv[argc++] = a.argv[i];
     nkeys = argc;
@@ -203,7 +156,7 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
         snprintf(a.num[i], SEATLOCK_NUMLEN, "%d", sold[i]);
         a.argv[a.argc++] = a.num[i];
     }
-    reply = rds_eval(&release_script, a.nkeys, a.argc, a.argv);
+    reply = rds_eval(&lua_seatlock_release, a.nkeys, a.argc, a.argv);
     if (!reply)
         return -1;
     freeReplyObject(reply);
@@ -212,32 +165,11 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
 
 /* --- Agreeing with PostgreSQL (see seatlock.h) --------------------------- */
 
-/* KEYS: locks. Returns each one's value (nil when gone or not a string) and
- * remaining life in milliseconds, in pairs. */
-static struct rds_script peek_script = {"seatlock_peek",
-    "local out = {}\n"
-    "for i, key in ipairs(KEYS) do\n"
-    "  local v = redis.pcall('GET', key)\n"
-    "  if type(v) ~= 'string' then v = false end\n"
-    "  out[2 * i - 1] = v\n"
-    "  out[2 * i] = redis.call('PTTL', key)\n"
-    "end\n"
-    "return out\n", ""};
-
-/* KEYS: locks. ARGV: the owner seen in each. Deletes the ones that still
- * hold it (a lock taken again since has another owner); returns how many. */
-static struct rds_script drop_script = {"seatlock_drop",
-    "local n = 0\n"
-    "for i, key in ipairs(KEYS) do\n"
-    "  if redis.pcall('GET', key) == ARGV[i] then redis.call('DEL', key); n = n + 1 end\n"
-    "end\n"
-    "return n\n", ""};
-
-/* KEYS: one sold set. Its members; none when it is not a set. */
-static struct rds_script marks_script = {"seatlock_marks",
-    "local m = redis.pcall('SMEMBERS', KEYS[1])\n"
-    "if m.err then return {} end\n"
-    "return m\n", ""};
+/* shared/lua/seatlock_peek.lua (KEYS: locks; answers each one's owner and
+ * remaining life, in pairs), seatlock_drop.lua (KEYS: locks, ARGV: the
+ * owner seen in each; deletes those that still hold it) and
+ * seatlock_marks.lua (KEYS: a sold set; answers its members). */
+extern struct rds_script lua_seatlock_peek, lua_seatlock_drop, lua_seatlock_marks;
 
 /* A positive decimal without sign or leading zeros, at most max, read from
  * *p (not past end); *p moves past it. */
@@ -274,11 +206,11 @@ enum seatlock_kind seatlock_parse_key(const char *key, size_t len, struct seatlo
     int64_t concert, schedule, seat = 0;
     enum seatlock_kind kind;
 
-    if (read_word(&p, end, "{c:") < 0 || read_number(&p, end, INT64_MAX, &concert) < 0)
+    if (read_word(&p, end, KEYSPACE_CONCERT_TAG) < 0 || read_number(&p, end, INT64_MAX, &concert) < 0)
         return SEATLOCK_OTHER;
-    if (read_word(&p, end, "}:seat:") == 0)
+    if (read_word(&p, end, KEYSPACE_SEAT_LOCK_WORD) == 0)
         kind = SEATLOCK_LOCK;
-    else if (read_word(&p, end, "}:sold:") == 0)
+    else if (read_word(&p, end, KEYSPACE_SOLD_WORD) == 0)
         kind = SEATLOCK_SOLD;
     else
         return SEATLOCK_OTHER;
@@ -358,7 +290,7 @@ void seatlock_page_free(struct seatlock_page *page)
 static int read_marks(const char *key, const struct seatlock_at *at, struct seatlock_page *page, size_t *cap)
 {
     const char *argv[] = {key};
-    redisReply *reply = rds_eval(&marks_script, 1, 1, argv);
+    redisReply *reply = rds_eval(&lua_seatlock_marks, 1, 1, argv);
     int rc = 0;
 
     if (!reply)
@@ -440,7 +372,7 @@ static int peek(struct seatlock_found *locks, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         argv[i] = locks[i].key;
-    reply = rds_eval(&peek_script, (int)n, (int)n, argv);
+    reply = rds_eval(&lua_seatlock_peek, (int)n, (int)n, argv);
     free(argv);
     if (!reply)
         return -1;
@@ -471,7 +403,7 @@ out:
 int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_page *page)
 {
     char count_text[16];
-    const char *argv[] = {"SCAN", cursor, "MATCH", SEATLOCK_SCAN_MATCH, "COUNT", count_text};
+    const char *argv[] = {"SCAN", cursor, "MATCH", KEYSPACE_SEAT_SCAN_MATCH, "COUNT", count_text};
     redisReply *reply, *keys;
     size_t lock_cap = 0, mark_cap = 0;
     int rc = -1;
@@ -568,7 +500,7 @@ static int drop_stale(const struct seatlock_found *locks, size_t n, int64_t *del
         free(argv);
         return 0;
     }
-    reply = rds_eval(&drop_script, (int)nstale, (int)(2 * nstale), argv);
+    reply = rds_eval(&lua_seatlock_drop, (int)nstale, (int)(2 * nstale), argv);
     free(argv);
     if (!reply)
         return -1;

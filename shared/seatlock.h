@@ -16,7 +16,8 @@
  * set to the hold's own end in PostgreSQL (seatmap_mark, in the script that
  * marks the seat map): a lock never outlives its hold.
  *
- * Keys (all share the concert's hash tag, like the queue's):
+ * Keys (named by keyspace.h; all share the concert's hash tag, like the
+ * queue's; the scripts are shared/lua/seatlock_*.lua):
  *   {c:C}:seat:S:N   STRING owner of seat N of schedule S; ends with the hold
  *   {c:C}:sold:S     SET    seat numbers of schedule S known to be SOLD */
 #ifndef CONCERT_SEATLOCK_H
@@ -52,9 +53,6 @@ typedef enum {
 seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
                           const char *owner, char *user_id);
 
-/* The name of seat seat_no's lock ({c:C}:seat:S:N). */
-void seatlock_key(int64_t concert_id, int64_t schedule_id, int seat_no, char *out, size_t size);
-
 /* Releases those of the locks that owner still holds, and records sold[0..nsold)
  * as sold. Returns 0, or -1 when Redis is unreachable (the locks then run out
  * by themselves). */
@@ -87,9 +85,6 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
  * stops Redis from refusing seats that are free. */
 
 #define SEATLOCK_GRACE_MS 60000
-/* Every lock and sold-set key (and a few queue keys, which the parser
- * skips) in one pass. */
-#define SEATLOCK_SCAN_MATCH "{c:*}:s*"
 
 enum seatlock_kind { SEATLOCK_OTHER = 0, SEATLOCK_LOCK, SEATLOCK_SOLD };
 

@@ -1,7 +1,8 @@
-/* seatmap.c - the Redis seat map's scripts and their C front (see seatmap.h). */
+/* seatmap.c - the Redis seat map's C front; its scripts are
+ * shared/lua/seatmap_*.lua (see seatmap.h). */
 #include "seatmap.h"
+#include "keyspace.h"
 #include "log.h"
-#include "queue.h"
 #include "rds.h"
 #include "seatlock.h"
 #include "valid.h"
@@ -11,111 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How long a map is trusted before PostgreSQL is asked again, and kept. */
-#define SEATMAP_FRESH_MS "1000"
-#define SEATMAP_TTL_MS "3600000"
-/* A map that was dropped, or never made, keeps its version this long, so a
- * load that started before a change cannot store what it read. */
-#define SEATMAP_GONE_TTL_MS "60000"
-#define SEATMAP_KEYLEN 64
+#define SEATMAP_KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 
-/* The clock, and the seat list from flat field/value pairs starting at
- * index first: sorted by seat number, each seat as the contract writes it,
- * a held seat AVAILABLE from its until on; with the first hold end it
- * depends on (0: none). Fields starting with '_' are the map's own. */
-#define SEATMAP_LUA_LIST \
-    QUEUE_LUA_NOW \
-    "local function seat_list(flat, first)\n" \
-    "  local seats = {}\n" \
-    "  for i = first, #flat - 1, 2 do\n" \
-    "    if string.sub(flat[i], 1, 1) ~= '_' then\n" \
-    "      local price, letter, untl = string.match(flat[i + 1], '^(%d+),(%a),(%d+),')\n" \
-    "      seats[#seats + 1] = {tonumber(flat[i]), price, letter, tonumber(untl)}\n" \
-    "    end\n" \
-    "  end\n" \
-    "  table.sort(seats, function(a, b) return a[1] < b[1] end)\n" \
-    "  local parts, next_end = {}, 0\n" \
-    "  for i, s in ipairs(seats) do\n" \
-    "    local status = 'AVAILABLE'\n" \
-    "    if s[3] == 'S' then status = 'SOLD'\n" \
-    "    elseif s[3] == 'H' and s[4] > now then\n" \
-    "      status = 'HELD'\n" \
-    "      if next_end == 0 or s[4] < next_end then next_end = s[4] end\n" \
-    "    end\n" \
-    "    parts[i] = '{\"seatNo\":' .. s[1] .. ',\"price\":' .. s[2] .. ',\"status\":\"' .. status .. '\"}'\n" \
-    "  end\n" \
-    "  return table.concat(parts, ','), next_end\n" \
-    "end\n"
-
-/* KEYS: the concert's active tokens, its token owners, the map. ARGV: token.
- * The token check is the queue's cheap one (an ACTIVE token within its
- * period); anything else is a MISS for the full check. */
-static struct rds_script get_script = {"seatmap_get", SEATMAP_LUA_LIST
-    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
-    "local m = redis.call('HMGET', KEYS[3], '_ok', '_json', '_next', '_fresh', '_v')\n"
-    "if not m[1] then return {'ABSENT', '', m[5] or ''} end\n"
-    "local answer = 'HIT'\n"
-    "if tonumber(m[4] or '0') <= now then\n"
-    "  redis.call('HSET', KEYS[3], '_fresh', now + " SEATMAP_FRESH_MS ")\n"
-    "  answer = 'STALE'\n"
-    "end\n"
-    "local json, next_end = m[2], tonumber(m[3] or '0')\n"
-    "if not json or (next_end > 0 and next_end <= now) then\n"
-    "  json, next_end = seat_list(redis.call('HGETALL', KEYS[3]), 1)\n"
-    "  redis.call('HSET', KEYS[3], '_json', json, '_next', next_end)\n"
-    "end\n"
-    "return {answer, json, m[5] or ''}\n", ""};
-
-/* KEYS: the map. ARGV: the version the load started from ('' none), then
- * seat, value pairs from PostgreSQL. Stores them unless the version moved;
- * the seat list either way. */
-static struct rds_script load_script = {"seatmap_load", SEATMAP_LUA_LIST
-    "local json, next_end = seat_list(ARGV, 2)\n"
-    "local v = redis.call('HGET', KEYS[1], '_v')\n"
-    "if (v or '') ~= ARGV[1] then return {'CHANGED', json} end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "for i = 2, #ARGV, 1000 do\n"
-    "  redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], '_ok', '1', '_v', tonumber(v or '0') + 1, '_fresh', now + " SEATMAP_FRESH_MS ",\n"
-    "           '_json', json, '_next', next_end)\n"
-    "redis.call('PEXPIRE', KEYS[1], " SEATMAP_TTL_MS ")\n"
-    "return {'STORED', json}\n", ""};
-
-/* KEYS: the map, then the seats' locks when a hold's are to end with it.
- * ARGV: letter, until, owner, the locks' owner ('' none), seat numbers.
- * The locks still the hold's are set to end when the hold does, first (the
- * map may be missing; the locks are not the map's). */
-static struct rds_script mark_script = {"seatmap_mark",
-    "for i = 2, #KEYS do\n"
-    "  if redis.call('GET', KEYS[i]) == ARGV[4] then redis.call('PEXPIREAT', KEYS[i], ARGV[2]) end\n"
-    "end\n"
-    "redis.call('HINCRBY', KEYS[1], '_v', 1)\n"
-    "if redis.call('HEXISTS', KEYS[1], '_ok') == 0 then\n"
-    "  redis.call('PEXPIRE', KEYS[1], " SEATMAP_GONE_TTL_MS ")\n"
-    "  return 0\n"
-    "end\n"
-    "for i = 5, #ARGV do\n"
-    "  local cur = redis.call('HGET', KEYS[1], ARGV[i])\n"
-    "  local price, owner = string.match(cur or '', '^(%d+),%a,%d+,(%d+)$')\n"
-    "  if not price then\n"
-    "    redis.call('HDEL', KEYS[1], '_ok')\n"
-    "    redis.call('PEXPIRE', KEYS[1], " SEATMAP_GONE_TTL_MS ")\n"
-    "    return 0\n"
-    "  end\n"
-    "  if ARGV[1] ~= 'A' then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[i], price .. ',' .. ARGV[1] .. ',' .. ARGV[2] .. ',' .. ARGV[3])\n"
-    "  elseif owner == ARGV[3] then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[i], price .. ',A,0,0')\n"
-    "  end\n"
-    "end\n"
-    "redis.call('HDEL', KEYS[1], '_json')\n"
-    "return 1\n", ""};
-
-static void seatmap_key(int64_t concert_id, int64_t schedule_id, char *out)
-{
-    snprintf(out, SEATMAP_KEYLEN, "{c:%" PRId64 "}:seatmap:%" PRId64, concert_id, schedule_id);
-}
+/* The map's scripts, shared/lua/seatmap_*.lua (how long a map is trusted
+ * and kept: lib/seatmap_times.lua).
+ * seatmap_get: KEYS the concert's active tokens, its token owners, the map;
+ * ARGV the token id; answers enum get_field, or {'MISS'}. */
+extern struct rds_script lua_seatmap_get;
+enum get_field { GET_CODE, GET_SEATS, GET_VERSION, GET_FIELDS };
+/* seatmap_load: KEYS the map; ARGV the version the load started from, then
+ * seat, value pairs; answers {'STORED' or 'CHANGED', the seat list}. */
+extern struct rds_script lua_seatmap_load;
+enum load_field { LOAD_CODE, LOAD_SEATS, LOAD_FIELDS };
+/* seatmap_mark: KEYS the map, then the seats' locks when a hold's are to
+ * end with it; ARGV enum mark_arg, then the seat numbers. */
+extern struct rds_script lua_seatmap_mark;
+enum mark_arg { MARK_LETTER, MARK_UNTIL, MARK_OWNER, MARK_LOCK_OWNER, MARK_NARGS };
 
 static int reply_is_string(const redisReply *r)
 {
@@ -137,33 +49,34 @@ seatmap_rc seatmap_get(int64_t concert_id, int64_t schedule_id, const char *toke
 
     v->seats = NULL;
     v->version[0] = '\0';
-    queue_key_name(concert_id, "active", active, sizeof active);
-    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
-    seatmap_key(concert_id, schedule_id, map);
-    reply = rds_eval(&get_script, 3, 4, argv);
+    keyspace_queue(active, sizeof active, concert_id, QUEUE_KEY_ACTIVE);
+    keyspace_queue(tokens, sizeof tokens, concert_id, QUEUE_KEY_TOKENS);
+    keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
+    reply = rds_eval(&lua_seatmap_get, 3, 4, argv);
     if (!reply)
         return SEATMAP_DOWN;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_is_string(reply->element[0])) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_is_string(reply->element[GET_CODE])) {
         log_error("seatmap_get: unexpected reply");
         freeReplyObject(reply);
         return SEATMAP_DOWN;
     }
-    if (strcmp(reply->element[0]->str, "MISS") == 0) {
+    if (strcmp(reply->element[GET_CODE]->str, "MISS") == 0) {
         freeReplyObject(reply);
         return SEATMAP_TOKEN_MISS;
     }
-    if (reply->elements != 3 || !reply_is_string(reply->element[1]) || !reply_is_string(reply->element[2])) {
+    if (reply->elements != GET_FIELDS || !reply_is_string(reply->element[GET_SEATS]) ||
+        !reply_is_string(reply->element[GET_VERSION])) {
         log_error("seatmap_get: unexpected reply");
         freeReplyObject(reply);
         return SEATMAP_DOWN;
     }
-    snprintf(v->version, sizeof v->version, "%s", reply->element[2]->str);
-    if (strcmp(reply->element[0]->str, "ABSENT") == 0) {
+    snprintf(v->version, sizeof v->version, "%s", reply->element[GET_VERSION]->str);
+    if (strcmp(reply->element[GET_CODE]->str, "ABSENT") == 0) {
         freeReplyObject(reply);
         return SEATMAP_ABSENT;
     }
-    rc = strcmp(reply->element[0]->str, "STALE") == 0 ? SEATMAP_STALE : SEATMAP_HIT;
-    v->seats = strdup(reply->element[1]->str);
+    rc = strcmp(reply->element[GET_CODE]->str, "STALE") == 0 ? SEATMAP_STALE : SEATMAP_HIT;
+    v->seats = strdup(reply->element[GET_SEATS]->str);
     freeReplyObject(reply);
     if (!v->seats) {
         log_error("seatmap_get: out of memory");
@@ -186,7 +99,7 @@ static char *seatmap_store(int64_t concert_id, int64_t schedule_id, const char *
         log_error("seatmap_load: out of memory for %d seats", rows);
         return NULL;
     }
-    seatmap_key(concert_id, schedule_id, map);
+    keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
     argv[0] = map;
     argv[1] = version;
     for (int i = 0; i < rows; i++) {
@@ -195,12 +108,12 @@ static char *seatmap_store(int64_t concert_id, int64_t schedule_id, const char *
         argv[argc++] = PQgetvalue(res, i, 1);
         argv[argc++] = PQgetvalue(res, i, 2);
     }
-    reply = rds_eval(&load_script, 1, argc, argv);
+    reply = rds_eval(&lua_seatmap_load, 1, argc, argv);
     free(argv);
     if (!reply)
         return NULL;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply_is_string(reply->element[1]))
-        seats = strdup(reply->element[1]->str);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == LOAD_FIELDS && reply_is_string(reply->element[LOAD_SEATS]))
+        seats = strdup(reply->element[LOAD_SEATS]->str);
     else
         log_error("seatmap_load: unexpected reply");
     freeReplyObject(reply);
@@ -240,33 +153,33 @@ int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t u
                  const char *lock_owner, const int *seats, int n)
 {
     char map[SEATMAP_KEYLEN], letter_text[2] = {letter, '\0'}, until[24], owner_text[24], nums[SEATLOCK_MAX][16];
-    char locks[SEATLOCK_MAX][80];
-    const char *argv[1 + SEATLOCK_MAX + 4 + SEATLOCK_MAX];
+    char locks[SEATLOCK_MAX][KEYSPACE_CONCERT_KEY_SIZE];
+    const char *argv[1 + SEATLOCK_MAX + MARK_NARGS + SEATLOCK_MAX];
     int nkeys = 0, argc;
     redisReply *reply;
 
     if (n < 1 || n > SEATLOCK_MAX)
         return -1;
-    seatmap_key(concert_id, schedule_id, map);
+    keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
     snprintf(until, sizeof until, "%" PRId64, until_ms);
     snprintf(owner_text, sizeof owner_text, "%" PRId64, owner);
     argv[nkeys++] = map;
     if (lock_owner && letter == 'H') {
         for (int i = 0; i < n; i++) {
-            seatlock_key(concert_id, schedule_id, seats[i], locks[i], sizeof locks[i]);
+            keyspace_seat_lock(locks[i], sizeof locks[i], concert_id, schedule_id, seats[i]);
             argv[nkeys++] = locks[i];
         }
     }
-    argc = nkeys;
-    argv[argc++] = letter_text;
-    argv[argc++] = until;
-    argv[argc++] = owner_text;
-    argv[argc++] = nkeys > 1 ? lock_owner : "";
+    argv[nkeys + MARK_LETTER] = letter_text;
+    argv[nkeys + MARK_UNTIL] = until;
+    argv[nkeys + MARK_OWNER] = owner_text;
+    argv[nkeys + MARK_LOCK_OWNER] = nkeys > 1 ? lock_owner : "";
+    argc = nkeys + MARK_NARGS;
     for (int i = 0; i < n; i++) {
         snprintf(nums[i], sizeof nums[i], "%d", seats[i]);
         argv[argc++] = nums[i];
     }
-    reply = rds_eval(&mark_script, nkeys, argc, argv);
+    reply = rds_eval(&lua_seatmap_mark, nkeys, argc, argv);
     if (!reply)
         return -1;
     freeReplyObject(reply);

@@ -1,6 +1,7 @@
 /* session.c - sessions as hashed keys in Redis (see session.h). */
 #include "session.h"
 #include "config.h"
+#include "keyspace.h"
 #include "log.h"
 #include "rand.h"
 #include "rds.h"
@@ -10,37 +11,19 @@
 #include <string.h>
 #include <sodium.h>
 
-/* How long a session's list of tokens is kept after the last token was
- * taken: a token lives while its user polls, so longer than any session
- * that is not used. */
-#define SESSION_TOKENS_TTL "604800"
-
-/* KEYS: session, its tokens. ARGV: token id. */
-static struct rds_script attach_script = {"session_attach_token",
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "redis.call('SADD', KEYS[2], ARGV[1])\n"
-    "redis.call('EXPIRE', KEYS[2], " SESSION_TOKENS_TTL ")\n"
-    "return 1\n", ""};
-
-/* KEYS: session, its tokens, the tokens still to end. Ends the session and
- * moves its tokens to the ones still to end, which it answers; nil when
- * there was no session and nothing left to end (a logout retried after an
- * outage finishes its work). */
-static struct rds_script end_script = {"session_end",
-    "local ended = redis.call('DEL', KEYS[1]) == 1\n"
-    "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-    "  redis.call('SUNIONSTORE', KEYS[3], KEYS[3], KEYS[2]); redis.call('DEL', KEYS[2])\n"
-    "  redis.call('EXPIRE', KEYS[3], " SESSION_TOKENS_TTL ")\n"
-    "end\n"
-    "if not ended and redis.call('EXISTS', KEYS[3]) == 0 then return false end\n"
-    "return redis.call('SMEMBERS', KEYS[3])\n", ""};
+/* shared/lua/session_attach_token.lua (KEYS: session, its tokens; ARGV:
+ * token id; answers 1, or 0 when there is no session) and session_end.lua
+ * (KEYS: session, its tokens, the tokens still to end; answers the tokens
+ * to end, or nil). How long the token sets are kept:
+ * shared/lua/lib/session_times.lua. */
+extern struct rds_script lua_session_attach_token, lua_session_end;
 
 #define SESSION_SIDE_KEY_SIZE (SESSION_KEY_SIZE + sizeof "{}:tokens")
 
-/* A key in the session's own hash slot: "{session:<hex>}:<what>". */
+/* A key in the session's own hash slot (keyspace.h). */
 static void session_side_key(const char *key, const char *what, char out[SESSION_SIDE_KEY_SIZE])
 {
-    snprintf(out, SESSION_SIDE_KEY_SIZE, "{%s}:%s", key, what);
+    keyspace_session_side(out, SESSION_SIDE_KEY_SIZE, key, what);
 }
 
 void session_key(const char *session, char key[SESSION_KEY_SIZE])
@@ -48,7 +31,7 @@ void session_key(const char *session, char key[SESSION_KEY_SIZE])
     char hex[DIGEST_HEX_LEN + 1];
 
     digest_hex(session, strlen(session), hex);
-    snprintf(key, SESSION_KEY_SIZE, "session:%s", hex);
+    keyspace_session(key, SESSION_KEY_SIZE, hex);
 }
 
 /* A session as sent must look like one we made: 64 lowercase hex digits.
@@ -143,7 +126,7 @@ session_rc session_attach_token(const char *session, const char *token_id)
         return SESSION_INVALID;
     session_key(session, key);
     session_side_key(key, "tokens", tokens);
-    reply = rds_eval(&attach_script, 2, 3, argv);
+    reply = rds_eval(&lua_session_attach_token, 2, 3, argv);
     if (!reply)
         return SESSION_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER) {
@@ -188,7 +171,7 @@ session_rc session_end(const char *session, int (*end_token)(const char *token_i
     session_key(session, key);
     session_side_key(key, "tokens", tokens);
     session_side_key(key, "ending", ending);
-    reply = rds_eval(&end_script, 3, 3, argv);
+    reply = rds_eval(&lua_session_end, 3, 3, argv);
     if (!reply)
         return SESSION_DOWN;
     if (reply->type == REDIS_REPLY_NIL) {

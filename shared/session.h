@@ -27,10 +27,11 @@
 
 #include "digest.h"
 #include "http.h"
+#include "keyspace.h"
 
 #define SESSION_BYTES 32
 #define SESSION_TEXT_LEN (2 * SESSION_BYTES)
-#define SESSION_KEY_SIZE (sizeof "session:" - 1 + DIGEST_HEX_LEN + 1)
+#define SESSION_KEY_SIZE (sizeof KEYSPACE_SESSION_PREFIX - 1 + DIGEST_HEX_LEN + 1)
 
 typedef enum {
     SESSION_OK = 0,

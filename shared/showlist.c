@@ -1,30 +1,26 @@
 /* showlist.c - a concert's list of shows on sale, kept in Redis for a
  * second (see showlist.h). */
 #include "showlist.h"
+#include "keyspace.h"
 #include "log.h"
-#include "queue.h"
 #include "rds.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SHOWLIST_KEYLEN 64
+#define SHOWLIST_KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 #define SHOWLIST_TTL_MS "1000"
 
-/* KEYS: the concert's active tokens, its token owners, the list. ARGV:
- * token. The queue's cheap token check, then the list if it is kept. */
-static struct rds_script get_script = {"showlist_get",
-    QUEUE_LUA_NOW
-    QUEUE_LUA_ACTIVE_OR_MISS("KEYS[1]", "KEYS[2]", "ARGV[1]")
-    "local list = redis.call('GET', KEYS[3])\n"
-    "if not list then return {'ABSENT'} end\n"
-    "return {'HIT', list}\n", ""};
+/* shared/lua/showlist_get.lua. KEYS: the concert's active tokens, its
+ * token owners, the list. ARGV: token id. The queue's cheap token check
+ * ({'MISS'}), then enum get_field if the list is kept, else {'ABSENT'}. */
+extern struct rds_script lua_showlist_get;
+enum get_field { GET_CODE, GET_LIST, GET_FIELDS };
 
 static void showlist_key(int64_t concert_id, char *out)
 {
-    queue_key_name(concert_id, "shows", out, SHOWLIST_KEYLEN);
+    keyspace_shows(out, SHOWLIST_KEYLEN, concert_id);
 }
 
 showlist_rc showlist_get(int64_t concert_id, const char *token, char **json)
@@ -35,20 +31,20 @@ showlist_rc showlist_get(int64_t concert_id, const char *token, char **json)
     showlist_rc rc = SHOWLIST_DOWN;
 
     *json = NULL;
-    queue_key_name(concert_id, "active", active, sizeof active);
-    queue_key_name(concert_id, "tokens", tokens, sizeof tokens);
+    keyspace_queue(active, sizeof active, concert_id, QUEUE_KEY_ACTIVE);
+    keyspace_queue(tokens, sizeof tokens, concert_id, QUEUE_KEY_TOKENS);
     showlist_key(concert_id, list);
-    reply = rds_eval(&get_script, 3, 4, argv);
+    reply = rds_eval(&lua_showlist_get, 3, 4, argv);
     if (!reply)
         return SHOWLIST_DOWN;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || reply->element[0]->type != REDIS_REPLY_STRING) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || reply->element[GET_CODE]->type != REDIS_REPLY_STRING) {
         log_error("showlist_get: unexpected reply");
-    } else if (strcmp(reply->element[0]->str, "MISS") == 0) {
+    } else if (strcmp(reply->element[GET_CODE]->str, "MISS") == 0) {
         rc = SHOWLIST_TOKEN_MISS;
-    } else if (strcmp(reply->element[0]->str, "ABSENT") == 0) {
+    } else if (strcmp(reply->element[GET_CODE]->str, "ABSENT") == 0) {
         rc = SHOWLIST_ABSENT;
-    } else if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_STRING) {
-        *json = strdup(reply->element[1]->str);
+    } else if (reply->elements == GET_FIELDS && reply->element[GET_LIST]->type == REDIS_REPLY_STRING) {
+        *json = strdup(reply->element[GET_LIST]->str);
         if (*json)
             rc = SHOWLIST_HIT;
         else

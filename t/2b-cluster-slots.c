@@ -14,6 +14,7 @@
  * every login). */
 #include "tap.h"
 #include "testlib.h"
+#include "keyspace.h"
 #include "rds.h"
 
 #include <stdlib.h>
@@ -22,6 +23,45 @@ static long long keyslot(const char *key)
 {
     const char *argv[] = {"CLUSTER", "KEYSLOT", key};
     return t_redis_int(3, argv);
+}
+
+/* Every key keyspace.h makes for concert 7 lies in the slot of its
+ * {c:7}:conf; the session's side sets in the session's; the login
+ * counters in one; a stream's marker in the stream's. What keyspace.h
+ * promises, checked on its own output rather than on names typed here. */
+static int keyspace_slots_shared(void)
+{
+    char conf[KEYSPACE_CONCERT_KEY_SIZE], key[KEYSPACE_CONCERT_KEY_SIZE], side[160];
+    int same = 1;
+
+    keyspace_queue(conf, sizeof conf, 7, QUEUE_KEY_CONF);
+    for (int i = 0; i < QUEUE_NKEYS; i++) {
+        keyspace_queue(key, sizeof key, 7, (enum queue_key)i);
+        same &= keyslot(key) == keyslot(conf);
+    }
+    keyspace_shows(key, sizeof key, 7);
+    same &= keyslot(key) == keyslot(conf);
+    keyspace_seat_lock(key, sizeof key, 7, 3, 12);
+    same &= keyslot(key) == keyslot(conf);
+    keyspace_sold(key, sizeof key, 7, 3);
+    same &= keyslot(key) == keyslot(conf);
+    keyspace_seatmap(key, sizeof key, 7, 3);
+    same &= keyslot(key) == keyslot(conf);
+    keyspace_session(key, sizeof key, "ab12");
+    keyspace_session_side(side, sizeof side, key, "tokens");
+    same &= keyslot(side) == keyslot(key);
+    keyspace_session_side(side, sizeof side, key, "ending");
+    same &= keyslot(side) == keyslot(key);
+    keyspace_login_address(key, sizeof key, "2001:db8::/64");
+    keyspace_login_email_address(side, sizeof side, "ab", "2001:db8::/64");
+    same &= keyslot(side) == keyslot(key);
+    keyspace_login_email(side, sizeof side, "ab");
+    same &= keyslot(side) == keyslot(key);
+    keyspace_stream_marker(key, sizeof key, KEYSPACE_STREAM_RESERVATIONS);
+    same &= keyslot(key) == keyslot(KEYSPACE_STREAM_RESERVATIONS);
+    keyspace_stream_marker(key, sizeof key, KEYSPACE_STREAM_PAYMENTS);
+    same &= keyslot(key) == keyslot(KEYSPACE_STREAM_PAYMENTS);
+    return same;
 }
 
 static int exists(const char *key)
@@ -42,7 +82,7 @@ int main(void)
     const char *slots_full[] = {"CLUSTER", "COUNTKEYSINSLOT", "0"};
 
     t_init();
-    plan(7);
+    plan(8);
 
     ok(t_redis_int(3, slots_full) >= 0 && keyslot("a") >= 0,
        "the test stack's Redis answers CLUSTER commands: a cluster node");
@@ -51,6 +91,7 @@ int main(void)
     ok(keyslot("{login}:failures:account:ab") == keyslot("{login}:failures:address:127.0.0.1") &&
            keyslot("{login}:failures:account:ab:address:2001:db8::/64") == keyslot("{login}:failures:account:ab"),
        "the failed-login counters share one slot ({login})");
+    ok(keyspace_slots_shared(), "every family of keyspace.h shares the slot it says it shares");
     {
         const char *argv[] = {"EVAL", set_both, "2", "{t2b:x}:one", "{t2b:y}:two"};
         int refused = t_redis_cmd(5, argv) != 0;

@@ -26,7 +26,9 @@
 #   - RFC 3339 text: shared/utc.c = SQL's utc_text and utc_text_ms = the
 #     queue events' Lua;
 #   - the body limit: shared/http.h = nginx's and Apache's.
-# The Lua is read in the C files that hold it or in shared/lua/*.lua.
+# The Lua is read in shared/lua/ (and in C files, where none may be).
+#   - no C source or header holds Lua: every script is a file of shared/lua/
+#     (turned into C at build time), and Makefile.am lists each of them.
 # Each check prints the offending lines when it fails.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -44,7 +46,7 @@ check() {   # check "description" <output of the offending lines>
         failed=1
     fi
 }
-echo "1..14"
+echo "1..16"
 
 # The relay keeps a connection of its own (it LISTENs): its statements are
 # string literals, or its fixed transaction statements (tx_sql).
@@ -101,7 +103,7 @@ check "no log call is given a key, token, Authorization, Idempotency-Key or body
     "$(grep -rnE 'log_(error|info)\s*\(.*,[^;]*\b(admin_key|key|token|authorization|idempotency_key|body)\b' $SRC --include='*.c' | grep -vE ',[^;]*\b(sizeof|strlen)\b')"
 
 # --- One home for each rule ---------------------------------------------------
-LUA_SRC="shared/*.c shared/lua/*.lua"
+LUA_SRC="shared/*.c shared/lua/*.lua shared/lua/lib/*.lua"
 # slurp(FILE): its text; a file that cannot be read is a failure, said so.
 SLURP='sub slurp { my ($f) = @_; open my $h, "<", $f or do { print "$f: cannot be read\n"; exit }; local $/; <$h> }'
 
@@ -251,4 +253,14 @@ check "the body limit: shared/http.h = nginx's and Apache's (at least, and the 4
         for (["conf/nginx/concert.conf", $ngx], ["conf/apache/errors/413.json", $e413]) {
             while ($_->[1] =~ /larger than (\d+) KiB/g) { print "$_->[0]: 413 says $1 KiB, shared/http.h: $kib KiB\n" if $1 != $kib; }
         }' "$body_c")"
+# The Lua lives in shared/lua/*.lua and shared/lua/lib/*.lua, one home each
+# (issue 23): no C file writes a script's text, no header a piece of one.
+check "no C source or header under $SRC holds Lua" \
+    "$(grep -rnE "redis\.p?call *\(|\b(KEYS|ARGV)\[[0-9]|struct rds_script +[a-z_]+ *= *\{" $SRC --include='*.c' --include='*.h')"
+
+listed=$(sed -n '/^LUA_FILES = /,/^[^\t]/p; /^LUA_INCLUDED = /,/^[^\t]/p' Makefile.am | grep -oE 'shared/lua/[a-z0-9_/]+\.lua' | sort)
+present=$(ls shared/lua/*.lua shared/lua/lib/*.lua 2>/dev/null | sort)
+check "every script of shared/lua/ is built (Makefile.am lists each, and only those)" \
+    "$(diff <(printf '%s\n' "$listed") <(printf '%s\n' "$present") | grep '^[<>]')"
+
 exit $failed

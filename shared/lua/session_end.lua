@@ -1,0 +1,13 @@
+-- session_end.lua - a logout.
+-- KEYS: session, its tokens, the tokens still to end. Ends the session and
+-- moves its tokens to the ones still to end, which it answers; nil when
+-- there was no session and nothing left to end (a logout retried after an
+-- outage finishes its work).
+--@include lib/session_times.lua
+local ended = redis.call('DEL', KEYS[1]) == 1
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SUNIONSTORE', KEYS[3], KEYS[3], KEYS[2]); redis.call('DEL', KEYS[2])
+  redis.call('EXPIRE', KEYS[3], SESSION_TOKENS_TTL)
+end
+if not ended and redis.call('EXISTS', KEYS[3]) == 0 then return false end
+return redis.call('SMEMBERS', KEYS[3])
