@@ -93,7 +93,7 @@ int main(void)
              "{\"startsAt\":\"%s\",\"seatCount\":2,\"price\":0},"
              "{\"startsAt\":\"%s\"}]}", when1, when2, when3);
 
-    /* --- the key ------------------------------------------------------- */
+    step("the key");
     before = concert_count();
     admin_post(NULL, body, &r);
     is_int(r.status, 401, "no key: 401");
@@ -125,7 +125,7 @@ int main(void)
     t_resp_free(&r);
     is_int(concert_count(), before, "refused requests created nothing");
 
-    /* --- a full concert ------------------------------------------------ */
+    step("a full concert");
     admin_post(t_admin_key(), body, &r);
     is_int(r.status, 201, "with the key: 201");
     ok(strncmp(r.content_type, "application/json", 16) == 0, "answer is JSON");
@@ -176,7 +176,7 @@ int main(void)
     }
     free(v);
 
-    /* --- defaults and edge values --------------------------------------- */
+    step("defaults and edge values");
     snprintf(body, sizeof body, "{\"title\":\"Defaults\",\"schedules\":[{\"startsAt\":\"%s\"}]}", when1);
     admin_post(t_admin_key(), body, &r);
     is_int(r.status, 201, "only title and one schedule: 201");
@@ -252,7 +252,7 @@ int main(void)
         bad(body, "101 schedules");
     }
 
-    /* --- every malformed field: 400 and nothing created ----------------- */
+    step("every malformed field: 400 and nothing created");
     before = concert_count();
     bad("{not json", "malformed JSON");
     bad("[]", "an array body");
@@ -307,7 +307,7 @@ int main(void)
     bad_schedule("{\"startsAt\":\"2030-01-01T00:00:00Z\"},{\"startsAt\":\"x\"}", "a bad second schedule");
     is_int(concert_count(), before, "none of the malformed requests created a concert");
 
-    /* --- paths, methods and size ----------------------------------------- */
+    step("paths, methods and size");
     t_get("/api/v1/admin/concerts", NULL, &r);
     ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "POST"),
        "GET /api/v1/admin/concerts: 405 with Allow: POST (%ld)", r.status);
@@ -326,7 +326,7 @@ int main(void)
         t_resp_free(&r);
     }
 
-    /* --- a concert id polled before it existed --------------------------- */
+    step("a concert id polled before it existed");
     {
         int64_t next = t_pg_int("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM concerts_id_seq",
                                 0, NULL);
@@ -346,7 +346,7 @@ int main(void)
         t_resp_free(&r);
     }
 
-    /* --- the database's bounds are the API's ------------------------------ */
+    step("the database's bounds are the API's");
     {
         static const struct {
             enum concert_setting setting;

@@ -73,6 +73,7 @@ int main(void)
     if (!tokA || !tokB || !tokO || !tokAO || !tokX || !tokY)
         bail_out("cannot get queue tokens (queue API)");
 
+    step("A holds two seats");
     /* A holds seats 3 and 1. */
     {
         int seats[] = {3, 1};
@@ -105,6 +106,7 @@ int main(void)
     snprintf(key, sizeof key, "{c:%" PRId64 "}:seat:%" PRId64 ":1", concert, sched[0]);
     is_int(redis_exists(key), 1, "Redis holds a lock for seat 1");
 
+    step("B: one seat taken, one free");
     /* B: one seat taken, one free: nothing held. */
     {
         int seats[] = {3, 4};
@@ -121,6 +123,7 @@ int main(void)
         ok(b1 > 0, "B holds 4 and 5");
     }
 
+    step("the per-user limit");
     /* The per-user limit: 4 seats per schedule. */
     {
         int six[] = {6, 7}, eight[] = {8}, other_show[] = {1};
@@ -135,7 +138,7 @@ int main(void)
         ok(a3 > 0, "the limit is per schedule: A holds a seat of the other show");
     }
 
-    /* Refusals change nothing. */
+    step("refusals change nothing");
     before_res = count_reservations(sched[0]);
     before_held = count_held(sched[0]);
     snprintf(body, sizeof body, "{\"scheduleId\":%" PRId64 ",\"seatNos\":[9]}", sched[0]);
@@ -186,6 +189,7 @@ int main(void)
     ok(r.status == 405, "PUT /reservations/{id}: 405 (%ld)", r.status);
     t_resp_free(&r);
 
+    step("A's list");
     /* A's list, newest first. */
     snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
     ok(t_get_as(userA, path, &r) == 0 && r.status == 200, "A's reservations, with A's session: 200");
@@ -215,7 +219,7 @@ int main(void)
     ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "bad userId: 400");
     t_resp_free(&r);
 
-    /* Cancelling. */
+    step("cancelling");
     snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, a1);
     t_delete(path, tokB, &r);
     ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "B cancelling A's hold: 404 (%ld)", r.status);
@@ -262,6 +266,7 @@ int main(void)
     is(t_json_str(r.json, "reservations.3.status"), "CANCELLED", "A's list shows the cancelled hold");
     t_resp_free(&r);
 
+    step("Redis loses a lock");
     /* Redis loses a lock: PostgreSQL still guards the seat. */
     snprintf(key, sizeof key, "{c:%" PRId64 "}:seat:%" PRId64 ":6", concert, sched[0]);
     {

@@ -204,6 +204,7 @@ int main(void)
     plan(20);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 5000);
 
+    step("the relay idle first");
     /* The story starts with the relay idle: a test before this one may
      * have emptied Redis, and the relay then publishes the whole last day
      * again, which would delay every event below by its backlog. */
@@ -217,6 +218,7 @@ int main(void)
         }
     }
 
+    step("A buys, B waits");
     concert = t_create_concert(1, 600, 600, 300, 1, 10, 20000, sched);
     t_user(a);
     t_user(b);
@@ -280,7 +282,7 @@ int main(void)
     ok(queue_has(concert, a, "queue.ended", "paid") && queue_has(concert, b, "queue.admitted", NULL),
        "A's token ended with the payment, and B was admitted");
 
-    /* B cancels. */
+    step("B cancels");
     {
         int seat[1] = {7};
         char path[64];
@@ -295,6 +297,7 @@ int main(void)
         free_events(ev, n > 0 ? n : 0);
     }
 
+    step("an expiry");
     /* C's hold runs out; the expiry (the cron program's function) marks it. */
     {
         int64_t c_concert, c_sched[1];
@@ -327,6 +330,7 @@ int main(void)
         free(tok_c);
     }
 
+    step("a waiter who stops polling");
     /* D waits where the idle limit is a second, and stops polling. */
     {
         int64_t d_concert, d_sched[1];
@@ -381,6 +385,7 @@ int main(void)
         free(tok_d);
     }
 
+    step("changes while the relay is busy");
     /* Changes arriving while the relay is busy: none waits for the sweep.
      * E charges steadily in the background, so the relay keeps gathering
      * and claiming; each of F's charges must still be in the stream well
@@ -434,6 +439,7 @@ int main(void)
            " (%d found, the slowest after %.0f ms)", found, slowest * 1000);
     }
 
+    step("two relays at once");
     /* Two relays at once, as on two hosts: every change is still
      * published once (outbox_claim lets one relay publish at a time). */
     {
@@ -499,6 +505,7 @@ int main(void)
            " stream, %lld twice)", (long long)rows, (long long)entries, (long long)dups);
     }
 
+    step("no token in an event");
     /* No event carries a token. */
     {
         const char *streams[] = {"reservation-events", "payment-events"};
@@ -519,6 +526,7 @@ int main(void)
         }
         ok(!leaked, "no event carries a queue token");
     }
+    step("retention");
     /* Retention: sent rows older than a day go (the cron program's call),
      * newer ones and unsent ones stay. */
     {

@@ -1,7 +1,7 @@
 /* tap.h - a small Test Anything Protocol library in the libtap style.
  *
  * Debian ships no libtap, so the C tests use this: plan(), ok(), is(),
- * is_int(), diag(), skip_all(), bail_out(), done_testing(). Output goes to stdout as TAP
+ * is_int(), diag(), step(), skip_all(), bail_out(), done_testing(). Output goes to stdout as TAP
  * for prove, except diag(), which goes to stderr (as Test::More's does) so that
  * prove shows why a test failed without -v; the exit code is non-zero when any
  * test failed. Each test
@@ -52,6 +52,16 @@ static void diag(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* Titles the next step of a long story: a TAP comment line "# -- title" on
+ * stdout, in order with the tests, so a verbose run (prove -v) shows which
+ * step a failure belongs to. It counts as no test. */
+static void step(const char *title) __attribute__((unused));
+static void step(const char *title)
+{
+    printf("# -- %s\n", title);
+    fflush(stdout);
 }
 
 static int tap_vok(int pass, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0), unused));
