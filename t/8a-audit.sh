@@ -99,7 +99,7 @@ check "no dynamic SQL (EXECUTE) in the migrations or functions" \
     "$(grep -niE '\bEXECUTE\b' sql/0*.sql sql/functions.sql | grep -viE 'EXECUTE FUNCTION outbox_[a-z]+\(\);$')"
 
 check "the admin key is compared with constant_time_equal" \
-    "$(grep -rnE 'constant_time_equal\([^)]*admin_key' fcgi/admin.c >/dev/null || echo 'fcgi/admin.c: no constant_time_equal(..., admin_key)')"
+    "$(grep -rnE 'constant_time_equal\([^)]*admin_key' shared/guard.c >/dev/null || echo 'shared/guard.c: no constant_time_equal(..., admin_key)')"
 
 check "the admin key is never compared with strcmp, strncmp or memcmp" \
     "$(grep -rnE '(strn?cmp|memcmp|strcasecmp)\s*\([^;]*\badmin_key\b' $SRC --include='*.c')"
