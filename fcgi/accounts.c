@@ -13,6 +13,7 @@
 #include "account.h"
 #include "booking.h"
 #include "db.h"
+#include "guard.h"
 #include "log.h"
 #include "login_limit.h"
 #include "password.h"
@@ -253,7 +254,7 @@ static void login(struct request *r)
 
     src = session_create(user_id, session, &expires);
     if (src != SESSION_OK) {
-        session_reply_error(r, src);
+        guard_session_refusal(r, src);
         return;
     }
     utc_text(expires, expires_text);
@@ -308,7 +309,7 @@ static int end_token(const char *token_id, void *arg)
  * and so does every queue token taken with it (end_token). */
 static void logout(struct request *r)
 {
-    const char *session = session_bearer(r);
+    const char *session = guard_session_bearer(r);
     session_rc rc;
 
     if (!session)
@@ -317,7 +318,7 @@ static void logout(struct request *r)
     if (rc == SESSION_OK)
         http_no_content(r);
     else
-        session_reply_error(r, rc);
+        guard_session_refusal(r, rc);
 }
 
 static const struct route routes[] = {

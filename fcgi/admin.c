@@ -9,12 +9,13 @@
  * and checked here, inserted by concert_create, and answered from its
  * outcome. */
 #include "app.h"
+#include "answer.h"
 #include "config.h"
 #include "contract_limits.h"
 #include "db.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
-#include "outcome.h"
 #include "pg_standby.h"
 #include "queue.h"
 #include "rds.h"
@@ -43,25 +44,6 @@ static void health(struct request *r)
     json_object_object_add(o, "postgres", json_object_new_string(pg_ok ? "ok" : "down"));
     json_object_object_add(o, "redis", json_object_new_string(redis_ok ? "ok" : "down"));
     http_json(r, pg_ok && redis_ok ? 200 : 503, o);
-}
-
-/* The admin key must come as a bearer token. A missing key and a wrong one
- * are told apart (TOKEN_MISSING / TOKEN_INVALID) like queue tokens are; the
- * comparison takes the same time however much of the key matched. With no
- * admin key configured the admin API refuses everything. */
-static int require_admin(struct request *r)
-{
-    const char *key = http_bearer(r);
-
-    if (!key) {
-        http_error(r, 401, "TOKEN_MISSING", "an Authorization: Bearer <admin key> header is required");
-        return -1;
-    }
-    if (!g_config.admin_key || !constant_time_equal(key, g_config.admin_key)) {
-        http_error(r, 401, "TOKEN_INVALID", "the admin key is wrong");
-        return -1;
-    }
-    return 0;
 }
 
 /* A display text: at most maxchars characters (UTF-8 code points, as
@@ -368,7 +350,7 @@ static void answer_concert(struct request *r, db_rc rc, const PGresult *res)
          * now. Best effort: with Redis down the queue answers 503 anyway. */
         queue_forget_concert(concert_id);
     }
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
 }
 
 /* POST /api/v1/admin/concerts with the admin key. */
@@ -378,7 +360,7 @@ static void create_concert(struct request *r)
     struct json_object *body;
     PGresult *res = NULL;
 
-    if (require_admin(r) < 0)
+    if (guard_admin(r) < 0)
         return;
     body = http_body_object(r);
     if (!body)
@@ -396,7 +378,7 @@ static void create_concert(struct request *r)
  * 0, or -1 after answering 401 or 400. */
 static int admin_concert(struct request *r, int64_t *concert_id)
 {
-    if (require_admin(r) < 0 || http_param_id(r, 0, "concertId", concert_id) < 0)
+    if (guard_admin(r) < 0 || http_param_id(r, 0, "concertId", concert_id) < 0)
         return -1;
     r->concert_id = *concert_id;
     return 0;
@@ -416,7 +398,7 @@ static void read_settings(struct request *r)
         return;
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
     rc = db_read(sql, 1, params, &res);
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 
@@ -498,7 +480,7 @@ static void change_settings(struct request *r)
     json_object_put(body);
     if (outcome_word(rc, res) && strcmp(outcome_word(rc, res), "updated") == 0)
         queue_forget_concert(concert_id);
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 
@@ -515,7 +497,7 @@ static void read_queue(struct request *r)
         return;
     rc = queue_view(concert_id, &q);
     if (rc != QUEUE_OK) {
-        queue_reply_error(r, rc);
+        guard_queue_refusal(r, rc);
         return;
     }
     utc_text((time_t)(q.opens_ms / 1000), opens);
@@ -595,7 +577,7 @@ static void metrics(struct request *r)
     FILE *out;
     int host, queues, standby;
 
-    if (require_admin(r) < 0)
+    if (guard_admin(r) < 0)
         return;
     out = open_memstream(&text, &len);
     if (!out) {

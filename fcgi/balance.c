@@ -7,9 +7,10 @@
  * row and then replays the first answer, so a key charges at most once; a
  * key first used for another amount is refused (422) and charges nothing. */
 #include "app.h"
+#include "answer.h"
 #include "booking.h"
 #include "db.h"
-#include "outcome.h"
+#include "guard.h"
 #include "session.h"
 
 #include <inttypes.h>
@@ -24,7 +25,7 @@ static void balance(struct request *r)
         "SELECT json_build_object('userId', $1::uuid, 'balance',"
         " coalesce((SELECT balance FROM users WHERE id = $1::uuid), 0))::text";
 
-    booking_user_read(r, sql);
+    answer_user_read(r, sql);
 }
 
 /* POST /api/v1/users/{userId}/balance/charge {"amount"} [Idempotency-Key]. */
@@ -41,7 +42,7 @@ static void charge(struct request *r)
     PGresult *res;
     db_rc rc;
 
-    if (session_require_user(r, 0, user) < 0 || http_idempotency_key(r, &key) < 0)
+    if (guard_session_user(r, 0, user) < 0 || http_idempotency_key(r, &key) < 0)
         return;
     body = http_body_object(r);
     if (!body)
@@ -57,7 +58,7 @@ static void charge(struct request *r)
     params[1] = amount_text;
     params[2] = key;   /* NULL travels as SQL NULL: no key */
     rc = db_query(sql, 3, params, &res);
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 

@@ -11,8 +11,9 @@
  * and payments obey: a HELD seat whose hold has run out reads AVAILABLE at
  * once, whether or not the cron program has released it yet. */
 #include "app.h"
+#include "answer.h"
 #include "db.h"
-#include "outcome.h"
+#include "guard.h"
 #include "queue.h"
 #include "seatmap.h"
 #include "showlist.h"
@@ -44,11 +45,39 @@ static void concerts(struct request *r)
     db_rc rc = db_read(sql, 0, NULL, &res);
 
     if (rc != DB_OK) {
-        outcome_db_failure(r, rc);
+        answer_db_failure(r, rc);
         return;
     }
     reply_text(r, res, 0);
     PQclear(res);
+}
+
+/* A show list read: the list kept in the last second, with the token's
+ * check in the same script. */
+struct kept_list {
+    const char *token;
+    int64_t concert_id;
+    char *kept;
+    showlist_rc rc;
+};
+
+/* The cheap check of the token-check protocol (guard.h). Once the full
+ * check has admitted the token, PostgreSQL answers: the list is not asked
+ * for again. */
+static int kept_list_try(void *ctx, int again)
+{
+    struct kept_list *k = ctx;
+    char token_id[QUEUE_TOKEN_ID_MAX + 1];
+    int64_t token_concert;
+
+    k->rc = SHOWLIST_TOKEN_MISS;
+    if (again)
+        return 0;
+    /* The common case, one script: an ACTIVE token of this concert, and
+     * the list kept in the last second. */
+    if (queue_token_open(k->token, token_id, &token_concert) == 0 && token_concert == k->concert_id)
+        k->rc = showlist_get(k->concert_id, token_id, &k->kept);
+    return k->rc == SHOWLIST_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
 }
 
 /* GET /api/v1/concerts/{id}/schedules with an ACTIVE token of that concert:
@@ -67,50 +96,40 @@ static void schedules(struct request *r)
         "       WHERE s.concert_id = $1 AND sales_open(s.starts_at)"
         "       GROUP BY s.id, s.starts_at) x"
         " WHERE x.available > 0";
-    struct queue_ticket t;
-    char idtext[24], *kept;
+    struct kept_list k = {0};
+    char idtext[24];
     const char *params[] = {idtext};
-    const char *token;
-    char token_id[QUEUE_TOKEN_ID_MAX + 1];
-    int64_t concert_id, token_concert;
     PGresult *res;
-    showlist_rc listrc = SHOWLIST_TOKEN_MISS;
     db_rc rc;
 
-    if (http_param_id(r, 0, "concertId", &concert_id) < 0)
+    if (http_param_id(r, 0, "concertId", &k.concert_id) < 0)
         return;
-    r->concert_id = concert_id;
-    token = queue_bearer(r);
-    if (!token)
+    r->concert_id = k.concert_id;
+    k.token = guard_queue_bearer(r);
+    if (!k.token || guard_queue_token_checked(r, k.concert_id, kept_list_try, &k) < 0)
         return;
-    /* The common case, one script: an ACTIVE token of this concert, and
-     * the list kept in the last second. */
-    if (queue_token_open(token, token_id, &token_concert) == 0 && token_concert == concert_id)
-        listrc = showlist_get(concert_id, token_id, &kept);
-    if (listrc == SHOWLIST_HIT) {
-        http_json_text(r, 200, kept, strlen(kept));
-        free(kept);
+    if (k.rc == SHOWLIST_HIT) {
+        http_json_text(r, 200, k.kept, strlen(k.kept));
+        free(k.kept);
         return;
     }
-    if (listrc == SHOWLIST_DOWN) {
+    if (k.rc == SHOWLIST_DOWN) {
         http_unavailable(r, "Redis");
         return;
     }
-    if (listrc == SHOWLIST_TOKEN_MISS && queue_require_active(r, concert_id, &t) < 0)
-        return;
-    snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
+    snprintf(idtext, sizeof idtext, "%" PRId64, k.concert_id);
     rc = db_read(sql, 1, params, &res);
     if (rc != DB_OK) {
-        outcome_db_failure(r, rc);
+        answer_db_failure(r, rc);
         return;
     }
     /* A live token implies its concert was found when the token was issued;
      * this only catches a concert removed since. */
     if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
-        outcome_answer(r, "concert_not_found", NULL);
+        answer_refusal(r, "concert_not_found", NULL);
     } else {
         if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 1))
-            showlist_put(concert_id, PQgetvalue(res, 0, 1));
+            showlist_put(k.concert_id, PQgetvalue(res, 0, 1));
         reply_text(r, res, 1);
     }
     PQclear(res);
@@ -136,6 +155,24 @@ static void reply_seat_map(struct request *r, int64_t concert_id, int64_t schedu
     free(text);
 }
 
+/* A seat map read, with the token's check in the same script. */
+struct map_read {
+    char token_id[QUEUE_TOKEN_ID_MAX + 1];
+    int64_t concert_id, schedule_id;
+    struct seatmap_view view;
+    seatmap_rc rc;
+};
+
+/* The cheap check of the token-check protocol (guard.h): the read itself. */
+static int map_read_try(void *ctx, int again)
+{
+    struct map_read *m = ctx;
+
+    (void)again;
+    m->rc = seatmap_get(m->concert_id, m->schedule_id, m->token_id, &m->view);
+    return m->rc == SEATMAP_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
+}
+
 /* GET /api/v1/schedules/{id}/seats with an ACTIVE token of the show's
  * concert: every seat by number, from the Redis seat map (shared/seatmap.c):
  * the token check and the map are one script. PostgreSQL is asked only
@@ -143,59 +180,46 @@ static void reply_seat_map(struct request *r, int64_t concert_id, int64_t schedu
  * cannot answer that check, the map stands. */
 static void seats(struct request *r)
 {
-    struct queue_ticket t;
-    struct seatmap_view v;
-    int64_t schedule_id, concert_id, owner;
-    const char *token;
-    char token_id[QUEUE_TOKEN_ID_MAX + 1];
+    struct map_read m = {0};
+    struct seatmap_view *v = &m.view;
+    int64_t concert_id, owner;
     char *loaded = NULL;
     seatmap_rc rc;
     db_rc dbrc;
 
-    if (http_param_id(r, 0, "scheduleId", &schedule_id) < 0)
+    if (http_param_id(r, 0, "scheduleId", &m.schedule_id) < 0 ||
+        guard_queue_token_open(r, m.token_id, &m.concert_id) < 0 ||
+        guard_queue_token_checked(r, m.concert_id, map_read_try, &m) < 0)
         return;
-    token = queue_bearer(r);
-    if (!token)
-        return;
-    if (queue_token_open(token, token_id, &concert_id) < 0) {
-        queue_require_active(r, 0, &t);   /* answers why the token is refused */
-        return;
-    }
-    rc = seatmap_get(concert_id, schedule_id, token_id, &v);
-    if (rc == SEATMAP_TOKEN_MISS) {
-        /* Waiting, just admitted, run out or unknown: the full check
-         * answers, or admits and lets the read go on. */
-        if (queue_require_active(r, concert_id, &t) < 0)
-            return;
-        rc = seatmap_get(concert_id, schedule_id, token_id, &v);
-        if (rc == SEATMAP_TOKEN_MISS)
-            rc = SEATMAP_ABSENT;   /* ended just now: it was ACTIVE a moment ago */
-    }
+    concert_id = m.concert_id;
+    rc = m.rc;
+    if (rc == SEATMAP_TOKEN_MISS)
+        rc = SEATMAP_ABSENT;   /* ended just now: it was ACTIVE a moment ago */
     if (rc == SEATMAP_DOWN) {
         http_unavailable(r, "Redis");
         return;
     }
     r->concert_id = concert_id;   /* the token was found ACTIVE for it */
     if (rc == SEATMAP_HIT) {
-        reply_seat_map(r, concert_id, schedule_id, v.seats);
-        seatmap_view_free(&v);
+        reply_seat_map(r, concert_id, m.schedule_id, v->seats);
+        seatmap_view_free(v);
         return;
     }
-    dbrc = seatmap_load(concert_id, schedule_id, v.version, &owner, &loaded);
+    dbrc = seatmap_load(concert_id, m.schedule_id, v->version, &owner, &loaded);
     if (dbrc != DB_OK && rc == SEATMAP_STALE)
-        reply_seat_map(r, concert_id, schedule_id, v.seats);
+        reply_seat_map(r, concert_id, m.schedule_id, v->seats);
     else if (dbrc != DB_OK)
-        outcome_db_failure(r, dbrc);
+        answer_db_failure(r, dbrc);
     else if (owner == 0)
-        outcome_answer(r, "schedule_not_found", NULL);
+        answer_refusal(r, "schedule_not_found", NULL);
     else if (owner != concert_id)
-        outcome_answer(r, "wrong_concert", NULL);
+        answer_refusal(r, "wrong_concert", NULL);
     else if (!loaded)
         http_unavailable(r, "Redis");
     else
-        reply_seat_map(r, concert_id, schedule_id, loaded);
+        reply_seat_map(r, concert_id, m.schedule_id, loaded);
     free(loaded);
-    seatmap_view_free(&v);
+    seatmap_view_free(v);
 }
 
 static const struct route routes[] = {

@@ -18,11 +18,12 @@
  * claimed inside booking_pay, where a concurrent repeat waits for the first
  * and replays its answer. */
 #include "app.h"
+#include "answer.h"
 #include "booking.h"
 #include "db.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
-#include "outcome.h"
 #include "queue.h"
 #include "seatlock.h"
 #include "seatmap.h"
@@ -64,7 +65,7 @@ static int replay(struct request *r, const char *token, const char *key, int64_t
     if (db_read(sql, 3, params, &res) != DB_OK)
         return 0;
     if (PQntuples(res) == 1) {
-        outcome_reply(r, DB_OK, res);
+        answer_outcome(r, DB_OK, res);
         done = 1;
     }
     PQclear(res);
@@ -107,7 +108,7 @@ static void pay(struct request *r)
     r->outcome_kind = METRICS_PAYMENT;
     if (http_idempotency_key(r, &key) < 0)
         return;
-    token = queue_bearer(r);
+    token = guard_queue_bearer(r);
     if (!token)
         return;
     qrc = queue_status(token, &t);
@@ -118,13 +119,13 @@ static void pay(struct request *r)
         if (key && (qrc == QUEUE_TOKEN_INVALID || qrc == QUEUE_REDIS_DOWN) &&
             (read_reservation_id(r, &id) < 0 || replay(r, token, key, id)))
             return;
-        queue_reply_error(r, qrc);
+        guard_queue_refusal(r, qrc);
         return;
     }
     /* Counted under its concert only now: the token was found in Redis. */
     r->concert_id = t.concert_id;
     if (t.state != QUEUE_ACTIVE) {
-        queue_reply_error(r, QUEUE_NOT_ACTIVE);
+        guard_queue_refusal(r, QUEUE_NOT_ACTIVE);
         return;
     }
     if (read_reservation_id(r, &id) < 0)
@@ -147,7 +148,7 @@ static void pay(struct request *r)
         if (queue_finish(token) != QUEUE_OK)
             log_error("payment: could not end the queue token (it runs out by itself)");
     }
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 

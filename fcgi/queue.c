@@ -10,6 +10,7 @@
  * PostgreSQL, which is read only when a concert's facts are not cached yet,
  * so a ticket drop's crowd polling here never turns into database writes. */
 #include "app.h"
+#include "guard.h"
 #include "log.h"
 #include "queue.h"
 #include "session.h"
@@ -46,7 +47,7 @@ static void issue(struct request *r)
     queue_rc rc;
     session_rc src;
 
-    if (session_require(r, user_id) < 0)
+    if (guard_session(r, user_id) < 0)
         return;
     body = http_body_object(r);
     if (!body)
@@ -66,7 +67,7 @@ static void issue(struct request *r)
     r->concert_id = concert_id;
     rc = queue_enter(concert_id, user_id, &t);
     if (rc != QUEUE_OK) {
-        queue_reply_error(r, rc);
+        guard_queue_refusal(r, rc);
         goto done;
     }
     /* Logout ends the tokens taken with the session; one taken while it
@@ -75,7 +76,7 @@ static void issue(struct request *r)
     if (src != SESSION_OK) {
         if (src == SESSION_INVALID && queue_end(t.id, &was_live, user_id) != QUEUE_OK)
             log_error("queue: a token issued to a session that ended meanwhile could not be ended");
-        session_reply_error(r, src);
+        guard_session_refusal(r, src);
         goto done;
     }
     answer_ticket(r, t.created ? 201 : 200, &t);
@@ -87,7 +88,7 @@ done:
  * waiting token from being dropped as idle. */
 static void status(struct request *r)
 {
-    const char *token = queue_bearer(r);
+    const char *token = guard_queue_bearer(r);
     struct queue_ticket t;
     queue_rc rc;
 
@@ -95,7 +96,7 @@ static void status(struct request *r)
         return;
     rc = queue_status(token, &t);
     if (rc != QUEUE_OK) {
-        queue_reply_error(r, rc);
+        guard_queue_refusal(r, rc);
         return;
     }
     r->concert_id = t.concert_id;   /* found: a real concert's token */

@@ -15,11 +15,12 @@
  * PostgreSQL), and once the hold commits it is set to end with the hold,
  * at the end booking_hold chose (seatlock.h). */
 #include "app.h"
+#include "answer.h"
 #include "booking.h"
 #include "db.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
-#include "outcome.h"
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
@@ -77,7 +78,7 @@ static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     rc = db_read(sql, 1, params, &res);
     if (rc != DB_OK) {
-        outcome_db_failure(r, rc);
+        answer_db_failure(r, rc);
         return -1;
     }
     if (PQntuples(res) == 0) {
@@ -184,27 +185,43 @@ static void refuse_resource(struct request *r, const char *outcome)
 {
     struct queue_ticket t;
 
-    if (queue_require_active(r, 0, &t) < 0)
+    if (guard_queue_active(r, 0, &t) < 0)
         return;
-    outcome_answer(r, outcome, NULL);
+    answer_refusal(r, outcome, NULL);
 }
 
-/* Takes the seats' locks with the token's check in the same script; a token
- * that is not simply ACTIVE goes through the queue's full check (which
- * answers why it is refused, or admits it) and the take is tried again.
- * Returns the take's verdict, or -1 after answering. */
+struct lock_take {
+    const char *token_id;
+    const struct schedule_facts *f;
+    const int *seats;
+    int n;
+    const char *owner;
+    char *user_id;
+    seatlock_rc rc;
+};
+
+/* The cheap check of the token-check protocol (guard.h): the take itself. */
+static int lock_take_try(void *ctx, int again)
+{
+    struct lock_take *k = ctx;
+
+    (void)again;
+    k->rc = seatlock_take(k->token_id, k->f->concert_id, k->f->id, k->seats, k->n, k->owner, k->user_id);
+    return k->rc == SEATLOCK_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
+}
+
+/* Takes the seats' locks with the token's check in the same script, by the
+ * token-check protocol (guard_queue_token_checked). Returns 0 when taken,
+ * or -1 after answering. */
 static int take_locks(struct request *r, const char *token_id, const struct schedule_facts *f, const int *seats,
                       int n, const char *owner, char *user_id)
 {
-    struct queue_ticket t;
+    struct lock_take k = {token_id, f, seats, n, owner, user_id, SEATLOCK_DOWN};
     seatlock_rc rc;
 
-    rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, user_id);
-    if (rc == SEATLOCK_TOKEN_MISS) {
-        if (queue_require_active(r, f->concert_id, &t) < 0)
-            return -1;
-        rc = seatlock_take(token_id, f->concert_id, f->id, seats, n, owner, user_id);
-    }
+    if (guard_queue_token_checked(r, f->concert_id, lock_take_try, &k) < 0)
+        return -1;
+    rc = k.rc;
     /* Taken or busy: the script found the token ACTIVE for this concert. */
     if (rc == SEATLOCK_TAKEN || rc == SEATLOCK_BUSY)
         r->concert_id = f->concert_id;
@@ -212,11 +229,11 @@ static int take_locks(struct request *r, const char *token_id, const struct sche
     case SEATLOCK_TAKEN:
         return 0;
     case SEATLOCK_BUSY:
-        outcome_answer(r, "seat_unavailable", NULL);
+        answer_refusal(r, "seat_unavailable", NULL);
         return -1;
     case SEATLOCK_TOKEN_MISS:
         /* ACTIVE a moment ago, run out or used since. */
-        queue_reply_error(r, QUEUE_TOKEN_INVALID);
+        guard_queue_refusal(r, QUEUE_TOKEN_INVALID);
         return -1;
     case SEATLOCK_NO_FACTS:
         http_unavailable(r, "PostgreSQL");
@@ -236,10 +253,8 @@ static void hold(struct request *r)
     static const char *const fields[] = {"scheduleId", "seatNos", NULL};
     static const char sql[] =
         "SELECT * FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
-    struct queue_ticket t;
     struct schedule_facts f;
     struct json_object *body;
-    const char *token;
     char token_id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t schedule_id, token_concert, seats64[SEATLOCK_MAX];
     int seats[SEATLOCK_MAX], n, found;
@@ -249,16 +264,11 @@ static void hold(struct request *r)
     db_rc rc;
 
     r->outcome_kind = METRICS_HOLD;
-    token = queue_bearer(r);
-    if (!token)
+    if (guard_queue_token_open(r, token_id, &token_concert) < 0)
         return;
-    if (queue_token_open(token, token_id, &token_concert) < 0) {
-        queue_require_active(r, 0, &t);   /* answers why the token is refused */
-        return;
-    }
     /* The token's text names a concert, but only Redis can say the token is
      * real: the request is counted under a concert once it did (take_locks,
-     * queue_require_active), so forged tokens make no metrics series. */
+     * guard_queue_active), so forged tokens make no metrics series. */
     body = http_body_object(r);
     if (!body)
         return;
@@ -317,7 +327,7 @@ static void hold(struct request *r)
         give_back(&f, seats, n, owner, res);
     else
         mark_held(&f, seats, n, owner, rc, res);
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 
@@ -335,7 +345,7 @@ static void cancel(struct request *r)
     PGresult *res;
     db_rc rc;
 
-    if (queue_require_active(r, 0, &t) < 0 || http_param_id(r, 0, "reservationId", &id) < 0)
+    if (guard_queue_active(r, 0, &t) < 0 || http_param_id(r, 0, "reservationId", &id) < 0)
         return;
     snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
@@ -344,7 +354,7 @@ static void cancel(struct request *r)
     word = outcome_word(rc, res);
     if (word && strcmp(word, "cancelled") == 0)
         booking_tell_cancelled(res, 0, id);
-    outcome_reply(r, rc, res);
+    answer_outcome(r, rc, res);
     PQclear(res);
 }
 
@@ -353,7 +363,7 @@ static void list(struct request *r)
 {
     static const char sql[] = "SELECT booking_list($1::uuid)";
 
-    booking_user_read(r, sql);
+    answer_user_read(r, sql);
 }
 
 static const struct route routes[] = {

@@ -1,12 +1,10 @@
-/* booking.c - per-user reads, int-array texts and what Redis is told of a
- * cancellation (see booking.h). */
+/* booking.c - int-array texts and what Redis is told of a cancellation
+ * (see booking.h). */
 #include "booking.h"
 #include "db.h"
 #include "log.h"
-#include "outcome.h"
 #include "seatlock.h"
 #include "seatmap.h"
-#include "session.h"
 #include "valid.h"
 
 #include <errno.h>
@@ -59,27 +57,6 @@ int booking_array_parse(const char *text, int *out, int max)
         if (*p++ != ',')
             return -1;
     }
-}
-
-void booking_user_read(struct request *r, const char *sql)
-{
-    char user[37];
-    const char *param = user;
-    PGresult *res;
-    db_rc rc;
-
-    if (session_require_user(r, 0, user) < 0)
-        return;
-    rc = db_read(sql, 1, &param, &res);
-    if (rc != DB_OK) {
-        outcome_db_failure(r, rc);
-        return;
-    }
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-        http_internal_error(r);
-    else
-        outcome_send_json(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-    PQclear(res);
 }
 
 void booking_tell_cancelled(const PGresult *res, int row, int64_t reservation_id)

@@ -1,20 +1,13 @@
 /* booking.h - what the reservation, balance and payment responders share
- * besides outcome.h: the per-user reads, and seat-number arrays to and from
- * PostgreSQL's text form (arrays travel as '{1,2}' parameters). */
+ * besides outcome.h: seat-number arrays to and from PostgreSQL's text form
+ * (arrays travel as '{1,2}' parameters), and what Redis is told of a
+ * cancellation. */
 #ifndef CONCERT_BOOKING_H
 #define CONCERT_BOOKING_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <libpq-fe.h>
-
-#include "http.h"
-
-/* For the per-user reads (balance, reservation list), "(session)"
- * endpoints: the {userId} path parameter must be the session's user
- * (session_require_user: 401, 400, 403); then runs sql (one $1::uuid
- * parameter, one JSON text column) and answers 200 with it, or 503. */
-void booking_user_read(struct request *r, const char *sql);
 
 /* Writes "{1,2,3}" into out (cap bytes). Returns 0, or -1 when it does not fit. */
 int booking_array_text(const int *v, int n, char *out, size_t cap);

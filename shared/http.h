@@ -118,8 +118,10 @@ const char *http_bearer(const struct request *r);
  * -1 after answering 400 when malformed. */
 int http_idempotency_key(struct request *r, const char **key);
 
-/* Request bodies (json_body.c). */
+/* Request bodies: the parse (json_body.c) and the field getters that
+ * answer 400 (http_body.c). */
 #include "json_body.h"
+#include "http_body.h"
 
 /* 204 with no body. */
 void http_no_content(struct request *r);

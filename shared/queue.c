@@ -4,7 +4,6 @@
 #include "db.h"
 #include "keyspace.h"
 #include "log.h"
-#include "outcome.h"
 #include "rand.h"
 #include "rds.h"
 #include "utc.h"
@@ -612,31 +611,6 @@ void queue_forget_concert(int64_t concert_id)
         freeReplyObject(reply);
 }
 
-void queue_reply_error(struct request *r, queue_rc rc)
-{
-    switch (rc) {
-    case QUEUE_NO_CONCERT:
-        http_error(r, 404, "NOT_FOUND", "no such concert");
-        break;
-    case QUEUE_TOKEN_INVALID:
-        outcome_answer(r, "token_invalid", NULL);
-        break;
-    case QUEUE_NOT_ACTIVE:
-        outcome_answer(r, "token_not_active", NULL);
-        break;
-    case QUEUE_WRONG_CONCERT:
-        outcome_answer(r, "wrong_concert", NULL);
-        break;
-    case QUEUE_PG_DOWN:
-        http_unavailable(r, "PostgreSQL");
-        break;
-    case QUEUE_REDIS_DOWN:
-    default:
-        http_unavailable(r, "Redis");
-        break;
-    }
-}
-
 /* QUEUE_OK with an ACTIVE ticket, QUEUE_TOKEN_INVALID when the token is not
  * simply active (the caller asks the status script), or QUEUE_REDIS_DOWN. */
 static queue_rc queue_active(const char *token, struct queue_ticket *t)
@@ -676,39 +650,17 @@ static queue_rc queue_active(const char *token, struct queue_ticket *t)
     return rc;
 }
 
-const char *queue_bearer(struct request *r)
+queue_rc queue_check(const char *token, int64_t concert_id, struct queue_ticket *t)
 {
-    const char *token = http_bearer(r);
+    queue_rc rc = queue_active(token, t);
 
-    if (!token)
-        outcome_answer(r, "token_missing", NULL);
-    return token;
-}
-
-int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t)
-{
-    const char *token = queue_bearer(r);
-    queue_rc rc;
-
-    if (!token)
-        return -1;
-    rc = queue_active(token, t);
     if (rc == QUEUE_TOKEN_INVALID)
         rc = queue_status(token, t);
-    /* Found in Redis: its concert is real, and the request is about it (the
-     * metrics' label, the request log). Never the text of a token not
-     * found: anyone can write any concert there. */
-    if (rc == QUEUE_OK)
-        r->concert_id = t->concert_id;
     if (rc == QUEUE_OK && concert_id != 0 && t->concert_id != concert_id)
         rc = QUEUE_WRONG_CONCERT;
     if (rc == QUEUE_OK && t->state != QUEUE_ACTIVE)
         rc = QUEUE_NOT_ACTIVE;
-    if (rc != QUEUE_OK) {
-        queue_reply_error(r, rc);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static struct json_object *iso_time_ms(int64_t ms)

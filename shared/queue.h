@@ -6,7 +6,7 @@
  * token and ending one are each atomic and one round trip; each script first
  * sweeps out run-out tokens and idle waiters and admits the head of the queue
  * into free slots, so admission never waits for the cron program.
- * (queue_require_active first tries a two-key read that sweeps nothing: an
+ * (queue_check first tries a two-key read that sweeps nothing: an
  * ACTIVE token within its period is all a guarded request needs.)
  *
  * The scripts are shared/lua/queue_*.lua (those of a token or a concert
@@ -57,7 +57,6 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
-#include "http.h"
 #include "queue_token.h"
 
 enum queue_state { QUEUE_WAITING, QUEUE_ACTIVE };
@@ -173,18 +172,14 @@ void queue_forget_concert(int64_t concert_id);
  * their caller read them again: shared/lua/lib/queue_facts.lua). */
 queue_rc queue_reload_facts(int64_t concert_id);
 
-/* For handlers: requires an ACTIVE bearer token. concert_id 0 accepts any
- * concert (the caller compares it later). On failure answers 401/403/503 and
- * returns -1. */
-int queue_require_active(struct request *r, int64_t concert_id, struct queue_ticket *t);
-
-/* Answers the error that a non-OK queue_rc stands for (the token errors'
- * codes and messages are outcome.c's table, like every other refusal). */
-void queue_reply_error(struct request *r, queue_rc rc);
-
-/* The queue token of "Authorization: Bearer <token>", or NULL after
- * answering 401 TOKEN_MISSING. */
-const char *queue_bearer(struct request *r);
+/* The full check of a token: the two-key read that sweeps nothing, and
+ * when that does not find it simply ACTIVE the status script (which
+ * admits, when there is room). QUEUE_OK for an ACTIVE token of concert_id
+ * (0 accepts any concert: the caller compares it later); else
+ * QUEUE_WRONG_CONCERT or QUEUE_NOT_ACTIVE (t filled: the token was found),
+ * QUEUE_TOKEN_INVALID or QUEUE_REDIS_DOWN. The edge (guard.h) turns the
+ * verdict into 401/403/503. */
+queue_rc queue_check(const char *token, int64_t concert_id, struct queue_ticket *t);
 
 /* The contract's token body: token, userId, concertId, status, position,
  * estimatedWaitSeconds, expiresAt. NULL when out of memory. */

@@ -26,7 +26,6 @@
 #include <time.h>
 
 #include "digest.h"
-#include "http.h"
 #include "keyspace.h"
 
 #define SESSION_BYTES 32
@@ -62,22 +61,12 @@ session_rc session_attach_token(const char *session, const char *token_id);
  * left. */
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg);
 
-/* The session the request presents (Authorization: Bearer <session>), or
- * NULL after answering 401 TOKEN_MISSING. */
-const char *session_bearer(struct request *r);
-
-/* Answers what a session_rc other than SESSION_OK stands for: 401
- * SESSION_INVALID, or 503 with Retry-After. */
-void session_reply_error(struct request *r, session_rc rc);
-
-/* For handlers of "(session)" endpoints: the user of the request's session.
- * Returns 0, or answers 401 TOKEN_MISSING (no Authorization: Bearer),
- * 401 SESSION_INVALID or 503 (with Retry-After) and returns -1. */
+/* The session guard is the edge's (guard.h): guard_session and
+ * guard_session_user. These are the same guards by their former names, for
+ * the tests that call them so; they answer HTTP, and no domain module may
+ * call them. */
+struct request;
 int session_require(struct request *r, char user_id[37]);
-
-/* As session_require, and the path parameter param_index (a {userId}) must
- * be the session's user: 400 when it is not a UUID, 403 FORBIDDEN when it
- * is someone else's. */
 int session_require_user(struct request *r, int param_index, char user_id[37]);
 
 #endif

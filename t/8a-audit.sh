@@ -29,6 +29,11 @@
 # The Lua is read in shared/lua/ (and in C files, where none may be).
 #   - no C source or header holds Lua: every script is a file of shared/lua/
 #     (turned into C at build time), and Makefile.am lists each of them.
+# And HTTP only at the edge (issue 23):
+#   - no file of the domain layer (shared/ but the edge) includes an edge
+#     header or calls http_*: it returns outcomes, and the edge (the request
+#     layer, guard.c, answer.c, the programs' main files) answers;
+#   - the request bodies' parse (json_body) includes nothing of http.h.
 # Each check prints the offending lines when it fails.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -46,7 +51,7 @@ check() {   # check "description" <output of the offending lines>
         failed=1
     fi
 }
-echo "1..16"
+echo "1..18"
 
 # The relay keeps a connection of its own (it LISTENs): its statements are
 # string literals, or its fixed transaction statements (tx_sql).
@@ -94,7 +99,7 @@ check "no dynamic SQL (EXECUTE) in the migrations or functions" \
     "$(grep -niE '\bEXECUTE\b' sql/0*.sql sql/functions.sql | grep -viE 'EXECUTE FUNCTION outbox_[a-z]+\(\);$')"
 
 check "the admin key is compared with constant_time_equal" \
-    "$(grep -rnE 'constant_time_equal\([^)]*admin_key' fcgi/admin.c >/dev/null || echo 'fcgi/admin.c: no constant_time_equal(..., admin_key)')"
+    "$(grep -rnE 'constant_time_equal\([^)]*admin_key' shared/guard.c >/dev/null || echo 'shared/guard.c: no constant_time_equal(..., admin_key)')"
 
 check "the admin key is never compared with strcmp, strncmp or memcmp" \
     "$(grep -rnE '(strn?cmp|memcmp|strcasecmp)\s*\([^;]*\badmin_key\b' $SRC --include='*.c')"
@@ -262,5 +267,18 @@ listed=$(sed -n '/^LUA_FILES = /,/^[^\t]/p; /^LUA_INCLUDED = /,/^[^\t]/p' Makefi
 present=$(ls shared/lua/*.lua shared/lua/lib/*.lua 2>/dev/null | sort)
 check "every script of shared/lua/ is built (Makefile.am lists each, and only those)" \
     "$(diff <(printf '%s\n' "$listed") <(printf '%s\n' "$present") | grep '^[<>]')"
+
+# HTTP only at the edge (issue 23). The edge: the request layer (http,
+# http_body, json_body, app, request_log), the guards and answers (guard,
+# answer) and the programs (fcgi/, cron/, relay/, events/). The rest of
+# shared/ is the domain: it returns outcomes.
+EDGE='^shared/(http|http_body|json_body|app|request_log|guard|answer)\.[ch]:'
+domain_http=$(grep -rnE '#include +"(http|http_body|app|request_log|guard|answer)\.h"|\bhttp_[a-z_]+ *\(' \
+                  shared --include='*.c' --include='*.h' |
+              grep -vE "$EDGE" | grep -vE '^[^:]+:[0-9]+: *(/?\*|//)')
+check "no file of the domain layer includes an edge header or calls http_* (only the edge writes HTTP)" \
+    "$domain_http"
+check "json_body.{c,h} (the body parse) include neither http.h nor http_body.h" \
+    "$(grep -nE '#include +"(http|http_body)\.h"' shared/json_body.c shared/json_body.h)"
 
 exit $failed
