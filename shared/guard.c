@@ -133,16 +133,6 @@ int guard_session_user(struct request *r, int param_index, char user_id[37])
     return 0;
 }
 
-int session_require(struct request *r, char user_id[37])
-{
-    return guard_session(r, user_id);
-}
-
-int session_require_user(struct request *r, int param_index, char user_id[37])
-{
-    return guard_session_user(r, param_index, user_id);
-}
-
 int guard_admin(struct request *r)
 {
     const char *key = http_bearer(r);

@@ -61,12 +61,4 @@ session_rc session_attach_token(const char *session, const char *token_id);
  * left. */
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg);
 
-/* The session guard is the edge's (guard.h): guard_session and
- * guard_session_user. These are the same guards by their former names, for
- * the tests that call them so; they answer HTTP, and no domain module may
- * call them. */
-struct request;
-int session_require(struct request *r, char user_id[37]);
-int session_require_user(struct request *r, int param_index, char user_id[37]);
-
 #endif

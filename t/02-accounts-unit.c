@@ -22,6 +22,7 @@
 #include "http.h"
 #include "login_limit.h"
 #include "password.h"
+#include "guard.h"
 #include "session.h"
 
 #include <sodium.h>
@@ -66,7 +67,7 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* The status a guarded request gets from session_require_user. */
+/* The status a guarded request gets from guard_session_user. */
 static int guarded_status(const char *authorization, const char *path_user)
 {
     struct request r;
@@ -77,7 +78,7 @@ static int guarded_status(const char *authorization, const char *path_user)
     r.authorization = authorization;
     r.param[0] = path_user;
     r.nparam = 1;
-    if (session_require_user(&r, 0, user) == 0)
+    if (guard_session_user(&r, 0, user) == 0)
         return 0;
     return r.answered ? r.status : -1;
 }

@@ -4,7 +4,7 @@
  * digits), the account's userId and an expiresAt 30 minutes ahead. Redis
  * keeps it under the SHA-256 of the session with the user id as value and
  * a TTL of session_ttl_seconds, and holds the session itself nowhere, in
- * no key and no value. A guarded request (session_require, what every
+ * no key and no value. A guarded request (guard_session, what every
  * "(session)" endpoint calls) renews the TTL, and tells the session's own
  * user from another (403) and from a malformed userId (400). A wrong
  * password and an unknown email get the very same 401 LOGIN_FAILED, and
@@ -21,6 +21,7 @@
 #include "11-accounts.h"
 #include "app.h"
 #include "config.h"
+#include "guard.h"
 #include "session.h"
 #include "valid.h"
 
@@ -38,7 +39,7 @@ static int is_hex64(const char *s)
 }
 
 /* The status a guarded request with this session and path userId gets from
- * session_require_user (0 when it passes), as a handler would see it. */
+ * guard_session_user (0 when it passes), as a handler would see it. */
 static int guarded(const char *session, const char *path_user, char user[37])
 {
     struct request r;
@@ -50,7 +51,7 @@ static int guarded(const char *session, const char *path_user, char user[37])
     r.authorization = auth;
     r.param[0] = path_user;
     r.nparam = 1;
-    if (session_require_user(&r, 0, user) == 0)
+    if (guard_session_user(&r, 0, user) == 0)
         return 0;
     return r.answered ? r.status : -1;
 }

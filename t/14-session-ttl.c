@@ -13,6 +13,7 @@
 #include "11-accounts.h"
 #include "app.h"
 #include "config.h"
+#include "guard.h"
 #include "session.h"
 
 #include <stdio.h>
@@ -49,7 +50,7 @@ static int require_status(const char *session, char user[37])
     snprintf(auth, sizeof auth, "Bearer %s", session);
     r.method = "GET";
     r.authorization = auth;
-    if (session_require(&r, user) == 0)
+    if (guard_session(&r, user) == 0)
         return 0;
     return r.answered ? r.status : -1;
 }

@@ -1,4 +1,4 @@
--- queue_active.lua - the cheap path of queue_require_active: an ACTIVE token
+-- queue_active.lua - the cheap path of the token guard (guard_queue_active): an ACTIVE token
 -- within its period is all a guarded request needs, so this reads two keys
 -- and sweeps nothing. Anything else (waiting, run out, unknown) goes through
 -- queue_status, which sweeps, admits and answers with the full picture.
