@@ -15,33 +15,42 @@
  * never keys anything but the admin API. */
 static const char key_label[] = "concert queue token key v1";
 
-static int token_key(unsigned char key[crypto_auth_hmacsha256_KEYBYTES])
+/* The key derived from the configured secret, kept for the process: every
+ * token a request presents is checked with it, often more than once. It
+ * is derived again only if the config's secret is another string. */
+static unsigned char derived_key[crypto_auth_hmacsha256_KEYBYTES];
+static const char *derived_from;
+
+static const unsigned char *token_key(void)
 {
     const char *secret = g_config.token_key ? g_config.token_key : g_config.admin_key;
     crypto_auth_hmacsha256_state st;
 
     if (!secret || !*secret) {
         log_error("queue tokens: the config names neither token_key_file nor admin_key_file");
-        return -1;
+        return NULL;
     }
+    if (secret == derived_from)
+        return derived_key;
+    derived_from = NULL;
     if (crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret)) != 0 ||
         crypto_auth_hmacsha256_update(&st, (const unsigned char *)key_label, sizeof key_label - 1) != 0 ||
-        crypto_auth_hmacsha256_final(&st, key) != 0)
-        return -1;
-    return 0;
+        crypto_auth_hmacsha256_final(&st, derived_key) != 0)
+        return NULL;
+    derived_from = secret;
+    return derived_key;
 }
 
 static int token_mac(const char *id, char hex[QUEUE_TOKEN_MAC_HEX + 1])
 {
-    unsigned char key[crypto_auth_hmacsha256_KEYBYTES], mac[crypto_auth_hmacsha256_BYTES];
+    const unsigned char *key = token_key();
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
     int rc = -1;
 
-    if (token_key(key) == 0 &&
-        crypto_auth_hmacsha256(mac, (const unsigned char *)id, strlen(id), key) == 0) {
+    if (key && crypto_auth_hmacsha256(mac, (const unsigned char *)id, strlen(id), key) == 0) {
         sodium_bin2hex(hex, QUEUE_TOKEN_MAC_HEX + 1, mac, QUEUE_TOKEN_MAC_HEX / 2);
         rc = 0;
     }
-    sodium_memzero(key, sizeof key);
     sodium_memzero(mac, sizeof mac);
     return rc;
 }
