@@ -1,27 +1,16 @@
-# bench/stack.sh - the bench stack behind `./dev bench` (sourced by dev; it
-# uses dev's functions and settings). The bench stack is the test stack's
-# twin on ports and a folder of its own, plus the ceiling: a trivial
-# responder at /bench/ceiling that every scenario is measured against.
-# bench/run then drives the load; see README "Benchmark".
+#!/usr/bin/env bash
+# bench/stack.sh - `./dev bench [--keep|--stop]`: the bench stack, the test
+# stack's twin on ports and a folder of its own (scripts/stack.sh's `bench`
+# profile), plus the ceiling: a trivial responder at /bench/ceiling that
+# every scenario is measured against. bench/run then drives the load; see
+# README "Benchmark".
+#
+# Reads from the environment: CONCERT_BENCH_PORT (18180) and the rest of
+# what scripts/stack.sh's `profile bench` reads, and BENCH_OUT (where the
+# report goes, var/bench by default); bench/run reads BENCH_* settings.
 # shellcheck shell=bash
 
-# The bench stack's folder: var/bench-stack, or var/bench-stack-PORT for one
-# on another port (so that two never share data). bench/profile reads it too.
-bench_var() {
-    if [ "$1" = 18180 ]; then echo "$REPO/var/bench-stack"; else echo "$REPO/var/bench-stack-$1"; fi
-}
-
-# The settings `profile bench` gives (ports derived as the test stack's are).
-# shellcheck disable=SC2034  # read by dev's functions
-bench_profile() {
-    FRONT_PORT=$(port_number CONCERT_BENCH_PORT "${CONCERT_BENCH_PORT:-18180}" 4096)
-    VAR=$(bench_var "$FRONT_PORT")
-    APACHE_PORT=$((FRONT_PORT + 1))
-    PG_PORT=$((FRONT_PORT - 2548))
-    REDIS_PORT=$((FRONT_PORT - 1601))
-    FRONT=nginx
-    CHILDREN=${CONCERT_CHILDREN:-4}
-}
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
 
 # The ceiling: bench/concert-ceiling (fixed JSON, no Redis, no PostgreSQL) run
 # exactly like a responder group: $INSTANCES spawn-fcgi instances, each with
@@ -53,26 +42,12 @@ bench_start_ceiling() {
     die "the ceiling responders did not start (see $LOG/ceiling-1.log, $LOG/floor-1.log)"
 }
 
-# Adds `location = /bench/ceiling` and `/bench/redis-floor` to this stack's rendered nginx site only
-# (conf/nginx/concert.conf, the production site, knows nothing of it) and
-# reloads nginx.
-bench_wire_ceiling() {
-    local site=$VAR/nginx/site.conf i
-    if ! grep -q concert_ceiling "$site"; then
-        {
-            # The queue's upstream, renamed: the same servers' options.
-            grep '^upstream concert_queue ' "$site" |
-                sed -e 's/concert_queue/concert_ceiling/' -e 's|/queue-\([0-9]*\)\.sock|/ceiling-\1.sock|g'
-            grep '^upstream concert_queue ' "$site" |
-                sed -e 's/concert_queue/concert_floor/' -e 's|/queue-\([0-9]*\)\.sock|/floor-\1.sock|g'
-            sed -e 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/ceiling { include fastcgi_params; fastcgi_pass concert_ceiling; }|' \
-                -e 's|^\([[:space:]]*server_name .*\)$|\1\n    location = /bench/redis-floor { include fastcgi_params; fastcgi_pass concert_floor; }|' "$site"
-        } >"$site.new"
-        mv "$site.new" "$site"
-        if is_root; then chown "$APP_USER:" "$site"; fi
-        as_app nginx -e "$LOG/nginx-error.log" -c "$VAR/nginx/nginx.conf" -p "$VAR/nginx" -s reload ||
-            die "nginx did not reload (see $LOG/nginx-error.log)"
-    fi
+# Waits until /bench/ceiling and /bench/redis-floor answer: the bench
+# stack's site passes them to the ceiling's groups (scripts/stack.sh's
+# `profile bench`; conf/nginx/concert.conf, the production site, knows
+# nothing of them).
+bench_wait_ceiling() {
+    local i
     for i in $(seq 100); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/ceiling")" = 200 ] &&
             [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FRONT_PORT/bench/redis-floor")" = 200 ] &&
@@ -110,7 +85,7 @@ cmd_bench() {
     on_exit bench_stop
     start_stack
     bench_start_ceiling
-    bench_wire_ceiling
+    bench_wait_ceiling
     say "ceiling: $INSTANCES instances x $CHILDREN processes at /bench/ceiling"
     [ $keep = 0 ] || on_exit_clear
     mkdir -p "$out"
@@ -128,3 +103,5 @@ cmd_bench() {
     say "./dev bench took $((SECONDS - t0)) s"
     return $rc
 }
+
+[ "${BASH_SOURCE[0]}" != "$0" ] || job_main cmd_bench "$@"

@@ -1,7 +1,13 @@
-# fuzz/campaign.sh - `./dev fuzz [seconds]` (sourced by dev; it uses dev's
-# functions and settings): longer runs of the libFuzzer targets that
-# fuzz/Makefile builds and t/85-fuzz.sh runs for a few seconds each.
+#!/usr/bin/env bash
+# fuzz/campaign.sh [seconds] - `./dev fuzz [seconds]`: longer runs of the
+# libFuzzer targets that fuzz/Makefile builds and t/85-fuzz.sh runs for a
+# few seconds each.
+#
+# Reads from the environment: CONCERT_BUILD_DIR (scripts/lib.sh; the
+# targets are built in its fuzz-out/).
 # shellcheck shell=bash
+
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 # ./dev fuzz [seconds]: each libFuzzer target of fuzz/ for that long (default
 # 60), keeping what it learns in var/fuzz/corpus/<target>; what it finds goes
@@ -33,3 +39,5 @@ cmd_fuzz() {
     [ $rc = 0 ] && echo "dev fuzz: no finding" || echo "dev fuzz: FINDINGS (see above)"
     return $rc
 }
+
+[ "${BASH_SOURCE[0]}" != "$0" ] || job_main cmd_fuzz "$@"

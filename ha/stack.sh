@@ -1,6 +1,10 @@
+#!/usr/bin/env bash
 # ha/stack.sh - the stack on several hosts: `./dev up --ha`, `./dev test
-# --ha`, `./dev fault` and the several-hosts part of `./dev status` (sourced
-# by dev; it uses dev's functions and settings).
+# --ha`, `./dev fault` and the several-hosts part of `./dev status` and
+# `./dev down`. Run as ha/stack.sh COMMAND [ARGS]:
+#   up | test [t/NAME.c...] | fault [up|test] NAME
+#   stop up|test | is-up up|test | status up|test --json|--text
+#   site up|test  (the balancer's rendered nginx site, for t/8j)
 #
 # Each host is a Linux network namespace with an address of its own on one
 # bridge, and runs the same servers, programs and config keys as the
@@ -19,7 +23,14 @@
 # the single-host stack) through an nftables DNAT rule, and everything else
 # at the hosts' addresses. Needs root (namespaces, links, nftables); the
 # servers still run as the app user.
+#
+# Reads from the environment what scripts/stack.sh's `profile` reads (the
+# several-hosts stack of `up` or `test` takes that stack's front port,
+# folder and CONCERT_CHILDREN), nothing more. Sets (ha_profile): HA HA_NET
+# HA_TAG HA_BRIDGE HA_NFT_TABLE HA_SECRETS HA_PGAF HA_CONNINFO HA_SENTINELS.
 # shellcheck shell=bash
+
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
 
 HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2"
 HA_APPS="app1 app2"
@@ -27,8 +38,6 @@ HA_PG_NODES="pg1 pg2"
 HA_REDIS_NODES="redis1 redis2"
 HA_SENTINEL_HOSTS="mon redis1 redis2"
 HA_LB_PORT=8080
-# Debian packages beyond `up`'s (`./dev packages ha`).
-PACKAGES_HA="redis-sentinel postgresql-15-auto-failover pg-auto-failover-cli nftables iproute2"
 
 # ha_profile: the several-hosts settings of the stack `profile` chose. The
 # local and the test stack each have their own subnet, names and folder.
@@ -578,25 +587,19 @@ ha_start_app() {
 # others spent most of t/a3's 6 s cut on those timeouts (90 requests served
 # in one CI run, over 1,000 in most).
 ha_render_lb_site() {
-    local g args=()
+    local g servers=
     for g in $GROUPS_ALL; do
-        args+=(-e "s|^upstream concert_$g *{|upstream concert_$g { zone concert_upstream_$g 64k;|"
-               -e "s|unix:/run/concert/$g-1.sock max_fails=0|$(ha_addr app1):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|"
-               -e "s|unix:/run/concert/$g-2.sock max_fails=0|$(ha_addr app2):$(ha_group_port "$g") max_fails=3 fail_timeout=5s|")
+        servers="$servers $g-1=$(ha_addr app1):$(ha_group_port "$g") $g-2=$(ha_addr app2):$(ha_group_port "$g")"
     done
-    sed "${args[@]}" \
-        -e "s|/usr/share/concert/web|$REPO/web|g" \
-        -e "s|/usr/share/concert/conf|$REPO/conf|g" \
-        -e "s|listen 80;|listen $(ha_addr lb):$HA_LB_PORT;|" \
-        -e "s|fastcgi_connect_timeout 2s;|fastcgi_connect_timeout 300ms;|" \
-        -e "s|127.0.0.1/32 1;|127.0.0.1/32 1; $HA_NET.1/32 1;|" conf/nginx/concert.conf
+    render_site nginx "$(ha_addr lb):$HA_LB_PORT" servers="$servers" zone=1 \
+        server_opts="max_fails=3 fail_timeout=5s" connect_timeout=300ms local_net="$HA_NET.1/32"
 }
 
 ha_start_lb() {
     local dir=$HA/lb/nginx
     pid_alive "$HA/lb/run/nginx.pid" && return 0
     mkdir -p "$dir"
-    ha_render_lb_site >"$dir/site.conf"
+    ha_render_lb_site >"$dir/site.conf" || die "the balancer's nginx site was not rendered"
     write_nginx_conf "$dir" "$HA/lb/run" "$HA/lb/log"
     on_host lb nginx -e "$HA/lb/log/nginx-error.log" -c "$dir/nginx.conf" -p "$dir" ||
         die "nginx on lb did not start (see $HA/lb/log/nginx-error.log)"
@@ -878,3 +881,27 @@ ha_cmd_test() {
     [ $rc = 0 ] && echo "dev test --ha: all passed" || echo "dev test --ha: FAILED"
     return $rc
 }
+
+main() {
+    local cmd=${1:-} which
+    shift || true
+    case $cmd in
+    up) [ $# = 0 ] || die "usage: ./dev up --ha"; ha_cmd_up ;;
+    test) ha_cmd_test "$*" ;;
+    fault) ha_cmd_fault "$@" ;;
+    stop|is-up|status|site)
+        which=${1:-}
+        case $which in up|test) ;; *) die "usage: ha/stack.sh $cmd up|test" ;; esac
+        profile "$which"
+        ha_profile
+        case $cmd in
+        stop) ha_stop_stack ;;
+        is-up) ha_is_up ;;
+        status) ha_status "$([ "${2:-}" = --json ] && echo 1 || echo 0)" ;;
+        site) ha_render_lb_site ;;
+        esac ;;
+    *) die "usage: ha/stack.sh up|test|fault|stop|is-up|status|site" ;;
+    esac
+}
+
+[ "${BASH_SOURCE[0]}" != "$0" ] || job_main main "$@"

@@ -39,18 +39,7 @@ set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$REPO" || exit 1
 SRC="fcgi shared cron relay events"
-n=0
-failed=0
-check() {   # check "description" <output of the offending lines>
-    n=$((n + 1))
-    if [ -z "$2" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        printf '%s\n' "$2" | sed 's/^/#   /'
-        failed=1
-    fi
-}
+. t/tap.sh
 echo "1..18"
 
 # The relay keeps a connection of its own (it LISTENs): its statements are

@@ -20,13 +20,7 @@ REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${CONCERT_BUILD:-$PWD}   # make check runs in the build tree
 U=$REPO/conf/systemd/concert-responder@.service
 T=$REPO/conf/systemd/concert.target
-n=0
-failed=0
-check() {
-    n=$((n + 1))
-    if [ -z "$2" ]; then echo "ok $n - $1"; else
-        echo "not ok $n - $1"; printf '%s\n' "$2" | sed 's/^/#   /'; failed=1; fi
-}
+. "$REPO/t/tap.sh"
 echo "1..8"
 
 if command -v systemd-analyze >/dev/null 2>&1; then

@@ -12,13 +12,7 @@
 #   - an unknown command is refused.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
-n=0
-failed=0
-check() {   # check "description" <what is wrong, empty when nothing>
-    n=$((n + 1))
-    if [ -z "$2" ]; then echo "ok $n - $1"; else
-        echo "not ok $n - $1"; printf '%s\n' "$2" | sed 's/^/#   /'; failed=1; fi
-}
+. "$REPO/t/tap.sh"
 # lacking LIST WANTED...: the WANTED names LIST does not hold.
 lacking() {
     local list=$1 w

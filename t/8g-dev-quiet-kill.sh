@@ -3,19 +3,20 @@
 # then killed with -9 (a fault test does it to a responder's multiwatch, a
 # stop does it to what ignored TERM) is not reported by ./dev's own shell.
 # Bash reports a killed job as "./dev: line N: PID Killed setpriv ...",
-# which in a run that passed reads as a crash. Runs dev's own as_app_bg in
-# a shell set up as ./dev's is, starts a server-like process with it, kills
-# it with -9 and reads what the shell printed.
+# which in a run that passed reads as a crash. Runs as_app_bg (the job
+# scripts' own, from scripts/lib.sh) in a shell set up as theirs is, starts
+# a server-like process with it, kills it with -9 and reads what the shell
+# printed.
 set -u
 REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 echo "1..2"
 
-# dev's functions as they are (not a copy): is_root and as_app_bg.
-functions=$(sed -n -e '/^is_root()/p' -e '/^as_app_bg() {/,/^}/p' "$REPO/dev")
+# The functions as they are (not a copy): is_root and as_app_bg.
+functions=$(sed -n -e '/^is_root()/p' -e '/^as_app_bg() {/,/^}/p' "$REPO/scripts/lib.sh")
 if printf '%s\n' "$functions" | grep -q '^as_app_bg() {'; then
-    echo "ok 1 - dev defines as_app_bg"
+    echo "ok 1 - scripts/lib.sh defines as_app_bg"
 else
-    echo "not ok 1 - dev defines as_app_bg"
+    echo "not ok 1 - scripts/lib.sh defines as_app_bg"
 fi
 
 # As root as_app_bg runs the process as the app user, as ./dev test does.

@@ -19,21 +19,14 @@ REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$REPO" || exit 1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-n=0
-failed=0
-# step TITLE PROBLEMS: one TAP line, PROBLEMS (empty when none) as diag lines.
-step() {
-    n=$((n + 1))
-    if [ -z "$2" ]; then echo "ok $n - $1"; else
-        echo "not ok $n - $1"; printf '%s\n' "$2" | sed 's/^/#   /'; failed=1; fi
-}
+. t/tap.sh
 echo "1..9"
 
 single_rc=0 lb_rc=0 apache_rc=0
 scripts/stack.sh site test nginx >"$OUT/single.conf" 2>"$OUT/single.err" || single_rc=$?
 ha/stack.sh site test >"$OUT/lb.conf" 2>"$OUT/lb.err" || lb_rc=$?
 scripts/stack.sh site test apache >"$OUT/apache.conf" 2>"$OUT/apache.err" || apache_rc=$?
-step "the single-host, balancer and Apache sites render" \
+check "the single-host, balancer and Apache sites render" \
     "$([ $single_rc = 0 ] || echo "single host: exit $single_rc: $(cat "$OUT/single.err")"
        [ $lb_rc = 0 ] || echo "balancer: exit $lb_rc: $(cat "$OUT/lb.err")"
        [ $apache_rc = 0 ] || echo "apache: exit $apache_rc: $(cat "$OUT/apache.err")")"
@@ -42,17 +35,17 @@ step "the single-host, balancer and Apache sites render" \
 differ='^upstream |^[[:space:]]*listen |^geo \$concert_local |^[[:space:]]*fastcgi_connect_timeout '
 grep -vE "$differ" "$OUT/single.conf" >"$OUT/single.same"
 grep -vE "$differ" "$OUT/lb.conf" >"$OUT/lb.same"
-step "the balancer's site has every line of the single-host site but listen, upstreams, timeout and geo" \
+check "the balancer's site has every line of the single-host site but listen, upstreams, timeout and geo" \
     "$(diff "$OUT/single.same" "$OUT/lb.same" | grep '^[<>]' | head -20)"
 
 count() { grep -cE "$1" "$2"; }
-step "both have as many location blocks, limit_req lines and error pages (and some)" \
+check "both have as many location blocks, limit_req lines and error pages (and some)" \
     "$(for re in '^[[:space:]]*location ' 'limit_req ' '^[[:space:]]*error_page '; do
            s=$(count "$re" "$OUT/single.conf") b=$(count "$re" "$OUT/lb.conf")
            [ "$s" -gt 0 ] && [ "$s" = "$b" ] || echo "/$re/: single host $s, balancer $b"
        done)"
 
-step "each upstream of the single-host site is on the balancer, on both app hosts, with a shared zone" \
+check "each upstream of the single-host site is on the balancer, on both app hosts, with a shared zone" \
     "$(grep -oE '^upstream concert_[a-z_]+' "$OUT/single.conf" | while read -r _ name; do
            line=$(grep -E "^upstream $name " "$OUT/lb.conf")
            [ "$(printf '%s' "$line" | grep -oE 'server [0-9.]+:[0-9]+ ' | wc -l)" = 2 ] &&
@@ -60,7 +53,7 @@ step "each upstream of the single-host site is on the balancer, on both app host
                echo "$name: ${line:-missing}"
        done)"
 
-step "no site keeps a real host's path (/run/concert/, /usr/share/concert/)" \
+check "no site keeps a real host's path (/run/concert/, /usr/share/concert/)" \
     "$(grep -HnE '/run/concert/|/usr/share/concert/' "$OUT/single.conf" "$OUT/lb.conf" "$OUT/apache.conf")"
 
 # nginx -t on each, in a folder of its own, as scripts/site.sh wraps them;
@@ -73,7 +66,7 @@ nginx_t() {
     ( . scripts/lib.sh; . scripts/site.sh; is_root() { false; }; write_nginx_conf "$dir" "$dir/run" "$dir/log" )
     nginx -t -q -e "$dir/log/error.log" -c "$dir/nginx.conf" -p "$dir" 2>&1 || echo "$1: nginx -t failed"
 }
-step "nginx reads both sites as valid (nginx -t)" "$(nginx_t single; nginx_t lb)"
+check "nginx reads both sites as valid (nginx -t)" "$(nginx_t single; nginx_t lb)"
 
 # The renderer on a changed copy of the site: AWK ARGS, then the copy.
 render_copy() {
@@ -86,7 +79,7 @@ refused() {   # refused DESCRIPTION SED: the site changed by SED is refused
     if render_copy "$OUT/changed.conf"; then echo "$1: rendered"
     elif ! [ -s "$OUT/refused.err" ]; then echo "$1: refused without a reason"; fi
 }
-step "a site whose listen, connect timeout or an upstream changed shape is refused with a reason" \
+check "a site whose listen, connect timeout or an upstream changed shape is refused with a reason" \
     "$(render_copy conf/nginx/concert.conf || echo "the site itself: refused: $(cat "$OUT/refused.err")"
        refused "no listen" '/^[[:space:]]*listen /d'
        refused "two listens" 's/^\([[:space:]]*\)listen \(.*\)$/\1listen \2\n\1listen 81;/'
@@ -96,11 +89,11 @@ step "a site whose listen, connect timeout or an upstream changed shape is refus
 
 # ./dev dispatches only.
 jobs=$(sed -n 's/^.*exec "\$REPO\/\([^"]*\)".*$/\1/p' dev | sort -u)
-step "dev is a short dispatcher: under 80 lines, no functions, and runs job scripts" \
+check "dev is a short dispatcher: under 80 lines, no functions, and runs job scripts" \
     "$([ "$(wc -l <dev)" -lt 80 ] || echo "dev has $(wc -l <dev) lines"
        grep -nE '^[a-z_]+\(\) *\{' dev
        [ -n "$jobs" ] || echo 'no job script found in dev')"
-step "each job script is there, executable, and says what it is for and what it reads from the environment" \
+check "each job script is there, executable, and says what it is for and what it reads from the environment" \
     "$(for f in $jobs; do
            [ -x "$f" ] || echo "$f: not an executable file"
            sed -n 2p "$f" | grep -q "^# $f" || echo "$f: no header comment naming it on line 2"

@@ -1,8 +1,17 @@
-# t/faults.sh - `./dev _fault ACTION` (sourced by dev; it uses dev's
-# functions and settings): how the fault tests t/81-t/87 (through
-# t/faultlib.c) stop and start parts of the test stack, exactly as ./dev
-# starts and stops them.
+#!/usr/bin/env bash
+# t/faults.sh ACTION - `./dev _fault ACTION`: how the fault tests t/81-t/87
+# (through t/faultlib.c) stop and start parts of the test stack, exactly as
+# ./dev starts and stops them (scripts/stack.sh's functions).
+#
+# Reads from the environment: CONCERT_VAR (the test stack's folder, which
+# ./dev test gives the tests; it must be the one `profile test` names),
+# CONCERT_SANITIZE (set by ./dev test --sanitize: the servers started again
+# get the sanitizers' settings), and what scripts/stack.sh's `profile test`
+# reads.
 # shellcheck shell=bash
+
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
+. "$REPO/t/sanitize.sh"
 
 # ./dev _fault ACTION: for the fault tests, acts on the test stack named by
 # CONCERT_VAR (the environment ./dev test gives the tests) exactly as ./dev
@@ -54,3 +63,5 @@ cmd_fault() {
     *) die "unknown fault action: $1" ;;
     esac
 }
+
+[ "${BASH_SOURCE[0]}" != "$0" ] || job_main cmd_fault "$@"

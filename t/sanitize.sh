@@ -1,5 +1,5 @@
-# t/sanitize.sh - the sanitizer wiring of `./dev test --sanitize` (sourced by
-# dev; it uses dev's functions and settings): the build with AddressSanitizer
+# t/sanitize.sh - the sanitizer wiring of `./dev test --sanitize` (sourced
+# by scripts/test.sh and t/faults.sh, after scripts/stack.sh): the build with AddressSanitizer
 # and UndefinedBehaviorSanitizer (./configure --enable-sanitizers) in its own
 # build folder, the settings the servers and the test programs run with, and
 # the report read once the stack has stopped.
@@ -7,6 +7,12 @@
 # The servers' reports go to files under the stack's log folder
 # (sanitizer.<pid>); LeakSanitizer writes its report when a responder exits,
 # so the stack is stopped before the reports are read.
+#
+# Reads from the environment: CONCERT_BUILD_DIR, CONCERT_CONFIGURE_FLAGS (as
+# scripts/lib.sh), CC (the control program's compiler); uses the stack's
+# LOG and VAR (scripts/stack.sh's profile). Exports for the servers and the
+# tests: CONCERT_BUILD_DIR, CONCERT_CONFIGURE_FLAGS, CONCERT_SANITIZE,
+# ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS.
 # shellcheck shell=bash
 
 # ./dev test --sanitize: its own build folder (build-asan unless
