@@ -7,10 +7,11 @@
 #   up | down | status [up|test|bench] [--json]
 #   site test|up|bench nginx|apache  the stack's rendered site (for t/8j)
 #
-# Reads from the environment (each only through `profile`, which sets the
-# stack's settings below from them):
+# Reads from the environment (through `profile`, which sets the stack's
+# settings below from them, but for CONCERT_ADMIN_KEY: prepare_var):
 #   up:    CONCERT_PORT (8080), CONCERT_PG_PORT (15432), CONCERT_REDIS_PORT
-#          (16379), CONCERT_FRONT (nginx or apache), CONCERT_ADMIN_KEY
+#          (16379), CONCERT_FRONT (nginx or apache), CONCERT_ADMIN_KEY (the
+#          admin key to keep, else one is made)
 #   test:  CONCERT_TEST_PORT (18080; PostgreSQL 2548 and Redis 1601 below)
 #   bench: CONCERT_BENCH_PORT (18180; the same)
 #   all:   CONCERT_CHILDREN (4 processes per responder instance), and
