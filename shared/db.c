@@ -4,6 +4,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "text_copy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,17 +35,6 @@ struct db {
 /* The responders' one connection: a single-threaded process needs no more. */
 static struct db db_the_default;
 
-static int db_set_copy(char **slot, const char *value)
-{
-    free(*slot);
-    *slot = value ? strdup(value) : NULL;
-    if (value && !*slot) {
-        log_error("postgres: out of memory");
-        return -1;
-    }
-    return 0;
-}
-
 struct db *db_default(void)
 {
     return &db_the_default;
@@ -52,14 +42,14 @@ struct db *db_default(void)
 
 void db_init(const char *conninfo)
 {
-    db_set_copy(&db_the_default.conninfo, conninfo);
+    text_copy_into(&db_the_default.conninfo, conninfo);
 }
 
 struct db *db_open(const char *conninfo)
 {
     struct db *db = calloc(1, sizeof *db);
 
-    if (!db || db_set_copy(&db->conninfo, conninfo) < 0) {
+    if (!db || text_copy_into(&db->conninfo, conninfo) < 0) {
         if (!db)
             log_error("postgres: out of memory");
         free(db);
@@ -70,7 +60,7 @@ struct db *db_open(const char *conninfo)
 
 int db_set_session(struct db *db, const char *session_sql)
 {
-    return db_set_copy(&db->session_sql, session_sql);
+    return text_copy_into(&db->session_sql, session_sql);
 }
 
 void db_log_outage_once(struct db *db)
@@ -95,18 +85,13 @@ void db_disconnect(struct db *db)
     db->in_tx = 0;
 }
 
-void db_close(void)
-{
-    db_disconnect(&db_the_default);
-}
-
 void db_free(struct db *db)
 {
-    if (!db)
-        return;
-    db_disconnect(db);
-    free(db->conninfo);
-    free(db->session_sql);
+    if (db) {
+        db_disconnect(db);
+        free(db->conninfo);
+        free(db->session_sql);
+    }
     free(db);
 }
 
@@ -545,4 +530,9 @@ db_rc db_read(const char *sql, int nparams, const char *const *params, PGresult 
 db_rc db_ping(void)
 {
     return db_ping_on(&db_the_default);
+}
+
+void db_close(void)
+{
+    db_disconnect(&db_the_default);
 }

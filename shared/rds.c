@@ -4,6 +4,7 @@
 #include "rds.h"
 #include "log.h"
 #include "metrics.h"
+#include "text_copy.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -54,14 +55,11 @@ static long long rds_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void rds_configure(struct rds *r, const char *host, int port, int timeout_ms)
+static int rds_configure(struct rds *r, const char *host, int port, int timeout_ms)
 {
-    free(r->host);
-    r->host = host ? strdup(host) : NULL;
-    if (host && !r->host)
-        log_error("rds_init: out of memory");
     r->port = port;
     r->timeout_ms = timeout_ms;
+    return text_copy_into(&r->host, host);
 }
 
 struct rds *rds_default(void)
@@ -71,7 +69,7 @@ struct rds *rds_default(void)
 
 void rds_init(const char *host, int port, int timeout_ms)
 {
-    rds_configure(&rds_the_default, host, port, timeout_ms);
+    (void)rds_configure(&rds_the_default, host, port, timeout_ms);   /* logged */
 }
 
 struct rds *rds_new(const char *host, int port, int timeout_ms)
@@ -82,23 +80,11 @@ struct rds *rds_new(const char *host, int port, int timeout_ms)
         log_error("redis: out of memory");
         return NULL;
     }
-    rds_configure(r, host, port, timeout_ms);
-    if (host && !r->host) {
+    if (rds_configure(r, host, port, timeout_ms) < 0) {
         free(r);
         return NULL;
     }
     return r;
-}
-
-static int rds_set_copy(char **slot, const char *value)
-{
-    free(*slot);
-    *slot = value ? strdup(value) : NULL;
-    if (value && !*slot) {
-        log_error("redis: out of memory");
-        return -1;
-    }
-    return 0;
 }
 
 int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_name, const char *password)
@@ -117,7 +103,7 @@ int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_n
         }
         sentinels += len + (sentinels[len] == ',');
     }
-    if (rds_set_copy(&r->master, master_name) < 0 || rds_set_copy(&r->password, password) < 0)
+    if (text_copy_into(&r->master, master_name) < 0 || text_copy_into(&r->password, password) < 0)
         return -1;
     return 0;
 }
@@ -132,11 +118,6 @@ void rds_disconnect(struct rds *r)
     if (r->ctx)
         redisFree(r->ctx);
     r->ctx = NULL;
-}
-
-void rds_close(void)
-{
-    rds_disconnect(&rds_the_default);
 }
 
 void rds_free(struct rds *r)
@@ -577,4 +558,9 @@ int rds_reply_lost(void)
 int rds_ping(void)
 {
     return rds_ping_on(&rds_the_default);
+}
+
+void rds_close(void)
+{
+    rds_disconnect(&rds_the_default);
 }
