@@ -27,9 +27,11 @@ struct db {
     /* Inside BEGIN .. COMMIT: a lost connection took the transaction with
      * it, so no statement may go to a fresh one until it is ended. */
     int in_tx;
+    /* db_log_outage_once: whether failed connections are logged once an
+     * outage, and whether this outage's was. */
     int log_outage_once;
     int outage_logged;
-    db_rc last;
+    db_rc last;            /* db_last_outcome */
 };
 
 /* The responders' one connection: a single-threaded process needs no more. */
