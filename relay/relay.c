@@ -24,13 +24,12 @@
 #include "app.h"
 #include "config.h"
 #include "contract_limits.h"
+#include "db.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rds.h"
 
 #include <errno.h>
-#include <libpq-fe.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,7 @@
 /* How often the markers (below) are looked at. */
 #define MARKER_EVERY_MS 1000
 #define RETAIN_MS (RETAIN_SECONDS * 1000LL)
-/* How long the server lets the relay's transaction sit idle (pg_ready). */
+/* How long the server lets the relay's transaction sit idle (relay_session). */
 #define RELAY_IDLE_TX_MS 4000
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
@@ -85,79 +84,22 @@ static void marker_key(const char *topic, char key[MARKER_KEY_SIZE])
     keyspace_stream_marker(key, MARKER_KEY_SIZE, topic);
 }
 
-static PGconn *pg;
-static int pg_down_logged, redis_down_logged;
-
-static void pg_forget(void)
-{
-    if (pg)
-        PQfinish(pg);
-    pg = NULL;
-}
-
-/* The relay's own connection (it LISTENs), made on demand. */
-static int pg_ready(void)
-{
-    PGresult *res;
-
-    if (pg && PQstatus(pg) == CONNECTION_OK)
-        return 0;
-    pg_forget();
-    pg = PQconnectdb(g_config.pg_conninfo);
-    if (!pg || PQstatus(pg) != CONNECTION_OK) {
-        if (!pg_down_logged)
-            log_error("PostgreSQL is unreachable: %s", pg ? PQerrorMessage(pg) : "out of memory");
-        pg_down_logged = 1;
-        pg_forget();
-        return -1;
-    }
-    /* A relay whose host is cut off mid-claim leaves its backend idle in
-     * the transaction that holds the outbox's advisory lock and its rows:
-     * no relay could publish until TCP gave up on the host, minutes or
-     * hours later. The server ends such a transaction after a few idle
-     * seconds, and notices a silent peer through keepalives, or unacked
-     * data, within seconds; the other relay then takes over. A claim whose
-     * XADDs outlast that gives up the same way: its rows stay unsent and
-     * are published again, with the same eventIds. */
-    res = PQexec(pg, "SET idle_in_transaction_session_timeout = '" TEXT(RELAY_IDLE_TX_MS) "ms';"
-                     " SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
-                     " SET tcp_keepalives_count = 2; SET tcp_user_timeout = " TEXT(RELAY_IDLE_TX_MS));
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        log_error("the relay's session settings: %s", PQerrorMessage(pg));
-        PQclear(res);
-        pg_forget();
-        return -1;
-    }
-    PQclear(res);
-    res = PQexec(pg, "LISTEN outbox");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        log_error("LISTEN outbox: %s", PQerrorMessage(pg));
-        PQclear(res);
-        pg_forget();
-        return -1;
-    }
-    PQclear(res);
-    if (pg_down_logged)
-        log_info("PostgreSQL is back");
-    pg_down_logged = 0;
-    return 0;
-}
-
-/* The transaction's statements: fixed text, nothing from outside. */
-enum tx { TX_BEGIN, TX_COMMIT, TX_ROLLBACK };
-static const char *const tx_sql[] = {"BEGIN", "COMMIT", "ROLLBACK"};
-
-/* Runs one of them; 0 or -1. */
-static int pg_do(enum tx what)
-{
-    PGresult *res = PQexec(pg, tx_sql[what]);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-    if (!ok)
-        log_error("%s: %s", tx_sql[what], PQerrorMessage(pg));
-    PQclear(res);
-    return ok ? 0 : -1;
-}
+/* The relay's own connection (it LISTENs and runs transactions), made on
+ * demand, with its session settings on every new one. A relay whose host
+ * is cut off mid-claim leaves its backend idle in the transaction that
+ * holds the outbox's advisory lock and its rows: no relay could publish
+ * until TCP gave up on the host, minutes or hours later. The server ends
+ * such a transaction after a few idle seconds, and notices a silent peer
+ * through keepalives, or unacked data, within seconds; the other relay then
+ * takes over. A claim whose XADDs outlast that gives up the same way: its
+ * rows stay unsent and are published again, with the same eventIds. */
+static struct db *pg;
+static const char relay_session[] =
+    "SET idle_in_transaction_session_timeout = '" TEXT(RELAY_IDLE_TX_MS) "ms';"
+    " SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
+    " SET tcp_keepalives_count = 2; SET tcp_user_timeout = " TEXT(RELAY_IDLE_TX_MS) ";"
+    " LISTEN outbox";
+static int redis_down_logged;
 
 static void redis_failed(void)
 {
@@ -200,6 +142,9 @@ static long long marker_batch(const redisReply *reply, const char *topic)
  * Returns 0, or -1 on trouble. */
 static int check_markers(void)
 {
+    static const char lock_sql[] = "SELECT outbox_lock()";
+    static const char republish_sql[] =
+        "SELECT republished, last_batch FROM outbox_republish_after($1, $2::bigint)";
     char keys[NTOPICS][MARKER_KEY_SIZE], batch_text[24];
     const char *get_argv[NTOPICS + 1][2], **argv_of[NTOPICS + 1];
     int argc_of[NTOPICS + 1], missing[NTOPICS] = {0}, got, rc = -1, upgrade = 0;
@@ -208,11 +153,10 @@ static int check_markers(void)
     redisReply *replies[NTOPICS + 1] = {NULL};
     PGresult *res;
 
-    if (pg_do(TX_BEGIN) < 0)
+    if (db_begin(pg) != DB_OK)
         return -1;
-    res = PQexec(pg, "SELECT outbox_lock()");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        log_error("outbox_lock: %s", PQerrorMessage(pg));
+    if (db_query_on(pg, lock_sql, 0, NULL, &res) != DB_OK || PQntuples(res) != 1) {
+        log_error("outbox_lock failed");
         PQclear(res);
         goto out;
     }
@@ -251,10 +195,8 @@ static int check_markers(void)
         snprintf(batch_text, sizeof batch_text, "%lld", batch[t]);
         params[0] = topics[t];
         params[1] = batch[t] >= 0 ? batch_text : upgrade ? NO_BATCH_AFTER : NULL;
-        res = PQexecParams(pg, "SELECT republished, last_batch FROM outbox_republish_after($1, $2::bigint)", 2,
-                           NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            log_error("outbox_republish_after: %s", PQerrorMessage(pg));
+        if (db_query_on(pg, republish_sql, 2, params, &res) != DB_OK || PQntuples(res) != 1) {
+            log_error("outbox_republish_after failed");
             PQclear(res);
             goto out;
         }
@@ -278,13 +220,10 @@ out:
     for (size_t t = 0; t <= NTOPICS; t++)
         if (replies[t])
             freeReplyObject(replies[t]);
-    if (rc == 0 && pg_do(TX_COMMIT) < 0)
+    if (rc == 0 && db_commit(pg) != DB_OK)
         return -1;
     if (rc < 0) {
-        if (PQstatus(pg) == CONNECTION_OK)
-            pg_do(TX_ROLLBACK);
-        else
-            pg_forget();
+        db_rollback(pg);
         return -1;
     }
     for (size_t t = 0; t < NTOPICS; t++) {
@@ -396,26 +335,26 @@ out:
  * they stay unsent). */
 static int publish_batch(void)
 {
+    /* The batch's number and each topic's last batch sent ride along: an
+     * uncorrelated subquery runs once (and not at all when there is
+     * nothing to publish), after outbox_claim took the lock. */
+    static const char claim_sql[] = "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
+                                    "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
+                                    "(SELECT outbox_last_batch($3)) FROM outbox_claim($1::integer)";
+    static const char mark_sent_sql[] = "SELECT outbox_mark_sent($1::bigint[], $2::bigint)";
     const char *claim_params[1 + NTOPICS] = {TEXT(BATCH_ROWS), topics[0], topics[1]};
     const char *last_sent[NTOPICS];
     const char *mark_params[2];
     char minid[32], batch[24], *ids = NULL;
     size_t cap = 0, len = 0;
-    PGresult *res;
+    PGresult *res = NULL;
     int n, published = -1;
     struct timespec now;
 
-    if (pg_do(TX_BEGIN) < 0)
+    if (db_begin(pg) != DB_OK)
         return -1;
-    /* The batch's number and each topic's last batch sent ride along: an
-     * uncorrelated subquery runs once (and not at all when there is
-     * nothing to publish), after outbox_claim took the lock. */
-    res = PQexecParams(pg, "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
-                           "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
-                           "(SELECT outbox_last_batch($3)) FROM outbox_claim($1::integer)",
-                       3, NULL, claim_params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8 + (int)NTOPICS) {
-        log_error("outbox_claim: %s", PQerrorMessage(pg));
+    if (db_query_on(pg, claim_sql, 3, claim_params, &res) != DB_OK || PQnfields(res) != 8 + (int)NTOPICS) {
+        log_error("outbox_claim failed");
         goto out;
     }
     n = PQntuples(res);
@@ -444,63 +383,25 @@ static int publish_batch(void)
     PQclear(res);
     mark_params[0] = ids;
     mark_params[1] = batch;
-    res = PQexecParams(pg, "SELECT outbox_mark_sent($1::bigint[], $2::bigint)", 2, NULL, mark_params, NULL, NULL,
-                       0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_error("outbox_mark_sent: %s", PQerrorMessage(pg));
+    if (db_query_on(pg, mark_sent_sql, 2, mark_params, &res) != DB_OK) {
+        log_error("outbox_mark_sent failed");
         goto out;
     }
     published = n;
 out:
     PQclear(res);
     free(ids);
-    if (published >= 0 && pg_do(TX_COMMIT) < 0)
+    if (published >= 0 && db_commit(pg) != DB_OK)
         published = -1;   /* unknown: the rows are published again, same eventIds */
-    if (published < 0 && PQstatus(pg) == CONNECTION_OK)
-        pg_do(TX_ROLLBACK);
-    if (PQstatus(pg) != CONNECTION_OK)
-        pg_forget();
+    if (published < 0)
+        db_rollback(pg);
     return published;
-}
-
-/* Frees the NOTIFYs libpq has read; how many there were. */
-static int take_notifications(void)
-{
-    PGnotify *note;
-    int n = 0;
-
-    while ((note = PQnotifies(pg)) != NULL) {
-        PQfreemem(note);
-        n++;
-    }
-    return n;
 }
 
 /* Step 3: a NOTIFY, the timeout or a signal. */
 static void wait_for_work(int timeout_ms)
 {
-    struct pollfd p;
-
-    if (!pg || PQsocket(pg) < 0) {
-        usleep((useconds_t)timeout_ms * 1000);
-        return;
-    }
-    /* A NOTIFY that came while the last claim ran was read then, with its
-     * answer, and waits in libpq, not on the socket: poll would sleep
-     * through it (the change would wait for the sweep). */
-    if (take_notifications() > 0)
-        return;
-    p.fd = PQsocket(pg);
-    p.events = POLLIN;
-    p.revents = 0;
-    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
-        log_error("poll: %s", strerror(errno));
-    if (!PQconsumeInput(pg)) {
-        log_error("PostgreSQL connection lost: %s", PQerrorMessage(pg));
-        pg_forget();
-        return;
-    }
-    take_notifications();
+    (void)db_wait_notify(pg, timeout_ms);
 }
 
 static long long now_ms(void)
@@ -521,12 +422,17 @@ int main(void)
     advance_marker_text = rds_script_text(&lua_relay_advance_marker);
     if (!advance_marker_text)
         return 1;
+    pg = db_open(g_config.pg_conninfo);
+    if (!pg || db_set_session(pg, relay_session) < 0)
+        return 1;
+    /* Tried every second while down: logged once. */
+    db_log_outage_once(pg);
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
         int n;
 
-        if (pg_ready() < 0) {
+        if (db_connect_now(pg) != DB_OK) {
             sleep(1);
             continue;
         }
@@ -552,7 +458,7 @@ int main(void)
         wait_for_work(SWEEP_MS);
     }
     log_info("stopped after publishing %ld events", total);
-    pg_forget();
+    db_free(pg);
     rds_close();
     free(advance_marker_text);
     return 0;

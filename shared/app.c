@@ -4,6 +4,7 @@
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "password.h"
 #include "rds.h"
 #include "request_log.h"
 
@@ -36,6 +37,7 @@ int app_setup(const char *program)
     log_init(program);
     if (config_load(&g_config) < 0)
         return -1;
+    password_set_cost(g_config.password_ops_limit, g_config.password_mem_kib);
     if (sodium_init() < 0) {
         log_error("libsodium cannot be initialised");
         return -1;

@@ -1,8 +1,10 @@
-/* db.c - lazy, self-healing libpq connection with a prepared-statement cache
- * that sends each statement at most once (see db.h). */
+/* db.c - lazy, self-healing libpq connections, each a context with its own
+ * prepared-statement cache, that send each statement at most once; and the
+ * transactions and notifications of a program that needs them (see db.h). */
 #include "db.h"
 #include "log.h"
 #include "metrics.h"
+#include "text_copy.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,29 +15,86 @@
 
 #define DB_MAX_PREPARED 64
 
-static char *db_conninfo;
-static PGconn *db_conn;
-static const char *db_prepared[DB_MAX_PREPARED];
-static int db_nprepared;
-/* Set when the server sent an error while no statement was running: it says
- * why it is about to close the connection. */
-static int db_server_closing;
+struct db {
+    char *conninfo;
+    char *session_sql;     /* run on every new connection (db_set_session) */
+    PGconn *conn;
+    const char *prepared[DB_MAX_PREPARED];
+    int nprepared;
+    /* Set when the server sent an error while no statement was running: it
+     * says why it is about to close the connection. */
+    int server_closing;
+    /* Inside BEGIN .. COMMIT: a lost connection took the transaction with
+     * it, so no statement may go to a fresh one until it is ended. */
+    int in_tx;
+    /* db_log_outage_once: whether failed connections are logged once an
+     * outage, and whether this outage's was. */
+    int log_outage_once;
+    int outage_logged;
+    db_rc last;            /* db_last_outcome */
+};
+
+/* The responders' one connection: a single-threaded process needs no more. */
+static struct db db_the_default;
+
+struct db *db_default(void)
+{
+    return &db_the_default;
+}
 
 void db_init(const char *conninfo)
 {
-    free(db_conninfo);
-    db_conninfo = strdup(conninfo);
-    if (!db_conninfo)
-        log_error("db_init: out of memory");
+    text_copy_into(&db_the_default.conninfo, conninfo);
 }
 
-void db_close(void)
+struct db *db_open(const char *conninfo)
 {
-    if (db_conn)
-        PQfinish(db_conn);
-    db_conn = NULL;
-    db_nprepared = 0;
-    db_server_closing = 0;
+    struct db *db = calloc(1, sizeof *db);
+
+    if (!db || text_copy_into(&db->conninfo, conninfo) < 0) {
+        if (!db)
+            log_error("postgres: out of memory");
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+int db_set_session(struct db *db, const char *session_sql)
+{
+    return text_copy_into(&db->session_sql, session_sql);
+}
+
+void db_log_outage_once(struct db *db)
+{
+    db->log_outage_once = 1;
+}
+
+/* Drops the connection (and what was prepared on it); a transaction it
+ * held stays open, to be ended by db_commit or db_rollback. */
+static void db_drop(struct db *db)
+{
+    if (db->conn)
+        PQfinish(db->conn);
+    db->conn = NULL;
+    db->nprepared = 0;
+    db->server_closing = 0;
+}
+
+void db_disconnect(struct db *db)
+{
+    db_drop(db);
+    db->in_tx = 0;
+}
+
+void db_free(struct db *db)
+{
+    if (db) {
+        db_disconnect(db);
+        free(db->conninfo);
+        free(db->session_sql);
+    }
+    free(db);
 }
 
 /* libpq's messages end in a newline; a log line must not. */
@@ -64,16 +123,16 @@ static void db_log_error(const char *what, const char *message)
  * shutdown, crash, idle timeout) counts whatever its severity. */
 static void db_notice(void *arg, const PGresult *res)
 {
+    struct db *db = arg;
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     const char *message = PQresultErrorMessage(res);
 
-    (void)arg;
     if (severity && (strcmp(severity, "ERROR") == 0 || strcmp(severity, "FATAL") == 0 ||
                      strcmp(severity, "PANIC") == 0))
-        db_server_closing = 1;
+        db->server_closing = 1;
     if (state && strncmp(state, "57P", 3) == 0)
-        db_server_closing = 1;
+        db->server_closing = 1;
     log_info("postgres: %.*s", db_text_len(message), message);
 }
 
@@ -81,15 +140,16 @@ static void db_notice(void *arg, const PGresult *res)
  * healthy server sends nothing, so input waiting on the socket is the server
  * closing it: its last error message, or the end of the stream. Reading that
  * now, before sending, is what lets a statement go to a fresh connection
- * instead of into one that is already gone. */
-static int db_idle_connection_usable(void)
+ * instead of into one that is already gone. A NOTIFY (db_wait_notify) is
+ * the one message that comes unasked: it is parsed and kept for later. */
+static int db_idle_connection_usable(struct db *db)
 {
     struct pollfd pfd;
     int ready;
 
-    if (PQstatus(db_conn) != CONNECTION_OK || PQsocket(db_conn) < 0)
+    if (PQstatus(db->conn) != CONNECTION_OK || PQsocket(db->conn) < 0)
         return 0;
-    pfd.fd = PQsocket(db_conn);
+    pfd.fd = PQsocket(db->conn);
     pfd.events = POLLIN;
     pfd.revents = 0;
     do
@@ -99,49 +159,82 @@ static int db_idle_connection_usable(void)
         return 1;
     if (ready < 0)
         return 0;   /* cannot tell; a fresh connection is always safe */
-    if (!PQconsumeInput(db_conn))
+    if (!PQconsumeInput(db->conn))
         return 0;
-    (void)PQisBusy(db_conn);    /* parses what arrived, handing an error to db_notice */
-    return !db_server_closing && PQstatus(db_conn) == CONNECTION_OK;
+    (void)PQisBusy(db->conn);    /* parses what arrived, handing an error to db_notice */
+    return !db->server_closing && PQstatus(db->conn) == CONNECTION_OK;
 }
 
-static int db_connect(void)
+/* A connection that could not be made, or whose session statements failed:
+ * logged every time, or only the first time of an outage. */
+static void db_connect_failed(struct db *db, const char *what, const char *message)
 {
-    if (db_conn && db_idle_connection_usable())
-        return 0;
-    if (db_conn)
-        log_info("postgres: the server closed the idle connection; reconnecting");
-    db_close();
-    if (!db_conninfo)
-        return -1;
-    db_conn = PQconnectdb(db_conninfo);
-    if (!db_conn) {
+    if (!db->log_outage_once || !db->outage_logged)
+        db_log_error(what, message);
+    else
+        metrics_store_error(METRICS_POSTGRES);
+    db->outage_logged = 1;
+    db_drop(db);
+}
+
+static int db_open_connection(struct db *db)
+{
+    PGresult *res;
+
+    db->conn = PQconnectdb(db->conninfo);
+    if (!db->conn) {
         log_error("postgres: out of memory");
         return -1;
     }
-    if (PQstatus(db_conn) != CONNECTION_OK) {
-        db_log_error("", PQerrorMessage(db_conn));
-        db_close();
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        db_connect_failed(db, "", PQerrorMessage(db->conn));
         return -1;
     }
-    PQsetNoticeReceiver(db_conn, db_notice, NULL);
+    PQsetNoticeReceiver(db->conn, db_notice, db);
+    if (db->session_sql) {
+        /* The program's own fixed text (db_set_session), no input in it. */
+        res = PQexec(db->conn, db->session_sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            db_connect_failed(db, " session", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+            PQclear(res);
+            return -1;
+        }
+        PQclear(res);
+    }
+    if (db->outage_logged && db->log_outage_once)
+        log_info("postgres: reachable again");
+    db->outage_logged = 0;
     return 0;
+}
+
+static int db_connect(struct db *db)
+{
+    if (db->conn && db_idle_connection_usable(db))
+        return 0;
+    if (db->conn && db->in_tx)
+        log_error("postgres: the connection closed inside a transaction, which ended with it");
+    else if (db->conn)
+        log_info("postgres: the server closed the idle connection; reconnecting");
+    db_drop(db);
+    if (db->in_tx || !db->conninfo)
+        return -1;
+    return db_open_connection(db);
 }
 
 /* An error the server reported: the statement it was about stopped before it
  * completed, so it committed nothing. The server's own shutdown (57P) and a
  * connection failure it reports (08) are an outage, anything else a bug. */
-static db_rc db_server_error(const PGresult *res)
+static db_rc db_server_error(struct db *db, const PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
     db_log_error("", PQresultErrorMessage(res));
     if (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0) {
-        db_close();
+        db_drop(db);
         return DB_UNAVAILABLE;
     }
-    if (PQstatus(db_conn) != CONNECTION_OK)
-        db_close();
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        db_drop(db);
     return DB_FAILED;
 }
 
@@ -156,34 +249,34 @@ static int db_from_server(const PGresult *res)
 /* Finds the statement's prepared name, preparing it when new. Preparing runs
  * nothing, so when the connection breaks here the statement was not run:
  * DB_UNAVAILABLE. */
-static db_rc db_prepare(const char *sql, int nparams, char *name, size_t namelen)
+static db_rc db_prepare(struct db *db, const char *sql, int nparams, char *name, size_t namelen)
 {
     PGresult *res;
     db_rc rc;
 
-    for (int i = 0; i < db_nprepared; i++) {
-        if (db_prepared[i] == sql) {
+    for (int i = 0; i < db->nprepared; i++) {
+        if (db->prepared[i] == sql) {
             snprintf(name, namelen, "s%d", i);
             return DB_OK;
         }
     }
-    if (db_nprepared == DB_MAX_PREPARED) {
+    if (db->nprepared == DB_MAX_PREPARED) {
         /* More distinct statements than expected: run unprepared. */
         name[0] = '\0';
         return DB_OK;
     }
-    snprintf(name, namelen, "s%d", db_nprepared);
-    res = PQprepare(db_conn, name, sql, nparams, NULL);
+    snprintf(name, namelen, "s%d", db->nprepared);
+    res = PQprepare(db->conn, name, sql, nparams, NULL);
     if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
         PQclear(res);
-        db_prepared[db_nprepared++] = sql;
+        db->prepared[db->nprepared++] = sql;
         return DB_OK;
     }
-    if (db_from_server(res) && PQstatus(db_conn) == CONNECTION_OK) {
-        rc = db_server_error(res);
+    if (db_from_server(res) && PQstatus(db->conn) == CONNECTION_OK) {
+        rc = db_server_error(db, res);
     } else {
-        db_log_error(" prepare", res ? PQresultErrorMessage(res) : PQerrorMessage(db_conn));
-        db_close();
+        db_log_error(" prepare", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+        db_drop(db);
         rc = DB_UNAVAILABLE;
     }
     PQclear(res);
@@ -193,12 +286,12 @@ static db_rc db_prepare(const char *sql, int nparams, char *name, size_t namelen
 /* Whether res, arriving after the statement's result, is the server refusing
  * the commit (a deferred check, a serialization failure): an ERROR on a
  * connection that stays up, after which nothing is committed. */
-static int db_commit_refused(const PGresult *res)
+static int db_commit_refused(const struct db *db, const PGresult *res)
 {
     const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
     return db_from_server(res) && severity && strcmp(severity, "ERROR") == 0 &&
-           PQstatus(db_conn) == CONNECTION_OK;
+           PQstatus(db->conn) == CONNECTION_OK;
 }
 
 /* Sends the prepared statement once and reads everything the server answers.
@@ -207,7 +300,7 @@ static int db_commit_refused(const PGresult *res)
  * So an error before the result means nothing committed, the result followed
  * by "ready" means it committed, and a connection that breaks in between
  * leaves the commit unknown. */
-static db_rc db_send(const char *sql, const char *name, int nparams, const char *const *params,
+static db_rc db_send(struct db *db, const char *sql, const char *name, int nparams, const char *const *params,
                      PGresult **out)
 {
     PGresult *first = NULL, *after = NULL, *res;
@@ -216,16 +309,16 @@ static db_rc db_send(const char *sql, const char *name, int nparams, const char 
     db_rc rc;
 
     if (name[0])
-        sent = PQsendQueryPrepared(db_conn, name, nparams, params, NULL, NULL, 0);
+        sent = PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
     else
-        sent = PQsendQueryParams(db_conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        sent = PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!sent) {
         /* Part of it may have left before the failure. */
-        db_log_error("", PQerrorMessage(db_conn));
-        db_close();
+        db_log_error("", PQerrorMessage(db->conn));
+        db_drop(db);
         return DB_UNKNOWN;
     }
-    while ((res = PQgetResult(db_conn)) != NULL) {
+    while ((res = PQgetResult(db->conn)) != NULL) {
         if (!first)
             first = res;
         else if (!after)
@@ -235,16 +328,16 @@ static db_rc db_send(const char *sql, const char *name, int nparams, const char 
     }
     st = first ? PQresultStatus(first) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        if (!after && PQstatus(db_conn) == CONNECTION_OK) {
+        if (!after && PQstatus(db->conn) == CONNECTION_OK) {
             *out = first;
             return DB_OK;
         }
         PQclear(first);
-        db_log_error("", after ? PQresultErrorMessage(after) : PQerrorMessage(db_conn));
-        if (after && db_commit_refused(after)) {
+        db_log_error("", after ? PQresultErrorMessage(after) : PQerrorMessage(db->conn));
+        if (after && db_commit_refused(db, after)) {
             rc = DB_FAILED;
         } else {
-            db_close();
+            db_drop(db);
             rc = DB_UNKNOWN;
         }
         PQclear(after);
@@ -252,11 +345,11 @@ static db_rc db_send(const char *sql, const char *name, int nparams, const char 
     }
     PQclear(after);
     if (db_from_server(first)) {
-        rc = db_server_error(first);
+        rc = db_server_error(db, first);
     } else if (st == PGRES_FATAL_ERROR) {
         /* libpq's own error: the connection broke before the answer. */
-        db_log_error("", first ? PQresultErrorMessage(first) : PQerrorMessage(db_conn));
-        db_close();
+        db_log_error("", first ? PQresultErrorMessage(first) : PQerrorMessage(db->conn));
+        db_drop(db);
         rc = DB_UNKNOWN;
     } else {
         log_error("postgres: unexpected result %s", PQresStatus(st));
@@ -266,7 +359,7 @@ static db_rc db_send(const char *sql, const char *name, int nparams, const char 
     return rc;
 }
 
-db_rc db_query(const char *sql, int nparams, const char *const *params, PGresult **out)
+db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
 {
     char name[16];
     db_rc rc = DB_UNAVAILABLE;
@@ -274,33 +367,174 @@ db_rc db_query(const char *sql, int nparams, const char *const *params, PGresult
     *out = NULL;
     /* Everything before the send runs nothing, so it may be done again: a
      * connection that broke while the statement was being prepared gets one
-     * fresh successor. */
+     * fresh successor (outside a transaction: db_connect). */
     for (int attempt = 0; attempt < 2 && rc == DB_UNAVAILABLE; attempt++) {
-        if (db_connect() < 0)
-            return DB_UNAVAILABLE;
-        rc = db_prepare(sql, nparams, name, sizeof name);
-        if (rc == DB_OK)
-            return db_send(sql, name, nparams, params, out);
+        if (db_connect(db) < 0)
+            break;
+        rc = db_prepare(db, sql, nparams, name, sizeof name);
+        if (rc == DB_OK) {
+            rc = db_send(db, sql, name, nparams, params, out);
+            break;
+        }
     }
+    db->last = rc;
     return rc;
 }
 
-db_rc db_read(const char *sql, int nparams, const char *const *params, PGresult **out)
+db_rc db_read_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
 {
-    db_rc rc = db_query(sql, nparams, params, out);
+    db_rc rc = db_query_on(db, sql, nparams, params, out);
 
     if (rc == DB_UNKNOWN)
-        rc = db_query(sql, nparams, params, out);
-    return rc == DB_UNKNOWN ? DB_UNAVAILABLE : rc;
+        rc = db_query_on(db, sql, nparams, params, out);
+    db->last = rc == DB_UNKNOWN ? DB_UNAVAILABLE : rc;
+    return db->last;
 }
 
-db_rc db_ping(void)
+db_rc db_ping_on(struct db *db)
 {
     PGresult *res;
     static const char sql[] = "SELECT 1";
-    db_rc rc = db_read(sql, 0, NULL, &res);
+    db_rc rc = db_read_on(db, sql, 0, NULL, &res);
 
     if (rc == DB_OK)
         PQclear(res);
     return rc;
+}
+
+db_rc db_last_outcome(const struct db *db)
+{
+    return db->last;
+}
+
+db_rc db_connect_now(struct db *db)
+{
+    return db_connect(db) < 0 ? DB_UNAVAILABLE : DB_OK;
+}
+
+/* BEGIN, COMMIT or ROLLBACK, sent once, unprepared; *tag gets the server's
+ * command tag (COMMIT of a failed transaction answers ROLLBACK). */
+static db_rc db_tx_statement(struct db *db, const char *sql, char *tag, size_t tagcap)
+{
+    PGresult *res = NULL;
+    db_rc rc;
+
+    tag[0] = '\0';
+    if (db_connect(db) < 0)
+        return DB_UNAVAILABLE;
+    rc = db_send(db, sql, "", 0, NULL, &res);
+    if (rc == DB_OK)
+        snprintf(tag, tagcap, "%s", PQcmdStatus(res));
+    PQclear(res);
+    return rc;
+}
+
+db_rc db_begin(struct db *db)
+{
+    char tag[16];
+    db_rc rc;
+
+    if (db->in_tx) {
+        log_error("postgres: BEGIN inside a transaction");
+        return db->last = DB_FAILED;
+    }
+    rc = db_tx_statement(db, "BEGIN", tag, sizeof tag);
+    /* A BEGIN whose answer was lost went with its connection: no
+     * transaction is open, nothing was done. */
+    if (rc == DB_UNKNOWN)
+        rc = DB_UNAVAILABLE;
+    db->in_tx = rc == DB_OK;
+    return db->last = rc;
+}
+
+db_rc db_commit(struct db *db)
+{
+    char tag[16];
+    db_rc rc;
+
+    if (!db->in_tx) {
+        log_error("postgres: COMMIT outside a transaction");
+        return db->last = DB_FAILED;
+    }
+    rc = db_tx_statement(db, "COMMIT", tag, sizeof tag);
+    if (rc == DB_OK && strcmp(tag, "COMMIT") != 0) {
+        /* A statement of the transaction failed: the server rolled it back. */
+        log_error("postgres: COMMIT of a failed transaction rolled it back");
+        rc = DB_FAILED;
+    }
+    db->in_tx = 0;
+    return db->last = rc;
+}
+
+void db_rollback(struct db *db)
+{
+    char tag[16];
+
+    if (!db->in_tx)
+        return;
+    /* Without its connection the transaction is over already. */
+    if (db->conn && db_tx_statement(db, "ROLLBACK", tag, sizeof tag) != DB_OK)
+        db_drop(db);
+    db->in_tx = 0;
+}
+
+static int db_take_notifications(struct db *db)
+{
+    PGnotify *note;
+    int n = 0;
+
+    while ((note = PQnotifies(db->conn)) != NULL) {
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
+int db_wait_notify(struct db *db, int timeout_ms)
+{
+    struct pollfd p;
+    int n;
+
+    if (!db->conn || PQsocket(db->conn) < 0) {
+        poll(NULL, 0, timeout_ms);
+        return -1;
+    }
+    /* A NOTIFY that came with the answer to the last statement was read then
+     * and waits in libpq, not on the socket: poll would sleep through it. */
+    n = db_take_notifications(db);
+    if (n > 0)
+        return n;
+    p.fd = PQsocket(db->conn);
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+        log_error("poll: %s", strerror(errno));
+    if (!PQconsumeInput(db->conn)) {
+        db_log_error(" connection lost", PQerrorMessage(db->conn));
+        db_drop(db);
+        return -1;
+    }
+    return db_take_notifications(db);
+}
+
+/* The default connection's calls, as the responders make them. */
+
+db_rc db_query(const char *sql, int nparams, const char *const *params, PGresult **out)
+{
+    return db_query_on(&db_the_default, sql, nparams, params, out);
+}
+
+db_rc db_read(const char *sql, int nparams, const char *const *params, PGresult **out)
+{
+    return db_read_on(&db_the_default, sql, nparams, params, out);
+}
+
+db_rc db_ping(void)
+{
+    return db_ping_on(&db_the_default);
+}
+
+void db_close(void)
+{
+    db_disconnect(&db_the_default);
 }

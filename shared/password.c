@@ -1,19 +1,26 @@
 /* password.c - Argon2id hashing and verification (see password.h). */
 #include "password.h"
-#include "config.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <string.h>
 
+static long password_ops_limit, password_mem_kib;
+
+void password_set_cost(long ops_limit, long mem_kib)
+{
+    password_ops_limit = ops_limit;
+    password_mem_kib = mem_kib;
+}
+
 static unsigned long long password_ops(void)
 {
-    return (unsigned long long)g_config.password_ops_limit;
+    return (unsigned long long)password_ops_limit;
 }
 
 static size_t password_mem_bytes(void)
 {
-    return (size_t)g_config.password_mem_kib * 1024u;
+    return (size_t)password_mem_kib * 1024u;
 }
 
 /* The stored text in a buffer of libsodium's fixed size: libsodium reads a
@@ -33,7 +40,7 @@ static int password_stored(const char *stored, char out[PASSWORD_HASH_SIZE])
 int password_hash(const char *password, size_t len, char out[PASSWORD_HASH_SIZE])
 {
     if (crypto_pwhash_str(out, password, len, password_ops(), password_mem_bytes()) != 0) {
-        log_error("password hash: out of memory (%ld KiB)", g_config.password_mem_kib);
+        log_error("password hash: out of memory (%ld KiB)", password_mem_kib);
         return -1;
     }
     return 0;
@@ -49,8 +56,8 @@ static int password_nobody_hash(char out[PASSWORD_HASH_SIZE])
     int n;
 
     memset(out, 0, PASSWORD_HASH_SIZE);
-    n = snprintf(out, PASSWORD_HASH_SIZE, "$argon2id$v=19$m=%ld,t=%ld,p=1$%s$%s", g_config.password_mem_kib,
-                 g_config.password_ops_limit, "bm8gYWNjb3VudCBoZXJlLg",
+    n = snprintf(out, PASSWORD_HASH_SIZE, "$argon2id$v=19$m=%ld,t=%ld,p=1$%s$%s", password_mem_kib,
+                 password_ops_limit, "bm8gYWNjb3VudCBoZXJlLg",
                  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     return n > 0 && (size_t)n < PASSWORD_HASH_SIZE ? 0 : -1;
 }

@@ -16,6 +16,12 @@
 
 #define PASSWORD_HASH_SIZE crypto_pwhash_STRBYTES   /* text and its NUL */
 
+/* The configured cost: ops_limit passes over mem_kib KiB (the config's
+ * password_ops_limit and password_mem_kib), set once at start-up
+ * (app_setup); new hashes are made at it and stored ones checked against
+ * it. */
+void password_set_cost(long ops_limit, long mem_kib);
+
 /* Hashes password[0..len) at the configured cost with a fresh random salt.
  * Returns 0, or -1 when the memory for it could not be had. */
 int password_hash(const char *password, size_t len, char out[PASSWORD_HASH_SIZE]);

@@ -1,8 +1,10 @@
-/* rds.c - lazy, self-healing hiredis connection and script runner that sends
- * each command at most once (see rds.h). */
+/* rds.c - lazy, self-healing hiredis connections and script runner that send
+ * each command at most once, each connection a context of its own (see
+ * rds.h). */
 #include "rds.h"
 #include "log.h"
 #include "metrics.h"
+#include "text_copy.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,26 +14,34 @@
 #include <sys/time.h>
 #include <time.h>
 
-static char *rds_host;
-static int rds_port;
-/* With Sentinels: their addresses (split from the config's list once), the
- * primary's name, where to ask first (the one that answered last) and the
- * password every server asks for. */
 #define RDS_MAX_SENTINELS 16
-static struct {
-    char host[256];
+
+struct rds {
+    char *host;
     int port;
-} rds_sentinel[RDS_MAX_SENTINELS];
-static int rds_nsentinels;
-static char *rds_master;
-static int rds_sentinel_first;
-static char *rds_password;
-static int rds_timeout_ms = 1000;
-static redisContext *rds_ctx;
-/* Whether the last command was sent and its reply never came. */
-static int rds_lost;
-/* When the connection last brought a reply (monotonic ms). */
-static long long rds_used_ms;
+    int timeout_ms;
+    /* With Sentinels: their addresses (split from the config's list once),
+     * the primary's name, where to ask first (the one that answered last)
+     * and the password every server asks for. */
+    struct {
+        char host[256];
+        int port;
+    } sentinel[RDS_MAX_SENTINELS];
+    int nsentinels;
+    char *master;
+    int sentinel_first;
+    char *password;
+    redisContext *ctx;
+    /* The address of the primary the connection was opened to. */
+    char primary_host[256];
+    int primary_port;
+    /* When the connection last brought a reply (monotonic ms). */
+    long long used_ms;
+    enum rds_error err;
+};
+
+/* The responders' one connection: a single-threaded process needs no more. */
+static struct rds rds_the_default = {.timeout_ms = 1000};
 
 /* With Sentinels, a connection idle this long is asked whether its server
  * is still the primary before a command goes on it. */
@@ -45,67 +55,94 @@ static long long rds_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void rds_init(const char *host, int port, int timeout_ms)
+static int rds_configure(struct rds *r, const char *host, int port, int timeout_ms)
 {
-    free(rds_host);
-    rds_host = host ? strdup(host) : NULL;
-    if (host && !rds_host)
-        log_error("rds_init: out of memory");
-    rds_port = port;
-    rds_timeout_ms = timeout_ms;
+    r->port = port;
+    r->timeout_ms = timeout_ms;
+    return text_copy_into(&r->host, host);
 }
 
-static int rds_set_copy(char **slot, const char *value)
+struct rds *rds_default(void)
 {
-    free(*slot);
-    *slot = value ? strdup(value) : NULL;
-    if (value && !*slot) {
+    return &rds_the_default;
+}
+
+void rds_init(const char *host, int port, int timeout_ms)
+{
+    (void)rds_configure(&rds_the_default, host, port, timeout_ms);   /* logged */
+}
+
+struct rds *rds_new(const char *host, int port, int timeout_ms)
+{
+    struct rds *r = calloc(1, sizeof *r);
+
+    if (!r) {
         log_error("redis: out of memory");
-        return -1;
+        return NULL;
     }
+    if (rds_configure(r, host, port, timeout_ms) < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_name, const char *password)
+{
+    r->sentinel_first = 0;
+    r->nsentinels = 0;
+    /* "host:port,host:port", as config.c has checked it. */
+    while (sentinels && *sentinels && r->nsentinels < RDS_MAX_SENTINELS) {
+        size_t len = strcspn(sentinels, ",");
+        const char *colon = memrchr(sentinels, ':', len);
+
+        if (colon && (size_t)(colon - sentinels) < sizeof r->sentinel[0].host) {
+            snprintf(r->sentinel[r->nsentinels].host, sizeof r->sentinel[0].host, "%.*s",
+                     (int)(colon - sentinels), sentinels);
+            r->sentinel[r->nsentinels++].port = atoi(colon + 1);
+        }
+        sentinels += len + (sentinels[len] == ',');
+    }
+    if (text_copy_into(&r->master, master_name) < 0 || text_copy_into(&r->password, password) < 0)
+        return -1;
     return 0;
 }
 
 int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password)
 {
-    rds_sentinel_first = 0;
-    rds_nsentinels = 0;
-    /* "host:port,host:port", as config.c has checked it. */
-    while (sentinels && *sentinels && rds_nsentinels < RDS_MAX_SENTINELS) {
-        size_t len = strcspn(sentinels, ",");
-        const char *colon = memrchr(sentinels, ':', len);
-
-        if (colon && (size_t)(colon - sentinels) < sizeof rds_sentinel[0].host) {
-            snprintf(rds_sentinel[rds_nsentinels].host, sizeof rds_sentinel[0].host, "%.*s",
-                     (int)(colon - sentinels), sentinels);
-            rds_sentinel[rds_nsentinels++].port = atoi(colon + 1);
-        }
-        sentinels += len + (sentinels[len] == ',');
-    }
-    if (rds_set_copy(&rds_master, master_name) < 0 || rds_set_copy(&rds_password, password) < 0)
-        return -1;
-    return 0;
+    return rds_set_sentinels(&rds_the_default, sentinels, master_name, password);
 }
 
-void rds_close(void)
+void rds_disconnect(struct rds *r)
 {
-    if (rds_ctx)
-        redisFree(rds_ctx);
-    rds_ctx = NULL;
+    if (r->ctx)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+}
+
+void rds_free(struct rds *r)
+{
+    if (!r)
+        return;
+    rds_disconnect(r);
+    free(r->host);
+    free(r->master);
+    free(r->password);
+    free(r);
 }
 
 /* Whether the open connection can take a command. Between commands Redis
  * sends nothing, so input waiting on the socket (end of stream, most often)
  * means Redis closed it: restarted, or dropped it as idle. Seen before
  * sending, that costs nothing: the command goes to a fresh connection. */
-static int rds_idle_connection_usable(void)
+static int rds_idle_connection_usable(const struct rds *r)
 {
     struct pollfd pfd;
     int ready;
 
-    if (rds_ctx->err || rds_ctx->fd < 0)
+    if (r->ctx->err || r->ctx->fd < 0)
         return 0;
-    pfd.fd = rds_ctx->fd;
+    pfd.fd = r->ctx->fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     do
@@ -154,11 +191,11 @@ static int rds_expect(redisContext *c, int argc, const char **argv, const char *
     return ok;
 }
 
-static int rds_auth(redisContext *c)
+static int rds_auth(const struct rds *r, redisContext *c)
 {
-    const char *auth[] = {"AUTH", rds_password};
+    const char *auth[] = {"AUTH", r->password};
 
-    if (!rds_password)
+    if (!r->password)
         return 1;
     if (!rds_expect(c, 2, auth, NULL, NULL)) {
         log_error("redis: AUTH refused");
@@ -168,20 +205,20 @@ static int rds_auth(redisContext *c)
 }
 
 /* Asks Sentinel i for the primary's address: 1 and host, port, or 0. */
-static int rds_ask_sentinel(int i, struct timeval tv, char *host, size_t cap, int *port)
+static int rds_ask_sentinel(const struct rds *r, int i, struct timeval tv, char *host, size_t cap, int *port)
 {
-    const char *sentinel = rds_sentinel[i].host;
-    const char *ask[] = {"SENTINEL", "get-master-addr-by-name", rds_master};
-    redisContext *s = rds_open(sentinel, rds_sentinel[i].port, tv);
+    const char *sentinel = r->sentinel[i].host;
+    const char *ask[] = {"SENTINEL", "get-master-addr-by-name", r->master};
+    redisContext *s = rds_open(sentinel, r->sentinel[i].port, tv);
     redisReply *addr = NULL;
     int ok;
 
     if (!s)
         return 0;
-    if (rds_password) {
+    if (r->password) {
         /* Sentinels that ask for a password get the same one; those that
          * do not refuse AUTH, which is harmless. */
-        const char *auth[] = {"AUTH", rds_password};
+        const char *auth[] = {"AUTH", r->password};
         rds_expect(s, 2, auth, NULL, NULL);
     }
     ok = rds_expect(s, 3, ask, NULL, &addr) && addr->type == REDIS_REPLY_ARRAY && addr->elements == 2 &&
@@ -190,7 +227,7 @@ static int rds_ask_sentinel(int i, struct timeval tv, char *host, size_t cap, in
         snprintf(host, cap, "%s", addr->element[0]->str);
         *port = atoi(addr->element[1]->str);
     } else {
-        log_error("redis: Sentinel %s:%d does not know the primary %s", sentinel, rds_sentinel[i].port, rds_master);
+        log_error("redis: Sentinel %s:%d does not know the primary %s", sentinel, r->sentinel[i].port, r->master);
     }
     if (addr)
         freeReplyObject(addr);
@@ -198,29 +235,25 @@ static int rds_ask_sentinel(int i, struct timeval tv, char *host, size_t cap, in
     return ok;
 }
 
-/* The address of the primary the connection was opened to. */
-static char rds_primary_host[256];
-static int rds_primary_port;
-
 /* Asks the Sentinels in turn (the last one that answered first) for the
  * primary, and connects to it if it says it is the primary: just after a
  * failover a Sentinel can still name the old one. */
-static redisContext *rds_open_primary(struct timeval tv)
+static redisContext *rds_open_primary(struct rds *r, struct timeval tv)
 {
-    for (int k = 0; k < rds_nsentinels; k++) {
-        int i = (rds_sentinel_first + k) % rds_nsentinels;
+    for (int k = 0; k < r->nsentinels; k++) {
+        int i = (r->sentinel_first + k) % r->nsentinels;
         const char *role[] = {"ROLE"};
         char host[256];
         redisContext *c;
         int port;
 
-        if (!rds_ask_sentinel(i, tv, host, sizeof host, &port))
+        if (!rds_ask_sentinel(r, i, tv, host, sizeof host, &port))
             continue;
         c = rds_open(host, port, tv);
-        if (c && rds_auth(c) && rds_expect(c, 1, role, "master", NULL)) {
-            rds_sentinel_first = i;
-            snprintf(rds_primary_host, sizeof rds_primary_host, "%s", host);
-            rds_primary_port = port;
+        if (c && rds_auth(r, c) && rds_expect(c, 1, role, "master", NULL)) {
+            r->sentinel_first = i;
+            snprintf(r->primary_host, sizeof r->primary_host, "%s", host);
+            r->primary_port = port;
             return c;
         }
         log_error("redis: %s:%d, named primary by a Sentinel, is not one (yet)", host, port);
@@ -244,91 +277,94 @@ static redisContext *rds_open_primary(struct timeval tv)
  * after it stopped answering). The command, not sent yet, then
  * goes to the primary the Sentinels name. Under load a connection is never
  * idle that long, so this costs nothing there. */
-static int rds_still_primary(void)
+static int rds_still_primary(struct rds *r)
 {
-    struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
     const char *role[] = {"ROLE"};
 
-    if (rds_nsentinels == 0 || rds_now_ms() - rds_used_ms < RDS_IDLE_CHECK_MS)
+    if (r->nsentinels == 0 || rds_now_ms() - r->used_ms < RDS_IDLE_CHECK_MS)
         return 1;
-    for (int k = 0; k < rds_nsentinels; k++) {
-        int i = (rds_sentinel_first + k) % rds_nsentinels;
+    for (int k = 0; k < r->nsentinels; k++) {
+        int i = (r->sentinel_first + k) % r->nsentinels;
         char host[256];
         int port;
 
-        if (rds_ask_sentinel(i, tv, host, sizeof host, &port)) {
-            if (strcmp(host, rds_primary_host) != 0 || port != rds_primary_port)
+        if (rds_ask_sentinel(r, i, tv, host, sizeof host, &port)) {
+            if (strcmp(host, r->primary_host) != 0 || port != r->primary_port)
                 return 0;
             break;
         }
     }
-    if (!rds_expect(rds_ctx, 1, role, "master", NULL))
+    if (!rds_expect(r->ctx, 1, role, "master", NULL))
         return 0;
-    rds_used_ms = rds_now_ms();
+    r->used_ms = rds_now_ms();
     return 1;
 }
 
-static int rds_connect(void)
+static int rds_connect(struct rds *r)
 {
-    struct timeval tv = {rds_timeout_ms / 1000, (rds_timeout_ms % 1000) * 1000};
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
 
-    if (rds_ctx) {
-        if (!rds_idle_connection_usable()) {
-            if (!rds_ctx->err)
+    if (r->ctx) {
+        if (!rds_idle_connection_usable(r)) {
+            if (!r->ctx->err)
                 log_info("redis: the server closed the idle connection; reconnecting");
-        } else if (rds_still_primary()) {
+        } else if (rds_still_primary(r)) {
             return 0;
         } else {
             log_info("redis: the idle connection's server is not the primary or does not answer; asking the Sentinels");
         }
     }
-    rds_close();
-    if (rds_nsentinels > 0 && rds_master) {
-        rds_ctx = rds_open_primary(tv);
-    } else if (rds_host) {
-        rds_ctx = rds_open(rds_host, rds_port, tv);
-        if (rds_ctx && !rds_auth(rds_ctx))
-            rds_close();
+    rds_disconnect(r);
+    if (r->nsentinels > 0 && r->master) {
+        r->ctx = rds_open_primary(r, tv);
+    } else if (r->host) {
+        r->ctx = rds_open(r->host, r->port, tv);
+        if (r->ctx && !rds_auth(r, r->ctx))
+            rds_disconnect(r);
     }
-    if (!rds_ctx) {
+    if (!r->ctx) {
         metrics_store_error(METRICS_REDIS);
+        r->err = RDS_UNREACHABLE;
         return -1;
     }
-    rds_used_ms = rds_now_ms();
+    r->used_ms = rds_now_ms();
     return 0;
 }
 
 /* Sends one command, once. A reply that does not come (timeout, a connection
  * that broke) leaves it unknown whether Redis ran the command, so it is never
  * sent again: the caller answers 503. */
-static redisReply *rds_run(int argc, const char **argv, const size_t *argvlen)
+static redisReply *rds_run(struct rds *r, int argc, const char **argv, const size_t *argvlen)
 {
     redisReply *reply;
 
-    rds_lost = 0;
-    if (rds_connect() < 0)
+    r->err = RDS_OK;
+    if (rds_connect(r) < 0)
         return NULL;
-    reply = redisCommandArgv(rds_ctx, argc, argv, argvlen);
+    reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
     if (!reply) {
-        log_error("redis %s: %s", argv[0], rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply");
+        log_error("redis %s: %s", argv[0], r->ctx->errstr[0] ? r->ctx->errstr : "no reply");
         metrics_store_error(METRICS_REDIS);
-        rds_close();
-        rds_lost = 1;
+        rds_disconnect(r);
+        r->err = RDS_REPLY_LOST;
         return NULL;
     }
-    rds_used_ms = rds_now_ms();
+    r->used_ms = rds_now_ms();
+    if (reply->type == REDIS_REPLY_ERROR)
+        r->err = RDS_SERVER_ERROR;
     if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0) {
         /* A replica now (a failover made another server the primary): the
          * command was refused, not run. The next command asks again. */
         log_error("redis: the server became a replica; asking for the primary again");
-        rds_close();
+        rds_disconnect(r);
     }
     return reply;
 }
 
-redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
+redisReply *rds_command_on(struct rds *r, int argc, const char **argv, const size_t *argvlen)
 {
-    redisReply *reply = rds_run(argc, argv, argvlen);
+    redisReply *reply = rds_run(r, argc, argv, argvlen);
 
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_error("redis %s: %s", argv[0], reply->str);
@@ -339,54 +375,57 @@ redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
     return reply;
 }
 
-redisReply *rds_command_reply(int argc, const char **argv)
+redisReply *rds_command_reply_on(struct rds *r, int argc, const char **argv)
 {
-    return rds_run(argc, argv, NULL);
+    return rds_run(r, argc, argv, NULL);
 }
 
-int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies)
+int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *argv, redisReply **replies)
 {
     int got = 0, readonly = 0;
 
-    rds_lost = 0;
+    r->err = RDS_OK;
     for (int i = 0; i < n; i++)
         replies[i] = NULL;
     if (n <= 0)
         return 0;
-    if (rds_connect() < 0)
+    if (rds_connect(r) < 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        if (redisAppendCommandArgv(rds_ctx, argc[i], argv[i], NULL) != REDIS_OK) {
+        if (redisAppendCommandArgv(r->ctx, argc[i], argv[i], NULL) != REDIS_OK) {
             /* Only buffered so far: nothing of the batch has left. */
-            log_error("redis %s: %s", argv[i][0], rds_ctx->errstr[0] ? rds_ctx->errstr : "out of memory");
-            rds_close();
+            log_error("redis %s: %s", argv[i][0], r->ctx->errstr[0] ? r->ctx->errstr : "out of memory");
+            rds_disconnect(r);
+            r->err = RDS_UNREACHABLE;
             return -1;
         }
     }
     for (; got < n; got++) {
-        void *r = NULL;
+        void *reply = NULL;
 
-        if (redisGetReply(rds_ctx, &r) != REDIS_OK || !r) {
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
             log_error("redis %s: %s (%d of %d replies came)", argv[got][0],
-                      rds_ctx->errstr[0] ? rds_ctx->errstr : "no reply", got, n);
+                      r->ctx->errstr[0] ? r->ctx->errstr : "no reply", got, n);
             metrics_store_error(METRICS_REDIS);
-            rds_close();
-            rds_lost = 1;
+            rds_disconnect(r);
+            r->err = RDS_REPLY_LOST;
             break;
         }
-        replies[got] = r;
+        replies[got] = reply;
         if (replies[got]->type == REDIS_REPLY_ERROR) {
             log_error("redis %s: %s", argv[got][0], replies[got]->str);
             metrics_store_error(METRICS_REDIS);
             readonly |= strncmp(replies[got]->str, "READONLY", 8) == 0;
+            if (r->err == RDS_OK)
+                r->err = RDS_SERVER_ERROR;
         }
     }
     if (got == n)
-        rds_used_ms = rds_now_ms();
+        r->used_ms = rds_now_ms();
     /* Closed only once every reply of the pipeline has been read. */
     if (readonly) {
         log_error("redis: the server became a replica; asking for the primary again");
-        rds_close();
+        rds_disconnect(r);
     }
     return got;
 }
@@ -410,7 +449,7 @@ char *rds_script_text(const struct rds_script *script)
     return text;
 }
 
-static int rds_load(struct rds_script *s)
+static int rds_load(struct rds *r, struct rds_script *s)
 {
     char *text = rds_script_text(s);
     const char *argv[3] = {"SCRIPT", "LOAD", text};
@@ -418,7 +457,7 @@ static int rds_load(struct rds_script *s)
 
     if (!text)
         return -1;
-    reply = rds_command(3, argv, NULL);
+    reply = rds_command_on(r, 3, argv, NULL);
     free(text);
     if (!reply)
         return -1;
@@ -433,7 +472,7 @@ static int rds_load(struct rds_script *s)
     return 0;
 }
 
-redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv)
+redisReply *rds_eval_on(struct rds *r, struct rds_script *script, int nkeys, int argc, const char **argv)
 {
     char nkeys_text[16];
     const char **full;
@@ -449,10 +488,10 @@ redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char 
     full[2] = nkeys_text;
     memcpy(full + 3, argv, sizeof *argv * (size_t)argc);
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (!script->sha[0] && rds_load(script) < 0)
+        if (!script->sha[0] && rds_load(r, script) < 0)
             break;
         full[1] = script->sha;
-        reply = rds_run(argc + 3, full, NULL);
+        reply = rds_run(r, argc + 3, full, NULL);
         if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
             /* Redis restarted or its scripts were flushed: the script did
              * not run, so it is the one command that may be sent again. */
@@ -473,18 +512,55 @@ redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char 
     return reply;
 }
 
-int rds_reply_lost(void)
+enum rds_error rds_last_error(const struct rds *r)
 {
-    return rds_lost;
+    return r->err;
 }
 
-int rds_ping(void)
+int rds_ping_on(struct rds *r)
 {
     const char *argv[] = {"PING"};
-    redisReply *reply = rds_command(1, argv, NULL);
+    redisReply *reply = rds_command_on(r, 1, argv, NULL);
     int ok = reply && reply->type == REDIS_REPLY_STATUS;
 
     if (reply)
         freeReplyObject(reply);
     return ok ? 0 : -1;
+}
+
+/* The default connection's calls, as the responders make them. */
+
+redisReply *rds_command(int argc, const char **argv, const size_t *argvlen)
+{
+    return rds_command_on(&rds_the_default, argc, argv, argvlen);
+}
+
+redisReply *rds_command_reply(int argc, const char **argv)
+{
+    return rds_command_reply_on(&rds_the_default, argc, argv);
+}
+
+int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies)
+{
+    return rds_pipeline_on(&rds_the_default, n, argc, argv, replies);
+}
+
+redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv)
+{
+    return rds_eval_on(&rds_the_default, script, nkeys, argc, argv);
+}
+
+int rds_reply_lost(void)
+{
+    return rds_the_default.err == RDS_REPLY_LOST;
+}
+
+int rds_ping(void)
+{
+    return rds_ping_on(&rds_the_default);
+}
+
+void rds_close(void)
+{
+    rds_disconnect(&rds_the_default);
 }

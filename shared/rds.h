@@ -1,4 +1,12 @@
-/* rds.h - the process's one Redis connection and its Lua scripts.
+/* rds.h - Redis connections as contexts, and their Lua scripts.
+ *
+ * A `struct rds`, in the manner of hiredis's redisContext, carries one
+ * connection, its settings (server or Sentinels, password, timeout) and the
+ * last command's error; every operation takes one (the *_on functions). A
+ * single-threaded responder needs just one: the process's default context
+ * (rds_default), which the calls without a context use, so that the domain
+ * code names no context. A program that needs a second connection (another
+ * server, other settings) makes one with rds_new.
  *
  * Like db.h: opened lazily, re-opened when Redis comes back, every command
  * bounded by a timeout so a hung Redis turns into a 503 rather than a stuck
@@ -23,6 +31,19 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+/* What became of a context's last command, when it returned NULL (or an
+ * error reply). */
+enum rds_error {
+    RDS_OK = 0,
+    RDS_UNREACHABLE,    /* never sent: no connection could be made */
+    RDS_REPLY_LOST,     /* sent, and its reply never came: it may have run
+                         * (or may still run, late, if Redis was only slow) */
+    RDS_SERVER_ERROR    /* Redis answered with an error: refused, not run
+                         * (or a script that failed part way) */
+};
+
+struct rds;
+
 /* A Lua script. The service's own are written in shared/lua/NAME.lua and
  * built into the programs as `struct rds_script lua_NAME` (shared/lua/
  * lua2c.sh); each C file that runs one declares it beside the code that
@@ -30,7 +51,8 @@
 struct rds_script {
     const char *name;     /* for logs */
     const char *source;   /* Lua text */
-    char sha[41];         /* filled on first load */
+    char sha[41];         /* filled on first load; the same on every server
+                           * (the text's SHA-1), so contexts share it */
 };
 
 /* A script's text as Redis is given it: behind a "#!lua" line (see
@@ -38,45 +60,68 @@ struct rds_script {
  * rds_eval. Free it; NULL when out of memory (logged). */
 char *rds_script_text(const struct rds_script *script);
 
-void rds_init(const char *host, int port, int timeout_ms);
+/* A context for Redis at host:port (a host starting with '/' is a unix
+ * socket), each command bounded by timeout_ms; it connects on first use.
+ * NULL when out of memory (logged). Free it with rds_free. */
+struct rds *rds_new(const char *host, int port, int timeout_ms);
+
+/* Closes the context's connection and frees it (not the default's). */
+void rds_free(struct rds *r);
 
 /* Redis watched by Sentinel: every connection asks the Sentinels
  * ("host:port,...") for the primary named master_name and checks (ROLE)
  * that it is one; a lost connection or a READONLY answer (the server became
  * a replica) makes the next command ask again. password (or NULL) is sent
  * with AUTH to every server. Returns 0, or -1 out of memory. */
-int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password);
+int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_name, const char *password);
 
 /* Runs one command given as an argument vector, sending it at most once.
  * Returns the reply (free with freeReplyObject) or NULL when Redis is
  * unreachable or its reply did not come in time (the command may then have
  * run); an error reply from Redis is logged and turned into NULL too. */
-redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
+redisReply *rds_command_on(struct rds *r, int argc, const char **argv, const size_t *argvlen);
 
-/* As rds_command, but an error reply from Redis comes back as it is (for
+/* As rds_command_on, but an error reply from Redis comes back as it is (for
  * callers that act on its text, such as NOGROUP), not as NULL. */
-redisReply *rds_command_reply(int argc, const char **argv);
+redisReply *rds_command_reply_on(struct rds *r, int argc, const char **argv);
 
 /* Sends n commands at once and reads their replies (one round trip for a
  * batch), each command at most once. replies[i] gets command i's reply,
  * error replies included (logged); a command whose reply did not come gets
  * NULL, as do all after it. Returns how many replies came (n when all did),
  * or -1 when nothing was sent. A READONLY reply makes the next command ask
- * for the primary again, as rds_command does. */
-int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies);
+ * for the primary again, as rds_command_on does. */
+int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *argv, redisReply **replies);
 
 /* Runs a script with nkeys keys followed by the other arguments, at most
- * once (see above). Returns the reply or NULL as rds_command does. */
-redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);
+ * once (see above). Returns the reply or NULL as rds_command_on does. */
+redisReply *rds_eval_on(struct rds *r, struct rds_script *script, int nkeys, int argc, const char **argv);
 
-/* After rds_command or rds_eval returned NULL: 1 when the command was sent
- * and its reply never came, so it may have run (or may still run, late, if
- * Redis was only slow); 0 when it never reached Redis or Redis refused it. */
-int rds_reply_lost(void);
+/* What became of the context's last command (or pipeline): RDS_OK when
+ * every reply came and none was an error. Only RDS_REPLY_LOST leaves it
+ * unknown whether Redis ran it. */
+enum rds_error rds_last_error(const struct rds *r);
 
 /* PING; 0 when Redis answers. */
-int rds_ping(void);
+int rds_ping_on(struct rds *r);
 
+/* Closes the context's connection; the next command opens a new one. */
+void rds_disconnect(struct rds *r);
+
+/* The process's default context, and the calls that use it: the same as
+ * their *_on namesakes (rds_set_sentinels, rds_disconnect) given
+ * rds_default(). rds_init sets its server; rds_reply_lost is
+ * rds_last_error(rds_default()) == RDS_REPLY_LOST: the command was sent
+ * and may have run. */
+struct rds *rds_default(void);
+void rds_init(const char *host, int port, int timeout_ms);
+int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password);
+redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
+redisReply *rds_command_reply(int argc, const char **argv);
+int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies);
+redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);
+int rds_reply_lost(void);
+int rds_ping(void);
 void rds_close(void);
 
 #endif

@@ -143,7 +143,8 @@ int main(void)
     free(s);
 
     /* --- password hashes --------------------------------------------------- */
-    ok(parses("", &g_config) == 0, "the configured cost: the defaults");
+    ok(parses("", &c) == 0, "the configured cost: the defaults");
+    password_set_cost(c.password_ops_limit, c.password_mem_kib);
     ok(password_hash("correct horse", 13, hash) == 0, "a password is hashed");
     ok(strncmp(hash, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0, "as Argon2id at the configured cost: %.40s", hash);
     ok(password_verify(hash, "correct horse", 13) == 1, "the right password verifies");
@@ -152,12 +153,11 @@ int main(void)
     ok(password_verify("not a hash", "correct horse", 13) == 0 && password_verify("", "x", 1) == 0,
        "stored text that is no hash verifies nothing");
     ok(password_needs_rehash(hash) == 0, "a hash at the configured cost needs no rehash");
-    g_config.password_ops_limit = 3;
+    password_set_cost(3, 19456);
     ok(password_needs_rehash(hash) == 1, "once the configured passes rise, it does");
-    g_config.password_ops_limit = 2;
-    g_config.password_mem_kib = 32768;
+    password_set_cost(2, 32768);
     ok(password_needs_rehash(hash) == 1, "and once the configured memory rises");
-    g_config.password_mem_kib = 19456;
+    password_set_cost(c.password_ops_limit, c.password_mem_kib);
     ok(password_verify_nobody("correct horse", 13) == 0, "a login for nobody never matches");
     {
         double wrong = 1e9, nobody = 1e9;
@@ -178,7 +178,7 @@ int main(void)
            "but costs one verify at the configured cost, as a wrong password does (%.1f ms vs %.1f ms)", nobody,
            wrong);
     }
-    config_free(&g_config);
+    config_free(&c);
 
     /* --- session keys -------------------------------------------------- */
     digest_hex("abc", 3, hex);

@@ -3,9 +3,9 @@
 # (fcgi/, shared/, cron/, relay/, events/) and the SQL (sql/0*.sql migrations, sql/functions.sql):
 #   - nothing is built into SQL from input: libpq's statement calls appear
 #     only in shared/db.c, which sends parameters separately; every statement
-#     db_query runs is a static const char array (or a parameter holding
-#     one); no printf-style format or strcat builds SQL text; no dynamic SQL
-#     (EXECUTE) in plpgsql;
+#     db_query or db_query_on runs is a static const char array (or a
+#     parameter holding one); no printf-style format or strcat builds SQL
+#     text; no dynamic SQL (EXECUTE) in plpgsql;
 #   - the admin key is compared only with constant_time_equal, never with
 #     strcmp/strncmp/memcmp;
 #   - no log call is passed the admin key, a token, an Authorization or
@@ -42,15 +42,15 @@ SRC="fcgi shared cron relay events"
 . t/tap.sh
 echo "1..18"
 
-# The relay keeps a connection of its own (it LISTENs): its statements are
-# string literals, or its fixed transaction statements (tx_sql).
-check "libpq statements are sent only by shared/db.c (parameters apart) and the relay (fixed text)" \
+# The relay's connection (it LISTENs, runs transactions) is a db.c context too.
+check "libpq statements are sent only by shared/db.c (parameters apart)" \
     "$(grep -rnE '\bPQ(exec|execParams|prepare|sendQuery|sendQueryParams|sendPrepare)\s*\(' $SRC --include='*.c' |
-       grep -v '^shared/db\.c:' | grep -vE '^relay/relay\.c:[0-9]+:.*\bPQexec(Params)?\(pg, ("|tx_sql\[what\]\))')"
+       grep -v '^shared/db\.c:')"
 
-# Every db_query(X, ...): X is a static const char array of that file, or a
-# parameter of the function it is in, and then every call of that function,
-# in any file, passes a static const char array of the caller's file there.
+# Every db_query(X, ...) and db_query_on(context, X, ...): X is a static
+# const char array of that file, or a parameter of the function it is in,
+# and then every call of that function, in any file, passes a static const
+# char array of the caller's file there.
 bad=$(perl -e '
     my %src;
     for my $f (@ARGV) { local $/; open my $h, "<", $f or next; $src{$f} = <$h>; }
@@ -61,7 +61,7 @@ bad=$(perl -e '
         my $fn; my @params;
         for my $i (0 .. $#lines) {
             if ($lines[$i] =~ /^[a-z][\w\s\*]*?\b(\w+)\(([^)]*)\)\s*$/) { $fn = $1; @params = map { s/^\s+|\s+$//gr } split /,/, $2; }
-            while ($lines[$i] =~ /\bdb_query\((\w+)/g) {
+            while ($lines[$i] =~ /\bdb_query(?:\(|_on\(\w+,\s*)(\w+)/g) {
                 my $n = $1;
                 next if static_in($f, $n);
                 my ($pos) = grep { $params[$_] =~ /\bconst char \*\s*\Q$n\E$/ } 0 .. $#params;
@@ -79,7 +79,7 @@ bad=$(perl -e '
             }
         }
     }' $(find $SRC -name '*.c' | sort))
-check "every statement db_query runs is a static const char array" "$bad"
+check "every statement db_query (db_query_on) runs is a static const char array" "$bad"
 
 check "no printf-style format or strcat builds SQL text" \
     "$(grep -rnE '(printf|strcat|strcpy)\s*\(.*"[^"]*\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE)\b[^"]*"' $SRC --include='*.c')"
