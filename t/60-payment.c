@@ -118,7 +118,7 @@ static int seat_row_lock(int64_t schedule_id)
         return -1;
     res = PQexec(row_locker, "BEGIN");
     PQclear(res);
-    res = PQexecParams(row_locker, "SELECT count(*) FROM seats WHERE schedule_id = $1::bigint FOR UPDATE", 1, NULL,
+    res = PQexecParams(row_locker, "SELECT seat_no FROM seats WHERE schedule_id = $1::bigint FOR UPDATE", 1, NULL,
                        params, NULL, NULL, 0);
     rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
     PQclear(res);
