@@ -11,10 +11,11 @@
  *      in batches;
  *   4. sweeps every concert's waiting room (drops run-out tokens and idle
  *      waiters, admits into free slots);
- *   5. makes Redis's seat locks and sold sets agree with PostgreSQL
- *      (PostgreSQL wins; see seatlock.h): a page of keys at a time, one
- *      query per page for the locks and one for the sold marks, at most
- *      RECONCILE_PAGES pages a run, going on where the last run stopped;
+ *   5. makes Redis's seat locks and seat maps' sold seats agree with
+ *      PostgreSQL (PostgreSQL wins; see seatlock.h): a page of keys at a
+ *      time, one query per page for the locks and one for the maps' sold
+ *      seats, at most RECONCILE_PAGES pages a run, going on where the last
+ *      run stopped;
  *   6. gives the lock back (only if still its own) and prints a one-line
  *      summary (counts only: no owner, token or key).
  * Every step is safe to repeat and to interrupt: a killed run leaves only
@@ -272,8 +273,8 @@ out:
     return rc;
 }
 
-/* Fills in each sold mark's verdict: whether PostgreSQL has the seat SOLD
- * (in that concert; a member that is no seat number never is). */
+/* Fills in each sold mark's verdict (a seat a seat map reads SOLD): whether
+ * PostgreSQL has the seat SOLD (in that concert). */
 static int judge_marks(struct seatlock_page *page)
 {
     static const char sql[] =
@@ -320,7 +321,7 @@ out:
 }
 
 struct reconcile_tally {
-    int64_t locks, locks_deleted, marks, marks_removed;
+    int64_t locks, locks_deleted, marks, maps_dropped;
 };
 
 /* Where the last run's walk stopped ("0": a new pass). */
@@ -347,7 +348,7 @@ static void save_cursor(const char *cursor)
         freeReplyObject(reply);
 }
 
-/* Walks seat locks and sold sets, a page at a time, until the pass is done,
+/* Walks seat locks and seat maps, a page at a time, until the pass is done,
  * RECONCILE_PAGES pages are, or time is up. Returns 0, or -1 when Redis or
  * PostgreSQL failed (the pages settled so far stay settled). */
 static int reconcile(struct reconcile_tally *t)
@@ -366,7 +367,7 @@ static int reconcile(struct reconcile_tally *t)
             break;
         }
         if (judge_locks(&page) < 0 || judge_marks(&page) < 0 ||
-            seatlock_settle(&page, &t->locks_deleted, &t->marks_removed) < 0) {
+            seatlock_settle(&page, &t->locks_deleted, &t->maps_dropped) < 0) {
             seatlock_page_free(&page);
             rc = -1;
             break;
@@ -432,16 +433,16 @@ int main(void)
         ok = 0;
     }
     if (reconcile(&tally) < 0) {
-        log_error("making seat locks and sold sets agree with PostgreSQL failed");
+        log_error("making seat locks and seat maps agree with PostgreSQL failed");
         ok = 0;
     }
     give_lock(owner);
     log_info("%s: expired %" PRId64 " holds, freed %" PRId64 " seats; deleted %" PRId64
            " idempotency keys, %" PRId64 " sent events; swept %" PRId64 " queues, dropped %" PRId64 " tokens, admitted %" PRId64
            "; checked %" PRId64 " seat locks, deleted %" PRId64 "; checked %" PRId64
-           " sold marks, removed %" PRId64 "%s",
+           " sold marks, dropped %" PRId64 " seat maps%s",
            ok ? "done" : "INCOMPLETE", expired[0], expired[1], keys[0], sent[0], concerts, dropped, admitted,
-           tally.locks, tally.locks_deleted, tally.marks, tally.marks_removed,
+           tally.locks, tally.locks_deleted, tally.marks, tally.maps_dropped,
            out_of_time() ? " (time budget used up: the next run goes on)" : "");
     db_close();
     rds_close();

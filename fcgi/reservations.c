@@ -139,7 +139,7 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
 }
 
 /* Frees the Redis locks of a hold that PostgreSQL refused (or never ran),
- * remembering the seats it reported SOLD. */
+ * and marks the seats it reported SOLD on the seat map. */
 static void give_back(const struct schedule_facts *f, const int *seats, int n, const char *owner,
                       const PGresult *res)
 {
@@ -152,8 +152,10 @@ static void give_back(const struct schedule_facts *f, const int *seats, int n, c
         if (nsold < 0)
             nsold = 0;
     }
-    if (seatlock_release(f->concert_id, f->id, seats, n, owner, sold, nsold) < 0)
+    if (seatlock_release(f->concert_id, f->id, seats, n, owner) < 0)
         log_error("hold: could not release seat locks (they run out by themselves)");
+    if (nsold > 0 && seatmap_note_sold(f->concert_id, f->id, sold, nsold) < 0)
+        log_error("hold: the seat map was not told of sold seats (it learns them on its next read)");
 }
 
 /* A hold that committed: its seats read HELD on the seat map before the

@@ -77,7 +77,7 @@ void booking_tell_cancelled(const PGresult *res, int row, int64_t reservation_id
     }
     /* A hold made without Redis locks has no owner to release. */
     if (!PQgetisnull(res, row, owner) &&
-        seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, row, owner), NULL, 0) < 0)
+        seatlock_release(concert_id, schedule_id, seats, n, PQgetvalue(res, row, owner)) < 0)
         log_error("cancel: could not release seat locks (they run out by themselves)");
     if (seatmap_mark(concert_id, schedule_id, 'A', 0, reservation_id, NULL, seats, n) < 0)
         log_error("cancel: the seat map was not told (PostgreSQL's view is back within a second)");

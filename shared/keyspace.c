@@ -37,11 +37,6 @@ void keyspace_seat_lock(char *out, size_t size, int64_t concert_id, int64_t sche
     snprintf(out, size, "{c:%" PRId64 "}:seat:%" PRId64 ":%d", concert_id, schedule_id, seat_no);
 }
 
-void keyspace_sold(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
-{
-    snprintf(out, size, "{c:%" PRId64 "}:sold:%" PRId64, concert_id, schedule_id);
-}
-
 void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
 {
     snprintf(out, size, "{c:%" PRId64 "}:seatmap:%" PRId64, concert_id, schedule_id);

@@ -15,8 +15,8 @@
  *                              (showlist.h), kept a second
  *   {c:C}:seat:S:N             STRING owner of the lock of seat N of
  *                              schedule S (seatlock.h)
- *   {c:C}:sold:S               SET    seats of schedule S known SOLD
- *   {c:C}:seatmap:S            HASH   the seat map of schedule S (seatmap.h)
+ *   {c:C}:seatmap:S            HASH   the seat map of schedule S (seatmap.h);
+ *                              Redis's one copy of which seats are sold
  *   session:<H>                STRING a session's userId; H = SHA-256 of
  *                              the session, hex (session.h)
  *   {session:<H>}:tokens       SET    queue token ids taken with it
@@ -38,8 +38,9 @@
  * a hash tag (the part in braces, which alone picks the slot):
  *   - everything of concert C is tagged {c:C}: a queue script takes all
  *     fifteen queue keys at once, a seat lock is taken in the same script
- *     as the token's check ({c:C}:active, :tokens) and the hold length
- *     ({c:C}:conf), the seat map's mark moves the locks' end;
+ *     as the token's check ({c:C}:active, :tokens), the hold length
+ *     ({c:C}:conf) and the seat map's sold seats ({c:C}:seatmap:S), the
+ *     seat map's mark moves the locks' end;
  *   - a session's side sets are tagged with the session key's whole name,
  *     so {session:<H>}:tokens lands in the slot of session:<H> (whose name
  *     has no braces: its slot is its whole name), and the logout script
@@ -93,19 +94,16 @@ void keyspace_shows(char *out, size_t size, int64_t concert_id);
 /* {c:C}:seat:S:N */
 void keyspace_seat_lock(char *out, size_t size, int64_t concert_id, int64_t schedule_id, int seat_no);
 
-/* {c:C}:sold:S */
-void keyspace_sold(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
-
 /* {c:C}:seatmap:S */
 void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
 
-/* The SCAN pattern that finds every seat lock and sold set (and a few
- * queue keys, {c:C}:seen and :seq, which seatlock_parse_key skips), and
- * the words seatlock_parse_key reads them by. */
+/* The SCAN pattern that finds every seat lock and seat map (and a few
+ * more keys, {c:C}:seen, :seq and :shows, which seatlock_parse_key skips),
+ * and the words seatlock_parse_key reads them by. */
 #define KEYSPACE_SEAT_SCAN_MATCH "{c:*}:s*"
 #define KEYSPACE_CONCERT_TAG "{c:"
 #define KEYSPACE_SEAT_LOCK_WORD "}:seat:"
-#define KEYSPACE_SOLD_WORD "}:sold:"
+#define KEYSPACE_SEATMAP_WORD "}:seatmap:"
 
 /* The SCAN pattern of every concert's queue stream. */
 #define KEYSPACE_QUEUE_EVENTS_MATCH "{c:*}:queue-events"

@@ -17,25 +17,24 @@
 #define SEATLOCK_NUMLEN 24
 
 /* shared/lua/seatlock_take.lua: checks the token and takes the locks, all
- * or nothing. KEYS: enum take_key, then the seat locks. ARGV: token id,
- * owner, seat numbers. Answers {'TAKEN', userId}, {'BUSY'}, {'MISS'} (the
- * token is not simply ACTIVE) or {'NOCONF'} (the hold length is not cached,
- * or a second old). */
+ * or nothing, refusing a seat the seat map reads SOLD. KEYS: enum take_key,
+ * then the seat locks. ARGV: token id, owner, seat numbers. Answers
+ * {'TAKEN', userId}, {'BUSY'}, {'MISS'} (the token is not simply ACTIVE) or
+ * {'NOCONF'} (the hold length is not cached, or a second old). */
 extern struct rds_script lua_seatlock_take;
-enum take_key { TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_SOLD, TAKE_NKEYS };
+enum take_key { TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_MAP, TAKE_NKEYS };
 enum take_field { TAKE_CODE, TAKE_USER, TAKE_FIELDS };
 
-/* shared/lua/seatlock_release.lua: gives back the locks still owner's and
- * remembers the sold seats. KEYS: sold set, seat locks. ARGV: owner, sold
- * seat numbers. */
+/* shared/lua/seatlock_release.lua: gives back the locks still owner's.
+ * KEYS: seat locks. ARGV: owner. */
 extern struct rds_script lua_seatlock_release;
 
-/* Key and argument texts for one call: 1 sold set + SEATLOCK_MAX seat keys,
- * then owner, ttl and up to SEATLOCK_MAX seat numbers. */
+/* Key and argument texts for one call: SEATLOCK_MAX seat keys, then owner
+ * and up to SEATLOCK_MAX seat numbers. */
 struct seatlock_args {
-    char key[1 + SEATLOCK_MAX][SEATLOCK_KEYLEN];
-    char num[1 + SEATLOCK_MAX][SEATLOCK_NUMLEN];
-    const char *argv[(1 + SEATLOCK_MAX) + 2 + SEATLOCK_MAX];
+    char key[SEATLOCK_MAX][SEATLOCK_KEYLEN];
+    char num[SEATLOCK_MAX][SEATLOCK_NUMLEN];
+    const char *argv[SEATLOCK_MAX + 1 + SEATLOCK_MAX];
     int nkeys, argc;
 };
 
@@ -44,13 +43,11 @@ static int seatlock_keys(struct seatlock_args *a, int64_t concert_id, int64_t sc
 {
     if (n < 1 || n > SEATLOCK_MAX)
         return -1;
-    keyspace_sold(a->key[0], SEATLOCK_KEYLEN, concert_id, schedule_id);
-    a->argv[0] = a->key[0];
     for (int i = 0; i < n; i++) {
-        keyspace_seat_lock(a->key[i + 1], SEATLOCK_KEYLEN, concert_id, schedule_id, seats[i]);
-        a->argv[i + 1] = a->key[i + 1];
+        keyspace_seat_lock(a->key[i], SEATLOCK_KEYLEN, concert_id, schedule_id, seats[i]);
+        a->argv[i] = a->key[i];
     }
-    a->nkeys = n + 1;
+    a->nkeys = n;
     a->argc = a->nkeys;
     return 0;
 }
@@ -70,7 +67,7 @@ static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t con
          * which nobody else knows. Sent after the take, so a Redis that runs
          * both runs it after the take; if this fails too, the locks run out
          * by themselves. */
-        if (rds_reply_lost() && seatlock_release(concert_id, schedule_id, seats, n, owner, NULL, 0) < 0)
+        if (rds_reply_lost() && seatlock_release(concert_id, schedule_id, seats, n, owner) < 0)
             log_error("seatlock_take: could not give back the locks of an unanswered take");
         return SEATLOCK_DOWN;
     }
@@ -94,7 +91,7 @@ static seatlock_rc take_once(int argc, const char **argv, int nkeys, int64_t con
     } else {
         /* Taken, but for a user this code cannot read: give them back. */
         log_error("seatlock_take: the token's user is not a UUID");
-        if (seatlock_release(concert_id, schedule_id, seats, n, owner, NULL, 0) < 0)
+        if (seatlock_release(concert_id, schedule_id, seats, n, owner) < 0)
             log_error("seatlock_take: could not give back the locks (they run out by themselves)");
     }
     freeReplyObject(reply);
@@ -105,7 +102,7 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
                           const char *owner, char *user_id)
 {
     struct seatlock_args a;
-    char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN], conf[SEATLOCK_KEYLEN];
+    char active[SEATLOCK_KEYLEN], tokens[SEATLOCK_KEYLEN], conf[SEATLOCK_KEYLEN], map[SEATLOCK_KEYLEN];
     const char *argv[TAKE_NKEYS + SEATLOCK_MAX + 2 + SEATLOCK_MAX];
     int argc, nkeys;
     seatlock_rc rc;
@@ -116,10 +113,12 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
     keyspace_queue(active, sizeof active, concert_id, QUEUE_KEY_ACTIVE);
     keyspace_queue(tokens, sizeof tokens, concert_id, QUEUE_KEY_TOKENS);
     keyspace_queue(conf, sizeof conf, concert_id, QUEUE_KEY_CONF);
+    keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
     argv[TAKE_ACTIVE] = active;
     argv[TAKE_TOKENS] = tokens;
     argv[TAKE_CONF] = conf;
-    argc = TAKE_SOLD;   /* the sold set (a.argv[0]), then the locks */
+    argv[TAKE_MAP] = map;
+    argc = TAKE_NKEYS;   /* then the locks */
     for (int i = 0; i < a.nkeys; i++)
         argv[argc++] = a.argv[i];
     nkeys = argc;
@@ -141,8 +140,7 @@ seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedul
     return take_once(argc, argv, nkeys, concert_id, schedule_id, seats, n, owner, user_id);
 }
 
-int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                     const char *owner, const int *sold, int nsold)
+int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n, const char *owner)
 {
     struct seatlock_args a;
     redisReply *reply;
@@ -150,12 +148,6 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
     if (seatlock_keys(&a, concert_id, schedule_id, seats, n) < 0 || !owner)
         return 0;
     a.argv[a.argc++] = owner;
-    if (nsold > SEATLOCK_MAX)   /* sold seats are some of the requested ones */
-        nsold = SEATLOCK_MAX;
-    for (int i = 0; i < nsold; i++) {
-        snprintf(a.num[i], SEATLOCK_NUMLEN, "%d", sold[i]);
-        a.argv[a.argc++] = a.num[i];
-    }
     reply = rds_eval(&lua_seatlock_release, a.nkeys, a.argc, a.argv);
     if (!reply)
         return -1;
@@ -167,9 +159,12 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
 
 /* shared/lua/seatlock_peek.lua (KEYS: locks; answers each one's owner and
  * remaining life, in pairs), seatlock_drop.lua (KEYS: locks, ARGV: the
- * owner seen in each; deletes those that still hold it) and
- * seatlock_marks.lua (KEYS: a sold set; answers its members). */
-extern struct rds_script lua_seatlock_peek, lua_seatlock_drop, lua_seatlock_marks;
+ * owner seen in each; deletes those that still hold it),
+ * seatlock_marks.lua (KEYS: a seat map; answers {its version, the seats it
+ * reads SOLD...}, or {} when it is not complete) and seatlock_unmark.lua
+ * (KEYS: a seat map, ARGV: its version when read; drops it unless it has
+ * changed since). */
+extern struct rds_script lua_seatlock_peek, lua_seatlock_drop, lua_seatlock_marks, lua_seatlock_unmark;
 
 /* A positive decimal without sign or leading zeros, at most max, read from
  * *p (not past end); *p moves past it. */
@@ -210,8 +205,8 @@ enum seatlock_kind seatlock_parse_key(const char *key, size_t len, struct seatlo
         return SEATLOCK_OTHER;
     if (read_word(&p, end, KEYSPACE_SEAT_LOCK_WORD) == 0)
         kind = SEATLOCK_LOCK;
-    else if (read_word(&p, end, KEYSPACE_SOLD_WORD) == 0)
-        kind = SEATLOCK_SOLD;
+    else if (read_word(&p, end, KEYSPACE_SEATMAP_WORD) == 0)
+        kind = SEATLOCK_MAP;
     else
         return SEATLOCK_OTHER;
     if (read_number(&p, end, INT64_MAX, &schedule) < 0)
@@ -279,14 +274,15 @@ void seatlock_page_free(struct seatlock_page *page)
     }
     for (size_t i = 0; i < page->nmarks; i++) {
         free(page->marks[i].key);
-        free(page->marks[i].member);
+        free(page->marks[i].version);
     }
     free(page->locks);
     free(page->marks);
     memset(page, 0, sizeof *page);
 }
 
-/* Reads the members of the sold set key into the page. */
+/* Reads the seats the seat map key reads SOLD into the page, with the
+ * map's version. */
 static int read_marks(const char *key, const struct seatlock_at *at, struct seatlock_page *page, size_t *cap)
 {
     const char *argv[] = {key};
@@ -296,18 +292,23 @@ static int read_marks(const char *key, const struct seatlock_at *at, struct seat
     if (!reply)
         return -1;
     if (reply->type != REDIS_REPLY_ARRAY) {
-        log_error("seatlock_scan: unexpected reply type %d for a sold set", reply->type);
+        log_error("seatlock_scan: unexpected reply type %d for a seat map", reply->type);
         freeReplyObject(reply);
         return -1;
     }
-    for (size_t i = 0; i < reply->elements && rc == 0; i++) {
+    if (reply->elements < 1 || reply->element[0]->type != REDIS_REPLY_STRING) {
+        freeReplyObject(reply);     /* not complete: the take does not trust it */
+        return 0;
+    }
+    for (size_t i = 1; i < reply->elements && rc == 0; i++) {
         redisReply *m = reply->element[i];
         struct seatlock_mark *mark;
         const char *p = m->str;
-        int64_t seat = 0;
+        int64_t seat;
 
-        if (m->type != REDIS_REPLY_STRING)
-            continue;
+        if (m->type != REDIS_REPLY_STRING || read_number(&p, m->str + m->len, INT_MAX, &seat) < 0 ||
+            p != m->str + m->len)
+            continue;   /* the map's fields are seat numbers; nothing else reads S */
         if (grow((void **)&page->marks, sizeof *page->marks, page->nmarks, cap) < 0) {
             rc = -1;
             break;
@@ -315,20 +316,15 @@ static int read_marks(const char *key, const struct seatlock_at *at, struct seat
         mark = &page->marks[page->nmarks];
         memset(mark, 0, sizeof *mark);
         mark->at = *at;
-        if (read_number(&p, m->str + m->len, INT_MAX, &seat) < 0 || p != m->str + m->len)
-            seat = 0;
         mark->at.seat_no = (int)seat;
         mark->key = strdup(key);
-        mark->member = malloc(m->len + 1);
-        if (!mark->key || !mark->member) {
+        mark->version = copy_text(reply->element[0]->str, reply->element[0]->len);
+        if (!mark->key || !mark->version) {
             free(mark->key);
-            free(mark->member);
+            free(mark->version);
             rc = -1;
             break;
         }
-        memcpy(mark->member, m->str, m->len);
-        mark->member[m->len] = '\0';
-        mark->member_len = m->len;
         page->nmarks++;
     }
     freeReplyObject(reply);
@@ -428,7 +424,7 @@ int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_pa
         if (k->type != REDIS_REPLY_STRING)
             continue;
         kind = seatlock_parse_key(k->str, k->len, &at);
-        if (kind == SEATLOCK_SOLD) {
+        if (kind == SEATLOCK_MAP) {
             if (read_marks(k->str, &at, page, &mark_cap) < 0)
                 goto out;
         } else if (kind == SEATLOCK_LOCK) {
@@ -510,46 +506,31 @@ static int drop_stale(const struct seatlock_found *locks, size_t n, int64_t *del
     return 0;
 }
 
-/* Removes marks[0..n) (one sold set) that PostgreSQL does not have SOLD. */
-static int remove_unsold(const struct seatlock_mark *marks, size_t n, int64_t *removed)
+/* Drops the seat map of marks[0..n) (one map's) when PostgreSQL does not
+ * have one of them SOLD: the map is read from PostgreSQL again on its next
+ * read, so a seat is never refused for a sale that is not there. */
+static int unmark(const struct seatlock_mark *marks, size_t n, int64_t *dropped)
 {
-    const char **argv = malloc((n + 2) * sizeof *argv);
-    size_t *lens = malloc((n + 2) * sizeof *lens);
-    int argc = 2, rc = 0;
+    const char *argv[2];
     redisReply *reply;
+    size_t i = 0;
 
-    if (!argv || !lens) {
-        free(argv);
-        free(lens);
-        log_error("seatlock_settle: out of memory");
+    while (i < n && marks[i].sold)
+        i++;
+    if (i == n)
+        return 0;
+    argv[0] = marks[0].key;
+    argv[1] = marks[0].version;
+    reply = rds_eval(&lua_seatlock_unmark, 1, 2, argv);
+    if (!reply)
         return -1;
-    }
-    argv[0] = "SREM";
-    lens[0] = 4;
-    argv[1] = marks[0].key;
-    lens[1] = strlen(marks[0].key);
-    for (size_t i = 0; i < n; i++) {
-        if (marks[i].sold)
-            continue;
-        argv[argc] = marks[i].member;
-        lens[argc++] = marks[i].member_len;
-    }
-    if (argc > 2) {
-        reply = rds_command(argc, argv, lens);
-        if (!reply)
-            rc = -1;
-        else {
-            if (reply->type == REDIS_REPLY_INTEGER)
-                *removed += reply->integer;
-            freeReplyObject(reply);
-        }
-    }
-    free(argv);
-    free(lens);
-    return rc;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        *dropped += reply->integer;
+    freeReplyObject(reply);
+    return 0;
 }
 
-int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *marks_removed)
+int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *maps_dropped)
 {
     for (size_t i = 0, n; i < page->nlocks; i += n) {
         n = same_concert(page->locks + i, page->nlocks - i);
@@ -559,7 +540,7 @@ int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, in
     for (size_t i = 0, n; i < page->nmarks; i += n) {
         for (n = 1; i + n < page->nmarks && strcmp(page->marks[i + n].key, page->marks[i].key) == 0; n++)
             ;
-        if (remove_unsold(page->marks + i, n, marks_removed) < 0)
+        if (unmark(page->marks + i, n, maps_dropped) < 0)
             return -1;
     }
     return 0;

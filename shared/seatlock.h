@@ -6,9 +6,11 @@
  * kept for the hold's duration, so a crowd racing for a held seat is turned
  * away here too, and only its owner (a random value stored with the
  * reservation) can release it early: compare-and-delete, never a plain DEL.
- * Seats PostgreSQL reports SOLD are remembered in a per-schedule set that the
- * lock script checks first (sold is final), so crowds for sold seats stop in
- * Redis as well.
+ * "Sold" has one copy in Redis, the seat map's letter (seatmap.h): the lock
+ * script reads it first, in the same script (sold is final), so crowds for
+ * sold seats stop in Redis as well. A payment marks its seats there; a
+ * refusal PostgreSQL gives for a sold seat marks it too (seatmap_note_sold),
+ * loading the map when there is none.
  *
  * A lock is taken for the concert's hold length as the queue's cached facts
  * of the concert say ({c:C}:conf, read in the same script; never more than
@@ -19,7 +21,7 @@
  * Keys (named by keyspace.h; all share the concert's hash tag, like the
  * queue's; the scripts are shared/lua/seatlock_*.lua):
  *   {c:C}:seat:S:N   STRING owner of seat N of schedule S; ends with the hold
- *   {c:C}:sold:S     SET    seat numbers of schedule S known to be SOLD */
+ *   {c:C}:seatmap:S  HASH   read only: a seat it reads SOLD is refused */
 #ifndef CONCERT_SEATLOCK_H
 #define CONCERT_SEATLOCK_H
 
@@ -34,7 +36,8 @@
 
 typedef enum {
     SEATLOCK_TAKEN = 0,         /* every lock is now ours */
-    SEATLOCK_BUSY,              /* a seat is locked by someone else or sold */
+    SEATLOCK_BUSY,              /* a seat is locked by someone else, or the
+                                 * seat map reads it sold */
     SEATLOCK_TOKEN_MISS,        /* the token is not ACTIVE within its period (or
                                  * not known): nothing was taken; the queue's
                                  * full check tells why */
@@ -53,21 +56,21 @@ typedef enum {
 seatlock_rc seatlock_take(const char *token, int64_t concert_id, int64_t schedule_id, const int *seats, int n,
                           const char *owner, char *user_id);
 
-/* Releases those of the locks that owner still holds, and records sold[0..nsold)
- * as sold. Returns 0, or -1 when Redis is unreachable (the locks then run out
- * by themselves). */
-int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n,
-                     const char *owner, const int *sold, int nsold);
+/* Releases those of the locks that owner still holds. Returns 0, or -1 when
+ * Redis is unreachable (the locks then run out by themselves). */
+int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, int n, const char *owner);
 
 /* --- Agreeing with PostgreSQL ------------------------------------------------
  *
  * Redis can fall out of step with PostgreSQL: a release that failed after a
  * cancel leaves a lock turning away a seat that reads AVAILABLE, and after a
- * database restore the sold sets and locks name seats PostgreSQL has free.
+ * database restore the seat maps and locks name seats PostgreSQL has free.
  * The cron program walks these keys a page at a time (SCAN, so a big
  * keyspace is never blocked), asks PostgreSQL about a whole page at once and
  * settles it here, PostgreSQL winning:
- *   - a sold-set member whose seat is not SOLD is removed;
+ *   - a seat map that reads a seat SOLD which PostgreSQL does not have SOLD
+ *     is dropped (unless it changed since it was read), and read from
+ *     PostgreSQL again on its next read;
  *   - a lock whose seat is not HELD by a live reservation with that owner is
  *     deleted, compare-and-delete on the owner seen, once it is at least
  *     SEATLOCK_GRACE_MS old: a hold takes its locks a moment before its row
@@ -86,7 +89,7 @@ int seatlock_release(int64_t concert_id, int64_t schedule_id, const int *seats, 
 
 #define SEATLOCK_GRACE_MS 60000
 
-enum seatlock_kind { SEATLOCK_OTHER = 0, SEATLOCK_LOCK, SEATLOCK_SOLD };
+enum seatlock_kind { SEATLOCK_OTHER = 0, SEATLOCK_LOCK, SEATLOCK_MAP };
 
 /* The seat (or, with seat_no 0, the schedule) a key is about. */
 struct seatlock_at {
@@ -94,8 +97,8 @@ struct seatlock_at {
     int seat_no;
 };
 
-/* Tells a lock key ({c:C}:seat:S:N) from a sold-set key ({c:C}:sold:S) from
- * anything else, and where it points. */
+/* Tells a lock key ({c:C}:seat:S:N) from a seat map's ({c:C}:seatmap:S)
+ * from anything else, and where it points. */
 enum seatlock_kind seatlock_parse_key(const char *key, size_t len, struct seatlock_at *at);
 
 /* 1 when text is an owner as seatlock_take's callers make them (32 hex
@@ -113,13 +116,12 @@ struct seatlock_found {
                          * concert (then no hold can be on its way) */
 };
 
-/* A sold-set member as the walk found it (at.seat_no 0: not a seat number).
- * The caller fills in the verdict. */
+/* A seat a complete seat map reads SOLD, as the walk found it. The caller
+ * fills in the verdict. */
 struct seatlock_mark {
     struct seatlock_at at;
-    char *key;
-    char *member;
-    size_t member_len;
+    char *key;          /* the map's */
+    char *version;      /* the map's version when read */
     int sold;           /* verdict: PostgreSQL has the seat SOLD */
 };
 
@@ -132,17 +134,18 @@ struct seatlock_page {
 
 /* Reads the next page of the walk: SCAN from cursor (decimal text; "0"
  * starts a pass, and is written back when the pass is complete) with the
- * COUNT hint count, then every lock's owner and remaining life and every sold
- * set's members. The cursor changes only on success. Returns 0, or -1 when
+ * COUNT hint count, then every lock's owner and remaining life and the seats
+ * every complete seat map reads SOLD. The cursor changes only on success. Returns 0, or -1 when
  * Redis is unreachable or memory ran out (page then empty). */
 int seatlock_scan(char *cursor, size_t cursor_cap, int count, struct seatlock_page *page);
 
 /* Settles a judged page: deletes each lock PostgreSQL does not hold for its
  * owner and that was at least SEATLOCK_GRACE_MS old, unless it has changed
- * owner since, and removes each mark PostgreSQL does not have SOLD. Adds
- * what it deleted and removed to the counters. Returns 0, or -1 when Redis
- * failed part-way (what was settled stays settled; the next pass goes on). */
-int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *marks_removed);
+ * owner since, and drops each seat map with a mark PostgreSQL does not have
+ * SOLD, unless it has changed since. Adds what it deleted and dropped to
+ * the counters. Returns 0, or -1 when Redis failed part-way (what was
+ * settled stays settled; the next pass goes on). */
+int seatlock_settle(const struct seatlock_page *page, int64_t *locks_deleted, int64_t *maps_dropped);
 
 void seatlock_page_free(struct seatlock_page *page);
 

@@ -25,9 +25,11 @@ enum get_field { GET_CODE, GET_SEATS, GET_VERSION, GET_FIELDS };
 extern struct rds_script lua_seatmap_load;
 enum load_field { LOAD_CODE, LOAD_SEATS, LOAD_FIELDS };
 /* seatmap_mark: KEYS the map, then the seats' locks when a hold's are to
- * end with it; ARGV enum mark_arg, then the seat numbers. */
+ * end with it; ARGV enum mark_arg, then the seat numbers; answers enum
+ * mark_field. */
 extern struct rds_script lua_seatmap_mark;
 enum mark_arg { MARK_LETTER, MARK_UNTIL, MARK_OWNER, MARK_LOCK_OWNER, MARK_NARGS };
+enum mark_field { MARK_CHANGED, MARK_VERSION, MARK_FIELDS };
 
 static int reply_is_string(const redisReply *r)
 {
@@ -149,13 +151,16 @@ db_rc seatmap_load(int64_t concert_id, int64_t schedule_id, const char *version,
     return DB_OK;
 }
 
-int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
-                 const char *lock_owner, const int *seats, int n)
+/* seatmap_mark's work: 1 when the map was changed, 0 when it was dropped
+ * (or missing) and version is its version now, -1 when Redis did not take
+ * it. */
+static int mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
+                const char *lock_owner, const int *seats, int n, char version[24])
 {
     char map[SEATMAP_KEYLEN], letter_text[2] = {letter, '\0'}, until[24], owner_text[24], nums[SEATLOCK_MAX][16];
     char locks[SEATLOCK_MAX][KEYSPACE_CONCERT_KEY_SIZE];
     const char *argv[1 + SEATLOCK_MAX + MARK_NARGS + SEATLOCK_MAX];
-    int nkeys = 0, argc;
+    int nkeys = 0, argc, changed;
     redisReply *reply;
 
     if (n < 1 || n > SEATLOCK_MAX)
@@ -182,6 +187,39 @@ int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t u
     reply = rds_eval(&lua_seatmap_mark, nkeys, argc, argv);
     if (!reply)
         return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != MARK_FIELDS ||
+        reply->element[MARK_CHANGED]->type != REDIS_REPLY_INTEGER ||
+        reply->element[MARK_VERSION]->type != REDIS_REPLY_INTEGER) {
+        log_error("seatmap_mark: unexpected reply");
+        freeReplyObject(reply);
+        return -1;
+    }
+    changed = reply->element[MARK_CHANGED]->integer == 1;
+    snprintf(version, 24, "%lld", reply->element[MARK_VERSION]->integer);
     freeReplyObject(reply);
+    return changed;
+}
+
+int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
+                 const char *lock_owner, const int *seats, int n)
+{
+    char version[24];
+
+    return mark(concert_id, schedule_id, letter, until_ms, owner, lock_owner, seats, n, version) < 0 ? -1 : 0;
+}
+
+int seatmap_note_sold(int64_t concert_id, int64_t schedule_id, const int *seats, int n)
+{
+    char version[24], *list = NULL;
+    int64_t owner;
+    int changed = mark(concert_id, schedule_id, 'S', 0, 0, NULL, seats, n, version);
+
+    if (changed != 0)
+        return changed < 0 ? -1 : 0;
+    /* No map to tell: read it now (it has the sale; this refusal read it),
+     * so the next crowd for these seats stops in Redis. */
+    if (seatmap_load(concert_id, schedule_id, version, &owner, &list) != DB_OK)
+        return -1;
+    free(list);
     return 0;
 }

@@ -20,7 +20,11 @@
  *     know drops the map.
  *   - a missing map, and once a second any map, is read again from
  *     PostgreSQL (seatmap_load), which wins: a map changed meanwhile (its
- *     version moved) is not overwritten with the older read. */
+ *     version moved) is not overwritten with the older read.
+ *
+ * The map is Redis's one copy of "sold": the hold's lock script refuses a
+ * seat a complete map (_ok) reads S, without PostgreSQL (seatlock.h); the
+ * cron program drops a map that reads S where PostgreSQL does not. */
 #ifndef CONCERT_SEATMAP_H
 #define CONCERT_SEATMAP_H
 
@@ -61,6 +65,14 @@ db_rc seatmap_load(int64_t concert_id, int64_t schedule_id, const char *version,
  * length they were taken for). */
 int seatmap_mark(int64_t concert_id, int64_t schedule_id, char letter, int64_t until_ms, int64_t owner,
                  const char *lock_owner, const int *seats, int n);
+
+/* PostgreSQL refused a hold because seats[0..n) are SOLD (by a sale this
+ * code did not see, or whose mark was lost): they read SOLD on the map from
+ * now on (reservation 0: unknown), and a map that is missing is loaded from
+ * PostgreSQL, so the next crowd for them is turned away in Redis by the
+ * hold's take (seatlock.h). 0, or -1 when Redis or PostgreSQL failed (the
+ * map is then right again on its next read). */
+int seatmap_note_sold(int64_t concert_id, int64_t schedule_id, const int *seats, int n);
 
 void seatmap_view_free(struct seatmap_view *v);
 

@@ -216,7 +216,7 @@ int main(void)
         is_int(seatlock_take(token, concert, 1, seats7, 1, owner_a, user), SEATLOCK_TAKEN,
                "an ACTIVE token takes seat 7");
         is(user, USER, "and the take names the token's user");
-        is_int(seatlock_release(concert, 1, seats7, 1, owner_a, NULL, 0), 0, "seat 7 given back");
+        is_int(seatlock_release(concert, 1, seats7, 1, owner_a), 0, "seat 7 given back");
     }
 
     /* --- the same take twice ---------------------------------------------- */
@@ -243,7 +243,7 @@ int main(void)
             ok(t_redis_int(6, kill_others) >= 1, "Redis closes this process's idle connection (CLIENT KILL)");
             t_sleep_ms(50);   /* let the end of the stream arrive */
         }
-        is_int(seatlock_release(concert, 1, seats12, 2, owner_a, NULL, 0), 0,
+        is_int(seatlock_release(concert, 1, seats12, 2, owner_a), 0,
                "A releases its locks: the closed connection is replaced before sending, no error");
         ok(lock_owner(1) == NULL && lock_owner(2) == NULL, "seats 1 and 2 are free");
     }

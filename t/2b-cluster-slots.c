@@ -43,8 +43,6 @@ static int keyspace_slots_shared(void)
     same &= keyslot(key) == keyslot(conf);
     keyspace_seat_lock(key, sizeof key, 7, 3, 12);
     same &= keyslot(key) == keyslot(conf);
-    keyspace_sold(key, sizeof key, 7, 3);
-    same &= keyslot(key) == keyslot(conf);
     keyspace_seatmap(key, sizeof key, 7, 3);
     same &= keyslot(key) == keyslot(conf);
     keyspace_session(key, sizeof key, "ab12");

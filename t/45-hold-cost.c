@@ -3,9 +3,10 @@
  *
  * The story: a MONITOR client watches Redis while A, ACTIVE, holds two
  * seats. Exactly one script names A's token, and that same script takes the
- * seats' locks: the token check and the locks are one round trip (they were
- * two). After the 201 one more script marks the seats on the seat map and
- * sets the locks' end to the hold's (the only other script naming them),
+ * seats' locks and reads the seat map (its letter is Redis's one copy of
+ * "sold"): the token check, "sold" and the locks are one round trip. After
+ * the 201 one more script marks the seats on the seat map and sets the
+ * locks' end to the hold's (the only other script naming them),
  * and the seat map reads them HELD. Then B's token runs out behind the cache's
  * back (its active period ends in Redis): the cheap check misses, the full
  * check answers 401 TOKEN_INVALID, and nothing is locked or held. Last, the
@@ -27,6 +28,7 @@ struct seen {
     int token_and_lock; /* ... and name a seat lock of the schedule */
     int with_lock;      /* scripts that name a seat lock */
     int with_map;       /* scripts that name the schedule's seat map */
+    int token_and_map;  /* ... and carry the token */
 };
 
 /* Reads what MONITOR saw until it has been quiet for 300 ms, and closes it. */
@@ -44,6 +46,7 @@ static void monitor_read(redisContext *mon, const char *token, const char *lock_
             s->with_lock += lock;
             s->token_and_lock += tok && lock;
             s->with_map += strstr(line, map_key) != NULL;
+            s->token_and_map += tok && strstr(line, map_key) != NULL;
         }
         free(line);
     }
@@ -84,7 +87,8 @@ int main(void)
         monitor_read(mon, t_token_id(tokA), lock_prefix, map_key, &s);
         is_int(s.with_token, 1, "one script carried A's token id (%d)", s.with_token);
         is_int(s.token_and_lock, 1, "and it took the seats' locks: token check and locks in one script");
-        is_int(s.with_map, 1, "one more script marked the seat map after the commit (%d)", s.with_map);
+        is_int(s.token_and_map, 1, "and read the seat map's sold seats in the same script");
+        is_int(s.with_map, 2, "one more script marked the seat map after the commit (%d)", s.with_map);
         is_int(s.with_lock, 2, "and set the locks' end in the same script: no other touched them (%d)",
                s.with_lock);
         bk_is(bk_seat(sched, 1), "HELD", "seat 1 reads HELD in PostgreSQL");

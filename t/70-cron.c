@@ -14,13 +14,15 @@
  * Then Redis disagrees with PostgreSQL, on a concert whose holds last 300 s:
  * seat 2's lock outlived its hold's cancellation (as when the release after
  * a cancel fails), seat 3 is locked under an owner no reservation has, both
- * two minutes old by their remaining life; seat 5 is in the schedule's sold
- * set though PostgreSQL has it AVAILABLE (as after a database restore). A
+ * two minutes old by their remaining life; the seat map reads seat 5 SOLD
+ * though PostgreSQL has it AVAILABLE (as after a database restore). A
  * hold of each is refused (409) until a cron run, and a hold of all three
- * succeeds after it. The run deletes neither a lock one second old under an
- * unknown owner (a hold may be on its way to PostgreSQL) nor the lock of a
- * live hold that looks just as old, keeps a SOLD seat in the sold set (still
- * refused), and names no owner in its summary.
+ * succeeds after it. The run drops that seat map (it is read again from
+ * PostgreSQL: seat 5 AVAILABLE, the SOLD seat 6 still SOLD and refused),
+ * deletes neither a lock one second old under an unknown owner (a hold may
+ * be on its way to PostgreSQL) nor the lock of a live hold that looks just
+ * as old, and names no owner in its summary; a run over a map that agrees
+ * with PostgreSQL keeps it.
  *
  * With Redis or PostgreSQL unreachable the program exits non-zero. */
 #include "tap.h"
@@ -105,11 +107,36 @@ static void random_owner(char out[33])
     out[n] = '\0';
 }
 
+/* 1 when the seat map token reads of schedule_id has each "seat,STATUS" of
+ * want (";" between them). */
+static int seats_read(const char *token, int64_t schedule_id, const char *want)
+{
+    char path[96], copy[128], *save = NULL;
+    struct t_resp r;
+    int all = 1;
+
+    snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", schedule_id);
+    t_get(path, token, &r);
+    snprintf(copy, sizeof copy, "%s", want);
+    for (char *item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+        char at[32];
+        const char *status = strchr(item, ',') + 1;
+        int seat = atoi(item);
+
+        snprintf(at, sizeof at, "seats.%d.status", seat - 1);
+        all &= r.status == 200 && t_json_str(r.json, at) && strcmp(t_json_str(r.json, at), status) == 0;
+    }
+    if (!all)
+        diag("seat map read: %ld %.300s", r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return all;
+}
+
 /* Redis disagrees with PostgreSQL; a cron run makes it agree. */
 static void reconcile_scene(const char *owner)
 {
     int64_t sched[1], concert, res_p, res_q, res_s;
-    char userP[37], userQ[37], userS[37], userT[37], key[128], sold[128], ghost[33], fresh[33], out[4096];
+    char userP[37], userQ[37], userS[37], userT[37], key[128], map[128], ghost[33], fresh[33], out[4096];
     char *tokP, *tokQ, *tokS, *tokT, *ownerP, *ownerQ, path[96];
     struct t_resp r;
     int rc;
@@ -171,10 +198,17 @@ static void reconcile_scene(const char *owner)
         const char *set[] = {"SET", key, fresh, "PX", "299000"};
         ok(t_redis_cmd(5, set) == 0, "seat 4 locked under an unknown owner one second ago");
     }
-    snprintf(sold, sizeof sold, "{c:%" PRId64 "}:sold:%" PRId64, concert, sched[0]);
+    snprintf(map, sizeof map, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, sched[0]);
+    ok(seats_read(tokT, sched[0], "5,AVAILABLE;6,SOLD"), "T's seat map read stores the map: 5 AVAILABLE, 6 SOLD");
     {
-        const char *sadd[] = {"SADD", sold, "5", "6"};
-        is_int(t_redis_int(4, sadd), 2, "seats 5 (AVAILABLE) and 6 (SOLD) in the sold set");
+        const char *sell[] = {"EVAL",
+                              "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
+                              "local price = string.match(v or '', '^(%d+),')\n"
+                              "if not price then return 0 end\n"
+                              "redis.call('HSET', KEYS[1], ARGV[1], price .. ',S,0,0')\n"
+                              "return 1",
+                              "1", map, "5"};
+        is_int(t_redis_int(5, sell), 1, "the seat map made to read seat 5 SOLD (PostgreSQL has it AVAILABLE)");
     }
     for (int seat = 2; seat <= 5; seat++) {
         int one[1];
@@ -201,9 +235,12 @@ static void reconcile_scene(const char *owner)
     seat_key(key, sizeof key, concert, sched[0], 4);
     is_int(redis_holds(key, fresh), 1, "the one-second-old lock is kept (a hold may be in flight)");
     {
-        const char *is5[] = {"SISMEMBER", sold, "5"}, *is6[] = {"SISMEMBER", sold, "6"};
-        is_int(t_redis_int(3, is5), 0, "seat 5 left the sold set");
-        is_int(t_redis_int(3, is6), 1, "seat 6 (SOLD) stays in it");
+        const char *complete[] = {"HEXISTS", map, "_ok"};
+        is_int(t_redis_int(3, complete), 0, "the seat map with the wrong sale was dropped");
+        ok(seats_read(tokT, sched[0], "5,AVAILABLE;6,SOLD"),
+           "read again from PostgreSQL: seat 5 AVAILABLE, seat 6 (SOLD) still SOLD");
+        rc = run_cron_working(NULL, out, sizeof out);
+        is_int(t_redis_int(3, complete), 1, "a run over a map that agrees with PostgreSQL keeps it (%d)", rc);
     }
     {
         int three[] = {2, 3, 5}, six[] = {6}, four[] = {4}, one[] = {1};

@@ -1,6 +1,6 @@
 -- seatlock_take.lua - checks a hold's token and takes its seats' locks.
 -- KEYS: the concert's active tokens, its token owners, its cached facts, the
--- schedule's sold set, then the seat locks. ARGV: token id, owner, seat
+-- schedule's seat map, then the seat locks. ARGV: token id, owner, seat
 -- numbers.
 -- The token is checked first, as the queue's cheap check does (an ACTIVE
 -- token within its period, else {'MISS'} and nothing is taken), so a hold
@@ -14,6 +14,9 @@
 -- the moment that takes, by the length read a second ago). After the hold
 -- commits, the seat map's mark sets the locks' end to the hold's own
 -- (seatmap_mark.lua), so the two agree whatever the length was here.
+-- A seat the seat map (when complete) reads SOLD is refused first: the map
+-- is Redis's one copy of "sold" (sold is final), so a crowd for a sold seat
+-- stops here without PostgreSQL.
 -- Then {'TAKEN', userId} when every lock was taken, {'BUSY'} when none was
 -- (a seat is sold or locked by another owner). Locks taken before a busy one
 -- are given back before returning, inside the same atomic script, so the
@@ -24,6 +27,7 @@
 --@include lib/clock.lua
 --@include lib/token_active.lua
 --@include lib/queue_facts.lua
+--@include lib/seat_letter.lua
 local facts = redis.call('HMGET', KEYS[3], 'hold_ms', 'fresh_until', 'missing')
 local hold_ms = tonumber(facts[1] or '')
 if facts[3] or not hold_ms or hold_ms < 1 then return {'NOCONF'} end
@@ -31,8 +35,11 @@ if tonumber(facts[2] or '0') <= now then
   redis.call('HSET', KEYS[3], 'fresh_until', now + FACTS_FRESH_MS)
   return {'NOCONF'}
 end
-for i = 3, #ARGV do
-  if redis.call('SISMEMBER', KEYS[4], ARGV[i]) == 1 then return {'BUSY'} end
+local map = redis.call('HMGET', KEYS[4], '_ok', unpack(ARGV, 3))
+if map[1] then
+  for i = 2, #map do
+    if seat_letter(map[i]) == 'S' then return {'BUSY'} end
+  end
 end
 for i = 5, #KEYS do
   local held = redis.call('GET', KEYS[i])
