@@ -194,25 +194,17 @@ int main(void)
     {
         char made_up[65];
         ac_random_hex(made_up, 32);
-        t_delete("/api/v1/sessions/current", made_up, &r);
-        ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
-           "a made-up session is 401 SESSION_INVALID (%ld)", r.status);
-        t_resp_free(&r);
+        ok(t_answers_error("DELETE", "/api/v1/sessions/current", made_up, NULL, 401, "SESSION_INVALID"),
+           "a made-up session is 401 SESSION_INVALID");
     }
-    t_delete("/api/v1/sessions/current", "not-hex-at-all", &r);
-    ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
-       "so is a malformed one (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", "/api/v1/sessions/current", "not-hex-at-all", NULL, 401, "SESSION_INVALID"),
+       "so is a malformed one");
     t_get("/api/v1/sessions", NULL, &r);
     ok(r.status == 405 && strstr(r.allow, "POST"), "GET /api/v1/sessions is 405 (Allow: %s)", r.allow);
     t_resp_free(&r);
-    t_get("/api/v1/sessions/other", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "/api/v1/sessions/other is 404 (%ld)",
-       r.status);
-    t_resp_free(&r);
-    t_post("/api/v1/sessions", NULL, "{\"email\":\"x@example.com\"}", &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "a login without password is 400");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/sessions/other", NULL, NULL, 404, "NOT_FOUND"), "/api/v1/sessions/other is 404");
+    ok(t_answers_error("POST", "/api/v1/sessions", NULL, "{\"email\":\"x@example.com\"}", 400, "INVALID_REQUEST"),
+       "a login without password is 400");
 
     /* --- a hash at another cost is redone at login ---------------------------- */
     snprintf(prefix, sizeof prefix, "$argon2id$v=19$m=%ld,t=%ld,p=1$", g_config.password_mem_kib,

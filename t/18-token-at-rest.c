@@ -102,12 +102,9 @@ int main(void)
     char *line;
 
     t_init();
-    int64_t concert = t_create_concert(5, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert through the admin API");
-    t_user(amy);
+    int64_t concert = t_create_concert_or_bail(5, 600, 600, 300, 1, 10, 1000, sched);
     mon = t_redis_monitor();
-    token = t_active_token(concert, amy);
+    token = t_active_user(concert, amy);
     if (!token)
         bail_out("no token for Amy");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", sched[0]);
@@ -162,8 +159,7 @@ int main(void)
     is_int(poll_status(altered), 401, "a digit of the id changed: 401");
     {
         char bo[37];
-        t_user(bo);
-        other = t_active_token(concert, bo);
+        other = t_active_user(concert, bo);
         snprintf(altered, sizeof altered, "%.*s%s", (int)(strrchr(token, '.') - token), token,
                  other ? strrchr(other, '.') : ".x");
         is_int(poll_status(altered), 401, "Amy's id with Bo's MAC: 401");

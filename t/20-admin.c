@@ -312,9 +312,7 @@ int main(void)
     ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "POST"),
        "GET /api/v1/admin/concerts: 405 with Allow: POST (%ld)", r.status);
     t_resp_free(&r);
-    t_post("/api/v1/admin/nothing", NULL, "{}", &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown admin path: JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_error("POST", "/api/v1/admin/nothing", NULL, "{}", 404, "NOT_FOUND"), "unknown admin path: JSON 404");
     {
         static char big[16 * 1024 + 64];
         memset(big, ' ', sizeof big - 1);

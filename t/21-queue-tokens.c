@@ -55,10 +55,8 @@ int main(void)
     long long now, exp;
 
     t_init();
-    concert_id = t_create_concert(1, 60, 600, 300, 1, 10, 1000, NULL);
-    other_id = t_create_concert(5, 60, 600, 300, 1, 10, 1000, NULL);
-    if (concert_id < 0 || other_id < 0)
-        bail_out("cannot create concerts through the admin API");
+    concert_id = t_create_concert_or_bail(1, 60, 600, 300, 1, 10, 1000, NULL);
+    other_id = t_create_concert_or_bail(5, 60, 600, 300, 1, 10, 1000, NULL);
     t_user(alice);
     t_user(bob);
     sender = t_session(alice);
@@ -241,18 +239,12 @@ int main(void)
     ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
        "POST /api/v1/queue/status: 405, Allow: GET (%ld)", r.status);
     t_resp_free(&r);
-    t_delete("/api/v1/queue/tokens", tok_a, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "DELETE /api/v1/queue/tokens: 405");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/whatever", tok_a, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown queue path: JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/status/extra", tok_a, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "path below status: JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "the queue folder itself: JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", "/api/v1/queue/tokens", tok_a, NULL, 405, "METHOD_NOT_ALLOWED"),
+       "DELETE /api/v1/queue/tokens: 405");
+    ok(t_answers_error("GET", "/api/v1/queue/whatever", tok_a, NULL, 404, "NOT_FOUND"), "unknown queue path: JSON 404");
+    ok(t_answers_error("GET", "/api/v1/queue/status/extra", tok_a, NULL, 404, "NOT_FOUND"),
+       "path below status: JSON 404");
+    ok(t_answers_error("GET", "/api/v1/queue/", NULL, NULL, 404, "NOT_FOUND"), "the queue folder itself: JSON 404");
 
     free(tok_a);
     free(tok_b);

@@ -42,12 +42,9 @@ int main(void)
     char user[37];
 
     t_init();
-    concert = t_create_concert(RACERS + 10, 600, 600, 300, 1, 10, 1000, &schedule_id);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(RACERS + 10, 600, 600, 300, 1, 10, 1000, &schedule_id);
     for (int i = 0; i < RACERS; i++) {
-        t_user(user);
-        tokens[i] = t_active_token(concert, user);
+        tokens[i] = t_active_user(concert, user);
         if (!tokens[i])
             bail_out("cannot get ACTIVE tokens (queue API)");
     }

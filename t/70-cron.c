@@ -114,20 +114,14 @@ static void reconcile_scene(const char *owner)
     struct t_resp r;
     int rc;
 
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 1, 10, 1000, sched);
     /* No other run may settle things before the test looks. */
     if (t_hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
-    t_user(userP);
-    t_user(userQ);
-    t_user(userS);
-    t_user(userT);
-    tokP = t_active_token(concert, userP);
-    tokQ = t_active_token(concert, userQ);
-    tokS = t_active_token(concert, userS);
-    tokT = t_active_token(concert, userT);
+    tokP = t_active_user(concert, userP);
+    tokQ = t_active_user(concert, userQ);
+    tokS = t_active_user(concert, userS);
+    tokT = t_active_user(concert, userT);
     if (!tokP || !tokQ || !tokS || !tokT)
         bail_out("cannot get queue tokens (queue API)");
     {
@@ -241,21 +235,13 @@ int main(int argc, char **argv)
     snprintf(owner, sizeof owner, "test-%d", (int)getpid());
     t_redis_cmd(5, set_lock);
 
-    concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_user(userA);
-    t_user(userC);
-    t_user(userD);
-    t_user(userE);
-    t_user(userX);
-    t_user(userG);
-    tokA = t_active_token(concert, userA);
-    tokC = t_active_token(concert, userC);
-    tokD = t_active_token(concert, userD);
-    tokE = t_active_token(concert, userE);
-    tokX = t_active_token(concert, userX);
-    tokG = t_active_token(concert, userG);
+    concert = t_create_concert_or_bail(50, 600, 600, 2, 1, 10, 1000, sched);
+    tokA = t_active_user(concert, userA);
+    tokC = t_active_user(concert, userC);
+    tokD = t_active_user(concert, userD);
+    tokE = t_active_user(concert, userE);
+    tokX = t_active_user(concert, userX);
+    tokG = t_active_user(concert, userG);
     if (!tokA || !tokC || !tokD || !tokE || !tokX || !tokG)
         bail_out("cannot get queue tokens (queue API)");
     {

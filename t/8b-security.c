@@ -207,8 +207,7 @@ int main(void)
         ok(r.status == 401, "a wrong admin key is refused (%ld)", r.status);
         t_resp_free(&r);
         concert = t_create_concert(10, 600, 600, 300, 1, 10, 100, &sched);
-        t_user(user);
-        tok = t_active_token(concert, user);
+        tok = t_active_user(concert, user);
         if (tok) {
             char path[128];
             t_get("/api/v1/queue/status", tok, &r);

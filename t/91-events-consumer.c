@@ -160,8 +160,7 @@ int main(void)
        "bad arguments are refused (exit 1)");
 
     concert = t_create_concert(100, 600, 600, 300, 1, 100, 1000, sched);
-    t_user(user);
-    token = t_active_token(concert, user);
+    token = t_active_user(concert, user);
     snprintf(args, sizeof args, "--topic reservation --group %s --consumer c1 --idle 1", group);
     run(args, "start");   /* makes the group, at the stream's end */
     for (int i = 0; i < 3; i++)

@@ -195,6 +195,20 @@ int t_delete(const char *path, const char *token, struct t_resp *out)
     return t_with_token("DELETE", path, token, NULL, out);
 }
 
+int t_answers_error(const char *method, const char *path, const char *token, const char *body, long status,
+                    const char *code)
+{
+    struct t_resp r;
+    int pass;
+
+    t_with_token(method, path, token, body, &r);
+    pass = r.status == status && strcmp(t_error_code(&r), code) == 0;
+    if (!pass)
+        diag("%s %s: wanted %ld %s, got %ld %.200s", method, path, status, code, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return pass;
+}
+
 struct json_object *t_json_at(struct json_object *root, const char *path)
 {
     char part[128];
@@ -310,6 +324,18 @@ int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_
     }
     t_resp_free(&r);
     json_object_put(body);
+    return id;
+}
+
+int64_t t_create_concert_or_bail(int active_limit, int active_seconds, int waiting_idle_seconds,
+                                 int hold_seconds, int nschedules, int seat_count, int64_t price,
+                                 int64_t *schedule_ids)
+{
+    int64_t id = t_create_concert(active_limit, active_seconds, waiting_idle_seconds, hold_seconds, nschedules,
+                                  seat_count, price, schedule_ids);
+
+    if (id < 0)
+        bail_out("cannot create a concert (admin API)");
     return id;
 }
 
@@ -456,6 +482,12 @@ void t_user(char id[37])
 {
     if (t_user_try(id) < 0)
         bail_out("t_user: PostgreSQL or Redis did not take the user and its session");
+}
+
+char *t_active_user(int64_t concert_id, char id[37])
+{
+    t_user(id);
+    return t_active_token(concert_id, id);
 }
 
 /* A new session for e's user, in e->session. */

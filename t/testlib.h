@@ -49,6 +49,12 @@ int t_get(const char *path, const char *token, struct t_resp *out);
 int t_post(const char *path, const char *token, const char *body, struct t_resp *out);
 int t_delete(const char *path, const char *token, struct t_resp *out);
 
+/* Sends one request (token: the bearer or NULL; body or NULL) and says
+ * whether the answer is the contract's JSON error `status` with `code`;
+ * when it is not, diags what came. For the test's own ok(). */
+int t_answers_error(const char *method, const char *path, const char *token, const char *body, long status,
+                    const char *code);
+
 /* Dotted look-ups into a JSON body: "error.code", "seats.3.status". */
 struct json_object *t_json_at(struct json_object *root, const char *path);
 const char *t_json_str(struct json_object *root, const char *path);
@@ -68,6 +74,12 @@ void t_time_from_now(long seconds, char out[32]);
 int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_seconds,
                          int hold_seconds, int nschedules, int seat_count, int64_t price,
                          int64_t *schedule_ids);
+
+/* As t_create_concert, but the test cannot go on without it: bails out when
+ * the admin API refuses. */
+int64_t t_create_concert_or_bail(int active_limit, int active_seconds, int waiting_idle_seconds,
+                                 int hold_seconds, int nschedules, int seat_count, int64_t price,
+                                 int64_t *schedule_ids);
 
 /* Creates a concert from a whole admin-API JSON body; fills up to n
  * schedule ids. Returns the concert id, or -1 (with a diag). */
@@ -109,6 +121,10 @@ int t_post_as(const char *user_id, const char *path, const char *body, struct t_
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out);
 /* Issues a token and requires it ACTIVE at once (the concert has room). */
 char *t_active_token(int64_t concert_id, const char *user_id);
+
+/* A new user (t_user) with an ACTIVE token for the concert: the token, or
+ * NULL (with a diag) as t_active_token gives it. */
+char *t_active_user(int64_t concert_id, char id[37]);
 
 /* Seconds since the epoch of an RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ", or -1. */
 long long t_utc_seconds(const char *s);
