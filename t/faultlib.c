@@ -272,6 +272,50 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     f_load_free(&L);
 }
 
+void f_outage_story(const struct f_outage *o, f_report report)
+{
+    struct f_load L;
+    pid_t before[128], after[128];
+    int nb, na, same, started;
+    long begin, end, hs;
+    char v[32], action[32], line[256];
+
+    nb = f_responder_pids(before, 128);
+    if (!report(f_load_start(&L, o->name, 12, 1000, 1) == 0, "load of 12 clients started"))
+        return;
+    t_sleep_ms(1500);
+    begin = f_load_ms(&L);
+    snprintf(action, sizeof action, "%s-stop", o->name);
+    snprintf(line, sizeof line, "%s stopped (./dev _fault %s%s)", o->store, action, o->stop_how);
+    report(f_dev(action) == 0, line);
+    t_sleep_ms(o->settle_ms);
+    hs = f_health(o->health, v, sizeof v);
+    snprintf(line, sizeof line, "/healthz says 503, %s down (%ld, %s)", o->health, hs, v);
+    report(hs == 503 && strcmp(v, "down") == 0, line);
+    t_sleep_ms(2000);
+    snprintf(action, sizeof action, "%s-start", o->name);
+    started = f_dev(action) == 0;
+    end = f_load_ms(&L);
+    snprintf(line, sizeof line, "%s started again, %ld ms after it stopped", o->store, end - begin);
+    report(started, line);
+    t_sleep_ms(3000);
+    f_load_stop(&L);
+    hs = f_health(o->health, v, sizeof v);
+    snprintf(line, sizeof line, "/healthz is 200 again, %s ok (%ld)", o->health, hs);
+    report(hs == 200 && strcmp(v, "ok") == 0, line);
+
+    f_diag_tally(&L, "during the outage", begin, end + 1000);
+    f_check_window(&L, begin, end, 1000, o->needs, o->tokens_may_be_lost ? end : -1, report);
+    na = f_responder_pids(after, 128);
+    same = na == nb && nb > 0;
+    for (int i = 0; same && i < na; i++)
+        same = before[i] == after[i];
+    snprintf(line, sizeof line, "no responder was restarted: the same %d processes before and after", na);
+    report(same, line);
+    f_check_state(&L, report);
+    f_load_free(&L);
+}
+
 long f_diag_errors(const struct f_load *L, long from)
 {
     long first = -1, last = -1, n = 0;
