@@ -14,11 +14,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 int main(void)
 {
     static const struct f_outage outage = {
@@ -26,8 +21,5 @@ int main(void)
         .needs = f_needs_redis, .tokens_may_be_lost = 1,
     };
 
-    f_require_stack();
-    plan(F_OUTAGE_CHECKS);
-    f_outage_story(&outage, report);
-    return done_testing();
+    return f_outage_test(&outage);
 }

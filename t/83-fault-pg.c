@@ -13,11 +13,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 int main(void)
 {
     static const struct f_outage outage = {
@@ -25,8 +20,5 @@ int main(void)
         .settle_ms = 500, .needs = f_needs_pg, .tokens_may_be_lost = 0,
     };
 
-    f_require_stack();
-    plan(F_OUTAGE_CHECKS);
-    f_outage_story(&outage, report);
-    return done_testing();
+    return f_outage_test(&outage);
 }

@@ -14,11 +14,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 static const char *status_of(const char *token, long *code, int64_t *position)
 {
     static char state[32];
@@ -162,7 +157,7 @@ int main(void)
         int active = strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0;
         ok(active, "the new queue admits: E is ACTIVE once A has paid (%ld, position %lld)", code, (long long)pos);
     }
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
     f_load_free(&L);
     for (int i = 0; i < 5; i++)
         free(tokens[i]);

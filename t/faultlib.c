@@ -876,6 +876,42 @@ static int f_ok(f_report report, int pass, const char *fmt, ...)
     return report(pass, what);
 }
 
+/* Invariants that hold whatever the fault: each query counts the rows that
+ * break one (of the load's concert when of_concert: $1). */
+struct f_invariant {
+    const char *sql;
+    int of_concert;
+    const char *what, *counted;
+};
+static const struct f_invariant f_invariants[] = {
+    {"SELECT count(*) FROM (SELECT r.schedule_id, s FROM reservations r"
+     " CROSS JOIN LATERAL unnest(r.seat_nos) s WHERE r.concert_id = $1::bigint"
+     " AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))"
+     " GROUP BY 1, 2 HAVING count(*) > 1) x",
+     1, "no seat is held (live) or sold by two reservations", ""},
+    {"SELECT count(*) FROM reservations r CROSS JOIN LATERAL unnest(r.seat_nos) sn"
+     " WHERE r.concert_id = $1::bigint AND r.status = 'CONFIRMED' AND NOT EXISTS"
+     " (SELECT 1 FROM seats s WHERE s.schedule_id = r.schedule_id AND s.seat_no = sn"
+     "  AND s.status = 'SOLD' AND s.reservation_id = r.id)",
+     1, "every seat of a paid reservation is SOLD to it", " not"},
+    {"SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+     " WHERE sc.concert_id = $1::bigint AND s.status = 'SOLD' AND NOT EXISTS"
+     " (SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id"
+     "  WHERE r.id = s.reservation_id AND r.status = 'CONFIRMED' AND s.seat_no = ANY (r.seat_nos))",
+     1, "every SOLD seat belongs to a paid, confirmed reservation", " not"},
+    {"SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+     " WHERE sc.concert_id = $1::bigint AND s.status = 'HELD' AND s.held_until > now() AND NOT EXISTS"
+     " (SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD'"
+     "  AND s.seat_no = ANY (r.seat_nos))",
+     1, "every HELD seat belongs to a live hold of it", " not"},
+    {"SELECT count(*) FROM users u WHERE u.balance <>"
+     " (SELECT coalesce(sum(l.delta), 0) FROM balance_ledger l WHERE l.user_id = u.id)",
+     0, "every balance equals the sum of its ledger", " differ"},
+    {"SELECT count(*) FROM payments p WHERE p.amount > 0 AND (SELECT count(*) FROM balance_ledger l"
+     " WHERE l.payment_id = p.id AND l.delta = -p.amount AND l.user_id = p.user_id) <> 1",
+     0, "every payment has exactly one ledger row of its amount", " not"},
+};
+
 void f_check_state(const struct f_load *L, f_report report)
 {
     char concert[24];
@@ -886,38 +922,11 @@ void f_check_state(const struct f_load *L, f_report report)
 
     snprintf(concert, sizeof concert, "%lld", (long long)L->concert);
 
-    v = f_q("SELECT count(*) FROM (SELECT r.schedule_id, s FROM reservations r"
-            " CROSS JOIN LATERAL unnest(r.seat_nos) s WHERE r.concert_id = $1::bigint"
-            " AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))"
-            " GROUP BY 1, 2 HAVING count(*) > 1) x", 1, p1);
-    ok(v == 0, "no seat is held (live) or sold by two reservations (%lld)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM reservations r CROSS JOIN LATERAL unnest(r.seat_nos) sn"
-            " WHERE r.concert_id = $1::bigint AND r.status = 'CONFIRMED' AND NOT EXISTS"
-            " (SELECT 1 FROM seats s WHERE s.schedule_id = r.schedule_id AND s.seat_no = sn"
-            "  AND s.status = 'SOLD' AND s.reservation_id = r.id)", 1, p1);
-    ok(v == 0, "every seat of a paid reservation is SOLD to it (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
-            " WHERE sc.concert_id = $1::bigint AND s.status = 'SOLD' AND NOT EXISTS"
-            " (SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id"
-            "  WHERE r.id = s.reservation_id AND r.status = 'CONFIRMED' AND s.seat_no = ANY (r.seat_nos))",
-            1, p1);
-    ok(v == 0, "every SOLD seat belongs to a paid, confirmed reservation (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
-            " WHERE sc.concert_id = $1::bigint AND s.status = 'HELD' AND s.held_until > now() AND NOT EXISTS"
-            " (SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD'"
-            "  AND s.seat_no = ANY (r.seat_nos))", 1, p1);
-    ok(v == 0, "every HELD seat belongs to a live hold of it (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM users u WHERE u.balance <>"
-            " (SELECT coalesce(sum(l.delta), 0) FROM balance_ledger l WHERE l.user_id = u.id)", 0, NULL);
-    ok(v == 0, "every balance equals the sum of its ledger (%lld differ)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM payments p WHERE p.amount > 0 AND (SELECT count(*) FROM balance_ledger l"
-            " WHERE l.payment_id = p.id AND l.delta = -p.amount AND l.user_id = p.user_id) <> 1", 0, NULL);
-    ok(v == 0, "every payment has exactly one ledger row of its amount (%lld not)", (long long)v);
+    for (size_t i = 0; i < sizeof f_invariants / sizeof f_invariants[0]; i++) {
+        const struct f_invariant *c = &f_invariants[i];
+        v = f_q(c->sql, c->of_concert, c->of_concert ? p1 : NULL);
+        ok(v == 0, "%s (%lld%s)", c->what, (long long)v, c->counted);
+    }
 
     f_add(&hid, "{");
     f_add(&huser, "{");

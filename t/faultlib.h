@@ -28,6 +28,17 @@
 
 enum f_op { F_CHARGE, F_TOKEN, F_SEATS, F_HOLD, F_PAY, F_BALANCE, F_LIST, F_NOPS };
 
+/* For a test program, which includes tap.h first: its own ok() as the
+ * f_report of the checks below, and the whole of a one-store outage test
+ * and of a several-hosts failover test (the story under its plan). */
+#ifdef CONCERT_TAP_H
+static int f_tap_report(int pass, const char *what) __attribute__((unused));
+static int f_tap_report(int pass, const char *what)
+{
+    return ok(pass, "%s", what);
+}
+#endif
+
 /* What each op needs: Redis, PostgreSQL (1 = needs it). Every op needs
  * Redis: charges, token issuance, the balance and the list carry the user's
  * session, the others the queue token, and both live there. Token issuance
@@ -199,5 +210,25 @@ long f_health(const char *store, char *value, size_t cap);
 
 /* Skips the file unless behind nginx on a ./dev test stack. */
 void f_require_stack(void);
+
+#ifdef CONCERT_TAP_H
+static int f_outage_test(const struct f_outage *o) __attribute__((unused));
+static int f_outage_test(const struct f_outage *o)
+{
+    f_require_stack();
+    plan(F_OUTAGE_CHECKS);
+    f_outage_story(o, f_tap_report);
+    return done_testing();
+}
+
+static int f_failover_test(const struct f_failover *s, int clients) __attribute__((unused));
+static int f_failover_test(const struct f_failover *s, int clients)
+{
+    f_require_ha();
+    plan(F_FAILOVER_CHECKS);
+    f_failover_story(s, clients, f_tap_report);
+    return done_testing();
+}
+#endif
 
 #endif
