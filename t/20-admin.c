@@ -308,10 +308,8 @@ int main(void)
     is_int(concert_count(), before, "none of the malformed requests created a concert");
 
     step("paths, methods and size");
-    t_get("/api/v1/admin/concerts", NULL, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "POST"),
-       "GET /api/v1/admin/concerts: 405 with Allow: POST (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_405("GET", "/api/v1/admin/concerts", NULL, NULL, "POST"),
+       "GET /api/v1/admin/concerts: 405 with Allow: POST");
     ok(t_answers_error("POST", "/api/v1/admin/nothing", NULL, "{}", 404, "NOT_FOUND"), "unknown admin path: JSON 404");
     {
         static char big[16 * 1024 + 64];

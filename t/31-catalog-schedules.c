@@ -157,10 +157,7 @@ int main(void)
                  "concert id beyond 64 bits");
     expect_error("/api/v1/concerts/1.5/schedules", active, 400, "INVALID_REQUEST", "concert id 1.5");
     snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", concert_id);
-    t_post(path, active, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST to schedules: 405, Allow: GET");
-    t_resp_free(&r);
+    ok(t_answers_405("POST", path, active, "{}", "GET"), "POST to schedules: 405, Allow: GET");
     snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules/1", concert_id);
     expect_error(path, active, 404, "NOT_FOUND", "a path below schedules");
 

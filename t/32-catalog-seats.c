@@ -149,10 +149,7 @@ int main(void)
     expect_error("/api/v1/schedules/18446744073709551616/seats", active, 400, "INVALID_REQUEST",
                  "schedule id beyond 64 bits");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", ids[0]);
-    t_post(path, active, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST to seats: 405, Allow: GET");
-    t_resp_free(&r);
+    ok(t_answers_405("POST", path, active, "{}", "GET"), "POST to seats: 405, Allow: GET");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64, ids[0]);
     expect_error(path, active, 404, "NOT_FOUND", "a schedule without /seats");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats/1", ids[0]);

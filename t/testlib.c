@@ -209,6 +209,20 @@ int t_answers_error(const char *method, const char *path, const char *token, con
     return pass;
 }
 
+int t_answers_405(const char *method, const char *path, const char *token, const char *body, const char *allow)
+{
+    struct t_resp r;
+    int pass;
+
+    t_with_token(method, path, token, body, &r);
+    pass = r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, allow);
+    if (!pass)
+        diag("%s %s: wanted 405 with Allow: %s, got %ld (Allow: %s) %.200s", method, path, allow, r.status, r.allow,
+             r.body ? r.body : "");
+    t_resp_free(&r);
+    return pass;
+}
+
 struct json_object *t_json_at(struct json_object *root, const char *path)
 {
     char part[128];

@@ -55,6 +55,9 @@ int t_delete(const char *path, const char *token, struct t_resp *out);
 int t_answers_error(const char *method, const char *path, const char *token, const char *body, long status,
                     const char *code);
 
+/* The same for the JSON 405 METHOD_NOT_ALLOWED whose Allow names `allow`. */
+int t_answers_405(const char *method, const char *path, const char *token, const char *body, const char *allow);
+
 /* Dotted look-ups into a JSON body: "error.code", "seats.3.status". */
 struct json_object *t_json_at(struct json_object *root, const char *path);
 const char *t_json_str(struct json_object *root, const char *path);
