@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "session.h"
 #include "valid.h"
+#include "guard-call.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -36,24 +37,6 @@ static int is_hex64(const char *s)
         if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
             return 0;
     return n == 64;
-}
-
-/* The status a guarded request with this session and path userId gets from
- * guard_session_user (0 when it passes), as a handler would see it. */
-static int guarded(const char *session, const char *path_user, char user[37])
-{
-    struct request r;
-    char auth[128];
-
-    memset(&r, 0, sizeof r);
-    snprintf(auth, sizeof auth, "Bearer %s", session);
-    r.method = "GET";
-    r.authorization = auth;
-    r.param[0] = path_user;
-    r.nparam = 1;
-    if (guard_session_user(&r, 0, user) == 0)
-        return 0;
-    return r.answered ? r.status : -1;
 }
 
 /* Stores a hash made here with libsodium at (ops, mem KiB) for user. */
@@ -125,17 +108,17 @@ int main(void)
         const char *expire[3] = {"EXPIRE", key, "100"};
         t_redis_cmd(3, expire);
     }
-    ok(guarded(session, user, user_seen) == 0 && strcmp(user_seen, user) == 0,
+    ok(guard_status_of_session(session, user, user_seen) == 0 && strcmp(user_seen, user) == 0,
        "a guarded request with the session passes as its user");
     ttl = t_redis_int(2, ttl_argv);
     ok(ttl > g_config.session_ttl_seconds - 10, "and renews the TTL (cut to 100 s, now %lld)", ttl);
     t_uuid(other_user);
-    is_int(guarded(session, other_user, user_seen), 403, "another user's userId in the path: 403");
-    is_int(guarded(session, "not-a-uuid", user_seen), 400, "a malformed userId in the path: 400");
+    is_int(guard_status_of_session(session, other_user, user_seen), 403, "another user's userId in the path: 403");
+    is_int(guard_status_of_session(session, "not-a-uuid", user_seen), 400, "a malformed userId in the path: 400");
     {
         char made_up[65];
         ac_random_hex(made_up, 32);
-        is_int(guarded(made_up, user, user_seen), 401, "a made-up session: 401");
+        is_int(guard_status_of_session(made_up, user, user_seen), 401, "a made-up session: 401");
     }
 
     /* --- failed logins ----------------------------------------------------- */
@@ -185,7 +168,7 @@ int main(void)
     ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
        "the ended session is 401 SESSION_INVALID (%ld %s)", r.status, r.body ? r.body : "");
     t_resp_free(&r);
-    is_int(guarded(session, user, user_seen), 401, "for guarded requests too");
+    is_int(guard_status_of_session(session, user, user_seen), 401, "for guarded requests too");
 
     t_delete("/api/v1/sessions/current", NULL, &r);
     ok(r.status == 401 && strcmp(t_error_code(&r), "TOKEN_MISSING") == 0,

@@ -434,22 +434,12 @@ int f_children(pid_t parent, pid_t *out, int max)
     if (!d)
         return 0;
     while ((e = readdir(d)) && n < max) {
-        char path[300], buf[512];
-        FILE *f;
+        char buf[512];
         long ppid;
         char *p;
 
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        if (t_proc_read(e->d_name, "stat", buf, sizeof buf) <= 0)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (!fgets(buf, sizeof buf, f)) {
-            fclose(f);
-            continue;
-        }
-        fclose(f);
         /* pid (comm) state ppid ...: comm may hold spaces, so from the last ')'. */
         p = strrchr(buf, ')');
         if (p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == parent)

@@ -110,9 +110,15 @@ static size_t t_on_header(char *ptr, size_t size, size_t n, void *arg)
 int t_request(const char *method, const char *path, const char *const *headers,
               const char *body, struct t_resp *out)
 {
+    return t_request_from(NULL, method, path, headers, body, out);
+}
+
+int t_request_from(const char *from, const char *method, const char *path, const char *const *headers,
+                   const char *body, struct t_resp *out)
+{
     struct curl_slist *list = NULL;
     struct t_buf buf = {NULL, 0};
-    char *url;
+    char *url, iface[64];
     CURLcode rc;
 
     memset(out, 0, sizeof *out);
@@ -136,6 +142,13 @@ int t_request(const char *method, const char *path, const char *const *headers,
     curl_easy_setopt(t_curl, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(t_curl, CURLOPT_HEADERFUNCTION, t_on_header);
     curl_easy_setopt(t_curl, CURLOPT_HEADERDATA, out);
+    if (from) {
+        snprintf(iface, sizeof iface, "host!%s", from);
+        curl_easy_setopt(t_curl, CURLOPT_INTERFACE, iface);
+        /* libcurl would hand a connection bound to `from` to a later
+         * request that names no address: close it after this one. */
+        curl_easy_setopt(t_curl, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (body) {
         curl_easy_setopt(t_curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(t_curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -151,7 +164,7 @@ int t_request(const char *method, const char *path, const char *const *headers,
     if (rc != CURLE_OK) {
         free(buf.data);
         if (!t_transport_quiet)
-            diag("%s %s: %s", method, path, curl_easy_strerror(rc));
+            diag("%s %s%s%s: %s", method, path, from ? " from " : "", from ? from : "", curl_easy_strerror(rc));
         return -1;
     }
     curl_easy_getinfo(t_curl, CURLINFO_RESPONSE_CODE, &out->status);
@@ -806,6 +819,24 @@ int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results)
     munmap(shared, sizeof(int) * (size_t)n);
     free(pids);
     return all_ran ? 0 : -1;
+}
+
+long t_proc_read(const char *pid, const char *file, char *buf, size_t cap)
+{
+    char path[300];
+    FILE *f;
+    size_t n;
+
+    if (cap == 0 || pid[0] < '1' || pid[0] > '9' || strspn(pid, "0123456789") != strlen(pid))
+        return -1;
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, file);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
 }
 
 int t_unused_port(void)

@@ -42,6 +42,10 @@ const char *t_admin_key(void);
  * (status 0). Free with t_resp_free. */
 int t_request(const char *method, const char *path, const char *const *headers,
               const char *body, struct t_resp *out);
+/* The same from the loopback address `from` (127.x.y.z; NULL: the default,
+ * 127.0.0.1), for what nginx counts per client address. */
+int t_request_from(const char *from, const char *method, const char *path, const char *const *headers,
+                   const char *body, struct t_resp *out);
 void t_resp_free(struct t_resp *r);
 
 /* Requests with an optional bearer token (NULL for none). */
@@ -190,6 +194,12 @@ char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
  * signal), and stores each child's return value in results[i] (through
  * shared memory, so any int). Returns 0 when every child ran to the end. */
 int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results);
+
+/* Reads /proc/PID/FILE, where pid is a /proc entry's name (anything but a
+ * process's number gives -1), into buf: at most cap - 1 bytes and a NUL
+ * after them (cmdline and environ keep their own NULs inside). The bytes
+ * read, or -1 when it cannot be read (the process is gone). */
+long t_proc_read(const char *pid, const char *file, char *buf, size_t cap);
 
 /* A loopback TCP port nobody listens on right now (bound, then released),
  * or 0 when none could be had. */
