@@ -40,9 +40,19 @@ static void keep_reply(const redisReply *r)
             keep_reply(r->element[i]);
 }
 
-/* Everything stored under the keys matching pattern, names included. */
+/* Everything stored under the keys matching pattern, names included: each
+ * key read with the command that returns all of a value of its type. */
 static void read_keys(const char *pattern)
 {
+    static const struct {
+        const char *type, *command, *from, *to;
+    } reads[] = {
+        {"string", "GET", NULL, NULL},
+        {"hash", "HGETALL", NULL, NULL},
+        {"zset", "ZRANGE", "0", "-1"},
+        {"set", "SMEMBERS", NULL, NULL},
+        {"stream", "XRANGE", "-", "+"},
+    };
     const char *keys_cmd[] = {"KEYS", pattern};
     redisReply *keys = t_redis(2, keys_cmd);
 
@@ -53,21 +63,10 @@ static void read_keys(const char *pattern)
         const char *t = type && type->type == REDIS_REPLY_STATUS ? type->str : "";
 
         keep(key, strlen(key));
-        if (strcmp(t, "string") == 0) {
-            const char *c[] = {"GET", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "hash") == 0) {
-            const char *c[] = {"HGETALL", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "zset") == 0) {
-            const char *c[] = {"ZRANGE", key, "0", "-1"};
-            v = t_redis(4, c);
-        } else if (strcmp(t, "set") == 0) {
-            const char *c[] = {"SMEMBERS", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "stream") == 0) {
-            const char *c[] = {"XRANGE", key, "-", "+"};
-            v = t_redis(4, c);
+        for (size_t k = 0; !v && k < sizeof reads / sizeof reads[0]; k++) {
+            const char *c[] = {reads[k].command, key, reads[k].from, reads[k].to};
+            if (strcmp(t, reads[k].type) == 0)
+                v = t_redis(reads[k].from ? 4 : 2, c);
         }
         keep_reply(v);
         if (v)

@@ -258,18 +258,11 @@ int main(void)
     bk_charge(userR, 100000, NULL, NULL);
     ok(t_race(PAYERS, pay_plain, NULL, results) == 0, "%d parallel payments ran", PAYERS);
     {
-        int created = 0, refused_n = 0, other_n = 0;
-        for (int i = 0; i < PAYERS; i++) {
-            if (results[i] == 201)
-                created++;
-            else if (results[i] == 409 || results[i] == 401)
-                refused_n++;
-            else
-                other_n++;
-        }
-        is_int(created, 1, "exactly one 201");
-        is_int(refused_n, PAYERS - 1, "the others 409 (already paid) or 401 (token ended)");
-        is_int(other_n, 0, "no other answer");
+        struct t_race_tally paid;
+        t_tally_race(results, PAYERS, 201, 409, 401, &paid);
+        is_int(paid.won, 1, "exactly one 201");
+        is_int(paid.refused, PAYERS - 1, "the others 409 (already paid) or 401 (token ended)");
+        is_int(paid.other, 0, "no other answer");
     }
     is_int(payments_of(race_reservation), 1, "one payment row");
     is_int(bk_balance(userR), 70000, "one debit");

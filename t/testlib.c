@@ -236,6 +236,22 @@ int t_answers_405(const char *method, const char *path, const char *token, const
     return pass;
 }
 
+const char *t_poll(const char *token, long *http, int64_t *position)
+{
+    static char answer[32];
+    struct t_resp r;
+    const char *s;
+
+    t_get("/api/v1/queue/status", token, &r);
+    *http = r.status;
+    s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
+    snprintf(answer, sizeof answer, "%s", s ? s : "");
+    if (position)
+        *position = t_json_int(r.json, "position");
+    t_resp_free(&r);
+    return answer;
+}
+
 struct json_object *t_json_at(struct json_object *root, const char *path)
 {
     char part[128];
@@ -837,6 +853,19 @@ long t_proc_read(const char *pid, const char *file, char *buf, size_t cap)
     fclose(f);
     buf[n] = '\0';
     return (long)n;
+}
+
+void t_tally_race(const int *results, int n, int won, int refused1, int refused2, struct t_race_tally *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        if (results[i] == won)
+            out->won++;
+        else if (results[i] == refused1 || (refused2 && results[i] == refused2))
+            out->refused++;
+        else
+            out->other++;
+    }
 }
 
 int t_unused_port(void)

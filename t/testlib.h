@@ -133,6 +133,12 @@ char *t_active_token(int64_t concert_id, const char *user_id);
  * NULL (with a diag) as t_active_token gives it. */
 char *t_active_user(int64_t concert_id, char id[37]);
 
+/* Polls GET /api/v1/queue/status with the token: the status of a 200
+ * ("ACTIVE", "WAITING"), else the error code ("" when none), in a static
+ * buffer. *http gets the HTTP status; *position (unless NULL) the position,
+ * -1 when absent. */
+const char *t_poll(const char *token, long *http, int64_t *position);
+
 /* Seconds since the epoch of an RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ", or -1. */
 long long t_utc_seconds(const char *s);
 
@@ -200,6 +206,13 @@ int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results);
  * after them (cmdline and environ keep their own NULs inside). The bytes
  * read, or -1 when it cannot be read (the process is gone). */
 long t_proc_read(const char *pid, const char *file, char *buf, size_t cap);
+
+/* How the statuses a race's children returned split: `won`, one of the
+ * refusals refused1 and refused2 (0: none), or anything else. */
+struct t_race_tally {
+    int won, refused, other;
+};
+void t_tally_race(const int *results, int n, int won, int refused1, int refused2, struct t_race_tally *out);
 
 /* A loopback TCP port nobody listens on right now (bound, then released),
  * or 0 when none could be had. */
