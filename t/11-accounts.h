@@ -129,6 +129,20 @@ static char *ac_account(const char *email, const char *password)
     return id;
 }
 
+/* A new account under a fresh email made from tag (ac_email, into email):
+ * its userId (malloc'd). Bails out when sign-up fails: the story needs it. */
+static char *ac_new_account(const char *tag, char email[128], const char *password) __attribute__((unused));
+static char *ac_new_account(const char *tag, char email[128], const char *password)
+{
+    char *id;
+
+    ac_email(tag, email);
+    id = ac_account(email, password);
+    if (!id)
+        bail_out("sign-up failed");
+    return id;
+}
+
 /* Logs in and returns the session (malloc'd) or NULL with a diag. */
 static char *ac_session(const char *email, const char *password) __attribute__((unused));
 static char *ac_session(const char *email, const char *password)

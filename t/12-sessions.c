@@ -72,10 +72,7 @@ int main(void)
     if (!getenv("CONCERT_CONF") || app_setup("12-sessions") < 0)
         bail_out("needs the ./dev test stack's config file (CONCERT_CONF) for its Redis");
     ac_address(from);
-    ac_email("Jisoo", email);
-    user = ac_account(email, password);
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Jisoo", email, password);
 
     /* --- login ------------------------------------------------------------- */
     ac_login_from(NULL, email, password, &r);

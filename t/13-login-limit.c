@@ -109,10 +109,7 @@ int main(void)
     /* --- per email from one address ----------------------------------------- */
     ac_address(from);
     ac_address(elsewhere);
-    ac_email("Guessed", email);
-    user = ac_account(email, password);
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Guessed", email, password);
     failed = 0;
     for (long i = 0; i < conf.login_email_max_failures; i++) {
         double t = ac_timed_login(from, email, "a wrong password", &st);
@@ -214,11 +211,8 @@ int main(void)
         long left = conf.login_account_max_failures, spread = 0;
         char first[32] = "";
 
-        ac_email("Spread", email);
         free(user);
-        user = ac_account(email, password);
-        if (!user)
-            bail_out("sign-up failed");
+        user = ac_new_account("Spread", email, password);
         /* Each address stays under its own limit for the email. */
         failed = 0;
         while (left > 0) {
@@ -256,11 +250,8 @@ int main(void)
 
     /* --- per address ------------------------------------------------------- */
     ac_address(from);
-    ac_email("Address", email);
     free(user);
-    user = ac_account(email, password);
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Address", email, password);
     failed = 0;
     for (long i = 0; i < conf.login_address_max_failures - 1; i++) {
         char nobody[128];

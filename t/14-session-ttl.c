@@ -65,10 +65,7 @@ int main(void)
     unlink(conf);
     is_int(g_config.session_ttl_seconds, 2, "the config file says session_ttl_seconds = 2");
 
-    ac_email("Short", email);
-    user = ac_account(email, "a password for two seconds");
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Short", email, "a password for two seconds");
     ok(session_create(user, session, &expires) == SESSION_OK, "a session starts");
     session_key(session, key);
     {

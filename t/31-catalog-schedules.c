@@ -54,14 +54,10 @@ int main(void)
     other_id = t_create_concert_json(body, other_ids, 1);
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
-    for (int i = 0; i < 4; i++)
-        t_user(u[i]);
-    active = t_active_token(concert_id, u[0]);
-    waiting = t_issue_token(concert_id, u[1], &r);
-    t_resp_free(&r);
-    other_active = t_active_token(other_id, u[2]);
-    other_waiting = t_issue_token(other_id, u[3], &r);
-    t_resp_free(&r);
+    active = t_active_user(concert_id, u[0]);
+    waiting = t_queued_user(concert_id, u[1]);
+    other_active = t_active_user(other_id, u[2]);
+    other_waiting = t_queued_user(other_id, u[3]);
 
     /* The past show: one day ago. */
     {

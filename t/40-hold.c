@@ -57,14 +57,12 @@ int main(void)
     concert = t_create_concert_or_bail(50, 600, 600, 300, 2, 10, 1000, sched);
     other = t_create_concert_or_bail(50, 600, 600, 300, 1, 5, 500, osched);
     waiting_concert = t_create_concert_or_bail(1, 600, 600, 300, 1, 5, 500, wsched);
-    t_user(userY);
     tokA = t_active_user(concert, userA);
     tokB = t_active_user(concert, userB);
     tokO = t_active_token(other, userB);
     tokAO = t_active_token(other, userA);
     tokX = t_active_user(waiting_concert, userX);
-    tokY = t_issue_token(waiting_concert, userY, &r);
-    t_resp_free(&r);
+    tokY = t_queued_user(waiting_concert, userY);
     if (!tokA || !tokB || !tokO || !tokAO || !tokX || !tokY)
         bail_out("cannot get queue tokens (queue API)");
 

@@ -533,6 +533,17 @@ char *t_active_user(int64_t concert_id, char id[37])
     return t_active_token(concert_id, id);
 }
 
+char *t_queued_user(int64_t concert_id, char id[37])
+{
+    struct t_resp r;
+    char *tok;
+
+    t_user(id);
+    tok = t_issue_token(concert_id, id, &r);
+    t_resp_free(&r);
+    return tok;
+}
+
 /* A new session for e's user, in e->session. */
 static int t_start_session(struct t_user_entry *e, const char *user_id)
 {

@@ -132,6 +132,9 @@ char *t_active_token(int64_t concert_id, const char *user_id);
 /* A new user (t_user) with an ACTIVE token for the concert: the token, or
  * NULL (with a diag) as t_active_token gives it. */
 char *t_active_user(int64_t concert_id, char id[37]);
+/* A new user with a token for the concert, WAITING or ACTIVE as the queue
+ * has it: the token, or NULL. */
+char *t_queued_user(int64_t concert_id, char id[37]);
 
 /* Polls GET /api/v1/queue/status with the token: the status of a 200
  * ("ACTIVE", "WAITING"), else the error code ("" when none), in a static
