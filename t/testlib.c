@@ -879,6 +879,23 @@ void t_tally_race(const int *results, int n, int won, int refused1, int refused2
     }
 }
 
+pid_t t_spawn(const char *program, char *const argv[], const char *out, const char *mode, int stderr_too)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        if (!freopen(out, mode, stdout))
+            _exit(126);
+        if (stderr_too)
+            dup2(1, 2);
+        execv(program, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 int t_unused_port(void)
 {
     struct sockaddr_in a;

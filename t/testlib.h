@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
@@ -216,6 +217,11 @@ struct t_race_tally {
     int won, refused, other;
 };
 void t_tally_race(const int *results, int n, int won, int refused1, int refused2, struct t_race_tally *out);
+
+/* Starts program in a child process with argv (NULL-terminated), its
+ * standard output going to the file out, opened with mode ("w" or "a"), and
+ * its standard error there too when stderr_too. The child's pid, or -1. */
+pid_t t_spawn(const char *program, char *const argv[], const char *out, const char *mode, int stderr_too);
 
 /* A loopback TCP port nobody listens on right now (bound, then released),
  * or 0 when none could be had. */
