@@ -59,14 +59,7 @@ int main(void)
     other_active = t_active_user(other_id, u[2]);
     other_waiting = t_queued_user(other_id, u[3]);
 
-    /* The past show: one day ago. */
-    {
-        char sid[24];
-        const char *p[] = {sid};
-        snprintf(sid, sizeof sid, "%" PRId64, ids[1]);
-        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 day'"
-                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
-    }
+    setup |= t_move_show(ids[1], "1 day");   /* the past show: one day ago */
     /* +3d: seat 1 held (live), seat 2 sold -> 2 of 4 free.
      * +2d: both sold -> left out. +4d: both held, run out -> 2 of 2 free. */
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");

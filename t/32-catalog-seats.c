@@ -60,21 +60,14 @@ int main(void)
              "{\"startsAt\":\"%s\"},"
              "{\"startsAt\":\"%s\",\"seatCount\":1,\"price\":5}]}", when, when, past);
     concert_id = t_create_concert_json(body, ids, 3);
-    snprintf(body, sizeof body, "{\"title\":\"Other\",\"schedules\":[{\"startsAt\":\"%s\"}]}", when);
-    other_id = t_create_concert_json(body, other_ids, 1);
-    if (concert_id < 0 || other_id < 0)
-        bail_out("cannot create concerts through the admin API");
+    if (concert_id < 0)
+        bail_out("cannot create a concert through the admin API");
+    other_id = t_create_concert_or_bail(50, 600, 600, 300, 1, 10, 1000, other_ids);
     active = t_active_user(concert_id, u[0]);
     waiting = t_queued_user(concert_id, u[1]);
     other_active = t_active_user(other_id, u[2]);
 
-    {
-        char sid[24];
-        const char *p[] = {sid};
-        snprintf(sid, sizeof sid, "%" PRId64, ids[2]);
-        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 hour'"
-                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
-    }
+    setup |= t_move_show(ids[2], "1 hour");
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
     setup |= t_set_seat(ids[0], 2, "HELD", "-1 second");
     setup |= t_set_seat(ids[0], 3, "SOLD", NULL);

@@ -403,6 +403,17 @@ int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n)
     return id;
 }
 
+int t_move_show(int64_t schedule_id, const char *ago)
+{
+    char sid[24];
+    const char *p[] = {sid, ago};
+
+    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
+    return t_pg_int("UPDATE schedules SET starts_at = now() - $2::interval WHERE id = $1::bigint RETURNING 1", 2, p) == 1
+               ? 0
+               : -1;
+}
+
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
 {
     char sid[24], sno[12];

@@ -98,6 +98,11 @@ int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
  * Returns 0, or -1 when no such seat. */
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for);
 
+/* Moves a show into the past (the admin API takes only shows to come):
+ * starts_at becomes now() minus the interval ago ("1 day"). Returns 0, or
+ * -1 when no such show. */
+int t_move_show(int64_t schedule_id, const char *ago);
+
 /* Makes a user directly in PostgreSQL and Redis, as sign-up plus login
  * would leave it but without their two Argon2id runs (tens of ms each; many
  * tests make hundreds of users): a users row, an accounts row with the
