@@ -118,11 +118,7 @@ static void reconcile_scene(const char *owner)
     /* No other run may settle things before the test looks. */
     if (t_hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
-    tokP = t_active_user(concert, userP);
-    tokQ = t_active_user(concert, userQ);
-    tokS = t_active_user(concert, userS);
-    tokT = t_active_user(concert, userT);
-    if (!tokP || !tokQ || !tokS || !tokT)
+    if (t_active_users(concert, userP, &tokP, userQ, &tokQ, userS, &tokS, userT, &tokT, (char *)NULL) < 0)
         bail_out("cannot get queue tokens (queue API)");
     {
         int p[] = {1}, q[] = {2}, s[] = {6};
@@ -232,13 +228,8 @@ int main(int argc, char **argv)
     t_redis_cmd(5, set_lock);
 
     concert = t_create_concert_or_bail(50, 600, 600, 2, 1, 10, 1000, sched);
-    tokA = t_active_user(concert, userA);
-    tokC = t_active_user(concert, userC);
-    tokD = t_active_user(concert, userD);
-    tokE = t_active_user(concert, userE);
-    tokX = t_active_user(concert, userX);
-    tokG = t_active_user(concert, userG);
-    if (!tokA || !tokC || !tokD || !tokE || !tokX || !tokG)
+    if (t_active_users(concert, userA, &tokA, userC, &tokC, userD, &tokD, userE, &tokE, userX, &tokX, userG, &tokG,
+                       (char *)NULL) < 0)
         bail_out("cannot get queue tokens (queue API)");
     {
         int a[] = {1, 2}, c[] = {9}, d[] = {5}, x[] = {7}, g[] = {8};

@@ -8,6 +8,7 @@
 #include "session.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -542,6 +543,23 @@ char *t_active_user(int64_t concert_id, char id[37])
 {
     t_user(id);
     return t_active_token(concert_id, id);
+}
+
+int t_active_users(int64_t concert_id, ...)
+{
+    va_list ap;
+    char *id;
+    int rc = 0;
+
+    va_start(ap, concert_id);
+    while ((id = va_arg(ap, char *)) != NULL) {
+        char **token = va_arg(ap, char **);
+        *token = t_active_user(concert_id, id);
+        if (!*token)
+            rc = -1;
+    }
+    va_end(ap);
+    return rc;
 }
 
 char *t_queued_user(int64_t concert_id, char id[37])

@@ -138,6 +138,9 @@ char *t_active_token(int64_t concert_id, const char *user_id);
 /* A new user (t_user) with an ACTIVE token for the concert: the token, or
  * NULL (with a diag) as t_active_token gives it. */
 char *t_active_user(int64_t concert_id, char id[37]);
+/* t_active_user for each pair (char id[37], char **token) of a list that
+ * ends with NULL: 0 when every one got its ACTIVE token, else -1. */
+int t_active_users(int64_t concert_id, ...) __attribute__((sentinel));
 /* A new user with a token for the concert, WAITING or ACTIVE as the queue
  * has it: the token, or NULL. */
 char *t_queued_user(int64_t concert_id, char id[37]);
