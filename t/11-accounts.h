@@ -1,7 +1,7 @@
 /* 11-accounts.h - helpers the account and session tests (t/11-t/14) share:
  * fresh emails and loopback source addresses, sign-up and login in one call
- * each (optionally from another 127.x address, as curl's CURLOPT_INTERFACE
- * allows, so failed logins count against an address of the test's own),
+ * each (optionally from another 127.x address, through t_request_from, so
+ * failed logins count against an address of the test's own),
  * and Redis reads the testlib has no call for. Header-only (static functions), included once per test program
  * after tap.h and testlib.h. */
 #ifndef CONCERT_T_ACCOUNTS_H
@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <sodium.h>
 #include <sys/random.h>
