@@ -853,6 +853,15 @@ static int64_t f_q(const char *sql, int n, const char *const *params)
     return t_pg_int(sql, n, params);
 }
 
+/* A count over two arrays the load's records were gathered into ($1, $2),
+ * and the concert ($3) when not NULL. */
+static int64_t f_q_arrays(const char *sql, const char *a, const char *b, const char *concert)
+{
+    const char *p[] = {a, b, concert};
+
+    return t_pg_int(sql, concert ? 3 : 2, p);
+}
+
 #define ok(pass, ...) f_ok(report, pass, __VA_ARGS__)
 static int f_ok(f_report report, int pass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int f_ok(f_report report, int pass, const char *fmt, ...)
@@ -906,7 +915,12 @@ void f_check_state(const struct f_load *L, f_report report)
 {
     char concert[24];
     const char *p1[] = {concert};
+    /* What the clients got, as PostgreSQL array literals: the holds'
+     * reservation and user ids, the payments' and their reservations' ids,
+     * every charge's user and whether it got a 200. */
     struct f_buf hid = {0}, huser = {0}, pid = {0}, prid = {0}, cuser = {0}, cok = {0};
+    struct f_buf *const arrays[] = {&hid, &huser, &pid, &prid, &cuser, &cok};
+    const size_t narrays = sizeof arrays / sizeof arrays[0];
     long nhold = 0, npay = 0, ncharge = 0, ncharge_ok = 0;
     int64_t v;
 
@@ -918,12 +932,8 @@ void f_check_state(const struct f_load *L, f_report report)
         ok(v == 0, "%s (%lld%s)", c->what, (long long)v, c->counted);
     }
 
-    f_add(&hid, "{");
-    f_add(&huser, "{");
-    f_add(&pid, "{");
-    f_add(&prid, "{");
-    f_add(&cuser, "{");
-    f_add(&cok, "{");
+    for (size_t k = 0; k < narrays; k++)
+        f_add(arrays[k], "{");
     for (size_t i = 0; i < L->nrecs; i++) {
         const struct f_rec *x = &L->recs[i];
         if (x->op == F_HOLD && x->status == 201) {
@@ -943,42 +953,27 @@ void f_check_state(const struct f_load *L, f_report report)
             ncharge_ok += x->status == 200;
         }
     }
-    f_add(&hid, "}");
-    f_add(&huser, "}");
-    f_add(&pid, "}");
-    f_add(&prid, "}");
-    f_add(&cuser, "}");
-    f_add(&cok, "}");
-    {
-        const char *p[] = {hid.s, huser.s, concert};
-        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) x(id, u)"
-                " JOIN reservations r ON r.id = x.id AND r.user_id = x.u AND r.concert_id = $3::bigint", 3, p);
-        ok(v == nhold, "every 201 hold a client got is a reservation of that user (%lld of %ld)",
-           (long long)v, nhold);
-    }
-    {
-        const char *p[] = {pid.s, prid.s};
-        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) x(pid, rid)"
-                " JOIN payments p ON p.id = x.pid AND p.reservation_id = x.rid"
-                " JOIN reservations r ON r.id = x.rid AND r.status = 'CONFIRMED' AND r.paid_at IS NOT NULL", 2, p);
-        ok(v == npay, "every 201 payment a client got is a payment of a confirmed reservation (%lld of %ld)",
-           (long long)v, npay);
-    }
-    {
-        const char *p[] = {cuser.s, cok.s};
-        v = f_q("SELECT count(*) FROM (SELECT u, sum(ok) AS ok, count(*) AS sent"
-                " FROM unnest($1::uuid[], $2::int[]) x(u, ok) GROUP BY u) a"
-                " WHERE (SELECT count(*) FROM balance_ledger l WHERE l.user_id = a.u AND l.kind = 'CHARGE')"
-                " NOT BETWEEN a.ok AND a.sent", 2, p);
-        ok(v == 0, "charges: every 200 is in the ledger and none took effect twice (%lld users off; %ld sent, %ld 200)",
-           (long long)v, ncharge, ncharge_ok);
-    }
-    free(hid.s);
-    free(huser.s);
-    free(pid.s);
-    free(prid.s);
-    free(cuser.s);
-    free(cok.s);
+    for (size_t k = 0; k < narrays; k++)
+        f_add(arrays[k], "}");
+    v = f_q_arrays("SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) x(id, u)"
+                   " JOIN reservations r ON r.id = x.id AND r.user_id = x.u AND r.concert_id = $3::bigint",
+                   hid.s, huser.s, concert);
+    ok(v == nhold, "every 201 hold a client got is a reservation of that user (%lld of %ld)", (long long)v, nhold);
+    v = f_q_arrays("SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) x(pid, rid)"
+                   " JOIN payments p ON p.id = x.pid AND p.reservation_id = x.rid"
+                   " JOIN reservations r ON r.id = x.rid AND r.status = 'CONFIRMED' AND r.paid_at IS NOT NULL",
+                   pid.s, prid.s, NULL);
+    ok(v == npay, "every 201 payment a client got is a payment of a confirmed reservation (%lld of %ld)",
+       (long long)v, npay);
+    v = f_q_arrays("SELECT count(*) FROM (SELECT u, sum(ok) AS ok, count(*) AS sent"
+                   " FROM unnest($1::uuid[], $2::int[]) x(u, ok) GROUP BY u) a"
+                   " WHERE (SELECT count(*) FROM balance_ledger l WHERE l.user_id = a.u AND l.kind = 'CHARGE')"
+                   " NOT BETWEEN a.ok AND a.sent",
+                   cuser.s, cok.s, NULL);
+    ok(v == 0, "charges: every 200 is in the ledger and none took effect twice (%lld users off; %ld sent, %ld 200)",
+       (long long)v, ncharge, ncharge_ok);
+    for (size_t k = 0; k < narrays; k++)
+        free(arrays[k]->s);
 }
 
 /* --- outage windows ----------------------------------------------------------- */
