@@ -36,6 +36,20 @@ function setup(thread)
    threads_total = thread_count
 end
 
+-- For scripts that replay requests prepared in init: replay_from(list)
+-- starts this thread at its own offset of the list (./dev bench runs two
+-- threads), and `request = replay_request` hands them out in turn.
+function replay_from(list)
+   reqs = list
+   n = #reqs
+   i = math.floor(n * (tid or 0) / 2)
+end
+
+function replay_request()
+   i = i % n + 1
+   return reqs[i]
+end
+
 function done(summary, latency, requests)
    local e = summary.errors
    local socket = e.connect + e.read + e.write + e.timeout

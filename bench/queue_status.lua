@@ -3,16 +3,11 @@
 dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 
 function init(args)
-   local tokens = read_lines("status_tokens.txt")
-   reqs = {}
-   for i, t in ipairs(tokens) do
-      reqs[i] = wrk.format("GET", "/api/v1/queue/status", { Authorization = "Bearer " .. t })
+   local list = {}
+   for k, t in ipairs(read_lines("status_tokens.txt")) do
+      list[k] = wrk.format("GET", "/api/v1/queue/status", { Authorization = "Bearer " .. t })
    end
-   n = #reqs
-   i = math.floor(n * (tid or 0) / 2)
+   replay_from(list)
 end
 
-function request()
-   i = i % n + 1
-   return reqs[i]
-end
+request = replay_request

@@ -5,20 +5,16 @@ dofile(os.getenv("BENCH_DIR") .. "/common.lua")
 function init(args)
    local tokens = read_lines("seat_tokens.txt")
    local schedules = read_lines("seat_schedules.txt")
-   reqs = {}
+   local list = {}
    -- Pair each schedule with several tokens; 7 is prime to the sizes used.
    local nt, ns = #tokens, #schedules
    for k = 1, ns * 7 do
       local s = schedules[(k - 1) % ns + 1]
       local t = tokens[(k * 7 - 1) % nt + 1]
-      reqs[k] = wrk.format("GET", "/api/v1/schedules/" .. s .. "/seats",
+      list[k] = wrk.format("GET", "/api/v1/schedules/" .. s .. "/seats",
                            { Authorization = "Bearer " .. t })
    end
-   n = #reqs
-   i = math.floor(n * (tid or 0) / 2)
+   replay_from(list)
 end
 
-function request()
-   i = i % n + 1
-   return reqs[i]
-end
+request = replay_request

@@ -24,6 +24,7 @@
 #include "password.h"
 #include "guard.h"
 #include "session.h"
+#include "guard-call.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -67,26 +68,11 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* The status a guarded request gets from guard_session_user. */
-static int guarded_status(const char *authorization, const char *path_user)
-{
-    struct request r;
-    char user[37];
-
-    memset(&r, 0, sizeof r);
-    r.method = "GET";
-    r.authorization = authorization;
-    r.param[0] = path_user;
-    r.nparam = 1;
-    if (guard_session_user(&r, 0, user) == 0)
-        return 0;
-    return r.answered ? r.status : -1;
-}
-
 int main(void)
 {
     struct config c;
     char out[ACCOUNT_EMAIL_MAX_BYTES + 1], hash[PASSWORD_HASH_SIZE], key[SESSION_KEY_SIZE], hex[65];
+    char user[37];
     char *s;
 
     plan(41);
@@ -214,15 +200,15 @@ int main(void)
 
     /* --- guarded requests, no Redis --------------------------------------- */
     parses("", &g_config);
-    is_int(guarded_status(NULL, "0f8fad5b-d9cb-469f-a165-70867728950e"), 401, "no Authorization: 401");
-    is_int(guarded_status("Basic abc", "0f8fad5b-d9cb-469f-a165-70867728950e"), 401, "not Bearer: 401");
-    is_int(guarded_status("Bearer 0123", "0f8fad5b-d9cb-469f-a165-70867728950e"), 401,
+    is_int(guard_status(NULL, "0f8fad5b-d9cb-469f-a165-70867728950e", user), 401, "no Authorization: 401");
+    is_int(guard_status("Basic abc", "0f8fad5b-d9cb-469f-a165-70867728950e", user), 401, "not Bearer: 401");
+    is_int(guard_status("Bearer 0123", "0f8fad5b-d9cb-469f-a165-70867728950e", user), 401,
            "a malformed session: 401 without asking Redis (which would be 503 here)");
-    is_int(guarded_status("Bearer 0123456789abcdef0123456789abcdef0123456789abcdeF0123456789abcdef",
-                          "0f8fad5b-d9cb-469f-a165-70867728950e"),
+    is_int(guard_status("Bearer 0123456789abcdef0123456789abcdef0123456789abcdeF0123456789abcdef",
+                        "0f8fad5b-d9cb-469f-a165-70867728950e", user),
            401, "upper-case hex is no session of ours either");
-    is_int(guarded_status("Bearer 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                          "0f8fad5b-d9cb-469f-a165-70867728950e"),
+    is_int(guard_status("Bearer 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                        "0f8fad5b-d9cb-469f-a165-70867728950e", user),
            503, "a well-formed session is looked up in Redis (down here: 503)");
     config_free(&g_config);
     return done_testing();

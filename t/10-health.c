@@ -22,16 +22,10 @@ int main(void)
        "POST /healthz is 405 with Allow: GET (%ld)", r.status);
     t_resp_free(&r);
 
-    t_get("/api/v1/no-such-thing", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown API path is a JSON 404 (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/no-such-thing", NULL, NULL, 404, "NOT_FOUND"), "unknown API path is a JSON 404");
 
-    t_get("/api/v2/queue/status", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown version is a JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v2/queue/status", NULL, NULL, 404, "NOT_FOUND"), "unknown version is a JSON 404");
 
-    t_get("/healthz/extra", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "path below healthz is a JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/healthz/extra", NULL, NULL, 404, "NOT_FOUND"), "path below healthz is a JSON 404");
     return done_testing();
 }

@@ -32,12 +32,7 @@ static int race_sign_up(int i, void *arg)
 
 static void bad(const char *body, const char *what)
 {
-    struct t_resp r;
-
-    t_post("/api/v1/users", NULL, body, &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0,
-       "400 INVALID_REQUEST: %s (%ld %.160s)", what, r.status, r.body ? r.body : "");
-    t_resp_free(&r);
+    ok(t_answers_error("POST", "/api/v1/users", NULL, body, 400, "INVALID_REQUEST"), "400 INVALID_REQUEST: %s", what);
 }
 
 static int64_t users_count(void)

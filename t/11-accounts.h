@@ -1,7 +1,7 @@
 /* 11-accounts.h - helpers the account and session tests (t/11-t/14) share:
  * fresh emails and loopback source addresses, sign-up and login in one call
- * each (optionally from another 127.x address, as curl's CURLOPT_INTERFACE
- * allows, so failed logins count against an address of the test's own),
+ * each (optionally from another 127.x address, through t_request_from, so
+ * failed logins count against an address of the test's own),
  * and Redis reads the testlib has no call for. Header-only (static functions), included once per test program
  * after tap.h and testlib.h. */
 #ifndef CONCERT_T_ACCOUNTS_H
@@ -11,9 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <sodium.h>
 #include <sys/random.h>
@@ -65,97 +63,18 @@ static char *ac_body(const char *email, const char *password)
     return text;
 }
 
-struct ac_buf {
-    char *data;
-    size_t len;
-};
-
-static size_t ac_on_body(char *p, size_t size, size_t n, void *arg)
-{
-    struct ac_buf *b = arg;
-    char *bigger = realloc(b->data, b->len + size * n + 1);
-
-    if (!bigger)
-        return 0;
-    b->data = bigger;
-    memcpy(b->data + b->len, p, size * n);
-    b->len += size * n;
-    b->data[b->len] = '\0';
-    return size * n;
-}
-
-static size_t ac_on_header(char *p, size_t size, size_t n, void *arg)
-{
-    struct t_resp *r = arg;
-    size_t len = size * n, i = 12, k = 0;
-
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        while (i < len && p[i] == ' ')
-            i++;
-        while (i < len && p[i] != '\r' && p[i] != '\n' && k + 1 < sizeof r->retry_after)
-            r->retry_after[k++] = p[i++];
-        r->retry_after[k] = '\0';
-    }
-    return len;
-}
-
 /* A request from the loopback address `from` (NULL: the default, 127.0.0.1)
- * with an optional bearer token and JSON body. Fills out like t_request
- * (status, body, json, retry_after); returns 0, or -1 on a transport error. */
+ * with an optional bearer token and JSON body, as t_request_from. */
 static int ac_request_from(const char *from, const char *method, const char *path, const char *token,
                            const char *body, struct t_resp *out) __attribute__((unused));
 static int ac_request_from(const char *from, const char *method, const char *path, const char *token,
                            const char *body, struct t_resp *out)
 {
-    CURL *c;
-    struct curl_slist *h = NULL;
-    struct ac_buf buf = {NULL, 0};
-    char url[512], iface[64], auth[256];
-    CURLcode rc;
+    char auth[256];
+    const char *headers[] = {auth, NULL};
 
-    memset(out, 0, sizeof *out);
-    if (!from) {
-        const char *headers[] = {auth, NULL};
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
-        return t_request(method, path, token ? headers : NULL, body, out);
-    }
-    c = curl_easy_init();
-    if (!c)
-        return -1;
-    snprintf(url, sizeof url, "%s%s", t_base_url(), path);
-    snprintf(iface, sizeof iface, "host!%s", from);
-    h = curl_slist_append(h, "Expect:");
-    if (body)
-        h = curl_slist_append(h, "Content-Type: application/json");
-    if (token) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ac_on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ac_on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK) {
-        free(buf.data);
-        diag("%s %s from %s: %s", method, path, from, curl_easy_strerror(rc));
-        return -1;
-    }
-    out->body = buf.data ? buf.data : strdup("");
-    out->len = buf.len;
-    out->json = out->body ? json_tokener_parse(out->body) : NULL;
-    return 0;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
+    return t_request_from(from, method, path, token ? headers : NULL, body, out);
 }
 
 /* POST path with {"email", "password"} from `from`; returns the status. */
@@ -205,6 +124,20 @@ static char *ac_account(const char *email, const char *password)
     else
         diag("sign-up of %s: %ld %s", email, r.status, r.body ? r.body : "");
     t_resp_free(&r);
+    return id;
+}
+
+/* A new account under a fresh email made from tag (ac_email, into email):
+ * its userId (malloc'd). Bails out when sign-up fails: the story needs it. */
+static char *ac_new_account(const char *tag, char email[128], const char *password) __attribute__((unused));
+static char *ac_new_account(const char *tag, char email[128], const char *password)
+{
+    char *id;
+
+    ac_email(tag, email);
+    id = ac_account(email, password);
+    if (!id)
+        bail_out("sign-up failed");
     return id;
 }
 

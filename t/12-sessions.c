@@ -24,6 +24,7 @@
 #include "guard.h"
 #include "session.h"
 #include "valid.h"
+#include "guard-call.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -36,24 +37,6 @@ static int is_hex64(const char *s)
         if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
             return 0;
     return n == 64;
-}
-
-/* The status a guarded request with this session and path userId gets from
- * guard_session_user (0 when it passes), as a handler would see it. */
-static int guarded(const char *session, const char *path_user, char user[37])
-{
-    struct request r;
-    char auth[128];
-
-    memset(&r, 0, sizeof r);
-    snprintf(auth, sizeof auth, "Bearer %s", session);
-    r.method = "GET";
-    r.authorization = auth;
-    r.param[0] = path_user;
-    r.nparam = 1;
-    if (guard_session_user(&r, 0, user) == 0)
-        return 0;
-    return r.answered ? r.status : -1;
 }
 
 /* Stores a hash made here with libsodium at (ops, mem KiB) for user. */
@@ -89,10 +72,7 @@ int main(void)
     if (!getenv("CONCERT_CONF") || app_setup("12-sessions") < 0)
         bail_out("needs the ./dev test stack's config file (CONCERT_CONF) for its Redis");
     ac_address(from);
-    ac_email("Jisoo", email);
-    user = ac_account(email, password);
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Jisoo", email, password);
 
     /* --- login ------------------------------------------------------------- */
     ac_login_from(NULL, email, password, &r);
@@ -125,17 +105,17 @@ int main(void)
         const char *expire[3] = {"EXPIRE", key, "100"};
         t_redis_cmd(3, expire);
     }
-    ok(guarded(session, user, user_seen) == 0 && strcmp(user_seen, user) == 0,
+    ok(guard_status_of_session(session, user, user_seen) == 0 && strcmp(user_seen, user) == 0,
        "a guarded request with the session passes as its user");
     ttl = t_redis_int(2, ttl_argv);
     ok(ttl > g_config.session_ttl_seconds - 10, "and renews the TTL (cut to 100 s, now %lld)", ttl);
     t_uuid(other_user);
-    is_int(guarded(session, other_user, user_seen), 403, "another user's userId in the path: 403");
-    is_int(guarded(session, "not-a-uuid", user_seen), 400, "a malformed userId in the path: 400");
+    is_int(guard_status_of_session(session, other_user, user_seen), 403, "another user's userId in the path: 403");
+    is_int(guard_status_of_session(session, "not-a-uuid", user_seen), 400, "a malformed userId in the path: 400");
     {
         char made_up[65];
         ac_random_hex(made_up, 32);
-        is_int(guarded(made_up, user, user_seen), 401, "a made-up session: 401");
+        is_int(guard_status_of_session(made_up, user, user_seen), 401, "a made-up session: 401");
     }
 
     /* --- failed logins ----------------------------------------------------- */
@@ -185,7 +165,7 @@ int main(void)
     ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
        "the ended session is 401 SESSION_INVALID (%ld %s)", r.status, r.body ? r.body : "");
     t_resp_free(&r);
-    is_int(guarded(session, user, user_seen), 401, "for guarded requests too");
+    is_int(guard_status_of_session(session, user, user_seen), 401, "for guarded requests too");
 
     t_delete("/api/v1/sessions/current", NULL, &r);
     ok(r.status == 401 && strcmp(t_error_code(&r), "TOKEN_MISSING") == 0,
@@ -194,25 +174,17 @@ int main(void)
     {
         char made_up[65];
         ac_random_hex(made_up, 32);
-        t_delete("/api/v1/sessions/current", made_up, &r);
-        ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
-           "a made-up session is 401 SESSION_INVALID (%ld)", r.status);
-        t_resp_free(&r);
+        ok(t_answers_error("DELETE", "/api/v1/sessions/current", made_up, NULL, 401, "SESSION_INVALID"),
+           "a made-up session is 401 SESSION_INVALID");
     }
-    t_delete("/api/v1/sessions/current", "not-hex-at-all", &r);
-    ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
-       "so is a malformed one (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", "/api/v1/sessions/current", "not-hex-at-all", NULL, 401, "SESSION_INVALID"),
+       "so is a malformed one");
     t_get("/api/v1/sessions", NULL, &r);
     ok(r.status == 405 && strstr(r.allow, "POST"), "GET /api/v1/sessions is 405 (Allow: %s)", r.allow);
     t_resp_free(&r);
-    t_get("/api/v1/sessions/other", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "/api/v1/sessions/other is 404 (%ld)",
-       r.status);
-    t_resp_free(&r);
-    t_post("/api/v1/sessions", NULL, "{\"email\":\"x@example.com\"}", &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "a login without password is 400");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/sessions/other", NULL, NULL, 404, "NOT_FOUND"), "/api/v1/sessions/other is 404");
+    ok(t_answers_error("POST", "/api/v1/sessions", NULL, "{\"email\":\"x@example.com\"}", 400, "INVALID_REQUEST"),
+       "a login without password is 400");
 
     /* --- a hash at another cost is redone at login ---------------------------- */
     snprintf(prefix, sizeof prefix, "$argon2id$v=19$m=%ld,t=%ld,p=1$", g_config.password_mem_kib,

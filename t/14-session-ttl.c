@@ -15,6 +15,7 @@
 #include "config.h"
 #include "guard.h"
 #include "session.h"
+#include "guard-call.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -41,20 +42,6 @@ static int write_short_ttl_config(const char *path)
     return fclose(out) == 0 ? 0 : -1;
 }
 
-static int require_status(const char *session, char user[37])
-{
-    struct request r;
-    char auth[128];
-
-    memset(&r, 0, sizeof r);
-    snprintf(auth, sizeof auth, "Bearer %s", session);
-    r.method = "GET";
-    r.authorization = auth;
-    if (guard_session(&r, user) == 0)
-        return 0;
-    return r.answered ? r.status : -1;
-}
-
 int main(void)
 {
     char conf[] = "/tmp/concert-ttl-XXXXXX", email[128], session[SESSION_TEXT_LEN + 1], key[SESSION_KEY_SIZE];
@@ -78,10 +65,7 @@ int main(void)
     unlink(conf);
     is_int(g_config.session_ttl_seconds, 2, "the config file says session_ttl_seconds = 2");
 
-    ac_email("Short", email);
-    user = ac_account(email, "a password for two seconds");
-    if (!user)
-        bail_out("sign-up failed");
+    user = ac_new_account("Short", email, "a password for two seconds");
     ok(session_create(user, session, &expires) == SESSION_OK, "a session starts");
     session_key(session, key);
     {
@@ -89,15 +73,15 @@ int main(void)
         ok(ms > 0 && ms <= 2000, "it lives 2 s in Redis (PTTL %lld ms)", ms);
     }
     t_sleep_ms(1200);
-    ok(require_status(session, seen) == 0 && strcmp(seen, user) == 0, "used after 1.2 s it is good");
+    ok(guard_status_of_session(session, NULL, seen) == 0 && strcmp(seen, user) == 0, "used after 1.2 s it is good");
     {
         long long ms = t_redis_int(2, pttl);
         ok(ms > 1500 && ms <= 2000, "and renewed to 2 s (PTTL %lld ms)", ms);
     }
     t_sleep_ms(1200);
-    ok(require_status(session, seen) == 0, "so 2.4 s after it started it is still good");
+    ok(guard_status_of_session(session, NULL, seen) == 0, "so 2.4 s after it started it is still good");
     t_sleep_ms(3000);
-    is_int(require_status(session, seen), 401, "3 s without use: it has ended");
+    is_int(guard_status_of_session(session, NULL, seen), 401, "3 s without use: it has ended");
     t_delete("/api/v1/sessions/current", session, &r);
     ok(r.status == 401 && strcmp(t_error_code(&r), "SESSION_INVALID") == 0,
        "and the stack's logout says 401 SESSION_INVALID (%ld %s)", r.status, r.body ? r.body : "");

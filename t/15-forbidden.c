@@ -81,9 +81,7 @@ int main(void)
     struct t_resp r;
 
     t_init();
-    concert = t_create_concert(1, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert through the admin API");
+    concert = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, sched);
     t_user(bob);
     t_user(alice);
     {

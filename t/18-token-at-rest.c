@@ -40,9 +40,19 @@ static void keep_reply(const redisReply *r)
             keep_reply(r->element[i]);
 }
 
-/* Everything stored under the keys matching pattern, names included. */
+/* Everything stored under the keys matching pattern, names included: each
+ * key read with the command that returns all of a value of its type. */
 static void read_keys(const char *pattern)
 {
+    static const struct {
+        const char *type, *command, *from, *to;
+    } reads[] = {
+        {"string", "GET", NULL, NULL},
+        {"hash", "HGETALL", NULL, NULL},
+        {"zset", "ZRANGE", "0", "-1"},
+        {"set", "SMEMBERS", NULL, NULL},
+        {"stream", "XRANGE", "-", "+"},
+    };
     const char *keys_cmd[] = {"KEYS", pattern};
     redisReply *keys = t_redis(2, keys_cmd);
 
@@ -53,21 +63,10 @@ static void read_keys(const char *pattern)
         const char *t = type && type->type == REDIS_REPLY_STATUS ? type->str : "";
 
         keep(key, strlen(key));
-        if (strcmp(t, "string") == 0) {
-            const char *c[] = {"GET", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "hash") == 0) {
-            const char *c[] = {"HGETALL", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "zset") == 0) {
-            const char *c[] = {"ZRANGE", key, "0", "-1"};
-            v = t_redis(4, c);
-        } else if (strcmp(t, "set") == 0) {
-            const char *c[] = {"SMEMBERS", key};
-            v = t_redis(2, c);
-        } else if (strcmp(t, "stream") == 0) {
-            const char *c[] = {"XRANGE", key, "-", "+"};
-            v = t_redis(4, c);
+        for (size_t k = 0; !v && k < sizeof reads / sizeof reads[0]; k++) {
+            const char *c[] = {reads[k].command, key, reads[k].from, reads[k].to};
+            if (strcmp(t, reads[k].type) == 0)
+                v = t_redis(reads[k].from ? 4 : 2, c);
         }
         keep_reply(v);
         if (v)
@@ -102,12 +101,9 @@ int main(void)
     char *line;
 
     t_init();
-    int64_t concert = t_create_concert(5, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert through the admin API");
-    t_user(amy);
+    int64_t concert = t_create_concert_or_bail(5, 600, 600, 300, 1, 10, 1000, sched);
     mon = t_redis_monitor();
-    token = t_active_token(concert, amy);
+    token = t_active_user(concert, amy);
     if (!token)
         bail_out("no token for Amy");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", sched[0]);
@@ -162,8 +158,7 @@ int main(void)
     is_int(poll_status(altered), 401, "a digit of the id changed: 401");
     {
         char bo[37];
-        t_user(bo);
-        other = t_active_token(concert, bo);
+        other = t_active_user(concert, bo);
         snprintf(altered, sizeof altered, "%.*s%s", (int)(strrchr(token, '.') - token), token,
                  other ? strrchr(other, '.') : ".x");
         is_int(poll_status(altered), 401, "Amy's id with Bo's MAC: 401");

@@ -72,6 +72,16 @@ static char *sched_value(const char *sql, int64_t schedule_id)
     return t_pg_value(sql, 1, p);
 }
 
+/* Checks one value sched_value reads (and frees it). */
+static int sched_is(const char *sql, int64_t schedule_id, const char *want, const char *what)
+{
+    char *v = sched_value(sql, schedule_id);
+    int pass = is(v, want, "%s", what);
+
+    free(v);
+    return pass;
+}
+
 int main(void)
 {
     struct t_resp r;
@@ -144,15 +154,9 @@ int main(void)
                     " AND active_limit = 7 AND active_seconds = 60 AND waiting_idle_seconds = 30 AND hold_seconds = 5",
                     1, params), 1, "the concert row holds every field");
 #define STARTS "SELECT to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schedules WHERE id = $1"
-    v = sched_value(STARTS, ids[0]);
-    is(v, when1, "the first schedule is the first given");
-    free(v);
-    v = sched_value(STARTS, ids[1]);
-    is(v, when2, "the second schedule is the second given");
-    free(v);
-    v = sched_value(STARTS, ids[2]);
-    is(v, when3, "the third schedule is the third given");
-    free(v);
+    sched_is(STARTS, ids[0], when1, "the first schedule is the first given");
+    sched_is(STARTS, ids[1], when2, "the second schedule is the second given");
+    sched_is(STARTS, ids[2], when3, "the third schedule is the third given");
     is_int(t_pg_int("SELECT count(*) FROM schedules WHERE concert_id = $1", 1, params), 3, "three schedules stored");
     is_int(t_pg_int("SELECT count(*) FROM seats JOIN schedules s ON s.id = schedule_id WHERE s.concert_id = $1",
                     1, params), 3 + 2 + g_config.seat_count, "every seat stored (3 + 2 + the default count)");
@@ -204,18 +208,12 @@ int main(void)
     ids[1] = t_json_int(r.json, "scheduleIds.1");
     ids[2] = t_json_int(r.json, "scheduleIds.2");
     t_resp_free(&r);
-    v = sched_value(STARTS, ids[0]);
-    is(v, "2031-05-01T00:30:00Z", "a +09:00 time with a fraction is stored in UTC, cut to whole seconds");
-    free(v);
-    v = sched_value(STARTS, ids[1]);
-    is(v, "2031-05-01T02:00:00Z", "a -01:30 time is stored in UTC");
-    free(v);
-    v = sched_value(STARTS, ids[2]);
-    is(v, "2031-05-01T16:29:00Z", "a -15:59 time in lower case (t) is stored in UTC");
-    free(v);
-    v = sched_value("SELECT count(*) FROM seats WHERE schedule_id = $1 AND price = 1000000000", ids[0]);
-    is(v, "1000", "1000 seats at the top price");
-    free(v);
+    sched_is(STARTS, ids[0], "2031-05-01T00:30:00Z",
+             "a +09:00 time with a fraction is stored in UTC, cut to whole seconds");
+    sched_is(STARTS, ids[1], "2031-05-01T02:00:00Z", "a -01:30 time is stored in UTC");
+    sched_is(STARTS, ids[2], "2031-05-01T16:29:00Z", "a -15:59 time in lower case (t) is stored in UTC");
+    sched_is("SELECT count(*) FROM seats WHERE schedule_id = $1 AND price = 1000000000", ids[0], "1000",
+             "1000 seats at the top price");
 
     {
         /* 200 Korean characters are 600 bytes but 200 characters. */
@@ -308,13 +306,9 @@ int main(void)
     is_int(concert_count(), before, "none of the malformed requests created a concert");
 
     step("paths, methods and size");
-    t_get("/api/v1/admin/concerts", NULL, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "POST"),
-       "GET /api/v1/admin/concerts: 405 with Allow: POST (%ld)", r.status);
-    t_resp_free(&r);
-    t_post("/api/v1/admin/nothing", NULL, "{}", &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown admin path: JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_405("GET", "/api/v1/admin/concerts", NULL, NULL, "POST"),
+       "GET /api/v1/admin/concerts: 405 with Allow: POST");
+    ok(t_answers_error("POST", "/api/v1/admin/nothing", NULL, "{}", 404, "NOT_FOUND"), "unknown admin path: JSON 404");
     {
         static char big[16 * 1024 + 64];
         memset(big, ' ', sizeof big - 1);

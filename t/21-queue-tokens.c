@@ -22,12 +22,8 @@ static const char *sender;
 
 static void bad_body(const char *body, const char *what)
 {
-    struct t_resp r;
-
-    t_post("/api/v1/queue/tokens", sender, body, &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0,
-       "400 INVALID_REQUEST: %s (%ld %.200s)", what, r.status, r.body ? r.body : "");
-    t_resp_free(&r);
+    ok(t_answers_error("POST", "/api/v1/queue/tokens", sender, body, 400, "INVALID_REQUEST"), "400 INVALID_REQUEST: %s",
+       what);
 }
 
 static int is_token_of(const char *tok, int64_t concert_id)
@@ -55,10 +51,8 @@ int main(void)
     long long now, exp;
 
     t_init();
-    concert_id = t_create_concert(1, 60, 600, 300, 1, 10, 1000, NULL);
-    other_id = t_create_concert(5, 60, 600, 300, 1, 10, 1000, NULL);
-    if (concert_id < 0 || other_id < 0)
-        bail_out("cannot create concerts through the admin API");
+    concert_id = t_create_concert_or_bail(1, 60, 600, 300, 1, 10, 1000, NULL);
+    other_id = t_create_concert_or_bail(5, 60, 600, 300, 1, 10, 1000, NULL);
     t_user(alice);
     t_user(bob);
     sender = t_session(alice);
@@ -179,18 +173,21 @@ int main(void)
     bad_body(body, "concertId as a string");
     snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%" PRId64 ".0}", alice, concert_id);
     bad_body(body, "concertId as 1.0");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":0}", alice);
-    bad_body(body, "concertId 0");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":-1}", alice);
-    bad_body(body, "a negative concertId");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":99999999999999999999}", alice);
-    bad_body(body, "a concertId beyond 64 bits");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":9223372036854775808}", alice);
-    bad_body(body, "concertId 2^63");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":-99999999999999999999}", alice);
-    bad_body(body, "a concertId below -2^63");
-    snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":null}", alice);
-    bad_body(body, "concertId null");
+    {
+        /* concertId values that name no concert a token can be for. */
+        static const struct { const char *value, *what; } ids[] = {
+            {"0", "concertId 0"},
+            {"-1", "a negative concertId"},
+            {"99999999999999999999", "a concertId beyond 64 bits"},
+            {"9223372036854775808", "concertId 2^63"},
+            {"-99999999999999999999", "a concertId below -2^63"},
+            {"null", "concertId null"},
+        };
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            snprintf(body, sizeof body, "{\"userId\":\"%s\",\"concertId\":%s}", alice, ids[i].value);
+            bad_body(body, ids[i].what);
+        }
+    }
     snprintf(body, sizeof body, "{\"userId\":7,\"concertId\":%" PRId64 "}", concert_id);
     bad_body(body, "userId as a number");
     snprintf(body, sizeof body, "{\"userId\":\"not-a-uuid\",\"concertId\":%" PRId64 "}", concert_id);
@@ -233,26 +230,14 @@ int main(void)
     }
 
     /* --- methods and paths ----------------------------------------------- */
-    t_get("/api/v1/queue/tokens", NULL, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "POST"),
-       "GET /api/v1/queue/tokens: 405, Allow: POST (%ld)", r.status);
-    t_resp_free(&r);
-    t_post("/api/v1/queue/status", tok_a, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST /api/v1/queue/status: 405, Allow: GET (%ld)", r.status);
-    t_resp_free(&r);
-    t_delete("/api/v1/queue/tokens", tok_a, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "DELETE /api/v1/queue/tokens: 405");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/whatever", tok_a, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown queue path: JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/status/extra", tok_a, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "path below status: JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/queue/", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "the queue folder itself: JSON 404");
-    t_resp_free(&r);
+    ok(t_answers_405("GET", "/api/v1/queue/tokens", NULL, NULL, "POST"), "GET /api/v1/queue/tokens: 405, Allow: POST");
+    ok(t_answers_405("POST", "/api/v1/queue/status", tok_a, "{}", "GET"), "POST /api/v1/queue/status: 405, Allow: GET");
+    ok(t_answers_error("DELETE", "/api/v1/queue/tokens", tok_a, NULL, 405, "METHOD_NOT_ALLOWED"),
+       "DELETE /api/v1/queue/tokens: 405");
+    ok(t_answers_error("GET", "/api/v1/queue/whatever", tok_a, NULL, 404, "NOT_FOUND"), "unknown queue path: JSON 404");
+    ok(t_answers_error("GET", "/api/v1/queue/status/extra", tok_a, NULL, 404, "NOT_FOUND"),
+       "path below status: JSON 404");
+    ok(t_answers_error("GET", "/api/v1/queue/", NULL, NULL, 404, "NOT_FOUND"), "the queue folder itself: JSON 404");
 
     free(tok_a);
     free(tok_b);

@@ -59,9 +59,7 @@ int main(void)
 
     t_init();
     t_use_config();
-    concert_id = t_create_concert(2, 60, 600, 300, 1, 10, 1000, NULL);
-    if (concert_id < 0)
-        bail_out("cannot create a concert through the admin API");
+    concert_id = t_create_concert_or_bail(2, 60, 600, 300, 1, 10, 1000, NULL);
     /* The library talks to the stack's Redis directly, as a responder does. */
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");

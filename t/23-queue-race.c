@@ -133,11 +133,8 @@ int main(void)
     if (sh == MAP_FAILED)
         bail_out("no shared memory");
     memset(sh, 0, sizeof *sh);
-    sh->concert_id = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
-    if (sh->concert_id < 0)
-        bail_out("cannot create a concert through the admin API");
-    t_user(first_user);
-    first = t_active_token(sh->concert_id, first_user);
+    sh->concert_id = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
+    first = t_active_user(sh->concert_id, first_user);
     ok(first != NULL, "the first user holds the only active slot");
 
     /* The users (and their sessions) exist before the race: only the

@@ -70,10 +70,8 @@ int main(void)
     const char *port = getenv("CONCERT_REDIS_PORT");
 
     t_init();
-    a = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
-    b = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
-    if (a < 0 || b < 0)
-        bail_out("cannot create concerts through the admin API");
+    a = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
+    b = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
     for (int i = 0; i < 4; i++)

@@ -60,9 +60,7 @@ int main(void)
     int failures = 0, round, clean = 0;
 
     t_init();
-    concert_id = t_create_concert(3, 600, 600, 300, 1, 10, 1000, NULL);
-    if (concert_id < 0)
-        bail_out("cannot create a concert through the admin API");
+    concert_id = t_create_concert_or_bail(3, 600, 600, 300, 1, 10, 1000, NULL);
 
     for (round = 0; round < ROUNDS; round++)
         for (int i = 0; i < USERS; i++)

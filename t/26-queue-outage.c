@@ -27,10 +27,8 @@ int main(void)
 
     t_init();
     t_use_config();
-    warm = t_create_concert(5, 600, 600, 300, 1, 10, 1000, NULL);
-    cold = t_create_concert(5, 600, 600, 300, 1, 10, 1000, NULL);
-    if (warm < 0 || cold < 0)
-        bail_out("cannot create concerts through the admin API");
+    warm = t_create_concert_or_bail(5, 600, 600, 300, 1, 10, 1000, NULL);
+    cold = t_create_concert_or_bail(5, 600, 600, 300, 1, 10, 1000, NULL);
     t_user(user);
     t_uuid(user2);
     tok = t_active_token(warm, user);   /* warms the cache of `warm` */

@@ -163,21 +163,6 @@ static long long zcard(int64_t concert_id, const char *name)
     return t_redis_int(2, argv);
 }
 
-/* Polls with a token: "ACTIVE", "WAITING" or the error code. */
-static const char *poll_tok(const char *tok, long *http)
-{
-    static char answer[32];
-    struct t_resp r;
-    const char *s;
-
-    t_get("/api/v1/queue/status", tok, &r);
-    *http = r.status;
-    s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
-    snprintf(answer, sizeof answer, "%s", s ? s : "");
-    t_resp_free(&r);
-    return answer;
-}
-
 /* Waits until Redis's clock has passed ms. */
 static void wait_past(int64_t ms)
 {
@@ -225,11 +210,9 @@ int main(void)
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         bail_out("mmap failed");
-    a = t_create_concert(A_LIMIT, 10, 600, 300, 1, 10, 1000, NULL);
-    b = t_create_concert(B_LIMIT, 10, 600, 300, 1, 10, 1000, NULL);
-    c = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
-    if (a < 0 || b < 0 || c < 0)
-        bail_out("cannot create concerts through the admin API");
+    a = t_create_concert_or_bail(A_LIMIT, 10, 600, 300, 1, 10, 1000, NULL);
+    b = t_create_concert_or_bail(B_LIMIT, 10, 600, 300, 1, 10, 1000, NULL);
+    c = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
 
     /* Keep the cron program's sweeps out of the story. */
     snprintf(owner, sizeof owner, "test-29-%d", (int)getpid());
@@ -259,7 +242,7 @@ int main(void)
     ok(last_a[0] && last_b[0] && user_b[0], "the last token admitted to A and to B are known");
     wait_past(end_a > end_b ? end_a : end_b);
 
-    is(poll_tok(token_of(last_a), &http), "TOKEN_INVALID",
+    is(t_poll(token_of(last_a), &http, NULL), "TOKEN_INVALID",
        "A's last-admitted token, past its end but beyond its poll's 200-token sweep: TOKEN_INVALID");
     is_int(http, 401, "401");
     is_int(zcard(a, "waiting"), 0, "that one poll admitted every waiting user of A");
@@ -281,8 +264,7 @@ int main(void)
         struct t_resp r;
         const char *end[] = {"ZADD", key, "XX", "1", NULL};
 
-        t_user(holder);
-        held = t_active_token(c, holder);
+        held = t_active_user(c, holder);
         ok(held != NULL, "concert C: one user holds the only slot");
         is_int(issue(c, 0, C_QUIET, "WAITING"), C_QUIET, "402 users wait behind");
         t_sleep_ms(3000);
@@ -296,7 +278,7 @@ int main(void)
 
         key_of(key, sizeof key, c, "seen");
         member_at(key, 300, quiet, sizeof quiet, &score);
-        is(poll_tok(token_of(quiet), &http), "TOKEN_INVALID",
+        is(t_poll(token_of(quiet), &http, NULL), "TOKEN_INVALID",
            "a quiet waiter beyond its poll's 200-token sweep: TOKEN_INVALID, not revived by the poll");
         member_at(key, 200, last_quiet, sizeof last_quiet, &score);
         ok(last_quiet[0] && strcmp(last_quiet, live ? t_token_id(live) : "") != 0,
@@ -308,8 +290,8 @@ int main(void)
         /* Time moved behind the scripts' back, and the conf is pinned: clear
          * what they derived from the old times, as a refresh does. */
         forget_derived(c);
-        is(poll_tok(live, &http), "ACTIVE", "the live waiter polls: ACTIVE (the quiet one ahead was dropped)");
-        is(poll_tok(token_of(last_quiet), &http), "TOKEN_INVALID", "the quiet one: TOKEN_INVALID, not admitted");
+        is(t_poll(live, &http, NULL), "ACTIVE", "the live waiter polls: ACTIVE (the quiet one ahead was dropped)");
+        is(t_poll(token_of(last_quiet), &http, NULL), "TOKEN_INVALID", "the quiet one: TOKEN_INVALID, not admitted");
         free(held);
         free(live);
     }

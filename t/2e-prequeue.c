@@ -284,9 +284,7 @@ int main(void)
                  "\"schedules\":[{\"startsAt\":\"%s\",\"seatCount\":5}]}", opens, when);
         concert = t_create_concert_json(body, sched, 1);
         for (int i = 0; i < CROWD; i++) {
-            t_user(id);
-            crowd[i] = t_issue_token(concert, id, &r);
-            t_resp_free(&r);
+            crowd[i] = t_queued_user(concert, id);
         }
         while (time(NULL) <= opening)
             t_sleep_ms(200);

@@ -47,15 +47,7 @@ static pid_t start(char *const argv[], const char *log)
     pid_t pid;
 
     snprintf(path, sizeof path, "%s/%s", dir, log);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        FILE *f = freopen(path, "a", stdout);
-        (void)f;
-        dup2(1, 2);
-        execv("/usr/bin/redis-server", argv);
-        _exit(127);
-    }
+    pid = t_spawn("/usr/bin/redis-server", argv, path, "a", 1);
     pids[npids++] = pid;
     return pid;
 }

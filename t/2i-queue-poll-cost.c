@@ -57,9 +57,7 @@ int main(void)
     t_init();
     t_use_config();
     plan(10);
-    concert_id = t_create_concert(1, 600, 600, 300, 1, 10, 1000, NULL);
-    if (concert_id < 0)
-        bail_out("cannot create a concert through the admin API");
+    concert_id = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
     for (int i = 0; i < 4; i++) {

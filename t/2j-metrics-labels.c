@@ -59,13 +59,9 @@ static void through_the_front(void)
     is_int(refused, 2 * FORGED, "%d holds and %d payments with forged tokens of made-up concerts: 401 TOKEN_INVALID",
            FORGED, FORGED);
 
-    concert = t_create_concert(10, 600, 600, 300, 1, 5, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_user(user_a);
-    t_user(user_b);
-    tok_a = t_active_token(concert, user_a);
-    tok_b = t_active_token(concert, user_b);
+    concert = t_create_concert_or_bail(10, 600, 600, 300, 1, 5, 1000, sched);
+    tok_a = t_active_user(concert, user_a);
+    tok_b = t_active_user(concert, user_b);
     if (!tok_a || !tok_b)
         bail_out("cannot get queue tokens");
     is_int(bk_hold(tok_a, sched[0], seat, 1, NULL), 201, "a real concert: A holds seat 1");

@@ -68,21 +68,13 @@ int main(void)
     is_int(r.status, 200, "a bogus token is ignored here: 200");
     t_resp_free(&r);
 
-    t_post("/api/v1/concerts", NULL, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST /api/v1/concerts: 405, Allow: GET (%ld)", r.status);
-    t_resp_free(&r);
-    t_delete("/api/v1/concerts", NULL, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "DELETE /api/v1/concerts: 405");
-    t_resp_free(&r);
-    t_get("/api/v1/concerts/1", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "GET /api/v1/concerts/1 (no such resource): JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/concerts/1/other", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown path below a concert: JSON 404");
-    t_resp_free(&r);
-    t_get("/api/v1/concertsx", NULL, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "a longer path name: JSON 404 (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_405("POST", "/api/v1/concerts", NULL, "{}", "GET"), "POST /api/v1/concerts: 405, Allow: GET");
+    ok(t_answers_error("DELETE", "/api/v1/concerts", NULL, NULL, 405, "METHOD_NOT_ALLOWED"),
+       "DELETE /api/v1/concerts: 405");
+    ok(t_answers_error("GET", "/api/v1/concerts/1", NULL, NULL, 404, "NOT_FOUND"),
+       "GET /api/v1/concerts/1 (no such resource): JSON 404");
+    ok(t_answers_error("GET", "/api/v1/concerts/1/other", NULL, NULL, 404, "NOT_FOUND"),
+       "unknown path below a concert: JSON 404");
+    ok(t_answers_error("GET", "/api/v1/concertsx", NULL, NULL, 404, "NOT_FOUND"), "a longer path name: JSON 404");
     return done_testing();
 }

@@ -54,23 +54,12 @@ int main(void)
     other_id = t_create_concert_json(body, other_ids, 1);
     if (concert_id < 0 || other_id < 0)
         bail_out("cannot create concerts through the admin API");
-    for (int i = 0; i < 4; i++)
-        t_user(u[i]);
-    active = t_active_token(concert_id, u[0]);
-    waiting = t_issue_token(concert_id, u[1], &r);
-    t_resp_free(&r);
-    other_active = t_active_token(other_id, u[2]);
-    other_waiting = t_issue_token(other_id, u[3], &r);
-    t_resp_free(&r);
+    active = t_active_user(concert_id, u[0]);
+    waiting = t_queued_user(concert_id, u[1]);
+    other_active = t_active_user(other_id, u[2]);
+    other_waiting = t_queued_user(other_id, u[3]);
 
-    /* The past show: one day ago. */
-    {
-        char sid[24];
-        const char *p[] = {sid};
-        snprintf(sid, sizeof sid, "%" PRId64, ids[1]);
-        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 day'"
-                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
-    }
+    setup |= t_move_show(ids[1], "1 day");   /* the past show: one day ago */
     /* +3d: seat 1 held (live), seat 2 sold -> 2 of 4 free.
      * +2d: both sold -> left out. +4d: both held, run out -> 2 of 2 free. */
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
@@ -157,10 +146,7 @@ int main(void)
                  "concert id beyond 64 bits");
     expect_error("/api/v1/concerts/1.5/schedules", active, 400, "INVALID_REQUEST", "concert id 1.5");
     snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", concert_id);
-    t_post(path, active, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST to schedules: 405, Allow: GET");
-    t_resp_free(&r);
+    ok(t_answers_405("POST", path, active, "{}", "GET"), "POST to schedules: 405, Allow: GET");
     snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules/1", concert_id);
     expect_error(path, active, 404, "NOT_FOUND", "a path below schedules");
 

@@ -60,24 +60,14 @@ int main(void)
              "{\"startsAt\":\"%s\"},"
              "{\"startsAt\":\"%s\",\"seatCount\":1,\"price\":5}]}", when, when, past);
     concert_id = t_create_concert_json(body, ids, 3);
-    snprintf(body, sizeof body, "{\"title\":\"Other\",\"schedules\":[{\"startsAt\":\"%s\"}]}", when);
-    other_id = t_create_concert_json(body, other_ids, 1);
-    if (concert_id < 0 || other_id < 0)
-        bail_out("cannot create concerts through the admin API");
-    for (int i = 0; i < 4; i++)
-        t_user(u[i]);
-    active = t_active_token(concert_id, u[0]);
-    waiting = t_issue_token(concert_id, u[1], &r);
-    t_resp_free(&r);
-    other_active = t_active_token(other_id, u[2]);
+    if (concert_id < 0)
+        bail_out("cannot create a concert through the admin API");
+    other_id = t_create_concert_or_bail(50, 600, 600, 300, 1, 10, 1000, other_ids);
+    active = t_active_user(concert_id, u[0]);
+    waiting = t_queued_user(concert_id, u[1]);
+    other_active = t_active_user(other_id, u[2]);
 
-    {
-        char sid[24];
-        const char *p[] = {sid};
-        snprintf(sid, sizeof sid, "%" PRId64, ids[2]);
-        setup |= t_pg_int("UPDATE schedules SET starts_at = now() - interval '1 hour'"
-                          " WHERE id = $1::bigint RETURNING 1", 1, p) == 1 ? 0 : -1;
-    }
+    setup |= t_move_show(ids[2], "1 hour");
     setup |= t_set_seat(ids[0], 1, "HELD", "10 minutes");
     setup |= t_set_seat(ids[0], 2, "HELD", "-1 second");
     setup |= t_set_seat(ids[0], 3, "SOLD", NULL);
@@ -149,10 +139,7 @@ int main(void)
     expect_error("/api/v1/schedules/18446744073709551616/seats", active, 400, "INVALID_REQUEST",
                  "schedule id beyond 64 bits");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", ids[0]);
-    t_post(path, active, "{}", &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, "GET"),
-       "POST to seats: 405, Allow: GET");
-    t_resp_free(&r);
+    ok(t_answers_405("POST", path, active, "{}", "GET"), "POST to seats: 405, Allow: GET");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64, ids[0]);
     expect_error(path, active, 404, "NOT_FOUND", "a schedule without /seats");
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats/1", ids[0]);

@@ -122,9 +122,7 @@ int main(void)
 
     t_init();
     plan(16);
-    concert_id = t_create_concert(RACERS + 2, 600, 600, 2, 1, SEATS, 1000, &schedule_id);
-    if (concert_id < 0)
-        bail_out("cannot create the concert");
+    concert_id = t_create_concert_or_bail(RACERS + 2, 600, 600, 2, 1, SEATS, 1000, &schedule_id);
     snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", schedule_id);
     snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert_id, schedule_id);
     snprintf(sid, sizeof sid, "%" PRId64, schedule_id);

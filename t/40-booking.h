@@ -1,5 +1,5 @@
 /* 40-booking.h - helpers the hold, balance, payment and cron tests (t/4x-7x)
- * share: requests with an Idempotency-Key, holds, charges and payments in
+ * share: requests with an Idempotency-Key, holds, cancels, charges and payments in
  * one call each, and reads of what PostgreSQL really stored. Header-only
  * (static functions), included once per test program after tap.h and
  * testlib.h. */
@@ -105,6 +105,25 @@ static long bk_pay(const char *token, int64_t reservation_id, const char *key, s
     if (!out)
         out = &local;
     if (bk_request("POST", "/api/v1/payments", token, key, body, out) < 0)
+        return 0;
+    status = out->status;
+    if (out == &local)
+        t_resp_free(&local);
+    return status;
+}
+
+/* DELETE /api/v1/reservations/{id}: lets a hold go; returns the status. */
+static long bk_cancel(const char *token, int64_t reservation_id, struct t_resp *out) __attribute__((unused));
+static long bk_cancel(const char *token, int64_t reservation_id, struct t_resp *out)
+{
+    char path[64];
+    struct t_resp local;
+    long status;
+
+    snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, reservation_id);
+    if (!out)
+        out = &local;
+    if (t_delete(path, token, out) < 0)
         return 0;
     status = out->status;
     if (out == &local)

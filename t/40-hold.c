@@ -54,22 +54,15 @@ int main(void)
 
     t_init();
 
-    concert = t_create_concert(50, 600, 600, 300, 2, 10, 1000, sched);
-    other = t_create_concert(50, 600, 600, 300, 1, 5, 500, osched);
-    waiting_concert = t_create_concert(1, 600, 600, 300, 1, 5, 500, wsched);
-    if (concert < 0 || other < 0 || waiting_concert < 0)
-        bail_out("cannot create concerts (admin API)");
-    t_user(userA);
-    t_user(userB);
-    t_user(userX);
-    t_user(userY);
-    tokA = t_active_token(concert, userA);
-    tokB = t_active_token(concert, userB);
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 2, 10, 1000, sched);
+    other = t_create_concert_or_bail(50, 600, 600, 300, 1, 5, 500, osched);
+    waiting_concert = t_create_concert_or_bail(1, 600, 600, 300, 1, 5, 500, wsched);
+    tokA = t_active_user(concert, userA);
+    tokB = t_active_user(concert, userB);
     tokO = t_active_token(other, userB);
     tokAO = t_active_token(other, userA);
-    tokX = t_active_token(waiting_concert, userX);
-    tokY = t_issue_token(waiting_concert, userY, &r);
-    t_resp_free(&r);
+    tokX = t_active_user(waiting_concert, userX);
+    tokY = t_queued_user(waiting_concert, userY);
     if (!tokA || !tokB || !tokO || !tokAO || !tokX || !tokY)
         bail_out("cannot get queue tokens (queue API)");
 
@@ -181,9 +174,7 @@ int main(void)
     is_int(count_held(sched[0]), before_held, "and held no seat");
     bk_is(bk_seat(sched[0], 9), "AVAILABLE", "seat 9 is still AVAILABLE");
 
-    t_get("/api/v1/reservations", tokA, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "GET /reservations: 405 (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/reservations", tokA, NULL, 405, "METHOD_NOT_ALLOWED"), "GET /reservations: 405");
     snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, a1);
     t_request("PUT", path, NULL, "{}", &r);
     ok(r.status == 405, "PUT /reservations/{id}: 405 (%ld)", r.status);
@@ -215,28 +206,19 @@ int main(void)
            json_object_array_length(t_json_at(r.json, "reservations")) == 0, "a user with none: empty list (%s)", r.body);
         t_resp_free(&r);
     }
-    t_get("/api/v1/users/NOT-A-UUID/reservations", t_session(userA), &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "bad userId: 400");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/users/NOT-A-UUID/reservations", t_session(userA), NULL, 400, "INVALID_REQUEST"),
+       "bad userId: 400");
 
     step("cancelling");
     snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, a1);
-    t_delete(path, tokB, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "B cancelling A's hold: 404 (%ld)", r.status);
-    t_resp_free(&r);
-    t_delete(path, tokAO, &r);
-    ok(r.status == 403 && strcmp(t_error_code(&r), "TOKEN_WRONG_CONCERT") == 0,
-       "A cancelling with a token of another concert: 403 TOKEN_WRONG_CONCERT (%ld)", r.status);
-    t_resp_free(&r);
-    t_delete(path, NULL, &r);
-    ok(r.status == 401 && strcmp(t_error_code(&r), "TOKEN_MISSING") == 0, "cancelling without a token: 401");
-    t_resp_free(&r);
-    t_delete("/api/v1/reservations/999999999", tokA, &r);
-    ok(r.status == 404 && strcmp(t_error_code(&r), "NOT_FOUND") == 0, "unknown reservation: 404");
-    t_resp_free(&r);
-    t_delete("/api/v1/reservations/abc", tokA, &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "bad reservation id: 400");
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", path, tokB, NULL, 404, "NOT_FOUND"), "B cancelling A's hold: 404");
+    ok(t_answers_error("DELETE", path, tokAO, NULL, 403, "TOKEN_WRONG_CONCERT"),
+       "A cancelling with a token of another concert: 403 TOKEN_WRONG_CONCERT");
+    ok(t_answers_error("DELETE", path, NULL, NULL, 401, "TOKEN_MISSING"), "cancelling without a token: 401");
+    ok(t_answers_error("DELETE", "/api/v1/reservations/999999999", tokA, NULL, 404, "NOT_FOUND"),
+       "unknown reservation: 404");
+    ok(t_answers_error("DELETE", "/api/v1/reservations/abc", tokA, NULL, 400, "INVALID_REQUEST"),
+       "bad reservation id: 400");
     bk_is(bk_raw("SELECT status FROM reservations WHERE id = $1", a1), "HELD", "still HELD after refused cancels");
 
     t_delete(path, tokA, &cancelled);

@@ -39,31 +39,22 @@ int main(void)
 {
     int results[RACERS];
     int64_t concert, winners = 0, refused = 0, other = 0;
+    struct t_race_tally one;
     char user[37];
 
     t_init();
-    concert = t_create_concert(RACERS + 10, 600, 600, 300, 1, 10, 1000, &schedule_id);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(RACERS + 10, 600, 600, 300, 1, 10, 1000, &schedule_id);
     for (int i = 0; i < RACERS; i++) {
-        t_user(user);
-        tokens[i] = t_active_token(concert, user);
+        tokens[i] = t_active_user(concert, user);
         if (!tokens[i])
             bail_out("cannot get ACTIVE tokens (queue API)");
     }
 
     ok(t_race(RACERS, race_one, NULL, results) == 0, "%d racers ran", RACERS);
-    for (int i = 0; i < RACERS; i++) {
-        if (results[i] == 201)
-            winners++;
-        else if (results[i] == 409)
-            refused++;
-        else
-            other++;
-    }
-    is_int(winners, 1, "exactly one 201");
-    is_int(refused, RACERS - 1, "every other racer 409");
-    is_int(other, 0, "no other answer");
+    t_tally_race(results, RACERS, 201, 409, 0, &one);
+    is_int(one.won, 1, "exactly one 201");
+    is_int(one.refused, RACERS - 1, "every other racer 409");
+    is_int(one.other, 0, "no other answer");
     is_int(bk_int("SELECT count(*) FROM reservations WHERE schedule_id = $1", schedule_id), 1,
            "one reservation in PostgreSQL");
     is_int(bk_int("SELECT count(*) FROM seats WHERE schedule_id = $1 AND status = 'HELD'", schedule_id), 1,
@@ -73,7 +64,6 @@ int main(void)
            "seat 5 is held by that reservation");
 
     ok(t_race(SECOND, race_pairs, NULL, results) == 0, "%d racers for two pairs ran", SECOND);
-    winners = refused = other = 0;
     for (int i = 0; i < SECOND; i++) {
         if (results[i] == 201)
             winners += i % 2 ? 1 : 100;   /* a win on the held pair would show */

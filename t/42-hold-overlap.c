@@ -70,9 +70,7 @@ int main(void)
     int64_t concert, held;
 
     t_init();
-    concert = t_create_concert(USERS + 10, 600, 600, 300, 1, SEATS, 1000, &schedule_id);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(USERS + 10, 600, 600, 300, 1, SEATS, 1000, &schedule_id);
     for (int i = 0; i < USERS; i++) {
         t_user(users[i]);
         tokens[i] = t_active_token(concert, users[i]);

@@ -72,12 +72,9 @@ int main(void)
     char *tok;
 
     t_init();
-    concert = t_create_concert(50, 600, 600, 300, 1, 5, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_user(user_a);
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 1, 5, 1000, sched);
     t_user(user_b);
-    tok = t_active_token(concert, user_a);
+    tok = t_active_user(concert, user_a);
     if (!tok)
         bail_out("cannot get a queue token (queue API)");
     {

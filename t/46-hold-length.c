@@ -61,8 +61,7 @@ static long long hold_one(int seat, char *token_out, size_t cap)
     long long end = -1;
     long st;
 
-    t_user(user);
-    token = t_active_token(concert, user);
+    token = t_active_user(concert, user);
     if (!token)
         bail_out("cannot get a queue token");
     st = bk_hold(token, sched[0], &seat, 1, &r);
@@ -96,9 +95,7 @@ int main(int argc, char **argv)
     (void)argc;
     t_init();
     t_find_cron(argv[0]);
-    concert = t_create_concert(50, 600, 600, 300, 1, 20, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 1, 20, 1000, sched);
 
     /* --- 300-second holds -------------------------------------------------- */
     matched = 0;
@@ -166,8 +163,7 @@ int main(int argc, char **argv)
         char user[37], *token;
         int seat = 16;
 
-        t_user(user);
-        token = t_active_token(concert, user);
+        token = t_active_user(concert, user);
         if (!token)
             bail_out("cannot get a queue token");
         ok(bk_hold(token, sched[0], &seat, 1, &r) == 409 &&

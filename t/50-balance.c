@@ -129,9 +129,8 @@ int main(void)
     bad_charge(user, "{\"amount\":100}", "Idempotency-Key: caf\xc3\xa9", "non-ASCII Idempotency-Key");
     bad_charge("NOT-A-UUID", "{\"amount\":100}", NULL, "bad userId");
     bad_charge("0F8FAD5B-D9CB-469F-A165-70867728950E", "{\"amount\":100}", NULL, "upper-case userId");
-    t_get("/api/v1/users/not-a-uuid/balance", t_session(user), &r);
-    ok(r.status == 400 && strcmp(t_error_code(&r), "INVALID_REQUEST") == 0, "GET with a bad userId: 400");
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/users/not-a-uuid/balance", t_session(user), NULL, 400, "INVALID_REQUEST"),
+       "GET with a bad userId: 400");
     is_int(bk_balance(user), 50000, "refused charges changed nothing");
     is_int(ledger_rows(user), 1, "and wrote no ledger row");
 

@@ -141,23 +141,16 @@ int main(void)
     int results[PAYERS];
 
     t_init();
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 30000, sched);
-    other = t_create_concert(50, 600, 600, 300, 1, 5, 500, osched);
-    small = t_create_concert(1, 600, 600, 300, 1, 5, 1000, ssched);
-    if (concert < 0 || other < 0 || small < 0)
-        bail_out("cannot create concerts (admin API)");
-    t_user(userA);
-    t_user(userB);
-    t_user(userW);
-    t_user(userP);
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 1, 10, 30000, sched);
+    other = t_create_concert_or_bail(50, 600, 600, 300, 1, 5, 500, osched);
+    small = t_create_concert_or_bail(1, 600, 600, 300, 1, 5, 1000, ssched);
     t_user(userR);
     t_user(userS);
-    tokA = t_active_token(concert, userA);
-    tokB = t_active_token(concert, userB);
+    tokA = t_active_user(concert, userA);
+    tokB = t_active_user(concert, userB);
     tokAO = t_active_token(other, userA);
-    tokP = t_active_token(small, userP);
-    tokW = t_issue_token(small, userW, &r);
-    t_resp_free(&r);
+    tokP = t_active_user(small, userP);
+    tokW = t_queued_user(small, userW);
     if (!tokA || !tokB || !tokAO || !tokP || !tokW)
         bail_out("cannot get queue tokens (queue API)");
 
@@ -201,9 +194,7 @@ int main(void)
     snprintf(body, sizeof body, "{\"reservationId\":%" PRId64 "}", res_a);
     refused(tokA, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", body, 400, "INVALID_REQUEST",
             "a 65-character Idempotency-Key");
-    t_get("/api/v1/payments", tokA, &r);
-    ok(r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0, "GET /payments: 405 (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("GET", "/api/v1/payments", tokA, NULL, 405, "METHOD_NOT_ALLOWED"), "GET /payments: 405");
     bk_is(bk_raw("SELECT status FROM reservations WHERE id = $1", res_a), "HELD", "still HELD after all that");
     is_int(bk_balance(userA), 50000, "and the balance untouched");
     t_get("/api/v1/queue/status", tokA, &r);
@@ -261,16 +252,12 @@ int main(void)
        "paying it again (same key, new token): 409 RESERVATION_NOT_PAYABLE");
     t_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_a);
-    t_delete(path, tokA2, &r);
-    ok(r.status == 409 && strcmp(t_error_code(&r), "RESERVATION_NOT_PAYABLE") == 0, "cancelling a paid hold: 409");
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", path, tokA2, NULL, 409, "RESERVATION_NOT_PAYABLE"), "cancelling a paid hold: 409");
     {
         int three[] = {3};
         int64_t res_c_id = bk_hold_id(tokA2, sched[0], three, 1);
         res_c = res_c_id;
-        snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_c);
-        t_delete(path, tokA2, &r);
-        t_resp_free(&r);
+        bk_cancel(tokA2, res_c, NULL);
         ok(bk_pay(tokA2, res_c, NULL, &r) == 409 && strcmp(t_error_code(&r), "RESERVATION_NOT_PAYABLE") == 0,
            "paying a cancelled hold: 409 RESERVATION_NOT_PAYABLE");
         t_resp_free(&r);
@@ -345,18 +332,11 @@ int main(void)
     bk_charge(userR, 100000, NULL, NULL);
     ok(t_race(PAYERS, pay_plain, NULL, results) == 0, "%d parallel payments ran", PAYERS);
     {
-        int created = 0, refused_n = 0, other_n = 0;
-        for (int i = 0; i < PAYERS; i++) {
-            if (results[i] == 201)
-                created++;
-            else if (results[i] == 409 || results[i] == 401)
-                refused_n++;
-            else
-                other_n++;
-        }
-        is_int(created, 1, "exactly one 201");
-        is_int(refused_n, PAYERS - 1, "the others 409 (already paid) or 401 (token ended)");
-        is_int(other_n, 0, "no other answer");
+        struct t_race_tally paid;
+        t_tally_race(results, PAYERS, 201, 409, 401, &paid);
+        is_int(paid.won, 1, "exactly one 201");
+        is_int(paid.refused, PAYERS - 1, "the others 409 (already paid) or 401 (token ended)");
+        is_int(paid.other, 0, "no other answer");
     }
     is_int(payments_of(race_reservation), 1, "one payment row");
     is_int(bk_balance(userR), 70000, "one debit");

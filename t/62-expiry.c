@@ -19,15 +19,10 @@ int main(void)
     char *tokA, *tokB, *tokC;
 
     t_init();
-    concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_user(userA);
-    t_user(userB);
-    t_user(userC);
-    tokA = t_active_token(concert, userA);
-    tokB = t_active_token(concert, userB);
-    tokC = t_active_token(concert, userC);
+    concert = t_create_concert_or_bail(50, 600, 600, 2, 1, 10, 1000, sched);
+    tokA = t_active_user(concert, userA);
+    tokB = t_active_user(concert, userB);
+    tokC = t_active_user(concert, userC);
     if (!tokA || !tokB || !tokC)
         bail_out("cannot get queue tokens (queue API)");
 
@@ -73,9 +68,7 @@ int main(void)
     is(t_json_str(r.json, "status"), "ACTIVE", "A's token did not end");
     t_resp_free(&r);
     snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_a);
-    t_delete(path, tokA, &r);
-    ok(r.status == 410 && strcmp(t_error_code(&r), "HOLD_EXPIRED") == 0, "cancelling it: 410 HOLD_EXPIRED (%ld)", r.status);
-    t_resp_free(&r);
+    ok(t_answers_error("DELETE", path, tokA, NULL, 410, "HOLD_EXPIRED"), "cancelling it: 410 HOLD_EXPIRED");
 
     {
         int two[] = {2, 3};

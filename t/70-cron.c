@@ -137,25 +137,15 @@ static void reconcile_scene(const char *owner)
 {
     int64_t sched[1], concert, res_p, res_q, res_s;
     char userP[37], userQ[37], userS[37], userT[37], key[128], map[128], ghost[33], fresh[33], out[4096];
-    char *tokP, *tokQ, *tokS, *tokT, *ownerP, *ownerQ, path[96];
+    char *tokP, *tokQ, *tokS, *tokT, *ownerP, *ownerQ;
     struct t_resp r;
     int rc;
 
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
+    concert = t_create_concert_or_bail(50, 600, 600, 300, 1, 10, 1000, sched);
     /* No other run may settle things before the test looks. */
     if (t_hold_cron_lock(owner) < 0)
         bail_out("cannot take the cron lock");
-    t_user(userP);
-    t_user(userQ);
-    t_user(userS);
-    t_user(userT);
-    tokP = t_active_token(concert, userP);
-    tokQ = t_active_token(concert, userQ);
-    tokS = t_active_token(concert, userS);
-    tokT = t_active_token(concert, userT);
-    if (!tokP || !tokQ || !tokS || !tokT)
+    if (t_active_users(concert, userP, &tokP, userQ, &tokQ, userS, &tokS, userT, &tokT, (char *)NULL) < 0)
         bail_out("cannot get queue tokens (queue API)");
     {
         int p[] = {1}, q[] = {2}, s[] = {6};
@@ -166,10 +156,7 @@ static void reconcile_scene(const char *owner)
     ok(res_p > 0 && res_q > 0 && res_s > 0, "P holds seat 1, Q seat 2, S seat 6 (300-second holds)");
     bk_charge(userS, 5000, NULL, NULL);
     ok(bk_pay(tokS, res_s, NULL, NULL) == 201, "S pays: seat 6 SOLD");
-    snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_q);
-    t_delete(path, tokQ, &r);
-    ok(r.status == 200, "Q cancels: seat 2 AVAILABLE");
-    t_resp_free(&r);
+    ok(bk_cancel(tokQ, res_q, NULL) == 200, "Q cancels: seat 2 AVAILABLE");
     ownerP = bk_raw("SELECT lock_owner FROM reservations WHERE id = $1", res_p);
     ownerQ = bk_raw("SELECT lock_owner FROM reservations WHERE id = $1", res_q);
     if (!ownerP || !ownerQ)
@@ -261,9 +248,8 @@ static void reconcile_scene(const char *owner)
 
 int main(int argc, char **argv)
 {
-    struct t_resp r;
     int64_t sched[1], concert, res_a, res_c, res_d, res_e, res_x, res_g;
-    char userA[37], userC[37], userD[37], userE[37], userX[37], userG[37], owner[64], out[4096], conf[64], path[96];
+    char userA[37], userC[37], userD[37], userE[37], userX[37], userG[37], owner[64], out[4096], conf[64];
     char *tokA, *tokC, *tokD, *tokE, *tokX, *tokG;
     const char *set_lock[] = {"SET", T_CRON_LOCK, owner, "PX", "30000"};
     int rc;
@@ -278,22 +264,9 @@ int main(int argc, char **argv)
     snprintf(owner, sizeof owner, "test-%d", (int)getpid());
     t_redis_cmd(5, set_lock);
 
-    concert = t_create_concert(50, 600, 600, 2, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert (admin API)");
-    t_user(userA);
-    t_user(userC);
-    t_user(userD);
-    t_user(userE);
-    t_user(userX);
-    t_user(userG);
-    tokA = t_active_token(concert, userA);
-    tokC = t_active_token(concert, userC);
-    tokD = t_active_token(concert, userD);
-    tokE = t_active_token(concert, userE);
-    tokX = t_active_token(concert, userX);
-    tokG = t_active_token(concert, userG);
-    if (!tokA || !tokC || !tokD || !tokE || !tokX || !tokG)
+    concert = t_create_concert_or_bail(50, 600, 600, 2, 1, 10, 1000, sched);
+    if (t_active_users(concert, userA, &tokA, userC, &tokC, userD, &tokD, userE, &tokE, userX, &tokX, userG, &tokG,
+                       (char *)NULL) < 0)
         bail_out("cannot get queue tokens (queue API)");
     {
         int a[] = {1, 2}, c[] = {9}, d[] = {5}, x[] = {7}, g[] = {8};
@@ -306,10 +279,7 @@ int main(int argc, char **argv)
     ok(res_a > 0 && res_c > 0 && res_d > 0 && res_x > 0 && res_g > 0, "five holds of 2 seconds");
     bk_charge(userC, 5000, NULL, NULL);
     ok(bk_pay(tokC, res_c, NULL, NULL) == 201, "C pays in time");
-    snprintf(path, sizeof path, "/api/v1/reservations/%" PRId64, res_x);
-    t_delete(path, tokX, &r);
-    ok(r.status == 200, "X cancels");
-    t_resp_free(&r);
+    ok(bk_cancel(tokX, res_x, NULL) == 200, "X cancels");
     {
         const char *p[] = {owner};
         t_pg_value("INSERT INTO idempotency_keys (scope, owner, key, outcome, response, created_at)"

@@ -22,10 +22,6 @@
 
 #define CLIENTS 12
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
 #define CHILD_KILLS 12
 
 int main(void)
@@ -125,7 +121,7 @@ int main(void)
         ok(inst > 0 && n_inst > 0 && now > 0 && now != inst && n == children_per,
            "the killed instance (%d processes) was started again (pid %d, %d processes)", n_inst, (int)now, n);
     }
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
     f_load_free(&L);
     return done_testing();
 }

@@ -14,26 +14,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
-static const char *status_of(const char *token, long *code, int64_t *position)
-{
-    static char state[32];
-    struct t_resp r;
-    const char *s;
-
-    t_get("/api/v1/queue/status", token, &r);
-    *code = r.status;
-    s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
-    snprintf(state, sizeof state, "%s", s ? s : "?");
-    *position = t_json_int(r.json, "position");
-    t_resp_free(&r);
-    return state;
-}
-
 int main(void)
 {
     const char *flushall[] = {"FLUSHALL"};
@@ -55,8 +35,8 @@ int main(void)
         t_resp_free(&r);
     }
     {
-        int b_active = tokens[4] && strcmp(status_of(tokens[1], &code, &pos), "ACTIVE") == 0;
-        int e_waiting = tokens[4] && strcmp(status_of(tokens[4], &code, &pos), "WAITING") == 0;
+        int b_active = tokens[4] && strcmp(t_poll(tokens[1], &code, &pos), "ACTIVE") == 0;
+        int e_waiting = tokens[4] && strcmp(t_poll(tokens[4], &code, &pos), "WAITING") == 0;
         ok(b_active && e_waiting && pos == 3, "small queue before the wipe: 2 ACTIVE, 3 waiting (E at %lld)",
            (long long)pos);
     }
@@ -107,7 +87,7 @@ int main(void)
     {
         int all401 = 1;
         for (int i = 0; i < 5; i++) {
-            status_of(tokens[i], &code, &pos);
+            t_poll(tokens[i], &code, &pos);
             all401 = all401 && code == 401;
         }
         ok(all401, "every old token of the small queue now gets 401");
@@ -134,7 +114,7 @@ int main(void)
         }
         ok(good, "re-issued in the order they come back: C and A ACTIVE, E first in line (201 each)");
         ok(fresh[1] && strcmp(fresh[1], tokens[0]) != 0, "the new token differs from the lost one");
-        status_of(tokens[0], &code, &pos);
+        t_poll(tokens[0], &code, &pos);
         ok(code == 401, "the lost token stays invalid (%ld)", code);
     }
     /* Seat 1: its Redis lock is gone, PostgreSQL still refuses it. */
@@ -159,10 +139,10 @@ int main(void)
     }
     /* A's payment ended A's token: E, first in line, is admitted. */
     {
-        int active = strcmp(status_of(fresh[2], &code, &pos), "ACTIVE") == 0;
+        int active = strcmp(t_poll(fresh[2], &code, &pos), "ACTIVE") == 0;
         ok(active, "the new queue admits: E is ACTIVE once A has paid (%ld, position %lld)", code, (long long)pos);
     }
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
     f_load_free(&L);
     for (int i = 0; i < 5; i++)
         free(tokens[i]);

@@ -279,10 +279,27 @@ static void scenario_expiry(void)
     PQfinish(pay);
 }
 
+/* Sends the hold of seats (a PostgreSQL array) of the scenario's show for
+ * user on h, without waiting for it. */
+static void send_hold(PGconn *h, const char *user, const char *seats, const char *owner)
+{
+    const char *p[] = {user, concert, schedule, seats, owner};
+
+    send_async(h, HOLD, 5, p);
+}
+
+/* Opens a transaction on lock that holds one seat of the show locked. */
+static void lock_seat(PGconn *lock, const char *seat_no)
+{
+    const char *p[] = {schedule, seat_no};
+
+    run(lock, "BEGIN", 0, NULL);
+    run(lock, "SELECT 1 FROM seats WHERE schedule_id = $1::bigint AND seat_no = $2::int FOR UPDATE", 2, p);
+}
+
 static void scenario_overlap(void)
 {
     PGconn *lock = conn(), *h1 = conn(), *h2 = conn();
-    const char *ps[] = {schedule};
     char u1[37], u2[37];
     char *r1, *r2;
 
@@ -290,17 +307,10 @@ static void scenario_overlap(void)
      * second. */
     t_uuid(u1);
     t_uuid(u2);
-    run(lock, "BEGIN", 0, NULL);
-    run(lock, "SELECT 1 FROM seats WHERE schedule_id = $1::bigint AND seat_no = 12 FOR UPDATE", 1, ps);
-    {
-        const char *p[] = {u1, concert, schedule, "{11,12}", "owner-1"};
-        send_async(h1, HOLD, 5, p);
-    }
+    lock_seat(lock, "12");
+    send_hold(h1, u1, "{11,12}", "owner-1");
     ok(waits_on_lock(h1), "hold {11,12} waits for seat 12");
-    {
-        const char *p[] = {u2, concert, schedule, "{12,13}", "owner-2"};
-        send_async(h2, HOLD, 5, p);
-    }
+    send_hold(h2, u2, "{12,13}", "owner-2");
     ok(waits_on_lock(h2), "hold {12,13} waits for seat 12 too");
     run(lock, "COMMIT", 0, NULL);
     r1 = finish(h1);
@@ -316,17 +326,10 @@ static void scenario_overlap(void)
     /* 2b. The same order reversed: {22,23} first, then {21,22}. */
     t_uuid(u1);
     t_uuid(u2);
-    run(lock, "BEGIN", 0, NULL);
-    run(lock, "SELECT 1 FROM seats WHERE schedule_id = $1::bigint AND seat_no = 22 FOR UPDATE", 1, ps);
-    {
-        const char *p[] = {u2, concert, schedule, "{22,23}", "owner-2"};
-        send_async(h2, HOLD, 5, p);
-    }
+    lock_seat(lock, "22");
+    send_hold(h2, u2, "{22,23}", "owner-2");
     waits_on_lock(h2);
-    {
-        const char *p[] = {u1, concert, schedule, "{21,22}", "owner-1"};
-        send_async(h1, HOLD, 5, p);
-    }
+    send_hold(h1, u1, "{21,22}", "owner-1");
     ok(waits_on_lock(h1), "reversed: both wait for seat 22");
     run(lock, "COMMIT", 0, NULL);
     r2 = finish(h2);
@@ -341,17 +344,10 @@ static void scenario_overlap(void)
     /* 2c. One user, two holds at once (3 + 2 seats, the limit is 4): the
      * per-user lock lines them up; the second is HOLD_LIMIT. */
     t_uuid(u1);
-    run(lock, "BEGIN", 0, NULL);
-    run(lock, "SELECT 1 FROM seats WHERE schedule_id = $1::bigint AND seat_no = 31 FOR UPDATE", 1, ps);
-    {
-        const char *p[] = {u1, concert, schedule, "{31,32,33}", "owner-1"};
-        send_async(h1, HOLD, 5, p);
-    }
+    lock_seat(lock, "31");
+    send_hold(h1, u1, "{31,32,33}", "owner-1");
     waits_on_lock(h1);
-    {
-        const char *p[] = {u1, concert, schedule, "{41,42}", "owner-2"};
-        send_async(h2, HOLD, 5, p);
-    }
+    send_hold(h2, u1, "{41,42}", "owner-2");
     ok(waits_on_lock(h2), "the same user's second hold waits for the first (per-user lock)");
     run(lock, "COMMIT", 0, NULL);
     r1 = finish(h1);

@@ -410,8 +410,7 @@ int main(void)
     {
         char *t = t_active_token(concert_id, user);
         char *t2;
-        t_user(other_user);
-        t2 = t_active_token(concert_id, other_user);
+        t2 = t_active_user(concert_id, other_user);
         snprintf(token, sizeof token, "%s", t ? t : "none");
         snprintf(token_other, sizeof token_other, "%s", t2 ? t2 : "none");
         free(t);

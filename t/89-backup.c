@@ -178,8 +178,7 @@ int main(void)
         char user[37], path[128], body[128], *tok;
         struct t_resp r;
         int64_t rid;
-        t_user(user);
-        tok = t_active_token(concert_id, user);
+        tok = t_active_user(concert_id, user);
         snprintf(path, sizeof path, "/api/v1/users/%s/balance/charge", user);
         t_post_as(user, path, "{\"amount\":20000}", &r);
         t_resp_free(&r);

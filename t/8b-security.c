@@ -29,13 +29,6 @@
 #define SENDERS 8
 #define PER_SENDER 200   /* 1,600 token POSTs: past the burst of 1000 */
 
-static size_t sink(char *p, size_t s, size_t n, void *arg)
-{
-    (void)p;
-    (void)arg;
-    return s * n;
-}
-
 struct hdr {
     int retry_after;
 };
@@ -87,30 +80,16 @@ static void sender(const char *from, int *counts)
     }
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
-    (void)sink;
 }
 
 static long status_from(const char *from, const char *method, const char *path, const char *body)
 {
-    CURL *c = curl_easy_init();
-    char url[300], iface[64];
-    long status = 0;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    struct t_resp r;
+    long status;
 
-    snprintf(url, sizeof url, "%s%s", t_base_url(), path);
-    snprintf(iface, sizeof iface, "host!%s", from);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    t_request_from(from, method, path, NULL, body, &r);
+    status = r.status;
+    t_resp_free(&r);
     return status;
 }
 
@@ -207,8 +186,7 @@ int main(void)
         ok(r.status == 401, "a wrong admin key is refused (%ld)", r.status);
         t_resp_free(&r);
         concert = t_create_concert(10, 600, 600, 300, 1, 10, 100, &sched);
-        t_user(user);
-        tok = t_active_token(concert, user);
+        tok = t_active_user(concert, user);
         if (tok) {
             char path[128];
             t_get("/api/v1/queue/status", tok, &r);
@@ -267,30 +245,16 @@ int main(void)
                 char want[700];
                 snprintf(want, sizeof want, "CONCERT_CONF=%s", getenv("CONCERT_CONF") ? getenv("CONCERT_CONF") : "");
                 while (d && (e = readdir(d))) {
-                    char path[300], env[16384];
-                    FILE *f;
-                    size_t n;
-                    char comm[64] = "";
-                    if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                    char env[16384], comm[64];
+                    long n;
+                    if (t_proc_read(e->d_name, "comm", comm, sizeof comm) < 0)
                         continue;
-                    snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-                    f = fopen(path, "r");
-                    if (!f || !fgets(comm, sizeof comm, f))
-                        comm[0] = '\0';
-                    if (f)
-                        fclose(f);
                     /* Servers only: the responders and their supervisors
                      * (the test's own processes carry the variable too). */
                     if (strncmp(comm, "concert-", 8) != 0 && strncmp(comm, "multiwatch", 10) != 0)
                         continue;
-                    snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
-                    f = fopen(path, "r");
-                    if (!f)
-                        continue;
-                    n = fread(env, 1, sizeof env - 1, f);
-                    fclose(f);
-                    env[n] = '\0';
-                    for (size_t o = 0; o < n; o += strlen(env + o) + 1) {
+                    n = t_proc_read(e->d_name, "environ", env, sizeof env);
+                    for (long o = 0; o < n; o += (long)strlen(env + o) + 1) {
                         if (strcmp(env + o, want) == 0) {
                             long pid = atol(e->d_name);
                             seen++;

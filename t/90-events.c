@@ -220,11 +220,8 @@ int main(void)
 
     step("A buys, B waits");
     concert = t_create_concert(1, 600, 600, 300, 1, 10, 20000, sched);
-    t_user(a);
-    t_user(b);
-    tok_a = t_active_token(concert, a);
-    tok_b = t_issue_token(concert, b, &r);
-    t_resp_free(&r);
+    tok_a = t_active_user(concert, a);
+    tok_b = t_queued_user(concert, b);
     ok(queue_has(concert, a, "queue.joined", NULL) && queue_has(concert, a, "queue.admitted", NULL) &&
            queue_has(concert, b, "queue.joined", NULL) && !queue_has(concert, b, "queue.admitted", NULL),
        "A joined and was admitted; B joined and waits");
@@ -303,8 +300,7 @@ int main(void)
         int64_t c_concert, c_sched[1];
         int seat[1] = {1};
         c_concert = t_create_concert(10, 600, 600, 1, 1, 5, 1000, c_sched);
-        t_user(c);
-        tok_c = t_active_token(c_concert, c);
+        tok_c = t_active_user(c_concert, c);
         rid_c = bk_hold_id(tok_c, c_sched[0], seat, 1);
         /* The hold ends a second or two from now (whole seconds); the
          * expiry run (as cron's) may first take run-out holds of other
@@ -339,14 +335,11 @@ int main(void)
         char conf[64];
         const char *pin[] = {"HSET", conf, "idle_ms", "1000", "fresh_until", "99999999999999"};
         d_concert = t_create_concert(1, 600, 10, 300, 1, 5, 1000, d_sched);
-        t_user(x);
-        t_user(d);
-        tok_x = t_active_token(d_concert, x);
+        tok_x = t_active_user(d_concert, x);
         /* The API's least idle limit is 10 s: the cached facts say 1 s. */
         snprintf(conf, sizeof conf, "{c:%" PRId64 "}:conf", d_concert);
         t_redis_cmd(6, pin);
-        tok_d = t_issue_token(d_concert, d, &r);
-        t_resp_free(&r);
+        tok_d = t_queued_user(d_concert, d);
         t_sleep_ms(2200);
         t_get("/api/v1/queue/status", tok_d, &r);
         amount = r.status;

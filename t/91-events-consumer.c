@@ -36,27 +36,17 @@ static int run(const char *args, const char *file)
 
 static pid_t run_bg(const char *args, const char *file)
 {
-    char out[512];
-    pid_t pid;
+    char out[512], copy[512];
+    char *argv[16];
+    int n = 0;
 
     snprintf(out, sizeof out, "%s/%s", dir, file);
-    fflush(stdout);
-    pid = fork();
-    if (pid == 0) {
-        char *argv[16];
-        char copy[512];
-        int n = 0;
-        FILE *f = freopen(out, "w", stdout);
-        (void)f;
-        snprintf(copy, sizeof copy, "%s", args);
-        argv[n++] = (char *)consumer;
-        for (char *save = NULL, *a = strtok_r(copy, " ", &save); a && n < 15; a = strtok_r(NULL, " ", &save))
-            argv[n++] = a;
-        argv[n] = NULL;
-        execv(consumer, argv);
-        _exit(127);
-    }
-    return pid;
+    snprintf(copy, sizeof copy, "%s", args);
+    argv[n++] = (char *)consumer;
+    for (char *save = NULL, *a = strtok_r(copy, " ", &save); a && n < 15; a = strtok_r(NULL, " ", &save))
+        argv[n++] = a;
+    argv[n] = NULL;
+    return t_spawn(consumer, argv, out, "w", 0);
 }
 
 /* Counts the lines of file whose data.userId is user, appending each
@@ -160,8 +150,7 @@ int main(void)
        "bad arguments are refused (exit 1)");
 
     concert = t_create_concert(100, 600, 600, 300, 1, 100, 1000, sched);
-    t_user(user);
-    token = t_active_token(concert, user);
+    token = t_active_user(concert, user);
     snprintf(args, sizeof args, "--topic reservation --group %s --consumer c1 --idle 1", group);
     run(args, "start");   /* makes the group, at the stream's end */
     for (int i = 0; i < 3; i++)

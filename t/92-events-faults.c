@@ -14,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 /* The relay processes (multiwatch's children). Returns how many were killed. */
 static int kill_relay(void)
 {
@@ -108,7 +103,7 @@ int main(void)
        "Redis restarted without its files (empty)");
     t_sleep_ms(2500);
     f_load_stop(&L);
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
 
     for (int i = 0; i < 100; i++) {
         unsent = t_pg_int("SELECT count(*) FROM outbox WHERE sent_at IS NULL", 0, NULL);

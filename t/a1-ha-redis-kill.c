@@ -16,11 +16,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 int main(void)
 {
     static const struct f_failover kill = {
@@ -28,8 +23,5 @@ int main(void)
         .done = "killed with -9", .wait_ms = 30000, .needs = f_needs_redis, .lost_sessions = 1,
     };
 
-    f_require_ha();
-    plan(F_FAILOVER_CHECKS);
-    f_failover_story(&kill, 8, report);
-    return done_testing();
+    return f_failover_test(&kill, 8);
 }

@@ -40,11 +40,6 @@
 #define REJOIN_MS 30000
 #define STATUS_MS 2000
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 /* The keepers' role logs in to the monitor from pg1's host with no
  * password: 0 when refused for want of one, 1 when let in, 2 otherwise. */
 static int keeper_role_without_password(void)
@@ -203,6 +198,6 @@ int main(void)
         ok(asked == 0, "the monitor asks pg_auto_failover's keepers, from a data node's host, for a password (%s)",
            asked == 0 ? "refused without one" : asked == 1 ? "let in without one" : "not asked");
     }
-    f_failover_story(&kill, 8, report);
+    f_failover_story(&kill, 8, f_tap_report);
     return done_testing();
 }

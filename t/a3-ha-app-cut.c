@@ -23,11 +23,6 @@
 #define CLIENTS 8
 #define CUT_MS 6000
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 /* How much app1's responders have logged: each request is a line. */
 static long long app1_logged(void)
 {
@@ -94,7 +89,7 @@ int main(void)
        "after the heal every request succeeded, and app1 serves again (%lld bytes more in its request logs)",
        app1_logged() - logged_at_heal);
     t_pg_reset();
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
     f_load_free(&L);
     return done_testing();
 }

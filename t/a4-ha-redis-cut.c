@@ -15,11 +15,6 @@
 #include "testlib.h"
 #include "faultlib.h"
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 int main(void)
 {
     static const struct f_failover cut = {
@@ -27,8 +22,5 @@ int main(void)
         .done = "cut off, still running", .wait_ms = 30000, .needs = f_needs_redis, .lost_sessions = 1,
     };
 
-    f_require_ha();
-    plan(F_FAILOVER_CHECKS);
-    f_failover_story(&cut, 8, report);
-    return done_testing();
+    return f_failover_test(&cut, 8);
 }

@@ -14,11 +14,6 @@
 
 #define CLIENTS 8
 
-static int report(int pass, const char *what)
-{
-    return ok(pass, "%s", what);
-}
-
 int main(void)
 {
     struct f_load L;
@@ -59,7 +54,7 @@ int main(void)
     ok(refused > 0 && other == 0, "while it was down clients could not connect (%ld), and got no other error", refused);
     ok(after > 0 && after_bad == 0, "once it was back every request succeeded (%ld of %ld)", after - after_bad, after);
     t_pg_reset();
-    f_check_state(&L, report);
+    f_check_state(&L, f_tap_report);
     f_load_free(&L);
     return done_testing();
 }

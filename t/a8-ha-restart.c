@@ -33,20 +33,12 @@ static pid_t keeper_of(const char *pgdata)
     if (!d)
         return -1;
     while (found < 0 && (e = readdir(d)) != NULL) {
-        char path[300], cmd[1024];
-        size_t n;
-        FILE *f;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        char cmd[1024];
+        long n = t_proc_read(e->d_name, "cmdline", cmd, sizeof cmd);
+        if (n < 0)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        n = fread(cmd, 1, sizeof cmd - 1, f);
-        fclose(f);
-        cmd[n] = '\0';
         /* NUL-separated: "pg_autoctl", "run", "--pgdata", PGDATA. */
-        if (n > 0 && strcmp(cmd, "pg_autoctl") == 0 && strlen(cmd) + 4 < n &&
+        if (n > 0 && strcmp(cmd, "pg_autoctl") == 0 && (long)strlen(cmd) + 4 < n &&
             strcmp(cmd + strlen(cmd) + 1, "run") == 0) {
             const char *a = cmd;
             while (a < cmd + n) {

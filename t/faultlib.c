@@ -272,6 +272,50 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     f_load_free(&L);
 }
 
+void f_outage_story(const struct f_outage *o, f_report report)
+{
+    struct f_load L;
+    pid_t before[128], after[128];
+    int nb, na, same, started;
+    long begin, end, hs;
+    char v[32], action[32], line[256];
+
+    nb = f_responder_pids(before, 128);
+    if (!report(f_load_start(&L, o->name, 12, 1000, 1) == 0, "load of 12 clients started"))
+        return;
+    t_sleep_ms(1500);
+    begin = f_load_ms(&L);
+    snprintf(action, sizeof action, "%s-stop", o->name);
+    snprintf(line, sizeof line, "%s stopped (./dev _fault %s%s)", o->store, action, o->stop_how);
+    report(f_dev(action) == 0, line);
+    t_sleep_ms(o->settle_ms);
+    hs = f_health(o->health, v, sizeof v);
+    snprintf(line, sizeof line, "/healthz says 503, %s down (%ld, %s)", o->health, hs, v);
+    report(hs == 503 && strcmp(v, "down") == 0, line);
+    t_sleep_ms(2000);
+    snprintf(action, sizeof action, "%s-start", o->name);
+    started = f_dev(action) == 0;
+    end = f_load_ms(&L);
+    snprintf(line, sizeof line, "%s started again, %ld ms after it stopped", o->store, end - begin);
+    report(started, line);
+    t_sleep_ms(3000);
+    f_load_stop(&L);
+    hs = f_health(o->health, v, sizeof v);
+    snprintf(line, sizeof line, "/healthz is 200 again, %s ok (%ld)", o->health, hs);
+    report(hs == 200 && strcmp(v, "ok") == 0, line);
+
+    f_diag_tally(&L, "during the outage", begin, end + 1000);
+    f_check_window(&L, begin, end, 1000, o->needs, o->tokens_may_be_lost ? end : -1, report);
+    na = f_responder_pids(after, 128);
+    same = na == nb && nb > 0;
+    for (int i = 0; same && i < na; i++)
+        same = before[i] == after[i];
+    snprintf(line, sizeof line, "no responder was restarted: the same %d processes before and after", na);
+    report(same, line);
+    f_check_state(&L, report);
+    f_load_free(&L);
+}
+
 long f_diag_errors(const struct f_load *L, long from)
 {
     long first = -1, last = -1, n = 0;
@@ -390,22 +434,12 @@ int f_children(pid_t parent, pid_t *out, int max)
     if (!d)
         return 0;
     while ((e = readdir(d)) && n < max) {
-        char path[300], buf[512];
-        FILE *f;
+        char buf[512];
         long ppid;
         char *p;
 
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        if (t_proc_read(e->d_name, "stat", buf, sizeof buf) <= 0)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        if (!fgets(buf, sizeof buf, f)) {
-            fclose(f);
-            continue;
-        }
-        fclose(f);
         /* pid (comm) state ppid ...: comm may hold spaces, so from the last ')'. */
         p = strrchr(buf, ')');
         if (p && sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == parent)
@@ -819,6 +853,15 @@ static int64_t f_q(const char *sql, int n, const char *const *params)
     return t_pg_int(sql, n, params);
 }
 
+/* A count over two arrays the load's records were gathered into ($1, $2),
+ * and the concert ($3) when not NULL. */
+static int64_t f_q_arrays(const char *sql, const char *a, const char *b, const char *concert)
+{
+    const char *p[] = {a, b, concert};
+
+    return t_pg_int(sql, concert ? 3 : 2, p);
+}
+
 #define ok(pass, ...) f_ok(report, pass, __VA_ARGS__)
 static int f_ok(f_report report, int pass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int f_ok(f_report report, int pass, const char *fmt, ...)
@@ -832,55 +875,65 @@ static int f_ok(f_report report, int pass, const char *fmt, ...)
     return report(pass, what);
 }
 
+/* Invariants that hold whatever the fault: each query counts the rows that
+ * break one (of the load's concert when of_concert: $1). */
+struct f_invariant {
+    const char *sql;
+    int of_concert;
+    const char *what, *counted;
+};
+static const struct f_invariant f_invariants[] = {
+    {"SELECT count(*) FROM (SELECT r.schedule_id, s FROM reservations r"
+     " CROSS JOIN LATERAL unnest(r.seat_nos) s WHERE r.concert_id = $1::bigint"
+     " AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))"
+     " GROUP BY 1, 2 HAVING count(*) > 1) x",
+     1, "no seat is held (live) or sold by two reservations", ""},
+    {"SELECT count(*) FROM reservations r CROSS JOIN LATERAL unnest(r.seat_nos) sn"
+     " WHERE r.concert_id = $1::bigint AND r.status = 'CONFIRMED' AND NOT EXISTS"
+     " (SELECT 1 FROM seats s WHERE s.schedule_id = r.schedule_id AND s.seat_no = sn"
+     "  AND s.status = 'SOLD' AND s.reservation_id = r.id)",
+     1, "every seat of a paid reservation is SOLD to it", " not"},
+    {"SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+     " WHERE sc.concert_id = $1::bigint AND s.status = 'SOLD' AND NOT EXISTS"
+     " (SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id"
+     "  WHERE r.id = s.reservation_id AND r.status = 'CONFIRMED' AND s.seat_no = ANY (r.seat_nos))",
+     1, "every SOLD seat belongs to a paid, confirmed reservation", " not"},
+    {"SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
+     " WHERE sc.concert_id = $1::bigint AND s.status = 'HELD' AND s.held_until > now() AND NOT EXISTS"
+     " (SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD'"
+     "  AND s.seat_no = ANY (r.seat_nos))",
+     1, "every HELD seat belongs to a live hold of it", " not"},
+    {"SELECT count(*) FROM users u WHERE u.balance <>"
+     " (SELECT coalesce(sum(l.delta), 0) FROM balance_ledger l WHERE l.user_id = u.id)",
+     0, "every balance equals the sum of its ledger", " differ"},
+    {"SELECT count(*) FROM payments p WHERE p.amount > 0 AND (SELECT count(*) FROM balance_ledger l"
+     " WHERE l.payment_id = p.id AND l.delta = -p.amount AND l.user_id = p.user_id) <> 1",
+     0, "every payment has exactly one ledger row of its amount", " not"},
+};
+
 void f_check_state(const struct f_load *L, f_report report)
 {
     char concert[24];
     const char *p1[] = {concert};
+    /* What the clients got, as PostgreSQL array literals: the holds'
+     * reservation and user ids, the payments' and their reservations' ids,
+     * every charge's user and whether it got a 200. */
     struct f_buf hid = {0}, huser = {0}, pid = {0}, prid = {0}, cuser = {0}, cok = {0};
+    struct f_buf *const arrays[] = {&hid, &huser, &pid, &prid, &cuser, &cok};
+    const size_t narrays = sizeof arrays / sizeof arrays[0];
     long nhold = 0, npay = 0, ncharge = 0, ncharge_ok = 0;
     int64_t v;
 
     snprintf(concert, sizeof concert, "%lld", (long long)L->concert);
 
-    v = f_q("SELECT count(*) FROM (SELECT r.schedule_id, s FROM reservations r"
-            " CROSS JOIN LATERAL unnest(r.seat_nos) s WHERE r.concert_id = $1::bigint"
-            " AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.expires_at > now()))"
-            " GROUP BY 1, 2 HAVING count(*) > 1) x", 1, p1);
-    ok(v == 0, "no seat is held (live) or sold by two reservations (%lld)", (long long)v);
+    for (size_t i = 0; i < sizeof f_invariants / sizeof f_invariants[0]; i++) {
+        const struct f_invariant *c = &f_invariants[i];
+        v = f_q(c->sql, c->of_concert, c->of_concert ? p1 : NULL);
+        ok(v == 0, "%s (%lld%s)", c->what, (long long)v, c->counted);
+    }
 
-    v = f_q("SELECT count(*) FROM reservations r CROSS JOIN LATERAL unnest(r.seat_nos) sn"
-            " WHERE r.concert_id = $1::bigint AND r.status = 'CONFIRMED' AND NOT EXISTS"
-            " (SELECT 1 FROM seats s WHERE s.schedule_id = r.schedule_id AND s.seat_no = sn"
-            "  AND s.status = 'SOLD' AND s.reservation_id = r.id)", 1, p1);
-    ok(v == 0, "every seat of a paid reservation is SOLD to it (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
-            " WHERE sc.concert_id = $1::bigint AND s.status = 'SOLD' AND NOT EXISTS"
-            " (SELECT 1 FROM reservations r JOIN payments p ON p.reservation_id = r.id"
-            "  WHERE r.id = s.reservation_id AND r.status = 'CONFIRMED' AND s.seat_no = ANY (r.seat_nos))",
-            1, p1);
-    ok(v == 0, "every SOLD seat belongs to a paid, confirmed reservation (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM seats s JOIN schedules sc ON sc.id = s.schedule_id"
-            " WHERE sc.concert_id = $1::bigint AND s.status = 'HELD' AND s.held_until > now() AND NOT EXISTS"
-            " (SELECT 1 FROM reservations r WHERE r.id = s.reservation_id AND r.status = 'HELD'"
-            "  AND s.seat_no = ANY (r.seat_nos))", 1, p1);
-    ok(v == 0, "every HELD seat belongs to a live hold of it (%lld not)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM users u WHERE u.balance <>"
-            " (SELECT coalesce(sum(l.delta), 0) FROM balance_ledger l WHERE l.user_id = u.id)", 0, NULL);
-    ok(v == 0, "every balance equals the sum of its ledger (%lld differ)", (long long)v);
-
-    v = f_q("SELECT count(*) FROM payments p WHERE p.amount > 0 AND (SELECT count(*) FROM balance_ledger l"
-            " WHERE l.payment_id = p.id AND l.delta = -p.amount AND l.user_id = p.user_id) <> 1", 0, NULL);
-    ok(v == 0, "every payment has exactly one ledger row of its amount (%lld not)", (long long)v);
-
-    f_add(&hid, "{");
-    f_add(&huser, "{");
-    f_add(&pid, "{");
-    f_add(&prid, "{");
-    f_add(&cuser, "{");
-    f_add(&cok, "{");
+    for (size_t k = 0; k < narrays; k++)
+        f_add(arrays[k], "{");
     for (size_t i = 0; i < L->nrecs; i++) {
         const struct f_rec *x = &L->recs[i];
         if (x->op == F_HOLD && x->status == 201) {
@@ -900,42 +953,27 @@ void f_check_state(const struct f_load *L, f_report report)
             ncharge_ok += x->status == 200;
         }
     }
-    f_add(&hid, "}");
-    f_add(&huser, "}");
-    f_add(&pid, "}");
-    f_add(&prid, "}");
-    f_add(&cuser, "}");
-    f_add(&cok, "}");
-    {
-        const char *p[] = {hid.s, huser.s, concert};
-        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) x(id, u)"
-                " JOIN reservations r ON r.id = x.id AND r.user_id = x.u AND r.concert_id = $3::bigint", 3, p);
-        ok(v == nhold, "every 201 hold a client got is a reservation of that user (%lld of %ld)",
-           (long long)v, nhold);
-    }
-    {
-        const char *p[] = {pid.s, prid.s};
-        v = f_q("SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) x(pid, rid)"
-                " JOIN payments p ON p.id = x.pid AND p.reservation_id = x.rid"
-                " JOIN reservations r ON r.id = x.rid AND r.status = 'CONFIRMED' AND r.paid_at IS NOT NULL", 2, p);
-        ok(v == npay, "every 201 payment a client got is a payment of a confirmed reservation (%lld of %ld)",
-           (long long)v, npay);
-    }
-    {
-        const char *p[] = {cuser.s, cok.s};
-        v = f_q("SELECT count(*) FROM (SELECT u, sum(ok) AS ok, count(*) AS sent"
-                " FROM unnest($1::uuid[], $2::int[]) x(u, ok) GROUP BY u) a"
-                " WHERE (SELECT count(*) FROM balance_ledger l WHERE l.user_id = a.u AND l.kind = 'CHARGE')"
-                " NOT BETWEEN a.ok AND a.sent", 2, p);
-        ok(v == 0, "charges: every 200 is in the ledger and none took effect twice (%lld users off; %ld sent, %ld 200)",
-           (long long)v, ncharge, ncharge_ok);
-    }
-    free(hid.s);
-    free(huser.s);
-    free(pid.s);
-    free(prid.s);
-    free(cuser.s);
-    free(cok.s);
+    for (size_t k = 0; k < narrays; k++)
+        f_add(arrays[k], "}");
+    v = f_q_arrays("SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) x(id, u)"
+                   " JOIN reservations r ON r.id = x.id AND r.user_id = x.u AND r.concert_id = $3::bigint",
+                   hid.s, huser.s, concert);
+    ok(v == nhold, "every 201 hold a client got is a reservation of that user (%lld of %ld)", (long long)v, nhold);
+    v = f_q_arrays("SELECT count(*) FROM unnest($1::bigint[], $2::bigint[]) x(pid, rid)"
+                   " JOIN payments p ON p.id = x.pid AND p.reservation_id = x.rid"
+                   " JOIN reservations r ON r.id = x.rid AND r.status = 'CONFIRMED' AND r.paid_at IS NOT NULL",
+                   pid.s, prid.s, NULL);
+    ok(v == npay, "every 201 payment a client got is a payment of a confirmed reservation (%lld of %ld)",
+       (long long)v, npay);
+    v = f_q_arrays("SELECT count(*) FROM (SELECT u, sum(ok) AS ok, count(*) AS sent"
+                   " FROM unnest($1::uuid[], $2::int[]) x(u, ok) GROUP BY u) a"
+                   " WHERE (SELECT count(*) FROM balance_ledger l WHERE l.user_id = a.u AND l.kind = 'CHARGE')"
+                   " NOT BETWEEN a.ok AND a.sent",
+                   cuser.s, cok.s, NULL);
+    ok(v == 0, "charges: every 200 is in the ledger and none took effect twice (%lld users off; %ld sent, %ld 200)",
+       (long long)v, ncharge, ncharge_ok);
+    for (size_t k = 0; k < narrays; k++)
+        free(arrays[k]->s);
 }
 
 /* --- outage windows ----------------------------------------------------------- */

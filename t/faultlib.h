@@ -1,4 +1,4 @@
-/* faultlib.h - what the fault tests (t/81-t/84) share.
+/* faultlib.h - what the fault tests (t/81-t/84, t/a*) share.
  *
  * A load: N forked clients, each walking users through a realistic journey
  * against the real front (with the user's session: charge the balance, take a queue token, look at
@@ -27,6 +27,17 @@
 #include <sys/types.h>
 
 enum f_op { F_CHARGE, F_TOKEN, F_SEATS, F_HOLD, F_PAY, F_BALANCE, F_LIST, F_NOPS };
+
+/* For a test program, which includes tap.h first: its own ok() as the
+ * f_report of the checks below, and the whole of a one-store outage test
+ * and of a several-hosts failover test (the story under its plan). */
+#ifdef CONCERT_TAP_H
+static int f_tap_report(int pass, const char *what) __attribute__((unused));
+static int f_tap_report(int pass, const char *what)
+{
+    return ok(pass, "%s", what);
+}
+#endif
 
 /* What each op needs: Redis, PostgreSQL (1 = needs it). Every op needs
  * Redis: charges, token issuance, the balance and the list carry the user's
@@ -177,10 +188,47 @@ struct f_failover {
 #define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
 void f_failover_story(const struct f_failover *s, int clients, f_report report);
 
+/* A store of the one-host test stack stopped for a few seconds under a
+ * load of 12 clients, then started (t/82, t/83): /healthz says it is down,
+ * then ok again; f_check_window, the responders are the same processes
+ * (none restarted: each reconnected by itself), then f_check_state. Calls
+ * report F_OUTAGE_CHECKS times. */
+struct f_outage {
+    const char *name;      /* ./dev _fault NAME-stop, NAME-start: "redis", "pg" */
+    const char *store;     /* for the TAP lines: "Redis", "PostgreSQL" */
+    const char *stop_how;  /* how it is stopped, for the TAP line ("" or ": ...") */
+    const char *health;    /* its /healthz field: "redis", "postgres" */
+    long settle_ms;        /* from the stop to asking /healthz */
+    const int *needs;      /* f_needs_redis, f_needs_pg */
+    int tokens_may_be_lost;/* a 401 for a token or session made before is fine */
+};
+#define F_OUTAGE_CHECKS (6 + F_WINDOW_CHECKS + F_CHECKS)
+void f_outage_story(const struct f_outage *o, f_report report);
+
 /* GET /healthz: the status, and the value of `store` ("postgres", "redis"). */
 long f_health(const char *store, char *value, size_t cap);
 
 /* Skips the file unless behind nginx on a ./dev test stack. */
 void f_require_stack(void);
+
+#ifdef CONCERT_TAP_H
+static int f_outage_test(const struct f_outage *o) __attribute__((unused));
+static int f_outage_test(const struct f_outage *o)
+{
+    f_require_stack();
+    plan(F_OUTAGE_CHECKS);
+    f_outage_story(o, f_tap_report);
+    return done_testing();
+}
+
+static int f_failover_test(const struct f_failover *s, int clients) __attribute__((unused));
+static int f_failover_test(const struct f_failover *s, int clients)
+{
+    f_require_ha();
+    plan(F_FAILOVER_CHECKS);
+    f_failover_story(s, clients, f_tap_report);
+    return done_testing();
+}
+#endif
 
 #endif

@@ -8,6 +8,7 @@
 #include "session.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -110,9 +111,15 @@ static size_t t_on_header(char *ptr, size_t size, size_t n, void *arg)
 int t_request(const char *method, const char *path, const char *const *headers,
               const char *body, struct t_resp *out)
 {
+    return t_request_from(NULL, method, path, headers, body, out);
+}
+
+int t_request_from(const char *from, const char *method, const char *path, const char *const *headers,
+                   const char *body, struct t_resp *out)
+{
     struct curl_slist *list = NULL;
     struct t_buf buf = {NULL, 0};
-    char *url;
+    char *url, iface[64];
     CURLcode rc;
 
     memset(out, 0, sizeof *out);
@@ -136,6 +143,13 @@ int t_request(const char *method, const char *path, const char *const *headers,
     curl_easy_setopt(t_curl, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(t_curl, CURLOPT_HEADERFUNCTION, t_on_header);
     curl_easy_setopt(t_curl, CURLOPT_HEADERDATA, out);
+    if (from) {
+        snprintf(iface, sizeof iface, "host!%s", from);
+        curl_easy_setopt(t_curl, CURLOPT_INTERFACE, iface);
+        /* libcurl would hand a connection bound to `from` to a later
+         * request that names no address: close it after this one. */
+        curl_easy_setopt(t_curl, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (body) {
         curl_easy_setopt(t_curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(t_curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -151,7 +165,7 @@ int t_request(const char *method, const char *path, const char *const *headers,
     if (rc != CURLE_OK) {
         free(buf.data);
         if (!t_transport_quiet)
-            diag("%s %s: %s", method, path, curl_easy_strerror(rc));
+            diag("%s %s%s%s: %s", method, path, from ? " from " : "", from ? from : "", curl_easy_strerror(rc));
         return -1;
     }
     curl_easy_getinfo(t_curl, CURLINFO_RESPONSE_CODE, &out->status);
@@ -193,6 +207,50 @@ int t_post(const char *path, const char *token, const char *body, struct t_resp 
 int t_delete(const char *path, const char *token, struct t_resp *out)
 {
     return t_with_token("DELETE", path, token, NULL, out);
+}
+
+int t_answers_error(const char *method, const char *path, const char *token, const char *body, long status,
+                    const char *code)
+{
+    struct t_resp r;
+    int pass;
+
+    t_with_token(method, path, token, body, &r);
+    pass = r.status == status && strcmp(t_error_code(&r), code) == 0;
+    if (!pass)
+        diag("%s %s: wanted %ld %s, got %ld %.200s", method, path, status, code, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return pass;
+}
+
+int t_answers_405(const char *method, const char *path, const char *token, const char *body, const char *allow)
+{
+    struct t_resp r;
+    int pass;
+
+    t_with_token(method, path, token, body, &r);
+    pass = r.status == 405 && strcmp(t_error_code(&r), "METHOD_NOT_ALLOWED") == 0 && strstr(r.allow, allow);
+    if (!pass)
+        diag("%s %s: wanted 405 with Allow: %s, got %ld (Allow: %s) %.200s", method, path, allow, r.status, r.allow,
+             r.body ? r.body : "");
+    t_resp_free(&r);
+    return pass;
+}
+
+const char *t_poll(const char *token, long *http, int64_t *position)
+{
+    static char answer[32];
+    struct t_resp r;
+    const char *s;
+
+    t_get("/api/v1/queue/status", token, &r);
+    *http = r.status;
+    s = r.status == 200 ? t_json_str(r.json, "status") : t_error_code(&r);
+    snprintf(answer, sizeof answer, "%s", s ? s : "");
+    if (position)
+        *position = t_json_int(r.json, "position");
+    t_resp_free(&r);
+    return answer;
 }
 
 struct json_object *t_json_at(struct json_object *root, const char *path)
@@ -313,6 +371,18 @@ int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_
     return id;
 }
 
+int64_t t_create_concert_or_bail(int active_limit, int active_seconds, int waiting_idle_seconds,
+                                 int hold_seconds, int nschedules, int seat_count, int64_t price,
+                                 int64_t *schedule_ids)
+{
+    int64_t id = t_create_concert(active_limit, active_seconds, waiting_idle_seconds, hold_seconds, nschedules,
+                                  seat_count, price, schedule_ids);
+
+    if (id < 0)
+        bail_out("cannot create a concert (admin API)");
+    return id;
+}
+
 int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n)
 {
     char auth[400];
@@ -332,6 +402,17 @@ int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n)
         diag("creating a concert failed: %ld %s", r.status, r.body ? r.body : "");
     t_resp_free(&r);
     return id;
+}
+
+int t_move_show(int64_t schedule_id, const char *ago)
+{
+    char sid[24];
+    const char *p[] = {sid, ago};
+
+    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
+    return t_pg_int("UPDATE schedules SET starts_at = now() - $2::interval WHERE id = $1::bigint RETURNING 1", 2, p) == 1
+               ? 0
+               : -1;
 }
 
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
@@ -456,6 +537,40 @@ void t_user(char id[37])
 {
     if (t_user_try(id) < 0)
         bail_out("t_user: PostgreSQL or Redis did not take the user and its session");
+}
+
+char *t_active_user(int64_t concert_id, char id[37])
+{
+    t_user(id);
+    return t_active_token(concert_id, id);
+}
+
+int t_active_users(int64_t concert_id, ...)
+{
+    va_list ap;
+    char *id;
+    int rc = 0;
+
+    va_start(ap, concert_id);
+    while ((id = va_arg(ap, char *)) != NULL) {
+        char **token = va_arg(ap, char **);
+        *token = t_active_user(concert_id, id);
+        if (!*token)
+            rc = -1;
+    }
+    va_end(ap);
+    return rc;
+}
+
+char *t_queued_user(int64_t concert_id, char id[37])
+{
+    struct t_resp r;
+    char *tok;
+
+    t_user(id);
+    tok = t_issue_token(concert_id, id, &r);
+    t_resp_free(&r);
+    return tok;
 }
 
 /* A new session for e's user, in e->session. */
@@ -760,6 +875,54 @@ int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results)
     munmap(shared, sizeof(int) * (size_t)n);
     free(pids);
     return all_ran ? 0 : -1;
+}
+
+long t_proc_read(const char *pid, const char *file, char *buf, size_t cap)
+{
+    char path[300];
+    FILE *f;
+    size_t n;
+
+    if (cap == 0 || pid[0] < '1' || pid[0] > '9' || strspn(pid, "0123456789") != strlen(pid))
+        return -1;
+    snprintf(path, sizeof path, "/proc/%s/%s", pid, file);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
+}
+
+void t_tally_race(const int *results, int n, int won, int refused1, int refused2, struct t_race_tally *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < n; i++) {
+        if (results[i] == won)
+            out->won++;
+        else if (results[i] == refused1 || (refused2 && results[i] == refused2))
+            out->refused++;
+        else
+            out->other++;
+    }
+}
+
+pid_t t_spawn(const char *program, char *const argv[], const char *out, const char *mode, int stderr_too)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        if (!freopen(out, mode, stdout))
+            _exit(126);
+        if (stderr_too)
+            dup2(1, 2);
+        execv(program, argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 int t_unused_port(void)

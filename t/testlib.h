@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
@@ -42,12 +43,25 @@ const char *t_admin_key(void);
  * (status 0). Free with t_resp_free. */
 int t_request(const char *method, const char *path, const char *const *headers,
               const char *body, struct t_resp *out);
+/* The same from the loopback address `from` (127.x.y.z; NULL: the default,
+ * 127.0.0.1), for what nginx counts per client address. */
+int t_request_from(const char *from, const char *method, const char *path, const char *const *headers,
+                   const char *body, struct t_resp *out);
 void t_resp_free(struct t_resp *r);
 
 /* Requests with an optional bearer token (NULL for none). */
 int t_get(const char *path, const char *token, struct t_resp *out);
 int t_post(const char *path, const char *token, const char *body, struct t_resp *out);
 int t_delete(const char *path, const char *token, struct t_resp *out);
+
+/* Sends one request (token: the bearer or NULL; body or NULL) and says
+ * whether the answer is the contract's JSON error `status` with `code`;
+ * when it is not, diags what came. For the test's own ok(). */
+int t_answers_error(const char *method, const char *path, const char *token, const char *body, long status,
+                    const char *code);
+
+/* The same for the JSON 405 METHOD_NOT_ALLOWED whose Allow names `allow`. */
+int t_answers_405(const char *method, const char *path, const char *token, const char *body, const char *allow);
 
 /* Dotted look-ups into a JSON body: "error.code", "seats.3.status". */
 struct json_object *t_json_at(struct json_object *root, const char *path);
@@ -69,6 +83,12 @@ int64_t t_create_concert(int active_limit, int active_seconds, int waiting_idle_
                          int hold_seconds, int nschedules, int seat_count, int64_t price,
                          int64_t *schedule_ids);
 
+/* As t_create_concert, but the test cannot go on without it: bails out when
+ * the admin API refuses. */
+int64_t t_create_concert_or_bail(int active_limit, int active_seconds, int waiting_idle_seconds,
+                                 int hold_seconds, int nschedules, int seat_count, int64_t price,
+                                 int64_t *schedule_ids);
+
 /* Creates a concert from a whole admin-API JSON body; fills up to n
  * schedule ids. Returns the concert id, or -1 (with a diag). */
 int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
@@ -77,6 +97,11 @@ int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
  * the interval held_for, or SOLD), for tests of readers of the seat map.
  * Returns 0, or -1 when no such seat. */
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for);
+
+/* Moves a show into the past (the admin API takes only shows to come):
+ * starts_at becomes now() minus the interval ago ("1 day"). Returns 0, or
+ * -1 when no such show. */
+int t_move_show(int64_t schedule_id, const char *ago);
 
 /* Makes a user directly in PostgreSQL and Redis, as sign-up plus login
  * would leave it but without their two Argon2id runs (tens of ms each; many
@@ -109,6 +134,22 @@ int t_post_as(const char *user_id, const char *path, const char *body, struct t_
 char *t_issue_token(int64_t concert_id, const char *user_id, struct t_resp *out);
 /* Issues a token and requires it ACTIVE at once (the concert has room). */
 char *t_active_token(int64_t concert_id, const char *user_id);
+
+/* A new user (t_user) with an ACTIVE token for the concert: the token, or
+ * NULL (with a diag) as t_active_token gives it. */
+char *t_active_user(int64_t concert_id, char id[37]);
+/* t_active_user for each pair (char id[37], char **token) of a list that
+ * ends with NULL: 0 when every one got its ACTIVE token, else -1. */
+int t_active_users(int64_t concert_id, ...) __attribute__((sentinel));
+/* A new user with a token for the concert, WAITING or ACTIVE as the queue
+ * has it: the token, or NULL. */
+char *t_queued_user(int64_t concert_id, char id[37]);
+
+/* Polls GET /api/v1/queue/status with the token: the status of a 200
+ * ("ACTIVE", "WAITING"), else the error code ("" when none), in a static
+ * buffer. *http gets the HTTP status; *position (unless NULL) the position,
+ * -1 when absent. */
+const char *t_poll(const char *token, long *http, int64_t *position);
 
 /* Seconds since the epoch of an RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ", or -1. */
 long long t_utc_seconds(const char *s);
@@ -171,6 +212,24 @@ char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
  * signal), and stores each child's return value in results[i] (through
  * shared memory, so any int). Returns 0 when every child ran to the end. */
 int t_race(int n, int (*fn)(int i, void *arg), void *arg, int *results);
+
+/* Reads /proc/PID/FILE, where pid is a /proc entry's name (anything but a
+ * process's number gives -1), into buf: at most cap - 1 bytes and a NUL
+ * after them (cmdline and environ keep their own NULs inside). The bytes
+ * read, or -1 when it cannot be read (the process is gone). */
+long t_proc_read(const char *pid, const char *file, char *buf, size_t cap);
+
+/* How the statuses a race's children returned split: `won`, one of the
+ * refusals refused1 and refused2 (0: none), or anything else. */
+struct t_race_tally {
+    int won, refused, other;
+};
+void t_tally_race(const int *results, int n, int won, int refused1, int refused2, struct t_race_tally *out);
+
+/* Starts program in a child process with argv (NULL-terminated), its
+ * standard output going to the file out, opened with mode ("w" or "a"), and
+ * its standard error there too when stderr_too. The child's pid, or -1. */
+pid_t t_spawn(const char *program, char *const argv[], const char *out, const char *mode, int stderr_too);
 
 /* A loopback TCP port nobody listens on right now (bound, then released),
  * or 0 when none could be had. */
