@@ -20,12 +20,22 @@
  * rows unsent, and they are published again with the same eventId. An XADD
  * whose reply is lost ends the batch the same way; nothing is marked sent
  * that Redis did not acknowledge. A dead PostgreSQL or Redis is waited out,
- * a second at a time, and logged once. */
+ * a second at a time, and logged once.
+ *
+ * Given Kafka's brokers (kafka_brokers in the config), each batch also goes
+ * to the Kafka topics of the same names (relay/kafka_sink.h), sent before
+ * the XADDs and waited for after them: the rows are marked sent only when
+ * Kafka's delivery reports say every one is stored. And, under the same
+ * lock, the queue streams are copied into the topic queue-events
+ * (relay/queue_bridge.h); with Kafka the relay looks for work every
+ * KAFKA_LOOK_MS, so a queue event reaches Kafka within a second. */
 #include "app.h"
 #include "config.h"
 #include "contract_limits.h"
+#include "kafka_sink.h"
 #include "keyspace.h"
 #include "log.h"
+#include "queue_bridge.h"
 #include "rds.h"
 
 #include <errno.h>
@@ -48,6 +58,13 @@
 #define RETAIN_MS (RETAIN_SECONDS * 1000LL)
 /* How long the server lets the relay's transaction sit idle (pg_ready). */
 #define RELAY_IDLE_TX_MS 4000
+/* With Kafka: how long a batch waits for its delivery reports (below the
+ * idle limit above), and how often the queue streams are looked at. */
+#define KAFKA_WAIT_MS 3500
+#define KAFKA_LOOK_MS 200
+
+static struct kafka_sink *sink;         /* NULL: Redis Streams only */
+static struct queue_bridge *bridge;
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
@@ -392,6 +409,52 @@ out:
     return rc;
 }
 
+/* The batch's rows to Kafka, each to the topic of its stream. Returns 0,
+ * or -1 after ending the round (a send refused). */
+static int send_to_kafka(PGresult *res, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct event_fields ev = {
+            .event_id = PQgetvalue(res, i, 1),
+            .type = PQgetvalue(res, i, 3),
+            .occurred_at = PQgetvalue(res, i, 5),
+            .concert_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+            .data = PQgetvalue(res, i, 6),
+        };
+
+        if (kafka_sink_send(sink, PQgetvalue(res, i, 2), &ev) < 0) {
+            kafka_sink_wait(sink, 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The queue streams to Kafka, while this relay holds the publishing lock
+ * (another relay bridging at the same time could put a user's later queue
+ * event ahead of an earlier one). Returns the entries bridged, or -1. */
+static int bridge_queues(void)
+{
+    PGresult *res;
+    int n = 0, held;
+
+    if (pg_do(TX_BEGIN) < 0)
+        return -1;
+    res = PQexec(pg, "SELECT outbox_lock()");
+    held = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_error("outbox_lock: %s", PQerrorMessage(pg));
+    PQclear(res);
+    if (held)
+        n = queue_bridge_step(bridge);
+    if (pg_do(TX_COMMIT) < 0) {
+        if (PQstatus(pg) != CONNECTION_OK)
+            pg_forget();
+        return -1;
+    }
+    return n;
+}
+
 /* Step 2. Returns the rows published, or -1 (the transaction rolled back:
  * they stay unsent). */
 static int publish_batch(void)
@@ -439,7 +502,14 @@ static int publish_batch(void)
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
     for (size_t t = 0; t < NTOPICS; t++)
         last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
-    if (publish_rows(res, n, minid, batch, last_sent) < 0)
+    if (sink && send_to_kafka(res, n) < 0)
+        goto out;
+    if (publish_rows(res, n, minid, batch, last_sent) < 0) {
+        if (sink)
+            kafka_sink_wait(sink, 0);   /* ends the round; its rows go again */
+        goto out;
+    }
+    if (sink && kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0)
         goto out;
     PQclear(res);
     mark_params[0] = ids;
@@ -521,6 +591,13 @@ int main(void)
     advance_marker_text = rds_script_text(&lua_relay_advance_marker);
     if (!advance_marker_text)
         return 1;
+    if (g_config.kafka_brokers) {
+        sink = kafka_sink_open(g_config.kafka_brokers);
+        bridge = sink ? queue_bridge_new(sink) : NULL;
+        if (!bridge)
+            return 1;
+        log_info("publishing to Kafka at %s as well", g_config.kafka_brokers);
+    }
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
@@ -538,6 +615,8 @@ int main(void)
             marker_due = now_ms() + MARKER_EVERY_MS;
         }
         n = publish_batch();
+        if (bridge)
+            bridge_queues();   /* a failure is logged; the entries stay pending */
         if (n > 0) {
             /* Rows may have come meanwhile without a NOTIFY (outbox_write
              * sends one only to a relay that found nothing): look again,
@@ -549,9 +628,13 @@ int main(void)
                 usleep(GATHER_MS * 1000);
             continue;
         }
-        wait_for_work(SWEEP_MS);
+        wait_for_work(sink ? KAFKA_LOOK_MS : SWEEP_MS);
     }
     log_info("stopped after publishing %ld events", total);
+    if (sink)
+        log_info("Kafka publish errors: %ld", kafka_sink_errors(sink));
+    queue_bridge_free(bridge);
+    kafka_sink_close(sink);
     pg_forget();
     rds_close();
     free(advance_marker_text);
