@@ -15,16 +15,53 @@
  * later ones (another consumer joined or left) go on from the commits. */
 static int replay_pending;
 
+/* Where each assigned partition starts, committed at once: the group's
+ * own commit, else its end (a new group, as XGROUP CREATE $), or its
+ * beginning with --from-start. Committed now, a partition this consumer
+ * never gets to read before a kill -9 still has the group's position, and
+ * the next consumer starts there (not at the end it would find then). */
+static void start_positions(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, 5000);
+    int fresh = 0;
+
+    if (err) {
+        log_error("the group's committed offsets: %s", rd_kafka_err2str(err));
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t low, high;
+
+        if (!replay_pending && p->offset >= 0)
+            continue;
+        err = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &high, 5000);
+        if (err) {
+            log_error("the offsets of %s [%d]: %s", p->topic, (int)p->partition, rd_kafka_err2str(err));
+            p->offset = replay_pending ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_INVALID;
+            continue;
+        }
+        p->offset = replay_pending ? low : high;
+        fresh = 1;
+    }
+    replay_pending = 0;
+    if (fresh) {
+        err = rd_kafka_commit(rk, parts, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log_error("committing the group's start: %s", rd_kafka_err2str(err));
+    }
+}
+/* When partitions were last assigned: --idle counts from then too, so a
+ * consumer waiting for its group to make room does not give up first. */
+static time_t assigned_at;
+
 static void rebalanced(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     (void)opaque;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (replay_pending) {
-            for (int i = 0; i < parts->cnt; i++)
-                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-            replay_pending = 0;
-        }
+        start_positions(rk, parts);
         rd_kafka_assign(rk, parts);
+        assigned_at = time(NULL);
     } else {
         rd_kafka_assign(rk, NULL);
     }
@@ -106,6 +143,11 @@ static rd_kafka_t *consumer(const struct kafka_follow *k)
     const char *const settings[] = {
         "group.id", k->group,
         "client.id", k->consumer,
+        /* Static membership: a consumer started again under the same name
+         * (after a kill -9 too) takes its partitions back at once, instead
+         * of the group waiting out the dead one's session. */
+        "group.instance.id", k->consumer,
+        "session.timeout.ms", "10000",
         "auto.offset.reset", k->from_start ? "earliest" : "latest",
         "enable.auto.commit", "true",
         "auto.commit.interval.ms", "200",
@@ -161,7 +203,8 @@ int kafka_follow_run(const struct kafka_follow *k)
         int printed_now;
 
         if (!m) {
-            if (k->idle_s && time(NULL) - last_event >= k->idle_s)
+            time_t since = last_event > assigned_at ? last_event : assigned_at;
+            if (k->idle_s && assigned_at && time(NULL) - since >= k->idle_s)
                 break;
             continue;
         }

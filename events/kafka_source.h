@@ -4,7 +4,10 @@
  * fields), its offset stored only once the line is written and committed
  * within a fifth of a second: a consumer killed at any moment (kill -9
  * included) starts again after the last line it committed, so a line may
- * come twice but none is skipped. */
+ * come twice but none is skipped. The consumer's name (--consumer) is its
+ * static member id in the group: started again under the same name, it
+ * takes back its partitions at once. --idle counts from the last event or
+ * the last assignment of partitions, whichever is later. */
 #ifndef CONCERT_KAFKA_SOURCE_H
 #define CONCERT_KAFKA_SOURCE_H
 

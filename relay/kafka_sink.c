@@ -123,7 +123,7 @@ int kafka_sink_send(struct kafka_sink *s, const char *topic, const struct event_
     value = json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN);
     key = user_of(event);
     for (int tries = 0; tries < 50; tries++) {
-        err = rd_kafka_producev(s->rk, RD_KAFKA_V_RKT(NULL), RD_KAFKA_V_TOPIC(topic),
+        err = rd_kafka_producev(s->rk, RD_KAFKA_V_TOPIC(topic),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                                 RD_KAFKA_V_VALUE((void *)value, strlen(value)),
