@@ -8,7 +8,8 @@
 #   kafka_format    KRaft storage of this stack's broker, once
 #   kafka_start     the broker (combined broker and controller, loopback),
 #                   waiting until it answers
-#   kafka_topics    the three topics, made when missing
+#   kafka_topics    the three topics (and ./dev's health topic), made when
+#                   missing, then waits until an idempotent write is stored
 #   kafka_stop      stops the broker (a no-op when none runs)
 #   kafka_up        all of the above, in order
 #   kafka_conf      the config lines that point the programs at the brokers
@@ -22,6 +23,9 @@
 # The topics the service writes (contract "Events"): the key is the userId,
 # so one user's events stay in order in one partition.
 KAFKA_TOPICS="reservation-events payment-events queue-events"
+# ./dev's own: one write there by an idempotent producer says the broker
+# takes the relay's writes (see kafka_writable). Kept an hour.
+KAFKA_HEALTH_TOPIC=concert-health
 
 kafka_profile() {
     KAFKA_LIB=${CONCERT_KAFKA_LIB:-$REPO/var/kafka-lib}
@@ -96,6 +100,9 @@ default.replication.factor=$KAFKA_REPLICATION
 min.insync.replicas=$KAFKA_MIN_INSYNC
 offsets.topic.replication.factor=$KAFKA_REPLICATION
 offsets.topic.num.partitions=6
+# One partition: made at the first idempotent producer's start, fifty
+# (the default) take seconds on a small machine, and the relay waits.
+transaction.state.log.num.partitions=1
 transaction.state.log.replication.factor=$KAFKA_REPLICATION
 transaction.state.log.min.isr=$KAFKA_MIN_INSYNC
 share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
@@ -159,9 +166,30 @@ kafka_topics() {
             --config retention.ms=$((KAFKA_RETENTION_HOURS * 3600000)) >>"$LOG/kafka-topics.log" 2>&1 &
         jobs="$jobs $!"
     done
+    if ! printf '%s\n' "$have" | grep -qx "$KAFKA_HEALTH_TOPIC"; then
+        kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" --create \
+            --if-not-exists --topic "$KAFKA_HEALTH_TOPIC" --partitions 1 \
+            --replication-factor "$KAFKA_REPLICATION" --config retention.ms=3600000 \
+            >>"$LOG/kafka-topics.log" 2>&1 &
+        jobs="$jobs $!"
+    fi
     for j in $jobs; do wait "$j" || rc=1; done
     [ $rc = 0 ] || { cat "$LOG/kafka-topics.log"; die "kafka: could not make the topics"; }
+    kafka_writable
     say "kafka: topics $KAFKA_TOPICS ($KAFKA_PARTITIONS partitions, ${KAFKA_RETENTION_HOURS}h)"
+}
+
+# The first idempotent producer makes the broker load its transaction
+# coordinator, which takes a second or two: done here, with one write to
+# the health topic, so the relay's first events do not wait for it.
+kafka_writable() {
+    local i
+    for i in $(seq 30); do
+        printf 'ready\n' | timeout 10 kcat -b "$KAFKA_BROKERS" -X enable.idempotence=true -X acks=all \
+            -P -t "$KAFKA_HEALTH_TOPIC" >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    die "kafka: the broker takes no writes (see $LOG/kafka.log)"
 }
 
 kafka_stop() {

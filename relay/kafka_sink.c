@@ -25,6 +25,9 @@ struct kafka_sink {
     int refused;            /* a send of this round was refused at once */
     long errors;            /* failed messages since the sink opened */
     int down_logged;
+    /* The topics' handles, held so their metadata stays known. */
+    rd_kafka_topic_t *known[KAFKA_SINK_TOPICS];
+    int nknown;
 };
 
 static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -79,7 +82,32 @@ static rd_kafka_t *producer(struct kafka_sink *s)
     return rk;
 }
 
-struct kafka_sink *kafka_sink_open(const char *brokers)
+/* Learns the topics' partitions and leaders now: a producer that meets a
+ * topic only with its first message makes that message wait for a
+ * metadata round, up to a second, which the contract's second cannot
+ * spare. A broker that does not answer yet is learned about later. */
+static void learn_topics(struct kafka_sink *s, const char *const *topics, int n)
+{
+    for (int i = 0; i < n && s->nknown < KAFKA_SINK_TOPICS; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topics[i], NULL);
+        const struct rd_kafka_metadata *md;
+
+        if (!rkt)
+            continue;
+        s->known[s->nknown++] = rkt;
+        if (rd_kafka_metadata(s->rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+    }
+}
+
+static void forget_topics(struct kafka_sink *s)
+{
+    for (int i = 0; i < s->nknown; i++)
+        rd_kafka_topic_destroy(s->known[i]);
+    s->nknown = 0;
+}
+
+struct kafka_sink *kafka_sink_open(const char *brokers, const char *const *topics, int ntopics)
 {
     struct kafka_sink *s = calloc(1, sizeof *s);
 
@@ -94,6 +122,7 @@ struct kafka_sink *kafka_sink_open(const char *brokers)
         free(s);
         return NULL;
     }
+    learn_topics(s, topics, ntopics);
     return s;
 }
 
@@ -164,6 +193,7 @@ static void replace_if_fatal(struct kafka_sink *s)
     log_error("the Kafka producer failed for good (%s): starting a new one", why);
     rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(s->rk, 0);
+    forget_topics(s);
     rd_kafka_destroy(s->rk);
     s->rk = producer(s);
 }
@@ -203,6 +233,7 @@ void kafka_sink_close(struct kafka_sink *s)
         return;
     if (s->rk) {
         rd_kafka_flush(s->rk, 2000);
+        forget_topics(s);
         rd_kafka_destroy(s->rk);
     }
     free(s->brokers);

@@ -16,8 +16,12 @@
 
 struct kafka_sink;
 
-/* A producer for brokers ("host:port,..."). NULL after logging why. */
-struct kafka_sink *kafka_sink_open(const char *brokers);
+/* At most this many topics are learned at the start. */
+#define KAFKA_SINK_TOPICS 8
+
+/* A producer for brokers ("host:port,...") that learns the topics it will
+ * write (up to KAFKA_SINK_TOPICS) at once. NULL after logging why. */
+struct kafka_sink *kafka_sink_open(const char *brokers, const char *const *topics, int ntopics);
 
 /* Queues one event for topic. Returns 0, or -1 (the round then fails). */
 int kafka_sink_send(struct kafka_sink *s, const char *topic, const struct event_fields *ev);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #define GROUP "concert-relay"
-#define TOPIC "queue-events"
 #define READ_COUNT "200"
 /* A new concert's stream is found within this; its group starts at the
  * stream's beginning, so nothing written before is missed. */
@@ -76,8 +75,8 @@ void queue_bridge_free(struct queue_bridge *b)
 /* The group on a stream, from its first entry. Returns 0 or -1. */
 static int join(struct stream *s)
 {
-    const char *create[] = {"XGROUP", "CREATE", s->name, GROUP, "0", "MKSTREAM"};
-    redisReply *reply = rds_command_reply(6, create);
+    const char *create[] = {"XGROUP", "CREATE", s->name, GROUP, "0"};
+    redisReply *reply = rds_command_reply(5, create);
     int ok;
 
     if (!reply)
@@ -182,8 +181,8 @@ static int send_entries(struct queue_bridge *b, redisReply **replies)
         redisReply *entries;
 
         if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
-            /* NOGROUP: the stream or its group is gone (Redis lost it);
-             * joined again at the next scan. */
+            /* NOGROUP: the stream or its group is gone (Redis lost it):
+             * forgotten, and joined again if a scan finds it again. */
             b->streams[i].joined = 0;
             continue;
         }
@@ -200,12 +199,26 @@ static int send_entries(struct queue_bridge *b, redisReply **replies)
                 entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;   /* trimmed while pending: nothing to send, only to acknowledge */
             stream_event_fields(entry->element[1], &ev);
-            if (kafka_sink_send(b->sink, TOPIC, &ev) < 0)
+            if (kafka_sink_send(b->sink, QUEUE_BRIDGE_TOPIC, &ev) < 0)
                 return -1;
             sent++;
         }
     }
     return sent;
+}
+
+/* Forgets the streams whose group is gone (see send_entries). */
+static void forget_unjoined(struct queue_bridge *b)
+{
+    int kept = 0;
+
+    for (int i = 0; i < b->n; i++) {
+        if (b->streams[i].joined)
+            b->streams[kept++] = b->streams[i];
+        else
+            free(b->streams[i].name);
+    }
+    b->n = kept;
 }
 
 int queue_bridge_step(struct queue_bridge *b)
@@ -214,6 +227,7 @@ int queue_bridge_step(struct queue_bridge *b)
     int *argc_of = NULL, got, sent = -1, delivered;
     redisReply **replies = NULL;
 
+    forget_unjoined(b);
     if (now_ms() - b->scanned_ms >= RESCAN_MS) {
         if (stream_scan(KEYSPACE_QUEUE_EVENTS_MATCH, found, b) < 0)
             return -1;

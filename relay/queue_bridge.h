@@ -16,6 +16,9 @@
 
 struct queue_bridge;
 
+/* The Kafka topic every concert's queue events go to. */
+#define QUEUE_BRIDGE_TOPIC "queue-events"
+
 struct queue_bridge *queue_bridge_new(struct kafka_sink *sink);
 
 /* Copies what is new in the streams (and this consumer's pending entries)

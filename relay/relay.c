@@ -23,9 +23,9 @@
  * a second at a time, and logged once.
  *
  * Given Kafka's brokers (kafka_brokers in the config), each batch also goes
- * to the Kafka topics of the same names (relay/kafka_sink.h), sent before
- * the XADDs and waited for after them: the rows are marked sent only when
- * Kafka's delivery reports say every one is stored. And, under the same
+ * to the Kafka topics of the same names (relay/kafka_sink.h), before the
+ * XADDs: the rows are marked sent only when Kafka's delivery reports said
+ * every one is stored (and Redis acknowledged them). And, under the same
  * lock, the queue streams are copied into the topic queue-events
  * (relay/queue_bridge.h); with Kafka the relay looks for work every
  * KAFKA_LOOK_MS, so a queue event reaches Kafka within a second. */
@@ -502,14 +502,11 @@ static int publish_batch(void)
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
     for (size_t t = 0; t < NTOPICS; t++)
         last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
-    if (sink && send_to_kafka(res, n) < 0)
+    /* Kafka first: what the streams show is then in Kafka too, and the
+     * rows are marked sent moments after their XADDs, as without Kafka. */
+    if (sink && (send_to_kafka(res, n) < 0 || kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0))
         goto out;
-    if (publish_rows(res, n, minid, batch, last_sent) < 0) {
-        if (sink)
-            kafka_sink_wait(sink, 0);   /* ends the round; its rows go again */
-        goto out;
-    }
-    if (sink && kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0)
+    if (publish_rows(res, n, minid, batch, last_sent) < 0)
         goto out;
     PQclear(res);
     mark_params[0] = ids;
@@ -592,7 +589,10 @@ int main(void)
     if (!advance_marker_text)
         return 1;
     if (g_config.kafka_brokers) {
-        sink = kafka_sink_open(g_config.kafka_brokers);
+        static const char *const kafka_topics[] = {KEYSPACE_STREAM_RESERVATIONS, KEYSPACE_STREAM_PAYMENTS,
+                                                   QUEUE_BRIDGE_TOPIC};
+
+        sink = kafka_sink_open(g_config.kafka_brokers, kafka_topics, 3);
         bridge = sink ? queue_bridge_new(sink) : NULL;
         if (!bridge)
             return 1;
