@@ -156,19 +156,14 @@ static rd_kafka_t *consumer(const struct kafka_follow *k)
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_new(k->brokers, settings);
-    char err[512];
     rd_kafka_t *rk;
 
     if (!conf)
         return NULL;
     rd_kafka_conf_set_rebalance_cb(conf, rebalanced);
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk) {
-        log_error("Kafka consumer: %s", err);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
+    rk = kafka_client_new(RD_KAFKA_CONSUMER, conf);
+    if (rk)
+        rd_kafka_poll_set_consumer(rk);
     return rk;
 }
 

@@ -123,8 +123,9 @@ kafka_format() {
     kafka_write_properties
     [ -f "$KAFKA_DIR/data/meta.properties" ] && return 0
     local id
-    # A cluster id is 16 random bytes, base64url without padding.
-    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # A cluster id is 16 random bytes, base64url without padding; with no
+    # - or _ in it, since an id that starts with - reads as an option.
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' 'AB' | tr -d '=')
     say "kafka: formatting $KAFKA_DIR/data"
     kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_DIR/server.properties" \
         >"$LOG/kafka-format.log" 2>&1 || { cat "$LOG/kafka-format.log"; die "kafka: format failed"; }

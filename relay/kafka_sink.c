@@ -2,6 +2,7 @@
 #include "kafka_sink.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -35,8 +36,10 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct kafka_sink *s = opaque;
 
     (void)rk;
-    if (m->err)
+    if (m->err) {
         s->errors++;
+        metrics_store_error(METRICS_KAFKA);
+    }
     if ((uintptr_t)m->_private != s->round)
         return;
     if (m->err) {
@@ -66,20 +69,13 @@ static rd_kafka_t *producer(struct kafka_sink *s)
         "reconnect.backoff.max.ms", "1000",
         NULL,
     };
-    char err[512];
     rd_kafka_conf_t *conf = kafka_conf_new(s->brokers, settings);
-    rd_kafka_t *rk;
 
     if (!conf)
         return NULL;
     rd_kafka_conf_set_dr_msg_cb(conf, delivered);
     rd_kafka_conf_set_opaque(conf, s);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk) {
-        log_error("Kafka producer: %s", err);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
+    return kafka_client_new(RD_KAFKA_PRODUCER, conf);
 }
 
 /* Learns the topics' partitions and leaders now: a producer that meets a
@@ -168,6 +164,7 @@ int kafka_sink_send(struct kafka_sink *s, const char *topic, const struct event_
         s->down_logged = 1;
         s->refused = 1;
         s->errors++;
+        metrics_store_error(METRICS_KAFKA);
         return -1;
     }
     s->sent++;

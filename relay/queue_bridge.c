@@ -126,10 +126,9 @@ static int has_entries(const redisReply *r)
 static int acknowledge(struct queue_bridge *b, redisReply **replies)
 {
     const char ***argv_of = calloc((size_t)b->n, sizeof *argv_of);
-    int *argc_of = calloc((size_t)b->n, sizeof *argc_of), k = 0, got, rc = -1;
-    redisReply **acks = calloc((size_t)b->n, sizeof *acks);
+    int *argc_of = calloc((size_t)b->n, sizeof *argc_of), k = 0, rc = -1;
 
-    if (!argv_of || !argc_of || !acks)
+    if (!argv_of || !argc_of)
         goto out;
     for (int i = 0; i < b->n; i++) {
         redisReply *entries;
@@ -155,20 +154,12 @@ static int acknowledge(struct queue_bridge *b, redisReply **replies)
         }
         argv_of[k++] = argv;
     }
-    got = k ? rds_pipeline(k, argc_of, argv_of, acks) : 0;
-    rc = got == k ? 0 : -1;
-    for (int i = 0; i < k; i++) {
-        if (acks[i] && acks[i]->type == REDIS_REPLY_ERROR)
-            rc = -1;
-        if (acks[i])
-            freeReplyObject(acks[i]);
-    }
+    rc = rds_pipeline_ok(k, argc_of, argv_of);
 out:
     for (int i = 0; argv_of && i < k; i++)
         free((void *)argv_of[i]);
     free(argv_of);
     free(argc_of);
-    free(acks);
     return rc;
 }
 

@@ -335,11 +335,10 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
     const char **args = malloc(sizeof *args * (size_t)total * XADD_ARGC);
     const char ***argv_of = malloc(sizeof *argv_of * (size_t)total);
     int *argc_of = malloc(sizeof *argc_of * (size_t)total);
-    redisReply **replies = malloc(sizeof *replies * (size_t)total);
     char keys[NTOPICS][MARKER_KEY_SIZE];
-    int got, rc = -1, used[NTOPICS] = {0};
+    int rc = -1, used[NTOPICS] = {0};
 
-    if (!args || !argv_of || !argc_of || !replies) {
+    if (!args || !argv_of || !argc_of) {
         log_error("out of memory for %d events", n);
         goto out;
     }
@@ -389,14 +388,7 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
         }
         total = k;
     }
-    got = rds_pipeline(total, argc_of, argv_of, replies);
-    rc = got == total ? 0 : -1;
-    for (int i = 0; i < total; i++) {
-        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
-            rc = -1;
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    }
+    rc = rds_pipeline_ok(total, argc_of, argv_of);
     if (rc < 0)
         redis_failed();
     else
@@ -405,7 +397,6 @@ out:
     free(args);
     free(argv_of);
     free(argc_of);
-    free(replies);
     return rc;
 }
 

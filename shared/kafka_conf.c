@@ -34,3 +34,15 @@ refused:
     rd_kafka_conf_destroy(conf);
     return NULL;
 }
+
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+
+    if (!rk) {
+        log_error("Kafka %s: %s", type == RD_KAFKA_PRODUCER ? "producer" : "consumer", err);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}

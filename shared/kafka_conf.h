@@ -11,4 +11,8 @@
  * which setting librdkafka refused. */
 rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *settings);
 
+/* A producer or consumer made from conf (which it then owns). NULL after
+ * logging why; conf is freed then too. */
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf);
+
 #endif

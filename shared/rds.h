@@ -65,6 +65,11 @@ redisReply *rds_command_reply(int argc, const char **argv);
  * for the primary again, as rds_command does. */
 int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies);
 
+/* rds_pipeline for writes whose replies say only that they were done
+ * (XADD, XACK, EVAL of a marker): 0 when every reply came and none was an
+ * error, else -1 (what ran then is unknown). */
+int rds_pipeline_ok(int n, const int *argc, const char **const *argv);
+
 /* Runs a script with nkeys keys followed by the other arguments, at most
  * once (see above). Returns the reply or NULL as rds_command does. */
 redisReply *rds_eval(struct rds_script *script, int nkeys, int argc, const char **argv);

@@ -9,6 +9,8 @@
  * twice (multiwatch starts another). Once the outbox is all sent:
  *   - every outbox row of the story is in its topic (reservation-events or
  *     payment-events), and no eventId was ever sent with two contents;
+ *   - /metrics shows the relay's lag (nothing waiting) and its Kafka
+ *     publish errors;
  *   - each user's messages are in one partition (the key is the userId),
  *     in the order their changes committed (outbox ids);
  *   - every entry of the story's queue streams is in queue-events, with
@@ -255,17 +257,6 @@ static long order_violations(const struct topic_read *t, const struct row *rows,
     free(partition);
     free(seen);
     return bad;
-}
-
-/* The relay killed with -9 (multiwatch's children): how many were. */
-static int kill_relay(void)
-{
-    pid_t watch = f_pidfile("relay"), kids[8];
-    int n = watch > 0 ? f_children(watch, kids, 8) : 0;
-
-    for (int i = 0; i < n; i++)
-        kill(kids[i], SIGKILL);
-    return n;
 }
 
 static int64_t unsent_after_wait(long max_ms)
@@ -602,21 +593,13 @@ int main(void)
     brokers = getenv("CONCERT_KAFKA_BROKERS");
     if (!brokers || !*brokers)
         bail_out("no Kafka broker: ./dev test runs one for the events tests (t/9*)");
-    plan(12);
+    plan(13);
 
     step("the relay idle, then A buys and B cancels");
     if (unsent_after_wait(60000) != 0)
         bail_out("the relay did not catch up with the outbox");
     start_id = t_pg_int("SELECT coalesce(max(id), 0) FROM outbox", 0, NULL);
-    concert = t_create_concert(50, 600, 600, 300, 1, 10, 1000, sched);
-    if (concert < 0)
-        bail_out("cannot create a concert");
-    t_user(a);
-    t_user(b);
-    tok_a = t_active_token(concert, a);
-    tok_b = t_active_token(concert, b);
-    if (!tok_a || !tok_b)
-        bail_out("cannot get queue tokens");
+    concert = bk_two_active(sched, a, &tok_a, b, &tok_b);
     {
         int64_t held = bk_hold_id(tok_a, sched[0], seats, 2), rid_b;
         char path[64];
@@ -635,9 +618,9 @@ int main(void)
         bail_out("cannot start the load");
     t_sleep_ms(1500);
     {
-        int first = kill_relay();
+        int first = f_kill_relay();
         t_sleep_ms(1500);
-        ok(first == 1 && kill_relay() == 1, "the relay killed with -9 twice under load (multiwatch restarts it)");
+        ok(first == 1 && f_kill_relay() == 1, "the relay killed with -9 twice under load (multiwatch restarts it)");
     }
     t_sleep_ms(1500);
     f_load_stop(&L);
@@ -650,6 +633,17 @@ int main(void)
     }
     unsent = unsent_after_wait(15000);
     ok(unsent == 0, "the relay caught up: no outbox row unsent (%" PRId64 ")", unsent);
+    {
+        long status = 0;
+        char *text = t_metrics(&status, NULL);
+        ok(status == 200 && text && strstr(text, "\nconcert_relay_unsent_events 0\n") &&
+               strstr(text, "\nconcert_relay_lag_seconds 0.000\n") &&
+               strstr(text, "\nconcert_store_errors_total{store=\"kafka\"} ") &&
+               t_metrics_sample(text, "concert_metrics_complete") == 1,
+           "/metrics shows the relay's lag (0 events, 0 s) and its Kafka publish errors (%.0f)",
+           text ? t_metrics_sample(text, "concert_store_errors_total{store=\"kafka\"}") : -1.0);
+        free(text);
+    }
 
     step("every outbox row in its topic, once in content, in each user's order");
     read_topic("reservation-events", &res);
