@@ -572,21 +572,20 @@ static int write_queue_gauges(FILE *out)
 static int write_relay_lag(FILE *out)
 {
     PGresult *res;
-    int rc = -1;
+    int one_row;
 
     if (db_read("SELECT unsent, oldest_seconds FROM outbox_lag()", 0, NULL, &res) != DB_OK)
         return -1;
-    if (PQntuples(res) == 1 && PQnfields(res) == 2) {
+    one_row = PQntuples(res) == 1 && PQnfields(res) == 2;
+    if (one_row)
         fprintf(out,
                 "# HELP concert_relay_unsent_events Outbox events committed and not yet published by a relay.\n"
                 "# TYPE concert_relay_unsent_events gauge\nconcert_relay_unsent_events %ld\n"
                 "# HELP concert_relay_lag_seconds How long the oldest unpublished outbox event has waited.\n"
                 "# TYPE concert_relay_lag_seconds gauge\nconcert_relay_lag_seconds %.3f\n",
                 strtol(PQgetvalue(res, 0, 0), NULL, 10), strtod(PQgetvalue(res, 0, 1), NULL));
-        rc = 0;
-    }
     PQclear(res);
-    return rc;
+    return one_row ? 0 : -1;
 }
 
 /* GET /metrics (admin key): the Prometheus text format. This host's
