@@ -22,10 +22,11 @@
  * --kafka B    read the Kafka topics of the same names instead, from the
  *              brokers B ("host:port,...", or "config": kafka_brokers of
  *              the config file) through a Kafka consumer group (see
- *              kafka_source.h; --consumer is then the client id).
+ *              kafka_source.h; --consumer is then the group's static
+ *              member id).
  *
  * Each line: {"stream", "id", "eventId", "type", "occurredAt", "concertId",
- * "data"}. Redis comes from the config file (CONCERT_CONF), through the
+ * "data"} ({"topic", "partition", "offset", "key", ...} with --kafka). Redis comes from the config file (CONCERT_CONF), through the
  * same client as the other programs (Sentinel included). The streams are read one by one (never several keys in
  * one command: on a Redis Cluster they lie in different slots). Exit
  * status: 0, 1 on bad arguments or config, 2 when stdout fails. */

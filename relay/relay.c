@@ -429,7 +429,7 @@ static int bridge_queues(void)
     PGresult *res;
     int n = 0, held;
 
-    if (pg_do(TX_BEGIN) < 0)
+    if (!pg || pg_do(TX_BEGIN) < 0)
         return -1;
     res = PQexec(pg, "SELECT outbox_lock()");
     held = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
