@@ -59,9 +59,11 @@
 /* How long the server lets the relay's transaction sit idle (pg_ready). */
 #define RELAY_IDLE_TX_MS 4000
 /* With Kafka: how long a batch waits for its delivery reports (below the
- * idle limit above), and how often the queue streams are looked at. */
+ * idle limit above), and how often the queue streams are looked at when
+ * nothing happens: a queue event is in Kafka within a second, and Redis
+ * still has quiet moments (a MONITOR reader waits for 300 ms of them). */
 #define KAFKA_WAIT_MS 3500
-#define KAFKA_LOOK_MS 200
+#define KAFKA_LOOK_MS 500
 
 static struct kafka_sink *sink;         /* NULL: Redis Streams only */
 static struct queue_bridge *bridge;
