@@ -7,7 +7,7 @@
  *
  *   concert-events [--topic reservation|payment|queue|all] [--concert ID]
  *                  [--group NAME] [--consumer NAME] [--from-start]
- *                  [--count N] [--idle SECONDS]
+ *                  [--count N] [--idle SECONDS] [--kafka BROKERS]
  *
  * --topic      reservation-events, payment-events, the queue streams
  *              ({c:C}:queue-events: of --concert, else of every concert,
@@ -18,18 +18,26 @@
  *              the same name resumes the same unacknowledged events;
  * --from-start the group reads each stream again from its start (replay);
  * --count N    exit after N events; --idle S: exit after S seconds without
- *              one (both for scripts and tests; by default it follows on).
+ *              one (both for scripts and tests; by default it follows on);
+ * --kafka B    read the Kafka topics of the same names instead, from the
+ *              brokers B ("host:port,...", or "config": kafka_brokers of
+ *              the config file) through a Kafka consumer group (see
+ *              kafka_source.h; --consumer is then the group's static
+ *              member id).
  *
  * Each line: {"stream", "id", "eventId", "type", "occurredAt", "concertId",
- * "data"}. Redis comes from the config file (CONCERT_CONF), through the
+ * "data"} ({"topic", "partition", "offset", "key", ...} with --kafka). Redis comes from the config file (CONCERT_CONF), through the
  * same client as the other programs (Sentinel included). The streams are read one by one (never several keys in
  * one command: on a Redis Cluster they lie in different slots). Exit
  * status: 0, 1 on bad arguments or config, 2 when stdout fails. */
 #include "app.h"
 #include "config.h"
+#include "event_json.h"
+#include "kafka_source.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rds.h"
+#include "stream_scan.h"
 #include "valid.h"
 
 #include <errno.h>
@@ -54,6 +62,7 @@ struct options {
     int from_start;
     long count;                 /* exit after this many (0: never) */
     long idle_s;                /* exit after this long without one (0: never) */
+    const char *kafka;          /* --kafka: the brokers, or "config" */
 };
 
 struct follower {
@@ -67,7 +76,8 @@ struct follower {
 static void usage(void)
 {
     fprintf(stderr, "usage: concert-events [--topic reservation|payment|queue|all] [--concert ID] [--group NAME]\n"
-                    "                      [--consumer NAME] [--from-start] [--count N] [--idle SECONDS]\n");
+                    "                      [--consumer NAME] [--from-start] [--count N] [--idle SECONDS]\n"
+                    "                      [--kafka host:port,...|config]\n");
 }
 
 static int parse_long(const char *text, long *out)
@@ -126,6 +136,12 @@ static int parse_options(int argc, char **argv, struct options *o)
                 fprintf(stderr, "concert-events: --count takes a positive number\n");
                 return -1;
             }
+        } else if (strcmp(a, "--kafka") == 0) {
+            if (!*v || strlen(v) > 1000) {
+                fprintf(stderr, "concert-events: --kafka takes the brokers (host:port,...) or config\n");
+                return -1;
+            }
+            o->kafka = v;
         } else if (strcmp(a, "--idle") == 0) {
             if (parse_long(v, &o->idle_s) < 0) {
                 fprintf(stderr, "concert-events: --idle takes a positive number of seconds\n");
@@ -199,33 +215,24 @@ static int add_stream(struct follower *f, const struct options *o, const char *n
     return 0;
 }
 
+struct scan_ctx {
+    struct follower *f;
+    const struct options *o;
+};
+
+static int found_queue_stream(const char *name, void *arg)
+{
+    struct scan_ctx *ctx = arg;
+
+    return add_stream(ctx->f, ctx->o, name);
+}
+
 /* The queue streams of every concert, by SCAN. */
 static int find_queue_streams(struct follower *f, const struct options *o)
 {
-    char cursor[32] = "0";
+    struct scan_ctx ctx = {f, o};
 
-    do {
-        const char *scan[] = {"SCAN", cursor, "MATCH", KEYSPACE_QUEUE_EVENTS_MATCH, "COUNT", "1000", "TYPE", "stream"};
-        redisReply *reply = command(f, 8, scan);
-
-        if (!reply)
-            return -1;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(reply);
-            return -1;
-        }
-        snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
-        for (size_t i = 0; i < reply->element[1]->elements; i++) {
-            redisReply *k = reply->element[1]->element[i];
-            if (k->type == REDIS_REPLY_STRING && add_stream(f, o, k->str) < 0) {
-                freeReplyObject(reply);
-                return -1;
-            }
-        }
-        freeReplyObject(reply);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    return stream_scan(KEYSPACE_QUEUE_EVENTS_MATCH, found_queue_stream, &ctx);
 }
 
 static int find_streams(struct follower *f, const struct options *o)
@@ -246,44 +253,34 @@ static int find_streams(struct follower *f, const struct options *o)
     return 0;
 }
 
-static const char *field(redisReply *fields, const char *name)
+/* Prints line (where the event came from) with the event's five fields
+ * added, as one JSON line, and frees it. Returns 0, or -1 when stdout
+ * failed or memory ran out. */
+static int print_event(struct json_object *line, const struct event_fields *ev)
 {
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (fields->element[i]->type == REDIS_REPLY_STRING && strcmp(fields->element[i]->str, name) == 0 &&
-            fields->element[i + 1]->type == REDIS_REPLY_STRING)
-            return fields->element[i + 1]->str;
-    return NULL;
-}
-
-/* Prints one entry as a JSON line. Returns 0, or -1 when stdout failed. */
-static int print_entry(const char *stream, redisReply *entry)
-{
-    redisReply *fields = entry->element[1];
-    struct json_object *line = json_object_new_object(), *data = NULL;
-    const char *concert = field(fields, "concertId"), *text = field(fields, "data");
-    int64_t concert_id;
     int rc = 0;
 
     if (!line)
         return -1;
-    json_object_object_add(line, "stream", json_object_new_string(stream));
-    json_object_object_add(line, "id", json_object_new_string(entry->element[0]->str));
-    json_object_object_add(line, "eventId", field(fields, "eventId") ? json_object_new_string(field(fields, "eventId")) : NULL);
-    json_object_object_add(line, "type", field(fields, "type") ? json_object_new_string(field(fields, "type")) : NULL);
-    json_object_object_add(line, "occurredAt",
-                           field(fields, "occurredAt") ? json_object_new_string(field(fields, "occurredAt")) : NULL);
-    json_object_object_add(line, "concertId",
-                           concert && valid_id(concert, &concert_id) == 0 ? json_object_new_int64(concert_id) : NULL);
-    if (text) {
-        data = json_tokener_parse(text);
-        if (!data)
-            data = json_object_new_string(text);
-    }
-    json_object_object_add(line, "data", data);
-    if (printf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN)) < 0 || fflush(stdout) != 0)
+    if (event_json_add(line, ev) < 0 ||
+        printf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN)) < 0 || fflush(stdout) != 0)
         rc = -1;
     json_object_put(line);
     return rc;
+}
+
+/* Prints one stream entry as a JSON line. */
+static int print_entry(const char *stream, redisReply *entry)
+{
+    struct json_object *line = json_object_new_object();
+    struct event_fields ev;
+
+    if (!line)
+        return -1;
+    stream_event_fields(entry->element[1], &ev);
+    json_object_object_add(line, "stream", json_object_new_string(stream));
+    json_object_object_add(line, "id", json_object_new_string(entry->element[0]->str));
+    return print_event(line, &ev);
 }
 
 /* Reads one batch of stream i: its own unacknowledged entries first, then
@@ -383,6 +380,32 @@ static int follow(struct follower *f, const struct options *o)
     return 0;
 }
 
+/* --kafka: the same topics from Kafka (kafka_source.c). */
+static int follow_kafka(const struct options *o)
+{
+    struct kafka_follow k = {
+        .brokers = strcmp(o->kafka, "config") == 0 ? g_config.kafka_brokers : o->kafka,
+        .group = o->group,
+        .consumer = o->consumer,
+        .concert = o->concert,
+        .from_start = o->from_start,
+        .count = o->count,
+        .idle_s = o->idle_s,
+    };
+
+    if (!k.brokers) {
+        fprintf(stderr, "concert-events: --kafka config, but the config file names no kafka_brokers\n");
+        return 1;
+    }
+    if (o->reservation)
+        k.topics[k.ntopics++] = KEYSPACE_STREAM_RESERVATIONS;
+    if (o->payment)
+        k.topics[k.ntopics++] = KEYSPACE_STREAM_PAYMENTS;
+    if (o->queue)
+        k.topics[k.ntopics++] = "queue-events";
+    return kafka_follow_run(&k);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -399,6 +422,12 @@ int main(int argc, char **argv)
         rds_use_sentinels(g_config.redis_sentinels, g_config.redis_master_name, g_config.redis_password) < 0)
         return 1;
     app_catch_stop();
+    if (o.kafka) {
+        rc = follow_kafka(&o);
+        rds_close();
+        config_free(&g_config);
+        return rc;
+    }
     memset(&f, 0, sizeof f);
     rc = follow(&f, &o);
     for (int i = 0; i < f.nstreams; i++)

@@ -566,16 +566,38 @@ static int write_queue_gauges(FILE *out)
     return rc;
 }
 
+/* The relay's lag: the outbox rows waiting to be published (to Redis
+ * Streams, and Kafka when the relay has brokers) and the oldest's age.
+ * Returns 0, or -1 when PostgreSQL could not say. */
+static int write_relay_lag(FILE *out)
+{
+    PGresult *res;
+    int one_row;
+
+    if (db_read("SELECT unsent, oldest_seconds FROM outbox_lag()", 0, NULL, &res) != DB_OK)
+        return -1;
+    one_row = PQntuples(res) == 1 && PQnfields(res) == 2;
+    if (one_row)
+        fprintf(out,
+                "# HELP concert_relay_unsent_events Outbox events committed and not yet published by a relay.\n"
+                "# TYPE concert_relay_unsent_events gauge\nconcert_relay_unsent_events %ld\n"
+                "# HELP concert_relay_lag_seconds How long the oldest unpublished outbox event has waited.\n"
+                "# TYPE concert_relay_lag_seconds gauge\nconcert_relay_lag_seconds %.3f\n",
+                strtol(PQgetvalue(res, 0, 0), NULL, 10), strtod(PQgetvalue(res, 0, 1), NULL));
+    PQclear(res);
+    return one_row ? 0 : -1;
+}
+
 /* GET /metrics (admin key): the Prometheus text format. This host's
  * counters come from its shared file (metrics.h), the queues from Redis,
- * the primary's standby from PostgreSQL (pg_standby.h);
+ * the primary's standby and the relay's lag from PostgreSQL (pg_standby.h);
  * concert_metrics_complete says whether all could be read. */
 static void metrics(struct request *r)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *out;
-    int host, queues, standby;
+    int host, queues, standby, lag;
 
     if (guard_admin(r) < 0)
         return;
@@ -587,10 +609,11 @@ static void metrics(struct request *r)
     host = metrics_write(out);
     queues = write_queue_gauges(out);
     standby = pg_standby_write_metrics(out);
-    fprintf(out, "# HELP concert_metrics_complete 1 when this host's counters, every queue and the PostgreSQL "
-                 "primary's standby could be read.\n"
+    lag = write_relay_lag(out);
+    fprintf(out, "# HELP concert_metrics_complete 1 when this host's counters, every queue, the PostgreSQL "
+                 "primary's standby and the relay's lag could be read.\n"
                  "# TYPE concert_metrics_complete gauge\nconcert_metrics_complete %d\n",
-            host == 0 && queues == 0 && standby == 0);
+            host == 0 && queues == 0 && standby == 0 && lag == 0);
     if (fclose(out) != 0 || !text) {
         free(text);
         http_internal_error(r);

@@ -20,13 +20,23 @@
  * rows unsent, and they are published again with the same eventId. An XADD
  * whose reply is lost ends the batch the same way; nothing is marked sent
  * that Redis did not acknowledge. A dead PostgreSQL or Redis is waited out,
- * a second at a time, and logged once. */
+ * a second at a time, and logged once.
+ *
+ * Given Kafka's brokers (kafka_brokers in the config), each batch also goes
+ * to the Kafka topics of the same names (relay/kafka_sink.h), before the
+ * XADDs: the rows are marked sent only when Kafka's delivery reports said
+ * every one is stored (and Redis acknowledged them). And, under the same
+ * lock, the queue streams are copied into the topic queue-events
+ * (relay/queue_bridge.h); with Kafka the relay looks for work every
+ * KAFKA_LOOK_MS, so a queue event reaches Kafka within a second. */
 #include "app.h"
 #include "config.h"
 #include "contract_limits.h"
 #include "db.h"
+#include "kafka_sink.h"
 #include "keyspace.h"
 #include "log.h"
+#include "queue_bridge.h"
 #include "rds.h"
 
 #include <errno.h>
@@ -47,6 +57,15 @@
 #define RETAIN_MS (RETAIN_SECONDS * 1000LL)
 /* How long the server lets the relay's transaction sit idle (relay_session). */
 #define RELAY_IDLE_TX_MS 4000
+/* With Kafka: how long a batch waits for its delivery reports (below the
+ * idle limit above), and how often the queue streams are looked at when
+ * nothing happens: a queue event is in Kafka within a second, and Redis
+ * still has quiet moments (a MONITOR reader waits for 300 ms of them). */
+#define KAFKA_WAIT_MS 3500
+#define KAFKA_LOOK_MS 500
+
+static struct kafka_sink *sink;         /* NULL: Redis Streams only */
+static struct queue_bridge *bridge;
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
@@ -257,11 +276,10 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
     const char **args = malloc(sizeof *args * (size_t)total * XADD_ARGC);
     const char ***argv_of = malloc(sizeof *argv_of * (size_t)total);
     int *argc_of = malloc(sizeof *argc_of * (size_t)total);
-    redisReply **replies = malloc(sizeof *replies * (size_t)total);
     char keys[NTOPICS][MARKER_KEY_SIZE];
-    int got, rc = -1, used[NTOPICS] = {0};
+    int rc = -1, used[NTOPICS] = {0};
 
-    if (!args || !argv_of || !argc_of || !replies) {
+    if (!args || !argv_of || !argc_of) {
         log_error("out of memory for %d events", n);
         goto out;
     }
@@ -311,14 +329,7 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
         }
         total = k;
     }
-    got = rds_pipeline(total, argc_of, argv_of, replies);
-    rc = got == total ? 0 : -1;
-    for (int i = 0; i < total; i++) {
-        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
-            rc = -1;
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    }
+    rc = rds_pipeline_ok(total, argc_of, argv_of);
     if (rc < 0)
         redis_failed();
     else
@@ -327,8 +338,55 @@ out:
     free(args);
     free(argv_of);
     free(argc_of);
-    free(replies);
     return rc;
+}
+
+/* The batch's rows to Kafka, each to the topic of its stream. Returns 0,
+ * or -1 after ending the round (a send refused). */
+static int send_to_kafka(PGresult *res, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct event_fields ev = {
+            .event_id = PQgetvalue(res, i, 1),
+            .type = PQgetvalue(res, i, 3),
+            .occurred_at = PQgetvalue(res, i, 5),
+            .concert_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+            .data = PQgetvalue(res, i, 6),
+        };
+
+        if (kafka_sink_send(sink, PQgetvalue(res, i, 2), &ev) < 0) {
+            kafka_sink_wait(sink, 0);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The queue streams to Kafka, while this relay holds the publishing lock
+ * (another relay bridging at the same time could put a user's later queue
+ * event ahead of an earlier one). Returns the entries bridged, or -1. */
+static int bridge_queues(void)
+{
+    static const char lock_sql[] = "SELECT outbox_lock()";
+    PGresult *res;
+    int n = 0;
+
+    if (db_begin(pg) != DB_OK)
+        return -1;
+    if (db_query_on(pg, lock_sql, 0, NULL, &res) != DB_OK || PQntuples(res) != 1) {
+        log_error("outbox_lock failed");
+        PQclear(res);
+        db_rollback(pg);
+        return -1;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+        n = queue_bridge_step(bridge);
+    PQclear(res);
+    if (db_commit(pg) != DB_OK) {
+        db_rollback(pg);
+        return -1;
+    }
+    return n;
 }
 
 /* Step 2. Returns the rows published, or -1 (the transaction rolled back:
@@ -378,6 +436,10 @@ static int publish_batch(void)
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
     for (size_t t = 0; t < NTOPICS; t++)
         last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
+    /* Kafka first: what the streams show is then in Kafka too, and the
+     * rows are marked sent moments after their XADDs, as without Kafka. */
+    if (sink && (send_to_kafka(res, n) < 0 || kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0))
+        goto out;
     if (publish_rows(res, n, minid, batch, last_sent) < 0)
         goto out;
     PQclear(res);
@@ -427,6 +489,16 @@ int main(void)
         return 1;
     /* Tried every second while down: logged once. */
     db_log_outage_once(pg);
+    if (g_config.kafka_brokers) {
+        static const char *const kafka_topics[] = {KEYSPACE_STREAM_RESERVATIONS, KEYSPACE_STREAM_PAYMENTS,
+                                                   QUEUE_BRIDGE_TOPIC};
+
+        sink = kafka_sink_open(g_config.kafka_brokers, kafka_topics, 3);
+        bridge = sink ? queue_bridge_new(sink) : NULL;
+        if (!bridge)
+            return 1;
+        log_info("publishing to Kafka at %s as well", g_config.kafka_brokers);
+    }
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
@@ -444,6 +516,8 @@ int main(void)
             marker_due = now_ms() + MARKER_EVERY_MS;
         }
         n = publish_batch();
+        if (bridge)
+            bridge_queues();   /* a failure is logged; the entries stay pending */
         if (n > 0) {
             /* Rows may have come meanwhile without a NOTIFY (outbox_write
              * sends one only to a relay that found nothing): look again,
@@ -455,9 +529,13 @@ int main(void)
                 usleep(GATHER_MS * 1000);
             continue;
         }
-        wait_for_work(SWEEP_MS);
+        wait_for_work(sink ? KAFKA_LOOK_MS : SWEEP_MS);
     }
     log_info("stopped after publishing %ld events", total);
+    if (sink)
+        log_info("Kafka publish errors: %ld", kafka_sink_errors(sink));
+    queue_bridge_free(bridge);
+    kafka_sink_close(sink);
     db_free(pg);
     rds_close();
     free(advance_marker_text);

@@ -23,9 +23,8 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$REPO/scripts/site.sh"
-# Parts other work runs beside the stack (a Kafka broker) come in here, when
-# their file is there.
-if [ -f "$REPO/kafka/broker.sh" ]; then . "$REPO/kafka/broker.sh"; fi
+# The Kafka broker run beside the stack with `up --kafka` and in the tests.
+. "$REPO/kafka/broker.sh"
 
 # The bench stack's folder: var/bench-stack, or var/bench-stack-PORT for one
 # on another port (so that two never share data). bench/profile reads it too.
@@ -82,6 +81,7 @@ profile() {
     # the ceiling's groups (bench/stack.sh starts them).
     [ "$PROFILE" = bench ] && SITE_EXTRA="ceiling=/bench/ceiling floor=/bench/redis-floor"
     if [ "$PROFILE" = up ]; then ADMIN_KEY_FILE=$REPO/var/admin.key; else ADMIN_KEY_FILE=$VAR/admin.key; fi
+    kafka_profile
 }
 
 # --- state folders and config ------------------------------------------------
@@ -102,6 +102,7 @@ prepare_var() {
         -e "s|^admin_key_file = .*|admin_key_file = $ADMIN_KEY_FILE|" \
         -e "s|^metrics_file = .*|metrics_file = $RUN/metrics|" \
         conf/concert.conf >"$CONF"
+    if [ "${KAFKA:-0}" = 1 ]; then kafka_conf >>"$CONF"; fi
     if is_root; then
         chown -R "$APP_USER:" "$VAR"
         chown "$APP_USER:" "$ADMIN_KEY_FILE"
@@ -358,6 +359,7 @@ stop_all() {
     # still wait for any job left by a caller).
     for i in $jobs; do wait "$i" || true; done
     stop_pidfile "$RUN/redis.pid" -TERM
+    kafka_stop
     if bin=$(pg_bin) && [ -f "$PGDATA/postmaster.pid" ]; then
         as_app "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
     fi
@@ -395,6 +397,8 @@ start_stack() {
     *) die "CONCERT_FRONT must be nginx or apache" ;;
     esac
     start_cron
+    # The broker before the relay that publishes there.
+    if [ "${KAFKA:-0}" = 1 ]; then kafka_up; fi
     start_relay
     wait_healthy "http://127.0.0.1:$FRONT_PORT"
 }
@@ -419,6 +423,9 @@ test_env() {
     export CONCERT_CRON=$BUILD/cron/concert-cron
     export CONCERT_RELAY=$BUILD/relay/concert-relay
     export CONCERT_EVENTS=$BUILD/events/concert-events
+    # The tests' broker, when the stack runs one.
+    export CONCERT_KAFKA_BROKERS=
+    if [ "${KAFKA:-0}" = 1 ]; then CONCERT_KAFKA_BROKERS=$KAFKA_BROKERS; fi
     export CONCERT_PG_BIN
     CONCERT_PG_BIN=$(pg_bin)
     export CONCERT_RUN_AS=
@@ -429,10 +436,13 @@ test_env() {
 # --- commands ----------------------------------------------------------------------
 
 cmd_up() {
+    KAFKA=0
+    if [ "${1:-}" = --kafka ]; then KAFKA=1; shift; fi
     profile up
     [ "$FRONT" = nginx ] || [ "$FRONT" = apache ] || die "CONCERT_FRONT must be nginx or apache"
-    [ $# = 0 ] || die "usage: ./dev up [--ha] (settings through CONCERT_* variables, see README)"
+    [ $# = 0 ] || die "usage: ./dev up [--ha|--kafka] (settings through CONCERT_* variables, see README)"
     ensure_packages up
+    if [ $KAFKA = 1 ]; then ensure_packages kafka; fi
     # The several-hosts stack answers on the same port: stop it first.
     stop_ha_stack
     # Switching front: stop the other one first.
@@ -514,6 +524,9 @@ cmd_status() {
     else part cron cron "" "" stopped "not scheduled"; fi
     if pid=$(pidof_file "$RUN/relay.pid"); then part relay relay "" "$pid" running "running (pid $pid)"
     else part relay relay "" "" stopped stopped; fi
+    if pid=$(pidof_file "$RUN/kafka.pid"); then
+        part kafka broker "$KAFKA_BROKERS" "$pid" running "running on $KAFKA_BROKERS (pid $pid)"
+    else part kafka broker "$KAFKA_BROKERS" "" stopped stopped; fi
     if [ $json = 1 ]; then
         printf '\n]}\n'
     else

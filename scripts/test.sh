@@ -48,6 +48,10 @@ cmd_test() {
     [ -n "$only" ] && browser=0
     profile test
     ensure_packages test
+    # The whole suite, or named events tests (t/9*), run with a Kafka broker;
+    # the relay then publishes there as well.
+    KAFKA=0
+    if [ -z "$only" ] || printf '%s\n' $only | grep -q '^t/9'; then KAFKA=1; fi
     # --sanitize: own build folder, sanitizer settings for the servers.
     [ $sanitize = 1 ] && sanitize_setup
     # --faults: the slow fault tests run too (they skip themselves otherwise).

@@ -53,6 +53,7 @@ void config_free(struct config *c)
     free(c->redis_host);
     free(c->redis_sentinels);
     free(c->redis_master_name);
+    free(c->kafka_brokers);
     free_secret(c->redis_password);
     free(c->metrics_file);
     free_secret(c->admin_key);
@@ -115,8 +116,9 @@ static int read_secret_file(const char *key, const char *path, ssize_t min, ssiz
     return 0;
 }
 
-/* "host:port,host:port": 1 to 16 entries, each port 1..65535. */
-static int valid_sentinels(const char *v)
+/* "host:port,host:port": 1 to 16 entries, each port 1..65535 (the
+ * Sentinels, Kafka's brokers). */
+static int valid_host_ports(const char *v)
 {
     int n = 0;
 
@@ -226,11 +228,18 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
     if (strcmp(key, "redis_password_file") == 0)
         return read_secret_file(key, v, 1, 512, &c->redis_password, err, errlen);
     if (strcmp(key, "redis_sentinels") == 0) {
-        if (valid_sentinels(v) < 0) {
+        if (valid_host_ports(v) < 0) {
             snprintf(err, errlen, "redis_sentinels must be 1 to 16 host:port entries, comma-separated");
             return -1;
         }
         return set_string(&c->redis_sentinels, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
+    if (strcmp(key, "kafka_brokers") == 0) {
+        if (valid_host_ports(v) < 0) {
+            snprintf(err, errlen, "kafka_brokers must be 1 to 16 host:port entries, comma-separated");
+            return -1;
+        }
+        return set_string(&c->kafka_brokers, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     }
     if (strcmp(key, "redis_master_name") == 0) {
         if (!*v || strlen(v) > 64) {

@@ -19,6 +19,9 @@ struct config {
     char *redis_sentinels;
     char *redis_master_name;
     char *redis_password;       /* read from redis_password_file */
+    /* Kafka's brokers ("host:port,host:port"), where the relay publishes
+     * the events as well (relay/kafka_sink.h); NULL: Redis Streams only. */
+    char *kafka_brokers;
     char *admin_key;            /* read from admin_key_file */
     char *token_key;            /* read from token_key_file (queue_token.h) */
     char *metrics_file;         /* this host's shared counters (metrics.h) */

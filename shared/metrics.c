@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define METRICS_MAGIC 0x32544d43u   /* "CMT2": a file of another layout is remade */
+#define METRICS_MAGIC 0x33544d43u   /* "CMT3": a file of another layout is remade */
 /* Concerts counted apart on a host until it boots again. Only concerts
  * known to exist are counted (a token found in Redis: see http.h), and
  * past this many they are counted together under concert="other", so the
@@ -43,7 +43,7 @@ struct metrics_file {
     uint64_t buckets[METRICS_GROUPS][METRICS_BUCKETS];
     uint64_t count[METRICS_GROUPS];
     uint64_t sum_us[METRICS_GROUPS];
-    uint64_t store_errors[2];
+    uint64_t store_errors[METRICS_STORES];
     uint64_t concerts_untracked;               /* outcomes counted under "other" */
     struct metrics_concert concerts[METRICS_CONCERTS];
     struct metrics_concert other;              /* concerts past the table's room */
@@ -130,7 +130,7 @@ void metrics_request(const char *group, int status, double ms)
 void metrics_store_error(enum metrics_store store)
 {
     if (m)
-        add(&m->store_errors[store == METRICS_REDIS], 1);
+        add(&m->store_errors[store < METRICS_STORES ? store : METRICS_POSTGRES], 1);
 }
 
 /* The slot of a concert, claimed on first use (open addressing). */
@@ -238,11 +238,14 @@ int metrics_write(FILE *out)
         fprintf(out, "concert_http_request_duration_seconds_count{group=\"%s\"} %" PRIu64 "\n", group_names[g],
                 count);
     }
-    fprintf(out, "# HELP concert_store_errors_total Failed PostgreSQL and Redis calls on this host.\n"
+    fprintf(out, "# HELP concert_store_errors_total Failed PostgreSQL and Redis calls on this host, and events "
+                 "its relay could not get Kafka to store (publish errors).\n"
                  "# TYPE concert_store_errors_total counter\n"
                  "concert_store_errors_total{store=\"postgres\"} %" PRIu64 "\n"
-                 "concert_store_errors_total{store=\"redis\"} %" PRIu64 "\n",
-            get(&m->store_errors[0]), get(&m->store_errors[1]));
+                 "concert_store_errors_total{store=\"redis\"} %" PRIu64 "\n"
+                 "concert_store_errors_total{store=\"kafka\"} %" PRIu64 "\n",
+            get(&m->store_errors[METRICS_POSTGRES]), get(&m->store_errors[METRICS_REDIS]),
+            get(&m->store_errors[METRICS_KAFKA]));
     write_outcomes(out, "concert_holds_total", "Hold requests on this host, by concert and answer status.", 1);
     write_outcomes(out, "concert_payments_total", "Payment requests on this host, by concert and answer status.", 0);
     fprintf(out, "# HELP concert_outcomes_untracked_total Holds and payments counted under concert=\"other\""

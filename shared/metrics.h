@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum metrics_store { METRICS_POSTGRES, METRICS_REDIS };
+/* METRICS_KAFKA: an event the relay could not get Kafka to store (it is
+ * published again). */
+enum metrics_store { METRICS_POSTGRES, METRICS_REDIS, METRICS_KAFKA, METRICS_STORES };
 enum metrics_kind { METRICS_NONE, METRICS_HOLD, METRICS_PAYMENT };
 
 /* Maps the file named by the config (once a process). */

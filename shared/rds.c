@@ -430,6 +430,25 @@ int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *a
     return got;
 }
 
+int rds_pipeline_ok(int n, const int *argc, const char **const *argv)
+{
+    redisReply **replies = calloc((size_t)(n > 0 ? n : 1), sizeof *replies);
+    int got, rc;
+
+    if (!replies)
+        return -1;
+    got = n > 0 ? rds_pipeline(n, argc, argv, replies) : 0;
+    rc = got == n ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    }
+    free(replies);
+    return rc;
+}
+
 /* Every script is loaded with a "#!lua" shebang line. Redis then refuses
  * any call in it to a key outside the hash slot of its KEYS, whether it was
  * given that key or made the name itself: a one-node Redis Cluster (the

@@ -93,6 +93,11 @@ redisReply *rds_command_reply_on(struct rds *r, int argc, const char **argv);
  * for the primary again, as rds_command_on does. */
 int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *argv, redisReply **replies);
 
+/* rds_pipeline for writes whose replies say only that they were done
+ * (XADD, XACK, EVAL of a marker): 0 when every reply came and none was an
+ * error, else -1 (what ran then is unknown). */
+int rds_pipeline_ok(int n, const int *argc, const char **const *argv);
+
 /* Runs a script with nkeys keys followed by the other arguments, at most
  * once (see above). Returns the reply or NULL as rds_command_on does. */
 redisReply *rds_eval_on(struct rds *r, struct rds_script *script, int nkeys, int argc, const char **argv);

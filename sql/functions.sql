@@ -797,6 +797,15 @@ CREATE OR REPLACE TRIGGER balance_ledger_outbox AFTER INSERT ON balance_ledger
 -- One relay at a time publishes or checks what Redis holds: a
 -- transaction-level advisory lock, held until the caller's transaction
 -- ends. false when another relay holds it.
+-- The relay's lag, for /metrics: the outbox rows not yet published and how
+-- long the oldest has waited (0 when none).
+CREATE OR REPLACE FUNCTION outbox_lag(OUT unsent bigint, OUT oldest_seconds double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(o.occurred_at)), 0)::double precision
+      FROM outbox o
+     WHERE o.sent_at IS NULL;
+$$;
+
 CREATE OR REPLACE FUNCTION outbox_lock() RETURNS boolean
 LANGUAGE sql AS $$
     SELECT pg_try_advisory_xact_lock(hashtext('concert outbox relay'));

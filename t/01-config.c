@@ -19,7 +19,7 @@ int main(void)
     char text[512];
     int fd;
 
-    plan(14);
+    plan(16);
     ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
        "minimal config parses");
     ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379,
@@ -68,6 +68,17 @@ int main(void)
            parses("pg_conninfo=a\nredis_sentinels=h:0\nredis_master_name=c\n", &c, err, sizeof err) < 0 &&
            parses("pg_conninfo=a\nredis_sentinels=h:1,\nredis_master_name=c\n", &c, err, sizeof err) < 0,
        "a Sentinel without a port, port 0 or an empty entry refused");
+
+    /* Kafka's brokers: a list like the Sentinels'; none by default. */
+    ok(parses("pg_conninfo=a\nredis_host=h\nkafka_brokers=127.0.0.1:9092,k2:9092\n", &c, err, sizeof err) == 0 &&
+           strcmp(c.kafka_brokers, "127.0.0.1:9092,k2:9092") == 0,
+       "kafka_brokers read as a host:port list");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_host=h\nkafka_brokers=k1\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_host=h\nkafka_brokers=k1:9092,\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_host=h\n", &c, err, sizeof err) == 0 && !c.kafka_brokers,
+       "a broker without a port or an empty entry refused; none unless set");
+    config_free(&c);
     snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nredis_password_file=%s\n", keyfile);
     ok(parses(text, &c, err, sizeof err) == 0 && strcmp(c.redis_password, "0123456789abcdef0123") == 0,
        "the Redis password read from its file");

@@ -14,17 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The relay processes (multiwatch's children). Returns how many were killed. */
-static int kill_relay(void)
-{
-    pid_t watch = f_pidfile("relay"), kids[8];
-    int n = watch > 0 ? f_children(watch, kids, 8) : 0;
-
-    for (int i = 0; i < n; i++)
-        kill(kids[i], SIGKILL);
-    return n;
-}
-
 struct seen {
     char *event_id;
     char *content;
@@ -95,9 +84,9 @@ int main(void)
     if (!ok(f_load_start(&L, "events", 8, 1000, 1) == 0, "load of 8 clients started"))
         return done_testing();
     t_sleep_ms(1500);
-    ok(kill_relay() == 1, "the relay killed with -9");
+    ok(f_kill_relay() == 1, "the relay killed with -9");
     t_sleep_ms(2000);
-    ok(kill_relay() == 1, "the relay (started again by multiwatch) killed with -9 again");
+    ok(f_kill_relay() == 1, "the relay (started again by multiwatch) killed with -9 again");
     t_sleep_ms(1500);
     ok(f_dev("redis-stop") == 0 && f_dev("redis-wipe") == 0 && f_dev("redis-start") == 0,
        "Redis restarted without its files (empty)");

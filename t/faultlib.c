@@ -389,6 +389,16 @@ pid_t f_pidfile(const char *name)
     return (pid_t)pid;
 }
 
+int f_kill_relay(void)
+{
+    pid_t watch = f_pidfile("relay"), kids[8];
+    int n = watch > 0 ? f_children(watch, kids, 8) : 0;
+
+    for (int i = 0; i < n; i++)
+        kill(kids[i], SIGKILL);
+    return n;
+}
+
 /* 1 when pid is a zombie (dead, not yet reaped: in a container whose init
  * does not reap, killed servers stay so). */
 static int f_zombie(pid_t pid)

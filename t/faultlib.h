@@ -140,6 +140,8 @@ long f_diag_errors(const struct f_load *L, long from);
 
 /* The pid in $CONCERT_VAR/run/<name>.pid, or -1. */
 pid_t f_pidfile(const char *name);
+/* The relay processes (multiwatch's children) killed with -9: how many. */
+int f_kill_relay(void);
 /* The multiwatch process of responder instance <name> ("queue-1"): the
  * pid in its pid file, or that pid's multiwatch child. -1 when not running. */
 pid_t f_multiwatch(const char *name);

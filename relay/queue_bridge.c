@@ -1,0 +1,277 @@
+/* queue_bridge.c - the queue streams copied into Kafka (see queue_bridge.h). */
+#include "queue_bridge.h"
+#include "keyspace.h"
+#include "log.h"
+#include "rds.h"
+#include "stream_scan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GROUP "concert-relay"
+#define READ_COUNT "200"
+/* A new concert's stream is found within this; its group starts at the
+ * stream's beginning, so nothing written before is missed. */
+#define RESCAN_MS 1000
+/* Below the relay's idle-transaction limit: the caller holds a lock. */
+#define DELIVERY_WAIT_MS 3500
+#define XREADGROUP_ARGC 9
+
+struct stream {
+    char *name;
+    int pending;    /* reading back this consumer's unacknowledged entries */
+    int joined;     /* the group exists (as far as we know) */
+};
+
+struct queue_bridge {
+    struct kafka_sink *sink;
+    struct stream *streams;
+    int n, cap;
+    long long scanned_ms;
+    char consumer[128];
+};
+
+static long long now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink)
+{
+    struct queue_bridge *b = calloc(1, sizeof *b);
+    char host[64] = "";
+
+    if (!b) {
+        log_error("out of memory for the queue bridge");
+        return NULL;
+    }
+    b->sink = sink;
+    b->scanned_ms = -RESCAN_MS;
+    /* One name a host: the relay that multiwatch starts after a crash reads
+     * what the dead one was given and did not acknowledge. */
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "relay");
+    host[sizeof host - 1] = '\0';
+    snprintf(b->consumer, sizeof b->consumer, "relay-%s", host);
+    return b;
+}
+
+void queue_bridge_free(struct queue_bridge *b)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < b->n; i++)
+        free(b->streams[i].name);
+    free(b->streams);
+    free(b);
+}
+
+/* The group on a stream, from its first entry. Returns 0 or -1. */
+static int join(struct stream *s)
+{
+    const char *create[] = {"XGROUP", "CREATE", s->name, GROUP, "0"};
+    redisReply *reply = rds_command_reply(5, create);
+    int ok;
+
+    if (!reply)
+        return -1;
+    ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
+    if (!ok)
+        log_error("XGROUP CREATE %s: %s", s->name, reply->str);
+    freeReplyObject(reply);
+    s->joined = ok;
+    s->pending = 1;
+    return ok ? 0 : -1;
+}
+
+static int found(const char *name, void *arg)
+{
+    struct queue_bridge *b = arg;
+
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->streams[i].name, name) == 0)
+            return b->streams[i].joined ? 0 : join(&b->streams[i]);
+    if (b->n == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        struct stream *bigger = realloc(b->streams, sizeof *bigger * (size_t)cap);
+
+        if (!bigger)
+            return -1;
+        b->streams = bigger;
+        b->cap = cap;
+    }
+    b->streams[b->n].name = strdup(name);
+    if (!b->streams[b->n].name)
+        return -1;
+    b->streams[b->n].joined = 0;
+    b->n++;
+    return join(&b->streams[b->n - 1]);
+}
+
+/* A reply of XREADGROUP that holds entries: [[stream, [[id, fields]...]]]. */
+static int has_entries(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+           r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+/* XACK of every id of the replies' entries, one command a stream, in one
+ * pipeline. Returns 0 or -1. */
+static int acknowledge(struct queue_bridge *b, redisReply **replies)
+{
+    const char ***argv_of = calloc((size_t)b->n, sizeof *argv_of);
+    int *argc_of = calloc((size_t)b->n, sizeof *argc_of), k = 0, rc = -1;
+
+    if (!argv_of || !argc_of)
+        goto out;
+    for (int i = 0; i < b->n; i++) {
+        redisReply *entries;
+        const char **argv;
+
+        if (!has_entries(replies[i]))
+            continue;
+        entries = replies[i]->element[0]->element[1];
+        if (entries->elements == 0)
+            continue;
+        argv = malloc(sizeof *argv * (entries->elements + 3));
+        if (!argv)
+            goto out;
+        argv[0] = "XACK";
+        argv[1] = b->streams[i].name;
+        argv[2] = GROUP;
+        argc_of[k] = 3;
+        for (size_t e = 0; e < entries->elements; e++) {
+            redisReply *entry = entries->element[e];
+            if (entry->type == REDIS_REPLY_ARRAY && entry->elements == 2 &&
+                entry->element[0]->type == REDIS_REPLY_STRING)
+                argv[argc_of[k]++] = entry->element[0]->str;
+        }
+        argv_of[k++] = argv;
+    }
+    rc = rds_pipeline_ok(k, argc_of, argv_of);
+out:
+    for (int i = 0; argv_of && i < k; i++)
+        free((void *)argv_of[i]);
+    free(argv_of);
+    free(argc_of);
+    return rc;
+}
+
+/* Sends the entries of every reply to Kafka. Returns how many, or -1. */
+static int send_entries(struct queue_bridge *b, redisReply **replies)
+{
+    int sent = 0;
+
+    for (int i = 0; i < b->n; i++) {
+        redisReply *entries;
+
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
+            /* NOGROUP: the stream or its group is gone (Redis lost it):
+             * forgotten, and joined again if a scan finds it again. */
+            b->streams[i].joined = 0;
+            continue;
+        }
+        if (!has_entries(replies[i]))
+            continue;
+        entries = replies[i]->element[0]->element[1];
+        if (entries->elements == 0)
+            b->streams[i].pending = 0;   /* its own backlog is done */
+        for (size_t e = 0; e < entries->elements; e++) {
+            redisReply *entry = entries->element[e];
+            struct event_fields ev;
+
+            if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+                entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
+                continue;   /* trimmed while pending: nothing to send, only to acknowledge */
+            stream_event_fields(entry->element[1], &ev);
+            if (kafka_sink_send(b->sink, QUEUE_BRIDGE_TOPIC, &ev) < 0)
+                return -1;
+            sent++;
+        }
+    }
+    return sent;
+}
+
+/* Forgets the streams whose group is gone (see send_entries). */
+static void forget_unjoined(struct queue_bridge *b)
+{
+    int kept = 0;
+
+    for (int i = 0; i < b->n; i++) {
+        if (b->streams[i].joined)
+            b->streams[kept++] = b->streams[i];
+        else
+            free(b->streams[i].name);
+    }
+    b->n = kept;
+}
+
+int queue_bridge_step(struct queue_bridge *b)
+{
+    const char **args = NULL, ***argv_of = NULL;
+    int *argc_of = NULL, got, sent = -1, delivered;
+    redisReply **replies = NULL;
+
+    forget_unjoined(b);
+    if (now_ms() - b->scanned_ms >= RESCAN_MS) {
+        if (stream_scan(KEYSPACE_QUEUE_EVENTS_MATCH, found, b) < 0)
+            return -1;
+        b->scanned_ms = now_ms();
+    }
+    if (b->n == 0)
+        return 0;
+    args = malloc(sizeof *args * (size_t)b->n * XREADGROUP_ARGC);
+    argv_of = malloc(sizeof *argv_of * (size_t)b->n);
+    argc_of = malloc(sizeof *argc_of * (size_t)b->n);
+    replies = calloc((size_t)b->n, sizeof *replies);
+    if (!args || !argv_of || !argc_of || !replies) {
+        log_error("out of memory reading %d queue streams", b->n);
+        goto out;
+    }
+    for (int i = 0; i < b->n; i++) {
+        const char **a = args + (size_t)i * XREADGROUP_ARGC;
+
+        a[0] = "XREADGROUP";
+        a[1] = "GROUP";
+        a[2] = GROUP;
+        a[3] = b->consumer;
+        a[4] = "COUNT";
+        a[5] = READ_COUNT;
+        a[6] = "STREAMS";
+        a[7] = b->streams[i].name;
+        a[8] = b->streams[i].pending ? "0" : ">";
+        argv_of[i] = a;
+        argc_of[i] = XREADGROUP_ARGC;
+    }
+    got = rds_pipeline(b->n, argc_of, argv_of, replies);
+    if (got != b->n)
+        goto out;
+    sent = send_entries(b, replies);
+    /* The wait ends the round even after a refused send, so no report of
+     * this round is counted in the next. Even with nothing sent, trimmed
+     * pending entries are acknowledged. */
+    delivered = kafka_sink_wait(b->sink, DELIVERY_WAIT_MS);
+    if (sent < 0 || delivered < 0 || acknowledge(b, replies) < 0) {
+        /* What was read stays pending: read again from this consumer's
+         * backlog next time, and sent again. */
+        for (int i = 0; i < b->n; i++)
+            if (has_entries(replies[i]))
+                b->streams[i].pending = 1;
+        sent = -1;
+    }
+out:
+    for (int i = 0; replies && i < b->n; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    free(args);
+    free(argv_of);
+    free(argc_of);
+    free(replies);
+    return sent;
+}
