@@ -294,6 +294,12 @@ static int64_t queue_estimate(int64_t position, double per_second)
     return (int64_t)(wait + 0.999);
 }
 
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t since_ms, int64_t now_ms, int64_t limit,
+                            int64_t active_ms)
+{
+    return queue_estimate(position, queue_admission_rate(admitted, since_ms, now_ms, limit, active_ms));
+}
+
 int64_t queue_poll_longest(int64_t idle_ms)
 {
     int64_t longest = idle_ms / 2000;
@@ -409,7 +415,9 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
         double rate = queue_admission_rate(reply_int(e[TICKET_ADMITTED]), reply_int(e[TICKET_SINCE]), now,
                                            reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         int64_t spread;
-        t->estimated_wait_s = queue_estimate(t->position, rate);
+        t->estimated_wait_s = queue_wait_estimate(t->position, reply_int(e[TICKET_ADMITTED]),
+                                                  reply_int(e[TICKET_SINCE]), now, reply_int(e[TICKET_LIMIT]),
+                                                  reply_int(e[TICKET_ACTIVE_MS]));
         t->poll_after_s = queue_poll_after(t->position, reply_int(e[TICKET_LINE]), rate, reply_int(e[TICKET_IDLE_MS]));
         /* A first look at one's place (a new token, or a pre-queued one's
          * first poll after the opening) is told a random moment within its

@@ -95,6 +95,14 @@ int64_t queue_poll_longest(int64_t idle_ms);
  * (queue.c says why). */
 int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
 
+/* estimatedWaitSeconds for the user at position (1-based) among waiting
+ * users, when admitted users were admitted after waiting in the last ten
+ * minutes, the first of them at since_ms; limit and active_ms are the
+ * concert's activeLimit and active period (the slowest the line can move
+ * while it is not paused). */
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t since_ms, int64_t now_ms, int64_t limit,
+                            int64_t active_ms);
+
 /* The window [*low, *high] a pre-queued user picks pollAfterSeconds from,
  * until_s seconds before the opening, with pre_count in the pre-queue who
  * have been arriving for arriving_ms: spread over the longest wait while
