@@ -1185,7 +1185,7 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             u->state = D_WAITING;
             if (++dr.waiting > dr.waiting_peak)
                 dr.waiting_peak = dr.waiting;
-            drop_waiting(i, after >= 1 && after <= 60 ? after : 2);
+            drop_waiting(i, after >= 1 && after <= 300 ? after : 2);
         }
         break;
     }

@@ -294,10 +294,18 @@ static int64_t queue_estimate(int64_t position, double per_second)
     return (int64_t)(wait + 0.999);
 }
 
-int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t since_ms, int64_t now_ms, int64_t limit,
-                            int64_t active_ms)
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t limit, int64_t active_ms)
 {
-    return queue_estimate(position, queue_admission_rate(admitted, since_ms, now_ms, limit, active_ms));
+    /* Not the pacing's rate (over at least a minute): a sale that admits a
+     * burst at its opening and then sells out would show every waiting user
+     * a wait growing tenfold as that minute stretches to ten. Over the
+     * whole ten minutes the rate starts low and only climbs while
+     * admissions go on; and no lower than every slot turning over once an
+     * active period, which the line moves at however stalled. */
+    double slowest = (double)limit * 1000.0 / (double)(active_ms > 0 ? active_ms : 1);
+    double observed = (double)admitted * 1000.0 / 600000.0;
+
+    return queue_estimate(position, observed > slowest ? observed : slowest);
 }
 
 int64_t queue_poll_longest(int64_t idle_ms)
@@ -416,8 +424,7 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
                                            reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         int64_t spread;
         t->estimated_wait_s = queue_wait_estimate(t->position, reply_int(e[TICKET_ADMITTED]),
-                                                  reply_int(e[TICKET_SINCE]), now, reply_int(e[TICKET_LIMIT]),
-                                                  reply_int(e[TICKET_ACTIVE_MS]));
+                                                  reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         t->poll_after_s = queue_poll_after(t->position, reply_int(e[TICKET_LINE]), rate, reply_int(e[TICKET_IDLE_MS]));
         /* A first look at one's place (a new token, or a pre-queued one's
          * first poll after the opening) is told a random moment within its

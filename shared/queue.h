@@ -70,20 +70,22 @@ struct queue_ticket {
     int64_t position;          /* 1-based among waiting users; 0 when active; -1 in the pre-queue */
     int64_t expires_ms;        /* end of the active period; 0 while waiting */
     int64_t estimated_wait_s;
-    int64_t poll_after_s;      /* when the client should poll next (1..60) */
+    int64_t poll_after_s;      /* when the client should poll next (1..300) */
     int64_t opens_ms;          /* the pre-queue's opening, while it is ahead; else 0 */
     int created;               /* 1 when queue_enter made a new token */
     int first_look;            /* created, or a pre-queued token's first poll after the opening */
 };
 
-/* The longest pollAfterSeconds (the contract's), and the polls a second
- * one concert's waiting users should make together at most (while their
- * count allows: each polls at least once a minute). */
-#define QUEUE_POLL_MAX_S 60
-#define QUEUE_POLL_BUDGET 3000.0
+/* The longest pollAfterSeconds (the contract's, version 3), and the polls
+ * a second one concert's waiting users should make together at most
+ * (while their count allows: each polls at least once in QUEUE_POLL_MAX_S,
+ * so a million cost 3,333 a second and the head a quarter of the budget
+ * more: 4,333, under the 5,000 a second this box serves beside the rest). */
+#define QUEUE_POLL_MAX_S 300
+#define QUEUE_POLL_BUDGET 4000.0
 
 /* The longest pollAfterSeconds for waiting users whose idle limit is
- * idle_ms: 60 s, and half the idle limit, so a client that polls when told
+ * idle_ms: 300 s, and half the idle limit, so a client that polls when told
  * is never dropped for idleness. */
 int64_t queue_poll_longest(int64_t idle_ms);
 
@@ -97,11 +99,12 @@ int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, i
 
 /* estimatedWaitSeconds for the user at position (1-based) among waiting
  * users, when admitted users were admitted after waiting in the last ten
- * minutes, the first of them at since_ms; limit and active_ms are the
+ * minutes; limit and active_ms are the
  * concert's activeLimit and active period (the slowest the line can move
- * while it is not paused). */
-int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t since_ms, int64_t now_ms, int64_t limit,
-                            int64_t active_ms);
+ * while it is not paused). The rate is counted over the whole ten minutes,
+ * and never below that slowest one, so an estimate falls as the line
+ * speeds up and rises only slowly when it stalls (queue.c says why). */
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t limit, int64_t active_ms);
 
 /* The window [*low, *high] a pre-queued user picks pollAfterSeconds from,
  * until_s seconds before the opening, with pre_count in the pre-queue who
