@@ -166,10 +166,10 @@ struct queue_counts {
     int paused;
 };
 
-/* Pre-queued tokens an opening places a step: one script each, about a
+/* Pre-queued tokens an opening places a step: one script each, well under a
  * millisecond of Redis however many were pre-queued (no script may stall
  * the crowd's polls for 50 ms, even on a busy machine: t/2l). */
-#define QUEUE_OPEN_STEP 250
+#define QUEUE_OPEN_STEP 100
 
 /* Opens a concert's pre-queue now, to the end, if it was not opened yet:
  * its tokens go to the line in a uniformly random order (each step draws
