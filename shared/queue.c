@@ -174,8 +174,9 @@ static queue_rc queue_open_call(const struct queue_keys *k, size_t step, int64_t
     } else if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_INTEGER) {
         rc = QUEUE_OK;
         if (strcmp(reply->element[0]->str, "OPENED") == 0) {
+            const char *pre_queue = k->key[QUEUE_KEY_PRE];
             *left = 0;
-            log_info("queue: %s opened: %lld tokens in random order", k->key[QUEUE_KEY_PRE],
+            log_info("queue: %s opened: %lld tokens in random order", pre_queue,
                      (long long)reply->element[1]->integer);
         } else {
             *left = reply->element[1]->integer;
