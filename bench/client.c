@@ -936,6 +936,7 @@ struct duser {
     int64_t reservation;
     int64_t amount;
     int64_t next_poll;   /* when the server said to poll again (pollAfterSeconds) */
+    int32_t estimate;    /* the last estimatedWaitSeconds with a place, -1 before one */
     int tries;
 };
 
@@ -963,6 +964,9 @@ static struct {
     int64_t t_first_admit, t_last_admit;
     int64_t t_first_pay;                 /* the first slot freed by a payment */
     long requests, errors, polls, conflicts;
+    long estimates_compared, estimates_grew;  /* polls with a place after one with a place; grew > 20% */
+    struct samples poll_lat;             /* each poll's answer time */
+    int64_t t_first_issue;
     unsigned char *sold_map;             /* per (schedule index, seat) */
     int max_seats;
     char first_error[256];
@@ -1118,6 +1122,7 @@ static int drop_fill(struct engine *e, struct slot *s)
 
         memcpy(u->uuid, user->id, sizeof u->uuid);
         memcpy(u->session, user->session, sizeof u->session);
+        u->estimate = -1;
         u->want = (i % 4 == 3) ? 2 : 1;
         snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concert);
         engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
@@ -1144,7 +1149,6 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
     int64_t now = now_us();
 
     (void)e;
-    (void)us;
     dr.requests++;
     switch (s->kind) {
     case K_ISSUE:
@@ -1153,8 +1157,11 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
         if (s->kind == K_POLL) {
             dr.polls++;
             dr.waiting--;        /* counted again below if still waiting */
+            sample_add(&dr.poll_lat, us);
         } else {
             dr.issued++;
+            if (!dr.t_first_issue)
+                dr.t_first_issue = now - us;
             dr.t_last_issue = now;
         }
         if (status != 200 && status != 201) {
@@ -1181,11 +1188,24 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             drop_ready(i);
         } else {
             int64_t after = jint(o, "pollAfterSeconds", 2);
+            struct json_object *place;
+            /* Does the wait the user is shown jump back up? Only between
+             * two answers with a place (the pre-queue's is the time to the
+             * opening). */
+            if (json_object_object_get_ex(o, "position", &place) && place) {
+                int64_t est = jint(o, "estimatedWaitSeconds", 0);
+                if (u->estimate >= 0) {
+                    dr.estimates_compared++;
+                    if ((double)est > 1.2 * (double)u->estimate)
+                        dr.estimates_grew++;
+                }
+                u->estimate = (int32_t)(est > INT32_MAX ? INT32_MAX : est);
+            }
             u->waited = 1;
             u->state = D_WAITING;
             if (++dr.waiting > dr.waiting_peak)
                 dr.waiting_peak = dr.waiting;
-            drop_waiting(i, after >= 1 && after <= 60 ? after : 2);
+            drop_waiting(i, after >= 1 && after <= 300 ? after : 2);
         }
         break;
     }
@@ -1386,7 +1406,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     int n, api_sold = -1;
     FILE *f;
     double sell_out, admit_span, rate, mean = 0, settled_s;
-    long peak = 0;
+    long peak = 0, over_2s = 0;
     struct slot s = {0};
     int opens_in = env_int("BENCH_DROP_OPENS_IN", 5);
 
@@ -1433,6 +1453,9 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     admit_span = dr.t_first_pay && dr.t_last_admit > dr.t_first_pay ?
         (dr.t_last_admit - dr.t_first_pay) / 1e6 : 0;
     rate = admit_span > 0 ? dr.admitted_after_wait / admit_span : 0;
+    qsort(dr.poll_lat.us, dr.poll_lat.n, sizeof *dr.poll_lat.us, cmp_i32);
+    for (size_t k = 0; k < dr.poll_lat.n; k++)
+        over_2s += dr.poll_lat.us[k] > 2000000;
     f = fopen(outfile, "w");
     if (!f)
         die("%s: %s", outfile, strerror(errno));
@@ -1473,16 +1496,60 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             "\"left_at_sold_out\":%d,\"polls\":%ld,\"polls_peak_per_s\":%ld,\"polls_mean_per_s\":%.1f,"
             "\"poll_after_mean_s\":%.2f,\"waiting_peak\":%d,\"polls_per_s_all_arrived\":%.1f,"
             "\"seconds_all_arrived\":%.1f,\"opens_after_s\":%.1f,"
-            "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d}\n",
+            "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d,"
+            "\"issue_rate_per_s\":%.1f,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
+            "\"polls_over_2s\":%ld,\"estimates_compared\":%ld,\"estimate_grew_20pct_share\":%.5f}\n",
             dr.sold, api_sold, dr.buyers, dr.issued,
             dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
             dr.admitted_after_wait, rate, dr.t_first_pay ? (dr.t_first_pay - dr.t_open) / 1e6 : 0.0,
             dr.gone, dr.polls, peak, mean, dr.poll_afters ? dr.poll_after_sum / (double)dr.poll_afters : 0.0,
             dr.waiting_peak, settled_s > 0 ? (double)dr.polls_settled / settled_s : 0.0, settled_s,
-            (dr.t_open - dr.t0) / 1e6, dr.conflicts, dr.requests, dr.errors, conns);
+            (dr.t_open - dr.t0) / 1e6, dr.conflicts, dr.requests, dr.errors, conns,
+            dr.t_last_issue > dr.t_first_issue ? dr.issued / ((dr.t_last_issue - dr.t_first_issue) / 1e6) : 0.0,
+            pct_ms(&dr.poll_lat, 50), pct_ms(&dr.poll_lat, 99), pct_ms(&dr.poll_lat, 100), over_2s,
+            dr.estimates_compared,
+            dr.estimates_compared ? (double)dr.estimates_grew / (double)dr.estimates_compared : 0.0);
     fclose(f);
     if (dr.first_error[0])
         fprintf(stderr, "drop: first failure: %s\n", dr.first_error);
+    return 0;
+}
+
+/* --- slowlog: the longest Redis command of a run ------------------------------------ *
+ *
+ * Reads `redis-cli --json SLOWLOG GET` (entries of id, time, microseconds,
+ * arguments, ...) and prints {"redis_longest_command_ms", "redis_longest_command",
+ * "redis_commands_over_50ms"}: what no script may reach (issue 27). */
+static int cmd_slowlog(const char *path)
+{
+    struct json_object *log = json_object_from_file(path);
+    int64_t longest = 0, over = 0;
+    const char *name = "";
+
+    if (!log || !json_object_is_type(log, json_type_array)) {
+        printf("{\"redis_longest_command_ms\": null, \"redis_longest_command\": null, "
+               "\"redis_commands_over_50ms\": null}\n");
+        return 0;
+    }
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i), *args;
+        int64_t us;
+        if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) < 4)
+            continue;
+        us = json_object_get_int64(json_object_array_get_idx(e, 2));
+        over += us >= 50000;
+        if (us <= longest)
+            continue;
+        longest = us;
+        args = json_object_array_get_idx(e, 3);
+        name = json_object_is_type(args, json_type_array) && json_object_array_length(args) > 0 ?
+            json_object_get_string(json_object_array_get_idx(args, 0)) : "";
+    }
+    /* EVALSHA names a script only by its digest: say which kind it was. */
+    printf("{\"redis_longest_command_ms\": %.1f, \"redis_longest_command\": \"%s\", \"redis_commands_over_50ms\": %"
+           PRId64 "}\n", (double)longest / 1000.0, name && strlen(name) < 40 && !strchr(name, '"') ? name : "?",
+           over);
+    json_object_put(log);
     return 0;
 }
 
@@ -1556,8 +1623,9 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
     }
     if (json_object_object_get_ex(out, "drop", &drop) && drop) {
         fprintf(f, "\n| drop | users | waiting at most | seats | sold | sold twice | opening to sold out (s) "
-                   "| polls/s peak | polls/s mean | polls/s all waiting | Redis memory peak (MB) |\n");
-        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+                   "| polls/s peak | polls/s mean | polls/s all waiting | Redis memory peak (MB) "
+                   "| issued/s | longest Redis command (ms) | poll p99 (ms) | estimates up >20% |\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         fprintf(f, "| | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | ", jint(drop, "users", 0),
                 jint(drop, "waiting_peak", 0), jint(drop, "seats", 0), jint(drop, "sold", 0),
                 jint(drop, "sold_twice", 0));
@@ -1565,9 +1633,11 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
             fprintf(f, "%.2f", json_object_get_double(v));
         else
             fprintf(f, "not sold out");
-        fprintf(f, " | %" PRId64 " | %.0f | %.0f | %.1f |\n", jint(drop, "polls_peak_per_s", 0),
-                jnum(drop, "polls_mean_per_s", 0), jnum(drop, "polls_per_s_all_arrived", 0),
-                jnum(drop, "redis_used_memory_peak_mb", 0));
+        fprintf(f, " | %" PRId64 " | %.0f | %.0f | %.1f | %.0f | %.1f | %.1f | %.3f%% |\n",
+                jint(drop, "polls_peak_per_s", 0), jnum(drop, "polls_mean_per_s", 0),
+                jnum(drop, "polls_per_s_all_arrived", 0), jnum(drop, "redis_used_memory_peak_mb", 0),
+                jnum(drop, "issue_rate_per_s", 0), jnum(drop, "redis_longest_command_ms", 0),
+                jnum(drop, "poll_p99_ms", 0), 100 * jnum(drop, "estimate_grew_20pct_share", 0));
     }
     fprintf(f, "\nResponder RSS at most: %" PRId64 " kB.\n", jint(out, "responder_rss_kb", 0));
     fclose(f);
@@ -1725,6 +1795,11 @@ static int cmd_report(const char *dir, const char *outfile)
                jnum(drop, "polls_per_s_all_arrived", 0), jnum(drop, "poll_after_mean_s", 0),
                jnum(drop, "redis_used_memory_peak_mb", 0));
         /* Met: sold out, nothing twice, and the crowd's polling under 5,000 a second. */
+        printf(", tokens issued %.0f/s, the longest Redis command %.1f ms, poll p99 %.1f ms (max %.1f), estimates "
+               "up more than 20%% in %.3f%% of polls",
+               jnum(drop, "issue_rate_per_s", 0), jnum(drop, "redis_longest_command_ms", 0),
+               jnum(drop, "poll_p99_ms", 0), jnum(drop, "poll_max_ms", 0),
+               100 * jnum(drop, "estimate_grew_20pct_share", 0));
         printf(", admission %.0f/s (%" PRId64 " admitted after waiting), %" PRId64 " errors: %s\n",
                jnum(drop, "admission_rate_per_s", 0), jint(drop, "admitted_after_waiting", 0),
                jint(drop, "errors", 0),
@@ -1769,11 +1844,14 @@ int main(int argc, char **argv)
         return cmd_drop(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
     if (argc == 4 && strcmp(argv[1], "report") == 0)
         return cmd_report(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "slowlog") == 0)
+        return cmd_slowlog(argv[2]);
     fprintf(stderr,
             "usage: concert-bench users DATADIR TTL_S DROP_USERS TOKEN_USERS\n"
             "       concert-bench setup BASE KEYFILE DATADIR\n"
             "       concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE\n"
             "       concert-bench drop BASE KEYFILE DATADIR USERS CONNS TIMEOUT_S OUTFILE\n"
-            "       concert-bench report DATADIR OUTFILE\n");
+            "       concert-bench report DATADIR OUTFILE\n"
+            "       concert-bench slowlog SLOWLOG_JSON\n");
     return 2;
 }

@@ -69,8 +69,8 @@ enum gauge_field { GAUGE_PRE, GAUGE_WAITING, GAUGE_ACTIVE, GAUGE_ADMISSIONS, GAU
 /* queue_active.lua's answer. */
 enum active_field { ACTIVE_CODE, ACTIVE_USER, ACTIVE_EXPIRES, ACTIVE_FIELDS };
 
-/* queue_open.lua's KEYS; its ARGV (the count, then the tokens) follows. */
-enum open_key { OPEN_WAITING, OPEN_SEEN, OPEN_SEQ, OPEN_PRE, OPEN_OPENED, OPEN_NKEYS };
+/* queue_open.lua's KEYS; its ARGV (the count drawn for, then the draws) follows. */
+enum open_key { OPEN_WAITING, OPEN_SEEN, OPEN_SEQ, OPEN_PRE, OPEN_OPENED, OPEN_CONF, OPEN_NKEYS };
 
 /* A concert's queue keys, and room behind them for a script's ARGV. */
 struct queue_keys {
@@ -129,76 +129,101 @@ static queue_rc queue_fill(int64_t concert_id, const struct queue_keys *k)
     return rc;
 }
 
-/* Opens the pre-queue: reads the pre-queued tokens, shuffles them with
- * getrandom and hands the order to the open script, which applies it once.
- * A run that finds the pre-queue changed under it (it cannot grow once the
- * opening time has come, so this is rare) draws again. */
-static queue_rc queue_open_keys(const struct queue_keys *k)
+/* One queue_open.lua call: the draws for *left tokens left (none when
+ * *left is -1: it only asks, and begins the opening if it had not begun),
+ * at most step of them. Sets *left to how many are left afterwards (0 once
+ * open). */
+static queue_rc queue_open_call(const struct queue_keys *k, size_t step, int64_t *left)
 {
-    const char *pre_queue = k->key[QUEUE_KEY_PRE];
+    size_t ndraws = *left > 0 ? ((uint64_t)*left < step ? (size_t)*left : step) : 0;
+    const char **argv = malloc(sizeof *argv * (OPEN_NKEYS + 1 + ndraws));
+    char (*draws)[24] = malloc(sizeof *draws * (ndraws + 1));
+    redisReply *reply = NULL;
+    queue_rc rc = QUEUE_REDIS_DOWN;
 
-    for (int attempt = 0; attempt < 3; attempt++) {
-        const char *range[] = {"ZRANGE", pre_queue, "0", "-1"};
-        redisReply *pre = rds_command(4, range, NULL);
-        redisReply *reply;
-        const char **argv;
-        char count[24];
-        size_t n;
-        int changed;
-
-        if (!pre)
-            return QUEUE_REDIS_DOWN;
-        if (pre->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(pre);
-            return QUEUE_REDIS_DOWN;
-        }
-        n = pre->elements;
-        argv = malloc(sizeof *argv * (n + OPEN_NKEYS + 1));
-        if (!argv) {
-            log_error("queue_open: out of memory for %zu tokens", n);
-            freeReplyObject(pre);
-            return QUEUE_REDIS_DOWN;
-        }
-        argv[OPEN_WAITING] = k->key[QUEUE_KEY_WAITING];
-        argv[OPEN_SEEN] = k->key[QUEUE_KEY_SEEN];
-        argv[OPEN_SEQ] = k->key[QUEUE_KEY_SEQ];
-        argv[OPEN_PRE] = k->key[QUEUE_KEY_PRE];
-        argv[OPEN_OPENED] = k->key[QUEUE_KEY_OPENED];
-        snprintf(count, sizeof count, "%zu", n);
-        argv[OPEN_NKEYS] = count;
-        for (size_t i = 0; i < n; i++)
-            argv[OPEN_NKEYS + 1 + i] = pre->element[i]->type == REDIS_REPLY_STRING ? pre->element[i]->str : "";
-        if (rand_shuffle(argv + OPEN_NKEYS + 1, n) < 0) {
+    if (!argv || !draws) {
+        log_error("queue_open: out of memory for a step of %zu", ndraws);
+        goto out;
+    }
+    argv[OPEN_WAITING] = k->key[QUEUE_KEY_WAITING];
+    argv[OPEN_SEEN] = k->key[QUEUE_KEY_SEEN];
+    argv[OPEN_SEQ] = k->key[QUEUE_KEY_SEQ];
+    argv[OPEN_PRE] = k->key[QUEUE_KEY_PRE];
+    argv[OPEN_OPENED] = k->key[QUEUE_KEY_OPENED];
+    argv[OPEN_CONF] = k->key[QUEUE_KEY_CONF];
+    snprintf(draws[ndraws], sizeof draws[ndraws], "%" PRId64, ndraws ? *left : (int64_t)-1);
+    argv[OPEN_NKEYS] = draws[ndraws];
+    /* The i-th draw picks among the *left - i tokens still left by then:
+     * every order equally likely (rand_between draws without bias). */
+    for (size_t i = 0; i < ndraws; i++) {
+        int64_t index;
+        if (rand_between(0, *left - 1 - (int64_t)i, &index) < 0) {
             log_error("queue_open: getrandom failed");
-            free(argv);
-            freeReplyObject(pre);
-            return QUEUE_REDIS_DOWN;
+            goto out;
         }
-        reply = rds_eval(&lua_queue_open, OPEN_NKEYS, (int)(n + OPEN_NKEYS + 1), argv);
-        free(argv);
-        freeReplyObject(pre);
-        if (!reply)
-            return QUEUE_REDIS_DOWN;
-        changed = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
-                  reply->element[0]->type == REDIS_REPLY_STRING && strcmp(reply->element[0]->str, "CHANGED") == 0;
-        if (!changed && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-            reply->element[1]->type == REDIS_REPLY_INTEGER)
+        snprintf(draws[i], sizeof draws[i], "%" PRId64, index);
+        argv[OPEN_NKEYS + 1 + i] = draws[i];
+    }
+    reply = rds_eval(&lua_queue_open, OPEN_NKEYS, (int)(OPEN_NKEYS + 1 + ndraws), argv);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        goto out;
+    if (strcmp(reply->element[0]->str, "ALREADY") == 0) {
+        *left = 0;
+        rc = QUEUE_OK;
+    } else if (reply->elements == 2 && reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        rc = QUEUE_OK;
+        if (strcmp(reply->element[0]->str, "OPENED") == 0) {
+            const char *pre_queue = k->key[QUEUE_KEY_PRE];
+            *left = 0;
             log_info("queue: %s opened: %lld tokens in random order", pre_queue,
                      (long long)reply->element[1]->integer);
-        freeReplyObject(reply);
-        if (!changed)
-            return QUEUE_OK;
+        } else {
+            *left = reply->element[1]->integer;
+        }
     }
-    log_error("queue_open: the pre-queue kept changing");
-    return QUEUE_REDIS_DOWN;
+out:
+    if (reply)
+        freeReplyObject(reply);
+    free(argv);
+    free(draws);
+    return rc;
+}
+
+/* One step of the opening: asks how many are left (beginning it if need
+ * be), then places up to step of them. */
+static queue_rc queue_open_step(const struct queue_keys *k, size_t step, int64_t *left)
+{
+    queue_rc rc;
+
+    *left = -1;
+    rc = queue_open_call(k, step, left);
+    if (rc == QUEUE_OK && *left > 0)
+        rc = queue_open_call(k, step, left);
+    return rc;
+}
+
+queue_rc queue_open_in_steps(int64_t concert_id, size_t step, int max_steps, int64_t *left)
+{
+    struct queue_keys k;
+    int64_t still = -1;
+
+    if (step < 1)
+        step = 1;
+    queue_keys_for(concert_id, &k);
+    for (int done = 0; still != 0 && (max_steps <= 0 || done < max_steps); done++) {
+        queue_rc rc = queue_open_step(&k, step, &still);
+        if (rc != QUEUE_OK)
+            return rc;
+    }
+    if (left)
+        *left = still;
+    return QUEUE_OK;
 }
 
 queue_rc queue_open(int64_t concert_id)
 {
-    struct queue_keys k;
-
-    queue_keys_for(concert_id, &k);
-    return queue_open_keys(&k);
+    return queue_open_in_steps(concert_id, QUEUE_OPEN_STEP, 0, NULL);
 }
 
 /* Runs a queue script, filling the concert cache first when it is cold and
@@ -228,8 +253,11 @@ static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
             return QUEUE_NO_CONCERT;
         }
         if (strcmp(reply->element[0]->str, "OPEN") == 0) {
+            int64_t left;
             freeReplyObject(reply);
-            rc = queue_open_keys(&k);
+            /* Begins the opening and places its first step; the script
+             * then answers with the opening under way. */
+            rc = queue_open_step(&k, QUEUE_OPEN_STEP, &left);
             if (rc != QUEUE_OK)
                 return rc;
             continue;
@@ -243,6 +271,16 @@ static queue_rc queue_run(struct rds_script *script, int64_t concert_id,
                 reply->element[0]->len--;
                 if (queue_fill(concert_id, &k) != QUEUE_OK)
                     log_info("queue: the facts of concert %" PRId64 " could not be read again; the cached ones stay",
+                             concert_id);
+            }
+            /* "~OK": the opening is under way and this request places its
+             * next step (one request at a time is asked). */
+            if (reply->element[0]->str[0] == '~') {
+                int64_t left;
+                memmove(reply->element[0]->str, reply->element[0]->str + 1, reply->element[0]->len);
+                reply->element[0]->len--;
+                if (queue_open_step(&k, QUEUE_OPEN_STEP, &left) != QUEUE_OK)
+                    log_info("queue: a step of concert %" PRId64 "'s opening failed; the next request retries",
                              concert_id);
             }
             *out = reply;
@@ -292,6 +330,20 @@ static int64_t queue_estimate(int64_t position, double per_second)
     if (wait > 7 * 86400.0)
         wait = 7 * 86400.0;
     return (int64_t)(wait + 0.999);
+}
+
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t limit, int64_t active_ms)
+{
+    /* Not the pacing's rate (over at least a minute): a sale that admits a
+     * burst at its opening and then sells out would show every waiting user
+     * a wait growing tenfold as that minute stretches to ten. Over the
+     * whole ten minutes the rate starts low and only climbs while
+     * admissions go on; and no lower than every slot turning over once an
+     * active period, which the line moves at however stalled. */
+    double slowest = (double)limit * 1000.0 / (double)(active_ms > 0 ? active_ms : 1);
+    double observed = (double)admitted * 1000.0 / 600000.0;
+
+    return queue_estimate(position, observed > slowest ? observed : slowest);
 }
 
 int64_t queue_poll_longest(int64_t idle_ms)
@@ -386,7 +438,14 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     t->expires_ms = reply_int(e[TICKET_EXPIRES]);
     t->opens_ms = reply_int(e[TICKET_OPENS]);
     now = reply_int(e[TICKET_NOW]);
-    if (strcmp(e[TICKET_STATE]->str, "PRE") == 0) {
+    if (strcmp(e[TICKET_STATE]->str, "OPENING") == 0) {
+        /* Pre-queued, and the opening is placing the pre-queue right now:
+         * its place comes within a second or two. */
+        t->position = -1;
+        t->estimated_wait_s = 0;
+        if (rand_between(1, 2, &t->poll_after_s) < 0)
+            t->poll_after_s = 1;
+    } else if (strcmp(e[TICKET_STATE]->str, "PRE") == 0) {
         /* In the pre-queue: no place yet; a random moment in the window
          * (queue_pre_poll_window), so the crowd's polls spread over it.
          * A user told the longest wait keeps that rhythm until the opening
@@ -409,7 +468,8 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
         double rate = queue_admission_rate(reply_int(e[TICKET_ADMITTED]), reply_int(e[TICKET_SINCE]), now,
                                            reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         int64_t spread;
-        t->estimated_wait_s = queue_estimate(t->position, rate);
+        t->estimated_wait_s = queue_wait_estimate(t->position, reply_int(e[TICKET_ADMITTED]),
+                                                  reply_int(e[TICKET_LIMIT]), reply_int(e[TICKET_ACTIVE_MS]));
         t->poll_after_s = queue_poll_after(t->position, reply_int(e[TICKET_LINE]), rate, reply_int(e[TICKET_IDLE_MS]));
         /* A first look at one's place (a new token, or a pre-queued one's
          * first poll after the opening) is told a random moment within its

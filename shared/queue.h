@@ -16,7 +16,10 @@
  *   {c:C}:conf     HASH  concert facts cached from PostgreSQL: limit,
  *                        active_ms, idle_ms, per_minute (0: no cap), paused,
  *                        hold_ms (the seat locks' length: seatlock.h),
- *                        fresh_until (ms). Read again by the first request
+ *                        fresh_until (ms); opener (ms), while the
+ *                        opening's steps go on: until when the request
+ *                        asked to place the next step has it. Read again
+ *                        by the first request
  *                        that finds them past fresh_until (a second after
  *                        they were read), so an operator's change is in
  *                        force within a second; kept an hour (TTL), so the
@@ -37,14 +40,22 @@
  *   {c:C}:pre      ZSET  token -> issue time (ms): the pre-queue, tokens
  *                        issued before the concert's opensAt (no place, not
  *                        dropped for idleness)
- *   {c:C}:opened   STRING "1" once the pre-queue was opened (shuffled into
- *                        the line); it is opened once
+ *   {c:C}:opened   STRING the opening's mark (ms) once the pre-queue was
+ *                        opened (shuffled into the line); it is opened
+ *                        once. While its steps go on,
+ *                        "~mark:base:n:placed" (queue_open.lua)
  *   {c:C}:admissions STRING admissions so far (a counter for the metrics)
  *   {c:C}:logged-out HASH token -> userId of live tokens a logout ended
  *                        whose holds are not yet known cancelled (a day)
  * When opensAt has come and the pre-queue was not opened, every script
- * answers OPEN before doing anything, and the caller opens it (queue_open)
- * and runs the script again: nobody arriving later gets ahead.
+ * answers OPEN before doing anything, and the caller begins the opening
+ * (its first step) and runs the script again. The opening goes in steps of
+ * QUEUE_OPEN_STEP tokens, each placed in a uniformly random order at the
+ * next of the places reserved for the pre-queue, ahead of everyone who
+ * arrives later; while the steps go on, the scripts answer as usual with
+ * the places given so far (those not yet placed are behind them and ahead
+ * of the later arrivals, and nobody later is admitted before them), and
+ * ask one request at a time to place the next step.
  * Admission takes the head of the queue while fewer than activeLimit tokens
  * are active and, when the concert has an admissionPerMinute, fewer than
  * that were admitted in the last 60 seconds; none while it is paused.
@@ -70,20 +81,22 @@ struct queue_ticket {
     int64_t position;          /* 1-based among waiting users; 0 when active; -1 in the pre-queue */
     int64_t expires_ms;        /* end of the active period; 0 while waiting */
     int64_t estimated_wait_s;
-    int64_t poll_after_s;      /* when the client should poll next (1..60) */
+    int64_t poll_after_s;      /* when the client should poll next (1..300) */
     int64_t opens_ms;          /* the pre-queue's opening, while it is ahead; else 0 */
     int created;               /* 1 when queue_enter made a new token */
     int first_look;            /* created, or a pre-queued token's first poll after the opening */
 };
 
-/* The longest pollAfterSeconds (the contract's), and the polls a second
- * one concert's waiting users should make together at most (while their
- * count allows: each polls at least once a minute). */
-#define QUEUE_POLL_MAX_S 60
-#define QUEUE_POLL_BUDGET 3000.0
+/* The longest pollAfterSeconds (the contract's, version 3), and the polls
+ * a second one concert's waiting users should make together at most
+ * (while their count allows: each polls at least once in QUEUE_POLL_MAX_S,
+ * so a million cost 3,333 a second and the head a quarter of the budget
+ * more: 4,333, under the 5,000 a second this box serves beside the rest). */
+#define QUEUE_POLL_MAX_S 300
+#define QUEUE_POLL_BUDGET 4000.0
 
 /* The longest pollAfterSeconds for waiting users whose idle limit is
- * idle_ms: 60 s, and half the idle limit, so a client that polls when told
+ * idle_ms: 300 s, and half the idle limit, so a client that polls when told
  * is never dropped for idleness. */
 int64_t queue_poll_longest(int64_t idle_ms);
 
@@ -94,6 +107,15 @@ int64_t queue_poll_longest(int64_t idle_ms);
  * one's place is told a random moment within this
  * (queue.c says why). */
 int64_t queue_poll_after(int64_t position, int64_t waiting, double per_second, int64_t idle_ms);
+
+/* estimatedWaitSeconds for the user at position (1-based) among waiting
+ * users, when admitted users were admitted after waiting in the last ten
+ * minutes; limit and active_ms are the
+ * concert's activeLimit and active period (the slowest the line can move
+ * while it is not paused). The rate is counted over the whole ten minutes,
+ * and never below that slowest one, so an estimate falls as the line
+ * speeds up and rises only slowly when it stalls (queue.c says why). */
+int64_t queue_wait_estimate(int64_t position, int64_t admitted, int64_t limit, int64_t active_ms);
 
 /* The window [*low, *high] a pre-queued user picks pollAfterSeconds from,
  * until_s seconds before the opening, with pre_count in the pre-queue who
@@ -144,12 +166,21 @@ struct queue_counts {
     int paused;
 };
 
-/* Opens a concert's pre-queue now if it was not opened yet: its tokens go
- * to the line in a uniformly random order (Fisher-Yates over getrandom),
- * ahead of everyone who comes later. The queue scripts ask for this
- * themselves once the opening time has come (whichever request or cron
- * run sees it first); exported for tests. */
+/* Pre-queued tokens an opening places a step: one script each, well under a
+ * millisecond of Redis however many were pre-queued (no script may stall
+ * the crowd's polls for 50 ms, even on a busy machine: t/2l). */
+#define QUEUE_OPEN_STEP 100
+
+/* Opens a concert's pre-queue now, to the end, if it was not opened yet:
+ * its tokens go to the line in a uniformly random order (each step draws
+ * its tokens one by one among those left, from getrandom), ahead of
+ * everyone who comes later. The queue scripts ask for this themselves,
+ * a step a request, once the opening time has come; exported for tests,
+ * which may take smaller steps and stop after max_steps of them
+ * (queue_open_in_steps; max_steps 0: to the end; *left, unless NULL, how
+ * many are left to place). */
 queue_rc queue_open(int64_t concert_id);
+queue_rc queue_open_in_steps(int64_t concert_id, size_t step, int max_steps, int64_t *left);
 
 /* Sweeps and admits as a poll would, then counts the concert's queue. */
 queue_rc queue_view(int64_t concert_id, struct queue_counts *out);

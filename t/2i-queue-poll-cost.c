@@ -12,8 +12,9 @@
  * them. Then the ACTIVE user pays (queue_finish): the head of the line is
  * ACTIVE on its very next poll and the others move up, so skipping the work
  * never delays an admission; and the last one's wait estimate counts that
- * admission at once (1800 s at position 3 with no admission yet, the
- * concert's slowest rate; 120 s at position 2 after one). */
+ * admission at once (3600 s at position 3 with no admission yet, the
+ * concert's slowest rate, one slot of 1,200 s; 1200 s at position 2 after
+ * one, one admission in ten minutes). */
 #include "tap.h"
 #include "testlib.h"
 #include "db.h"
@@ -57,7 +58,7 @@ int main(void)
     t_init();
     t_use_config();
     plan(10);
-    concert_id = t_create_concert_or_bail(1, 600, 600, 300, 1, 10, 1000, NULL);
+    concert_id = t_create_concert_or_bail(1, 1200, 600, 300, 1, 10, 1000, NULL);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
     db_init(getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "");
     for (int i = 0; i < 4; i++) {
@@ -99,13 +100,13 @@ int main(void)
     ok(counts <= 15, "no free-slot count a poll: %ld in %d polls", counts, POLLS);
     diag("during %d polls: %ld reads of the pre-queue, the opening's mark and the admissions", POLLS, steady);
     ok(steady <= 45, "none of them read a poll: %ld in %d polls", steady, POLLS);
-    is_int(last_estimate, 1800, "the last one's estimate, no admission yet: 1800 s");
+    is_int(last_estimate, 3600, "the last one's estimate, no admission yet: 3600 s");
 
     is_int(queue_finish(tokens[0]), QUEUE_OK, "the ACTIVE user pays (queue_finish)");
     ok(strcmp(poll_token(tokens[1], &pos), "ACTIVE") == 0 && strcmp(poll_token(tokens[3], &pos), "WAITING") == 0 &&
            pos == 2,
        "the head is ACTIVE on its next poll; the last moved up to position 2");
-    is_int(last_estimate, 120, "and its estimate counts that admission at once: 120 s");
+    is_int(last_estimate, 1200, "and its estimate counts that admission at once: 1200 s");
     for (int i = 0; i < 4; i++)
         free(tokens[i]);
     return done_testing();

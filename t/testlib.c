@@ -415,6 +415,19 @@ int t_move_show(int64_t schedule_id, const char *ago)
                : -1;
 }
 
+int64_t t_create_opening_concert(long opens_in, int waiting_idle_seconds, char opens[32])
+{
+    char body[512], when[32];
+    int64_t sched[1];
+
+    t_time_from_now(opens_in, opens);
+    t_time_from_now(86400, when);
+    snprintf(body, sizeof body,
+             "{\"title\":\"drop\",\"activeLimit\":1,\"waitingIdleSeconds\":%d,\"opensAt\":\"%s\","
+             "\"schedules\":[{\"startsAt\":\"%s\",\"seatCount\":5}]}", waiting_idle_seconds, opens, when);
+    return t_create_concert_json(body, sched, 1);
+}
+
 int t_set_seat(int64_t schedule_id, int seat_no, const char *status, const char *held_for)
 {
     char sid[24], sno[12];

@@ -93,6 +93,11 @@ int64_t t_create_concert_or_bail(int active_limit, int active_seconds, int waiti
  * schedule ids. Returns the concert id, or -1 (with a diag). */
 int64_t t_create_concert_json(const char *body, int64_t *schedule_ids, int n);
 
+/* Creates a concert of one show (5 seats) with activeLimit 1 and the given
+ * waitingIdleSeconds that opens opens_in seconds from now; *opens gets
+ * the opening's RFC 3339 text. Returns the concert id, or -1 (with a diag). */
+int64_t t_create_opening_concert(long opens_in, int waiting_idle_seconds, char opens[32]);
+
 /* Puts one seat into a state directly in PostgreSQL (AVAILABLE, HELD for
  * the interval held_for, or SOLD), for tests of readers of the seat map.
  * Returns 0, or -1 when no such seat. */

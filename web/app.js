@@ -469,7 +469,7 @@ function onQueueStatus(q) {
     // The server paces the polls (pollAfterSeconds): sooner near the head,
     // seldom far back, so the whole line's polling stays bounded.
     const after = Number.isInteger(q.pollAfterSeconds) ? q.pollAfterSeconds * 1000 : POLL_MS;
-    schedulePoll(Math.min(60000, Math.max(1000, after)));
+    schedulePoll(Math.min(300000, Math.max(1000, after)));
   }
 }
 

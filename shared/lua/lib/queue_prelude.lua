@@ -41,11 +41,13 @@
 --
 -- describe(code, tok) answers a token's ticket, read by queue.c's
 -- queue_ticket_from (enum ticket_field there), in this order:
---   code, userId, state ('ACTIVE', 'PRE' or 'WAITING'), position (0 but
---   while WAITING), end of the active period (ms; 0 but while ACTIVE),
+--   code, userId, state ('ACTIVE', 'PRE', 'OPENING' or 'WAITING'),
+--   position (0 but while WAITING), end of the active period (ms; 0 but while ACTIVE),
 --   admissions counted for the estimate, since when (ms; while PRE: the
 --   first pre-queued arrival), now, limit, active_ms, the line's length
---   (WAITING: the waiting set; PRE: the pre-queue), idle_ms, the opening
+--   (WAITING: the waiting set and the pre-queue not yet placed; PRE: the
+--   pre-queue; OPENING, a pre-queued token not placed yet while the
+--   opening's steps go on: those left to place), idle_ms, the opening
 --   (ms, while it is ahead; else 0)
 -- or {'INVALID'} for a token that is not live; the scripts that answer a
 -- ticket append the token id.
@@ -58,7 +60,7 @@ local K_events, K_eseq, K_out = KEYS[13], KEYS[14], KEYS[15]
 local SWEEP_BATCH = 200
 local conf = redis.call('HMGET', K_conf, 'limit', 'active_ms', 'idle_ms', 'missing', 'per_minute',
                         'paused', 'fresh_until', 'opens_ms', 'sweep_at', 'full_until',
-                        'full_card', 'gate', 'adm_n', 'adm_since')
+                        'full_card', 'gate', 'adm_n', 'adm_since', 'opener')
 if conf[4] then return {'NOCONCERT'} end
 if not conf[1] or not conf[6] or not conf[8] then return {'NOCONF'} end
 local limit, active_ms, idle_ms = tonumber(conf[1]), tonumber(conf[2]), tonumber(conf[3])
@@ -69,6 +71,10 @@ local adm_n, adm_since = tonumber(conf[13] or ''), tonumber(conf[14] or '')
 --@include clock.lua
 --@include queue_facts.lua
 local opened, before_open, opened_mark = false, false, nil
+-- While the opening's steps go on (queue_open.lua): the arrival number the
+-- places given so far end at, and how many pre-queued tokens are left to
+-- place (every one of them ahead of anyone who came later).
+local opening_until, opening_left = nil, 0
 if conf[12] == 'free' then
 elseif conf[12] then
   opened, opened_mark = true, tonumber(conf[12])
@@ -76,7 +82,11 @@ else
   local mark = redis.call('GET', K_opened)
   opened = mark ~= false
   before_open = not opened and opens_ms > 0 and now < opens_ms
-  if opened then
+  if opened and string.sub(mark, 1, 1) == '~' then
+    local m, base, _, placed = string.match(mark, '^~(%d+):(%d+):(%d+):(%d+)$')
+    opened_mark, opening_until = tonumber(m), tonumber(base) + tonumber(placed)
+    opening_left = redis.call('ZCARD', K_pre)
+  elseif opened then
     opened_mark = tonumber(mark); redis.call('HSET', K_conf, 'gate', mark)
   elseif not before_open then
     if redis.call('ZCARD', K_pre) > 0 then return {'OPEN'} end
@@ -85,7 +95,14 @@ else
 end
 local refresh = tonumber(conf[7] or '0') <= now
 if refresh then redis.call('HSET', K_conf, 'fresh_until', now + FACTS_FRESH_MS) end
+-- While the opening goes on, one request at a time (a second at most, if
+-- it never comes back) is asked, by a '~' before the first word, to place
+-- the next step of it once it has its answer (queue.c).
 local function done(reply)
+  if opening_until and tonumber(conf[15] or '0') <= now then
+    redis.call('HSET', K_conf, 'opener', now + 1000)
+    reply[1] = '~' .. reply[1]
+  end
   if refresh then reply[1] = '+' .. reply[1] end
   return reply
 end
@@ -146,7 +163,10 @@ local function admit(fresh)
   if per_minute > 0 then free = math.min(free, per_minute - redis.call('ZCARD', K_recent)) end
   local admitted, skipped = 0, 0
   while free > 0 and skipped < SWEEP_BATCH do
-    local heads = redis.call('ZRANGE', K_wait, 0, free - 1)
+    -- During the opening only those already placed: the rest of the
+    -- pre-queue goes ahead of anyone who came later.
+    local heads = opening_until and redis.call('ZRANGEBYSCORE', K_wait, '-inf', opening_until, 'LIMIT', 0, free)
+                  or redis.call('ZRANGE', K_wait, 0, free - 1)
     if #heads == 0 then break end
     for _, tok in ipairs(heads) do
       if idle(tok) then
@@ -182,6 +202,9 @@ local function describe(code, tok)
     if tonumber(exp) <= now then return {'INVALID'} end
     return {code, user, 'ACTIVE', 0, tonumber(exp), 0, 0, now, limit, active_ms, 0, idle_ms, shown_opens}
   end
+  if opening_until and redis.call('ZSCORE', K_pre, tok) then
+    return {code, user, 'OPENING', 0, 0, 0, 0, now, limit, active_ms, opening_left, idle_ms, 0}
+  end
   if before_open and redis.call('ZSCORE', K_pre, tok) then
     local first = redis.call('ZRANGE', K_pre, 0, 0, 'WITHSCORES')
     return {code, user, 'PRE', 0, 0, 0, tonumber(first[2] or now), now, limit, active_ms,
@@ -194,6 +217,11 @@ local function describe(code, tok)
     adm_n, adm_since = redis.call('ZCARD', K_adm), tonumber(first[2] or '0')
     redis.call('HSET', K_conf, 'adm_n', adm_n, 'adm_since', adm_since)
   end
+  local line = redis.call('ZCARD', K_wait)
+  if opening_until then
+    line = line + opening_left
+    if tonumber(redis.call('ZSCORE', K_wait, tok)) > opening_until then rank = rank + opening_left end
+  end
   return {code, user, 'WAITING', rank + 1, 0, adm_n, adm_since, now, limit, active_ms,
-          redis.call('ZCARD', K_wait), idle_ms, shown_opens}
+          line, idle_ms, shown_opens}
 end
