@@ -52,6 +52,7 @@ void config_free(struct config *c)
     free(c->pg_conninfo);
     free(c->redis_host);
     free(c->redis_sentinels);
+    free(c->redis_cluster_nodes);
     free(c->redis_master_name);
     free_secret(c->redis_password);
     free(c->metrics_file);
@@ -116,7 +117,7 @@ static int read_secret_file(const char *key, const char *path, ssize_t min, ssiz
 }
 
 /* "host:port,host:port": 1 to 16 entries, each port 1..65535. */
-static int valid_sentinels(const char *v)
+static int valid_host_ports(const char *v)
 {
     int n = 0;
 
@@ -226,11 +227,18 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
     if (strcmp(key, "redis_password_file") == 0)
         return read_secret_file(key, v, 1, 512, &c->redis_password, err, errlen);
     if (strcmp(key, "redis_sentinels") == 0) {
-        if (valid_sentinels(v) < 0) {
+        if (valid_host_ports(v) < 0) {
             snprintf(err, errlen, "redis_sentinels must be 1 to 16 host:port entries, comma-separated");
             return -1;
         }
         return set_string(&c->redis_sentinels, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
+    if (strcmp(key, "redis_cluster_nodes") == 0) {
+        if (valid_host_ports(v) < 0) {
+            snprintf(err, errlen, "redis_cluster_nodes must be 1 to 16 host:port entries, comma-separated");
+            return -1;
+        }
+        return set_string(&c->redis_cluster_nodes, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     }
     if (strcmp(key, "redis_master_name") == 0) {
         if (!*v || strlen(v) > 64) {
@@ -318,9 +326,10 @@ int config_parse(const char *text, size_t len, struct config *out, char *err, si
         }
     }
     free(copy);
-    if (!out->pg_conninfo || (!out->redis_host && !out->redis_sentinels) ||
-        (!out->redis_sentinels != !out->redis_master_name)) {
-        snprintf(err, errlen, "pg_conninfo is required, and redis_host or redis_sentinels with redis_master_name");
+    if (!out->pg_conninfo || (!out->redis_host && !out->redis_sentinels && !out->redis_cluster_nodes) ||
+        (!out->redis_sentinels != !out->redis_master_name) || (out->redis_sentinels && out->redis_cluster_nodes)) {
+        snprintf(err, errlen, "pg_conninfo is required, and redis_host, redis_sentinels with redis_master_name, "
+                 "or redis_cluster_nodes (not both of the last two)");
         config_free(out);
         return -1;
     }

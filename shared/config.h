@@ -18,6 +18,9 @@ struct config {
      * asked in turn for the primary of redis_master_name. */
     char *redis_sentinels;
     char *redis_master_name;
+    /* Redis Cluster: "host:port,..." of nodes to learn the slot map from,
+     * instead of redis_host or the Sentinels. */
+    char *redis_cluster_nodes;
     char *redis_password;       /* read from redis_password_file */
     char *admin_key;            /* read from admin_key_file */
     char *token_key;            /* read from token_key_file (queue_token.h) */
