@@ -492,7 +492,9 @@ test_env() {
     CONCERT_ADMIN_KEY=$(head -n1 "$ADMIN_KEY_FILE")
     export CONCERT_PG="$PG_CONNINFO"
     export CONCERT_REDIS_PORT=$REDIS_PORT
-    if [ "$PROFILE" = test ]; then
+    # The three-primary cluster's front, when this stack runs one (not the
+    # several-hosts stack).
+    if [ "$PROFILE" = test ] && pid_alive "$VAR/cluster-front/run/nginx.pid"; then
         export CONCERT_CLUSTER_URL="http://127.0.0.1:$((FRONT_PORT + 2))"
         export CONCERT_CLUSTER_PORTS
         CONCERT_CLUSTER_PORTS=$(cluster_ports)
