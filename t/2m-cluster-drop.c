@@ -95,7 +95,7 @@ int main(void)
     setenv("CONCERT_BASE_URL", url, 1);
     setenv("CONCERT_REDIS_CLUSTER", nodes, 1);
     t_init();
-    plan(1 + 3 * (2 + F_CHECKS) + 1 + 4 + F_CHECKS);
+    plan(1 + 3 * (2 + F_CHECKS) + 1 + 5 + F_CHECKS);
 
     step("concerts are made until each primary owns one");
     while (owned < 3 && made < 60) {
@@ -139,8 +139,12 @@ int main(void)
             f_tally(&load[p], F_HOLD, 0, 1L << 40, &hold);
             f_tally(&load[p], F_PAY, 0, 1L << 40, &pay);
             ok(hold.ok > 0 && pay.ok > 0, "seats were held (%ld) and paid for (%ld)", hold.ok, pay.ok);
+            diag("drop on concert %lld (primary %d): %ld requests in %d ms, %ld 2xx, %ld business refusals, "
+                 "%ld 503, %ld holds and %ld payments made",
+                 (long long)concert[p], ports[p], t.total, DROP_MS, t.ok, t.business, t.unavailable, hold.ok, pay.ok);
         }
         f_check_state(&load[p], report);
+        f_load_free(&load[p]);
     }
 
     step("the sessions spread over the primaries");
@@ -150,13 +154,14 @@ int main(void)
         for (int p = 0; p < 3; p++)
             n[p] = sessions_on(ports[p]);
         ok(n[0] > 0 && n[1] > 0 && n[2] > 0, "sessions on each primary: %ld, %ld, %ld", n[0], n[1], n[2]);
+        diag("sessions per primary: %ld, %ld, %ld", n[0], n[1], n[2]);
     }
     step("a concert's slot moves to another primary while it sells");
     {
         int slot = concert_slot(concert[0]);
         int from = t_cluster_owner(slot, ports[0]), to = ports[1];
         long began, ended, moved, window;
-        struct f_tally t;
+        struct f_tally t, during;
 
         if (f_load_start_on(&moving, "2m-move", concert[0], schedules[0], CLIENTS, SEATS, 0) < 0)
             bail_out("the load did not start");
@@ -175,12 +180,19 @@ int main(void)
         ok(t.ok > 50 && t.unavailable_bad + t.other + t.transport + t.unauth == 0,
            "%ld requests, %ld 2xx; no error but a clean 503 (%ld of those)", t.total, t.ok, t.unavailable);
         window = f_diag_errors(&moving, 0);
+        f_tally(&moving, -1, began, ended, &during);
+        diag("slot %d moved from %d to %d while concert %lld sold: %ld keys, %ld ms; %ld requests, %ld 2xx, "
+             "%ld clean 503 over %ld ms; %ld requests (%ld 2xx) sent and answered while it moved",
+             slot, from, to, (long long)concert[0], moved, ended - began, t.total, t.ok, t.unavailable, window,
+             during.total, during.ok);
+        ok(during.total > 0, "the clients met the slot half moved");
         f_tally(&moving, -1, 0, began, &t);
         ok(t.total > 0 && t.unavailable == 0, "before the move, no 503");
         f_tally(&moving, -1, ended + MOVE_GRACE_MS, 1L << 40, &t);
         ok(t.total > 0 && t.unavailable == 0 && window <= (ended - began) + MOVE_GRACE_MS,
            "503s only while the slot moved (%ld ms of them), none after", window);
         f_check_state(&moving, report);
+        f_load_free(&moving);
     }
     return done_testing();
 }
