@@ -16,10 +16,11 @@
 
 #define RDS_CLUSTER_MAX_SEEDS 16
 #define RDS_CLUSTER_MAX_NODES 64
-/* Redirections and retries one command may take (a move in progress: a
- * MOVED, then an ASK; a failover: CLUSTERDOWN a few times). */
+/* Redirections one command may take (a move in progress: a MOVED, then
+ * an ASK; a new map after a node that could not be reached). */
 #define RDS_CLUSTER_MAX_HOPS 8
-/* Pause before sending again after TRYAGAIN or CLUSTERDOWN. */
+/* Pause before sending again after TRYAGAIN or CLUSTERDOWN, which are
+ * retried until the context's timeout: a slot's move, a failover, ends. */
 #define RDS_CLUSTER_PAUSE_MS 20
 
 struct rds_cluster_node {
@@ -466,9 +467,9 @@ redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, 
     if (c->stale)
         (void)refresh_map(c);   /* logged; the old map, if any, is tried */
     n = first_node(c, slot);
-    for (int hop = 0; hop < RDS_CLUSTER_MAX_HOPS; hop++) {
+    for (int hop = 0; hop < RDS_CLUSTER_MAX_HOPS;) {
         redisReply *reply;
-        int sent, target, moved_slot;
+        int sent, target, moved_slot, asked;
 
         if (n < 0 && (refresh_map(c) < 0 || (n = first_node(c, slot)) < 0))
             break;
@@ -487,9 +488,11 @@ redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, 
             if (refresh_map(c) < 0 || (n = first_node(c, slot)) < 0 || (n == was && !asking))
                 break;
             asking = 0;
+            hop++;
             continue;
         }
         c->last = n;
+        asked = asking;
         asking = 0;
         if (reply->type != REDIS_REPLY_ERROR)
             return reply;
@@ -497,18 +500,25 @@ redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, 
             c->slot_node[moved_slot] = (int16_t)target;
             c->stale = 1;
             n = target;
+            hop++;
         } else if (strncmp(reply->str, "ASK ", 4) == 0 && (target = redirect_target(c, reply->str, &moved_slot)) >= 0) {
             n = target;
             asking = 1;
+            hop++;
         } else if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0) {
             if (rds_link_now_ms() + RDS_CLUSTER_PAUSE_MS >= deadline) {
                 *err = RDS_SERVER_ERROR;
                 return reply;
             }
             pause_ms(RDS_CLUSTER_PAUSE_MS);
-            if (reply->str[0] == 'C')
+            /* TRYAGAIN: the same node again (with ASKING if it was asked),
+             * once the keys have moved on; CLUSTERDOWN: a new map. */
+            if (reply->str[0] == 'C') {
                 c->stale = 1;
-            n = first_node(c, slot);
+                n = first_node(c, slot);
+            } else {
+                asking = asked;
+            }
         } else {
             *err = RDS_SERVER_ERROR;
             return reply;
