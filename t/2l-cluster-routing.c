@@ -269,8 +269,11 @@ int main(void)
              "(ratio %.2f), %.1f us each on one primary (ratio %.2f)",
              COST_ROUNDS, one * 1e6 / COST_ROUNDS, cluster * 1e6 / COST_ROUNDS, cluster / one,
              one_node * 1e6 / COST_ROUNDS, one_node / one);
-        ok(one < 1e9 && cluster < 1e9 && one_node < 1e9 && cluster / one < 3,
-           "the cluster's routing costs less than 3x one Redis");
+        /* On one primary the difference is the routing alone; a map asked
+         * for on every command, or a connection per command, would cost
+         * several times one Redis. */
+        ok(one < 1e9 && cluster < 1e9 && one_node < 1e9 && one_node / one < 2,
+           "routing through the cluster costs less than twice one Redis, on one primary");
         rds_free(single);
     }
     rds_free(r);
