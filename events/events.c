@@ -417,9 +417,7 @@ int main(int argc, char **argv)
         return 1;
     if (config_load(&g_config) < 0)
         return 1;
-    rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
-    if ((g_config.redis_sentinels || g_config.redis_password) &&
-        rds_use_sentinels(g_config.redis_sentinels, g_config.redis_master_name, g_config.redis_password) < 0)
+    if (app_redis_setup() < 0)
         return 1;
     app_catch_stop();
     if (o.kafka) {

@@ -203,6 +203,81 @@ start_redis() {
     die "redis did not become a one-node cluster (see $LOG/redis.log)"
 }
 
+# The test stack's second Redis: a Redis Cluster of three primaries (no
+# replicas), on the three ports above the first one's, that a second set of
+# responders serves from behind a second nginx (start_cluster_front): the
+# routing over several primaries, MOVED and ASK included, is tested against
+# real nodes (t/2n, t/2o) while the rest of the suite keeps its one-node
+# cluster, whose keys the tests read and write directly.
+cluster_ports() { echo $((REDIS_PORT + 1)) $((REDIS_PORT + 2)) $((REDIS_PORT + 3)); }
+
+start_redis_cluster() {
+    local p i nodes= ok
+    for p in $(cluster_ports); do
+        nodes="$nodes 127.0.0.1:$p"
+        pid_alive "$RUN/redis-cluster-$p.pid" && continue
+        as_app mkdir -p "$VAR/redis-cluster-$p"
+        as_app redis-server "$REPO/conf/redis.conf" --bind 127.0.0.1 --port "$p" --dir "$VAR/redis-cluster-$p" \
+            --daemonize yes --pidfile "$RUN/redis-cluster-$p.pid" --logfile "$LOG/redis-cluster-$p.log" \
+            --protected-mode yes --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000
+    done
+    for p in $(cluster_ports); do
+        for i in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+        redis-cli -p "$p" ping >/dev/null 2>&1 || die "redis did not start on $p (see $LOG/redis-cluster-$p.log)"
+    done
+    say "redis cluster on$nodes"
+    p=$((REDIS_PORT + 1))
+    # Restarted nodes keep their slots in nodes.conf; new ones are joined.
+    redis-cli -p "$p" cluster info | grep -q '^cluster_slots_assigned:16384' ||
+        # shellcheck disable=SC2086  # $nodes is words on purpose
+        redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes >"$LOG/redis-cluster-create.log" 2>&1 ||
+        die "the redis cluster was not made (see $LOG/redis-cluster-create.log)"
+    for i in $(seq 100); do
+        ok=1
+        for p in $(cluster_ports); do
+            redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' || ok=0
+        done
+        [ $ok = 1 ] && return 0
+        sleep 0.1
+    done
+    die "the redis cluster did not come up (see $LOG/redis-cluster-*.log)"
+}
+
+# cluster_front_profile: the settings of the responders and nginx that use
+# the three-primary cluster (one process per responder instance: the tests
+# that use them are few).
+cluster_front_profile() {
+    CLUSTER_FRONT_PORT=$((FRONT_PORT + 2))
+    VAR=$VAR/cluster-front
+    RUN=$VAR/run
+    LOG=$VAR/log
+    PGDATA=$VAR/pg
+    CONF=$VAR/concert.conf
+    CHILDREN=1
+}
+
+start_cluster_front() {
+    (
+        local main_conf=$CONF nodes= p
+        for p in $(cluster_ports); do nodes="$nodes${nodes:+,}127.0.0.1:$p"; done
+        cluster_front_profile
+        as_app mkdir -p "$RUN" "$LOG" "$VAR/nginx"
+        chmod 700 "$RUN"
+        sed -e "s|^metrics_file = .*|metrics_file = $RUN/metrics|" "$main_conf" >"$CONF"
+        echo "redis_cluster_nodes = $nodes" >>"$CONF"
+        is_root && chown "$APP_USER:" "$CONF"
+        start_responders
+        start_nginx "$CLUSTER_FRONT_PORT"
+        wait_healthy "http://127.0.0.1:$CLUSTER_FRONT_PORT"
+    )
+}
+
+stop_cluster_front() {
+    local p
+    [ -d "$VAR/cluster-front" ] && (cluster_front_profile; stop_all)
+    for p in $(cluster_ports); do stop_pidfile "$RUN/redis-cluster-$p.pid" -TERM; done
+}
+
 # --- responders --------------------------------------------------------------
 
 start_responders() {
@@ -360,6 +435,7 @@ stop_all() {
     for i in $jobs; do wait "$i" || true; done
     stop_pidfile "$RUN/redis.pid" -TERM
     kafka_stop
+    [ "${PROFILE:-}" = test ] && stop_cluster_front
     if bin=$(pg_bin) && [ -f "$PGDATA/postmaster.pid" ]; then
         as_app "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
     fi
@@ -401,6 +477,10 @@ start_stack() {
     if [ "${KAFKA:-0}" = 1 ]; then kafka_up; fi
     start_relay
     wait_healthy "http://127.0.0.1:$FRONT_PORT"
+    if [ "$PROFILE" = test ]; then
+        start_redis_cluster
+        start_cluster_front
+    fi
 }
 
 # The several-hosts stack of this profile stopped (ha/stack.sh): it answers
@@ -416,6 +496,13 @@ test_env() {
     CONCERT_ADMIN_KEY=$(head -n1 "$ADMIN_KEY_FILE")
     export CONCERT_PG="$PG_CONNINFO"
     export CONCERT_REDIS_PORT=$REDIS_PORT
+    # The three-primary cluster's front, when this stack runs one (not the
+    # several-hosts stack).
+    if [ "$PROFILE" = test ] && pid_alive "$VAR/cluster-front/run/nginx.pid"; then
+        export CONCERT_CLUSTER_URL="http://127.0.0.1:$((FRONT_PORT + 2))"
+        export CONCERT_CLUSTER_PORTS
+        CONCERT_CLUSTER_PORTS=$(cluster_ports)
+    fi
     export CONCERT_VAR=$VAR
     export CONCERT_CONF=$CONF
     export CONCERT_REPO=$REPO

@@ -44,7 +44,14 @@ int app_setup(const char *program)
     }
     metrics_open(g_config.metrics_file);
     db_init(g_config.pg_conninfo);
+    return app_redis_setup();
+}
+
+int app_redis_setup(void)
+{
     rds_init(g_config.redis_host, g_config.redis_port, g_config.redis_timeout_ms);
+    if (g_config.redis_cluster_nodes)
+        return rds_use_cluster(g_config.redis_cluster_nodes, g_config.redis_password);
     if ((g_config.redis_sentinels || g_config.redis_password) &&
         rds_use_sentinels(g_config.redis_sentinels, g_config.redis_master_name, g_config.redis_password) < 0)
         return -1;

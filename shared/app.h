@@ -15,6 +15,10 @@ int app_run(const char *program, const struct route *routes, size_t nroutes);
  * responders (cron). Returns 0 or -1 after logging. */
 int app_setup(const char *program);
 
+/* Points the default Redis context at the config's Redis: one server, the
+ * Sentinels' primary or a cluster. 0, or -1 out of memory (logged). */
+int app_redis_setup(void);
+
 /* For the long-running programs that are not responders (the relay, the
  * events' consumer): TERM and INT ask them to stop (app_stop_asked turns
  * 1; an interrupted wait returns early), and a closed pipe is an error

@@ -52,6 +52,7 @@ void config_free(struct config *c)
     free(c->pg_conninfo);
     free(c->redis_host);
     free(c->redis_sentinels);
+    free(c->redis_cluster_nodes);
     free(c->redis_master_name);
     free(c->kafka_brokers);
     free_secret(c->redis_password);
@@ -117,7 +118,7 @@ static int read_secret_file(const char *key, const char *path, ssize_t min, ssiz
 }
 
 /* "host:port,host:port": 1 to 16 entries, each port 1..65535 (the
- * Sentinels, Kafka's brokers). */
+ * Sentinels, Redis Cluster's nodes, Kafka's brokers). */
 static int valid_host_ports(const char *v)
 {
     int n = 0;
@@ -151,6 +152,20 @@ static int set_string(char **slot, const char *v)
         return -1;
     free(*slot);
     *slot = copy;
+    return 0;
+}
+
+/* A "host:port,..." list (valid_host_ports) into *slot. */
+static int set_host_ports(const char *key, const char *v, char **slot, char *err, size_t errlen)
+{
+    if (valid_host_ports(v) < 0) {
+        snprintf(err, errlen, "%s must be 1 to 16 host:port entries, comma-separated", key);
+        return -1;
+    }
+    if (set_string(slot, v) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -227,20 +242,12 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         return read_secret_file(key, v, 32, 256, &c->token_key, err, errlen);
     if (strcmp(key, "redis_password_file") == 0)
         return read_secret_file(key, v, 1, 512, &c->redis_password, err, errlen);
-    if (strcmp(key, "redis_sentinels") == 0) {
-        if (valid_host_ports(v) < 0) {
-            snprintf(err, errlen, "redis_sentinels must be 1 to 16 host:port entries, comma-separated");
-            return -1;
-        }
-        return set_string(&c->redis_sentinels, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
-    }
-    if (strcmp(key, "kafka_brokers") == 0) {
-        if (valid_host_ports(v) < 0) {
-            snprintf(err, errlen, "kafka_brokers must be 1 to 16 host:port entries, comma-separated");
-            return -1;
-        }
-        return set_string(&c->kafka_brokers, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
-    }
+    if (strcmp(key, "redis_sentinels") == 0)
+        return set_host_ports(key, v, &c->redis_sentinels, err, errlen);
+    if (strcmp(key, "kafka_brokers") == 0)
+        return set_host_ports(key, v, &c->kafka_brokers, err, errlen);
+    if (strcmp(key, "redis_cluster_nodes") == 0)
+        return set_host_ports(key, v, &c->redis_cluster_nodes, err, errlen);
     if (strcmp(key, "redis_master_name") == 0) {
         if (!*v || strlen(v) > 64) {
             snprintf(err, errlen, "redis_master_name must be 1 to 64 characters");
@@ -327,9 +334,10 @@ int config_parse(const char *text, size_t len, struct config *out, char *err, si
         }
     }
     free(copy);
-    if (!out->pg_conninfo || (!out->redis_host && !out->redis_sentinels) ||
-        (!out->redis_sentinels != !out->redis_master_name)) {
-        snprintf(err, errlen, "pg_conninfo is required, and redis_host or redis_sentinels with redis_master_name");
+    if (!out->pg_conninfo || (!out->redis_host && !out->redis_sentinels && !out->redis_cluster_nodes) ||
+        (!out->redis_sentinels != !out->redis_master_name) || (out->redis_sentinels && out->redis_cluster_nodes)) {
+        snprintf(err, errlen, "pg_conninfo is required, and redis_host, redis_sentinels with redis_master_name, "
+                 "or redis_cluster_nodes (not both of the last two)");
         config_free(out);
         return -1;
     }

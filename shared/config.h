@@ -18,6 +18,9 @@ struct config {
      * asked in turn for the primary of redis_master_name. */
     char *redis_sentinels;
     char *redis_master_name;
+    /* Redis Cluster: "host:port,..." of nodes to learn the slot map from,
+     * instead of redis_host or the Sentinels. */
+    char *redis_cluster_nodes;
     char *redis_password;       /* read from redis_password_file */
     /* Kafka's brokers ("host:port,host:port"), where the relay publishes
      * the events as well (relay/kafka_sink.h); NULL: Redis Streams only. */

@@ -51,9 +51,29 @@
  *   - a stream's marker is tagged with the stream's name, so a pipeline's
  *     XADDs and its marker land on one node and one copy of Redis either
  *     has both or lost both (relay.c);
- *   - the cron keys stand alone (plain commands only).
+ *   - the cron keys stand alone (plain commands only, and the unlock
+ *     script takes just the lock).
  * A key of the concert family therefore never moves to another tag: a
- * script would then touch two slots and fail on every call. */
+ * script would then touch two slots and fail on every call.
+ *
+ * On a Redis Cluster of several primaries (rds.h's cluster mode) the tags
+ * are also what spreads the load, and what must stay together:
+ *   - a concert's keys all live on one primary, the owner of {c:C}'s slot;
+ *     concerts spread over the primaries by their ids, and a concert moves
+ *     to another primary with its slot (README: adding a shard);
+ *   - a session lives in the slot of its own key, session:<H>, with its
+ *     side sets: sessions spread over every primary, a user's requests
+ *     touch the session's primary and the concert's;
+ *   - the failed-login counters all share the one slot of {login}: one
+ *     primary counts every login attempt;
+ *   - each outbox stream shares a slot with its marker (the relay's
+ *     pipeline writes both); the two streams are in two slots, so the
+ *     relay's pipeline is sent command by command on a cluster;
+ *   - the cron's lock and cursor need not share a slot (no command takes
+ *     both); its walk over seat locks and sold sets (SCAN) visits every
+ *     primary in turn;
+ *   - a script takes its KEYS in one slot, and rds.c sends it to the slot
+ *     of the first (rds_cluster.h). */
 #ifndef CONCERT_KEYSPACE_H
 #define CONCERT_KEYSPACE_H
 

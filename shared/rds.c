@@ -3,6 +3,8 @@
  * rds.h). */
 #include "rds.h"
 #include "log.h"
+#include "rds_cluster.h"
+#include "rds_link.h"
 #include "metrics.h"
 #include "text_copy.h"
 
@@ -31,6 +33,9 @@ struct rds {
     char *master;
     int sentinel_first;
     char *password;
+    /* In cluster mode: the slot map and a connection per primary (then ctx
+     * and the Sentinel settings are unused). */
+    struct rds_cluster *cluster;
     redisContext *ctx;
     /* The address of the primary the connection was opened to. */
     char primary_host[256];
@@ -47,7 +52,7 @@ static struct rds rds_the_default = {.timeout_ms = 1000};
  * is still the primary before a command goes on it. */
 #define RDS_IDLE_CHECK_MS 1000
 
-static long long rds_now_ms(void)
+long long rds_link_now_ms(void)
 {
     struct timespec ts;
 
@@ -113,8 +118,31 @@ int rds_use_sentinels(const char *sentinels, const char *master_name, const char
     return rds_set_sentinels(&rds_the_default, sentinels, master_name, password);
 }
 
+int rds_set_cluster(struct rds *r, const char *nodes, const char *password)
+{
+    struct rds_cluster *cluster = rds_cluster_new(nodes, password, r->timeout_ms);
+
+    if (!cluster)
+        return -1;
+    rds_cluster_free(r->cluster);
+    r->cluster = cluster;
+    return 0;
+}
+
+int rds_use_cluster(const char *nodes, const char *password)
+{
+    return rds_set_cluster(&rds_the_default, nodes, password);
+}
+
+int rds_cluster_mode(const struct rds *r)
+{
+    return r->cluster != NULL;
+}
+
 void rds_disconnect(struct rds *r)
 {
+    if (r->cluster)
+        rds_cluster_disconnect(r->cluster);
     if (r->ctx)
         redisFree(r->ctx);
     r->ctx = NULL;
@@ -125,6 +153,7 @@ void rds_free(struct rds *r)
     if (!r)
         return;
     rds_disconnect(r);
+    rds_cluster_free(r->cluster);
     free(r->host);
     free(r->master);
     free(r->password);
@@ -135,14 +164,14 @@ void rds_free(struct rds *r)
  * sends nothing, so input waiting on the socket (end of stream, most often)
  * means Redis closed it: restarted, or dropped it as idle. Seen before
  * sending, that costs nothing: the command goes to a fresh connection. */
-static int rds_idle_connection_usable(const struct rds *r)
+int rds_link_usable(const redisContext *c)
 {
     struct pollfd pfd;
     int ready;
 
-    if (r->ctx->err || r->ctx->fd < 0)
+    if (c->err || c->fd < 0)
         return 0;
-    pfd.fd = r->ctx->fd;
+    pfd.fd = c->fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     do
@@ -151,8 +180,14 @@ static int rds_idle_connection_usable(const struct rds *r)
     return ready == 0;
 }
 
-/* A connection with the timeout set, or NULL (logged). */
-static redisContext *rds_open(const char *host, int port, struct timeval tv)
+struct timeval rds_link_timeout(int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+    return tv;
+}
+
+redisContext *rds_link_open(const char *host, int port, struct timeval tv)
 {
     /* A host that is a path names Redis's unix socket: on one host it
      * spares both sides the TCP stack on every command. */
@@ -191,11 +226,11 @@ static int rds_expect(redisContext *c, int argc, const char **argv, const char *
     return ok;
 }
 
-static int rds_auth(const struct rds *r, redisContext *c)
+int rds_link_auth(redisContext *c, const char *password)
 {
-    const char *auth[] = {"AUTH", r->password};
+    const char *auth[] = {"AUTH", password};
 
-    if (!r->password)
+    if (!password)
         return 1;
     if (!rds_expect(c, 2, auth, NULL, NULL)) {
         log_error("redis: AUTH refused");
@@ -209,7 +244,7 @@ static int rds_ask_sentinel(const struct rds *r, int i, struct timeval tv, char 
 {
     const char *sentinel = r->sentinel[i].host;
     const char *ask[] = {"SENTINEL", "get-master-addr-by-name", r->master};
-    redisContext *s = rds_open(sentinel, r->sentinel[i].port, tv);
+    redisContext *s = rds_link_open(sentinel, r->sentinel[i].port, tv);
     redisReply *addr = NULL;
     int ok;
 
@@ -249,8 +284,8 @@ static redisContext *rds_open_primary(struct rds *r, struct timeval tv)
 
         if (!rds_ask_sentinel(r, i, tv, host, sizeof host, &port))
             continue;
-        c = rds_open(host, port, tv);
-        if (c && rds_auth(r, c) && rds_expect(c, 1, role, "master", NULL)) {
+        c = rds_link_open(host, port, tv);
+        if (c && rds_link_auth(c, r->password) && rds_expect(c, 1, role, "master", NULL)) {
             r->sentinel_first = i;
             snprintf(r->primary_host, sizeof r->primary_host, "%s", host);
             r->primary_port = port;
@@ -279,10 +314,10 @@ static redisContext *rds_open_primary(struct rds *r, struct timeval tv)
  * idle that long, so this costs nothing there. */
 static int rds_still_primary(struct rds *r)
 {
-    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    struct timeval tv = rds_link_timeout(r->timeout_ms);
     const char *role[] = {"ROLE"};
 
-    if (r->nsentinels == 0 || rds_now_ms() - r->used_ms < RDS_IDLE_CHECK_MS)
+    if (r->nsentinels == 0 || rds_link_now_ms() - r->used_ms < RDS_IDLE_CHECK_MS)
         return 1;
     for (int k = 0; k < r->nsentinels; k++) {
         int i = (r->sentinel_first + k) % r->nsentinels;
@@ -297,16 +332,16 @@ static int rds_still_primary(struct rds *r)
     }
     if (!rds_expect(r->ctx, 1, role, "master", NULL))
         return 0;
-    r->used_ms = rds_now_ms();
+    r->used_ms = rds_link_now_ms();
     return 1;
 }
 
 static int rds_connect(struct rds *r)
 {
-    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    struct timeval tv = rds_link_timeout(r->timeout_ms);
 
     if (r->ctx) {
-        if (!rds_idle_connection_usable(r)) {
+        if (!rds_link_usable(r->ctx)) {
             if (!r->ctx->err)
                 log_info("redis: the server closed the idle connection; reconnecting");
         } else if (rds_still_primary(r)) {
@@ -319,8 +354,8 @@ static int rds_connect(struct rds *r)
     if (r->nsentinels > 0 && r->master) {
         r->ctx = rds_open_primary(r, tv);
     } else if (r->host) {
-        r->ctx = rds_open(r->host, r->port, tv);
-        if (r->ctx && !rds_auth(r, r->ctx))
+        r->ctx = rds_link_open(r->host, r->port, tv);
+        if (r->ctx && !rds_link_auth(r->ctx, r->password))
             rds_disconnect(r);
     }
     if (!r->ctx) {
@@ -328,7 +363,7 @@ static int rds_connect(struct rds *r)
         r->err = RDS_UNREACHABLE;
         return -1;
     }
-    r->used_ms = rds_now_ms();
+    r->used_ms = rds_link_now_ms();
     return 0;
 }
 
@@ -340,6 +375,8 @@ static redisReply *rds_run(struct rds *r, int argc, const char **argv, const siz
     redisReply *reply;
 
     r->err = RDS_OK;
+    if (r->cluster)
+        return rds_cluster_run(r->cluster, argc, argv, argvlen, &r->err);
     if (rds_connect(r) < 0)
         return NULL;
     reply = redisCommandArgv(r->ctx, argc, argv, argvlen);
@@ -350,7 +387,7 @@ static redisReply *rds_run(struct rds *r, int argc, const char **argv, const siz
         r->err = RDS_REPLY_LOST;
         return NULL;
     }
-    r->used_ms = rds_now_ms();
+    r->used_ms = rds_link_now_ms();
     if (reply->type == REDIS_REPLY_ERROR)
         r->err = RDS_SERVER_ERROR;
     if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0) {
@@ -380,6 +417,32 @@ redisReply *rds_command_reply_on(struct rds *r, int argc, const char **argv)
     return rds_run(r, argc, argv, NULL);
 }
 
+/* A pipeline over a cluster: its commands may live on several primaries,
+ * so each is routed (and redirected) on its own, in order, which costs a
+ * round trip per command. As in one pipeline, a command that could not be
+ * sent or whose reply did not come ends the batch: those after it are not
+ * sent and get NULL. */
+static int rds_cluster_pipeline(struct rds *r, int n, const int *argc, const char **const *argv, redisReply **replies)
+{
+    enum rds_error err = RDS_OK;
+    int got;
+
+    for (got = 0; got < n; got++) {
+        replies[got] = rds_cluster_run(r->cluster, argc[got], argv[got], NULL, &err);
+        if (!replies[got])
+            break;
+        if (replies[got]->type == REDIS_REPLY_ERROR) {
+            log_error("redis %s: %s", argv[got][0], replies[got]->str);
+            metrics_store_error(METRICS_REDIS);
+            if (r->err == RDS_OK)
+                r->err = RDS_SERVER_ERROR;
+        }
+    }
+    if (got < n)
+        r->err = err;
+    return got == 0 && err == RDS_UNREACHABLE ? -1 : got;
+}
+
 int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *argv, redisReply **replies)
 {
     int got = 0, readonly = 0;
@@ -389,6 +452,8 @@ int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *a
         replies[i] = NULL;
     if (n <= 0)
         return 0;
+    if (r->cluster)
+        return rds_cluster_pipeline(r, n, argc, argv, replies);
     if (rds_connect(r) < 0)
         return -1;
     for (int i = 0; i < n; i++) {
@@ -421,7 +486,7 @@ int rds_pipeline_on(struct rds *r, int n, const int *argc, const char **const *a
         }
     }
     if (got == n)
-        r->used_ms = rds_now_ms();
+        r->used_ms = rds_link_now_ms();
     /* Closed only once every reply of the pipeline has been read. */
     if (readonly) {
         log_error("redis: the server became a replica; asking for the primary again");

@@ -6,7 +6,9 @@
  * single-threaded responder needs just one: the process's default context
  * (rds_default), which the calls without a context use, so that the domain
  * code names no context. A program that needs a second connection (another
- * server, other settings) makes one with rds_new.
+ * server, other settings) makes one with rds_new. Three kinds of server: one
+ * Redis (host:port), a primary watched by Sentinels, or a Redis Cluster,
+ * each command then sent to the primary of its key's slot.
  *
  * Like db.h: opened lazily, re-opened when Redis comes back, every command
  * bounded by a timeout so a hung Redis turns into a 503 rather than a stuck
@@ -75,6 +77,17 @@ void rds_free(struct rds *r);
  * with AUTH to every server. Returns 0, or -1 out of memory. */
 int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_name, const char *password);
 
+/* Redis Cluster: every command goes to the primary owning its key's hash
+ * slot, first learnt from any of nodes ("host:port,...") and kept up to
+ * date through MOVED, ASK and failovers (rds_cluster.h says how, and which
+ * argument is the key). password (or NULL) is sent with AUTH to every node.
+ * The context keeps its timeout (set it first). Returns 0, or -1 out of
+ * memory. */
+int rds_set_cluster(struct rds *r, const char *nodes, const char *password);
+
+/* Whether r routes over a cluster. */
+int rds_cluster_mode(const struct rds *r);
+
 /* Runs one command given as an argument vector, sending it at most once.
  * Returns the reply (free with freeReplyObject) or NULL when Redis is
  * unreachable or its reply did not come in time (the command may then have
@@ -114,13 +127,14 @@ int rds_ping_on(struct rds *r);
 void rds_disconnect(struct rds *r);
 
 /* The process's default context, and the calls that use it: the same as
- * their *_on namesakes (rds_set_sentinels, rds_disconnect) given
+ * their *_on namesakes (rds_set_sentinels, rds_set_cluster, rds_disconnect) given
  * rds_default(). rds_init sets its server; rds_reply_lost is
  * rds_last_error(rds_default()) == RDS_REPLY_LOST: the command was sent
  * and may have run. */
 struct rds *rds_default(void);
 void rds_init(const char *host, int port, int timeout_ms);
 int rds_use_sentinels(const char *sentinels, const char *master_name, const char *password);
+int rds_use_cluster(const char *nodes, const char *password);
 redisReply *rds_command(int argc, const char **argv, const size_t *argvlen);
 redisReply *rds_command_reply(int argc, const char **argv);
 int rds_pipeline(int n, const int *argc, const char **const *argv, redisReply **replies);

@@ -19,7 +19,7 @@ int main(void)
     char text[512];
     int fd;
 
-    plan(16);
+    plan(18);
     ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
        "minimal config parses");
     ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379,
@@ -79,6 +79,16 @@ int main(void)
            parses("pg_conninfo=a\nredis_host=h\n", &c, err, sizeof err) == 0 && !c.kafka_brokers,
        "a broker without a port or an empty entry refused; none unless set");
     config_free(&c);
+    /* Redis Cluster: its nodes instead of redis_host, not with Sentinels. */
+    ok(parses("pg_conninfo=a\nredis_cluster_nodes=10.0.0.1:6379,10.0.0.2:6379\n", &c, err, sizeof err) == 0 &&
+           strcmp(c.redis_cluster_nodes, "10.0.0.1:6379,10.0.0.2:6379") == 0 && !c.redis_host,
+       "cluster nodes stand in for redis_host");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_cluster_nodes=10.0.0.1\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_cluster_nodes=h:1,\n", &c, err, sizeof err) < 0 &&
+           parses("pg_conninfo=a\nredis_cluster_nodes=h:1\nredis_sentinels=h:2\nredis_master_name=c\n", &c, err,
+                  sizeof err) < 0,
+       "a cluster node without a port, an empty entry, or cluster nodes with Sentinels refused");
     snprintf(text, sizeof text, "pg_conninfo=a\nredis_host=h\nredis_password_file=%s\n", keyfile);
     ok(parses(text, &c, err, sizeof err) == 0 && strcmp(c.redis_password, "0123456789abcdef0123") == 0,
        "the Redis password read from its file");

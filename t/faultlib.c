@@ -652,7 +652,23 @@ static void f_client_main(struct f_load *L, int idx)
     _exit(0);
 }
 
+int64_t f_load_concert(int seat_count, int64_t schedules[F_LOAD_SCHEDULES])
+{
+    return t_create_concert(1000000, 3600, 600, 600, F_LOAD_SCHEDULES, seat_count, 100, schedules);
+}
+
 int f_load_start(struct f_load *L, const char *name, int nclients, int seat_count, int charge_key)
+{
+    int64_t schedules[F_LOAD_SCHEDULES];
+    int64_t concert = f_load_concert(seat_count, schedules);
+
+    if (concert < 0)
+        return -1;
+    return f_load_start_on(L, name, concert, schedules, nclients, seat_count, charge_key);
+}
+
+int f_load_start_on(struct f_load *L, const char *name, int64_t concert, const int64_t schedules[F_LOAD_SCHEDULES],
+                    int nclients, int seat_count, int charge_key)
 {
     struct t_resp r;
     char user[37];
@@ -662,10 +678,9 @@ int f_load_start(struct f_load *L, const char *name, int nclients, int seat_coun
     L->nclients = nclients > 64 ? 64 : nclients;
     L->seat_count = seat_count;
     L->charge_key = charge_key;
-    L->nsched = 4;
-    L->concert = t_create_concert(1000000, 3600, 600, 600, L->nsched, seat_count, 100, L->schedules);
-    if (L->concert < 0)
-        return -1;
+    L->nsched = F_LOAD_SCHEDULES;
+    L->concert = concert;
+    memcpy(L->schedules, schedules, sizeof L->schedules);
     snprintf(L->dir, sizeof L->dir, "%s/faults", getenv("CONCERT_VAR"));
     mkdir(L->dir, 0755);
     snprintf(L->dir + strlen(L->dir), sizeof L->dir - strlen(L->dir), "/%s-%d", name, (int)getpid());

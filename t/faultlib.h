@@ -70,7 +70,7 @@ struct f_rec {
 struct f_load {
     int nclients;
     int64_t concert;
-    int64_t schedules[4];
+    int64_t schedules[4];   /* F_LOAD_SCHEDULES */
     int nsched;
     int seat_count;
     int charge_key;        /* send Idempotency-Key with charges */
@@ -90,6 +90,13 @@ long f_load_ms(const struct f_load *L);
 /* Creates the test's concert (activeLimit large, 4 schedules of seat_count
  * seats) and starts nclients clients. Returns 0, or -1 with a diag. */
 int f_load_start(struct f_load *L, const char *name, int nclients, int seat_count, int charge_key);
+/* The same in two halves, for a test that picks among several concerts
+ * (by where their keys live): f_load_concert makes one as f_load_start
+ * does (its id, or -1), f_load_start_on starts the clients on it. */
+#define F_LOAD_SCHEDULES 4
+int64_t f_load_concert(int seat_count, int64_t schedules[F_LOAD_SCHEDULES]);
+int f_load_start_on(struct f_load *L, const char *name, int64_t concert, const int64_t schedules[F_LOAD_SCHEDULES],
+                    int nclients, int seat_count, int charge_key);
 /* Tells the clients to stop, waits for them (bounded) and reads the records. */
 int f_load_stop(struct f_load *L);
 /* Frees the records and the shared flag. */

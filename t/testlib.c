@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 #include "rand.h"
+#include "rds.h"
 #include "session.h"
 
 #include <ctype.h>
@@ -772,11 +773,32 @@ static redisContext *t_redis_connect(void)
     return c;
 }
 
-redisReply *t_redis(int argc, const char **argv)
+/* With CONCERT_REDIS_CLUSTER (a test on the three-primary cluster): the
+ * command goes where the service's own routing sends it, on a context of
+ * its own (made per call, as the connection below is: a forked client
+ * shares nothing with its parent). */
+static redisReply *t_redis_cluster(const char *nodes, int argc, const char **argv)
 {
-    redisContext *c = t_redis_connect();
+    struct rds *r = rds_new(NULL, 0, 2000);
     redisReply *reply = NULL;
 
+    if (r && rds_set_cluster(r, nodes, NULL) == 0)
+        reply = rds_command_reply_on(r, argc, argv);
+    if (!reply && !t_quiet)
+        diag("redis cluster %s: no reply to %s", nodes, argv[0]);
+    rds_free(r);
+    return reply;
+}
+
+redisReply *t_redis(int argc, const char **argv)
+{
+    const char *cluster = getenv("CONCERT_REDIS_CLUSTER");
+    redisContext *c;
+    redisReply *reply = NULL;
+
+    if (cluster && *cluster)
+        return t_redis_cluster(cluster, argc, argv);
+    c = t_redis_connect();
     if (c && !c->err)
         reply = redisCommandArgv(c, argc, argv, NULL);
     else if (!t_quiet)
@@ -1131,4 +1153,173 @@ double t_metrics_sample(const char *text, const char *series)
         p = end ? end + 1 : NULL;
     }
     return 0;
+}
+
+/* --- the test stack's three-primary cluster ------------------------------- */
+
+int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256])
+{
+    const char *list = getenv("CONCERT_CLUSTER_PORTS");
+    int n = 0;
+
+    nodes[0] = '\0';
+    while (list && *list && n < T_CLUSTER_MAX) {
+        char *end;
+        long p = strtol(list, &end, 10);
+
+        if (end == list)
+            break;
+        ports[n++] = (int)p;
+        snprintf(nodes + strlen(nodes), 256 - strlen(nodes), "%s127.0.0.1:%ld", n > 1 ? "," : "", p);
+        list = end + strspn(end, " ");
+    }
+    return n;
+}
+
+redisReply *t_node(int port, int argc, const char **argv)
+{
+    struct timeval tv = {5, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    redisReply *reply = NULL;
+
+    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+        reply = redisCommandArgv(c, argc, argv, NULL);
+    if (c)
+        redisFree(c);
+    return reply;
+}
+
+/* The node's id (CLUSTER MYID) into id (41 bytes), or -1. */
+static int t_node_id(int port, char id[41])
+{
+    const char *argv[] = {"CLUSTER", "MYID"};
+    redisReply *r = t_node(port, 2, argv);
+    int rc = r && r->type == REDIS_REPLY_STRING && r->len == 40 ? 0 : -1;
+
+    if (rc == 0)
+        memcpy(id, r->str, 41);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int t_cluster_owner(int slot, int port)
+{
+    const char *argv[] = {"CLUSTER", "SLOTS"};
+    redisReply *r = t_node(port, 2, argv);
+    int owner = -1;
+
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *range = r->element[i];
+
+        if (range->elements >= 3 && range->element[0]->integer <= slot && slot <= range->element[1]->integer)
+            owner = (int)range->element[2]->element[1]->integer;
+    }
+    if (r)
+        freeReplyObject(r);
+    return owner;
+}
+
+/* One CLUSTER SETSLOT slot how [id] on port: 0 when OK. */
+static int t_setslot(int port, int slot, const char *how, const char *id)
+{
+    char slot_text[16];
+    const char *argv[] = {"CLUSTER", "SETSLOT", slot_text, how, id};
+    redisReply *r;
+    int rc;
+
+    snprintf(slot_text, sizeof slot_text, "%d", slot);
+    r = t_node(port, id ? 5 : 4, argv);
+    rc = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+    if (rc < 0)
+        diag("CLUSTER SETSLOT %d %s on %d: %s", slot, how, port, r && r->str ? r->str : "no reply");
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int t_cluster_move_begin(int slot, int from_port, int to_port)
+{
+    char from[41], to[41];
+
+    if (t_node_id(from_port, from) < 0 || t_node_id(to_port, to) < 0)
+        return -1;
+    if (t_setslot(to_port, slot, "IMPORTING", from) < 0 || t_setslot(from_port, slot, "MIGRATING", to) < 0)
+        return -1;
+    return 0;
+}
+
+long t_cluster_move_keys(int slot, int from_port, int to_port, int max)
+{
+    char slot_text[16], max_text[16], to_text[16];
+    const char *get[] = {"CLUSTER", "GETKEYSINSLOT", slot_text, max_text};
+    redisReply *keys;
+    long moved = -1;
+
+    snprintf(slot_text, sizeof slot_text, "%d", slot);
+    snprintf(max_text, sizeof max_text, "%d", max);
+    snprintf(to_text, sizeof to_text, "%d", to_port);
+    keys = t_node(from_port, 4, get);
+    if (keys && keys->type == REDIS_REPLY_ARRAY) {
+        const char **argv = calloc(keys->elements + 7, sizeof *argv);
+        redisReply *r = NULL;
+
+        moved = (long)keys->elements;
+        if (argv && keys->elements > 0) {
+            argv[0] = "MIGRATE";
+            argv[1] = "127.0.0.1";
+            argv[2] = to_text;
+            argv[3] = "";
+            argv[4] = "0";
+            argv[5] = "5000";
+            argv[6] = "KEYS";
+            for (size_t i = 0; i < keys->elements; i++)
+                argv[7 + i] = keys->element[i]->str;
+            r = t_node(from_port, (int)keys->elements + 7, argv);
+            if (!r || r->type == REDIS_REPLY_ERROR) {
+                diag("MIGRATE from %d: %s", from_port, r && r->str ? r->str : "no reply");
+                moved = -1;
+            }
+        } else if (!argv) {
+            moved = -1;
+        }
+        if (r)
+            freeReplyObject(r);
+        free(argv);
+    }
+    if (keys)
+        freeReplyObject(keys);
+    return moved;
+}
+
+int t_cluster_move_end(int slot, int to_port, const int *ports, int nports)
+{
+    char to[41];
+    int rc = 0;
+
+    if (t_node_id(to_port, to) < 0)
+        return -1;
+    /* The target first, so that it owns the slot before the others say so. */
+    rc |= t_setslot(to_port, slot, "NODE", to);
+    for (int i = 0; i < nports; i++)
+        if (ports[i] != to_port)
+            rc |= t_setslot(ports[i], slot, "NODE", to);
+    return rc;
+}
+
+long t_cluster_move_slot(int slot, int from_port, int to_port, const int *ports, int nports, int batch,
+                         long pause_ms)
+{
+    long total = 0, moved;
+
+    if (t_cluster_move_begin(slot, from_port, to_port) < 0)
+        return -1;
+    while ((moved = t_cluster_move_keys(slot, from_port, to_port, batch)) > 0) {
+        total += moved;
+        if (pause_ms > 0)
+            t_sleep_ms(pause_ms);
+    }
+    if (moved < 0 || t_cluster_move_end(slot, to_port, ports, nports) < 0)
+        return -1;
+    return total;
 }

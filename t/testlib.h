@@ -201,7 +201,9 @@ int t_hold_cron_lock(const char *owner);
 long long t_free_cron_lock(const char *owner);
 
 /* Direct Redis: runs one command (argv form); returns the integer reply or
- * -1. */
+ * -1. With CONCERT_REDIS_CLUSTER ("host:port,...", set by a test on the
+ * stack's three-primary cluster) the command is routed as the service
+ * routes it (rds.h's cluster mode). */
 long long t_redis_int(int argc, const char **argv);
 /* Runs a command and returns 0 when Redis answered without error. */
 int t_redis_cmd(int argc, const char **argv);
@@ -212,6 +214,29 @@ struct redisReply *t_redis(int argc, const char **argv);
  * once it has been quiet for quiet_ms. The caller redisFree()s it. */
 struct redisContext *t_redis_monitor(void);
 char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
+
+/* The test stack's three-primary Redis Cluster (CONCERT_CLUSTER_PORTS, on
+ * 127.0.0.1), which the responders behind CONCERT_CLUSTER_URL use.
+ * t_cluster_ports fills ports and nodes ("127.0.0.1:P,...", for
+ * redis_cluster_nodes or CONCERT_REDIS_CLUSTER) and returns how many
+ * (0: not on the test stack). t_node runs one command on one node,
+ * unrouted (NULL: no reply). t_cluster_owner is the port of the primary
+ * owning slot, as the node on port sees it (-1: none). A slot is moved as
+ * an operator moves it: t_cluster_move_begin (IMPORTING on the target,
+ * MIGRATING on the source), t_cluster_move_keys (MIGRATE of up to max of
+ * its keys still on the source; how many, 0 when none are left, -1 on an
+ * error), t_cluster_move_end (SETSLOT NODE on every node); or all three in
+ * t_cluster_move_slot, batch keys at a time, pause_ms between batches (the
+ * keys moved, or -1). */
+#define T_CLUSTER_MAX 8
+int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256]);
+struct redisReply *t_node(int port, int argc, const char **argv);
+int t_cluster_owner(int slot, int port);
+int t_cluster_move_begin(int slot, int from_port, int to_port);
+long t_cluster_move_keys(int slot, int from_port, int to_port, int max);
+int t_cluster_move_end(int slot, int to_port, const int *ports, int nports);
+long t_cluster_move_slot(int slot, int from_port, int to_port, const int *ports, int nports, int batch,
+                         long pause_ms);
 
 /* Runs fn(i, arg) in n child processes released together (a shared start
  * signal), and stores each child's return value in results[i] (through
