@@ -168,29 +168,12 @@ static void ac_sha256_hex(const char *text, char out[65])
 }
 
 /* Runs a Lua script against the stack's Redis that returns an integer. */
-static long long ac_redis_eval(const char *script, int nkeys, const char *a1, const char *a2) __attribute__((unused));
-static long long ac_redis_eval(const char *script, int nkeys, const char *a1, const char *a2)
-{
-    char n[8];
-    const char *argv[5] = {"EVAL", script, n, a1, a2};
-
-    snprintf(n, sizeof n, "%d", nkeys);
-    return t_redis_int(3 + (a1 != NULL) + (a2 != NULL), argv);
-}
-
 /* How many Redis keys have `text` in their name or, for strings, in their
  * value. */
 static long long ac_redis_mentions(const char *text) __attribute__((unused));
 static long long ac_redis_mentions(const char *text)
 {
-    return ac_redis_eval("local n = 0\n"
-                         "for _, k in ipairs(redis.call('KEYS', '*')) do\n"
-                         "  if string.find(k, ARGV[1], 1, true) then n = n + 1\n"
-                         "  elseif redis.call('TYPE', k).ok == 'string' and\n"
-                         "         string.find(redis.call('GET', k), ARGV[1], 1, true) then n = n + 1 end\n"
-                         "end\n"
-                         "return n\n",
-                         0, text, NULL);
+    return t_redis_eval_int("keys_mentioning", 0, text, NULL);
 }
 
 /* Milliseconds a login takes, from `from`; stores the status. */

@@ -93,7 +93,7 @@ int main(void)
     /* --- what Redis holds ---------------------------------------------------- */
     ac_sha256_hex(session, hex);
     snprintf(key, sizeof key, "session:%s", hex);
-    is_int(ac_redis_eval("return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0", 1, key, user), 1,
+    is_int(t_redis_eval_int("key_holds", 1, key, user, NULL), 1,
            "Redis keeps session:<SHA-256 of the session> = userId");
     ttl = t_redis_int(2, ttl_argv);
     ok(ttl > g_config.session_ttl_seconds - 10 && ttl <= g_config.session_ttl_seconds,

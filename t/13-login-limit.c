@@ -249,7 +249,7 @@ int main(void)
         ac_lower(email, lower);
         ac_sha256_hex(lower, hex);
         snprintf(key, sizeof key, "{login}:failures:account:%s", hex);
-        is_int(ac_redis_eval("return tonumber(redis.call('GET', KEYS[1]) or '-1')", 1, key, NULL),
+        is_int(t_redis_eval_int("key_number", 1, key, NULL),
                conf.login_account_max_failures + 1,
                "Redis counts every failure for the email from anywhere, and only failures, under %.40s...", key);
     }

@@ -30,18 +30,6 @@
 
 #define TIMEOUT_MS 300
 
-/* Keeps Redis busy for ARGV[1] microseconds. It asks for the time only now
- * and then, so MONITOR is not flooded. */
-static const char busy_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local stop = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])\n"
-    "local x = 0\n"
-    "repeat\n"
-    "  for i = 1, 100000 do x = x + i end\n"
-    "  t = redis.call('TIME')\n"
-    "until tonumber(t[1]) * 1000000 + tonumber(t[2]) >= stop\n"
-    "return 1\n";
-
 static int redis_port;
 static int64_t concert;
 
@@ -103,14 +91,13 @@ static int redis_busy(void)
 static pid_t keep_redis_busy(long ms)
 {
     char micros[24];
-    const char *argv[] = {"EVAL", busy_lua, "0", micros};
     pid_t child;
 
     snprintf(micros, sizeof micros, "%ld", ms * 1000);
     fflush(stdout);
     child = fork();
     if (child == 0)
-        _exit(t_redis_cmd(4, argv) == 0 ? 0 : 1);
+        _exit(t_redis_eval_cmd("busy", 0, micros, NULL) == 0 ? 0 : 1);
     for (int i = 0; i < 200 && !redis_busy(); i++)
         t_sleep_ms(5);
     return child;

@@ -217,9 +217,7 @@ int main(void)
     /* Keep the cron program's sweeps out of the story. */
     snprintf(owner, sizeof owner, "test-29-%d", (int)getpid());
     for (int i = 0; i < 120 && !taken; i++) {
-        const char *set[] = {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', '120000') and 1 or 0",
-                             "1", CRON_LOCK, owner};
-        taken = t_redis_int(5, set) == 1;
+        taken = t_redis_eval_int("lock_take", 1, CRON_LOCK, owner, "120000", NULL) == 1;
         if (!taken)
             t_sleep_ms(500);
     }
@@ -296,11 +294,7 @@ int main(void)
         free(live);
     }
 
-    {
-        const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                             "1", CRON_LOCK, owner};
-        t_redis_int(5, cad);
-    }
+    t_redis_eval_int("lock_free", 1, CRON_LOCK, owner, NULL);
     rds_close();
     munmap(sh, sizeof *sh);
     return done_testing();

@@ -70,13 +70,6 @@ static int exists(const char *key)
 
 int main(void)
 {
-    static const char set_both[] =
-        "redis.call('SET', KEYS[1], 1)\n"
-        "redis.call('SET', KEYS[2], 1)\n"
-        "return 1";
-    static const char reach_out[] =
-        "redis.call('SET', KEYS[1], 1)\n"
-        "return redis.call('SET', ARGV[1], 1)";
     const char *slots_full[] = {"CLUSTER", "COUNTKEYSINSLOT", "0"};
 
     t_init();
@@ -91,14 +84,14 @@ int main(void)
        "the failed-login counters share one slot ({login})");
     ok(keyspace_slots_shared(), "every family of keyspace.h shares the slot it says it shares");
     {
-        const char *argv[] = {"EVAL", set_both, "2", "{t2b:x}:one", "{t2b:y}:two"};
-        int refused = t_redis_cmd(5, argv) != 0;
+        int refused = t_redis_eval_cmd("set_both", 2, "{t2b:x}:one", "{t2b:y}:two", NULL) != 0;
         ok(refused && keyslot("{t2b:x}:one") != keyslot("{t2b:y}:two"),
            "a script given keys of two slots is refused");
         ok(!exists("{t2b:x}:one") && !exists("{t2b:y}:two"), "and it changed nothing");
     }
     {
         /* Through the loader the responders use. */
+        char *reach_out = t_lua("reach_out");
         struct rds_script script = {"t2b_reach_out", reach_out, ""};
         const char *argv[] = {"{t2b:x}:three", "{t2b:y}:four"};
         const char *port = getenv("CONCERT_REDIS_PORT");
@@ -111,11 +104,12 @@ int main(void)
         if (reply)
             freeReplyObject(reply);
         rds_close();
+        free(reach_out);
     }
     {
-        const char *argv[] = {"EVAL", set_both, "2", "{t2b:x}:one", "{t2b:x}:two"};
         const char *del[] = {"DEL", "{t2b:x}:one", "{t2b:x}:two", "{t2b:x}:three"};
-        ok(t_redis_int(5, argv) == 1 && exists("{t2b:x}:two"), "keys sharing a hash tag run in one script");
+        ok(t_redis_eval_int("set_both", 2, "{t2b:x}:one", "{t2b:x}:two", NULL) == 1 && exists("{t2b:x}:two"),
+           "keys sharing a hash tag run in one script");
         t_redis_cmd(4, del);
     }
     return done_testing();

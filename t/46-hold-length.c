@@ -32,9 +32,7 @@ static int64_t concert, sched[1];
 /* Redis's clock, in Unix milliseconds. */
 static long long redis_now_ms(void)
 {
-    const char *argv[] = {"EVAL", "local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000)", "0"};
-
-    return t_redis_int(3, argv);
+    return t_redis_eval_int("redis_now_ms", 0, NULL);
 }
 
 static void lock_key(int seat, char *out, size_t cap)

@@ -84,9 +84,7 @@ static char *status_of(int64_t reservation_id)
 /* 1 when key holds value. */
 static long long redis_holds(const char *key, const char *value)
 {
-    const char *eq[] = {"EVAL", "return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0", "1", key, value};
-
-    return t_redis_int(5, eq);
+    return t_redis_eval_int("key_holds", 1, key, value, NULL);
 }
 
 static void seat_key(char *out, size_t cap, int64_t concert, int64_t schedule, int seat)
@@ -187,16 +185,8 @@ static void reconcile_scene(const char *owner)
     }
     snprintf(map, sizeof map, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, sched[0]);
     ok(seats_read(tokT, sched[0], "5,AVAILABLE;6,SOLD"), "T's seat map read stores the map: 5 AVAILABLE, 6 SOLD");
-    {
-        const char *sell[] = {"EVAL",
-                              "local v = redis.call('HGET', KEYS[1], ARGV[1])\n"
-                              "local price = string.match(v or '', '^(%d+),')\n"
-                              "if not price then return 0 end\n"
-                              "redis.call('HSET', KEYS[1], ARGV[1], price .. ',S,0,0')\n"
-                              "return 1",
-                              "1", map, "5"};
-        is_int(t_redis_int(5, sell), 1, "the seat map made to read seat 5 SOLD (PostgreSQL has it AVAILABLE)");
-    }
+    is_int(t_redis_eval_int("seatmap_sell", 1, map, "5", NULL), 1,
+           "the seat map made to read seat 5 SOLD (PostgreSQL has it AVAILABLE)");
     for (int seat = 2; seat <= 5; seat++) {
         int one[1];
         long st;
@@ -301,9 +291,7 @@ int main(int argc, char **argv)
     bk_is(status_of(res_a), "HELD", "it changed nothing");
     {
         /* Compare-and-delete our own lock: 1 proves the skipped run left it. */
-        const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                             "1", T_CRON_LOCK, owner};
-        is_int(t_redis_int(5, cad), 1, "the other run's lock was left alone (ours to delete)");
+        is_int(t_free_cron_lock(owner), 1, "the other run's lock was left alone (ours to delete)");
     }
 
     /* A payment in flight: G's row is locked while cron runs. */

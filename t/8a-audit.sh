@@ -28,7 +28,9 @@
 #   - the body limit: shared/http.h = nginx's and Apache's.
 # The Lua is read in shared/lua/ (and in C files, where none may be).
 #   - no C source or header holds Lua: every script is a file of shared/lua/
-#     (turned into C at build time), and Makefile.am lists each of them.
+#     (turned into C at build time), and Makefile.am lists each of them;
+#   - nor does any tracked C file elsewhere, the tests' included: a test's
+#     script is a file of t/lua/, read by t_redis_eval_file.
 # And HTTP only at the edge (issue 23):
 #   - no file of the domain layer (shared/ but the edge) includes an edge
 #     header or calls http_*: it returns outcomes, and the edge (the request
@@ -40,7 +42,7 @@ REPO=${CONCERT_REPO:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$REPO" || exit 1
 SRC="fcgi shared cron relay events"
 . t/tap.sh
-echo "1..18"
+echo "1..19"
 
 # The relay's connection (it LISTENs, runs transactions) is a db.c context too.
 check "libpq statements are sent only by shared/db.c (parameters apart)" \
@@ -251,6 +253,18 @@ check "the body limit: shared/http.h = nginx's and Apache's (at least, and the 4
 # (issue 23): no C file writes a script's text, no header a piece of one.
 check "no C source or header under $SRC holds Lua" \
     "$(grep -rnE "redis\.p?call *\(|\b(KEYS|ARGV)\[[0-9]|struct rds_script +[a-z_]+ *= *\{" $SRC --include='*.c' --include='*.h')"
+
+# Every C file the project keeps, the tests' too (issue 23: "No .c file
+# holds Lua"): git's list, or in an unpacked tarball the files of the tree
+# but the generated shared/lua/scripts.c and the build folders.
+if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
+    c_files=$(git ls-files -- '*.c' '*.h')
+else
+    c_files=$(find . \( -name 'build*' -o -name var -o -name node_modules \) -prune -o \
+                   -type f \( -name '*.c' -o -name '*.h' \) -print | sed 's|^\./||' | grep -vx 'shared/lua/scripts\.c')
+fi
+check "no tracked C source or header anywhere (t/ included) calls redis.call or redis.pcall" \
+    "$(printf '%s\n' "$c_files" | grep -v '^$' | xargs -d '\n' grep -nE 'redis\.p?call' /dev/null)"
 
 listed=$(sed -n '/^LUA_FILES = /,/^[^\t]/p; /^LUA_INCLUDED = /,/^[^\t]/p' Makefile.am | grep -oE 'shared/lua/[a-z0-9_/]+\.lua' | sort)
 present=$(ls shared/lua/*.lua shared/lua/lib/*.lua 2>/dev/null | sort)

@@ -808,14 +808,27 @@ redisReply *t_redis(int argc, const char **argv)
     return reply;
 }
 
-long long t_redis_int(int argc, const char **argv)
+long long t_reply_int(redisReply *r)
 {
-    redisReply *r = t_redis(argc, argv);
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 
     if (r)
         freeReplyObject(r);
     return v;
+}
+
+int t_reply_cmd(redisReply *r)
+{
+    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+long long t_redis_int(int argc, const char **argv)
+{
+    return t_reply_int(t_redis(argc, argv));
 }
 
 /* 0 when Redis answered a command with OK. */
@@ -831,12 +844,81 @@ static int t_redis_ok(int argc, const char **argv)
 
 int t_redis_cmd(int argc, const char **argv)
 {
-    redisReply *r = t_redis(argc, argv);
-    int rc = r && r->type != REDIS_REPLY_ERROR ? 0 : -1;
+    return t_reply_cmd(t_redis(argc, argv));
+}
 
-    if (r)
-        freeReplyObject(r);
-    return rc;
+/* --- the tests' Lua (t/lua/) --------------------------------------------- */
+
+/* The source tree this library was built from, whichever build folder
+ * (build/, build-asan/, a tarball's) it was built in: the scripts are not
+ * built, so they are read where they are kept. */
+#ifndef T_SRCDIR
+#error "T_SRCDIR (the source tree, for t/lua/) is set by Makefile.am"
+#endif
+
+char *t_lua(const char *name)
+{
+    char path[4096], why[4200];
+    FILE *f;
+    char *text = NULL;
+    size_t used = 0, cap = 0;
+    int n = snprintf(path, sizeof path, "%s/t/lua/%s.lua", T_SRCDIR, name);
+
+    if (n < 0 || (size_t)n >= sizeof path || strchr(name, '/'))
+        bail_out("t_lua: not a script's name");
+    f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, sizeof why, "t_lua: cannot read %s: %s", path, strerror(errno));
+        bail_out(why);
+    }
+    for (;;) {
+        if (cap - used < 4096) {
+            char *bigger = realloc(text, cap + 4096 + 1);
+            if (!bigger)
+                bail_out("t_lua: out of memory");
+            text = bigger;
+            cap += 4096;
+        }
+        size_t got = fread(text + used, 1, cap - used, f);
+        used += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        snprintf(why, sizeof why, "t_lua: cannot read %s", path);
+        bail_out(why);
+    }
+    fclose(f);
+    text[used] = '\0';
+    return text;
+}
+
+redisReply *t_redis_eval_file(const char *name, int nkeys, ...)
+{
+    enum { MAX_WORDS = 16 };
+    const char *argv[3 + MAX_WORDS];
+    char n[16];
+    int argc = 3;
+    const char *word;
+    redisReply *r;
+    va_list ap;
+
+    snprintf(n, sizeof n, "%d", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = t_lua(name);
+    argv[2] = n;
+    va_start(ap, nkeys);
+    while ((word = va_arg(ap, const char *)) != NULL) {
+        if (argc == 3 + MAX_WORDS)
+            bail_out("t_redis_eval_file: more keys and arguments than it takes");
+        argv[argc++] = word;
+    }
+    va_end(ap);
+    if (nkeys < 0 || nkeys > argc - 3)
+        bail_out("t_redis_eval_file: fewer keys than nkeys");
+    r = t_redis(argc, argv);
+    free((char *)argv[1]);
+    return r;
 }
 
 redisContext *t_redis_monitor(void)
@@ -1104,11 +1186,8 @@ int t_run_cron(const char *conf, char *out, size_t cap)
 /* Takes the cron lock for the test (waiting out a run that holds it). */
 int t_hold_cron_lock(const char *owner)
 {
-    const char *set[] = {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', '60000') and 1 or 0",
-                         "1", T_CRON_LOCK, owner};
-
     for (int i = 0; i < 120; i++) {
-        if (t_redis_int(5, set) == 1)
+        if (t_redis_eval_int("lock_take", 1, T_CRON_LOCK, owner, "60000", NULL) == 1)
             return 0;
         t_sleep_ms(500);
     }
@@ -1117,10 +1196,7 @@ int t_hold_cron_lock(const char *owner)
 /* Gives the test's cron lock back: 1 when it was still ours. */
 long long t_free_cron_lock(const char *owner)
 {
-    const char *cad[] = {"EVAL", "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                         "1", T_CRON_LOCK, owner};
-
-    return t_redis_int(5, cad);
+    return t_redis_eval_int("lock_free", 1, T_CRON_LOCK, owner, NULL);
 }
 
 /* --- /metrics ------------------------------------------------------------ */

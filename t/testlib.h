@@ -209,6 +209,22 @@ long long t_redis_int(int argc, const char **argv);
 int t_redis_cmd(int argc, const char **argv);
 /* Runs a command and returns its reply (the caller frees it), or NULL. */
 struct redisReply *t_redis(int argc, const char **argv);
+/* A reply read as t_redis_int answers (its integer, or -1) and as
+ * t_redis_cmd does (0 unless there is none or it is an error); each frees
+ * the reply. */
+long long t_reply_int(struct redisReply *reply);
+int t_reply_cmd(struct redisReply *reply);
+/* The tests' Lua: each script a file of t/lua/ (no C file holds one).
+ * t_lua returns the text of t/lua/NAME.lua in the source tree the tests
+ * were built from (malloc'd; bails out when it cannot be read).
+ * t_redis_eval_file runs it with EVAL, given nkeys keys and then its
+ * arguments, the list ended by NULL (at most 16 in all), and answers as
+ * t_redis does; t_redis_eval_int as t_redis_int, t_redis_eval_cmd as
+ * t_redis_cmd. */
+char *t_lua(const char *name);
+struct redisReply *t_redis_eval_file(const char *name, int nkeys, ...) __attribute__((sentinel));
+#define t_redis_eval_int(...) t_reply_int(t_redis_eval_file(__VA_ARGS__))
+#define t_redis_eval_cmd(...) t_reply_cmd(t_redis_eval_file(__VA_ARGS__))
 /* A connection to the stack's Redis primary in MONITOR mode (bails out
  * when there is none), and the next command it reports (malloc'd), or NULL
  * once it has been quiet for quiet_ms. The caller redisFree()s it. */

@@ -2,9 +2,10 @@
 # tests-am.sh - writes t/tests.am, the part of Makefile.am that registers
 # the tests, from the files in t/: every t/NN-name.c is the check program
 # t/NN-name.t, linked with the test library; every t/NN-name.sh is a test
-# script. NN is two characters of 0-9 and a-z (t/README). Automake must
-# know each program by name, so the list is written out and committed;
-# `make check` stops when it no longer matches t/.
+# script; every t/lua/NAME.lua a script the tests run (shipped, not built).
+# NN is two characters of 0-9 and a-z (t/README). Automake must know each
+# program by name, so the list is written out and committed; `make check`
+# stops when it no longer matches t/.
 #
 #   t/tests-am.sh           rewrite t/tests.am
 #   t/tests-am.sh --check   only say whether t/tests.am is up to date
@@ -19,6 +20,10 @@ generate() {
     echo
     printf 'TEST_HEADER_FILES ='
     for f in t/*.h; do printf ' \\\n\t%s' "$f"; done
+    echo
+    echo
+    printf 'TEST_LUA_FILES ='
+    for f in t/lua/*.lua; do printf ' \\\n\t%s' "$f"; done
     echo
     echo
     printf 'dist_check_SCRIPTS ='
