@@ -63,7 +63,8 @@ static int set(struct rds *r, const char *key, const char *value)
     return ok;
 }
 
-static struct rds_script incr_script = {"t2l-incr", "return redis.call('INCR', KEYS[1])", ""};
+/* t/lua/incr.lua, read by main. */
+static struct rds_script incr_script = {"t2n-incr", NULL, ""};
 
 /* Seconds for COST_ROUNDS EVALSHAs through r over keys of nslots tags
  * (spread over the primaries when more than one). */
@@ -93,6 +94,7 @@ int main(void)
     const char *redis_port = getenv("CONCERT_REDIS_PORT");
 
     t_init();
+    incr_script.source = t_lua("incr");
     nports = t_cluster_ports(ports, nodes);
     if (nports < 3)
         skip_all("no three-primary cluster (CONCERT_CLUSTER_PORTS)");
