@@ -217,12 +217,11 @@ int main(void)
         /* A script that keeps its node busy for 1.5 s (under Redis's
          * 5 s busy limit, so other clients wait rather than fail), sent
          * without waiting for its reply: an INCR meanwhile gets no reply
-         * within the context's 300 ms, and runs when the node is free. */
-        static const char busy[] = "local t0 = redis.call('TIME') "
-                                   "while true do local t = redis.call('TIME') "
-                                   "if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 1500000 then return 1 end end";
+         * within the context's 300 ms, and runs when the node is free
+         * (t/lua/busy.lua). */
+        char *busy = t_lua("busy");
         struct rds *hasty = rds_new(NULL, 0, 300);
-        const char *eval[] = {"EVAL", busy, "0"};
+        const char *eval[] = {"EVAL", busy, "0", "1500000"};
         const char *incr[] = {"INCR", "t2l:once"};
         struct timeval tv = {5, 0};
         redisContext *blocker;
@@ -234,7 +233,7 @@ int main(void)
         owner = t_cluster_owner(rds_cluster_key_slot(incr[1], strlen(incr[1])), ports[0]);
         rds_ping_on(hasty);
         blocker = redisConnectWithTimeout("127.0.0.1", owner, tv);
-        if (!blocker || blocker->err || redisAppendCommandArgv(blocker, 3, eval, NULL) != REDIS_OK)
+        if (!blocker || blocker->err || redisAppendCommandArgv(blocker, 4, eval, NULL) != REDIS_OK)
             bail_out("no connection to keep the node busy");
         while (!done)
             if (redisBufferWrite(blocker, &done) != REDIS_OK)
@@ -248,6 +247,7 @@ int main(void)
         is(get(r, "t2l:once"), "1", "it ran once when the primary was free, and was not sent again");
         redisFree(blocker);
         rds_free(hasty);
+        free(busy);
     }
 
     step("the routing's cost: EVALSHA through one Redis and through the cluster");

@@ -1,5 +1,5 @@
 -- busy.lua - keeps Redis busy (t/28: the seat locks' retries while Redis
--- does not answer in time).
+-- does not answer in time; t/2n: a reply lost to a busy cluster node).
 -- ARGV: how long, in microseconds. It asks for the time only now and then,
 -- so MONITOR is not flooded.
 local t = redis.call('TIME')
