@@ -37,12 +37,13 @@ if [ "${CONCERT_FRONT_NAME:-nginx}" != nginx ]; then
     exit 0
 fi
 
-# The test stack's own ports are its nginx port, the next one, and two
-# below; two above is free for the bench stack (and so are the ports ./dev
-# derives from it).
+# The test stack's own ports are its nginx port and the next three (Apache,
+# the cluster's nginx), and below it PostgreSQL, Redis, the cluster's nodes
+# just above Redis's port, and Kafka's two; twenty above is free for the
+# bench stack, and so are the ports ./dev derives from it.
 test_port=${CONCERT_BASE_URL##*:}
 test_port=${test_port%%/*}
-PORT=$((test_port + 2))
+PORT=$((test_port + 20))
 VAR=$REPO/var/bench-stack-$PORT
 BENCH_PG_PORT=$((PORT - 2548))
 BENCH_REDIS_PORT=$((PORT - 1601))
