@@ -841,8 +841,9 @@ ha_status() {
     kleads=$(kafka_leaders)
     for h in $HA_KAFKA_NODES; do
         pid_in "$HA/$h/run/kafka.pid"
-        role=broker
-        [ "$h" = "$kleader" ] && role=controller-leader
+        # The quorum's leader is "leader", the other controllers "voter".
+        role=voter
+        [ "$h" = "$kleader" ] && role=leader
         state=$(running_or_stopped)
         [ -z "$PID" ] || state="$state, leads $(printf '%s\n' "$kleads" | awk -v h="$h" '$1 == h { n = $2 } END { print n + 0 }') partitions"
         part kafka "$h" "$role" "$(ha_addr "$h"):$KAFKA_PORT" "$PID" "$state"
