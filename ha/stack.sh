@@ -18,6 +18,9 @@
 #   pg2     .22  PostgreSQL under its keeper (synchronous standby at first)
 #   redis1  .31  Redis (primary at first), a Sentinel
 #   redis2  .32  Redis (replica at first), a Sentinel
+#   kafka1  .41  a Kafka broker that is also a controller (kafka/broker.sh)
+#   kafka2  .42  the same: the three controllers are a KRaft quorum, and
+#   kafka3  .43  every topic has 3 copies, 2 of them in sync for a write
 #
 # The machine itself reaches lb's nginx at 127.0.0.1:PORT (the same URL as
 # the single-host stack) through an nftables DNAT rule, and everything else
@@ -32,11 +35,12 @@
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
 
-HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2"
+HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2 kafka1 kafka2 kafka3"
 HA_APPS="app1 app2"
 HA_PG_NODES="pg1 pg2"
 HA_REDIS_NODES="redis1 redis2"
 HA_SENTINEL_HOSTS="mon redis1 redis2"
+HA_KAFKA_NODES="kafka1 kafka2 kafka3"
 HA_LB_PORT=8080
 
 # ha_profile: the several-hosts settings of the stack `profile` chose. The
@@ -56,6 +60,27 @@ ha_profile() {
     HA_SENTINELS=
     local h
     for h in $HA_SENTINEL_HOSTS; do HA_SENTINELS="$HA_SENTINELS${HA_SENTINELS:+,}$(ha_addr "$h"):26379"; done
+    # The quorum: each broker on its host's address, 9092 for clients and
+    # 9093 for the controllers. An acknowledged write (acks=all) is on two
+    # of the three, so losing any one broker loses nothing.
+    KAFKA_PORT=9092
+    KAFKA_CONTROLLER_PORT=9093
+    KAFKA_BROKERS= KAFKA_VOTERS=
+    for h in $HA_KAFKA_NODES; do
+        KAFKA_BROKERS="$KAFKA_BROKERS${KAFKA_BROKERS:+,}$(ha_addr "$h"):$KAFKA_PORT"
+        KAFKA_VOTERS="$KAFKA_VOTERS${KAFKA_VOTERS:+,}${h#kafka}@$(ha_addr "$h"):$KAFKA_CONTROLLER_PORT"
+    done
+    KAFKA_REPLICATION=3
+    KAFKA_MIN_INSYNC=2
+    KAFKA_PARTITIONS=3
+    KAFKA_HEAP=256m
+    # A broker that stops answering is fenced after 4 s (its partitions
+    # get new leaders) and dropped from the in-sync copies after 5 s
+    # (writes waiting for it go on with two): the defaults, 9 s and 30 s,
+    # would hold the relay's events that long.
+    KAFKA_TUNING="broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
+replica.lag.time.max.ms=5000"
 }
 
 ha_addr() {
@@ -63,6 +88,7 @@ ha_addr() {
     lb) echo "$HA_NET.10" ;; app1) echo "$HA_NET.11" ;; app2) echo "$HA_NET.12" ;;
     mon) echo "$HA_NET.20" ;; pg1) echo "$HA_NET.21" ;; pg2) echo "$HA_NET.22" ;;
     redis1) echo "$HA_NET.31" ;; redis2) echo "$HA_NET.32" ;;
+    kafka1) echo "$HA_NET.41" ;; kafka2) echo "$HA_NET.42" ;; kafka3) echo "$HA_NET.43" ;;
     *) die "no such host: $1" ;;
     esac
 }
@@ -199,6 +225,7 @@ ha_prepare() {
     ha_secret "$HA_SECRETS/redis.password"
     ha_secret "$HA_SECRETS/pg.password"
     ha_secret "$HA_SECRETS/pgaf.password"
+    [ -s "$HA_SECRETS/kafka.cluster-id" ] || kafka_new_cluster_id >"$HA_SECRETS/kafka.cluster-id"
     printf '*:*:concert:%s:%s\n' "$APP_USER" "$(cat "$HA_SECRETS/pg.password")" >"$HA_SECRETS/pgpass"
     chmod 700 "$HA_SECRETS" "$HA_PGAF/run"
     chmod 600 "$HA_SECRETS"/* "$ADMIN_KEY_FILE"
@@ -211,6 +238,7 @@ ha_prepare() {
             -e "s|^# redis_master_name = .*|redis_master_name = concert|" \
             -e "s|^# redis_password_file = .*|redis_password_file = $HA_SECRETS/redis.password|" \
             conf/concert.conf >"$HA/$h/concert.conf"
+        kafka_conf >>"$HA/$h/concert.conf"
     done
     chown -R "$APP_USER:" "$VAR"
     chmod 700 "$RUN"
@@ -402,6 +430,53 @@ ha_pg_hba() {
             die "$h trusts an address: $hba"
         fi
     done
+}
+
+# --- Kafka: three brokers, each a controller too -----------------------------------
+
+# ha_kafka_node HOST: kafka/broker.sh's settings for the broker on HOST.
+ha_kafka_node() {
+    KAFKA_NODE_ID=${1#kafka}
+    KAFKA_ADDR=$(ha_addr "$1")
+    KAFKA_DIR=$HA/$1/kafka
+    KAFKA_RUN=$HA/$1/run
+    KAFKA_LOG=$HA/$1/log
+    KAFKA_ON="on_host_bg $1"
+}
+
+# Every broker started before any is waited for: a controller answers
+# only once a majority of the quorum runs.
+ha_start_kafka_all() {
+    local h
+    kafka_fetch
+    KAFKA_CLUSTER_ID=$(cat "$HA_SECRETS/kafka.cluster-id")
+    for h in $HA_KAFKA_NODES; do
+        ha_kafka_node "$h"
+        kafka_format
+        chown -R "$APP_USER:" "$KAFKA_DIR"
+        kafka_start
+    done
+    for h in $HA_KAFKA_NODES; do ha_kafka_node "$h"; kafka_wait_ready; done
+}
+
+# The quorum's leader (kafkaN), as the live controllers last wrote it.
+kafka_quorum_leader() {
+    local h id
+    for h in $HA_KAFKA_NODES; do
+        pid_alive "$HA/$h/run/kafka.pid" || continue
+        id=$(sed -n 's/.*"leaderId":\([0-9]*\).*/\1/p' "$HA/$h/kafka/data/__cluster_metadata-0/quorum-state" 2>/dev/null)
+        [ -n "$id" ] && [ "$id" != -1 ] && { echo "kafka$id"; return 0; }
+    done
+    return 0
+}
+
+# kafka_leaders: "kafkaN COUNT" for each broker leading partitions of the
+# service's topics, as a live broker's metadata says.
+kafka_leaders() {
+    timeout 3 kcat -b "$KAFKA_BROKERS" -L -m 2 2>/dev/null |
+        awk '/^  topic "/ { t = $2; gsub(/"/, "", t); keep = t ~ /-events$/ }
+             keep && /partition [0-9]+, leader/ { l = $4; sub(/,/, "", l); n[l]++ }
+             END { for (l in n) print "kafka" l, n[l] }' | sort -k2,2nr
 }
 
 # --- Redis and Sentinel ----------------------------------------------------------
@@ -619,6 +694,8 @@ ha_start_stack() {
     PG_CONNINFO=$HA_CONNINFO
     migrate
     ha_start_redis_all
+    ha_start_kafka_all
+    kafka_topics
     local h
     for h in $HA_APPS; do ha_start_app "$h"; done
     say "responders on app1 and app2: $CHILDREN processes per group on each"
@@ -637,6 +714,9 @@ ha_stop_stack() {
             jobs="$jobs $!"
         done
     done
+    for f in $jobs; do wait "$f" || true; done
+    jobs=
+    for h in $HA_KAFKA_NODES; do stop_pidfile "$HA/$h/run/kafka.pid" -TERM -g & jobs="$jobs $!"; done
     for f in $jobs; do wait "$f" || true; done
     # The supervisors first (each stops its program and waits for it), so
     # that none starts again what is being stopped.
@@ -658,6 +738,7 @@ ha_cmd_up() {
     ha_profile
     ensure_packages up
     ensure_packages ha
+    ensure_packages kafka
     stop_all   # the single-host stack, if it runs: same front port
     ha_start_stack
     echo
@@ -755,6 +836,18 @@ ha_status() {
             part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$PID" "$(running_or_stopped)"
         done
     done
+    local kleader kleads
+    kleader=$(kafka_quorum_leader)
+    kleads=$(kafka_leaders)
+    for h in $HA_KAFKA_NODES; do
+        pid_in "$HA/$h/run/kafka.pid"
+        # The quorum's leader is "leader", the other controllers "voter".
+        role=voter
+        [ "$h" = "$kleader" ] && role=leader
+        state=$(running_or_stopped)
+        [ -z "$PID" ] || state="$state, leads $(printf '%s\n' "$kleads" | awk -v h="$h" '$1 == h { n = $2 } END { print n + 0 }') partitions"
+        part kafka "$h" "$role" "$(ha_addr "$h"):$KAFKA_PORT" "$PID" "$state"
+    done
     pid_in "$HA/lb/run/nginx.pid"
     part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$(running_or_stopped)"
     if [ "$json" = 1 ]; then
@@ -787,6 +880,8 @@ usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
   app2-cut     the same for app2
   redis-cut    take the Redis primary's link down, leaving it running
   lb-stop      stop lb's nginx
+  kafka-kill   kill -9 the Kafka broker that leads the most partitions
+  kafka-cut    take that broker's link down, leaving it running
   heal         every link up, every stopped part started again (a killed
                Redis comes back as a replica, a killed PostgreSQL rejoins as
                the standby); waits until both have a primary and a replica
@@ -822,6 +917,12 @@ EOF
         stop_pidfile "$HA/lb/run/nginx.pid" -QUIT
         echo lb
         ;;
+    kafka-kill|kafka-cut)
+        h=$(kafka_leaders | awk 'NR == 1 { print $1 }')
+        [ -n "$h" ] || die "no Kafka broker leads a partition"
+        if [ "$name" = kafka-kill ]; then kill -9 "$(cat "$HA/$h/run/kafka.pid")"; else ip link set "$(ha_ns "$h")" down; fi
+        echo "$h"
+        ;;
     heal) ha_heal ;;
     *) die "no such fault: $name (./dev fault lists them)" ;;
     esac
@@ -838,6 +939,8 @@ ha_heal() {
         fi
     done
     for h in $HA_SENTINEL_HOSTS; do ha_start_sentinel "$h"; done
+    for h in $HA_KAFKA_NODES; do ha_kafka_node "$h"; kafka_start; done
+    for h in $HA_KAFKA_NODES; do ha_kafka_node "$h"; kafka_wait_ready; done
     for h in $HA_APPS; do ha_start_app "$h"; done
     ha_start_lb
     wait_pg_settled
@@ -855,6 +958,7 @@ ha_cmd_test() {
     profile test
     ha_profile
     ensure_packages test
+    ensure_packages kafka
     stop_all
     ha_stop_stack
     stack_gone || die "the test stack at $VAR did not stop; not starting another over it"
@@ -868,6 +972,7 @@ ha_cmd_test() {
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
     export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1
+    export CONCERT_KAFKA_BROKERS=$KAFKA_BROKERS
     # The stories' own looks at the hosts: app addresses, the responders'
     # first port, and the hosts' network namespaces (PREFIX + host name).
     export CONCERT_HA_APP1 CONCERT_HA_APP2 CONCERT_HA_NETNS_PREFIX CONCERT_HA_FCGI_PORT

@@ -24,6 +24,7 @@
 #include "testlib.h"
 #include "40-booking.h"
 #include "faultlib.h"
+#include "kafkalib.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -36,382 +37,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *brokers;
-
-/* One message as kcat printed it. */
-struct msg {
-    int partition;
-    long long offset;
-    char *key;
-    char *event_id;
-    char *content;          /* the value as kcat printed it */
-    struct json_object *value;
-};
-
-struct topic_read {
-    struct msg *m;
-    size_t n, cap;
-};
-
-static void add_msg(struct topic_read *t, struct msg m)
-{
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 4096;
-        t->m = realloc(t->m, t->cap * sizeof *t->m);
-        if (!t->m)
-            bail_out("out of memory");
-    }
-    t->m[t->n++] = m;
-}
-
-/* Every message of a topic, read with kcat from the beginning to the end. */
-static void read_topic(const char *topic, struct topic_read *t)
-{
-    char cmd[512], *line = NULL;
-    size_t cap = 0;
-    FILE *p;
-
-    memset(t, 0, sizeof *t);
-    snprintf(cmd, sizeof cmd, "kcat -b '%s' -C -t '%s' -o beginning -e -q -f '%%p\\t%%o\\t%%k\\t%%s\\n' 2>/dev/null",
-             brokers, topic);
-    p = popen(cmd, "r");
-    if (!p)
-        bail_out("cannot run kcat");
-    while (getline(&line, &cap, p) > 0) {
-        struct msg m = {0};
-        char *f1 = strchr(line, '\t'), *f2 = f1 ? strchr(f1 + 1, '\t') : NULL, *f3 = f2 ? strchr(f2 + 1, '\t') : NULL;
-        const char *id;
-
-        if (!f3)
-            continue;
-        *f1 = *f2 = *f3 = '\0';
-        f3[strcspn(f3 + 1, "\n") + 1] = '\0';
-        m.partition = atoi(line);
-        m.offset = atoll(f1 + 1);
-        m.key = strdup(f2 + 1);
-        m.content = strdup(f3 + 1);
-        m.value = json_tokener_parse(f3 + 1);
-        id = t_json_str(m.value, "eventId");
-        m.event_id = strdup(id ? id : "");
-        if (!m.key || !m.content || !m.event_id)
-            bail_out("out of memory");
-        add_msg(t, m);
-    }
-    free(line);
-    pclose(p);
-}
-
-static void free_topic(struct topic_read *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->m[i].key);
-        free(t->m[i].event_id);
-        free(t->m[i].content);
-        json_object_put(t->m[i].value);
-    }
-    free(t->m);
-}
-
-/* The messages of a topic carrying eventId (first from index *from). */
-static const struct msg *find_event(const struct topic_read *t, const char *event_id, size_t *from)
-{
-    for (size_t i = *from; i < t->n; i++)
-        if (strcmp(t->m[i].event_id, event_id) == 0) {
-            *from = i + 1;
-            return &t->m[i];
-        }
-    return NULL;
-}
-
-/* Contents differ: the same eventId with other fields (the five fields of
- * the value, compared as JSON, so key order does not matter). */
-static int same_content(const struct msg *a, const struct msg *b)
-{
-    return json_object_equal(a->value, b->value);
-}
-
-static int by_event_id(const void *a, const void *b)
-{
-    const struct msg *x = *(const struct msg *const *)a, *y = *(const struct msg *const *)b;
-    return strcmp(x->event_id, y->event_id);
-}
-
-/* Messages whose eventId came again with another content; dup counts the
- * redeliveries (same content). */
-static long conflicts_in(const struct topic_read *t, long *dup)
-{
-    const struct msg **s = malloc((t->n + 1) * sizeof *s);
-    long conflicts = 0;
-
-    if (!s)
-        bail_out("out of memory");
-    for (size_t i = 0; i < t->n; i++)
-        s[i] = &t->m[i];
-    qsort(s, t->n, sizeof *s, by_event_id);
-    for (size_t i = 1; i < t->n; i++)
-        if (strcmp(s[i]->event_id, s[i - 1]->event_id) == 0) {
-            if (same_content(s[i], s[i - 1]))
-                (*dup)++;
-            else
-                conflicts++;
-        }
-    free(s);
-    return conflicts;
-}
-
-/* The story's outbox rows: id, event_id, topic and userId, in id order. */
-struct row {
-    int64_t id;
-    char event_id[40], topic[32], user[40];
-};
-
-static struct row *story_rows(int64_t after, size_t *n)
-{
-    char after_text[24], *text;
-    const char *p[] = {after_text};
-    struct json_object *all;
-    struct row *rows;
-    size_t count;
-
-    snprintf(after_text, sizeof after_text, "%" PRId64, after);
-    text = t_pg_value("SELECT coalesce(json_agg(json_build_array(id, event_id, topic, data->>'userId') ORDER BY id), "
-                      "'[]')::text FROM outbox WHERE id > $1",
-                      1, p);
-    all = text ? json_tokener_parse(text) : NULL;
-    free(text);
-    if (!all)
-        bail_out("cannot read the outbox");
-    count = json_object_array_length(all);
-    rows = calloc(count + 1, sizeof *rows);
-    if (!rows)
-        bail_out("out of memory");
-    for (size_t i = 0; i < count; i++) {
-        struct json_object *r = json_object_array_get_idx(all, i);
-        const char *user = json_object_get_string(json_object_array_get_idx(r, 3));
-
-        rows[i].id = json_object_get_int64(json_object_array_get_idx(r, 0));
-        snprintf(rows[i].event_id, sizeof rows[i].event_id, "%s", json_object_get_string(json_object_array_get_idx(r, 1)));
-        snprintf(rows[i].topic, sizeof rows[i].topic, "%s", json_object_get_string(json_object_array_get_idx(r, 2)));
-        snprintf(rows[i].user, sizeof rows[i].user, "%s", user ? user : "");
-    }
-    json_object_put(all);
-    *n = count;
-    return rows;
-}
-
-static int64_t row_of(const struct row *rows, size_t n, const char *event_id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].event_id, event_id) == 0)
-            return (int64_t)i;
-    return -1;
-}
-
-/* Per-user order in one topic: for each message of a story row, in
- * partition order, a row seen for the first time comes after every row of
- * that user seen before it (a redelivery may repeat earlier ones), and all
- * of a user's messages share one partition. Returns the violations. */
-static long order_violations(const struct topic_read *t, const struct row *rows, size_t nrows)
-{
-    int64_t *last_new = calloc(nrows + 1, sizeof *last_new);
-    int *partition = calloc(nrows + 1, sizeof *partition);
-    char *seen = calloc(nrows + 1, 1);
-    long bad = 0;
-
-    if (!last_new || !partition || !seen)
-        bail_out("out of memory");
-    /* kcat prints each partition in offset order; partitions interleave,
-     * which does not matter: a user's messages are in one. */
-    for (size_t i = 0; i < t->n; i++) {
-        int64_t r = row_of(rows, nrows, t->m[i].event_id);
-        size_t first;
-
-        if (r < 0)
-            continue;
-        /* The user's first row (its index) keys the user's state. */
-        for (first = 0; first < nrows && strcmp(rows[first].user, rows[r].user) != 0; first++)
-            ;
-        if (partition[first] == 0) {
-            partition[first] = t->m[i].partition + 1;
-        } else if (partition[first] != t->m[i].partition + 1) {
-            diag("%s: user %s in partitions %d and %d", t->m[i].event_id, rows[r].user, partition[first] - 1,
-                 t->m[i].partition);
-            bad++;
-        }
-        if (strcmp(t->m[i].key, rows[r].user) != 0) {
-            diag("%s: key %s, not the userId %s", t->m[i].event_id, t->m[i].key, rows[r].user);
-            bad++;
-        }
-        if (!seen[r]) {
-            if (rows[r].id < last_new[first]) {
-                diag("%s (outbox %" PRId64 ") after outbox %" PRId64 " of the same user", t->m[i].event_id,
-                     rows[r].id, last_new[first]);
-                bad++;
-            }
-            last_new[first] = rows[r].id;
-            seen[r] = 1;
-        }
-    }
-    free(last_new);
-    free(partition);
-    free(seen);
-    return bad;
-}
-
-static int64_t unsent_after_wait(long max_ms)
-{
-    int64_t unsent = -1;
-
-    for (long waited = 0; waited <= max_ms; waited += 100) {
-        unsent = t_pg_int("SELECT count(*) FROM outbox WHERE sent_at IS NULL", 0, NULL);
-        if (unsent == 0)
-            break;
-        t_sleep_ms(100);
-    }
-    return unsent;
-}
-
-/* The queue stream entries of a concert that Kafka's queue-events lacks or
- * holds with another content. */
-static long queue_missing(int64_t concert, const struct topic_read *q, long *entries)
-{
-    char stream[64];
-    const char *argv[] = {"XRANGE", stream, "-", "+"};
-    redisReply *reply;
-    long missing = 0;
-
-    snprintf(stream, sizeof stream, "{c:%" PRId64 "}:queue-events", concert);
-    reply = t_redis(4, argv);
-    if (!reply || reply->type != REDIS_REPLY_ARRAY)
-        bail_out("cannot read a queue stream");
-    for (size_t i = 0; i < reply->elements; i++) {
-        redisReply *f = reply->element[i]->element[1];
-        struct json_object *want = json_object_new_object();
-        const char *id = NULL;
-        int found = 0;
-
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            const char *name = f->element[k]->str, *v = f->element[k + 1]->str;
-            if (strcmp(name, "eventId") == 0)
-                id = v;
-            if (strcmp(name, "data") == 0)
-                json_object_object_add(want, name, json_tokener_parse(v));
-            else if (strcmp(name, "concertId") == 0)
-                json_object_object_add(want, name, json_object_new_int64(atoll(v)));
-            else
-                json_object_object_add(want, name, json_object_new_string(v));
-        }
-        (*entries)++;
-        for (size_t from = 0; id;) {
-            const struct msg *m = find_event(q, id, &from);
-            if (!m)
-                break;
-            if (!json_object_equal(m->value, want)) {
-                diag("%s differs: %s", id, m->content);
-                found = 0;
-                break;
-            }
-            found = 1;
-        }
-        if (!found) {
-            missing++;
-            if (missing <= 3)
-                diag("queue entry %s not in queue-events", id ? id : "(no eventId)");
-        }
-        json_object_put(want);
-    }
-    freeReplyObject(reply);
-    return missing;
-}
-
-/* The lag of a consumer group on a topic: the messages past its committed
- * offsets (a partition it never committed counts whole). -1 on failure. */
-static long long group_lag(const char *group, const char *topic)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_t *rk;
-    const struct rd_kafka_metadata *md;
-    rd_kafka_topic_partition_list_t *parts;
-    long long lag = 0;
-
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "group.id", group, err, sizeof err) != RD_KAFKA_CONF_OK)
-        return -1;
-    rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!rk)
-        return -1;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_destroy(rk);
-        return -1;
-    }
-    parts = rd_kafka_topic_partition_list_new(16);
-    for (int i = 0; i < md->topic_cnt; i++)
-        if (strcmp(md->topics[i].topic, topic) == 0)
-            for (int p = 0; p < md->topics[i].partition_cnt; p++)
-                rd_kafka_topic_partition_list_add(parts, topic, md->topics[i].partitions[p].id);
-    rd_kafka_metadata_destroy(md);
-    if (rd_kafka_committed(rk, parts, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        lag = -1;
-    for (int i = 0; lag >= 0 && i < parts->cnt; i++) {
-        int64_t low, high;
-        if (rd_kafka_query_watermark_offsets(rk, topic, parts->elems[i].partition, &low, &high, 5000))
-            lag = -1;
-        else
-            lag += high - (parts->elems[i].offset >= 0 ? parts->elems[i].offset : low);
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    rd_kafka_destroy(rk);
-    return lag;
-}
-
-/* concert-events --kafka in the background, its lines to out (a file), or
- * to a pipe when pipe_fd is given. */
-static pid_t start_events(const char *group, const char *out, int *pipe_fd, int from_start, const char *idle)
-{
-    int fds[2] = {-1, -1};
-    pid_t pid;
-
-    if (pipe_fd && pipe(fds) < 0)
-        bail_out("pipe");
-    pid = fork();
-    if (pid < 0)
-        bail_out("fork");
-    if (pid == 0) {
-        const char *argv[16];
-        int n = 0;
-
-        if (pipe_fd) {
-            dup2(fds[1], 1);
-            close(fds[0]);
-            close(fds[1]);
-        } else if (!freopen(out, "a", stdout)) {
-            _exit(127);
-        }
-        argv[n++] = getenv("CONCERT_EVENTS");
-        argv[n++] = "--kafka";
-        argv[n++] = brokers;
-        argv[n++] = "--topic";
-        argv[n++] = "payment";
-        argv[n++] = "--group";
-        argv[n++] = group;
-        if (from_start)
-            argv[n++] = "--from-start";
-        if (idle) {
-            argv[n++] = "--idle";
-            argv[n++] = idle;
-        }
-        argv[n] = NULL;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pipe_fd) {
-        close(fds[1]);
-        *pipe_fd = fds[0];
-    }
-    return pid;
-}
 
 /* Copies lines from fd to the file path (appending), up to max lines (-1:
  * to the end). Returns the lines copied. */
@@ -520,7 +145,7 @@ static int measure_latency(long long *p50, long long *p99)
 
     t_user(user);
     snprintf(group, sizeof group, "t94-latency-%d", (int)getpid());
-    events = start_events(group, NULL, &fd, 0, NULL);
+    events = kt_start_events(group, NULL, &fd, 0, NULL);
     in = fdopen(fd, "r");
     if (!in)
         bail_out("fdopen");
@@ -579,8 +204,8 @@ static int measure_latency(long long *p50, long long *p99)
 int main(void)
 {
     char a[37], b[37], *tok_a, *tok_b, first_path[512], second_path[512], group[64];
-    struct topic_read res, pay, queue;
-    struct row *rows;
+    struct kt_topic res, pay, queue;
+    struct kt_row *rows;
     size_t nrows;
     struct f_load L;
     struct t_resp r;
@@ -590,13 +215,12 @@ int main(void)
     int seats[2] = {3, 4}, seat_b[1] = {7};
 
     f_require_stack();
-    brokers = getenv("CONCERT_KAFKA_BROKERS");
-    if (!brokers || !*brokers)
+    if (!kt_init())
         bail_out("no Kafka broker: ./dev test runs one for the events tests (t/9*)");
     plan(13);
 
     step("the relay idle, then A buys and B cancels");
-    if (unsent_after_wait(60000) != 0)
+    if (kt_unsent_after_wait(60000) != 0)
         bail_out("the relay did not catch up with the outbox");
     start_id = t_pg_int("SELECT coalesce(max(id), 0) FROM outbox", 0, NULL);
     concert = bk_two_active(sched, a, &tok_a, b, &tok_b);
@@ -631,7 +255,7 @@ int main(void)
         diag("the load paid %ld journeys in %.1f s (%.1f journeys/s, with Kafka)", tally.ok, ms / 1000.0,
              ms > 0 ? tally.ok * 1000.0 / ms : 0.0);
     }
-    unsent = unsent_after_wait(15000);
+    unsent = kt_unsent_after_wait(15000);
     ok(unsent == 0, "the relay caught up: no outbox row unsent (%" PRId64 ")", unsent);
     {
         long status = 0;
@@ -646,24 +270,24 @@ int main(void)
     }
 
     step("every outbox row in its topic, once in content, in each user's order");
-    read_topic("reservation-events", &res);
-    read_topic("payment-events", &pay);
-    rows = story_rows(start_id, &nrows);
+    kt_read_topic("reservation-events", &res);
+    kt_read_topic("payment-events", &pay);
+    rows = kt_story_rows(start_id, &nrows);
     for (size_t i = 0; i < nrows; i++) {
         size_t from = 0;
-        const struct topic_read *t = strcmp(rows[i].topic, "reservation-events") == 0 ? &res : &pay;
-        if (!find_event(t, rows[i].event_id, &from)) {
+        const struct kt_topic *t = strcmp(rows[i].topic, "reservation-events") == 0 ? &res : &pay;
+        if (!kt_find_event(t, rows[i].event_id, &from)) {
             if (++missing <= 3)
                 diag("outbox %" PRId64 " (%s) not in %s", rows[i].id, rows[i].event_id, rows[i].topic);
         }
     }
     ok(nrows > 20 && missing == 0, "all %zu outbox rows of the story are in their topics (%ld missing)", nrows,
        missing);
-    conflicts = conflicts_in(&res, &dup) + conflicts_in(&pay, &dup);
+    conflicts = kt_conflicts_in(&res, &dup) + kt_conflicts_in(&pay, &dup);
     ok(conflicts == 0, "no eventId sent with two contents (%ld; %ld redeliveries with the same content)", conflicts,
        dup);
     diag("duplicates sent (same eventId and content, across both topics): %ld", dup);
-    bad = order_violations(&res, rows, nrows) + order_violations(&pay, rows, nrows);
+    bad = kt_order_violations(&res, rows, nrows) + kt_order_violations(&pay, rows, nrows);
     ok(bad == 0, "each user's messages: keyed by the userId, in one partition, in commit order (%ld wrong)", bad);
 
     step("the queue streams bridged into queue-events");
@@ -671,15 +295,15 @@ int main(void)
     for (int tries = 0; tries < 50 && qmissing != 0; tries++) {
         if (tries)
             t_sleep_ms(200);
-        read_topic("queue-events", &queue);
+        kt_read_topic("queue-events", &queue);
         queue_entries = 0;
-        qmissing = queue_missing(concert, &queue, &queue_entries) + queue_missing(L.concert, &queue, &queue_entries);
+        qmissing = kt_queue_missing(concert, &queue, &queue_entries) + kt_queue_missing(L.concert, &queue, &queue_entries);
         if (qmissing != 0)
-            free_topic(&queue);
+            kt_free_topic(&queue);
     }
     ok(queue_entries > 10 && qmissing == 0, "every queue entry of the story (%ld) is in queue-events, same content",
        queue_entries);
-    free_topic(&queue);
+    kt_free_topic(&queue);
 
     step("concert-events --kafka killed with -9 resumes in its group");
     snprintf(group, sizeof group, "t94-%d", (int)getpid());
@@ -689,7 +313,7 @@ int main(void)
     unlink(second_path);
     {
         int fd;
-        pid_t first = start_events(group, NULL, &fd, 1, NULL), second;
+        pid_t first = kt_start_events(group, NULL, &fd, 1, NULL), second;
         long printed = 0, total = (long)pay.n, second_lines;
         int status = -1;
         double t0;
@@ -708,10 +332,10 @@ int main(void)
         printed += copy_lines(fd, first_path, -1);
         close(fd);
         t0 = t_now_s();
-        second = start_events(group, second_path, NULL, 0, "3");
+        second = kt_start_events(group, second_path, NULL, 0, "3");
         waitpid(second, &status, 0);
         second_lines = count_lines(second_path);
-        for (int i = 0; i < 100 && (lag = group_lag(group, "payment-events")) != 0; i++)
+        for (int i = 0; i < 100 && (lag = kt_group_lag(group, "payment-events")) != 0; i++)
             t_sleep_ms(100);
         ok(printed > 0 && printed < total && WIFEXITED(status) && WEXITSTATUS(status) == 0,
            "the first consumer printed %ld of %ld and was killed; the second ran to its idle end", printed, total);
@@ -736,8 +360,8 @@ int main(void)
     }
 
     free(rows);
-    free_topic(&res);
-    free_topic(&pay);
+    kt_free_topic(&res);
+    kt_free_topic(&pay);
     f_load_free(&L);
     free(tok_a);
     free(tok_b);

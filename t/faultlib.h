@@ -82,6 +82,11 @@ struct f_load {
     size_t nrecs;
 };
 
+/* diag() and bail_out() for the libraries beside tap.h, which keep no
+ * TAP counters of their own. */
+void f_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void f_bail_out(const char *why) __attribute__((noreturn));
+
 /* Monotonic milliseconds. */
 long f_now_ms(void);
 /* Milliseconds since the load began. */
