@@ -6,10 +6,11 @@
  * cron program run when they see the time has come), on 2,000 openings of
  * a pre-queue of 8, in one step and again in steps of 3 (the opening goes
  * in steps): a chi-square test over the 8 x 8 table of arrival slot
- * against place finds no slot favoured (statistic below 93.2, the 0.01%
- * point of 49 degrees of freedom, so a fair draw fails one run in 10,000). Opening again changes nothing, and eight
- * processes opening the same pre-queue at once put each token in line
- * once (the arrival counter moved by 8, not 64).
+ * against place finds no slot favoured (statistic below 93.2, about the
+ * 0.015% point of 49 degrees of freedom; a table past it is drawn again,
+ * so a fair draw fails about once in 50 million). Opening again changes
+ * nothing, and eight processes opening the same pre-queue at once put
+ * each token in line once (the arrival counter moved by 8, not 64).
  *
  * Then through the API: a concert opening in 12 seconds, with an idle
  * limit of 10. Four users take tokens: WAITING, position null, opensAt the
@@ -119,33 +120,48 @@ static const char *field(struct json_object *o, const char *name)
     return s ? s : "";
 }
 
-/* OPENINGS openings of a pre-queue of SLOTS, step tokens placed a step: all
- * in line each time, and no arrival slot favoured (chi-square). */
-static void draws(int64_t base, size_t step)
+/* OPENINGS openings of a pre-queue of SLOTS, step tokens placed a step.
+ * Returns the chi-square of the 8 x 8 table of arrival slot against place
+ * (49 degrees of freedom: every opening is a permutation), or -1 when an
+ * opening failed or did not put every token in line. */
+static double draw_table(int64_t base, size_t step)
 {
     static long counts[SLOTS][SLOTS];
     double chi = 0, expected = (double)OPENINGS / SLOTS;
-    int complete = 1;
 
     memset(counts, 0, sizeof counts);
     for (int round = 0; round < OPENINGS; round++) {
         int place[SLOTS];
         stage(base);
-        if (queue_open_in_steps(base, step, 0, NULL) != QUEUE_OK || line_order(base, place) != SLOTS) {
-            complete = 0;
-            break;
-        }
+        if (queue_open_in_steps(base, step, 0, NULL) != QUEUE_OK || line_order(base, place) != SLOTS)
+            return -1;
         for (int slot = 0; slot < SLOTS; slot++)
             counts[slot][place[slot]]++;
     }
-    ok(complete, "%d openings of a pre-queue of %d, %zu a step, each put all %d in line", OPENINGS, SLOTS, step,
-       SLOTS);
     for (int slot = 0; slot < SLOTS; slot++)
         for (int p = 0; p < SLOTS; p++)
             chi += ((double)counts[slot][p] - expected) * ((double)counts[slot][p] - expected) / expected;
     diag("first arrival's places: %ld %ld %ld %ld %ld %ld %ld %ld", counts[0][0], counts[0][1], counts[0][2],
          counts[0][3], counts[0][4], counts[0][5], counts[0][6], counts[0][7]);
-    ok(complete && chi < 93.2, "no arrival slot is favoured: chi-square %.1f over 49 degrees of freedom", chi);
+    return chi;
+}
+
+/* All in line each time, and no arrival slot favoured. 93.2 is about the
+ * 0.015% point of chi-square with 49 degrees of freedom: a fair draw goes
+ * past it about once in 7,000 tables, so a table past it is drawn again
+ * and only two in a row fail (a fair draw: about once in 50 million; a
+ * biased one stays past it). */
+static void draws(int64_t base, size_t step)
+{
+    double chi = draw_table(base, step);
+
+    if (chi >= 93.2) {
+        diag("chi-square %.1f: past the 0.015%% point, drawn again", chi);
+        chi = draw_table(base, step);
+    }
+    ok(chi >= 0, "%d openings of a pre-queue of %d, %zu a step, each put all %d in line", OPENINGS, SLOTS, step,
+       SLOTS);
+    ok(chi >= 0 && chi < 93.2, "no arrival slot is favoured: chi-square %.1f over 49 degrees of freedom", chi);
 }
 
 int main(void)
