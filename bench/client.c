@@ -1622,9 +1622,10 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
                 jnum(r, "ratio", 0), target);
     }
     if (json_object_object_get_ex(out, "drop", &drop) && drop) {
-        fprintf(f, "\n| drop | users | waiting at most | seats | sold | sold twice | opening to sold out (s) "
-                   "| polls/s peak | polls/s mean | polls/s all waiting | Redis memory peak (MB) "
-                   "| issued/s | longest Redis command (ms) | poll p99 (ms) | estimates up >20% |\n");
+        fputs("\n| drop | users | waiting at most | seats | sold | sold twice | opening to sold out (s) "
+              "| polls/s peak | polls/s mean | polls/s all waiting | Redis memory peak (MB) "
+              "| issued/s | longest Redis command (ms) | poll p99 (ms) | estimates up >20% |\n",
+              f);
         fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         fprintf(f, "| | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRId64 " | ", jint(drop, "users", 0),
                 jint(drop, "waiting_peak", 0), jint(drop, "seats", 0), jint(drop, "sold", 0),
