@@ -152,6 +152,28 @@ static long long marker_batch(const redisReply *reply, const char *topic)
     return batch;
 }
 
+/* Opens a transaction and takes the publishing lock in it (outbox_lock,
+ * held until the transaction ends): 1 when this relay holds it, 0 when
+ * another does (the transaction stays open), -1 on trouble (none open). */
+static int begin_holding_outbox_lock(void)
+{
+    static const char lock_sql[] = "SELECT outbox_lock()";
+    PGresult *res;
+    int held;
+
+    if (db_begin(pg) != DB_OK)
+        return -1;
+    if (db_query_on(pg, lock_sql, 0, NULL, &res) != DB_OK || PQntuples(res) != 1) {
+        log_error("outbox_lock failed");
+        PQclear(res);
+        db_rollback(pg);
+        return -1;
+    }
+    held = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return held;
+}
+
 /* Step 1: for each topic, the rows Redis has lost are marked unsent
  * (outbox_republish_after), under the publishing lock, so that no batch
  * lands between reading a marker and comparing it. A topic whose marker
@@ -161,31 +183,24 @@ static long long marker_batch(const redisReply *reply, const char *topic)
  * Returns 0, or -1 on trouble. */
 static int check_markers(void)
 {
-    static const char lock_sql[] = "SELECT outbox_lock()";
     static const char republish_sql[] =
         "SELECT republished, last_batch FROM outbox_republish_after($1, $2::bigint)";
     char keys[NTOPICS][MARKER_KEY_SIZE], batch_text[24];
     const char *get_argv[NTOPICS + 1][2], **argv_of[NTOPICS + 1];
-    int argc_of[NTOPICS + 1], missing[NTOPICS] = {0}, got, rc = -1, upgrade = 0;
+    int argc_of[NTOPICS + 1], missing[NTOPICS] = {0}, got, rc = -1, upgrade = 0, held;
     long republished[NTOPICS] = {0};
     long long batch[NTOPICS];
     redisReply *replies[NTOPICS + 1] = {NULL};
     PGresult *res;
 
-    if (db_begin(pg) != DB_OK)
+    held = begin_holding_outbox_lock();
+    if (held < 0)
         return -1;
-    if (db_query_on(pg, lock_sql, 0, NULL, &res) != DB_OK || PQntuples(res) != 1) {
-        log_error("outbox_lock failed");
-        PQclear(res);
-        goto out;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+    if (!held) {
         /* Another relay is publishing: it checks too. */
-        PQclear(res);
         rc = 0;
         goto out;
     }
-    PQclear(res);
     for (size_t t = 0; t < NTOPICS; t++) {
         marker_key(topics[t], keys[t]);
         get_argv[t][0] = "GET";
@@ -367,21 +382,12 @@ static int send_to_kafka(PGresult *res, int n)
  * event ahead of an earlier one). Returns the entries bridged, or -1. */
 static int bridge_queues(void)
 {
-    static const char lock_sql[] = "SELECT outbox_lock()";
-    PGresult *res;
-    int n = 0;
+    int held = begin_holding_outbox_lock(), n = 0;
 
-    if (db_begin(pg) != DB_OK)
+    if (held < 0)
         return -1;
-    if (db_query_on(pg, lock_sql, 0, NULL, &res) != DB_OK || PQntuples(res) != 1) {
-        log_error("outbox_lock failed");
-        PQclear(res);
-        db_rollback(pg);
-        return -1;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+    if (held)
         n = queue_bridge_step(bridge);
-    PQclear(res);
     if (db_commit(pg) != DB_OK) {
         db_rollback(pg);
         return -1;
