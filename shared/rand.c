@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 int rand_hex(char *out, size_t nbytes)
 {
@@ -30,12 +31,19 @@ int rand_hex(char *out, size_t nbytes)
     return 0;
 }
 
-/* Random 32-bit numbers drawn from getrandom(2) a few thousand at a time. */
+/* Random 32-bit numbers drawn from getrandom(2) a few thousand at a time.
+ * The pool belongs to the process that filled it: a child made by fork(2)
+ * gets a copy, and drawing from it would repeat its parent's draws. */
 static int rand_u32(uint32_t *out)
 {
     static uint32_t pool[1024];
     static size_t left;
+    static pid_t owner;
 
+    if (owner != getpid()) {
+        owner = getpid();
+        left = 0;
+    }
     if (left == 0) {
         size_t done = 0;
         while (done < sizeof pool) {
