@@ -16,6 +16,7 @@
 /* A new concert's stream is found within this; its group starts at the
  * stream's beginning, so nothing written before is missed. */
 #define RESCAN_MS 1000
+#define STREAM_NAME_SIZE 64
 /* Below the relay's idle-transaction limit: the caller holds a lock. */
 #define DELIVERY_WAIT_MS 3500
 #define XREADGROUP_ARGC 9
@@ -212,6 +213,64 @@ static void forget_unjoined(struct queue_bridge *b)
     b->n = kept;
 }
 
+int queue_bridge_wants_concerts(const struct queue_bridge *b)
+{
+    return now_ms() - b->scanned_ms >= RESCAN_MS;
+}
+
+static int known(const struct queue_bridge *b, const char *name)
+{
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->streams[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int queue_bridge_concerts(struct queue_bridge *b, const int64_t *concerts, int n)
+{
+    size_t cap = n > 0 ? (size_t)n : 1;
+    char (*names)[STREAM_NAME_SIZE] = malloc(sizeof *names * cap);
+    const char **args = malloc(sizeof *args * 2 * cap), ***argv_of = malloc(sizeof *argv_of * cap);
+    int *argc_of = malloc(sizeof *argc_of * cap), k = 0, rc = -1;
+    redisReply **replies = calloc(cap, sizeof *replies);
+
+    if (!names || !args || !argv_of || !argc_of || !replies) {
+        log_error("out of memory looking at %d concerts' queue streams", n);
+        goto out;
+    }
+    forget_unjoined(b);
+    /* The streams not joined yet: does each exist? (A concert whose
+     * queue never wrote has none, and joining would need one.) */
+    for (int i = 0; i < n; i++) {
+        keyspace_queue(names[k], STREAM_NAME_SIZE, concerts[i], QUEUE_KEY_EVENTS);
+        if (known(b, names[k]))
+            continue;
+        args[2 * k] = "EXISTS";
+        args[2 * k + 1] = names[k];
+        argv_of[k] = args + 2 * k;
+        argc_of[k] = 2;
+        k++;
+    }
+    if (k > 0 && rds_pipeline(k, argc_of, argv_of, replies) != k)
+        goto out;
+    rc = 0;
+    for (int i = 0; i < k && rc == 0; i++)
+        if (replies[i] && replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer == 1)
+            rc = found(names[i], b);
+    if (rc == 0)
+        b->scanned_ms = now_ms();
+out:
+    for (int i = 0; replies && i < k; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    free(names);
+    free(args);
+    free(argv_of);
+    free(argc_of);
+    free(replies);
+    return rc;
+}
+
 int queue_bridge_step(struct queue_bridge *b)
 {
     const char **args = NULL, ***argv_of = NULL;
@@ -219,11 +278,6 @@ int queue_bridge_step(struct queue_bridge *b)
     redisReply **replies = NULL;
 
     forget_unjoined(b);
-    if (now_ms() - b->scanned_ms >= RESCAN_MS) {
-        if (stream_scan(KEYSPACE_QUEUE_EVENTS_MATCH, found, b) < 0)
-            return -1;
-        b->scanned_ms = now_ms();
-    }
     if (b->n == 0)
         return 0;
     args = malloc(sizeof *args * (size_t)b->n * XREADGROUP_ARGC);

@@ -403,6 +403,34 @@ static int mark_rows(const char *sql, int nparams, const char *const *params)
     return rc;
 }
 
+/* Every concert's id, for the bridge to find their queue streams by (the
+ * cron program sweeps the queues by the same list). 0, or -1 (logged). */
+static int give_bridge_concerts(void)
+{
+    static const char sql[] = "SELECT id FROM concerts ORDER BY id";
+    PGresult *res = NULL;
+    int64_t *ids = NULL;
+    int n, rc = -1;
+
+    if (db_query_on(pg, sql, 0, NULL, &res) != DB_OK) {
+        log_error("the concerts could not be listed for the queue bridge");
+        goto out;
+    }
+    n = PQntuples(res);
+    ids = malloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
+    if (!ids) {
+        log_error("out of memory for %d concerts", n);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    rc = queue_bridge_concerts(bridge, ids, n);
+out:
+    PQclear(res);
+    free(ids);
+    return rc;
+}
+
 /* The queue streams to Kafka, while this relay holds the publishing lock
  * (another relay bridging at the same time could put a user's later queue
  * event ahead of an earlier one). Returns the entries bridged, or -1. */
@@ -412,6 +440,8 @@ static int bridge_queues(void)
 
     if (held < 0)
         return -1;
+    if (held && queue_bridge_wants_concerts(bridge))
+        (void)give_bridge_concerts();   /* a failure: the streams known so far are bridged */
     if (held)
         n = queue_bridge_step(bridge);
     if (db_commit(pg) != DB_OK) {
