@@ -1644,6 +1644,63 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
     fclose(f);
 }
 
+/* The mean of metric over the runs result_NAME<suffix>.json of the two
+ * suffixes that exist and measured it; *runs says how many did. */
+static double mean_of_runs(const char *dir, const char *name, const char *const suffixes[2], const char *metric,
+                           int *runs)
+{
+    double sum = 0;
+
+    *runs = 0;
+    for (int k = 0; k < 2; k++) {
+        char file[96];
+        struct json_object *run;
+
+        snprintf(file, sizeof file, "result_%s%s.json", name, suffixes[k]);
+        run = load_json(dir, file);
+        if (run && jnum(run, metric, 0) > 0) {
+            sum += jnum(run, metric, 0);
+            (*runs)++;
+        }
+        json_object_put(run);
+    }
+    return *runs ? sum / *runs : 0;
+}
+
+/* Kafka's cost (bench/run with BENCH_KAFKA=1): journeys a second with the
+ * relay publishing to Kafka as well and to the streams alone, in the
+ * order on (the journey run), off, off, on; and the relay's lag to Kafka
+ * (kafka_lag.json). NULL when the run did not measure it. */
+static struct json_object *kafka_cost(const char *dir)
+{
+    static const char *const with[2] = {"", "_kafka_2"}, *const without[2] = {"_no_kafka", "_no_kafka_2"};
+    struct json_object *o, *lag = load_json(dir, "kafka_lag.json");
+    int runs_with, runs_without;
+    double on = mean_of_runs(dir, "journey", with, "journeys_per_s", &runs_with);
+    double off = mean_of_runs(dir, "journey", without, "journeys_per_s", &runs_without);
+
+    if (runs_with == 0 || runs_without == 0) {
+        json_object_put(lag);
+        return NULL;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "measure", json_object_new_string("journeys_per_s"));
+    json_object_object_add(o, "without", json_object_new_double(off));
+    json_object_object_add(o, "with", json_object_new_double(on));
+    json_object_object_add(o, "runs", json_object_new_int(runs_with + runs_without));
+    json_object_object_add(o, "cost", json_object_new_double((double)(int64_t)((1 - on / off) * 1000) / 1000));
+    printf("\nKafka's cost (journeys with the relay publishing to Kafka as well and to the streams alone, "
+           "on-off-off-on):\n  %9.1f journeys a second without, %9.1f with (means of %d and %d runs): %+.1f%%\n",
+           off, on, runs_without, runs_with, (on / off - 1) * 100);
+    if (lag) {
+        printf("  the relay's lag to Kafka (change to delivery report) over %" PRId64 " events: p50 %.1f ms, "
+               "p99 %.1f ms, at most %.1f ms\n", jint(lag, "rows", 0), jnum(lag, "p50_ms", 0),
+               jnum(lag, "p99_ms", 0), jnum(lag, "max_ms", 0));
+        json_object_object_add(o, "relay_lag_ms", lag);
+    }
+    return o;
+}
+
 static int cmd_report(const char *dir, const char *outfile)
 {
     struct json_object *out = json_object_new_object(), *sc = json_object_new_object();
@@ -1725,26 +1782,14 @@ static int cmd_report(const char *dir, const char *outfile)
         struct json_object *cost = NULL;
 
         for (size_t i = 0; i < 2; i++) {
-            double mean[2] = {0, 0};
-            int runs[2] = {0, 0};
+            double mean[2];
+            int runs[2];
             struct json_object *o;
 
             for (int side = 0; side < 2; side++)
-                for (int k = 0; k < 2; k++) {
-                    char name[96];
-                    struct json_object *run;
-                    snprintf(name, sizeof name, "result_%s%s.json", costly[i], sides[side][k]);
-                    run = load_json(dir, name);
-                    if (run && jnum(run, metric[i], 0) > 0) {
-                        mean[side] += jnum(run, metric[i], 0);
-                        runs[side]++;
-                    }
-                    json_object_put(run);
-                }
+                mean[side] = mean_of_runs(dir, costly[i], sides[side], metric[i], &runs[side]);
             if (runs[0] == 0 || runs[1] == 0)
                 continue;
-            mean[0] /= runs[0];
-            mean[1] /= runs[1];
             if (!cost) {
                 cost = json_object_new_object();
                 printf("\nthe outbox's cost (the same scenario with its triggers off and on, off-on-on-off):\n");
@@ -1762,6 +1807,7 @@ static int cmd_report(const char *dir, const char *outfile)
         }
         json_object_object_add(out, "outbox_cost", cost);
     }
+    json_object_object_add(out, "kafka_cost", kafka_cost(dir));
     {
         struct json_object *login;
         if (json_object_object_get_ex(sc, "login", &login) && json_object_object_get_ex(login, "rps", NULL)) {

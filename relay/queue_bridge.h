@@ -14,12 +14,24 @@
 
 #include "kafka_sink.h"
 
+#include <stdint.h>
+
 struct queue_bridge;
 
 /* The Kafka topic every concert's queue events go to. */
 #define QUEUE_BRIDGE_TOPIC "queue-events"
 
 struct queue_bridge *queue_bridge_new(struct kafka_sink *sink);
+
+/* The concerts' streams are looked for once a second: 1 when it is time
+ * to give queue_bridge_concerts the list. Not with SCAN: a keyspace of a
+ * million sessions took seconds of it, in every step of the relay. */
+int queue_bridge_wants_concerts(const struct queue_bridge *b);
+
+/* Every concert there is (n ids): the streams of those whose queue wrote
+ * events, not bridged yet, are joined. Returns 0, or -1 (Redis failed:
+ * looked for again at the next step). */
+int queue_bridge_concerts(struct queue_bridge *b, const int64_t *concerts, int n);
 
 /* Copies what is new in the streams (and this consumer's pending entries)
  * to Kafka and acknowledges what Kafka stored. Returns the entries bridged,
