@@ -952,6 +952,7 @@ static struct {
     int arrival_conns;                   /* connections that carry arrivals first */
     int *wait, wcount;                   /* waiting users: a heap, soonest next poll first */
     long *polls_in_second;               /* polls sent in each second of the run */
+    long *issues_in_second;              /* tokens issued (answered) in each second */
     int seconds;
     double poll_after_sum;
     long poll_afters;
@@ -1181,6 +1182,9 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             dr.waiting--;        /* counted again below if still waiting */
             sample_add(&dr.poll_lat, us);
         } else {
+            int second = (int)((now - dr.t0) / 1000000);
+            if (second >= 0 && second < dr.seconds)
+                dr.issues_in_second[second]++;
             dr.issued++;
             if (!dr.t_first_issue)
                 dr.t_first_issue = now - us;
@@ -1428,7 +1432,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     int n, api_sold = -1;
     FILE *f;
     double sell_out, admit_span, rate, mean = 0, settled_s;
-    long peak = 0, over_2s = 0;
+    long peak = 0, issue_peak = 0, over_2s = 0;
     struct slot s = {0};
     int opens_in = env_int("BENCH_DROP_OPENS_IN", 5);
 
@@ -1452,6 +1456,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     dr.wait = xmalloc(sizeof *dr.wait * (size_t)users);
     dr.seconds = timeout + 5;
     dr.polls_in_second = xmalloc(sizeof *dr.polls_in_second * (size_t)dr.seconds);
+    dr.issues_in_second = xmalloc(sizeof *dr.issues_in_second * (size_t)dr.seconds);
     dr.sold_map = xmalloc((size_t)dr.nsched * (size_t)dr.max_seats);
     dr.total_seats = env_int("BENCH_DROP_SEATS", dr.nsched * 50);
 
@@ -1487,9 +1492,14 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     /* Polls a second, over the seconds the run lasted: the peak, and the
      * mean from the first second with a poll to the last. */
     {
-        int first = -1, last = -1;
+        int first = -1, last = -1, last_issue = -1;
         long total = 0;
         for (int k = 0; k < dr.seconds; k++) {
+            if (dr.issues_in_second[k]) {
+                last_issue = k;
+                if (dr.issues_in_second[k] > issue_peak)
+                    issue_peak = dr.issues_in_second[k];
+            }
             if (!dr.polls_in_second[k])
                 continue;
             if (first < 0)
@@ -1500,11 +1510,12 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
                 peak = dr.polls_in_second[k];
         }
         mean = first >= 0 ? (double)total / (double)(last - first + 1) : 0.0;
-        /* Second by second beside the report: "second polls", the opening at opens_after_s. */
+        /* Second by second beside the report: "second polls issued", the
+         * opening at opens_after_s. */
         {
             FILE *pf = open_data(dir, "drop_polls.txt", "w");
-            for (int k = 0; k <= last; k++)
-                fprintf(pf, "%d %ld\n", k, dr.polls_in_second[k]);
+            for (int k = 0; k <= last || k <= last_issue; k++)
+                fprintf(pf, "%d %ld %ld\n", k, dr.polls_in_second[k], dr.issues_in_second[k]);
             fclose(pf);
         }
     }
@@ -1522,7 +1533,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             "\"poll_after_mean_s\":%.2f,\"waiting_peak\":%d,\"polls_per_s_all_arrived\":%.1f,"
             "\"seconds_all_arrived\":%.1f,\"opens_after_s\":%.1f,"
             "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d,\"arrival_connections\":%d,"
-            "\"issue_rate_per_s\":%.1f,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
+            "\"issue_rate_per_s\":%.1f,\"issue_peak_per_s\":%ld,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
             "\"polls_over_2s\":%ld,\"estimates_compared\":%ld,\"estimate_grew_20pct_share\":%.5f}\n",
             dr.sold, api_sold, dr.buyers, dr.issued,
             dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
@@ -1531,6 +1542,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             dr.waiting_peak, settled_s > 0 ? (double)dr.polls_settled / settled_s : 0.0, settled_s,
             (dr.t_open - dr.t0) / 1e6, dr.conflicts, dr.requests, dr.errors, conns, dr.arrival_conns,
             dr.t_last_issue > dr.t_first_issue ? dr.issued / ((dr.t_last_issue - dr.t_first_issue) / 1e6) : 0.0,
+            issue_peak,
             pct_ms(&dr.poll_lat, 50), pct_ms(&dr.poll_lat, 99), pct_ms(&dr.poll_lat, 100), over_2s,
             dr.estimates_compared,
             dr.estimates_compared ? (double)dr.estimates_grew / (double)dr.estimates_compared : 0.0);
@@ -1821,9 +1833,10 @@ static int cmd_report(const char *dir, const char *outfile)
                jnum(drop, "polls_per_s_all_arrived", 0), jnum(drop, "poll_after_mean_s", 0),
                jnum(drop, "redis_used_memory_peak_mb", 0));
         /* Met: sold out, nothing twice, and the crowd's polling under 5,000 a second. */
-        printf(", tokens issued %.0f/s, the longest Redis command %.1f ms, poll p99 %.1f ms (max %.1f), estimates "
-               "up more than 20%% in %.3f%% of polls",
-               jnum(drop, "issue_rate_per_s", 0), jnum(drop, "redis_longest_command_ms", 0),
+        printf(", tokens issued %.0f/s (%" PRId64 " in the busiest second), the longest Redis command %.1f ms, "
+               "poll p99 %.1f ms (max %.1f), estimates up more than 20%% in %.3f%% of polls",
+               jnum(drop, "issue_rate_per_s", 0), jint(drop, "issue_peak_per_s", 0),
+               jnum(drop, "redis_longest_command_ms", 0),
                jnum(drop, "poll_p99_ms", 0), jnum(drop, "poll_max_ms", 0),
                100 * jnum(drop, "estimate_grew_20pct_share", 0));
         printf(", admission %.0f/s (%" PRId64 " admitted after waiting), %" PRId64 " errors: %s\n",
