@@ -55,17 +55,6 @@ static long long key_bytes(const char *key)
     return t_redis_int(5, usage);
 }
 
-static long poll_status(const char *token)
-{
-    struct t_resp r;
-    long status;
-
-    t_get("/api/v1/queue/status", token, &r);
-    status = r.status;
-    t_resp_free(&r);
-    return status;
-}
-
 int main(void)
 {
     static char users[USERS][37];
@@ -166,8 +155,11 @@ int main(void)
         t_delete("/api/v1/sessions/current", t_session(zoe), &r);
         is_int(r.status, 204, "Zoe logs out: 204");
         t_resp_free(&r);
-        for (int i = 0; i < ZOE_CONCERTS; i++)
-            ended += poll_status(zoe_tokens[i]) == 401;
+        for (int i = 0; i < ZOE_CONCERTS; i++) {
+            long http;
+            t_poll(zoe_tokens[i], &http, NULL);
+            ended += http == 401;
+        }
         is_int(ended, ZOE_CONCERTS, "all ten of her tokens are ended: 401");
     }
     for (int i = 0; i < ZOE_CONCERTS; i++)
