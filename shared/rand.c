@@ -43,8 +43,16 @@ static int rand_u32(uint32_t *out)
     static size_t left;
 
     if (left == 0) {
-        if (rand_bytes((unsigned char *)pool, sizeof pool) < 0)
-            return -1;
+        size_t done = 0;
+        while (done < sizeof pool) {
+            ssize_t n = getrandom((char *)pool + done, sizeof pool - done, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -1;
+            }
+            done += (size_t)n;
+        }
         left = sizeof pool / sizeof pool[0];
     }
     *out = pool[--left];
