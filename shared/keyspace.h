@@ -17,9 +17,10 @@
  *                              schedule S (seatlock.h)
  *   {c:C}:seatmap:S            HASH   the seat map of schedule S (seatmap.h);
  *                              Redis's one copy of which seats are sold
- *   session:<H>                STRING a session's userId; H = SHA-256 of
- *                              the session, hex (session.h)
- *   {session:<H>}:tokens       SET    queue token ids taken with it
+ *   session:<H>                STRING a session's userId, then the ids of
+ *                              the queue tokens taken with it; H = SHA-256
+ *                              of the session, hex (session.h)
+ *   {session:<H>}:tokens       SET    more such ids, past the value's eight
  *   {session:<H>}:ending       SET    token ids a logout has still to end
  *   {login}:failures:address:<A>                 the failed-login counters
  *   {login}:failures:account:<H>:address:<A>     (login_limit.h); H = SHA-256

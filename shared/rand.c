@@ -1,4 +1,4 @@
-/* rand.c - getrandom(2) as hex, uniform draws and shuffles (see rand.h). */
+/* rand.c - getrandom(2) as bytes and hex, uniform draws and shuffles (see rand.h). */
 #include "rand.h"
 
 #include <errno.h>
@@ -6,16 +6,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-int rand_hex(char *out, size_t nbytes)
+int rand_bytes(unsigned char *out, size_t nbytes)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char buf[64];
     size_t done = 0;
 
-    if (nbytes > sizeof buf)
-        return -1;
     while (done < nbytes) {
-        ssize_t n = getrandom(buf + done, nbytes - done, 0);
+        ssize_t n = getrandom(out + done, nbytes - done, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -23,6 +19,16 @@ int rand_hex(char *out, size_t nbytes)
         }
         done += (size_t)n;
     }
+    return 0;
+}
+
+int rand_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[64];
+
+    if (nbytes > sizeof buf || rand_bytes(buf, nbytes) < 0)
+        return -1;
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hex[buf[i] >> 4];
         out[2 * i + 1] = hex[buf[i] & 15];
