@@ -461,15 +461,15 @@ static int publish_batch(void)
     static const char claim_sql[] = "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
                                     "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
                                     "(SELECT outbox_last_batch($3)), to_kafka FROM outbox_claim($1::integer)";
-    static const char mark_sent_sql[] = "SELECT outbox_mark_sent($1::bigint[], $2::bigint)";
+    static const char mark_sent_sql[] = "SELECT outbox_mark_sent($1::bigint[], $2::bigint, $3::boolean)";
     static const char mark_kafka_sent_sql[] = "SELECT outbox_mark_kafka_sent($1::bigint[])";
     const char *claim_params[1 + NTOPICS] = {TEXT(BATCH_ROWS), topics[0], topics[1]};
     const char *last_sent[NTOPICS];
-    const char *mark_params[2];
+    const char *mark_params[3];
     char minid[32], batch[24], *ids = NULL;
     size_t cap = 0, len = 0;
     PGresult *res = NULL;
-    int n, published = -1, kafka_marked = 0;
+    int n, published = -1, kafka_marked = 0, kafka_stored = 0;
     struct timespec now;
 
     if (db_begin(pg) != DB_OK)
@@ -508,20 +508,19 @@ static int publish_batch(void)
 
         if (to_kafka < 0 || kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0)
             goto out;
-        if (to_kafka > 0) {
-            if (mark_rows(mark_kafka_sent_sql, 1, mark_params) < 0)
-                goto out;
-            kafka_marked = 1;
-        }
+        kafka_stored = to_kafka > 0;
     }
     /* Refused: the rows stay unsent for Redis, and Kafka's marks are
-     * committed all the same, so the retry does not send them there again. */
-    if (publish_rows(res, n, minid, batch, last_sent) < 0)
-        goto out;
-    if (mark_rows(mark_sent_sql, 2, mark_params) < 0) {
-        kafka_marked = 0;   /* the transaction failed: nothing of it holds */
+     * committed all the same, so the retry does not send them there again.
+     * Taken: one UPDATE marks both (a second one would write every row
+     * again, on the busiest table's WAL). */
+    if (publish_rows(res, n, minid, batch, last_sent) < 0) {
+        kafka_marked = kafka_stored && mark_rows(mark_kafka_sent_sql, 1, mark_params) == 0;
         goto out;
     }
+    mark_params[2] = kafka_stored ? "true" : "false";
+    if (mark_rows(mark_sent_sql, 3, mark_params) < 0)
+        goto out;
     published = n;
 out:
     PQclear(res);

@@ -849,13 +849,17 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce(max(o.sent_batch), -1) FROM outbox o WHERE o.topic = p_topic AND o.sent_batch IS NOT NULL;
 $$;
 
--- Marks rows published, by batch p_batch. Returns how many.
-CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint) RETURNS integer
+-- Marks rows published to the streams, by batch p_batch, and (p_kafka)
+-- stored by Kafka too, in one UPDATE: a second one would write each row
+-- again. Returns how many.
+CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint, p_kafka boolean) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_n integer;
 BEGIN
-    UPDATE outbox o SET sent_at = now(), sent_batch = p_batch WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
+    UPDATE outbox o SET sent_at = now(), sent_batch = p_batch,
+           kafka_sent_at = CASE WHEN p_kafka THEN coalesce(o.kafka_sent_at, clock_timestamp()) ELSE o.kafka_sent_at END
+     WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END;
