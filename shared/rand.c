@@ -45,22 +45,15 @@ static int rand_u32(uint32_t *out)
     static uint32_t pool[1024];
     static size_t left;
     static pid_t owner;
+    pid_t pid = getpid();
 
-    if (owner != getpid()) {
-        owner = getpid();
+    if (owner != pid) {
+        owner = pid;
         left = 0;
     }
     if (left == 0) {
-        size_t done = 0;
-        while (done < sizeof pool) {
-            ssize_t n = getrandom((char *)pool + done, sizeof pool - done, 0);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -1;
-            }
-            done += (size_t)n;
-        }
+        if (rand_bytes((unsigned char *)pool, sizeof pool) < 0)
+            return -1;
         left = sizeof pool / sizeof pool[0];
     }
     *out = pool[--left];
