@@ -13,7 +13,9 @@
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local id = ARGV[1]
-if string.find(v .. ',', ',' .. id .. ',', 37, true) then return 1 end
+-- The ids start at the first comma, whatever the userId's length.
+local first = string.find(v, ',', 1, true)
+if first and string.find(v .. ',', ',' .. id .. ',', first, true) then return 1 end
 local _, ids = string.gsub(v, ',', ',')
 if ids < SESSION_IDS_MAX then
   redis.call('APPEND', KEYS[1], ',' .. id)
