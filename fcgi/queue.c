@@ -50,10 +50,32 @@ static void forget_unused_id(const char *session, const char *id)
  * before the session is checked (the id names the concert). Logout ends
  * the tokens taken with the session: an id it ends before the queue issued
  * it is refused there, so no token outlives a logout. */
-static void issue(struct request *r)
+/* A token issue's body: its fields, or -1 with r answered 400 (500 when
+ * out of memory). */
+static int issue_body(struct request *r, struct json_object **body, const char **named_user,
+                      int64_t *concert_id)
 {
     static const char *const fields[] = {"userId", "concertId", NULL};
+
+    *named_user = NULL;
+    *body = http_body_object(r);
+    if (!*body)
+        return -1;
+    if (http_only_fields(r, *body, fields) < 0 ||
+        http_get_string(r, *body, "userId", 0, 0, HTTP_MAX_BODY, named_user) < 0 ||
+        http_get_int(r, *body, "concertId", 1, 1, INT64_MAX, concert_id) < 0)
+        return -1;
+    if (*named_user && !valid_uuid(*named_user)) {
+        http_error(r, 400, "INVALID_REQUEST", "userId must be a lowercase canonical UUID");
+        return -1;
+    }
+    return 0;
+}
+
+static void issue(struct request *r)
+{
     const char *session = guard_session_bearer(r);
+    struct request quiet;
     struct json_object *body;
     struct queue_ticket t;
     char user_id[37], id[QUEUE_TOKEN_ID_MAX + 1];
@@ -65,15 +87,21 @@ static void issue(struct request *r)
 
     if (!session)
         return;
-    body = http_body_object(r);
-    if (!body)
-        return;
-    if (http_only_fields(r, body, fields) < 0 ||
-        http_get_string(r, body, "userId", 0, 0, HTTP_MAX_BODY, &named_user) < 0 ||
-        http_get_int(r, body, "concertId", 1, 1, INT64_MAX, &concert_id) < 0)
-        goto done;
-    if (named_user && !valid_uuid(named_user)) {
-        http_error(r, 400, "INVALID_REQUEST", "userId must be a lowercase canonical UUID");
+    /* The new token's id names its concert, so the body is read before
+     * the session's one round trip; yet a bad session is refused before a
+     * bad body, as on every door. The body is first judged on a copy that
+     * answers nothing, and only a bad one costs a lookup of its own. */
+    quiet = *r;
+    quiet.fcgx = NULL;
+    if (issue_body(&quiet, &body, &named_user, &concert_id) < 0) {
+        json_object_put(body);
+        src = session_lookup(session, user_id);
+        if (src != SESSION_OK) {
+            guard_session_refusal(r, src);
+            return;
+        }
+        if (issue_body(r, &body, &named_user, &concert_id) == 0)
+            http_internal_error(r);
         goto done;
     }
     if (queue_token_new_id(concert_id, id) < 0) {
