@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "testlib.h"
+#include "keyspace.h"
+#include "rds_cluster.h"
 
 /* diag() and skip_all() without tap.h: this file keeps no TAP counters. */
 #define diag f_diag
@@ -143,10 +145,16 @@ int f_dev(const char *action)
 
 int f_ha_fault(const char *name, char *out, size_t cap)
 {
-    const char *args[] = {"fault", "test", name, NULL};
-    char what[64];
+    char what[64], words[64], *space;
+    const char *args[] = {"fault", "test", words, NULL, NULL};
 
     snprintf(what, sizeof what, "fault %s", name);
+    snprintf(words, sizeof words, "%s", name);
+    space = strchr(words, ' ');
+    if (space) {
+        *space = '\0';
+        args[3] = space + 1;
+    }
     return f_dev_run(args, what, out, cap);
 }
 
@@ -197,7 +205,8 @@ long f_ha_status(const char *part, const char *host, struct f_ha_part *out)
     for (size_t i = 0; i < json_object_array_length(parts); i++) {
         struct json_object *e = json_object_array_get_idx(parts, i), *v;
         const char *name = t_json_str(e, "part"), *on = t_json_str(e, "host");
-        if (!name || !on || strcmp(name, part) != 0 || strcmp(on, host) != 0)
+        const char *at = t_json_str(e, "address");
+        if (!name || !on || strcmp(name, part) != 0 || (strcmp(on, host) != 0 && (!at || strcmp(at, host) != 0)))
             continue;
         snprintf(out->role, sizeof out->role, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
         snprintf(out->state, sizeof out->state, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
@@ -226,7 +235,7 @@ long f_wait_health(const char *store, const char *want, long max_ms)
 void f_failover_story(const struct f_failover *s, int clients, f_report report)
 {
     struct f_load L;
-    char host[64] = "", other[64], expect[160], healed[256] = "", line[512], name[64];
+    char host[96] = "", other[64], expect[160], healed[512] = "", line[512], name[64], fault[64];
     long begin, end, took, lost = 0, heal_ms;
     size_t n;
     int ok_fault, healed_ok;
@@ -237,8 +246,16 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
         return;
     t_sleep_ms(2000);
 
+    /* On the cluster, the fault strikes the primary of the load's concert. */
+    snprintf(fault, sizeof fault, "%s", s->fault);
+    if (s->cluster) {
+        char key[KEYSPACE_CONCERT_KEY_SIZE];
+
+        keyspace_queue(key, sizeof key, L.concert, QUEUE_KEY_CONF);
+        snprintf(fault, sizeof fault, "%s %d", s->fault, rds_cluster_key_slot(key, strlen(key)));
+    }
     begin = f_load_ms(&L);
-    ok_fault = f_ha_fault(s->fault, host, sizeof host) == 0 && strncmp(host, s->prefix, strlen(s->prefix)) == 0;
+    ok_fault = f_ha_fault(fault, host, sizeof host) == 0 && strncmp(host, s->prefix, strlen(s->prefix)) == 0;
     snprintf(line, sizeof line, "the %s primary (%s) %s", s->store, host, s->done);
     report(ok_fault, line);
     t_sleep_ms(200);
@@ -248,12 +265,18 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     if (s->failed_over)
         s->failed_over(host);
     t_sleep_ms(3000);
-    /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over. */
+    /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over.
+     * On the cluster ("redisN ADDR:PORT") the lost node rejoined as the
+     * replica of its replacement, which heal has it take the shard back
+     * from (CLUSTER FAILOVER: the layout of one primary a host again). */
     snprintf(other, sizeof other, "%s", host);
     n = strlen(other);
     if (n > 0)
         other[n - 1] = other[n - 1] == '1' ? '2' : '1';
-    snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
+    if (s->cluster && strchr(host, ' '))
+        snprintf(expect, sizeof expect, "%s given back its slots", strchr(host, ' ') + 1);
+    else
+        snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
     /* heal waits until the primary has its replica connected: the old one. */
     heal_ms = f_now_ms();
     healed_ok = took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect);

@@ -140,8 +140,9 @@ struct f_ha_part {
     long pid;              /* 0: none */
 };
 /* Runs ./dev status test --json and fills out with the part named `part`
- * ("postgres", "redis", "sentinel", ...) on `host`: the ms it took, or -1
- * when it gave nothing to read. */
+ * ("postgres", "redis", ...) on `host` (a host's name, or the part's
+ * address: a Redis host runs two nodes): the ms it took, or -1 when it
+ * gave nothing to read. */
 long f_ha_status(const char *part, const char *host, struct f_ha_part *out);
 /* Polls /healthz until `store` reads `want`: the ms it took, -1 after max_ms. */
 long f_wait_health(const char *store, const char *want, long max_ms);
@@ -193,6 +194,10 @@ struct f_failover {
     long wait_ms;
     const int *needs;    /* f_needs_redis, f_needs_pg */
     int lost_sessions;
+    /* A shard of the Redis Cluster: the fault is given the slot of the
+     * load's concert (its primary is struck), and heal must say that the
+     * lost node came back as a replica and took its shard back. */
+    int cluster;
     /* Optional, with checks of their own (the story's plan counts them):
      * called under load once the new primary serves, and after the heal
      * with how long the heal (the old primary's host rejoining) took. */

@@ -232,10 +232,12 @@ struct redisContext *t_redis_monitor(void);
 char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
 
 /* The test stack's three-primary Redis Cluster (CONCERT_CLUSTER_PORTS, on
- * 127.0.0.1), which the responders behind CONCERT_CLUSTER_URL use.
- * t_cluster_ports fills ports and nodes ("127.0.0.1:P,...", for
- * redis_cluster_nodes or CONCERT_REDIS_CLUSTER) and returns how many
- * (0: not on the test stack). t_node runs one command on one node,
+ * 127.0.0.1), which the responders behind CONCERT_CLUSTER_URL use, or the
+ * several-hosts stack's (CONCERT_HA_CLUSTER_NODES, "addr:port,...", every
+ * node on a port of its own, with the stack's password). t_cluster_ports
+ * fills ports and nodes ("host:port,...", for redis_cluster_nodes or
+ * CONCERT_REDIS_CLUSTER) and returns how many (0: not on either stack);
+ * a node is named by its port from then on. t_node runs one command on one node,
  * unrouted (NULL: no reply). t_cluster_owner is the port of the primary
  * owning slot, as the node on port sees it (-1: none). A slot is moved as
  * an operator moves it: t_cluster_move_begin (IMPORTING on the target,
