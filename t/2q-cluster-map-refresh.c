@@ -64,19 +64,6 @@ static long timed_set(struct rds *r, const char *key, int *ok)
     return (long)((t_now_s() - t0) * 1000);
 }
 
-/* cmdstat_wait's calls on the node at port (INFO commandstats). */
-static long waits_on(int port)
-{
-    const char *argv[] = {"INFO", "commandstats"};
-    redisReply *r = t_node(port, 2, argv);
-    const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_wait:calls=") : NULL;
-    long n = at ? atol(at + strlen("cmdstat_wait:calls=")) : 0;
-
-    if (r)
-        freeReplyObject(r);
-    return n;
-}
-
 int main(void)
 {
     char list[512];
@@ -132,7 +119,7 @@ int main(void)
 
         r = context(nodes);
         for (int i = 0; i < nports; i++)
-            before[i] = waits_on(ports[i]);
+            before[i] = t_node_calls(ports[i], "wait");
         timed_set(r, key, &good);
         reply = rds_command_on(r, 3, wait_argv, NULL);
         ok(good && reply && reply->type == REDIS_REPLY_INTEGER, "SET, then WAIT 0 0 answered");
@@ -140,10 +127,10 @@ int main(void)
             freeReplyObject(reply);
         for (int i = 0; i < nports; i++)
             if (ports[i] != owner)
-                moved_elsewhere += waits_on(ports[i]) != before[i];
+                moved_elsewhere += t_node_calls(ports[i], "wait") != before[i];
         for (int i = 0; i < nports; i++)
             if (ports[i] == owner)
-                good = waits_on(ports[i]) == before[i] + 1;
+                good = t_node_calls(ports[i], "wait") == before[i] + 1;
         ok(good && moved_elsewhere == 0, "the WAIT ran on %d, the key's primary, and on no other node", owner);
         rds_free(r);
     }

@@ -21,19 +21,6 @@
 static int nports, ports[T_CLUSTER_MAX];
 static char nodes[256];
 
-/* cmdstat_wait's calls on the node at port (INFO commandstats). */
-static long waits_on(int port)
-{
-    const char *argv[] = {"INFO", "commandstats"};
-    redisReply *r = t_node(port, 2, argv);
-    const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "cmdstat_wait:calls=") : NULL;
-    long n = at ? atol(at + strlen("cmdstat_wait:calls=")) : 0;
-
-    if (r)
-        freeReplyObject(r);
-    return n;
-}
-
 int main(void)
 {
     int right = 0, wrong = 0, owners_seen[T_CLUSTER_MAX] = {0}, shards = 0;
@@ -59,13 +46,13 @@ int main(void)
         keyspace_session(key, sizeof key, hex);
         owner = t_cluster_owner(rds_cluster_key_slot(key, strlen(key)), ports[0]);
         for (int i = 0; i < nports; i++)
-            before[i] = waits_on(ports[i]);
+            before[i] = t_node_calls(ports[i], "wait");
         t_delete("/api/v1/sessions/current", session, &r);
         if (r.status != 204)
             diag("logout answered %ld", r.status);
         t_resp_free(&r);
         for (int i = 0; i < nports; i++) {
-            long more = waits_on(ports[i]) - before[i];
+            long more = t_node_calls(ports[i], "wait") - before[i];
 
             if (ports[i] == owner) {
                 owner_waited = more >= 1;

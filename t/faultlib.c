@@ -302,6 +302,42 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     f_load_free(&L);
 }
 
+void f_move_story(struct f_load *L, int slot, int from, int to, const int *primaries, int nprimaries,
+                  f_report report)
+{
+    long began, ended, moved, window;
+    struct f_tally t, during;
+    char line[512];
+
+    began = f_load_ms(L);
+    /* A few keys at a time, with pauses: the clients meet the slot half
+     * moved, on both nodes. */
+    moved = t_cluster_move_slot(slot, from, to, primaries, nprimaries, 5, 50);
+    ended = f_load_ms(L);
+    t_sleep_ms(2000);
+    f_load_stop(L);
+    snprintf(line, sizeof line, "slot %d (concert %lld) moved from :%d to :%d: %ld keys in %ld ms", slot,
+             (long long)L->concert, from, to, moved, ended - began);
+    report(moved > 0 && t_cluster_owner(slot, to) == to, line);
+    f_tally(L, -1, 0, 1L << 40, &t);
+    snprintf(line, sizeof line, "%ld requests, %ld 2xx; no error but a clean 503 (%ld of those)", t.total, t.ok,
+             t.unavailable);
+    report(t.ok > 50 && t.unavailable_bad + t.other + t.transport + t.unauth == 0, line);
+    window = f_diag_errors(L, 0);
+    f_tally(L, -1, began, ended, &during);
+    diag("slot %d moved from :%d to :%d while concert %lld sold: %ld keys, %ld ms; %ld requests, %ld 2xx, "
+         "%ld clean 503 over %ld ms; %ld requests (%ld 2xx) sent and answered while it moved",
+         slot, from, to, (long long)L->concert, moved, ended - began, t.total, t.ok, t.unavailable, window,
+         during.total, during.ok);
+    snprintf(line, sizeof line, "the clients met the slot half moved (%ld requests)", during.total);
+    report(during.total > 0, line);
+    f_tally(L, -1, 0, began, &t);
+    report(t.total > 0 && t.unavailable == 0, "before the move, no 503");
+    f_tally(L, -1, ended + F_MOVE_GRACE_MS, 1L << 40, &t);
+    snprintf(line, sizeof line, "503s only while the slot moved (%ld ms of them), none after", window);
+    report(t.total > 0 && t.unavailable == 0 && window <= (ended - began) + F_MOVE_GRACE_MS, line);
+}
+
 void f_outage_story(const struct f_outage *o, f_report report)
 {
     struct f_load L;

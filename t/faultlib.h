@@ -207,6 +207,20 @@ struct f_failover {
 #define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
 void f_failover_story(const struct f_failover *s, int clients, f_report report);
 
+/* A concert's slot moved to another primary while L's clients sell it
+ * (t/2o on one host, t/ae across hosts), as an operator moves it
+ * (t_cluster_move_slot: IMPORTING, MIGRATING, its keys MIGRATEd a few at a
+ * time, SETSLOT NODE on every one of primaries), then 2 s more load and
+ * L stopped. Checks that the slot moved, that clients saw nothing but
+ * successes and clean 503s, that some requests met the slot half moved,
+ * and that the 503s came only while it moved (and F_MOVE_GRACE_MS after:
+ * a request sent just before the handover waits out a redirection or
+ * two); prints the figures. Calls report F_MOVE_CHECKS times. */
+#define F_MOVE_CHECKS 5
+#define F_MOVE_GRACE_MS 1000
+void f_move_story(struct f_load *L, int slot, int from, int to, const int *primaries, int nprimaries,
+                  f_report report);
+
 /* A store of the one-host test stack stopped for a few seconds under a
  * load of 12 clients, then started (t/82, t/83): /healthz says it is down,
  * then ok again; f_check_window, the responders are the same processes

@@ -1311,6 +1311,22 @@ redisReply *t_node(int port, int argc, const char **argv)
     return reply;
 }
 
+long t_node_calls(int port, const char *command)
+{
+    const char *argv[] = {"INFO", "commandstats"};
+    redisReply *r = t_node(port, 2, argv);
+    char field[64];
+    const char *at;
+    long n = -1;
+
+    snprintf(field, sizeof field, "cmdstat_%s:calls=", command);
+    if (r && r->type == REDIS_REPLY_STRING)
+        n = (at = strstr(r->str, field)) != NULL ? atol(at + strlen(field)) : 0;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
 /* The node's id (CLUSTER MYID) into id (41 bytes), or -1. */
 static int t_node_id(int port, char id[41])
 {

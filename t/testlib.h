@@ -249,6 +249,9 @@ char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
 #define T_CLUSTER_MAX 8
 int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256]);
 struct redisReply *t_node(int port, int argc, const char **argv);
+/* How many times the node at port has run command (lower case: "wait"),
+ * by INFO commandstats; -1 when it does not answer. */
+long t_node_calls(int port, const char *command);
 int t_cluster_owner(int slot, int port);
 int t_cluster_move_begin(int slot, int from_port, int to_port);
 long t_cluster_move_keys(int slot, int from_port, int to_port, int max);
