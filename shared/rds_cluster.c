@@ -28,6 +28,9 @@
 #define RDS_CLUSTER_SILENT_MS 10000
 /* Less than this left of a refresh's time is not worth a connection. */
 #define RDS_CLUSTER_MIN_ASK_MS 10
+/* A connection idle this long makes the map be asked for before a command
+ * goes on it (as rds.c asks the Sentinels): see idle_check. */
+#define RDS_CLUSTER_IDLE_CHECK_MS 1000
 /* One node asked for the map gets at most this share of the refresh's
  * time: a node that accepts connections but never answers (its host
  * stalled) leaves time for the next one. */
@@ -39,6 +42,7 @@ struct rds_cluster_node {
     redisContext *ctx;
     int first_slot;     /* the lowest slot it owns: the order of a SCAN walk */
     int replicas;       /* how many replicas the map lists for it */
+    long long used_ms;  /* when its connection last brought a reply */
 };
 
 /* An address asked for the map that did not answer, and when. */
@@ -239,6 +243,7 @@ static void take_map(struct rds_cluster *c, const redisReply *slots, const char 
         for (int j = 0; j < c->nnodes && !kept; j++) {
             if (c->node[j].port == old[i].port && strcmp(c->node[j].host, old[i].host) == 0) {
                 c->node[j].ctx = old[i].ctx;
+                c->node[j].used_ms = old[i].used_ms;
                 kept = 1;
             }
         }
@@ -469,6 +474,8 @@ static redisReply *send_to(struct rds_cluster *c, int n, int asking, int argc, c
     }
     *sent = 1;
     reply = redisCommandArgv(ctx, argc, argv, argvlen);
+    if (reply)
+        c->node[n].used_ms = rds_link_now_ms();
     if (!reply) {
         log_error("redis cluster %s:%d %s: %s", c->node[n].host, c->node[n].port, argv[0],
                   ctx->errstr[0] ? ctx->errstr : "no reply");
@@ -557,6 +564,28 @@ int rds_cluster_last_replicas(const struct rds_cluster *c)
     return c->last >= 0 && c->last < c->nnodes ? c->node[c->last].replicas : 0;
 }
 
+/* Whether node n's open connection has been idle so long that the map was
+ * asked for again first: 1 when it was and answered. A primary cut off
+ * the network closes nothing, so its connection looks usable; the first
+ * command on it after its replica was promoted would wait out the timeout
+ * and answer 503, in every process that had not noticed, one by one, for
+ * as long as they stay idle. Under load no connection is idle that long,
+ * so this costs nothing there; a process woken after a while pays one
+ * CLUSTER SLOTS. */
+static int idle_check(struct rds_cluster *c, int n)
+{
+    if (!c->node[n].ctx || rds_link_now_ms() - c->node[n].used_ms < RDS_CLUSTER_IDLE_CHECK_MS)
+        return 0;
+    if (refresh_map(c) < 0)
+        return 0;
+    /* Asked: the node it names is taken as it stands until the next idle
+     * spell. */
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->node[i].ctx)
+            c->node[i].used_ms = rds_link_now_ms();
+    return 1;
+}
+
 redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, const size_t *argvlen,
                             enum rds_error *err)
 {
@@ -572,6 +601,8 @@ redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, 
     if (c->stale)
         (void)refresh_map(c);   /* logged; the old map, if any, is tried */
     n = first_node(c, slot);
+    if (n >= 0 && idle_check(c, n))
+        n = first_node(c, slot);
     for (int hop = 0; hop < RDS_CLUSTER_MAX_HOPS;) {
         redisReply *reply;
         int sent, target, moved_slot, asked;

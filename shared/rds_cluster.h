@@ -27,7 +27,10 @@
  * of the configured nodes, each address once, those that did not answer
  * in the last ten seconds last, and the whole refresh within the
  * context's timeout: a host cut off, with its nodes listed, costs one
- * timeout now and then rather than one per node on every refresh.
+ * timeout now and then rather than one per node on every refresh. A
+ * connection idle for a second makes the map be asked for before a
+ * command goes on it: a primary cut off the network closes nothing, and
+ * its replica may have been promoted meanwhile.
  *
  * Which argument is the key: EVAL and EVALSHA, their first key (a script's
  * keys share a hash tag: keyspace.h); XREAD and XREADGROUP, the first
