@@ -195,8 +195,10 @@ struct f_failover {
     const int *needs;    /* f_needs_redis, f_needs_pg */
     int lost_sessions;
     /* A shard of the Redis Cluster: the fault is given the slot of the
-     * load's concert (its primary is struck), and heal must say that the
-     * lost node came back as a replica and took its shard back. */
+     * load's concert (its primary is struck), the new primary has served
+     * when a command on the concert's key, routed afresh, is answered
+     * (/healthz asks one node, maybe another shard's), and heal must say
+     * that the lost node came back as a replica and took its shard back. */
     int cluster;
     /* Optional, with checks of their own (the story's plan counts them):
      * called under load once the new primary serves, and after the heal

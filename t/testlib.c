@@ -817,6 +817,17 @@ redisReply *t_redis(int argc, const char **argv)
     return reply;
 }
 
+redisReply *t_redis_try(int argc, const char **argv)
+{
+    int was = t_quiet;
+    redisReply *reply;
+
+    t_quiet = 1;
+    reply = t_redis(argc, argv);
+    t_quiet = was;
+    return reply;
+}
+
 long long t_reply_int(redisReply *r)
 {
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

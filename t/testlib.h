@@ -209,6 +209,8 @@ long long t_redis_int(int argc, const char **argv);
 int t_redis_cmd(int argc, const char **argv);
 /* Runs a command and returns its reply (the caller frees it), or NULL. */
 struct redisReply *t_redis(int argc, const char **argv);
+/* The same, printing nothing when Redis does not answer (for polling). */
+struct redisReply *t_redis_try(int argc, const char **argv);
 /* A reply read as t_redis_int answers (its integer, or -1) and as
  * t_redis_cmd does (0 unless there is none or it is an error); each frees
  * the reply. */
