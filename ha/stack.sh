@@ -858,7 +858,8 @@ ha_status() {
             first=0
             printf '  {"part": "%s", "host": "%s", "role": "%s", "address": "%s", "pid": %s, "state": "%s"' \
                 "$1" "$2" "$3" "$4" "${5:-null}" "$6"
-            [ $# -lt 8 ] || printf ', "of": "%s", "slots": "%s"' "$7" "$8"
+            # A Redis node's primary ("of") and slots: null when it has none.
+            [ $# -lt 8 ] || printf ', "of": %s, "slots": %s' "$(json_or_null "$7")" "$(json_or_null "$8")"
             printf '}'
         else
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
@@ -875,6 +876,7 @@ ha_status() {
         [ "${st%% *}" = Z ] || PID=$p
     }
     running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
+    json_or_null() { case $1 in -|"") echo null ;; *) printf '"%s"' "$1" ;; esac; }
     tmp=$(mktemp)
     [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
     pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||

@@ -2,7 +2,9 @@
  * that dies comes back by itself, as systemd's Restart= brings it back on
  * a real host (conf/systemd/), with nothing healed by hand.
  *
- * Killed with -9: the PostgreSQL standby's keeper (pg_autoctl run; its
+ * First, ./dev status names the Redis Cluster's layout: three primaries
+ * owning slots, three replicas each following a primary on another host.
+ * Then, killed with -9: the PostgreSQL standby's keeper (pg_autoctl run; its
  * postgres goes on) and a Redis Cluster replica's server. Within 30 s each
  * runs again: a new keeper for that data directory, with the node
  * secondary at the monitor; the Redis server answering as a replica with
@@ -108,24 +110,42 @@ static int host_with(const char *part, const char *prefix, const char *role, cha
     return -1;
 }
 
-/* The address of a Redis Cluster node that is a replica: into out. */
-static int redis_replica(char *out, size_t cap)
+/* The host part of "addr:port" (static). */
+static const char *host_of(const char *address)
+{
+    static char host[64];
+    const char *colon = strrchr(address, ':');
+
+    snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - address) : (int)strlen(address), address);
+    return host;
+}
+
+/* Reads ./dev status for every Redis Cluster node: how many are primaries
+ * owning slots, and how many replicas follow a primary on another host.
+ * The address of a replica goes into replica. */
+static void redis_layout(int *primaries, int *replicas_apart, char *replica, size_t cap)
 {
     int ports[T_CLUSTER_MAX], n;
-    char nodes[256];
+    char nodes[256], address[64];
 
+    *primaries = *replicas_apart = 0;
+    replica[0] = '\0';
     n = t_cluster_ports(ports, nodes);
     for (const char *at = nodes; n > 0 && *at;) {
         size_t len = strcspn(at, ",");
         struct f_ha_part p;
 
-        snprintf(out, cap, "%.*s", (int)len, at);
-        if (f_ha_status("redis", out, &p) >= 0 && strcmp(p.role, "replica") == 0)
-            return 0;
+        snprintf(address, sizeof address, "%.*s", (int)len, at);
         at += len + (at[len] == ',');
+        if (f_ha_status("redis", address, &p) < 0)
+            continue;
+        if (strcmp(p.role, "primary") == 0 && p.slots[0])
+            ++*primaries;
+        if (strcmp(p.role, "replica") == 0 && p.of[0] && strcmp(host_of(p.of), host_of(address)) != 0) {
+            ++*replicas_apart;
+            snprintf(replica, cap, "%s", address);
+        }
     }
-    out[0] = '\0';
-    return -1;
 }
 
 int main(void)
@@ -134,10 +154,15 @@ int main(void)
     struct f_ha_part redis, node;
     pid_t keeper, keeper_again = -1;
     long killed_at, keeper_ms = -1, redis_ms = -1;
+    int primaries, replicas_apart;
 
     f_require_ha();
-    plan(4);
-    if (host_with("postgres", "pg", "standby", standby, sizeof standby) < 0 || redis_replica(replica, sizeof replica) < 0)
+    plan(5);
+    redis_layout(&primaries, &replicas_apart, replica, sizeof replica);
+    ok(primaries == 3 && replicas_apart == 3,
+       "./dev status: %d Redis primaries own slots, %d replicas follow a primary on another host", primaries,
+       replicas_apart);
+    if (host_with("postgres", "pg", "standby", standby, sizeof standby) < 0 || !replica[0])
         bail_out("./dev status names no PostgreSQL standby or Redis replica");
     snprintf(pgdata, sizeof pgdata, "%s/ha/%s/pgdata", getenv("CONCERT_VAR"), standby);
     keeper = keeper_of(pgdata);

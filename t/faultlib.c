@@ -213,6 +213,8 @@ long f_ha_status(const char *part, const char *host, struct f_ha_part *out)
         snprintf(out->role, sizeof out->role, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
         snprintf(out->state, sizeof out->state, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
         snprintf(out->address, sizeof out->address, "%s", t_json_str(e, "address") ? t_json_str(e, "address") : "");
+        snprintf(out->of, sizeof out->of, "%s", t_json_str(e, "of") ? t_json_str(e, "of") : "");
+        snprintf(out->slots, sizeof out->slots, "%s", t_json_str(e, "slots") ? t_json_str(e, "slots") : "");
         if (json_object_object_get_ex(e, "pid", &v) && json_object_is_type(v, json_type_int))
             out->pid = (long)json_object_get_int64(v);
     }

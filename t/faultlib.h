@@ -137,6 +137,7 @@ int f_ha_fault(const char *name, char *out, size_t cap);
 /* One part of `./dev status test --json` (its fields; empty when absent). */
 struct f_ha_part {
     char role[32], state[64], address[64];
+    char of[64], slots[128];   /* a Redis node's primary and slots ("" for none) */
     long pid;              /* 0: none */
 };
 /* Runs ./dev status test --json and fills out with the part named `part`
