@@ -528,10 +528,11 @@ HA_REDIS_RESTART_S=5
 # the primary's ADDR:PORT (or -), SLOTS like 0-5460 (or -), FLAGS such as
 # fail. Empty when no node answers.
 ha_redis_view() {
-    local n out
+    local n out pw
+    read -r pw <"$HA_SECRETS/redis.password" || return 0
     for n in $(ha_redis_nodes); do
-        out=$(timeout 2 bash -c 'REDISCLI_AUTH=$(cat "$1") redis-cli --no-auth-warning -h "$2" -p "$3" cluster nodes' \
-            _ "$HA_SECRETS/redis.password" "$(ha_addr "${n%%:*}")" "${n##*:}" 2>/dev/null) || continue
+        out=$(REDISCLI_AUTH=$pw timeout 2 redis-cli --no-auth-warning -h "$(ha_addr "${n%%:*}")" -p "${n##*:}" \
+            cluster nodes 2>/dev/null) || continue
         case $out in *myself*) ;; *) continue ;; esac
         awk '{ addr[$1] = $2; sub(/@.*/, "", addr[$1]); line[NR] = $0; id[NR] = $1 }
              END {
@@ -850,16 +851,21 @@ ha_cmd_up() {
 # to the monitor, one to a Redis node, the health check meanwhile, and
 # the pid files read without starting a program per part.
 ha_status() {
-    local json=$1 first=1 h g n role state pgrows line name goal reported tmp view addr of slots flags
-    local -A pg_goal=() pg_reported=()
+    local json=$1 first=1 h g n role state pgrows line name goal reported tmp addr of slots flags
+    local -A pg_goal=() pg_reported=() r_role=() r_of=() r_slots=() r_flags=()
     part() {   # name host role address pid state [of slots]
+        local of=null slots=null
         if [ "$json" = 1 ]; then
             [ $first = 1 ] || printf ',\n'
             first=0
             printf '  {"part": "%s", "host": "%s", "role": "%s", "address": "%s", "pid": %s, "state": "%s"' \
                 "$1" "$2" "$3" "$4" "${5:-null}" "$6"
             # A Redis node's primary ("of") and slots: null when it has none.
-            [ $# -lt 8 ] || printf ', "of": %s, "slots": %s' "$(json_or_null "$7")" "$(json_or_null "$8")"
+            if [ $# -ge 8 ]; then
+                case $7 in -|"") ;; *) of="\"$7\"" ;; esac
+                case $8 in -|"") ;; *) slots="\"$8\"" ;; esac
+                printf ', "of": %s, "slots": %s' "$of" "$slots"
+            fi
             printf '}'
         else
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
@@ -876,7 +882,6 @@ ha_status() {
         [ "${st%% *}" = Z ] || PID=$p
     }
     running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
-    json_or_null() { case $1 in -|"") echo null ;; *) printf '"%s"' "$1" ;; esac; }
     tmp=$(mktemp)
     [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
     pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||
@@ -886,7 +891,10 @@ ha_status() {
         pg_goal[$name]=$goal
         pg_reported[$name]=$reported
     done <<<"$pgrows"
-    view=$(ha_redis_view)
+    while read -r addr role of slots flags; do
+        [ -n "$addr" ] || continue
+        r_role[$addr]=$role r_of[$addr]=$of r_slots[$addr]=$slots r_flags[$addr]=$flags
+    done < <(ha_redis_view)
     [ "$json" = 1 ] && printf '{"stack": "%s", "hosts": true, "parts": [\n' "$VAR" ||
         echo "stack: $VAR (several hosts)"
     for h in $HA_HOSTS; do
@@ -913,9 +921,9 @@ ha_status() {
     done
     for n in $(ha_redis_nodes); do
         h=${n%%:*}
-        addr=$(ha_redis_addr "$n")
+        addr=$HA_NET.3${h#redis}:${n##*:}   # ha_redis_addr's, without a subshell a node
         pid_in "$HA/$h/run/redis-${n##*:}.pid"
-        read -r role of slots flags < <(awk -v a="$addr" '$1 == a { print $2, $3, $4, $5 }' <<<"$view") || true
+        role=${r_role[$addr]:-} of=${r_of[$addr]:-} slots=${r_slots[$addr]:-} flags=${r_flags[$addr]:-}
         state=$(running_or_stopped)
         [ -z "$flags" ] || [ "$flags" = ok ] || state="$state, $flags"
         case $role in

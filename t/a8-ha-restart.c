@@ -126,7 +126,7 @@ static const char *host_of(const char *address)
 static void redis_layout(int *primaries, int *replicas_apart, char *replica, size_t cap)
 {
     int ports[T_CLUSTER_MAX], n;
-    char nodes[256], address[64];
+    char nodes[256], address[64], host[64];
 
     *primaries = *replicas_apart = 0;
     replica[0] = '\0';
@@ -139,9 +139,10 @@ static void redis_layout(int *primaries, int *replicas_apart, char *replica, siz
         at += len + (at[len] == ',');
         if (f_ha_status("redis", address, &p) < 0)
             continue;
+        snprintf(host, sizeof host, "%s", host_of(address));
         if (strcmp(p.role, "primary") == 0 && p.slots[0])
             ++*primaries;
-        if (strcmp(p.role, "replica") == 0 && p.of[0] && strcmp(host_of(p.of), host_of(address)) != 0) {
+        if (strcmp(p.role, "replica") == 0 && p.of[0] && strcmp(host_of(p.of), host) != 0) {
             ++*replicas_apart;
             snprintf(replica, cap, "%s", address);
         }
