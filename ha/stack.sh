@@ -851,7 +851,7 @@ ha_cmd_up() {
 # to the monitor, one to a Redis node, the health check meanwhile, and
 # the pid files read without starting a program per part.
 ha_status() {
-    local json=$1 first=1 h g n role state pgrows line name goal reported tmp addr of slots flags
+    local json=$1 first=1 h g n role state pgrows line name goal reported tmp addr port of slots flags
     local -A pg_goal=() pg_reported=() r_role=() r_of=() r_slots=() r_flags=()
     part() {   # name host role address pid state [of slots]
         local of=null slots=null
@@ -871,17 +871,17 @@ ha_status() {
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
         fi
     }
-    # PID: the live pid in pid file $1, or empty.
+    # PID: the live pid in pid file $1, or empty; RUNNING: running or stopped.
+    # (No subshell a part: under load each one costs.)
     pid_in() {
         local p= st=
-        PID=
+        PID= RUNNING=stopped
         [ -f "$1" ] && read -r p <"$1" 2>/dev/null || return 0
         case $p in ""|*[!0-9]*) return 0 ;; esac
         [ -r "/proc/$p/stat" ] && read -r st <"/proc/$p/stat" 2>/dev/null || return 0
         st=${st##*) }
-        [ "${st%% *}" = Z ] || PID=$p
+        [ "${st%% *}" = Z ] || PID=$p RUNNING=running
     }
-    running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
     tmp=$(mktemp)
     [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
     pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||
@@ -902,7 +902,7 @@ ha_status() {
         [ "$state" = up ] || part link "$h" link "$(ha_addr "$h")" "" cut
     done
     pid_in "$HA/mon/run/keeper.pid"
-    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$(running_or_stopped)"
+    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$RUNNING"
     for h in $HA_PG_NODES; do
         pid_in "$HA/$h/run/keeper.pid"
         goal=${pg_goal[$h]:-}
@@ -924,7 +924,7 @@ ha_status() {
         addr=$HA_NET.3${h#redis}:${n##*:}   # ha_redis_addr's, without a subshell a node
         pid_in "$HA/$h/run/redis-${n##*:}.pid"
         role=${r_role[$addr]:-} of=${r_of[$addr]:-} slots=${r_slots[$addr]:-} flags=${r_flags[$addr]:-}
-        state=$(running_or_stopped)
+        state=$RUNNING
         [ -z "$flags" ] || [ "$flags" = ok ] || state="$state, $flags"
         case $role in
         primary) [ "$json" = 1 ] || state="$state, slots $slots" ;;
@@ -934,13 +934,16 @@ ha_status() {
         part redis "$h" "$role" "$addr" "$PID" "$state" "$of" "$slots"
     done
     for h in $HA_APPS; do
+        addr=$(ha_addr "$h")
+        port=$(ha_group_port "${GROUPS_ALL%% *}")
         for g in $GROUPS_ALL; do
             pid_in "$HA/$h/run/$g.pid"
-            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$PID" "$(running_or_stopped)"
+            part "$g" "$h" responder "$addr:$port" "$PID" "$RUNNING"
+            port=$((port + 1))   # ha_group_port: the groups' ports in order
         done
         for g in relay cron-loop; do
             pid_in "$HA/$h/run/$g.pid"
-            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$PID" "$(running_or_stopped)"
+            part "${g%-loop}" "$h" "${g%-loop}" "$addr" "$PID" "$RUNNING"
         done
     done
     local kleader kleads
@@ -951,12 +954,12 @@ ha_status() {
         # The quorum's leader is "leader", the other controllers "voter".
         role=voter
         [ "$h" = "$kleader" ] && role=leader
-        state=$(running_or_stopped)
+        state=$RUNNING
         [ -z "$PID" ] || state="$state, leads $(printf '%s\n' "$kleads" | awk -v h="$h" '$1 == h { n = $2 } END { print n + 0 }') partitions"
         part kafka "$h" "$role" "$(ha_addr "$h"):$KAFKA_PORT" "$PID" "$state"
     done
     pid_in "$HA/lb/run/nginx.pid"
-    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$(running_or_stopped)"
+    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$RUNNING"
     if [ "$json" = 1 ]; then
         printf '\n]}\n'
     else
