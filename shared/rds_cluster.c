@@ -354,6 +354,11 @@ static int refresh_map(struct rds_cluster *c)
         if (slots && slots_reply_sane(slots)) {
             take_map(c, slots, host[i]);
             c->stale = 0;
+            /* The open connections go to the primaries the map names now:
+             * none needs idle_check's look until it idles again. */
+            for (int k = 0; k < c->nnodes; k++)
+                if (c->node[k].ctx)
+                    c->node[k].used_ms = rds_link_now_ms();
             freeReplyObject(slots);
             redisFree(ctx);
             return 0;
@@ -576,14 +581,7 @@ static int idle_check(struct rds_cluster *c, int n)
 {
     if (!c->node[n].ctx || rds_link_now_ms() - c->node[n].used_ms < RDS_CLUSTER_IDLE_CHECK_MS)
         return 0;
-    if (refresh_map(c) < 0)
-        return 0;
-    /* Asked: the node it names is taken as it stands until the next idle
-     * spell. */
-    for (int i = 0; i < c->nnodes; i++)
-        if (c->node[i].ctx)
-            c->node[i].used_ms = rds_link_now_ms();
-    return 1;
+    return refresh_map(c) == 0;
 }
 
 redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, const size_t *argvlen,
