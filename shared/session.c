@@ -184,17 +184,20 @@ session_rc session_attach_token(const char *session, const char *token_id, const
     return rc;
 }
 
-/* With Sentinels there is a replica, which a failover promotes: a logout
+/* With Sentinels, or on a Redis Cluster whose shards have replicas, the
+ * session's primary has a replica, which a failover promotes: a logout
  * waits (half the timeout at most) until it has the deletion too, so that
- * the session does not come back with a new primary. Not acknowledged in
- * time, the logout still stands on the primary. */
+ * the session does not come back with a new primary. The WAIT goes where
+ * the logout's script ran (on a cluster, the primary of the session's
+ * slot: rds_cluster.h sends a keyless command after the last one). Not
+ * acknowledged in time, the logout still stands on the primary. */
 static void session_wait_replica(void)
 {
     char wait_ms[24];
     const char *wait_argv[] = {"WAIT", "1", wait_ms};
     redisReply *reply;
 
-    if (!g_config.redis_sentinels)
+    if (rds_replicas_behind() < 1)
         return;
     snprintf(wait_ms, sizeof wait_ms, "%d", g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1);
     reply = rds_command(3, wait_argv, NULL);

@@ -1,4 +1,4 @@
-/* 2q-issue-cost: a token issue asks Redis twice, once a store.
+/* 2s-issue-cost: a token issue asks Redis twice, once a store.
  *
  * The story: 40 users, each with a session, take a token for a concert
  * while a MONITOR client watches what Redis is sent. Each issue sends the
