@@ -61,9 +61,12 @@ static db_rc on_primary(const char *sql, int nparams, const char *const *params,
     return db_read(sql, nparams, params, out);
 }
 
+/* Reads go to the primary for ms. A standby that only lags keeps its
+ * connection; one that failed, or a primary, is let go. */
 static void leave_standby(int ms)
 {
-    db_disconnect(replica);
+    if (ms >= DB_REPLICA_RETRY_MS)
+        db_disconnect(replica);
     replica_skip_until = monotonic_ms() + ms;
 }
 
