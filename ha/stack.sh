@@ -242,6 +242,9 @@ ha_prepare() {
             -e "s|^# redis_password_file = .*|redis_password_file = $HA_SECRETS/redis.password|" \
             conf/concert.conf >"$HA/$h/concert.conf"
         kafka_conf >>"$HA/$h/concert.conf"
+        # The read-only paths read from the standby (README "Reads from the standby").
+        echo "pg_read_conninfo = ${HA_CONNINFO/read-write/prefer-standby} connect_timeout=2 options='-c statement_timeout=5000'" \
+            >>"$HA/$h/concert.conf"
     done
     chown -R "$APP_USER:" "$VAR"
     chmod 700 "$RUN"
