@@ -76,8 +76,10 @@ static db_rc primary_fence(char *lsn, size_t cap)
 {
     static const char sql[] = "SELECT pg_current_wal_flush_lsn()::text";
     PGresult *res;
-    db_rc rc = db_read(sql, 0, NULL, &res);
+    db_rc rc;
 
+    counts.fences++;
+    rc = db_read(sql, 0, NULL, &res);
     if (rc != DB_OK)
         return rc;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || (size_t)PQgetlength(res, 0, 0) >= cap) {

@@ -47,6 +47,7 @@ struct db_replica_counts {
     long primary;        /* by the primary: no standby configured, reachable or in time */
     long fence_waits;    /* reads that found the standby behind the fence at first */
     long behind;         /* reads given to the primary because the standby stayed behind */
+    long fences;         /* times the primary was asked for the fence */
 };
 void db_replica_counts(struct db_replica_counts *out);
 

@@ -12,8 +12,9 @@
  * without it. Then the standby's replay is paused and writes are
  * acknowledged without it (as in wait_primary): the standby itself reads
  * stale, the read context never does (the primary answers). Replay resumed,
- * the reads go back to the standby. The standby killed, every read still
- * answers, from the primary. */
+ * the reads go back to the standby. Two reads of one request ask the
+ * primary for the fence once; a write between them makes the next read ask
+ * again. The standby killed, every read still answers, from the primary. */
 #include "tap.h"
 #include "testlib.h"
 #include "pgaflib.h"
@@ -354,7 +355,7 @@ int main(void)
     struct db_replica_counts c0, c1;
 
     pgaf_init(&formation, "t2q");
-    plan(11);
+    plan(13);
     if (!ok(pgaf_up(&formation) == 0, "a primary and its synchronous standby under pg_auto_failover"))
         goto out;
     pgaf_conninfo(&formation, "read-write", rw_info, sizeof rw_info);
@@ -450,6 +451,35 @@ int main(void)
         ok(where && strcmp(where, "true") == 0 && replica_reads_on_standby() == before + 1,
            "replay resumed, the reads go back to the standby");
         free(where);
+    }
+
+    step("a request that reads twice asks the primary for the fence once; a write between asks again");
+    {
+        const char *who[] = {me}, *charge[] = {me, "1"};
+        struct db_replica_counts f0, f1, f2;
+        char *first, *second, *third, want[256] = "";
+        PGresult *res = NULL;
+
+        /* A fresh read context: the first request of a process. */
+        db_replica_init(read_info);
+        db_replica_counts(&f0);
+        first = read_value(balance_sql, 1, who);
+        second = read_value(list_sql, 1, who);
+        db_replica_counts(&f1);
+        ok(first && second && f1.standby - f0.standby == 2 && f1.fences - f0.fences == 1,
+           "two reads on the standby, one fence: %ld on the standby, %ld fences", f1.standby - f0.standby,
+           f1.fences - f0.fences);
+        if (db_query(charge_sql, 2, charge, &res) == DB_OK && PQntuples(res) == 1)
+            snprintf(want, sizeof want, "%s", PQgetvalue(res, 0, 1));
+        PQclear(res);
+        third = read_value(balance_sql, 1, who);
+        db_replica_counts(&f2);
+        ok(want[0] && third && strcmp(third, want) == 0 && f2.fences - f1.fences == 1,
+           "a write between two reads: the next read takes a fence of its own and sees the write (%s, want %s)",
+           third ? third : "nothing", want);
+        free(first);
+        free(second);
+        free(third);
     }
 
     step("the standby killed: the reads still answer, from the primary");
