@@ -117,6 +117,7 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
         char method[16];
         double ms;
 
+        db_replica_new_request();
         clock_gettime(CLOCK_MONOTONIC, &began);
         if (http_read_request(&r, &fcgx) < 0) {
             log_error("out of memory reading a request");

@@ -37,6 +37,9 @@ struct db {
 /* The responders' one connection: a single-threaded process needs no more. */
 static struct db db_the_default;
 
+/* Statements that may have written, on any context (db_writes). */
+static unsigned long db_writes_sent;
+
 struct db *db_default(void)
 {
     return &db_the_default;
@@ -359,7 +362,8 @@ static db_rc db_send(struct db *db, const char *sql, const char *name, int npara
     return rc;
 }
 
-db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
+/* db_query_on without counting the statement as a write. */
+static db_rc db_run(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
 {
     char name[16];
     db_rc rc = DB_UNAVAILABLE;
@@ -381,12 +385,23 @@ db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const
     return rc;
 }
 
+db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
+{
+    db_writes_sent++;
+    return db_run(db, sql, nparams, params, out);
+}
+
+unsigned long db_writes(void)
+{
+    return db_writes_sent;
+}
+
 db_rc db_read_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)
 {
-    db_rc rc = db_query_on(db, sql, nparams, params, out);
+    db_rc rc = db_run(db, sql, nparams, params, out);
 
     if (rc == DB_UNKNOWN)
-        rc = db_query_on(db, sql, nparams, params, out);
+        rc = db_run(db, sql, nparams, params, out);
     db->last = rc == DB_UNKNOWN ? DB_UNAVAILABLE : rc;
     return db->last;
 }
@@ -467,6 +482,8 @@ db_rc db_commit(struct db *db)
         log_error("postgres: COMMIT outside a transaction");
         return db->last = DB_FAILED;
     }
+    /* What the transaction wrote becomes visible now. */
+    db_writes_sent++;
     rc = db_tx_statement(db, "COMMIT", tag, sizeof tag);
     if (rc == DB_OK && strcmp(tag, "COMMIT") != 0) {
         /* A statement of the transaction failed: the server rolled it back. */

@@ -73,6 +73,13 @@ db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const
  * function that writes. */
 db_rc db_read_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out);
 
+/* How many statements that may write the process has sent, on any context:
+ * every db_query_on, and every db_commit (what a transaction wrote shows
+ * then). One sent since a read made sure it would see the process's writes
+ * (db_replica.c) makes the next read make sure again. db_read_on's
+ * statements are not counted: they change nothing. */
+unsigned long db_writes(void);
+
 /* Cheap round trip for health checks. */
 db_rc db_ping_on(struct db *db);
 

@@ -19,6 +19,11 @@
 static struct db *replica;
 static double replica_skip_until;
 static struct db_replica_counts counts;
+/* The fence a read of this request met on the standby, and db_writes()
+ * before it was asked: while both hold, the standby's replay (which only
+ * moves on) covers every write a later read of the request must see. */
+static int fence_met;
+static unsigned long fence_writes;
 
 static double monotonic_ms(void)
 {
@@ -33,6 +38,7 @@ int db_replica_init(const char *conninfo)
     db_free(replica);
     replica = NULL;
     replica_skip_until = 0;
+    fence_met = 0;
     if (!conninfo)
         return 0;
     replica = db_open(conninfo);
@@ -42,6 +48,11 @@ int db_replica_init(const char *conninfo)
      * commits as it would with `on`: nothing waits for a standby that is
      * not there. */
     return db_set_session(db_default(), "SET synchronous_commit = remote_apply");
+}
+
+void db_replica_new_request(void)
+{
+    fence_met = 0;
 }
 
 void db_replica_counts(struct db_replica_counts *out)
@@ -65,6 +76,7 @@ static db_rc on_primary(const char *sql, int nparams, const char *const *params,
  * connection; one that failed, or a primary, is let go. */
 static void leave_standby(int ms)
 {
+    fence_met = 0;
     if (ms >= DB_REPLICA_RETRY_MS)
         db_disconnect(replica);
     replica_skip_until = monotonic_ms() + ms;
@@ -124,6 +136,7 @@ db_rc db_read_replica(const char *sql, int nparams, const char *const *params, P
 {
     char lsn[64];
     int standby;
+    unsigned long writes = db_writes();
     db_rc rc;
 
     *out = NULL;
@@ -136,19 +149,23 @@ db_rc db_read_replica(const char *sql, int nparams, const char *const *params, P
         leave_standby(DB_REPLICA_RETRY_MS);
         return on_primary(sql, nparams, params, out);
     }
-    rc = primary_fence(lsn, sizeof lsn);
-    if (rc != DB_OK)
-        return rc;
-    switch (standby_reached(lsn)) {
-    case 1:
-        break;
-    case 0:
-        counts.behind++;
-        leave_standby(DB_REPLICA_BEHIND_MS);
-        return on_primary(sql, nparams, params, out);
-    default:
-        leave_standby(DB_REPLICA_RETRY_MS);
-        return on_primary(sql, nparams, params, out);
+    if (!fence_met || fence_writes != writes) {
+        rc = primary_fence(lsn, sizeof lsn);
+        if (rc != DB_OK)
+            return rc;
+        switch (standby_reached(lsn)) {
+        case 1:
+            fence_met = 1;
+            fence_writes = writes;
+            break;
+        case 0:
+            counts.behind++;
+            leave_standby(DB_REPLICA_BEHIND_MS);
+            return on_primary(sql, nparams, params, out);
+        default:
+            leave_standby(DB_REPLICA_RETRY_MS);
+            return on_primary(sql, nparams, params, out);
+        }
     }
     /* Any failure here (the standby gone, a query cancelled by a conflict
      * with recovery) leaves the read to the primary: reads run twice

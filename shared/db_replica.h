@@ -21,6 +21,12 @@
  * primary (and is left alone a while, db_replica.c); when the primary
  * cannot give the fence the read is DB_UNAVAILABLE, as it would be there.
  *
+ * The fence is taken once a request: met at the request's first read on
+ * the standby, it holds for the request's later reads, which can only see
+ * more (the standby's replay moves on), until the process sends a write
+ * (db_writes) or the reads leave the standby; then the next read takes a
+ * new one. A responder starts each request with db_replica_new_request.
+ *
  * So that the fence is normally met at the first look, db_replica_init
  * makes the process's writes wait until the synchronous standby has applied
  * them (synchronous_commit = remote_apply on the default context): an
@@ -40,6 +46,10 @@ int db_replica_init(const char *conninfo);
 /* db_read for a read-only path: on the standby when it has replayed every
  * acknowledged write, else on the primary. The same outcomes as db_read. */
 db_rc db_read_replica(const char *sql, int nparams, const char *const *params, PGresult **out);
+
+/* A new request begins: its first read on the standby takes a new fence
+ * (the last request's covers only the writes acknowledged before it). */
+void db_replica_new_request(void);
 
 /* Where this process's reads went so far, for tests and measurements. */
 struct db_replica_counts {

@@ -14,7 +14,7 @@
  * stale, the read context never does (the primary answers). Replay resumed,
  * the reads go back to the standby. Two reads of one request ask the
  * primary for the fence once; a write between them makes the next read ask
- * again. The standby killed, every read still answers, from the primary. */
+ * again, and so does the next request's first read. The standby killed, every read still answers, from the primary. */
 #include "tap.h"
 #include "testlib.h"
 #include "pgaflib.h"
@@ -290,6 +290,8 @@ static void measure_path(const char *sql, int by_user, const char *primary_pid, 
 
         if (sql == seatmap_sql)
             params[0] = schedule;
+        /* Each read a request of its own, as the responders' are. */
+        db_replica_new_request();
         if (db_read_replica(sql, 1, params, &res) != DB_OK)
             diag("a read failed while measuring");
         PQclear(res);
@@ -355,7 +357,7 @@ int main(void)
     struct db_replica_counts c0, c1;
 
     pgaf_init(&formation, "t2q");
-    plan(13);
+    plan(14);
     if (!ok(pgaf_up(&formation) == 0, "a primary and its synchronous standby under pg_auto_failover"))
         goto out;
     pgaf_conninfo(&formation, "read-write", rw_info, sizeof rw_info);
@@ -456,8 +458,8 @@ int main(void)
     step("a request that reads twice asks the primary for the fence once; a write between asks again");
     {
         const char *who[] = {me}, *charge[] = {me, "1"};
-        struct db_replica_counts f0, f1, f2;
-        char *first, *second, *third, want[256] = "";
+        struct db_replica_counts f0, f1, f2, f3;
+        char *first, *second, *third, *next, want[256] = "";
         PGresult *res = NULL;
 
         /* A fresh read context: the first request of a process. */
@@ -477,9 +479,15 @@ int main(void)
         ok(want[0] && third && strcmp(third, want) == 0 && f2.fences - f1.fences == 1,
            "a write between two reads: the next read takes a fence of its own and sees the write (%s, want %s)",
            third ? third : "nothing", want);
+        db_replica_new_request();
+        next = read_value(balance_sql, 1, who);
+        db_replica_counts(&f3);
+        ok(next && f3.standby - f2.standby == 1 && f3.fences - f2.fences == 1,
+           "the next request's first read takes a new fence (%ld)", f3.fences - f2.fences);
         free(first);
         free(second);
         free(third);
+        free(next);
     }
 
     step("the standby killed: the reads still answer, from the primary");
