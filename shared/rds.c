@@ -14,23 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 
 #define RDS_MAX_SENTINELS 16
+_Static_assert(RDS_LINK_SILENT_MAX >= RDS_MAX_SENTINELS, "the silent table is too small");
 
 struct rds {
     char *host;
     int port;
     int timeout_ms;
     /* With Sentinels: their addresses (split from the config's list once),
-     * the primary's name, where to ask first (the one that answered last)
-     * and the password every server asks for. */
-    struct {
-        char host[256];
-        int port;
-        long long silent_ms;   /* when it last did not answer; -1: it did */
-    } sentinel[RDS_MAX_SENTINELS];
+     * those that did not answer lately, the primary's name, where to ask
+     * first (the one that answered last) and the password every server
+     * asks for. */
+    struct rds_link_addr sentinel[RDS_MAX_SENTINELS];
     int nsentinels;
+    struct rds_link_silent silent;
     char *master;
     int sentinel_first;
     char *password;
@@ -52,16 +50,6 @@ static struct rds rds_the_default = {.timeout_ms = 1000};
 /* With Sentinels, a connection idle this long is asked whether its server
  * is still the primary before a command goes on it. */
 #define RDS_IDLE_CHECK_MS 1000
-/* A Sentinel that did not answer is asked after the others this long. */
-#define RDS_SENTINEL_SILENT_MS 10000
-
-long long rds_link_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int rds_configure(struct rds *r, const char *host, int port, int timeout_ms)
 {
@@ -99,6 +87,7 @@ int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_n
 {
     r->sentinel_first = 0;
     r->nsentinels = 0;
+    r->silent.n = 0;
     /* "host:port,host:port", as config.c has checked it. */
     while (sentinels && *sentinels && r->nsentinels < RDS_MAX_SENTINELS) {
         size_t len = strcspn(sentinels, ",");
@@ -107,7 +96,6 @@ int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_n
         if (colon && (size_t)(colon - sentinels) < sizeof r->sentinel[0].host) {
             snprintf(r->sentinel[r->nsentinels].host, sizeof r->sentinel[0].host, "%.*s",
                      (int)(colon - sentinels), sentinels);
-            r->sentinel[r->nsentinels].silent_ms = -1;
             r->sentinel[r->nsentinels++].port = atoi(colon + 1);
         }
         sentinels += len + (sentinels[len] == ',');
@@ -302,42 +290,35 @@ static int rds_sentinels_agree(struct rds *r, struct timeval tv, char *host, siz
         char host[256];
         int port, votes, first;
     } seen[RDS_MAX_SENTINELS];
-    int nseen = 0, answered = 0, need = r->nsentinels / 2 + 1, lately_silent[RDS_MAX_SENTINELS];
+    int nseen = 0, answered = 0, need = r->nsentinels / 2 + 1, order[RDS_MAX_SENTINELS];
 
-    /* Those that did not answer lately are asked last: one on a host cut
-     * off costs a whole timeout, which the others can spare. */
-    for (int i = 0; i < r->nsentinels; i++)
-        lately_silent[i] = r->sentinel[i].silent_ms >= 0 &&
-                           rds_link_now_ms() - r->sentinel[i].silent_ms < RDS_SENTINEL_SILENT_MS;
-    for (int pass = 0; pass < 2; pass++) {
-        for (int k = 0; k < r->nsentinels; k++) {
-            int i = (r->sentinel_first + k) % r->nsentinels, j;
-            char h[256];
-            int p;
+    /* Those that did not answer lately are asked last (rds_link.h). */
+    rds_link_ask_order(&r->silent, r->sentinel, r->nsentinels, r->sentinel_first, order);
+    for (int k = 0; k < r->nsentinels; k++) {
+        int i = order[k], j;
+        char h[256];
+        int p;
 
-            if (lately_silent[i] != pass)
-                continue;
-            if (!rds_ask_sentinel(r, i, tv, h, sizeof h, &p)) {
-                r->sentinel[i].silent_ms = rds_link_now_ms();
-                continue;
-            }
-            r->sentinel[i].silent_ms = -1;
-            answered++;
-            for (j = 0; j < nseen && (seen[j].port != p || strcmp(seen[j].host, h) != 0); j++)
-                ;
-            if (j == nseen) {
-                snprintf(seen[j].host, sizeof seen[j].host, "%s", h);
-                seen[j].port = p;
-                seen[j].votes = 0;
-                seen[j].first = i;
-                nseen++;
-            }
-            if (++seen[j].votes >= need) {
-                snprintf(host, cap, "%s", seen[j].host);
-                *port = seen[j].port;
-                r->sentinel_first = seen[j].first;
-                return 1;
-            }
+        if (!rds_ask_sentinel(r, i, tv, h, sizeof h, &p)) {
+            rds_link_note_silent(&r->silent, r->sentinel[i].host, r->sentinel[i].port);
+            continue;
+        }
+        rds_link_note_answered(&r->silent, r->sentinel[i].host, r->sentinel[i].port);
+        answered++;
+        for (j = 0; j < nseen && (seen[j].port != p || strcmp(seen[j].host, h) != 0); j++)
+            ;
+        if (j == nseen) {
+            snprintf(seen[j].host, sizeof seen[j].host, "%s", h);
+            seen[j].port = p;
+            seen[j].votes = 0;
+            seen[j].first = i;
+            nseen++;
+        }
+        if (++seen[j].votes >= need) {
+            snprintf(host, cap, "%s", seen[j].host);
+            *port = seen[j].port;
+            r->sentinel_first = seen[j].first;
+            return 1;
         }
     }
     if (answered > 0 && answered < need) {

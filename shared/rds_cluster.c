@@ -22,10 +22,6 @@
 /* Pause before sending again after TRYAGAIN or CLUSTERDOWN, which are
  * retried until the context's timeout: a slot's move, a failover, ends. */
 #define RDS_CLUSTER_PAUSE_MS 20
-/* A node that did not answer for the map is asked after the others this
- * long (as rds.c does for Sentinels): one on a host cut off costs a whole
- * timeout, which the others can spare. */
-#define RDS_CLUSTER_SILENT_MS 10000
 /* Less than this left of a refresh's time is not worth a connection. */
 #define RDS_CLUSTER_MIN_ASK_MS 10
 /* A connection idle this long makes the map be asked for before a command
@@ -36,6 +32,9 @@
  * stalled) leaves time for the next one. */
 #define RDS_CLUSTER_ASK_SHARE 2
 
+/* Every address a refresh asks can be remembered as silent. */
+_Static_assert(RDS_LINK_SILENT_MAX >= RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS, "the silent table is too small");
+
 struct rds_cluster_node {
     char host[256];
     int port;
@@ -45,18 +44,8 @@ struct rds_cluster_node {
     long long used_ms;  /* when its connection last brought a reply */
 };
 
-/* An address asked for the map that did not answer, and when. */
-struct rds_cluster_silent {
-    char host[256];
-    int port;
-    long long since_ms;
-};
-
 struct rds_cluster {
-    struct {
-        char host[256];
-        int port;
-    } seed[RDS_CLUSTER_MAX_SEEDS];
+    struct rds_link_addr seed[RDS_CLUSTER_MAX_SEEDS];
     int nseeds;
     char *password;
     int timeout_ms;
@@ -65,8 +54,8 @@ struct rds_cluster {
     int16_t slot_node[RDS_CLUSTER_SLOTS];   /* index into node, or -1 */
     int stale;          /* ask for the map before the next command */
     int last;           /* the node the last command went to, or -1 */
-    struct rds_cluster_silent silent[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS];
-    int nsilent;
+    /* The addresses that did not answer lately: asked for the map last. */
+    struct rds_link_silent silent;
 };
 
 uint16_t rds_cluster_crc16(const char *buf, size_t len)
@@ -253,66 +242,23 @@ static void take_map(struct rds_cluster *c, const redisReply *slots, const char 
     c->last = -1;
 }
 
-/* The entry of host:port among those that did not answer lately, or -1;
- * entries older than RDS_CLUSTER_SILENT_MS are forgotten on the way. */
-static int silent_index(struct rds_cluster *c, const char *host, int port, long long now)
-{
-    for (int i = 0; i < c->nsilent;) {
-        if (now - c->silent[i].since_ms >= RDS_CLUSTER_SILENT_MS) {
-            c->silent[i] = c->silent[--c->nsilent];
-            continue;
-        }
-        if (c->silent[i].port == port && strcmp(c->silent[i].host, host) == 0)
-            return i;
-        i++;
-    }
-    return -1;
-}
-
-static void note_silent(struct rds_cluster *c, const char *host, int port)
-{
-    long long now = rds_link_now_ms();
-    int i = silent_index(c, host, port, now);
-
-    if (i < 0) {
-        if (c->nsilent == (int)(sizeof c->silent / sizeof c->silent[0]))
-            return;
-        i = c->nsilent++;
-        snprintf(c->silent[i].host, sizeof c->silent[0].host, "%s", host);
-        c->silent[i].port = port;
-    }
-    c->silent[i].since_ms = now;
-}
-
-static void note_answered(struct rds_cluster *c, const char *host, int port)
-{
-    int i = silent_index(c, host, port, rds_link_now_ms());
-
-    if (i >= 0)
-        c->silent[i] = c->silent[--c->nsilent];
-}
-
 /* The addresses a refresh asks, each once: the known primaries, then the
- * configured nodes, those that did not answer lately last. */
-static int map_candidates(struct rds_cluster *c, char (*host)[256], int *port)
+ * configured nodes (refresh_map asks those that did not answer lately
+ * last). */
+static int map_candidates(const struct rds_cluster *c, struct rds_link_addr *addr)
 {
-    long long now = rds_link_now_ms();
     int n = 0;
 
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < c->nnodes + c->nseeds; i++) {
-            const char *h = i < c->nnodes ? c->node[i].host : c->seed[i - c->nnodes].host;
-            int p = i < c->nnodes ? c->node[i].port : c->seed[i - c->nnodes].port, dup = 0;
+    for (int i = 0; i < c->nnodes + c->nseeds; i++) {
+        const char *h = i < c->nnodes ? c->node[i].host : c->seed[i - c->nnodes].host;
+        int p = i < c->nnodes ? c->node[i].port : c->seed[i - c->nnodes].port, dup = 0;
 
-            if ((silent_index(c, h, p, now) >= 0) != pass)
-                continue;
-            for (int j = 0; j < n && !dup; j++)
-                dup = port[j] == p && strcmp(host[j], h) == 0;
-            if (dup)
-                continue;
-            snprintf(host[n], 256, "%s", h);
-            port[n++] = p;
-        }
+        for (int j = 0; j < n && !dup; j++)
+            dup = addr[j].port == p && strcmp(addr[j].host, h) == 0;
+        if (dup)
+            continue;
+        snprintf(addr[n].host, sizeof addr[n].host, "%s", h);
+        addr[n++].port = p;
     }
     return n;
 }
@@ -324,13 +270,16 @@ static int map_candidates(struct rds_cluster *c, char (*host)[256], int *port)
  * be silent. 0 when one answered. */
 static int refresh_map(struct rds_cluster *c)
 {
-    char host[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS][256];
-    int port[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS], n;
+    struct rds_link_addr addr[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS];
+    int order[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS], n;
     const char *argv[] = {"CLUSTER", "SLOTS"};
     long long deadline = rds_link_now_ms() + c->timeout_ms;
 
-    n = map_candidates(c, host, port);
+    n = map_candidates(c, addr);
+    rds_link_ask_order(&c->silent, addr, n, 0, order);
     for (int i = 0; i < n; i++) {
+        const char *host = addr[order[i]].host;
+        int port = addr[order[i]].port;
         long long left = deadline - rds_link_now_ms();
         redisContext *ctx;
         redisReply *slots;
@@ -341,18 +290,18 @@ static int refresh_map(struct rds_cluster *c)
         }
         if (left > c->timeout_ms / RDS_CLUSTER_ASK_SHARE && c->timeout_ms / RDS_CLUSTER_ASK_SHARE >= RDS_CLUSTER_MIN_ASK_MS)
             left = c->timeout_ms / RDS_CLUSTER_ASK_SHARE;
-        ctx = open_authenticated(c, host[i], port[i], (int)left);
+        ctx = open_authenticated(c, host, port, (int)left);
         if (!ctx) {
-            note_silent(c, host[i], port[i]);
+            rds_link_note_silent(&c->silent, host, port);
             continue;
         }
         slots = redisCommandArgv(ctx, 2, argv, NULL);
         if (slots)
-            note_answered(c, host[i], port[i]);
+            rds_link_note_answered(&c->silent, host, port);
         else
-            note_silent(c, host[i], port[i]);
+            rds_link_note_silent(&c->silent, host, port);
         if (slots && slots_reply_sane(slots)) {
-            take_map(c, slots, host[i]);
+            take_map(c, slots, host);
             c->stale = 0;
             /* The open connections go to the primaries the map names now:
              * none needs idle_check's look until it idles again. */
@@ -363,7 +312,7 @@ static int refresh_map(struct rds_cluster *c)
             redisFree(ctx);
             return 0;
         }
-        log_error("redis cluster: %s:%d gave no slot map", host[i], port[i]);
+        log_error("redis cluster: %s:%d gave no slot map", host, port);
         if (slots)
             freeReplyObject(slots);
         redisFree(ctx);
@@ -460,7 +409,7 @@ static redisReply *send_to(struct rds_cluster *c, int n, int asking, int argc, c
     *sent = 0;
     ctx = node_connection(c, n);
     if (!ctx) {
-        note_silent(c, c->node[n].host, c->node[n].port);
+        rds_link_note_silent(&c->silent, c->node[n].host, c->node[n].port);
         return NULL;
     }
     if (asking) {
@@ -484,7 +433,7 @@ static redisReply *send_to(struct rds_cluster *c, int n, int asking, int argc, c
     if (!reply) {
         log_error("redis cluster %s:%d %s: %s", c->node[n].host, c->node[n].port, argv[0],
                   ctx->errstr[0] ? ctx->errstr : "no reply");
-        note_silent(c, c->node[n].host, c->node[n].port);
+        rds_link_note_silent(&c->silent, c->node[n].host, c->node[n].port);
         redisFree(ctx);
         c->node[n].ctx = NULL;
     }
