@@ -14,7 +14,8 @@
  * stale, the read context never does (the primary answers). Replay resumed,
  * the reads go back to the standby. Two reads of one request ask the
  * primary for the fence once; a write between them makes the next read ask
- * again, and so does the next request's first read. The standby killed, every read still answers, from the primary. */
+ * again, and so does the next request's first read, and a read on a new
+ * connection to the standby. The standby killed, every read still answers, from the primary. */
 #include "tap.h"
 #include "testlib.h"
 #include "pgaflib.h"
@@ -357,7 +358,7 @@ int main(void)
     struct db_replica_counts c0, c1;
 
     pgaf_init(&formation, "t2q");
-    plan(14);
+    plan(15);
     if (!ok(pgaf_up(&formation) == 0, "a primary and its synchronous standby under pg_auto_failover"))
         goto out;
     pgaf_conninfo(&formation, "read-write", rw_info, sizeof rw_info);
@@ -488,6 +489,27 @@ int main(void)
         free(second);
         free(third);
         free(next);
+    }
+    {
+        struct db_replica_counts f0, f1;
+        char *pid, kill_sql[96], *after;
+
+        /* The read context's backend on the standby ended mid-request: the
+         * next read goes on a new connection, whose server the fence has
+         * not been checked on (with several standbys it may be another). */
+        db_replica_new_request();
+        pid = read_value("SELECT pg_backend_pid()::text", 0, NULL);
+        snprintf(kill_sql, sizeof kill_sql, "SELECT pg_terminate_backend(%d)", pid ? atoi(pid) : 0);
+        if (!pid || on_standby(standby_port, kill_sql) != 0)
+            bail_out("cannot end the read context's backend on the standby");
+        t_sleep_ms(200);
+        db_replica_counts(&f0);
+        after = read_value("SELECT pg_backend_pid()::text", 0, NULL);
+        db_replica_counts(&f1);
+        ok(after && strcmp(after, pid) != 0 && f1.standby - f0.standby == 1 && f1.fences - f0.fences == 1,
+           "a read on a new connection in the same request takes a new fence (%ld)", f1.fences - f0.fences);
+        free(pid);
+        free(after);
     }
 
     step("the standby killed: the reads still answer, from the primary");
