@@ -32,6 +32,7 @@ struct db {
     int log_outage_once;
     int outage_logged;
     db_rc last;            /* db_last_outcome */
+    unsigned long opened;  /* connections made (db_connections_opened) */
 };
 
 /* The responders' one connection: a single-threaded process needs no more. */
@@ -207,6 +208,7 @@ static int db_open_connection(struct db *db)
     if (db->outage_logged && db->log_outage_once)
         log_info("postgres: reachable again");
     db->outage_logged = 0;
+    db->opened++;
     return 0;
 }
 
@@ -394,6 +396,11 @@ db_rc db_query_on(struct db *db, const char *sql, int nparams, const char *const
 unsigned long db_writes(void)
 {
     return db_writes_sent;
+}
+
+unsigned long db_connections_opened(const struct db *db)
+{
+    return db->opened;
 }
 
 db_rc db_read_on(struct db *db, const char *sql, int nparams, const char *const *params, PGresult **out)

@@ -80,6 +80,11 @@ db_rc db_read_on(struct db *db, const char *sql, int nparams, const char *const 
  * statements are not counted: they change nothing. */
 unsigned long db_writes(void);
 
+/* How many connections the context has made: when it changes, its
+ * statements may go to another server than before (a multi-host string
+ * picks one afresh). */
+unsigned long db_connections_opened(const struct db *db);
+
 /* Cheap round trip for health checks. */
 db_rc db_ping_on(struct db *db);
 

@@ -19,11 +19,12 @@
 static struct db *replica;
 static double replica_skip_until;
 static struct db_replica_counts counts;
-/* The fence a read of this request met on the standby, and db_writes()
- * before it was asked: while both hold, the standby's replay (which only
- * moves on) covers every write a later read of the request must see. */
+/* The fence a read of this request met on the standby, db_writes() before
+ * it was asked, and the connection it was checked on: while all hold, that
+ * standby's replay (which only moves on) covers every write a later read
+ * of the request must see. */
 static int fence_met;
-static unsigned long fence_writes;
+static unsigned long fence_writes, fence_connection;
 
 static double monotonic_ms(void)
 {
@@ -149,7 +150,7 @@ db_rc db_read_replica(const char *sql, int nparams, const char *const *params, P
         leave_standby(DB_REPLICA_RETRY_MS);
         return on_primary(sql, nparams, params, out);
     }
-    if (!fence_met || fence_writes != writes) {
+    if (!fence_met || fence_writes != writes || fence_connection != db_connections_opened(replica)) {
         rc = primary_fence(lsn, sizeof lsn);
         if (rc != DB_OK)
             return rc;
@@ -157,6 +158,7 @@ db_rc db_read_replica(const char *sql, int nparams, const char *const *params, P
         case 1:
             fence_met = 1;
             fence_writes = writes;
+            fence_connection = db_connections_opened(replica);
             break;
         case 0:
             counts.behind++;

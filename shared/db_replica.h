@@ -24,8 +24,9 @@
  * The fence is taken once a request: met at the request's first read on
  * the standby, it holds for the request's later reads, which can only see
  * more (the standby's replay moves on), until the process sends a write
- * (db_writes) or the reads leave the standby; then the next read takes a
- * new one. A responder starts each request with db_replica_new_request.
+ * (db_writes), the read context's connection is replaced (it may reach
+ * another standby) or the reads leave the standby; then the next read
+ * takes a new one. A responder starts each request with db_replica_new_request.
  *
  * So that the fence is normally met at the first look, db_replica_init
  * makes the process's writes wait until the synchronous standby has applied

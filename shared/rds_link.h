@@ -27,7 +27,7 @@ struct timeval rds_link_timeout(int timeout_ms);
 /* Monotonic milliseconds. */
 long long rds_link_now_ms(void);
 
-/* A server asked where the primary is: a Sentinel, a cluster's node. */
+/* A server a client asks: a Sentinel, a cluster's node. */
 struct rds_link_addr {
     char host[256];
     int port;
@@ -59,7 +59,7 @@ void rds_link_note_answered(struct rds_link_silent *s, const char *host, int por
 int rds_link_silent_lately(struct rds_link_silent *s, const char *host, int port);
 
 /* The order to ask the n servers of addr in, into order (n indexes): from
- * index first on, wrapping around, those that answered lately, then in a
+ * index first on, wrapping around, those not silent lately, then in a
  * second pass, in the same order, those silent lately. */
 void rds_link_ask_order(struct rds_link_silent *s, const struct rds_link_addr *addr, int n, int first, int *order);
 
