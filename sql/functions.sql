@@ -231,6 +231,16 @@ LANGUAGE sql STABLE AS $$
     END
 $$;
 
+-- Seats p_user has bought of p_schedule: what a hold kept in Redis
+-- (shared/hold.h) counts toward the per-user limit besides the user's
+-- holds, read when Redis does not know it yet.
+CREATE OR REPLACE FUNCTION booking_bought(p_user uuid, p_schedule bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(sum(cardinality(r.seat_nos)), 0)
+      FROM reservations r
+     WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND r.status = 'CONFIRMED'
+$$;
+
 -- Holds p_seats (sorted, distinct, 1..4 of them) of p_schedule for p_user,
 -- all or nothing. p_concert is the concert of the caller's queue token;
 -- p_owner the random owner of the Redis seat locks (kept so cancellation can

@@ -1,0 +1,206 @@
+/* hold.c - a seat hold as one Redis script (see hold.h): the keys and
+ * arguments of shared/lua/hold_take.lua, its answer read, and what it asks
+ * for first (the concert's facts, the seat map, the user's bought seats)
+ * read from PostgreSQL. */
+#include "hold.h"
+#include "db.h"
+#include "keyspace.h"
+#include "log.h"
+#include "queue.h"
+#include "rds.h"
+#include "seatmap.h"
+#include "valid.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* shared/lua/hold_take.lua. KEYS: enum take_key, then the seat locks. */
+extern struct rds_script lua_hold_take;
+enum take_key {
+    TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_MAP, TAKE_HOLDS, TAKE_ENDS, TAKE_SEQ, TAKE_MINE, TAKE_EVENTS,
+    TAKE_NKEYS
+};
+enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_BOUGHT, ARG_LIMIT, ARG_NFIXED };
+enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
+
+/* The script runs at most this often for one hold: each missing piece
+ * (facts, map, bought seats) is read once. */
+#define TAKE_TRIES 4
+
+#define KEYLEN KEYSPACE_CONCERT_KEY_SIZE
+
+/* What the script asked for before it could judge the hold. */
+enum need { NEED_NOTHING, NEED_FACTS, NEED_MAP, NEED_BOUGHT };
+
+struct take_call {
+    char keys[TAKE_NKEYS + SEATLOCK_MAX][KEYLEN];
+    char schedule[24], closes[24], bought[24], limit[24], nums[SEATLOCK_MAX][16];
+    const char *argv[TAKE_NKEYS + SEATLOCK_MAX + ARG_NFIXED + SEATLOCK_MAX];
+    int nkeys, argc;
+    char map_version[24];
+};
+
+static int reply_text(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING;
+}
+
+/* Seats the user has bought of the schedule, as PostgreSQL counts them
+ * (booking_bought), into text; -1 when PostgreSQL could not say. */
+static int read_bought(const char *user_id, int64_t schedule_id, char *text, size_t cap)
+{
+    static const char sql[] = "SELECT booking_bought($1::uuid, $2::bigint)";
+    char schedule[24];
+    const char *params[] = {user_id, schedule};
+    PGresult *res;
+    int64_t n;
+    int ok;
+
+    snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
+    if (db_read(sql, 2, params, &res) != DB_OK)
+        return -1;
+    ok = PQntuples(res) == 1 && (strcmp(PQgetvalue(res, 0, 0), "0") == 0 ||
+                                 valid_id(PQgetvalue(res, 0, 0), &n) == 0);
+    if (ok)
+        snprintf(text, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* One run of the script: its verdict, or (rc HOLD_HELD with *need set) what
+ * it needs first. */
+static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need *need)
+{
+    redisReply *reply = rds_eval(&lua_hold_take, c->nkeys, c->argc, c->argv), **e;
+    const char *w;
+    hold_rc rc = HOLD_DOWN;
+
+    *need = NEED_NOTHING;
+    if (!reply)
+        return HOLD_DOWN;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_text(reply->element[0])) {
+        log_error("hold_take: unexpected reply");
+        freeReplyObject(reply);
+        return HOLD_DOWN;
+    }
+    e = reply->element;
+    w = e[HELD_CODE]->str;
+    if (strcmp(w, "MISS") == 0) {
+        rc = HOLD_TOKEN_MISS;
+    } else if (strcmp(w, "NOCONF") == 0) {
+        rc = HOLD_HELD, *need = NEED_FACTS;
+    } else if (strcmp(w, "NOMAP") == 0 && reply->elements == 2 && reply_text(e[1]) &&
+               strlen(e[1]->str) < sizeof c->map_version) {
+        memcpy(c->map_version, e[1]->str, strlen(e[1]->str) + 1);
+        rc = HOLD_HELD, *need = NEED_MAP;
+    } else if (strcmp(w, "CLOSED") == 0) {
+        rc = HOLD_CLOSED;
+    } else if (strcmp(w, "NOMINE") == 0 && reply->elements == 2 && reply_text(e[1]) && valid_uuid(e[1]->str)) {
+        memcpy(out->user_id, e[1]->str, 37);
+        rc = HOLD_HELD, *need = NEED_BOUGHT;
+    } else if (strcmp(w, "LIMIT") == 0 && reply->elements == 2 && e[1]->type == REDIS_REPLY_INTEGER) {
+        out->have = e[1]->integer;
+        rc = HOLD_LIMIT;
+    } else if (strcmp(w, "BUSY") == 0 && reply->elements == 2 && reply_text(e[1]) &&
+               strlen(e[1]->str) < sizeof out->busy) {
+        memcpy(out->busy, e[1]->str, strlen(e[1]->str) + 1);
+        rc = HOLD_BUSY;
+    } else if (strcmp(w, "HELD") == 0 && reply->elements == HELD_FIELDS && reply_text(e[HELD_USER]) &&
+               valid_uuid(e[HELD_USER]->str) && reply_text(e[HELD_ID]) &&
+               valid_id(e[HELD_ID]->str, &out->id) == 0 && reply_text(e[HELD_UNTIL]) &&
+               valid_id(e[HELD_UNTIL]->str, &out->until_ms) == 0 && reply_text(e[HELD_AMOUNT]) &&
+               (strcmp(e[HELD_AMOUNT]->str, "0") == 0 ? (out->amount = 0, 1)
+                                                      : valid_id(e[HELD_AMOUNT]->str, &out->amount) == 0) &&
+               reply_text(e[HELD_CREATED]) && valid_id(e[HELD_CREATED]->str, &out->created_ms) == 0) {
+        memcpy(out->user_id, e[HELD_USER]->str, 37);
+        rc = HOLD_HELD;
+    } else {
+        log_error("hold_take: unexpected answer %s", w);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Reads what the script needed from PostgreSQL into Redis (or the call's
+ * arguments). HOLD_HELD to run it again, else the refusal to answer. */
+static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum need need, const char *user_id)
+{
+    queue_rc qrc;
+    int64_t owner;
+    char *seats;
+    db_rc rc;
+
+    switch (need) {
+    case NEED_FACTS:
+        qrc = queue_reload_facts(show->concert_id);
+        return qrc == QUEUE_OK ? HOLD_HELD : qrc == QUEUE_REDIS_DOWN ? HOLD_DOWN : HOLD_NO_FACTS;
+    case NEED_MAP:
+        rc = seatmap_load(show->concert_id, show->schedule_id, c->map_version, &owner, &seats);
+        if (rc != DB_OK)
+            return HOLD_NO_MAP;
+        if (!seats)
+            return owner == show->concert_id ? HOLD_DOWN : HOLD_NO_MAP;
+        free(seats);
+        return HOLD_HELD;
+    case NEED_BOUGHT:
+        if (read_bought(user_id, show->schedule_id, c->bought, sizeof c->bought) < 0)
+            return HOLD_NO_BOUGHT;
+        return HOLD_HELD;
+    default:
+        return HOLD_DOWN;
+    }
+}
+
+hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
+                  struct hold_taken *out)
+{
+    struct take_call c;
+    enum need need;
+    hold_rc rc = HOLD_DOWN;
+
+    memset(out, 0, sizeof *out);
+    if (n < 1 || n > SEATLOCK_MAX)
+        return HOLD_BUSY;
+    keyspace_queue(c.keys[TAKE_ACTIVE], KEYLEN, show->concert_id, QUEUE_KEY_ACTIVE);
+    keyspace_queue(c.keys[TAKE_TOKENS], KEYLEN, show->concert_id, QUEUE_KEY_TOKENS);
+    keyspace_queue(c.keys[TAKE_CONF], KEYLEN, show->concert_id, QUEUE_KEY_CONF);
+    keyspace_seatmap(c.keys[TAKE_MAP], KEYLEN, show->concert_id, show->schedule_id);
+    keyspace_hold(c.keys[TAKE_HOLDS], KEYLEN, show->concert_id, HOLD_KEY_HOLDS);
+    keyspace_hold(c.keys[TAKE_ENDS], KEYLEN, show->concert_id, HOLD_KEY_ENDS);
+    keyspace_hold(c.keys[TAKE_SEQ], KEYLEN, show->concert_id, HOLD_KEY_SEQ);
+    keyspace_hold_mine(c.keys[TAKE_MINE], KEYLEN, show->concert_id, show->schedule_id);
+    keyspace_hold(c.keys[TAKE_EVENTS], KEYLEN, show->concert_id, HOLD_KEY_EVENTS);
+    for (int i = 0; i < n; i++)
+        keyspace_seat_lock(c.keys[TAKE_NKEYS + i], KEYLEN, show->concert_id, show->schedule_id, seats[i]);
+    c.nkeys = TAKE_NKEYS + n;
+    for (int i = 0; i < c.nkeys; i++)
+        c.argv[i] = c.keys[i];
+    snprintf(c.schedule, sizeof c.schedule, "%" PRId64, show->schedule_id);
+    snprintf(c.closes, sizeof c.closes, "%" PRId64, show->closes_ms);
+    snprintf(c.limit, sizeof c.limit, "%d", SEATS_PER_USER_MAX);
+    c.bought[0] = '\0';
+    c.argc = c.nkeys;
+    c.argv[c.argc + ARG_TOKEN] = token;
+    c.argv[c.argc + ARG_OWNER] = owner;
+    c.argv[c.argc + ARG_SCHEDULE] = c.schedule;
+    c.argv[c.argc + ARG_CLOSES] = c.closes;
+    c.argv[c.argc + ARG_BOUGHT] = c.bought;
+    c.argv[c.argc + ARG_LIMIT] = c.limit;
+    c.argc += ARG_NFIXED;
+    for (int i = 0; i < n; i++) {
+        snprintf(c.nums[i], sizeof c.nums[i], "%d", seats[i]);
+        c.argv[c.argc++] = c.nums[i];
+    }
+    for (int tries = 0; tries < TAKE_TRIES; tries++) {
+        rc = take_once(&c, out, &need);
+        if (need == NEED_NOTHING)
+            return rc;
+        rc = fetch(&c, show, need, out->user_id);
+        if (rc != HOLD_HELD)
+            return rc;
+    }
+    log_error("hold_take: still missing a piece after %d runs", TAKE_TRIES);
+    return HOLD_DOWN;
+}

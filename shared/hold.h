@@ -1,0 +1,63 @@
+/* hold.h - a seat hold kept in Redis, in its concert's hash slot, until it
+ * is paid (issue 26): one script (shared/lua/hold_take.lua) checks the
+ * queue token, the seats, the per-user limit and that sales are open, and
+ * writes the hold, its seats' locks and marks and its reservation.held
+ * event, all or nothing.
+ *
+ * Keys (keyspace.h), all tagged {c:C}:
+ *   {c:C}:holds      HASH  reservation id -> the hold's record
+ *                    (shared/lua/lib/hold_record.lua): user, schedule,
+ *                    seats, amount, end, lock owner, status, when made
+ *   {c:C}:hold-ends  ZSET  reservation ids by end (ms), for the sweep that
+ *                    expires them
+ *   {c:C}:hold-seq   STRING the counter ids are made from: an id is the
+ *                    concert's id times 10^9 plus it, so ids are unique
+ *                    across concerts and above every id PostgreSQL gave
+ *   {c:C}:mine:S     HASH  userId -> seats bought (as PostgreSQL counted
+ *                    them) and the user's holds of schedule S: the
+ *                    per-user limit, without PostgreSQL
+ *   {c:C}:reservation-events STREAM the concert's reservation events, in
+ *                    the outbox's five fields
+ * A hold's seats are locked ({c:C}:seat:S:N, seatlock.h) until the hold's
+ * end, exactly: the lock is what keeps a seat from a second hold. */
+#ifndef CONCERT_HOLD_H
+#define CONCERT_HOLD_H
+
+#include "seatlock.h"
+
+#include <stdint.h>
+
+typedef enum {
+    HOLD_HELD = 0,       /* held: see struct hold_taken */
+    HOLD_TOKEN_MISS,     /* the token is not ACTIVE within its period */
+    HOLD_NO_FACTS,       /* the concert's facts are not in Redis, and
+                          * PostgreSQL could not give them (503) */
+    HOLD_NO_MAP,         /* the seat map could not be loaded (503) */
+    HOLD_CLOSED,         /* the show has started: sales_closed */
+    HOLD_NO_BOUGHT,      /* what the user bought could not be read (503) */
+    HOLD_LIMIT,          /* hold_limit: .have seats held or bought */
+    HOLD_BUSY,           /* seat_unavailable: .busy names the seats */
+    HOLD_DOWN            /* Redis is away, or its answer was lost (503) */
+} hold_rc;
+
+struct hold_taken {
+    char user_id[37];
+    int64_t id, until_ms, amount, created_ms;
+    int64_t have;        /* HOLD_LIMIT: seats already held or bought */
+    char busy[64];       /* HOLD_BUSY: "3, 4" */
+};
+
+/* What a hold needs of its show besides the seats. */
+struct hold_show {
+    int64_t concert_id, schedule_id;
+    int64_t closes_ms;   /* when sales close: the show's start (Unix ms) */
+};
+
+/* Holds seats (sorted, distinct, 1..SEATLOCK_MAX, each one the show has)
+ * for the user of token, under lock owner owner. The facts, the seat map
+ * and the user's bought seats are read from PostgreSQL when Redis lacks
+ * them, and the script run again. */
+hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
+                  struct hold_taken *out);
+
+#endif

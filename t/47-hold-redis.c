@@ -1,0 +1,158 @@
+/* 47-hold-redis: a hold as one Redis script (hold.h), told against hold.c
+ * and the stack's Redis and PostgreSQL.
+ *
+ * A concert is made through the admin API and a user given an ACTIVE
+ * token. The hold takes its seats in one script: the id is the concert's
+ * times 10^9 plus its counter, the end a whole second holdSeconds on, the
+ * amount the seats' prices; the seats are locked until that end, read
+ * HELD on the seat map, and reservation.held is in the concert's stream
+ * with the outbox's five fields. Then the refusals, each changing nothing:
+ * a seat held by another (its numbers), the per-user limit (seats held),
+ * sales closed, a token that is not ACTIVE. The facts, the seat map and the
+ * user's bought seats missing from Redis are read from PostgreSQL. */
+#include "tap.h"
+#include "testlib.h"
+#include "config.h"
+#include "db.h"
+#include "hold.h"
+#include "rds.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static char *redis_text(int argc, const char **argv)
+{
+    redisReply *r = t_redis(argc, argv);
+    char *s = NULL;
+
+    if (r && r->type == REDIS_REPLY_STRING)
+        s = strdup(r->str);
+    if (r)
+        freeReplyObject(r);
+    return s;
+}
+
+int main(void)
+{
+    const char *conninfo = getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "";
+    const char *port = getenv("CONCERT_REDIS_PORT");
+    int64_t schedules[1], concert;
+    struct hold_show show;
+    struct hold_taken h, h2;
+    char user[37], other[37], key[96], field[24], *token, *token2, *s;
+    const char *tok_id, *tok2_id;
+    int seats12[] = {1, 2}, seats2[] = {2}, seats3[] = {3}, seats457[] = {4, 5, 7}, seats6[] = {6};
+    int64_t before;
+
+    t_init();
+    db_init(conninfo);
+    rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
+
+    concert = t_create_concert(10, 600, 600, 300, 1, 10, 1500, schedules);
+    if (concert < 0)
+        bail_out("no concert");
+    t_user(user);
+    t_user(other);
+    token = t_active_token(concert, user);
+    token2 = t_active_token(concert, other);
+    if (!token || !token2)
+        bail_out("no tokens");
+    tok_id = strdup(t_token_id(token));
+    tok2_id = strdup(t_token_id(token2));
+    show.concert_id = concert;
+    show.schedule_id = schedules[0];
+    show.closes_ms = now_ms() + 3600000;
+
+    step("a hold is one script: id, end, amount, locks, map, event");
+    before = now_ms();
+    is_int(hold_take(tok_id, &show, seats12, 2, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &h), HOLD_HELD, "two seats held");
+    ok(strcmp(h.user_id, user) == 0, "for the token's user");
+    ok(h.id == concert * 1000000000 + 1, "the id is the concert's times 10^9 plus one (%" PRId64 ")", h.id);
+    ok(h.until_ms % 1000 == 0 && h.until_ms >= before + 300000 && h.until_ms <= now_ms() + 301000,
+       "it ends on a whole second, holdSeconds on");
+    ok(h.amount == 3000, "the amount is the seats' prices");
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:seat:%" PRId64 ":2", concert, schedules[0]);
+    s = redis_text(2, (const char *[]){"GET", key});
+    ok(strcmp(s ? s : "", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") == 0, "seat 2 is locked by the hold's owner");
+    free(s);
+    ok(t_redis_int(2, (const char *[]){"PEXPIRETIME", key}) == h.until_ms, "until the hold's end");
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, schedules[0]);
+    s = redis_text(3, (const char *[]){"HGET", key, "1"});
+    snprintf(field, sizeof field, "%" PRId64, h.id);
+    ok(s && strstr(s, ",H,") && strstr(s, field), "seat 1 reads HELD on the seat map (%s)", s ? s : "none");
+    free(s);
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:reservation-events", concert);
+    {
+        redisReply *r = t_redis(4, (const char *[]){"XREVRANGE", key, "+", "-"});
+        int found = 0;
+
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            redisReply *f = r->element[0]->element[1];
+            struct json_object *data = NULL;
+
+            for (size_t i = 0; i + 1 < f->elements; i += 2) {
+                if (strcmp(f->element[i]->str, "type") == 0 && strcmp(f->element[i + 1]->str, "reservation.held") == 0)
+                    found++;
+                if (strcmp(f->element[i]->str, "data") == 0)
+                    data = json_tokener_parse(f->element[i + 1]->str);
+            }
+            ok(f->elements == 10, "the event has the five fields");
+            ok(data && t_json_int(data, "reservationId") == h.id && t_json_int(data, "amount") == 3000 &&
+               strcmp(t_json_str(data, "status"), "HELD") == 0 &&
+               strcmp(t_json_str(data, "userId"), user) == 0, "its data is the outbox's");
+            json_object_put(data);
+        } else {
+            ok(0, "the event has the five fields");
+            ok(0, "its data is the outbox's");
+        }
+        is_int(found, 1, "reservation.held is in the concert's stream");
+        if (r)
+            freeReplyObject(r);
+    }
+
+    step("refusals change nothing");
+    is_int(hold_take(tok2_id, &show, seats2, 1, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", &h2), HOLD_BUSY, "a held seat is busy");
+    ok(strcmp(h2.busy, "2") == 0, "named");
+    is_int(hold_take(tok_id, &show, seats457, 3, "cccccccccccccccccccccccccccccccc", &h2), HOLD_LIMIT,
+           "three more seats pass the per-user limit of four");
+    ok(h2.have == 2, "it names the two held");
+    show.closes_ms = now_ms() - 1;
+    is_int(hold_take(tok2_id, &show, seats3, 1, "dddddddddddddddddddddddddddddddd", &h2), HOLD_CLOSED,
+           "after the show's start: sales closed");
+    show.closes_ms = now_ms() + 3600000;
+    is_int(hold_take("nosuchtoken", &show, seats3, 1, "dddddddddddddddddddddddddddddddd", &h2), HOLD_TOKEN_MISS,
+           "an unknown token takes nothing");
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:seat:%" PRId64 ":3", concert, schedules[0]);
+    ok(t_redis_int(2, (const char *[]){"EXISTS", key}) == 0, "seat 3 is not locked");
+
+    step("what Redis lacks is read from PostgreSQL");
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, schedules[0]);
+    t_redis_cmd(2, (const char *[]){"DEL", key});
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:mine:%" PRId64, concert, schedules[0]);
+    t_redis_cmd(2, (const char *[]){"DEL", key});
+    snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert);
+    t_redis_cmd(2, (const char *[]){"DEL", key});
+    is_int(hold_take(tok2_id, &show, seats6, 1, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", &h2), HOLD_HELD,
+           "held with the facts, the map and the bought seats read again");
+    ok(h2.id == concert * 1000000000 + 2, "the next id");
+    ok(strcmp(h2.user_id, other) == 0, "for the other user");
+
+    free(token);
+    free(token2);
+    rds_close();
+    db_close();
+    done_testing();
+}
