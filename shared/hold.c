@@ -18,11 +18,14 @@
 
 /* shared/lua/hold_take.lua. KEYS: enum take_key, then the seat locks. */
 extern struct rds_script lua_hold_take;
+/* shared/lua/hold_mine_load.lua. KEYS: {c:C}:mine:S. ARGV: version, then
+ * user, count pairs. */
+extern struct rds_script lua_hold_mine_load;
 enum take_key {
     TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_MAP, TAKE_HOLDS, TAKE_ENDS, TAKE_SEQ, TAKE_MINE, TAKE_EVENTS,
     TAKE_NKEYS
 };
-enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_BOUGHT, ARG_LIMIT, ARG_NFIXED };
+enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_LIMIT, ARG_NFIXED };
 enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
 
 /* The script runs at most this often for one hold: each missing piece
@@ -32,14 +35,14 @@ enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_C
 #define KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 
 /* What the script asked for before it could judge the hold. */
-enum need { NEED_NOTHING, NEED_FACTS, NEED_MAP, NEED_BOUGHT };
+enum need { NEED_NOTHING, NEED_FACTS, NEED_MAP, NEED_MINE };
 
 struct take_call {
     char keys[TAKE_NKEYS + SEATLOCK_MAX][KEYLEN];
-    char schedule[24], closes[24], bought[24], limit[24], nums[SEATLOCK_MAX][16];
+    char schedule[24], closes[24], limit[24], nums[SEATLOCK_MAX][16];
     const char *argv[TAKE_NKEYS + SEATLOCK_MAX + ARG_NFIXED + SEATLOCK_MAX];
     int nkeys, argc;
-    char map_version[24];
+    char version[24];   /* the map's or the mine hash's, when missing */
 };
 
 static int reply_text(const redisReply *r)
@@ -47,26 +50,43 @@ static int reply_text(const redisReply *r)
     return r && r->type == REDIS_REPLY_STRING;
 }
 
-/* Seats the user has bought of the schedule, as PostgreSQL counts them
- * (booking_bought), into text; -1 when PostgreSQL could not say. */
-static int read_bought(const char *user_id, int64_t schedule_id, char *text, size_t cap)
+/* Loads what each buyer of the schedule bought (booking_bought_all) into
+ * Redis, unless the hash changed since version: 0, or -1 when PostgreSQL
+ * or Redis failed. */
+static int load_mine(const char *mine_key, int64_t schedule_id, const char *version)
 {
-    static const char sql[] = "SELECT booking_bought($1::uuid, $2::bigint)";
+    static const char sql[] = "SELECT user_id, bought FROM booking_bought_all($1::bigint)";
     char schedule[24];
-    const char *params[] = {user_id, schedule};
+    const char *params[] = {schedule};
+    const char **argv;
     PGresult *res;
-    int64_t n;
-    int ok;
+    redisReply *reply;
+    int rows, argc = 0, rc = -1;
 
     snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
-    if (db_read(sql, 2, params, &res) != DB_OK)
+    if (db_read(sql, 1, params, &res) != DB_OK)
         return -1;
-    ok = PQntuples(res) == 1 && (strcmp(PQgetvalue(res, 0, 0), "0") == 0 ||
-                                 valid_id(PQgetvalue(res, 0, 0), &n) == 0);
-    if (ok)
-        snprintf(text, cap, "%s", PQgetvalue(res, 0, 0));
+    rows = PQntuples(res);
+    argv = malloc(sizeof *argv * (size_t)(2 + 2 * rows));
+    if (!argv) {
+        log_error("hold: out of memory loading bought seats");
+        PQclear(res);
+        return -1;
+    }
+    argv[argc++] = mine_key;
+    argv[argc++] = version;
+    for (int i = 0; i < rows; i++) {
+        argv[argc++] = PQgetvalue(res, i, 0);
+        argv[argc++] = PQgetvalue(res, i, 1);
+    }
+    reply = rds_eval(&lua_hold_mine_load, 1, argc, argv);
+    if (reply) {
+        rc = reply->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        freeReplyObject(reply);
+    }
+    free(argv);
     PQclear(res);
-    return ok ? 0 : -1;
+    return rc;
 }
 
 /* One run of the script: its verdict, or (rc HOLD_HELD with *need set) what
@@ -91,15 +111,12 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
         rc = HOLD_TOKEN_MISS;
     } else if (strcmp(w, "NOCONF") == 0) {
         rc = HOLD_HELD, *need = NEED_FACTS;
-    } else if (strcmp(w, "NOMAP") == 0 && reply->elements == 2 && reply_text(e[1]) &&
-               strlen(e[1]->str) < sizeof c->map_version) {
-        memcpy(c->map_version, e[1]->str, strlen(e[1]->str) + 1);
-        rc = HOLD_HELD, *need = NEED_MAP;
+    } else if ((strcmp(w, "NOMAP") == 0 || strcmp(w, "NOMINE") == 0) && reply->elements == 2 &&
+               reply_text(e[1]) && strlen(e[1]->str) < sizeof c->version) {
+        memcpy(c->version, e[1]->str, strlen(e[1]->str) + 1);
+        rc = HOLD_HELD, *need = strcmp(w, "NOMAP") == 0 ? NEED_MAP : NEED_MINE;
     } else if (strcmp(w, "CLOSED") == 0) {
         rc = HOLD_CLOSED;
-    } else if (strcmp(w, "NOMINE") == 0 && reply->elements == 2 && reply_text(e[1]) && valid_uuid(e[1]->str)) {
-        memcpy(out->user_id, e[1]->str, 37);
-        rc = HOLD_HELD, *need = NEED_BOUGHT;
     } else if (strcmp(w, "LIMIT") == 0 && reply->elements == 2 && e[1]->type == REDIS_REPLY_INTEGER) {
         out->have = e[1]->integer;
         rc = HOLD_LIMIT;
@@ -125,7 +142,7 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
 
 /* Reads what the script needed from PostgreSQL into Redis (or the call's
  * arguments). HOLD_HELD to run it again, else the refusal to answer. */
-static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum need need, const char *user_id)
+static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum need need)
 {
     queue_rc qrc;
     int64_t owner;
@@ -137,17 +154,15 @@ static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum nee
         qrc = queue_reload_facts(show->concert_id);
         return qrc == QUEUE_OK ? HOLD_HELD : qrc == QUEUE_REDIS_DOWN ? HOLD_DOWN : HOLD_NO_FACTS;
     case NEED_MAP:
-        rc = seatmap_load(show->concert_id, show->schedule_id, c->map_version, &owner, &seats);
+        rc = seatmap_load(show->concert_id, show->schedule_id, c->version, &owner, &seats);
         if (rc != DB_OK)
             return HOLD_NO_MAP;
         if (!seats)
             return owner == show->concert_id ? HOLD_DOWN : HOLD_NO_MAP;
         free(seats);
         return HOLD_HELD;
-    case NEED_BOUGHT:
-        if (read_bought(user_id, show->schedule_id, c->bought, sizeof c->bought) < 0)
-            return HOLD_NO_BOUGHT;
-        return HOLD_HELD;
+    case NEED_MINE:
+        return load_mine(c->keys[TAKE_MINE], show->schedule_id, c->version) < 0 ? HOLD_NO_BOUGHT : HOLD_HELD;
     default:
         return HOLD_DOWN;
     }
@@ -180,13 +195,11 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     snprintf(c.schedule, sizeof c.schedule, "%" PRId64, show->schedule_id);
     snprintf(c.closes, sizeof c.closes, "%" PRId64, show->closes_ms);
     snprintf(c.limit, sizeof c.limit, "%d", SEATS_PER_USER_MAX);
-    c.bought[0] = '\0';
     c.argc = c.nkeys;
     c.argv[c.argc + ARG_TOKEN] = token;
     c.argv[c.argc + ARG_OWNER] = owner;
     c.argv[c.argc + ARG_SCHEDULE] = c.schedule;
     c.argv[c.argc + ARG_CLOSES] = c.closes;
-    c.argv[c.argc + ARG_BOUGHT] = c.bought;
     c.argv[c.argc + ARG_LIMIT] = c.limit;
     c.argc += ARG_NFIXED;
     for (int i = 0; i < n; i++) {
@@ -197,7 +210,7 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
         rc = take_once(&c, out, &need);
         if (need == NEED_NOTHING)
             return rc;
-        rc = fetch(&c, show, need, out->user_id);
+        rc = fetch(&c, show, need);
         if (rc != HOLD_HELD)
             return rc;
     }

@@ -231,14 +231,16 @@ LANGUAGE sql STABLE AS $$
     END
 $$;
 
--- Seats p_user has bought of p_schedule: what a hold kept in Redis
+-- Seats each buyer of p_schedule has bought: what a hold kept in Redis
 -- (shared/hold.h) counts toward the per-user limit besides the user's
--- holds, read when Redis does not know it yet.
-CREATE OR REPLACE FUNCTION booking_bought(p_user uuid, p_schedule bigint) RETURNS bigint
+-- holds, read whole when Redis does not know it.
+CREATE OR REPLACE FUNCTION booking_bought_all(p_schedule bigint, OUT user_id uuid, OUT bought bigint)
+RETURNS SETOF record
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(sum(cardinality(r.seat_nos)), 0)
+    SELECT r.user_id, sum(cardinality(r.seat_nos))
       FROM reservations r
-     WHERE r.user_id = p_user AND r.schedule_id = p_schedule AND r.status = 'CONFIRMED'
+     WHERE r.schedule_id = p_schedule AND r.status = 'CONFIRMED'
+     GROUP BY r.user_id
 $$;
 
 -- Holds p_seats (sorted, distinct, 1..4 of them) of p_schedule for p_user,

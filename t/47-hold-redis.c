@@ -139,6 +139,16 @@ int main(void)
     ok(t_redis_int(2, (const char *[]){"EXISTS", key}) == 0, "seat 3 is not locked");
 
     step("what Redis lacks is read from PostgreSQL");
+    {
+        char c[24], sc[24];
+        const char *params[] = {other, c, sc};
+
+        snprintf(c, sizeof c, "%" PRId64, concert);
+        snprintf(sc, sizeof sc, "%" PRId64, schedules[0]);
+        ok(t_pg_int("INSERT INTO reservations (user_id, concert_id, schedule_id, seat_nos, amount, status, expires_at)"
+                    " VALUES ($1, $2, $3, '{8,9,10}', 4500, 'CONFIRMED', now()) RETURNING 1", 3, params) == 1,
+           "the other user has bought three seats (in PostgreSQL only)");
+    }
     snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, schedules[0]);
     t_redis_cmd(2, (const char *[]){"DEL", key});
     snprintf(key, sizeof key, "{c:%" PRId64 "}:mine:%" PRId64, concert, schedules[0]);
@@ -146,9 +156,12 @@ int main(void)
     snprintf(key, sizeof key, "{c:%" PRId64 "}:conf", concert);
     t_redis_cmd(2, (const char *[]){"DEL", key});
     is_int(hold_take(tok2_id, &show, seats6, 1, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", &h2), HOLD_HELD,
-           "held with the facts, the map and the bought seats read again");
+           "held with the facts, the map and what the buyers bought read again");
     ok(h2.id == concert * 1000000000 + 2, "the next id");
     ok(strcmp(h2.user_id, other) == 0, "for the other user");
+    is_int(hold_take(tok2_id, &show, seats3, 1, "ffffffffffffffffffffffffffffffff", &h2), HOLD_LIMIT,
+           "a fifth seat passes the limit: the three bought were read from PostgreSQL");
+    ok(h2.have == 4, "four held or bought (%" PRId64 ")", h2.have);
 
     free(token);
     free(token2);
