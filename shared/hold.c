@@ -9,12 +9,16 @@
 #include "queue.h"
 #include "rds.h"
 #include "seatmap.h"
+#include "utc.h"
 #include "valid.h"
+
+#include <json-c/json.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* shared/lua/hold_take.lua. KEYS: enum take_key, then the seat locks. */
 extern struct rds_script lua_hold_take;
@@ -216,4 +220,177 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     }
     log_error("hold_take: still missing a piece after %d runs", TAKE_TRIES);
     return HOLD_DOWN;
+}
+
+/* --- A hold's record, and its cancellation ------------------------------- */
+
+/* shared/lua/hold_cancel.lua. KEYS: enum cancel_key, then the seat locks.
+ * ARGV: id, the record as read, user, the token's concert. */
+extern struct rds_script lua_hold_cancel;
+enum cancel_key { CANCEL_HOLDS, CANCEL_ENDS, CANCEL_MINE, CANCEL_MAP, CANCEL_EVENTS, CANCEL_NKEYS };
+
+/* A cancellation whose record moved under it reads it again this often. */
+#define CANCEL_TRIES 3
+
+/* The next '|'-separated field of *p into out (cap bytes): 0, or -1. */
+static int next_field(const char **p, char *out, size_t cap)
+{
+    const char *bar = strchr(*p, '|');
+    size_t len = bar ? (size_t)(bar - *p) : strlen(*p);
+
+    if (len >= cap)
+        return -1;
+    memcpy(out, *p, len);
+    out[len] = '\0';
+    *p += len + (bar ? 1 : 0);
+    return 0;
+}
+
+static int read_count(const char *text, int64_t *out)
+{
+    if (strcmp(text, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return valid_id(text, out);
+}
+
+int hold_record_parse(const char *text, int64_t id, struct hold_record *out)
+{
+    char f[8][64];
+    const char *p = text;
+    char *end;
+    const char *s;
+
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < 8; i++)
+        if (!p || next_field(&p, f[i], sizeof f[i]) < 0)
+            return -1;
+    if (*p || !valid_uuid(f[0]) || valid_id(f[1], &out->schedule_id) < 0 || read_count(f[3], &out->amount) < 0 ||
+        valid_id(f[4], &out->ends_ms) < 0 || strlen(f[5]) >= sizeof out->owner || strlen(f[6]) >= sizeof out->status ||
+        valid_id(f[7], &out->created_ms) < 0)
+        return -1;
+    for (s = f[2]; *s && out->n < SEATLOCK_MAX; s = *end == ',' ? end + 1 : end) {
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > INT32_MAX)
+            return -1;
+        out->seats[out->n++] = (int)v;
+    }
+    if (*s || out->n < 1)
+        return -1;
+    memcpy(out->user_id, f[0], 37);
+    strcpy(out->owner, f[5]);
+    strcpy(out->status, f[6]);
+    out->id = id;
+    out->concert_id = id / HOLD_ID_SPAN;
+    return 0;
+}
+
+struct json_object *hold_record_json(const struct hold_record *rec, int64_t now_ms)
+{
+    struct json_object *o = json_object_new_object(), *nos = json_object_new_array();
+    char ends[UTC_TEXT_SIZE];
+    const char *status = rec->status;
+
+    if (!o || !nos) {
+        json_object_put(o);
+        json_object_put(nos);
+        return NULL;
+    }
+    if (strcmp(status, "HELD") == 0 && rec->ends_ms <= now_ms)
+        status = "EXPIRED";
+    else if (strcmp(status, "PAID") == 0)
+        status = "CONFIRMED";
+    for (int i = 0; i < rec->n; i++)
+        json_object_array_add(nos, json_object_new_int(rec->seats[i]));
+    utc_text((time_t)(rec->ends_ms / 1000), ends);
+    json_object_object_add(o, "reservationId", json_object_new_int64(rec->id));
+    json_object_object_add(o, "concertId", json_object_new_int64(rec->concert_id));
+    json_object_object_add(o, "scheduleId", json_object_new_int64(rec->schedule_id));
+    json_object_object_add(o, "seatNos", nos);
+    json_object_object_add(o, "amount", json_object_new_int64(rec->amount));
+    json_object_object_add(o, "status", json_object_new_string(status));
+    json_object_object_add(o, "expiresAt", json_object_new_string(ends));
+    json_object_object_add(o, "paidAt", NULL);
+    return o;
+}
+
+/* The record of hold id as Redis has it now: 1 and out, 0 when there is
+ * none (or it cannot be read), -1 when Redis is away. */
+static int read_record(int64_t id, char *holds_key, char *text, size_t cap, struct hold_record *out)
+{
+    char idtext[24];
+    const char *argv[] = {"HGET", holds_key, idtext};
+    redisReply *reply;
+    int found = 0;
+
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    reply = rds_command(3, argv, NULL);
+    if (!reply)
+        return -1;
+    if (reply_text(reply) && strlen(reply->str) < cap && hold_record_parse(reply->str, id, out) == 0) {
+        memcpy(text, reply->str, strlen(reply->str) + 1);
+        found = 1;
+    }
+    freeReplyObject(reply);
+    return found;
+}
+
+const char *hold_cancel(int64_t token_concert, const char *user_id, int64_t id, struct hold_record *out)
+{
+    static const char *const words[] = {"cancelled", "reservation_not_found", "wrong_concert", "already_paid",
+                                        "hold_expired", NULL};
+    char keys[CANCEL_NKEYS + SEATLOCK_MAX][KEYLEN], text[512], idtext[24], concert[24];
+    const char *argv[CANCEL_NKEYS + SEATLOCK_MAX + 4];
+    int64_t owner_concert = id / HOLD_ID_SPAN;
+
+    keyspace_hold(keys[CANCEL_HOLDS], KEYLEN, owner_concert, HOLD_KEY_HOLDS);
+    keyspace_hold(keys[CANCEL_ENDS], KEYLEN, owner_concert, HOLD_KEY_ENDS);
+    keyspace_hold(keys[CANCEL_EVENTS], KEYLEN, owner_concert, HOLD_KEY_EVENTS);
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    snprintf(concert, sizeof concert, "%" PRId64, token_concert);
+    for (int tries = 0; tries < CANCEL_TRIES; tries++) {
+        redisReply *reply;
+        const char *word = NULL;
+        int found = read_record(id, keys[CANCEL_HOLDS], text, sizeof text, out), argc = 0;
+
+        if (found < 0)
+            return NULL;
+        if (found == 0)
+            return "reservation_not_found";
+        keyspace_hold_mine(keys[CANCEL_MINE], KEYLEN, owner_concert, out->schedule_id);
+        keyspace_seatmap(keys[CANCEL_MAP], KEYLEN, owner_concert, out->schedule_id);
+        for (int i = 0; i < out->n; i++)
+            keyspace_seat_lock(keys[CANCEL_NKEYS + i], KEYLEN, owner_concert, out->schedule_id, out->seats[i]);
+        for (int i = 0; i < CANCEL_NKEYS + out->n; i++)
+            argv[argc++] = keys[i];
+        argv[argc++] = idtext;
+        argv[argc++] = text;
+        argv[argc++] = user_id;
+        argv[argc++] = concert;
+        reply = rds_eval(&lua_hold_cancel, CANCEL_NKEYS + out->n, argc, argv);
+        if (!reply)
+            return NULL;
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 && reply_text(reply->element[0])) {
+            for (int i = 0; words[i]; i++)
+                if (strcmp(reply->element[0]->str, words[i]) == 0)
+                    word = words[i];
+            if (strcmp(reply->element[0]->str, "already_cancelled") == 0)
+                word = "cancelled";
+            if (word == words[0] && (reply->elements != 2 || !reply_text(reply->element[1]) ||
+                                     hold_record_parse(reply->element[1]->str, id, out) < 0))
+                word = NULL;
+        }
+        if (!word && !(reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+                       reply_text(reply->element[0]) && strcmp(reply->element[0]->str, "AGAIN") == 0)) {
+            log_error("hold_cancel: unexpected reply");
+            freeReplyObject(reply);
+            return NULL;
+        }
+        freeReplyObject(reply);
+        if (word)
+            return word;
+    }
+    log_error("hold_cancel: the hold kept changing");
+    return NULL;
 }

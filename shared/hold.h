@@ -60,4 +60,33 @@ struct hold_show {
 hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
                   struct hold_taken *out);
 
+/* Reservation ids below this were PostgreSQL's own (its sequence); those
+ * from it on are holds made in Redis, id / HOLD_ID_SPAN their concert. */
+#define HOLD_ID_SPAN INT64_C(1000000000)
+
+/* A hold's record as Redis keeps it (shared/lua/lib/hold_record.lua). */
+struct hold_record {
+    int64_t id, concert_id, schedule_id, amount, ends_ms, created_ms;
+    char user_id[37];
+    int seats[SEATLOCK_MAX];
+    int n;
+    char owner[2 * SEATLOCK_OWNER_BYTES + 1];
+    char status[12];     /* HELD, CANCELLED, EXPIRED, PAID */
+};
+
+/* Reads a record's text for reservation id: 0, or -1 when it is not one. */
+int hold_record_parse(const char *text, int64_t id, struct hold_record *out);
+
+/* The reservation as the list and a cancellation show it (the fields of
+ * PostgreSQL's booking_reservation_json): a HELD hold whose end has come
+ * reads EXPIRED. NULL when out of memory. */
+struct json_object *hold_record_json(const struct hold_record *rec, int64_t now_ms);
+
+/* Cancels hold id (one made in Redis: id >= HOLD_ID_SPAN) for user_id,
+ * acting with a queue token of token_concert. Returns the outcome word
+ * (outcome.c): "cancelled" with *out the hold (also when it was cancelled
+ * already: a retry), or the refusal (reservation_not_found, wrong_concert,
+ * already_paid, hold_expired); NULL when Redis is away (503). */
+const char *hold_cancel(int64_t token_concert, const char *user_id, int64_t id, struct hold_record *out);
+
 #endif

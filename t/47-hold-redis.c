@@ -163,6 +163,34 @@ int main(void)
            "a fifth seat passes the limit: the three bought were read from PostgreSQL");
     ok(h2.have == 4, "four held or bought (%" PRId64 ")", h2.have);
 
+    step("a cancel frees the seats at once, with its event; again, the same");
+    {
+        struct hold_record rec;
+        struct json_object *j;
+        int seats1234[] = {1, 2, 3, 4};
+
+        ok(strcmp(hold_cancel(concert, other, h.id, &rec), "reservation_not_found") == 0, "not another user's");
+        ok(strcmp(hold_cancel(concert + 1, user, h.id, &rec), "wrong_concert") == 0,
+           "nor with another concert's token");
+        ok(strcmp(hold_cancel(concert, user, h.id, &rec), "cancelled") == 0, "the owner cancels");
+        j = hold_record_json(&rec, now_ms());
+        ok(j && strcmp(t_json_str(j, "status"), "CANCELLED") == 0 && t_json_int(j, "amount") == 3000 &&
+           t_json_int(j, "concertId") == concert, "it reads CANCELLED, with its amount and concert");
+        json_object_put(j);
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:seat:%" PRId64 ":2", concert, schedules[0]);
+        ok(t_redis_int(2, (const char *[]){"EXISTS", key}) == 0, "seat 2's lock is gone");
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, schedules[0]);
+        s = redis_text(3, (const char *[]){"HGET", key, "1"});
+        ok(s && strcmp(s, "1500,A,0,0") == 0, "seat 1 reads AVAILABLE (%s)", s ? s : "none");
+        free(s);
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:reservation-events", concert);
+        is_int(t_redis_int(2, (const char *[]){"XLEN", key}), 3, "reservation.cancelled follows the two holds");
+        ok(strcmp(hold_cancel(concert, user, h.id, &rec), "cancelled") == 0, "cancelling again: the same");
+        is_int(t_redis_int(2, (const char *[]){"XLEN", key}), 3, "and no second event");
+        is_int(hold_take(tok_id, &show, seats1234, 4, "1111111111111111111111111111111a", &h2), HOLD_HELD,
+               "the cancelled seats no longer count: four held again");
+    }
+
     free(token);
     free(token2);
     rds_close();
