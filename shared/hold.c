@@ -3,9 +3,11 @@
  * for first (the concert's facts, the seat map, the user's bought seats)
  * read from PostgreSQL. */
 #include "hold.h"
+#include "booking.h"
 #include "db.h"
 #include "keyspace.h"
 #include "log.h"
+#include "outcome.h"
 #include "queue.h"
 #include "rds.h"
 #include "seatmap.h"
@@ -393,4 +395,139 @@ const char *hold_cancel(int64_t token_concert, const char *user_id, int64_t id, 
     }
     log_error("hold_cancel: the hold kept changing");
     return NULL;
+}
+
+/* --- Payment -------------------------------------------------------------- */
+
+/* shared/lua/hold_pay_begin.lua (KEYS: holds; ARGV: id, user, the token's
+ * concert, lease) and hold_pay_end.lua (KEYS: enum pay_end_key, then the
+ * seat locks; ARGV: id, 'paid' or 'refused'). */
+extern struct rds_script lua_hold_pay_begin, lua_hold_pay_end;
+enum pay_end_key { END_HOLDS, END_ENDS, END_MINE, END_MAP, END_NKEYS };
+
+/* The words hold_pay_begin.lua may refuse with. */
+static const char *refusal_word(const char *w)
+{
+    static const char *const words[] = {"reservation_not_found", "wrong_concert", "already_paid",
+                                        "already_cancelled", "hold_expired", NULL};
+
+    for (int i = 0; words[i]; i++)
+        if (strcmp(w, words[i]) == 0)
+            return words[i];
+    return NULL;
+}
+
+/* Tells Redis how the payment of rec ended. A failure is logged: the mark
+ * runs out by itself, and a paid hold's seats are SOLD in PostgreSQL,
+ * which the seat map learns on its next load. */
+static void pay_end(const struct hold_record *rec, const char *how)
+{
+    char keys[END_NKEYS + SEATLOCK_MAX][KEYLEN], idtext[24];
+    const char *argv[END_NKEYS + SEATLOCK_MAX + 2];
+    redisReply *reply;
+    int argc = 0;
+
+    keyspace_hold(keys[END_HOLDS], KEYLEN, rec->concert_id, HOLD_KEY_HOLDS);
+    keyspace_hold(keys[END_ENDS], KEYLEN, rec->concert_id, HOLD_KEY_ENDS);
+    keyspace_hold_mine(keys[END_MINE], KEYLEN, rec->concert_id, rec->schedule_id);
+    keyspace_seatmap(keys[END_MAP], KEYLEN, rec->concert_id, rec->schedule_id);
+    for (int i = 0; i < rec->n; i++)
+        keyspace_seat_lock(keys[END_NKEYS + i], KEYLEN, rec->concert_id, rec->schedule_id, rec->seats[i]);
+    for (int i = 0; i < END_NKEYS + rec->n; i++)
+        argv[argc++] = keys[i];
+    snprintf(idtext, sizeof idtext, "%" PRId64, rec->id);
+    argv[argc++] = idtext;
+    argv[argc++] = how;
+    reply = rds_eval(&lua_hold_pay_end, END_NKEYS + rec->n, argc, argv);
+    if (!reply)
+        log_error("hold_pay: Redis was not told the payment's end (its mark runs out by itself)");
+    else
+        freeReplyObject(reply);
+}
+
+/* A payment of an id Redis has no hold of: PostgreSQL's reservation of it,
+ * if any, answers (booking_pay_now refuses without changing anything: a
+ * paid one is already_paid, none reservation_not_found). */
+static db_rc pay_lost(int64_t token_concert, const char *user_id, int64_t id, PGresult **res)
+{
+    static const char sql[] = "SELECT * FROM booking_pay_now($1::uuid, $2::bigint, $3::bigint)";
+    char concert[24], idtext[24];
+    const char *params[] = {user_id, concert, idtext};
+
+    snprintf(concert, sizeof concert, "%" PRId64, token_concert);
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    return db_query(sql, 3, params, res);
+}
+
+db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const char *token, const char *key,
+               const char **refusal, PGresult **res)
+{
+    static const char sql[] = "SELECT * FROM booking_pay_hold($1::uuid, $2::bigint, $3::bigint, $4, $5,"
+                              " $6::bigint, $7::integer[], $8::bigint, $9::bigint)";
+    char holds[KEYLEN], idtext[24], concert[24], lease[24], schedule[24], seats[96], amount[24], ends[24];
+    const char *argv[] = {holds, idtext, user_id, concert, lease};
+    const char *params[9];
+    struct hold_record rec;
+    redisReply *reply;
+    const char *w;
+    db_rc rc;
+
+    *refusal = NULL;
+    *res = NULL;
+    keyspace_hold(holds, KEYLEN, id / HOLD_ID_SPAN, HOLD_KEY_HOLDS);
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    snprintf(concert, sizeof concert, "%" PRId64, token_concert);
+    snprintf(lease, sizeof lease, "%d", HOLD_PAY_LEASE_MS);
+    reply = rds_eval(&lua_hold_pay_begin, 1, 5, argv);
+    if (!reply)
+        return DB_UNAVAILABLE;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_text(reply->element[0])) {
+        log_error("hold_pay: unexpected reply");
+        freeReplyObject(reply);
+        return DB_UNAVAILABLE;
+    }
+    w = reply->element[0]->str;
+    if (strcmp(w, "PAY") != 0) {
+        *refusal = refusal_word(w);
+        freeReplyObject(reply);
+        if (!*refusal)
+            return DB_UNAVAILABLE;
+        if (strcmp(*refusal, "reservation_not_found") != 0)
+            return DB_OK;
+        /* Redis has no hold of it (or another user's): PostgreSQL may
+         * have sold it, and says so. */
+        *refusal = NULL;
+        return pay_lost(token_concert, user_id, id, res);
+    }
+    if (reply->elements != 2 || !reply_text(reply->element[1]) ||
+        hold_record_parse(reply->element[1]->str, id, &rec) < 0) {
+        log_error("hold_pay: the hold's record cannot be read");
+        freeReplyObject(reply);
+        return DB_UNAVAILABLE;
+    }
+    freeReplyObject(reply);
+
+    if (booking_array_text(rec.seats, rec.n, seats, sizeof seats) < 0) {
+        pay_end(&rec, "refused");
+        return DB_FAILED;
+    }
+    snprintf(schedule, sizeof schedule, "%" PRId64, rec.schedule_id);
+    snprintf(amount, sizeof amount, "%" PRId64, rec.amount);
+    snprintf(ends, sizeof ends, "%" PRId64, rec.ends_ms);
+    params[0] = user_id;
+    params[1] = concert;
+    params[2] = idtext;
+    params[3] = token;
+    params[4] = key;
+    params[5] = schedule;
+    params[6] = seats;
+    params[7] = amount;
+    params[8] = ends;
+    rc = db_query(sql, 9, params, res);
+    w = outcome_word(rc, *res);
+    if (w && strcmp(w, "paid") == 0)
+        pay_end(&rec, "paid");
+    else if (rc != DB_UNKNOWN)
+        pay_end(&rec, "refused");
+    return rc;
 }

@@ -23,6 +23,7 @@
 #ifndef CONCERT_HOLD_H
 #define CONCERT_HOLD_H
 
+#include "db.h"
 #include "seatlock.h"
 
 #include <stdint.h>
@@ -88,5 +89,22 @@ struct json_object *hold_record_json(const struct hold_record *rec, int64_t now_
  * already: a retry), or the refusal (reservation_not_found, wrong_concert,
  * already_paid, hold_expired); NULL when Redis is away (503). */
 const char *hold_cancel(int64_t token_concert, const char *user_id, int64_t id, struct hold_record *out);
+
+/* How long a payment of a Redis hold may take before the hold can be
+ * cancelled or expire again (its PostgreSQL transaction is far shorter). */
+#define HOLD_PAY_LEASE_MS 30000
+
+/* Pays hold id (id >= HOLD_ID_SPAN) for user_id, acting with queue token
+ * token of token_concert, with Idempotency-Key key (NULL: none). Redis
+ * marks the hold as being paid, PostgreSQL sells it (booking_pay_hold, one
+ * transaction), then Redis records the sale (or, refused, the hold is live
+ * again; on DB_UNKNOWN the mark runs out after HOLD_PAY_LEASE_MS). A hold
+ * Redis does not have is looked up in PostgreSQL (paid already: its
+ * answer; else reservation_not_found): never a second sale. Returns the
+ * outcome as answer_outcome takes it: *res is PostgreSQL's row, or NULL
+ * with *refusal the word when Redis refused first; DB_UNAVAILABLE with
+ * both NULL when Redis is away. */
+db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const char *token, const char *key,
+               const char **refusal, PGresult **res);
 
 #endif

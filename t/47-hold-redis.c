@@ -12,6 +12,7 @@
  * user's bought seats missing from Redis are read from PostgreSQL. */
 #include "tap.h"
 #include "testlib.h"
+#include "40-booking.h"
 #include "config.h"
 #include "db.h"
 #include "hold.h"
@@ -189,6 +190,48 @@ int main(void)
         is_int(t_redis_int(2, (const char *[]){"XLEN", key}), 3, "and no second event");
         is_int(hold_take(tok_id, &show, seats1234, 4, "1111111111111111111111111111111a", &h2), HOLD_HELD,
                "the cancelled seats no longer count: four held again");
+    }
+
+    step("payment: PostgreSQL sells the hold with Redis's id, then Redis records it");
+    {
+        const char *refusal;
+        PGresult *res = NULL;
+        struct t_resp resp;
+        char *seat;
+
+        is_int(hold_pay(concert, user, h2.id, token, NULL, &refusal, &res), DB_OK, "a payment without the money");
+        ok(res && strcmp(PQgetvalue(res, 0, 0), "insufficient_balance") == 0, "is refused (%s)",
+           res ? PQgetvalue(res, 0, 0) : refusal ? refusal : "none");
+        PQclear(res);
+        is_int(bk_charge(user, 100000, NULL, &resp), 200, "the user charges their balance");
+        t_resp_free(&resp);
+        is_int(hold_pay(concert, user, h2.id, token, "k47", &refusal, &res), DB_OK, "paid");
+        ok(res && strcmp(PQgetvalue(res, 0, 0), "paid") == 0, "the outcome is paid");
+        PQclear(res);
+        is_int(bk_int("SELECT count(*) FROM reservations WHERE id = $1::bigint AND status = 'CONFIRMED'", h2.id), 1,
+               "PostgreSQL has the reservation CONFIRMED, with Redis's id");
+        seat = bk_seat(schedules[0], 4);
+        ok(seat && strcmp(seat, "SOLD") == 0, "seat 4 SOLD in PostgreSQL (%s)", seat ? seat : "none");
+        free(seat);
+        is_int(bk_balance(user), 100000 - 6000, "the balance debited");
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:seatmap:%" PRId64, concert, schedules[0]);
+        s = redis_text(3, (const char *[]){"HGET", key, "4"});
+        ok(s && strstr(s, ",S,"), "seat 4 reads SOLD on the seat map (%s)", s ? s : "none");
+        free(s);
+        is_int(hold_pay(concert, user, h2.id, token, NULL, &refusal, &res), DB_OK, "paying again");
+        ok(refusal && strcmp(refusal, "already_paid") == 0, "is already_paid");
+        PQclear(res);
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:holds", concert);
+        snprintf(field, sizeof field, "%" PRId64, h2.id);
+        t_redis_cmd(3, (const char *[]){"HDEL", key, field});
+        is_int(hold_pay(concert, user, h2.id, token, NULL, &refusal, &res), DB_OK, "Redis lost the paid hold");
+        ok(res && strcmp(PQgetvalue(res, 0, 0), "already_paid") == 0, "PostgreSQL still says already_paid");
+        PQclear(res);
+        is_int(bk_int("SELECT count(*) FROM payments WHERE reservation_id = $1::bigint", h2.id), 1, "one payment");
+        snprintf(field, sizeof field, "%" PRId64, h.id + 5);
+        is_int(hold_pay(concert, user, h.id + 5, token, NULL, &refusal, &res), DB_OK, "a hold nobody has");
+        ok(res && strcmp(PQgetvalue(res, 0, 0), "reservation_not_found") == 0, "is reservation_not_found");
+        PQclear(res);
     }
 
     free(token);

@@ -24,7 +24,8 @@ local concert = string.match(KEYS[1], '^{c:(%d+)}')
 local why = hold_refusal(rec, user, concert, token_concert, now)
 if why == 'already_cancelled' then return {'cancelled', text} end
 if why then return {why} end
-if rec.status ~= 'HELD' then return {'already_paid'} end   -- a payment is on its way
+-- A payment on its way (hold_pay_begin.lua) may yet sell it.
+if tonumber(redis.call('HGET', KEYS[1], id .. ':paying') or '0') > now then return {'already_paid'} end
 rec.status = 'CANCELLED'
 text = hold_write(rec)
 redis.call('HSET', KEYS[1], id, text)
