@@ -531,3 +531,35 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
         pay_end(&rec, "refused");
     return rc;
 }
+
+/* --- Expiry ------------------------------------------------------------- */
+
+/* shared/lua/hold_sweep.lua. KEYS: holds, their ends, the stream. ARGV:
+ * how many at most. Answers {expired, left}. */
+extern struct rds_script lua_hold_sweep;
+
+int hold_sweep(int64_t concert_id, int max, int64_t *expired)
+{
+    char holds[KEYLEN], ends[KEYLEN], events[KEYLEN], maxtext[16];
+    const char *argv[] = {holds, ends, events, maxtext};
+    redisReply *reply;
+    int rc = -1;
+
+    *expired = 0;
+    keyspace_hold(holds, KEYLEN, concert_id, HOLD_KEY_HOLDS);
+    keyspace_hold(ends, KEYLEN, concert_id, HOLD_KEY_ENDS);
+    keyspace_hold(events, KEYLEN, concert_id, HOLD_KEY_EVENTS);
+    snprintf(maxtext, sizeof maxtext, "%d", max);
+    reply = rds_eval(&lua_hold_sweep, 3, 4, argv);
+    if (!reply)
+        return -1;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_INTEGER &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        *expired = reply->element[0]->integer;
+        rc = reply->element[1]->integer > 0;
+    } else {
+        log_error("hold_sweep: unexpected reply");
+    }
+    freeReplyObject(reply);
+    return rc;
+}

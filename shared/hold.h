@@ -90,6 +90,14 @@ struct json_object *hold_record_json(const struct hold_record *rec, int64_t now_
  * already_paid, hold_expired); NULL when Redis is away (503). */
 const char *hold_cancel(int64_t token_concert, const char *user_id, int64_t id, struct hold_record *out);
 
+/* Ends up to max holds of concert_id whose end has come: each reads
+ * EXPIRED, with reservation.expired in the concert's stream (a hold reads
+ * run out from its end on whether or not this ran; its seats and locks
+ * are free by then). *expired says how many. Returns 0, 1 when run-out
+ * holds are left for another call (being paid, or past max), -1 when Redis
+ * is away. */
+int hold_sweep(int64_t concert_id, int max, int64_t *expired);
+
 /* How long a payment of a Redis hold may take before the hold can be
  * cancelled or expire again (its PostgreSQL transaction is far shorter). */
 #define HOLD_PAY_LEASE_MS 30000

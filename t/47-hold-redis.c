@@ -192,6 +192,62 @@ int main(void)
                "the cancelled seats no longer count: four held again");
     }
 
+    step("the sweep expires a run-out hold, with its event");
+    {
+        struct hold_record rec;
+        struct hold_taken h3;
+        int seats9[] = {9};
+        int64_t expired;
+        char *text, idtext[24], *bar;
+        int field_no = 0;
+
+        show.closes_ms = now_ms() + 3600000;
+        is_int(hold_take(tok2_id, &show, seats9, 1, "9999999999999999999999999999999a", &h3), HOLD_LIMIT,
+               "(the other user is at the limit)");
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:holds", concert);
+        snprintf(idtext, sizeof idtext, "%" PRId64, h.id + 1);   /* the other user's hold of seat 6 */
+        text = redis_text(3, (const char *[]){"HGET", key, idtext});
+        ok(text != NULL, "the other user's hold is there");
+        if (text) {
+            /* Its end moved into the past: field 5 of the record. */
+            char rewritten[512];
+            size_t used = 0;
+
+            for (bar = text; *bar; bar++) {
+                if (*bar == '|')
+                    field_no++;
+                if (field_no == 4 && *bar != '|')
+                    continue;
+                rewritten[used++] = *bar;
+                if (field_no == 4 && *bar == '|')
+                    used += (size_t)snprintf(rewritten + used, sizeof rewritten - used, "1000");
+            }
+            rewritten[used] = '\0';
+            t_redis_cmd(4, (const char *[]){"HSET", key, idtext, rewritten});
+            free(text);
+        }
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:hold-ends", concert);
+        t_redis_cmd(4, (const char *[]){"ZADD", key, "1000", idtext});
+        ok(strcmp(hold_cancel(concert, other, h.id + 1, &rec), "hold_expired") == 0,
+           "run out by its end before any sweep: hold_expired");
+        is_int(hold_sweep(concert, 100, &expired), 0, "the sweep runs");
+        is_int(expired, 1, "and expires one hold");
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:holds", concert);
+        text = redis_text(3, (const char *[]){"HGET", key, idtext});
+        ok(text && strstr(text, "|EXPIRED|"), "it reads EXPIRED");
+        free(text);
+        snprintf(key, sizeof key, "{c:%" PRId64 "}:reservation-events", concert);
+        {
+            redisReply *r = t_redis(6, (const char *[]){"XREVRANGE", key, "+", "-", "COUNT", "1"});
+            ok(r && r->elements == 1 && strcmp(r->element[0]->element[1]->element[3]->str, "reservation.expired") == 0,
+               "reservation.expired is the stream's last event");
+            if (r)
+                freeReplyObject(r);
+        }
+        is_int(hold_sweep(concert, 100, &expired), 0, "a second sweep");
+        is_int(expired, 0, "has nothing to do");
+    }
+
     step("payment: PostgreSQL sells the hold with Redis's id, then Redis records it");
     {
         const char *refusal;
