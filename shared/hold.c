@@ -4,12 +4,14 @@
  * read from PostgreSQL. */
 #include "hold.h"
 #include "booking.h"
+#include "config.h"
 #include "db.h"
 #include "keyspace.h"
 #include "log.h"
 #include "outcome.h"
 #include "queue.h"
 #include "rds.h"
+#include "replica.h"
 #include "seatmap.h"
 #include "utc.h"
 #include "valid.h"
@@ -214,6 +216,10 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     }
     for (int tries = 0; tries < TAKE_TRIES; tries++) {
         rc = take_once(&c, out, &need);
+        /* Several hosts: a hold is answered once a replica has it too, so
+         * a failover rarely loses one (not in time, it still stands). */
+        if (rc == HOLD_HELD && need == NEED_NOTHING && g_config.hold_replica_wait_ms > 0)
+            replica_wait(g_config.hold_replica_wait_ms, "a hold");
         if (need == NEED_NOTHING)
             return rc;
         rc = fetch(&c, show, need);

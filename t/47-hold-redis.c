@@ -290,6 +290,39 @@ int main(void)
         PQclear(res);
     }
 
+    step("with hold_replica_wait_ms, a hold waits for a replica (WAIT 1)");
+    {
+        struct redisContext *mon = t_redis_monitor();
+        int seats8[] = {8}, waited = 0, held_first = 0;
+        char *line;
+
+        g_config.hold_replica_wait_ms = 25;
+        is_int(hold_take(tok2_id, &show, seats8, 1, "8888888888888888888888888888888a", &h2), HOLD_LIMIT,
+               "(a refused hold)");
+        {
+            int seats10[] = {10};
+            char *t3;
+            char u3[37];
+
+            t_user(u3);
+            t3 = t_active_token(concert, u3);
+            is_int(hold_take(t_token_id(t3), &show, seats10, 1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", &h2), HOLD_HELD,
+                   "a hold");
+            free(t3);
+        }
+        g_config.hold_replica_wait_ms = 0;
+        while ((line = t_redis_monitor_line(mon, 300)) != NULL) {
+            if (strstr(line, "\"WAIT\" \"1\" \"25\""))
+                waited++;
+            if (strstr(line, "\"EVALSHA\"") && waited == 0)
+                held_first = 1;
+            free(line);
+        }
+        is_int(waited, 1, "WAIT 1 25 was sent once: after the hold, not after the refusal");
+        ok(held_first, "the script ran before it");
+        redisFree(mon);
+    }
+
     free(token);
     free(token2);
     rds_close();
