@@ -42,6 +42,23 @@ void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedu
     snprintf(out, size, "{c:%" PRId64 "}:seatmap:%" PRId64, concert_id, schedule_id);
 }
 
+void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which)
+{
+    static const char *const names[HOLD_NKEYS] = {
+        [HOLD_KEY_HOLDS] = "holds",
+        [HOLD_KEY_ENDS] = "hold-ends",
+        [HOLD_KEY_SEQ] = "hold-seq",
+        [HOLD_KEY_EVENTS] = "reservation-events",
+    };
+
+    snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, names[which]);
+}
+
+void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
+{
+    snprintf(out, size, "{c:%" PRId64 "}:mine:%" PRId64, concert_id, schedule_id);
+}
+
 void keyspace_session(char *out, size_t size, const char *session_hex)
 {
     snprintf(out, size, KEYSPACE_SESSION_PREFIX "%s", session_hex);

@@ -17,6 +17,13 @@
  *                              schedule S (seatlock.h)
  *   {c:C}:seatmap:S            HASH   the seat map of schedule S (seatmap.h);
  *                              Redis's one copy of which seats are sold
+ *   {c:C}:holds                HASH   the concert's holds by reservation id
+ *   {c:C}:hold-ends            ZSET   their ids by end time (ms)
+ *   {c:C}:hold-seq             STRING the counter hold ids are made from
+ *   {c:C}:mine:S               HASH   per user of schedule S: seats bought
+ *                              and held, for the per-user limit
+ *   {c:C}:reservation-events   STREAM the concert's reservation events
+ *                              (hold.h says what each of these holds)
  *   session:<H>                STRING a session's userId; H = SHA-256 of
  *                              the session, hex (session.h)
  *   {session:<H>}:tokens       SET    queue token ids taken with it
@@ -116,6 +123,20 @@ void keyspace_seat_lock(char *out, size_t size, int64_t concert_id, int64_t sche
 
 /* {c:C}:seatmap:S */
 void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
+
+/* A concert's hold keys (hold.h), passed to the hold scripts in this
+ * order. */
+enum hold_key {
+    HOLD_KEY_HOLDS,        /* {c:C}:holds */
+    HOLD_KEY_ENDS,         /* {c:C}:hold-ends */
+    HOLD_KEY_SEQ,          /* {c:C}:hold-seq */
+    HOLD_KEY_EVENTS,       /* {c:C}:reservation-events */
+    HOLD_NKEYS
+};
+void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which);
+
+/* {c:C}:mine:S */
+void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
 
 /* The SCAN pattern that finds every seat lock and seat map (and a few
  * more keys, {c:C}:seen, :seq and :shows, which seatlock_parse_key skips),

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "rand.h"
 #include "rds.h"
+#include "replica.h"
 #include "valid.h"
 
 #include <stdio.h>
@@ -141,22 +142,11 @@ session_rc session_attach_token(const char *session, const char *token_id)
 
 /* With Sentinels there is a replica, which a failover promotes: a logout
  * waits (half the timeout at most) until it has the deletion too, so that
- * the session does not come back with a new primary. Not acknowledged in
- * time, the logout still stands on the primary. */
+ * the session does not come back with a new primary. */
 static void session_wait_replica(void)
 {
-    char wait_ms[24];
-    const char *wait_argv[] = {"WAIT", "1", wait_ms};
-    redisReply *reply;
-
-    if (!g_config.redis_sentinels)
-        return;
-    snprintf(wait_ms, sizeof wait_ms, "%d", g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1);
-    reply = rds_command(3, wait_argv, NULL);
-    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 1)
-        log_error("session: no replica acknowledged a logout within %s ms", wait_ms);
-    if (reply)
-        freeReplyObject(reply);
+    if (g_config.redis_sentinels)
+        replica_wait(g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1, "a logout");
 }
 
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg)

@@ -1,0 +1,79 @@
+-- hold_take.lua - a seat hold, whole, in the concert's slot: the token's
+-- check, the seats, the per-user limit, sales being open; then the hold's
+-- record, its seats' locks and marks, and its reservation.held event, all
+-- or nothing. No PostgreSQL: a hold is Redis's until it is paid (hold.h).
+-- KEYS: the concert's active tokens, its token owners, its cached facts,
+-- the schedule's seat map, its holds, their ends, the id counter, the
+-- schedule's per-user seats, the reservation stream, then the seat locks.
+-- ARGV: token id, lock owner, schedule id, when sales close (ms: the show's
+-- start), the per-user limit, then the seat numbers (sorted, distinct,
+-- known to exist).
+-- Answers, in the contract's order of refusals:
+--   {'MISS'}            the token is not simply ACTIVE (the full check says why)
+--   {'NOCONF'}          the hold length is not cached or a second old
+--                       (seatlock_take.lua says how that is shared)
+--   {'NOMAP', version}  the seat map is not complete: load it, run again
+--   {'CLOSED'}          the show has started
+--   {'NOMINE', version} what the schedule's buyers bought is not known
+--                       (hold_mine.lua): load it from PostgreSQL, run again
+--   {'LIMIT', n}        n seats already held or bought
+--   {'BUSY', 'a, b'}    those seats are sold or held by someone else
+--   {'HELD', user, id, until, amount, created}
+-- The hold ends on a whole second (rounded up) holdSeconds on, as
+-- PostgreSQL's did, so the expiresAt clients see is exact. Its id is the
+-- concert's id times 10^9 plus the concert's counter: unique across
+-- concerts, never one of PostgreSQL's older ids (below 10^9), and exact as
+-- a JSON number while concert ids stay below 9,000,000.
+--@include lib/clock.lua
+--@include lib/token_active.lua
+--@include lib/queue_facts.lua
+--@include lib/seat_letter.lua
+--@include lib/iso_time.lua
+--@include lib/hold_record.lua
+--@include lib/hold_mine.lua
+--@include lib/hold_events.lua
+local K_map, K_holds, K_ends, K_seq, K_mine, K_events = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local owner, schedule, closes, limit = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- Seat j (1..n) is ARGV[5 + j], its lock KEYS[9 + j].
+local n = #ARGV - 5
+local seats = {unpack(ARGV, 6)}
+--@include lib/hold_length.lua
+local map = redis.call('HMGET', K_map, '_ok', unpack(seats))
+if not map[1] then return {'NOMAP', redis.call('HGET', K_map, '_v') or ''} end
+if now >= closes then return {'CLOSED'} end
+local known = redis.call('HMGET', K_mine, '_ok', user, '_v')
+if not known[1] then return {'NOMINE', known[3] or ''} end
+local mine = mine_read(known[2] or '0')
+local have = mine_seats(mine, now)
+if have + n > limit then return {'LIMIT', have} end
+local busy, amount, prices = {}, 0, {}
+for j = 1, n do
+  local value = map[1 + j]
+  local price = string.match(value or '', '^(%d+),')
+  local held = redis.call('GET', KEYS[9 + j])
+  if not price then return {'NOMAP', redis.call('HGET', K_map, '_v') or ''} end
+  if seat_letter(value) == 'S' or (held and held ~= owner) then busy[#busy + 1] = seats[j] end
+  amount, prices[j] = amount + tonumber(price), price
+end
+if #busy > 0 then return {'BUSY', table.concat(busy, ', ')} end
+
+local concert = string.match(K_map, '^{c:(%d+)}')
+local seq = redis.call('INCR', K_seq)
+if seq > 999999999 then return redis.error_reply('hold_take: the concert has used up its reservation ids') end
+local id = concert .. string.format('%09d', seq)
+local ends = (math.floor((now + 999) / 1000) * 1000) + hold_ms
+local ends_text = string.format('%d', ends)
+local rec = {user = user, schedule = schedule, seats = table.concat(seats, ','), amount = string.format('%d', amount),
+             ends = ends, owner = owner, status = 'HELD', created = string.format('%d', now)}
+redis.call('HSET', K_holds, id, hold_write(rec))
+redis.call('ZADD', K_ends, ends, id)
+mine.holds[#mine.holds + 1] = {id = id, n = n, ends = ends}
+redis.call('HSET', K_mine, user, mine_write(mine, now))
+for j = 1, n do
+  redis.call('SET', KEYS[9 + j], owner, 'PXAT', ends)
+  redis.call('HSET', K_map, seats[j], prices[j] .. ',H,' .. ends_text .. ',' .. id)
+end
+redis.call('HINCRBY', K_map, '_v', 1)
+redis.call('HDEL', K_map, '_json')
+hold_event(K_events, 'held', id, concert, rec, now)
+return {'HELD', user, id, ends_text, rec.amount, rec.created}
