@@ -16,12 +16,18 @@
  * answer for that token, key and request is looked up and replayed. The
  * common path (live token) pays no extra round trip for this: the key is
  * claimed inside booking_pay, where a concurrent repeat waits for the first
- * and replays its answer. */
+ * and replays its answer.
+ *
+ * A hold kept in Redis (an id from HOLD_ID_SPAN on, hold.h) is paid by
+ * hold_pay: Redis marks it as being paid, the same one transaction writes
+ * the sale (booking_pay_hold, the key claimed in it the same way), then
+ * Redis marks it paid and its seats SOLD. */
 #include "app.h"
 #include "answer.h"
 #include "booking.h"
 #include "db.h"
 #include "guard.h"
+#include "hold.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -138,13 +144,24 @@ static void pay(struct request *r)
     params[2] = idtext;
     params[3] = token;
     params[4] = key;   /* NULL travels as SQL NULL: no key */
-    rc = db_query(sql, 5, params, &res);
+    if (id >= HOLD_ID_SPAN) {
+        const char *refusal;
+
+        rc = hold_pay(t.concert_id, t.user_id, id, token, key, &refusal, &res);
+        if (refusal) {
+            answer_refusal(r, refusal, NULL);
+            return;
+        }
+    } else {
+        rc = db_query(sql, 5, params, &res);
+    }
     /* Paid: end the token before answering, so a client that polls right
      * after the 201 already sees 401. Failing that (Redis away), the
      * payment still stands and the token runs out by itself. */
     word = outcome_word(rc, res);
     if (word && strcmp(word, "paid") == 0) {
-        mark_sold(t.concert_id, id, res);
+        if (id < HOLD_ID_SPAN)
+            mark_sold(t.concert_id, id, res);   /* hold_pay marked a Redis hold's */
         if (queue_finish(token) != QUEUE_OK)
             log_error("payment: could not end the queue token (it runs out by itself)");
     }

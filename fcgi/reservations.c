@@ -13,18 +13,23 @@
  * and the locks run out by themselves. A lock is taken for the concert's
  * hold length (its facts cached in Redis, never more than a second behind
  * PostgreSQL), and once the hold commits it is set to end with the hold,
- * at the end booking_hold chose (seatlock.h). */
+ * at the end booking_hold chose (seatlock.h).
+ *
+ * Holds kept in Redis (ids from HOLD_ID_SPAN on, hold.h) are cancelled
+ * there, and the list merges them with PostgreSQL's rows. */
 #include "app.h"
 #include "answer.h"
 #include "booking.h"
 #include "db.h"
 #include "guard.h"
+#include "hold.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
 #include "seatmap.h"
+#include "utc.h"
 #include "valid.h"
 
 #include <inttypes.h>
@@ -333,6 +338,26 @@ static void hold(struct request *r)
     PQclear(res);
 }
 
+/* Cancels hold id, one made in Redis. 1 when it answered; 0 when Redis has
+ * no such hold of the user: PostgreSQL may (a paid one), and answers. */
+static int cancel_in_redis(struct request *r, const struct queue_ticket *t, int64_t id)
+{
+    struct hold_record rec;
+    const char *word = hold_cancel(t->concert_id, t->user_id, id, &rec);
+
+    if (!word) {
+        http_unavailable(r, "Redis");
+        return 1;
+    }
+    if (strcmp(word, "reservation_not_found") == 0)
+        return 0;
+    if (strcmp(word, "cancelled") == 0)
+        http_json(r, 200, hold_record_json(&rec, utc_now_ms()));
+    else
+        answer_refusal(r, word, NULL);
+    return 1;
+}
+
 /* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
  * one's own cancelled reservation again answers it again (200): a retry
  * after a lost answer must not look like a failure. */
@@ -349,6 +374,8 @@ static void cancel(struct request *r)
 
     if (guard_queue_active(r, 0, &t) < 0 || http_param_id(r, 0, "reservationId", &id) < 0)
         return;
+    if (id >= HOLD_ID_SPAN && cancel_in_redis(r, &t, id))
+        return;
     snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     params[0] = t.user_id;
@@ -360,12 +387,90 @@ static void cancel(struct request *r)
     PQclear(res);
 }
 
-/* GET /api/v1/users/{userId}/reservations (session), newest first. */
+/* Appends a reservation's JSON text (PostgreSQL's) to list. 0, or -1. */
+static int add_text(struct json_object *list, const char *text)
+{
+    struct json_object *o = json_tokener_parse(text);
+
+    if (!o || json_object_array_add(list, o) < 0) {
+        json_object_put(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether PostgreSQL's rows name reservation id (a paid Redis hold: its
+ * sale is PostgreSQL's, which the list shows). */
+static int in_rows(const PGresult *res, int64_t id)
+{
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == id)
+            return 1;
+    return 0;
+}
+
+/* The list's next hold kept in Redis from *h on, past the paid ones
+ * (PostgreSQL's rows show those): NULL when none is left. */
+static const struct hold_record *next_hold(const struct hold_list *holds, size_t *h, const PGresult *res)
+{
+    while (*h < holds->n &&
+           (strcmp(holds->recs[*h].status, "PAID") == 0 || in_rows(res, holds->recs[*h].id)))
+        ++*h;
+    return *h < holds->n ? &holds->recs[*h] : NULL;
+}
+
+/* GET /api/v1/users/{userId}/reservations (session), newest first by when
+ * each was made: PostgreSQL's (paid, and those from before holds moved to
+ * Redis) merged with the holds Redis keeps, the newest LIST_MAX. */
+#define LIST_MAX 200
 static void list(struct request *r)
 {
-    static const char sql[] = "SELECT booking_list($1::uuid)";
+    static const char sql[] = "SELECT id, created_ms, reservation FROM booking_list_rows($1::uuid)";
+    char user[37];
+    struct json_object *out, *items;
+    struct hold_list holds;
+    int64_t now = utc_now_ms();
+    size_t h = 0;
+    int row = 0, rows, failed = 0;
+    PGresult *res = answer_user_rows(r, sql, user);
 
-    answer_user_read(r, sql);
+    if (!res)
+        return;
+    if (hold_user_list(user, &holds) < 0) {
+        PQclear(res);
+        http_unavailable(r, "Redis");
+        return;
+    }
+    rows = PQntuples(res);
+    out = json_object_new_object();
+    items = json_object_new_array();
+    failed = !out || !items;
+    for (int k = 0; k < LIST_MAX && !failed; k++) {
+        const struct hold_record *rec = next_hold(&holds, &h, res);
+
+        if (rec && (row >= rows || rec->created_ms >= strtoll(PQgetvalue(res, row, 1), NULL, 10))) {
+            struct json_object *o = hold_record_json(rec, now);
+
+            h++;
+            failed = !o || json_object_array_add(items, o) < 0;
+            if (failed)
+                json_object_put(o);
+        } else if (row < rows) {
+            failed = add_text(items, PQgetvalue(res, row++, 2)) < 0;
+        } else {
+            break;
+        }
+    }
+    PQclear(res);
+    hold_list_free(&holds);
+    if (failed || json_object_object_add(out, "reservations", items) < 0) {
+        log_error("list: out of memory");
+        json_object_put(items);
+        json_object_put(out);
+        http_internal_error(r);
+        return;
+    }
+    http_json(r, 200, out);
 }
 
 static const struct route routes[] = {

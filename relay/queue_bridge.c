@@ -1,5 +1,8 @@
-/* queue_bridge.c - the queue streams copied into Kafka (see queue_bridge.h). */
+/* queue_bridge.c - per-concert event streams copied into the design's
+ * topics (see queue_bridge.h). */
 #include "queue_bridge.h"
+#include "contract_limits.h"
+#include "event_json.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rds.h"
@@ -28,6 +31,7 @@ struct stream {
 
 struct queue_bridge {
     struct kafka_sink *sink;
+    const char *match, *topic, *stream;
     struct stream *streams;
     int n, cap;
     long long scanned_ms;
@@ -42,16 +46,20 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-struct queue_bridge *queue_bridge_new(struct kafka_sink *sink)
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *topic,
+                                      const char *stream)
 {
     struct queue_bridge *b = calloc(1, sizeof *b);
     char host[64] = "";
 
     if (!b) {
-        log_error("out of memory for the queue bridge");
+        log_error("out of memory for a stream bridge");
         return NULL;
     }
     b->sink = sink;
+    b->match = match;
+    b->topic = topic;
+    b->stream = stream;
     b->scanned_ms = -RESCAN_MS;
     /* One name a host: the relay that multiwatch starts after a crash reads
      * what the dead one was given and did not acknowledge. */
@@ -163,10 +171,67 @@ out:
     return rc;
 }
 
-/* Sends the entries of every reply to Kafka. Returns how many, or -1. */
+void event_minid(char out[32])
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(out, 32, "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - RETAIN_SECONDS * 1000LL);
+}
+
+void event_xadd_argv(const char **a, const char *stream, const char *minid, const struct event_fields *ev)
+{
+    a[0] = "XADD";
+    a[1] = stream;
+    a[2] = "MINID";
+    a[3] = "~";
+    a[4] = minid;
+    a[5] = "*";
+    a[6] = "eventId";
+    a[7] = ev->event_id ? ev->event_id : "";
+    a[8] = "type";
+    a[9] = ev->type ? ev->type : "";
+    a[10] = "occurredAt";
+    a[11] = ev->occurred_at ? ev->occurred_at : "";
+    a[12] = "concertId";
+    a[13] = ev->concert_id ? ev->concert_id : "";
+    a[14] = "data";
+    a[15] = ev->data ? ev->data : "{}";
+}
+
+/* The XADDs of the entries sent, into b->stream, pipelined (applied in
+ * order). Returns 0, or -1. */
+static int add_to_stream(struct queue_bridge *b, const struct event_fields *evs, int n)
+{
+    const char **args = malloc(sizeof *args * (size_t)n * EVENT_XADD_ARGC);
+    const char ***argv_of = malloc(sizeof *argv_of * (size_t)n);
+    int *argc_of = malloc(sizeof *argc_of * (size_t)n), rc = -1;
+    char minid[32];
+
+    if (!args || !argv_of || !argc_of) {
+        log_error("out of memory for %d events", n);
+        goto out;
+    }
+    event_minid(minid);
+    for (int i = 0; i < n; i++) {
+        argv_of[i] = args + (size_t)i * EVENT_XADD_ARGC;
+        event_xadd_argv(args + (size_t)i * EVENT_XADD_ARGC, b->stream, minid, &evs[i]);
+        argc_of[i] = EVENT_XADD_ARGC;
+    }
+    rc = rds_pipeline_ok(n, argc_of, argv_of);
+out:
+    free(args);
+    free(argv_of);
+    free(argc_of);
+    return rc;
+}
+
+/* Sends the entries of every reply to Kafka (with a sink) and the stream
+ * (with one). Returns how many, or -1. */
 static int send_entries(struct queue_bridge *b, redisReply **replies)
 {
-    int sent = 0;
+    struct event_fields *evs = NULL;
+    int sent = 0, cap = 0;
 
     for (int i = 0; i < b->n; i++) {
         redisReply *entries;
@@ -190,11 +255,29 @@ static int send_entries(struct queue_bridge *b, redisReply **replies)
                 entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;   /* trimmed while pending: nothing to send, only to acknowledge */
             stream_event_fields(entry->element[1], &ev);
-            if (kafka_sink_send(b->sink, QUEUE_BRIDGE_TOPIC, &ev) < 0)
+            if (b->sink && kafka_sink_send(b->sink, b->topic, &ev) < 0) {
+                free(evs);
                 return -1;
+            }
+            if (b->stream && sent == cap) {
+                struct event_fields *bigger = realloc(evs, sizeof *bigger * (size_t)(cap ? cap * 2 : 64));
+
+                if (!bigger) {
+                    log_error("out of memory bridging events");
+                    free(evs);
+                    return -1;
+                }
+                evs = bigger;
+                cap = cap ? cap * 2 : 64;
+            }
+            if (b->stream)
+                evs[sent] = ev;
             sent++;
         }
     }
+    if (b->stream && sent > 0 && add_to_stream(b, evs, sent) < 0)
+        sent = -1;
+    free(evs);
     return sent;
 }
 
@@ -220,7 +303,7 @@ int queue_bridge_step(struct queue_bridge *b)
 
     forget_unjoined(b);
     if (now_ms() - b->scanned_ms >= RESCAN_MS) {
-        if (stream_scan(KEYSPACE_QUEUE_EVENTS_MATCH, found, b) < 0)
+        if (stream_scan(b->match, found, b) < 0)
             return -1;
         b->scanned_ms = now_ms();
     }
@@ -231,7 +314,7 @@ int queue_bridge_step(struct queue_bridge *b)
     argc_of = malloc(sizeof *argc_of * (size_t)b->n);
     replies = calloc((size_t)b->n, sizeof *replies);
     if (!args || !argv_of || !argc_of || !replies) {
-        log_error("out of memory reading %d queue streams", b->n);
+        log_error("out of memory reading %d streams", b->n);
         goto out;
     }
     for (int i = 0; i < b->n; i++) {
@@ -256,7 +339,7 @@ int queue_bridge_step(struct queue_bridge *b)
     /* The wait ends the round even after a refused send, so no report of
      * this round is counted in the next. Even with nothing sent, trimmed
      * pending entries are acknowledged. */
-    delivered = kafka_sink_wait(b->sink, DELIVERY_WAIT_MS);
+    delivered = b->sink ? kafka_sink_wait(b->sink, DELIVERY_WAIT_MS) : 0;
     if (sent < 0 || delivered < 0 || acknowledge(b, replies) < 0) {
         /* What was read stays pending: read again from this consumer's
          * backlog next time, and sent again. */

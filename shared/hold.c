@@ -31,7 +31,7 @@ extern struct rds_script lua_hold_take;
 extern struct rds_script lua_hold_mine_load;
 enum take_key {
     TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_MAP, TAKE_HOLDS, TAKE_ENDS, TAKE_SEQ, TAKE_MINE, TAKE_EVENTS,
-    TAKE_NKEYS
+    TAKE_USERS, TAKE_NKEYS
 };
 enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_LIMIT, ARG_NFIXED };
 enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
@@ -56,6 +56,20 @@ struct take_call {
 static int reply_text(const redisReply *r)
 {
     return r && r->type == REDIS_REPLY_STRING;
+}
+
+/* Runs a hold script whose answer is an array led by a word: the reply,
+ * or NULL when Redis is away or the answer is not one (logged). */
+static redisReply *eval_answer(struct rds_script *script, int nkeys, int argc, const char **argv, const char *what)
+{
+    redisReply *reply = rds_eval(script, nkeys, argc, argv);
+
+    if (reply && (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_text(reply->element[0]))) {
+        log_error("%s: unexpected reply", what);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
 }
 
 /* Loads what each buyer of the schedule bought (booking_bought_all) into
@@ -101,18 +115,13 @@ static int load_mine(const char *mine_key, int64_t schedule_id, const char *vers
  * it needs first. */
 static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need *need)
 {
-    redisReply *reply = rds_eval(&lua_hold_take, c->nkeys, c->argc, c->argv), **e;
+    redisReply *reply = eval_answer(&lua_hold_take, c->nkeys, c->argc, c->argv, "hold_take"), **e;
     const char *w;
     hold_rc rc = HOLD_DOWN;
 
     *need = NEED_NOTHING;
     if (!reply)
         return HOLD_DOWN;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_text(reply->element[0])) {
-        log_error("hold_take: unexpected reply");
-        freeReplyObject(reply);
-        return HOLD_DOWN;
-    }
     e = reply->element;
     w = e[HELD_CODE]->str;
     if (strcmp(w, "MISS") == 0) {
@@ -176,6 +185,24 @@ static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum nee
     }
 }
 
+/* Adds concert_id to the concerts user_id has held seats of, where the
+ * reservation list looks for their holds. A failure is logged: the hold
+ * stands, and the user's next hold of the concert adds it. */
+static void note_concert(const char *user_id, int64_t concert_id)
+{
+    char key[KEYLEN], concert[24];
+    const char *argv[] = {"SADD", key, concert};
+    redisReply *reply;
+
+    keyspace_hold_concerts(key, sizeof key, user_id);
+    snprintf(concert, sizeof concert, "%" PRId64, concert_id);
+    reply = rds_command(3, argv, NULL);
+    if (!reply || reply->type != REDIS_REPLY_INTEGER)
+        log_error("hold: the user's concerts were not told of a hold (the reservation list misses it)");
+    if (reply)
+        freeReplyObject(reply);
+}
+
 hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
                   struct hold_taken *out)
 {
@@ -195,6 +222,7 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     keyspace_hold(c.keys[TAKE_SEQ], KEYLEN, show->concert_id, HOLD_KEY_SEQ);
     keyspace_hold_mine(c.keys[TAKE_MINE], KEYLEN, show->concert_id, show->schedule_id);
     keyspace_hold(c.keys[TAKE_EVENTS], KEYLEN, show->concert_id, HOLD_KEY_EVENTS);
+    keyspace_hold(c.keys[TAKE_USERS], KEYLEN, show->concert_id, HOLD_KEY_USERS);
     for (int i = 0; i < n; i++)
         keyspace_seat_lock(c.keys[TAKE_NKEYS + i], KEYLEN, show->concert_id, show->schedule_id, seats[i]);
     c.nkeys = TAKE_NKEYS + n;
@@ -216,10 +244,13 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     }
     for (int tries = 0; tries < TAKE_TRIES; tries++) {
         rc = take_once(&c, out, &need);
-        /* Several hosts: a hold is answered once a replica has it too, so
-         * a failover rarely loses one (not in time, it still stands). */
-        if (rc == HOLD_HELD && need == NEED_NOTHING && g_config.hold_replica_wait_ms > 0)
-            replica_wait(g_config.hold_replica_wait_ms, "a hold");
+        if (rc == HOLD_HELD && need == NEED_NOTHING) {
+            note_concert(out->user_id, show->concert_id);
+            /* Several hosts: a hold is answered once a replica has it too,
+             * so a failover rarely loses one (not in time, it still stands). */
+            if (g_config.hold_replica_wait_ms > 0)
+                replica_wait(g_config.hold_replica_wait_ms, "a hold");
+        }
         if (need == NEED_NOTHING)
             return rc;
         rc = fetch(&c, show, need);
@@ -240,18 +271,27 @@ enum cancel_key { CANCEL_HOLDS, CANCEL_ENDS, CANCEL_MINE, CANCEL_MAP, CANCEL_EVE
 /* A cancellation whose record moved under it reads it again this often. */
 #define CANCEL_TRIES 3
 
-/* The next '|'-separated field of *p into out (cap bytes): 0, or -1. */
-static int next_field(const char **p, char *out, size_t cap)
+/* The next sep-separated field of *p into out (cap bytes): 0, or -1 (*p
+ * then past it all the same). */
+static int next_field_sep(const char **p, char sep, char *out, size_t cap)
 {
-    const char *bar = strchr(*p, '|');
+    const char *bar = strchr(*p, sep);
     size_t len = bar ? (size_t)(bar - *p) : strlen(*p);
 
-    if (len >= cap)
+    if (len >= cap) {
+        *p += len + (bar ? 1 : 0);
         return -1;
+    }
     memcpy(out, *p, len);
     out[len] = '\0';
     *p += len + (bar ? 1 : 0);
     return 0;
+}
+
+/* The next '|'-separated field of a record. */
+static int next_field(const char **p, char *out, size_t cap)
+{
+    return next_field_sep(p, '|', out, cap);
 }
 
 static int read_count(const char *text, int64_t *out)
@@ -451,28 +491,55 @@ static void pay_end(const struct hold_record *rec, const char *how)
         freeReplyObject(reply);
 }
 
-/* A payment of an id Redis has no hold of: PostgreSQL's reservation of it,
- * if any, answers (booking_pay_now refuses without changing anything: a
- * paid one is already_paid, none reservation_not_found). */
-static db_rc pay_lost(int64_t token_concert, const char *user_id, int64_t id, PGresult **res)
+/* PostgreSQL's answer to a payment of id it may know (booking_pay, with
+ * the token and key): a reservation PostgreSQL keeps (a paid Redis hold),
+ * the key's earlier use (its stored answer, 422 for another reservation;
+ * a concurrent repeat waits for the first), or reservation_not_found,
+ * changing nothing. */
+static db_rc pay_in_postgres(int64_t token_concert, const char *user_id, int64_t id, const char *token,
+                             const char *key, PGresult **res)
 {
-    static const char sql[] = "SELECT * FROM booking_pay_now($1::uuid, $2::bigint, $3::bigint)";
+    static const char sql[] = "SELECT * FROM booking_pay($1::uuid, $2::bigint, $3::bigint, $4, $5)";
     char concert[24], idtext[24];
-    const char *params[] = {user_id, concert, idtext};
+    const char *params[] = {user_id, concert, idtext, token, key};
 
     snprintf(concert, sizeof concert, "%" PRId64, token_concert);
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
-    return db_query(sql, 3, params, res);
+    return db_query(sql, 5, params, res);
+}
+
+/* Redis refused a payment with word: PostgreSQL speaks first when it may
+ * know better (Redis has no hold of the id, or a key was given: the key's
+ * earlier use comes before the reservation's state). */
+static db_rc pay_refused(int64_t token_concert, const char *user_id, int64_t id, const char *token,
+                         const char *key, const char **refusal, PGresult **res)
+{
+    const char *w;
+    db_rc rc;
+
+    if (!key && strcmp(*refusal, "reservation_not_found") != 0)
+        return DB_OK;
+    rc = pay_in_postgres(token_concert, user_id, id, token, key, res);
+    w = outcome_word(rc, *res);
+    if (strcmp(*refusal, "reservation_not_found") == 0 ||
+        (w && (strcmp(w, "paid") == 0 || strcmp(w, "key_reused") == 0)) || rc != DB_OK) {
+        *refusal = NULL;
+        return rc;
+    }
+    PQclear(*res);
+    *res = NULL;
+    return DB_OK;
 }
 
 db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const char *token, const char *key,
                const char **refusal, PGresult **res)
 {
     static const char sql[] = "SELECT * FROM booking_pay_hold($1::uuid, $2::bigint, $3::bigint, $4, $5,"
-                              " $6::bigint, $7::integer[], $8::bigint, $9::bigint)";
-    char holds[KEYLEN], idtext[24], concert[24], lease[24], schedule[24], seats[96], amount[24], ends[24];
+                              " $6::bigint, $7::integer[], $8::bigint, $9::bigint, $10::bigint)";
+    char holds[KEYLEN], idtext[24], concert[24], lease[24], schedule[24], seats[96], amount[24], ends[24],
+        created[24];
     const char *argv[] = {holds, idtext, user_id, concert, lease};
-    const char *params[9];
+    const char *params[10];
     struct hold_record rec;
     redisReply *reply;
     const char *w;
@@ -484,26 +551,16 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     snprintf(concert, sizeof concert, "%" PRId64, token_concert);
     snprintf(lease, sizeof lease, "%d", HOLD_PAY_LEASE_MS);
-    reply = rds_eval(&lua_hold_pay_begin, 1, 5, argv);
+    reply = eval_answer(&lua_hold_pay_begin, 1, 5, argv, "hold_pay");
     if (!reply)
         return DB_UNAVAILABLE;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || !reply_text(reply->element[0])) {
-        log_error("hold_pay: unexpected reply");
-        freeReplyObject(reply);
-        return DB_UNAVAILABLE;
-    }
     w = reply->element[0]->str;
     if (strcmp(w, "PAY") != 0) {
         *refusal = refusal_word(w);
         freeReplyObject(reply);
         if (!*refusal)
             return DB_UNAVAILABLE;
-        if (strcmp(*refusal, "reservation_not_found") != 0)
-            return DB_OK;
-        /* Redis has no hold of it (or another user's): PostgreSQL may
-         * have sold it, and says so. */
-        *refusal = NULL;
-        return pay_lost(token_concert, user_id, id, res);
+        return pay_refused(token_concert, user_id, id, token, key, refusal, res);
     }
     if (reply->elements != 2 || !reply_text(reply->element[1]) ||
         hold_record_parse(reply->element[1]->str, id, &rec) < 0) {
@@ -520,6 +577,7 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     snprintf(schedule, sizeof schedule, "%" PRId64, rec.schedule_id);
     snprintf(amount, sizeof amount, "%" PRId64, rec.amount);
     snprintf(ends, sizeof ends, "%" PRId64, rec.ends_ms);
+    snprintf(created, sizeof created, "%" PRId64, rec.created_ms);
     params[0] = user_id;
     params[1] = concert;
     params[2] = idtext;
@@ -529,7 +587,8 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     params[6] = seats;
     params[7] = amount;
     params[8] = ends;
-    rc = db_query(sql, 9, params, res);
+    params[9] = created;
+    rc = db_query(sql, 10, params, res);
     w = outcome_word(rc, *res);
     if (w && strcmp(w, "paid") == 0)
         pay_end(&rec, "paid");
@@ -566,6 +625,196 @@ int hold_sweep(int64_t concert_id, int max, int64_t *expired)
     } else {
         log_error("hold_sweep: unexpected reply");
     }
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* --- A user's holds: the reservation list, a logout --------------------- */
+
+/* The ids user_id holds (held) of concert_id, newest first, as
+ * {c:C}:user-holds keeps them: a malloc'd "id,id,..." ("" none), or NULL
+ * when Redis is away or memory ran out. */
+static char *user_hold_ids(int64_t concert_id, const char *user_id)
+{
+    char key[KEYLEN];
+    const char *argv[] = {"HGET", key, user_id};
+    redisReply *reply;
+    char *ids;
+
+    keyspace_hold(key, sizeof key, concert_id, HOLD_KEY_USERS);
+    reply = rds_command(3, argv, NULL);
+    if (!reply)
+        return NULL;
+    ids = strdup(reply_text(reply) ? reply->str : "");
+    freeReplyObject(reply);
+    if (!ids)
+        log_error("hold: out of memory reading a user's holds");
+    return ids;
+}
+
+/* Appends the records of ids (user_hold_ids) of concert_id to *list (one
+ * HMGET). Returns 0, or -1 when Redis is away or memory ran out. */
+static int read_records(int64_t concert_id, const char *ids, struct hold_list *list)
+{
+    char key[KEYLEN];
+    const char **argv;
+    int64_t *idv;
+    redisReply *reply = NULL;
+    int n = 0, rc = -1;
+    size_t commas = 1;
+
+    for (const char *p = ids; *p; p++)
+        commas += *p == ',';
+    argv = malloc(sizeof *argv * (commas + 2));
+    idv = malloc(sizeof *idv * commas);
+    if (!argv || !idv)
+        goto out;
+    keyspace_hold(key, sizeof key, concert_id, HOLD_KEY_HOLDS);
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (const char *p = ids; *p;) {
+        char one[24];
+
+        if (next_field_sep(&p, ',', one, sizeof one) < 0 || valid_id(one, &idv[n]) < 0)
+            continue;
+        n++;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto out;
+    }
+    {
+        char (*texts)[24] = malloc(sizeof *texts * (size_t)n);
+
+        if (!texts)
+            goto out;
+        for (int i = 0; i < n; i++) {
+            snprintf(texts[i], sizeof texts[i], "%" PRId64, idv[i]);
+            argv[2 + i] = texts[i];
+        }
+        reply = rds_command(2 + n, argv, NULL);
+        free(texts);
+    }
+    if (!reply)
+        goto out;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)n) {
+        struct hold_record *bigger = realloc(list->recs, sizeof *bigger * (list->n + (size_t)n));
+
+        if (bigger) {
+            list->recs = bigger;
+            for (int i = 0; i < n; i++)
+                if (reply_text(reply->element[i]) &&
+                    hold_record_parse(reply->element[i]->str, idv[i], &list->recs[list->n]) == 0)
+                    list->n++;
+            rc = 0;
+        }
+    } else {
+        log_error("hold: unexpected reply reading a user's holds");
+    }
+    freeReplyObject(reply);
+out:
+    if (rc < 0 && (!argv || !idv))
+        log_error("hold: out of memory reading a user's holds");
+    free(argv);
+    free(idv);
+    return rc;
+}
+
+static int newer_first(const void *a, const void *b)
+{
+    const struct hold_record *x = a, *y = b;
+
+    if (x->created_ms != y->created_ms)
+        return x->created_ms < y->created_ms ? 1 : -1;
+    return (x->id < y->id) - (x->id > y->id);
+}
+
+int hold_user_list(const char *user_id, struct hold_list *list)
+{
+    char key[KEYLEN];
+    const char *argv[] = {"SMEMBERS", key};
+    redisReply *reply;
+    int rc = 0;
+
+    list->recs = NULL;
+    list->n = 0;
+    keyspace_hold_concerts(key, sizeof key, user_id);
+    reply = rds_command(2, argv, NULL);
+    if (!reply)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        log_error("hold: unexpected reply listing a user's concerts");
+        freeReplyObject(reply);
+        return -1;
+    }
+    for (size_t i = 0; i < reply->elements && rc == 0; i++) {
+        int64_t concert_id;
+        char *ids;
+
+        if (!reply_text(reply->element[i]) || valid_id(reply->element[i]->str, &concert_id) < 0)
+            continue;
+        ids = user_hold_ids(concert_id, user_id);
+        rc = ids ? read_records(concert_id, ids, list) : -1;
+        free(ids);
+    }
+    freeReplyObject(reply);
+    if (rc < 0) {
+        hold_list_free(list);
+        return -1;
+    }
+    if (list->n > 1)
+        qsort(list->recs, list->n, sizeof *list->recs, newer_first);
+    return 0;
+}
+
+void hold_list_free(struct hold_list *list)
+{
+    free(list->recs);
+    list->recs = NULL;
+    list->n = 0;
+}
+
+int hold_cancel_user(int64_t concert_id, const char *user_id, int64_t now_ms)
+{
+    struct hold_list list = {NULL, 0};
+    char *ids = user_hold_ids(concert_id, user_id);
+    int rc = ids ? read_records(concert_id, ids, &list) : -1;
+
+    free(ids);
+    for (size_t i = 0; rc == 0 && i < list.n; i++) {
+        struct hold_record rec;
+
+        if (strcmp(list.recs[i].status, "HELD") != 0 || list.recs[i].ends_ms <= now_ms)
+            continue;   /* ended already: nothing to give back */
+        if (!hold_cancel(concert_id, user_id, list.recs[i].id, &rec))
+            rc = -1;
+    }
+    hold_list_free(&list);
+    return rc;
+}
+
+/* shared/lua/hold_lock_live.lua. KEYS: holds, their ends. ARGV: schedule,
+ * seat, owner. */
+extern struct rds_script lua_hold_lock_live;
+
+int hold_lock_live(int64_t concert_id, int64_t schedule_id, int seat_no, const char *owner)
+{
+    char holds[KEYLEN], ends[KEYLEN], schedule[24], seat[16];
+    const char *argv[] = {holds, ends, schedule, seat, owner};
+    redisReply *reply;
+    int rc = -1;
+
+    keyspace_hold(holds, KEYLEN, concert_id, HOLD_KEY_HOLDS);
+    keyspace_hold(ends, KEYLEN, concert_id, HOLD_KEY_ENDS);
+    snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
+    snprintf(seat, sizeof seat, "%d", seat_no);
+    reply = rds_eval(&lua_hold_lock_live, 2, 5, argv);
+    if (!reply)
+        return -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        rc = reply->integer == 1;
+    else
+        log_error("hold_lock_live: unexpected reply");
     freeReplyObject(reply);
     return rc;
 }

@@ -115,4 +115,25 @@ int hold_sweep(int64_t concert_id, int max, int64_t *expired);
 db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const char *token, const char *key,
                const char **refusal, PGresult **res);
 
+/* A user's holds kept in Redis (any status), newest first by when made. */
+struct hold_list {
+    struct hold_record *recs;
+    size_t n;
+};
+
+/* Reads user_id's holds from every concert they held seats of (the
+ * newest 200 of each: {user:U}:hold-concerts, {c:C}:user-holds). Returns
+ * 0, or -1 when Redis is away or memory ran out (list then empty). */
+int hold_user_list(const char *user_id, struct hold_list *list);
+void hold_list_free(struct hold_list *list);
+
+/* A logout: cancels every live hold user_id has of concert_id (as
+ * hold_cancel does, with reservation.cancelled). Returns 0, or -1 when
+ * Redis is away (the retry cancels the rest). */
+int hold_cancel_user(int64_t concert_id, const char *user_id, int64_t now_ms);
+
+/* Whether the seat lock of seat_no (schedule_id, concert_id) owned by
+ * owner is a live Redis hold's: 1, 0, or -1 when Redis is away. */
+int hold_lock_live(int64_t concert_id, int64_t schedule_id, int seat_no, const char *owner);
+
 #endif

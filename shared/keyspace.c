@@ -44,12 +44,9 @@ void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedu
 
 void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which)
 {
-    static const char *const names[HOLD_NKEYS] = {
-        [HOLD_KEY_HOLDS] = "holds",
-        [HOLD_KEY_ENDS] = "hold-ends",
-        [HOLD_KEY_SEQ] = "hold-seq",
-        [HOLD_KEY_EVENTS] = "reservation-events",
-    };
+    /* In enum hold_key's order. */
+    static const char *const names[HOLD_NKEYS] = {"holds", "hold-ends", "hold-seq", "reservation-events",
+                                                  "user-holds"};
 
     snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, names[which]);
 }
@@ -57,6 +54,11 @@ void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key whi
 void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
 {
     snprintf(out, size, "{c:%" PRId64 "}:mine:%" PRId64, concert_id, schedule_id);
+}
+
+void keyspace_hold_concerts(char *out, size_t size, const char *user_id)
+{
+    snprintf(out, size, "{user:%s}:hold-concerts", user_id);
 }
 
 void keyspace_session(char *out, size_t size, const char *session_hex)

@@ -23,7 +23,10 @@
  *   {c:C}:mine:S               HASH   per user of schedule S: seats bought
  *                              and held, for the per-user limit
  *   {c:C}:reservation-events   STREAM the concert's reservation events
- *                              (hold.h says what each of these holds)
+ *   {c:C}:user-holds           HASH   per user: their holds' ids, newest
+ *                              first (hold.h says what each of these holds)
+ *   {user:U}:hold-concerts     SET    the concerts user U has held seats
+ *                              of (their {c:C}:user-holds to read)
  *   session:<H>                STRING a session's userId; H = SHA-256 of
  *                              the session, hex (session.h)
  *   {session:<H>}:tokens       SET    queue token ids taken with it
@@ -131,12 +134,16 @@ enum hold_key {
     HOLD_KEY_ENDS,         /* {c:C}:hold-ends */
     HOLD_KEY_SEQ,          /* {c:C}:hold-seq */
     HOLD_KEY_EVENTS,       /* {c:C}:reservation-events */
+    HOLD_KEY_USERS,        /* {c:C}:user-holds */
     HOLD_NKEYS
 };
 void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which);
 
 /* {c:C}:mine:S */
 void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
+
+/* {user:U}:hold-concerts */
+void keyspace_hold_concerts(char *out, size_t size, const char *user_id);
 
 /* The SCAN pattern that finds every seat lock and seat map (and a few
  * more keys, {c:C}:seen, :seq and :shows, which seatlock_parse_key skips),
@@ -148,6 +155,8 @@ void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t sche
 
 /* The SCAN pattern of every concert's queue stream. */
 #define KEYSPACE_QUEUE_EVENTS_MATCH "{c:*}:queue-events"
+/* The SCAN pattern that finds every concert's reservation stream. */
+#define KEYSPACE_HOLD_EVENTS_MATCH "{c:*}:reservation-events"
 
 /* session:<H>, H the hex SHA-256 of the session (digest.h). */
 #define KEYSPACE_SESSION_PREFIX "session:"

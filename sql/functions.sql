@@ -418,12 +418,18 @@ BEGIN
 END;
 $$;
 
--- A user's reservations, newest first (the 200 newest).
-CREATE OR REPLACE FUNCTION booking_list(p_user uuid) RETURNS text
+-- A user's reservations PostgreSQL keeps (the 200 newest), newest first by
+-- when each was made (a paid Redis hold keeps its hold's time), with that
+-- time in Unix ms: the reservation list merges them with the holds Redis
+-- keeps (shared/hold.h).
+CREATE OR REPLACE FUNCTION booking_list_rows(p_user uuid, OUT id bigint, OUT created_ms bigint, OUT reservation text)
+RETURNS SETOF record
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('reservations', coalesce(json_agg(x.j ORDER BY x.id DESC), '[]'::json))::text
-      FROM (SELECT r.id, booking_reservation_json(r) AS j FROM reservations r
-             WHERE r.user_id = p_user ORDER BY r.id DESC LIMIT 200) x
+    SELECT r.id, floor(extract(epoch FROM r.created_at) * 1000)::bigint, booking_reservation_json(r)::text
+      FROM reservations r
+     WHERE r.user_id = p_user
+     ORDER BY r.created_at DESC, r.id DESC
+     LIMIT 200
 $$;
 
 -- The seat map as the Redis cache keeps it (shared/seatmap.c): per seat its
@@ -670,10 +676,13 @@ $$;
 -- second payment of the same id waits for the first (the advisory lock)
 -- and then finds its reservation. Outcomes: paid; reservation_not_found,
 -- wrong_concert, already_paid (booking_refusal of the row already there),
--- hold_expired (its end has come, or a seat was sold meanwhile: a hold
--- Redis lost), sales_closed, insufficient_balance (detail: the amount).
+-- hold_expired (its end has come, or a seat was sold or held here
+-- meanwhile: a hold Redis lost), sales_closed, insufficient_balance
+-- (detail: the amount). The row keeps the hold's own creation time
+-- (p_created_ms), by which the reservation list orders it.
 CREATE OR REPLACE FUNCTION booking_pay_hold_now(p_user uuid, p_concert bigint, p_id bigint, p_schedule bigint,
                                                 p_seats integer[], p_amount bigint, p_expires_ms bigint,
+                                                p_created_ms bigint,
                                                 OUT outcome text, OUT body text, OUT detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -697,8 +706,8 @@ BEGIN
         outcome := 'sales_closed';
         RETURN;
     END IF;
-    SELECT count(*), count(*) FILTER (WHERE x.status = 'SOLD') INTO v_found, v_sold FROM (
-        SELECT s.status FROM seats s
+    SELECT count(*), count(*) FILTER (WHERE NOT seat_is_free(x.status, x.held_until)) INTO v_found, v_sold FROM (
+        SELECT s.status, s.held_until FROM seats s
          WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats)
          ORDER BY s.schedule_id, s.seat_no FOR UPDATE) x;
     IF v_found <> cardinality(p_seats) OR v_sold > 0 THEN
@@ -717,8 +726,10 @@ BEGIN
         INSERT INTO users (id) VALUES (p_user) ON CONFLICT DO NOTHING;
     END IF;
 
-    INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_nos, amount, status, expires_at, paid_at)
-    VALUES (p_id, p_user, p_concert, p_schedule, p_seats, p_amount, 'CONFIRMED', v_expires, now());
+    INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_nos, amount, status, expires_at, paid_at,
+                              created_at)
+    VALUES (p_id, p_user, p_concert, p_schedule, p_seats, p_amount, 'CONFIRMED', v_expires, now(),
+            to_timestamp(p_created_ms / 1000.0));
     UPDATE seats s SET status = 'SOLD', reservation_id = p_id, held_until = NULL
      WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
     INSERT INTO payments (reservation_id, user_id, amount, paid_at)
@@ -745,7 +756,7 @@ $$;
 -- the seats sold. Outcomes: those of the two, and key_reused.
 CREATE OR REPLACE FUNCTION booking_pay_hold(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
                                             p_schedule bigint, p_seats integer[], p_amount bigint,
-                                            p_expires_ms bigint,
+                                            p_expires_ms bigint, p_created_ms bigint,
                                             OUT outcome text, OUT body text, OUT detail text,
                                             OUT sold_schedule bigint, OUT sold_seat_nos integer[])
 LANGUAGE plpgsql AS $$
@@ -766,7 +777,8 @@ BEGIN
           FROM booking_pay_now(p_user, p_concert, p_id) p;
     ELSE
         SELECT p.outcome, p.body, p.detail INTO outcome, body, detail
-          FROM booking_pay_hold_now(p_user, p_concert, p_id, p_schedule, p_seats, p_amount, p_expires_ms) p;
+          FROM booking_pay_hold_now(p_user, p_concert, p_id, p_schedule, p_seats, p_amount, p_expires_ms,
+                                    p_created_ms) p;
         IF outcome = 'paid' THEN
             sold_schedule := p_schedule;
             sold_seat_nos := p_seats;
@@ -783,7 +795,7 @@ CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigin
                                        OUT outcome text, OUT body text, OUT detail text,
                                        OUT sold_schedule bigint, OUT sold_seat_nos integer[])
 LANGUAGE sql AS $$
-    SELECT * FROM booking_pay_hold(p_user, p_concert, p_id, p_token, p_key, NULL, NULL, NULL, NULL)
+    SELECT * FROM booking_pay_hold(p_user, p_concert, p_id, p_token, p_key, NULL, NULL, NULL, NULL, NULL)
 $$;
 
 -- --- Cron ------------------------------------------------------------------------

@@ -131,10 +131,14 @@ int main(int argc, char **argv)
 {
     const char *conninfo = getenv("CONCERT_PG") ? getenv("CONCERT_PG") : "";
     const char *port = getenv("CONCERT_REDIS_PORT");
-    char a[37], b[37], c[37], d[37], path[96], st[16], ev[64], key[96], owner_d[] = "dddddddddddddddddddddddddddddddd";
+    enum { A, B, C, D, NUSERS };
+    char users[NUSERS][37], *toks[NUSERS], path[96], st[16], ev[64], key[96];
+    char owner_d[] = "dddddddddddddddddddddddddddddddd";
+    const char *a = users[A], *b = users[B];
+    const char *ta, *tb, *tc, *td;
     int64_t sched[1], concert, old_id, id1, id2, idb, idc, idd;
     int s12[] = {1, 2}, s3[] = {3}, s4[] = {4}, s5[] = {5}, s6[] = {6};
-    char *ta, *tb, *tc, *td, out[1024];
+    char out[1024];
     struct hold_show show;
     struct t_resp r, r2;
 
@@ -143,19 +147,14 @@ int main(int argc, char **argv)
     t_find_cron(argv[0]);
     db_init(conninfo);
     rds_init("127.0.0.1", port ? atoi(port) : 6379, 2000);
-    concert = t_create_concert(10, 600, 600, 300, 1, 10, 1500, sched);
-    if (concert < 0)
-        bail_out("no concert");
-    t_user(a);
-    t_user(b);
-    t_user(c);
-    t_user(d);
-    ta = t_active_token(concert, a);
-    tb = t_active_token(concert, b);
-    tc = t_active_token(concert, c);
-    td = t_active_token(concert, d);
-    if (!ta || !tb || !tc || !td)
-        bail_out("no tokens");
+    concert = t_create_concert_or_bail(10, 600, 600, 300, 1, 10, 1500, sched);
+    for (int i = 0; i < NUSERS; i++)
+        if (!(toks[i] = t_active_user(concert, users[i])))
+            bail_out("no tokens");
+    ta = toks[A];
+    tb = toks[B];
+    tc = toks[C];
+    td = toks[D];
     show.concert_id = concert;
     show.schedule_id = sched[0];
     show.closes_ms = now_ms() + 3600000;
@@ -276,10 +275,8 @@ int main(int argc, char **argv)
     record_status(concert, idd, st);
     is(st, "HELD", "D's hold is HELD");
 
-    free(ta);
-    free(tb);
-    free(tc);
-    free(td);
+    for (int i = 0; i < NUSERS; i++)
+        free(toks[i]);
     rds_close();
     db_close();
     return done_testing();

@@ -4,20 +4,23 @@
 -- or nothing. No PostgreSQL: a hold is Redis's until it is paid (hold.h).
 -- KEYS: the concert's active tokens, its token owners, its cached facts,
 -- the schedule's seat map, its holds, their ends, the id counter, the
--- schedule's per-user seats, the reservation stream, then the seat locks.
+-- schedule's per-user seats, the reservation stream, its users' holds, then
+-- the seat locks.
 -- ARGV: token id, lock owner, schedule id, when sales close (ms: the show's
 -- start), the per-user limit, then the seat numbers (sorted, distinct,
 -- known to exist).
--- Answers, in the contract's order of refusals:
+-- Answers, in the order the refusals always came (the seats' Redis check
+-- first, then the show, the limit):
 --   {'MISS'}            the token is not simply ACTIVE (the full check says why)
 --   {'NOCONF'}          the hold length is not cached or a second old
 --                       (seatlock_take.lua says how that is shared)
 --   {'NOMAP', version}  the seat map is not complete: load it, run again
+--   {'BUSY', 'a, b'}    those seats are sold or held (a lock, or a live
+--                       hold's mark on the map), a hold of one's own included
 --   {'CLOSED'}          the show has started
 --   {'NOMINE', version} what the schedule's buyers bought is not known
 --                       (hold_mine.lua): load it from PostgreSQL, run again
 --   {'LIMIT', n}        n seats already held or bought
---   {'BUSY', 'a, b'}    those seats are sold or held by someone else
 --   {'HELD', user, id, until, amount, created}
 -- The hold ends on a whole second (rounded up) holdSeconds on, as
 -- PostgreSQL's did, so the expiresAt clients see is exact. Its id is the
@@ -32,30 +35,34 @@
 --@include lib/hold_record.lua
 --@include lib/hold_mine.lua
 --@include lib/hold_events.lua
-local K_map, K_holds, K_ends, K_seq, K_mine, K_events = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+--@include lib/user_holds.lua
+local K_map, K_holds, K_ends, K_seq, K_mine, K_events, K_users = KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8],
+                                                                 KEYS[9], KEYS[10]
 local owner, schedule, closes, limit = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
--- Seat j (1..n) is ARGV[5 + j], its lock KEYS[9 + j].
+-- Seat j (1..n) is ARGV[5 + j], its lock KEYS[10 + j].
 local n = #ARGV - 5
 local seats = {unpack(ARGV, 6)}
 --@include lib/hold_length.lua
 local map = redis.call('HMGET', K_map, '_ok', unpack(seats))
 if not map[1] then return {'NOMAP', redis.call('HGET', K_map, '_v') or ''} end
+local busy, amount, prices = {}, 0, {}
+for j = 1, n do
+  local value = map[1 + j]
+  local price = string.match(value or '', '^(%d+),')
+  local held = redis.call('GET', KEYS[10 + j])
+  if not price then return {'NOMAP', redis.call('HGET', K_map, '_v') or ''} end
+  if seat_letter(value) == 'S' or (held and held ~= owner) or seat_held_until(value) > now then
+    busy[#busy + 1] = seats[j]
+  end
+  amount, prices[j] = amount + tonumber(price), price
+end
+if #busy > 0 then return {'BUSY', table.concat(busy, ', ')} end
 if now >= closes then return {'CLOSED'} end
 local known = redis.call('HMGET', K_mine, '_ok', user, '_v')
 if not known[1] then return {'NOMINE', known[3] or ''} end
 local mine = mine_read(known[2] or '0')
 local have = mine_seats(mine, now)
 if have + n > limit then return {'LIMIT', have} end
-local busy, amount, prices = {}, 0, {}
-for j = 1, n do
-  local value = map[1 + j]
-  local price = string.match(value or '', '^(%d+),')
-  local held = redis.call('GET', KEYS[9 + j])
-  if not price then return {'NOMAP', redis.call('HGET', K_map, '_v') or ''} end
-  if seat_letter(value) == 'S' or (held and held ~= owner) then busy[#busy + 1] = seats[j] end
-  amount, prices[j] = amount + tonumber(price), price
-end
-if #busy > 0 then return {'BUSY', table.concat(busy, ', ')} end
 
 local concert = string.match(K_map, '^{c:(%d+)}')
 local seq = redis.call('INCR', K_seq)
@@ -70,10 +77,11 @@ redis.call('ZADD', K_ends, ends, id)
 mine.holds[#mine.holds + 1] = {id = id, n = n, ends = ends}
 redis.call('HSET', K_mine, user, mine_write(mine, now))
 for j = 1, n do
-  redis.call('SET', KEYS[9 + j], owner, 'PXAT', ends)
+  redis.call('SET', KEYS[10 + j], owner, 'PXAT', ends)
   redis.call('HSET', K_map, seats[j], prices[j] .. ',H,' .. ends_text .. ',' .. id)
 end
 redis.call('HINCRBY', K_map, '_v', 1)
 redis.call('HDEL', K_map, '_json')
 hold_event(K_events, 'held', id, concert, rec, now)
+user_holds_add(K_users, user, id)
 return {'HELD', user, id, ends_text, rec.amount, rec.created}
