@@ -1,22 +1,19 @@
 /* reservations.c - the reservations responder: seat holds, cancellation and
  * a user's reservation list.
  *
- * A hold goes through two gates. Redis first: one script checks the token
- * and takes a lock per seat, all or nothing, so a crowd racing for the same
- * seats is turned away (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
- * one function (booking_hold) locks the seat rows, checks the show is on
- * sale, the seats and the per-user limit, and writes the reservation, so no
- * seat is ever held or sold twice even if Redis loses its data. The locks of
- * a successful hold are kept for the hold's length; a refused one gives them
- * back at once. A hold whose fate PostgreSQL could not report (the
- * connection broke after it was sent) keeps them: it may have committed,
- * and the locks run out by themselves. A lock is taken for the concert's
- * hold length (its facts cached in Redis, never more than a second behind
- * PostgreSQL), and once the hold commits it is set to end with the hold,
- * at the end booking_hold chose (seatlock.h).
+ * A hold is one Redis script in the concert's hash slot (hold.h): it checks
+ * the token, the seats (locks, and the seat map's sold and held marks), that
+ * the show is on sale and the per-user limit, and writes the hold, its
+ * seats' locks and marks and its reservation.held event, all or nothing.
+ * PostgreSQL is not written until the hold is paid (payments.c), and then
+ * in one transaction whose seat rows no second payment can sell again.
+ * What the script needs from PostgreSQL (the concert's facts, the seat map,
+ * what the show's buyers bought) is read once when Redis lacks it.
  *
- * Holds kept in Redis (ids from HOLD_ID_SPAN on, hold.h) are cancelled
- * there, and the list merges them with PostgreSQL's rows. */
+ * Holds kept in Redis (ids from HOLD_ID_SPAN on) are cancelled there, and
+ * the list merges them with PostgreSQL's rows. Holds made before holds
+ * moved to Redis have PostgreSQL's ids and are cancelled, listed and paid
+ * there until they end. */
 #include "app.h"
 #include "answer.h"
 #include "booking.h"
@@ -28,7 +25,6 @@
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
-#include "seatmap.h"
 #include "utc.h"
 #include "valid.h"
 
@@ -39,20 +35,21 @@
 #include <time.h>
 
 /* What a hold needs to know about a schedule before it touches Redis: which
- * concert owns it (the lock keys' hash tag, the token check) and how many
- * seats it has. These never change once a show is created, so each process
- * keeps them a minute rather than asking PostgreSQL on every hold. The
- * hold length can change (PATCH holdSeconds): the lock script reads it from
- * the concert's facts in Redis, which follow PostgreSQL within a second. */
+ * concert owns it (the keys' hash tag, the token check), how many seats it
+ * has and when it starts (sales close). Each process keeps them a second
+ * rather than asking PostgreSQL on every hold, so they follow PostgreSQL
+ * within a second, as the concert's facts in Redis do (the hold length,
+ * which PATCH holdSeconds changes, is read from those in the script). */
 struct schedule_facts {
     int64_t id;
     int64_t concert_id;
     int64_t seat_count;
+    int64_t starts_ms;
     time_t loaded;
 };
 
 #define FACTS_SLOTS 256
-#define FACTS_TTL_SECONDS 60
+#define FACTS_TTL_SECONDS 1
 
 static struct schedule_facts facts_cache[FACTS_SLOTS];
 
@@ -68,7 +65,8 @@ static time_t monotonic_seconds(void)
 static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
 {
     static const char sql[] =
-        "SELECT s.concert_id, s.seat_count FROM schedules s WHERE s.id = $1::bigint";
+        "SELECT s.concert_id, s.seat_count, floor(extract(epoch FROM s.starts_at) * 1000)::bigint"
+        "  FROM schedules s WHERE s.id = $1::bigint";
     struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
     time_t now = monotonic_seconds();
     char idtext[24];
@@ -93,6 +91,7 @@ static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *
     out->id = id;
     out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    out->starts_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     out->loaded = now;
     PQclear(res);
     *slot = *out;
@@ -143,48 +142,6 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
     return (int)n;
 }
 
-/* Frees the Redis locks of a hold that PostgreSQL refused (or never ran),
- * and marks the seats it reported SOLD on the seat map. */
-static void give_back(const struct schedule_facts *f, const int *seats, int n, const char *owner,
-                      const PGresult *res)
-{
-    int sold[SEATLOCK_MAX];
-    int nsold = 0;
-    int col = res ? PQfnumber(res, "sold_seats") : -1;
-
-    if (col >= 0 && PQntuples(res) == 1 && !PQgetisnull(res, 0, col)) {
-        nsold = booking_array_parse(PQgetvalue(res, 0, col), sold, SEATLOCK_MAX);
-        if (nsold < 0)
-            nsold = 0;
-    }
-    if (seatlock_release(f->concert_id, f->id, seats, n, owner) < 0)
-        log_error("hold: could not release seat locks (they run out by themselves)");
-    if (nsold > 0 && seatmap_note_sold(f->concert_id, f->id, sold, nsold) < 0)
-        log_error("hold: the seat map was not told of sold seats (it learns them on its next read)");
-}
-
-/* A hold that committed: its seats read HELD on the seat map before the
- * 201 leaves, and its locks end when it does (whatever length they were
- * taken for: the concert's holdSeconds may have changed in between). */
-static void mark_held(const struct schedule_facts *f, const int *seats, int n, const char *owner, db_rc rc,
-                      const PGresult *res)
-{
-    int id_col = res ? PQfnumber(res, "held_reservation") : -1, until_col = res ? PQfnumber(res, "held_until_ms") : -1;
-    const char *word = outcome_word(rc, res);
-    int64_t id, until;
-
-    if (!word || strcmp(word, "held") != 0)
-        return;
-    if (id_col < 0 || until_col < 0 || valid_id(PQgetvalue(res, 0, id_col), &id) < 0 ||
-        valid_id(PQgetvalue(res, 0, until_col), &until) < 0) {
-        log_error("hold: the result names no reservation for the seat map");
-        return;
-    }
-    if (seatmap_mark(f->concert_id, f->id, 'H', until, id, owner, seats, n) < 0)
-        log_error("hold: the seat map was not told (PostgreSQL's view is back within a second; the locks"
-                  " keep their length)");
-}
-
 /* Answers a request that names no seats this code could lock (no such
  * schedule, another concert's, a seat it does not have): the token's own
  * refusal comes first, as for every token-guarded request. */
@@ -197,84 +154,94 @@ static void refuse_resource(struct request *r, const char *outcome)
     answer_refusal(r, outcome, NULL);
 }
 
-struct lock_take {
+struct hold_try {
     const char *token_id;
-    const struct schedule_facts *f;
+    struct hold_show show;
     const int *seats;
     int n;
     const char *owner;
-    char *user_id;
-    seatlock_rc rc;
+    struct hold_taken taken;
+    hold_rc rc;
 };
 
-/* The cheap check of the token-check protocol (guard.h): the take itself. */
-static int lock_take_try(void *ctx, int again)
+/* The cheap check of the token-check protocol (guard.h): the hold itself. */
+static int hold_try_once(void *ctx, int again)
 {
-    struct lock_take *k = ctx;
+    struct hold_try *h = ctx;
 
     (void)again;
-    k->rc = seatlock_take(k->token_id, k->f->concert_id, k->f->id, k->seats, k->n, k->owner, k->user_id);
-    return k->rc == SEATLOCK_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
+    h->rc = hold_take(h->token_id, &h->show, h->seats, h->n, h->owner, &h->taken);
+    return h->rc == HOLD_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
 }
 
-/* Takes the seats' locks with the token's check in the same script, by the
- * token-check protocol (guard_queue_token_checked). Returns 0 when taken,
- * or -1 after answering. */
-static int take_locks(struct request *r, const char *token_id, const struct schedule_facts *f, const int *seats,
-                      int n, const char *owner, char *user_id)
+/* The 201 of a hold, with the fields PostgreSQL's holds were answered with. */
+static void answer_held(struct request *r, const struct hold_try *h)
 {
-    struct lock_take k = {token_id, f, seats, n, owner, user_id, SEATLOCK_DOWN};
-    seatlock_rc rc;
+    struct json_object *o = json_object_new_object(), *nos = json_object_new_array();
+    char ends[UTC_TEXT_SIZE];
 
-    if (guard_queue_token_checked(r, f->concert_id, lock_take_try, &k) < 0)
-        return -1;
-    rc = k.rc;
-    /* Taken or busy: the script found the token ACTIVE for this concert. */
-    if (rc == SEATLOCK_TAKEN || rc == SEATLOCK_BUSY)
-        r->concert_id = f->concert_id;
-    switch (rc) {
-    case SEATLOCK_TAKEN:
-        return 0;
-    case SEATLOCK_BUSY:
-        answer_refusal(r, "seat_unavailable", NULL);
-        return -1;
-    case SEATLOCK_TOKEN_MISS:
+    if (!o || !nos) {
+        json_object_put(o);
+        json_object_put(nos);
+        http_internal_error(r);
+        return;
+    }
+    for (int i = 0; i < h->n; i++)
+        json_object_array_add(nos, json_object_new_int(h->seats[i]));
+    utc_text((time_t)(h->taken.until_ms / 1000), ends);
+    json_object_object_add(o, "reservationId", json_object_new_int64(h->taken.id));
+    json_object_object_add(o, "scheduleId", json_object_new_int64(h->show.schedule_id));
+    json_object_object_add(o, "seatNos", nos);
+    json_object_object_add(o, "amount", json_object_new_int64(h->taken.amount));
+    json_object_object_add(o, "status", json_object_new_string("HELD"));
+    json_object_object_add(o, "expiresAt", json_object_new_string(ends));
+    http_json(r, 201, o);
+}
+
+/* Answers what hold_take decided: the refusals by outcome.c's table (the
+ * limit's with the seats already held or bought). */
+static void answer_hold(struct request *r, const struct hold_try *h)
+{
+    static const char *const refusals[] = {
+        [HOLD_CLOSED] = "sales_closed", [HOLD_LIMIT] = "hold_limit", [HOLD_BUSY] = "seat_unavailable",
+    };
+    char have[24];
+
+    if (h->rc == HOLD_HELD) {
+        answer_held(r, h);
+    } else if (h->rc == HOLD_TOKEN_MISS) {
         /* ACTIVE a moment ago, run out or used since. */
         guard_queue_refusal(r, QUEUE_TOKEN_INVALID);
-        return -1;
-    case SEATLOCK_NO_FACTS:
-        http_unavailable(r, "PostgreSQL");
-        return -1;
-    default:
-        http_unavailable(r, "Redis");
-        return -1;
+    } else if ((size_t)h->rc < sizeof refusals / sizeof refusals[0] && refusals[h->rc]) {
+        snprintf(have, sizeof have, "%" PRId64, h->taken.have);
+        answer_refusal(r, refusals[h->rc], h->rc == HOLD_LIMIT ? have : NULL);
+    } else {
+        /* The facts, the map or the bought seats PostgreSQL could not give,
+         * or Redis away. */
+        http_unavailable(r, h->rc == HOLD_DOWN ? "Redis" : "PostgreSQL");
     }
 }
 
 /* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token.
  * The token's form is checked first, then the body; the token itself is
- * checked in Redis with the seat locks (one round trip), or before any
- * answer about the schedule or its seats. */
+ * checked in Redis with the hold (one script), or before any answer about
+ * the schedule or its seats. */
 static void hold(struct request *r)
 {
     static const char *const fields[] = {"scheduleId", "seatNos", NULL};
-    static const char sql[] =
-        "SELECT * FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
     struct schedule_facts f;
     struct json_object *body;
     char token_id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t schedule_id, token_concert, seats64[SEATLOCK_MAX];
     int seats[SEATLOCK_MAX], n, found;
-    char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64], user_id[37];
-    const char *params[5];
-    PGresult *res;
-    db_rc rc;
+    char owner[2 * SEATLOCK_OWNER_BYTES + 1];
+    struct hold_try h;
 
     r->outcome_kind = METRICS_HOLD;
     if (guard_queue_token_open(r, token_id, &token_concert) < 0)
         return;
     /* The token's text names a concert, but only Redis can say the token is
-     * real: the request is counted under a concert once it did (take_locks,
+     * real: the request is counted under a concert once it did (below, or
      * guard_queue_active), so forged tokens make no metrics series. */
     body = http_body_object(r);
     if (!body)
@@ -311,31 +278,21 @@ static void hold(struct request *r)
         http_internal_error(r);
         return;
     }
-    if (take_locks(r, token_id, &f, seats, n, owner, user_id) < 0)
+    memset(&h, 0, sizeof h);
+    h.token_id = token_id;
+    h.show.concert_id = f.concert_id;
+    h.show.schedule_id = f.id;
+    h.show.closes_ms = f.starts_ms;
+    h.seats = seats;
+    h.n = n;
+    h.owner = owner;
+    h.rc = HOLD_DOWN;
+    if (guard_queue_token_checked(r, f.concert_id, hold_try_once, &h) < 0)
         return;
-
-    snprintf(concert, sizeof concert, "%" PRId64, f.concert_id);
-    snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
-    if (booking_array_text(seats, n, seat_text, sizeof seat_text) < 0) {
-        give_back(&f, seats, n, owner, NULL);
-        http_internal_error(r);
-        return;
-    }
-    params[0] = user_id;
-    params[1] = concert;
-    params[2] = schedule;
-    params[3] = seat_text;
-    params[4] = owner;
-    rc = db_query(sql, 5, params, &res);
-    /* Give the locks back only when the hold certainly did not commit: a
-     * refusal, a statement never sent, or one the server rejected (rolled
-     * back). Not on DB_UNKNOWN, nor on a row this code cannot read. */
-    if (rc == DB_UNAVAILABLE || rc == DB_FAILED || outcome_refused(outcome_word(rc, res)))
-        give_back(&f, seats, n, owner, res);
-    else
-        mark_held(&f, seats, n, owner, rc, res);
-    answer_outcome(r, rc, res);
-    PQclear(res);
+    /* Decided by the script: it found the token ACTIVE for this concert. */
+    if (h.rc != HOLD_TOKEN_MISS && h.rc != HOLD_DOWN)
+        r->concert_id = f.concert_id;
+    answer_hold(r, &h);
 }
 
 /* Cancels hold id, one made in Redis. 1 when it answered; 0 when Redis has

@@ -31,7 +31,7 @@ struct stream {
 
 struct queue_bridge {
     struct kafka_sink *sink;
-    const char *match, *topic, *stream;
+    const char *match, *registry, *topic, *stream;
     struct stream *streams;
     int n, cap;
     long long scanned_ms;
@@ -46,8 +46,8 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *topic,
-                                      const char *stream)
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *registry,
+                                      const char *topic, const char *stream)
 {
     struct queue_bridge *b = calloc(1, sizeof *b);
     char host[64] = "";
@@ -58,6 +58,7 @@ struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match
     }
     b->sink = sink;
     b->match = match;
+    b->registry = registry;
     b->topic = topic;
     b->stream = stream;
     b->scanned_ms = -RESCAN_MS;
@@ -92,9 +93,11 @@ static int join(struct stream *s)
     ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
     if (!ok)
         log_error("XGROUP CREATE %s: %s", s->name, reply->str);
+    /* A group made now has no backlog of this consumer's: its entries are
+     * read at once (in this step, before what the caller publishes next). */
+    s->pending = reply->type == REDIS_REPLY_ERROR;
     freeReplyObject(reply);
     s->joined = ok;
-    s->pending = 1;
     return ok ? 0 : -1;
 }
 
@@ -120,6 +123,22 @@ static int found(const char *name, void *arg)
     b->streams[b->n].joined = 0;
     b->n++;
     return join(&b->streams[b->n - 1]);
+}
+
+/* Joins the streams the registry set names (SMEMBERS); one that cannot be
+ * joined (logged) is left to the scan. Returns 0, or -1 when Redis is away. */
+static int named_streams(struct queue_bridge *b)
+{
+    const char *argv[] = {"SMEMBERS", b->registry};
+    redisReply *reply = rds_command(2, argv, NULL);
+
+    if (!reply)
+        return -1;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++)
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            (void)found(reply->element[i]->str, b);
+    freeReplyObject(reply);
+    return 0;
 }
 
 /* A reply of XREADGROUP that holds entries: [[stream, [[id, fields]...]]]. */
@@ -302,6 +321,8 @@ int queue_bridge_step(struct queue_bridge *b)
     redisReply **replies = NULL;
 
     forget_unjoined(b);
+    if (b->registry && named_streams(b) < 0)
+        return -1;
     if (now_ms() - b->scanned_ms >= RESCAN_MS) {
         if (stream_scan(b->match, found, b) < 0)
             return -1;

@@ -22,11 +22,12 @@ struct queue_bridge;
 /* The Kafka topic every concert's queue events go to. */
 #define QUEUE_BRIDGE_TOPIC "queue-events"
 
-/* A bridge from the streams matching match (a SCAN pattern) to the Kafka
- * topic topic of sink (sink NULL: none) and to the Redis stream stream
- * (NULL: none). The strings must outlive the bridge. */
-struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *topic,
-                                      const char *stream);
+/* A bridge from the streams matching match (a SCAN pattern, once a
+ * second) and those the set registry names (each step; NULL: none) to the
+ * Kafka topic topic of sink (sink NULL: none) and to the Redis stream
+ * stream (NULL: none). The strings must outlive the bridge. */
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *registry,
+                                      const char *topic, const char *stream);
 
 /* Copies what is new in the streams (and this consumer's pending entries)
  * to the destinations and acknowledges what they stored. Returns the

@@ -505,13 +505,13 @@ int main(void)
                                                    QUEUE_BRIDGE_TOPIC};
 
         sink = kafka_sink_open(g_config.kafka_brokers, kafka_topics, 3);
-        bridge = sink ? queue_bridge_new(sink, KEYSPACE_QUEUE_EVENTS_MATCH, QUEUE_BRIDGE_TOPIC, NULL) : NULL;
+        bridge = sink ? queue_bridge_new(sink, KEYSPACE_QUEUE_EVENTS_MATCH, NULL, QUEUE_BRIDGE_TOPIC, NULL) : NULL;
         if (!bridge)
             return 1;
         log_info("publishing to Kafka at %s as well", g_config.kafka_brokers);
     }
-    hold_bridge = queue_bridge_new(sink, KEYSPACE_HOLD_EVENTS_MATCH, KEYSPACE_STREAM_RESERVATIONS,
-                                   KEYSPACE_STREAM_RESERVATIONS);
+    hold_bridge = queue_bridge_new(sink, KEYSPACE_HOLD_EVENTS_MATCH, KEYSPACE_HOLD_STREAMS,
+                                   KEYSPACE_STREAM_RESERVATIONS, KEYSPACE_STREAM_RESERVATIONS);
     if (!hold_bridge)
         return 1;
     app_catch_stop();

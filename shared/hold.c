@@ -37,13 +37,13 @@ enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_LIMIT, ARG_N
 enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
 
 /* The script runs at most this often for one hold: each missing piece
- * (facts, map, bought seats) is read once. */
-#define TAKE_TRIES 4
+ * (facts, map, bought seats, the id counter) is read once. */
+#define TAKE_TRIES 5
 
 #define KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 
 /* What the script asked for before it could judge the hold. */
-enum need { NEED_NOTHING, NEED_FACTS, NEED_MAP, NEED_MINE };
+enum need { NEED_NOTHING, NEED_FACTS, NEED_MAP, NEED_MINE, NEED_SEQ };
 
 struct take_call {
     char keys[TAKE_NKEYS + SEATLOCK_MAX][KEYLEN];
@@ -111,6 +111,37 @@ static int load_mine(const char *mine_key, int64_t schedule_id, const char *vers
     return rc;
 }
 
+/* Sets a concert's hold counter that Redis lost (NX: one setter wins) past
+ * every id PostgreSQL has of the concert's holds (the paid ones), so no
+ * paid hold's id is given again. HOLD_HELD to run the script again, or the
+ * refusal. */
+static hold_rc seed_seq(const char *seq_key, int64_t concert_id)
+{
+    static const char sql[] = "SELECT coalesce(max(id) - $1::bigint * 1000000000, 0) FROM reservations"
+                              " WHERE id >= $1::bigint * 1000000000 AND id < ($1::bigint + 1) * 1000000000";
+    char concert[24];
+    const char *params[] = {concert};
+    const char *argv[] = {"SET", seq_key, NULL, "NX"};
+    redisReply *reply;
+    PGresult *res;
+
+    snprintf(concert, sizeof concert, "%" PRId64, concert_id);
+    if (db_read(sql, 1, params, &res) != DB_OK)
+        return HOLD_NO_BOUGHT;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return HOLD_NO_BOUGHT;
+    }
+    argv[2] = PQgetvalue(res, 0, 0);
+    reply = rds_command(4, argv, NULL);
+    PQclear(res);
+    if (!reply)
+        return HOLD_DOWN;
+    freeReplyObject(reply);
+    log_info("hold: concert %" PRId64 "'s hold counter was gone: set past PostgreSQL's ids", concert_id);
+    return HOLD_HELD;
+}
+
 /* One run of the script: its verdict, or (rc HOLD_HELD with *need set) what
  * it needs first. */
 static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need *need)
@@ -132,6 +163,8 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
                reply_text(e[1]) && strlen(e[1]->str) < sizeof c->version) {
         memcpy(c->version, e[1]->str, strlen(e[1]->str) + 1);
         rc = HOLD_HELD, *need = strcmp(w, "NOMAP") == 0 ? NEED_MAP : NEED_MINE;
+    } else if (strcmp(w, "NOSEQ") == 0) {
+        rc = HOLD_HELD, *need = NEED_SEQ;
     } else if (strcmp(w, "CLOSED") == 0) {
         rc = HOLD_CLOSED;
     } else if (strcmp(w, "LIMIT") == 0 && reply->elements == 2 && e[1]->type == REDIS_REPLY_INTEGER) {
@@ -180,6 +213,8 @@ static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum nee
         return HOLD_HELD;
     case NEED_MINE:
         return load_mine(c->keys[TAKE_MINE], show->schedule_id, c->version) < 0 ? HOLD_NO_BOUGHT : HOLD_HELD;
+    case NEED_SEQ:
+        return seed_seq(c->keys[TAKE_SEQ], show->concert_id);
     default:
         return HOLD_DOWN;
     }
@@ -203,12 +238,28 @@ static void note_concert(const char *user_id, int64_t concert_id)
         freeReplyObject(reply);
 }
 
+/* Names the concert's reservation stream to the relay (a first hold, or the
+ * first since Redis lost its data), before the hold is answered: the relay
+ * then copies its events before any change made after it. A failure is
+ * logged: the relay's scan finds the stream within a second. */
+static void note_stream(const char *events_key)
+{
+    const char *argv[] = {"SADD", KEYSPACE_HOLD_STREAMS, events_key};
+    redisReply *reply = rds_command(3, argv, NULL);
+
+    if (!reply || reply->type != REDIS_REPLY_INTEGER)
+        log_error("hold: the relay was not told of a concert's reservation stream (its scan finds it)");
+    if (reply)
+        freeReplyObject(reply);
+}
+
 hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
                   struct hold_taken *out)
 {
     struct take_call c;
     enum need need;
     hold_rc rc = HOLD_DOWN;
+    int seeded = 0;
 
     memset(out, 0, sizeof *out);
     if (n < 1 || n > SEATLOCK_MAX)
@@ -245,6 +296,8 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     for (int tries = 0; tries < TAKE_TRIES; tries++) {
         rc = take_once(&c, out, &need);
         if (rc == HOLD_HELD && need == NEED_NOTHING) {
+            if (seeded || out->id % HOLD_ID_SPAN == 1)
+                note_stream(c.keys[TAKE_EVENTS]);
             note_concert(out->user_id, show->concert_id);
             /* Several hosts: a hold is answered once a replica has it too,
              * so a failover rarely loses one (not in time, it still stands). */
@@ -253,6 +306,7 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
         }
         if (need == NEED_NOTHING)
             return rc;
+        seeded |= need == NEED_SEQ;
         rc = fetch(&c, show, need);
         if (rc != HOLD_HELD)
             return rc;

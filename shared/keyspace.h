@@ -27,6 +27,8 @@
  *                              first (hold.h says what each of these holds)
  *   {user:U}:hold-concerts     SET    the concerts user U has held seats
  *                              of (their {c:C}:user-holds to read)
+ *   concert:hold-streams       SET    the names of the concerts'
+ *                              {c:C}:reservation-events, for the relay
  *   session:<H>                STRING a session's userId; H = SHA-256 of
  *                              the session, hex (session.h)
  *   {session:<H>}:tokens       SET    queue token ids taken with it
@@ -155,8 +157,10 @@ void keyspace_hold_concerts(char *out, size_t size, const char *user_id);
 
 /* The SCAN pattern of every concert's queue stream. */
 #define KEYSPACE_QUEUE_EVENTS_MATCH "{c:*}:queue-events"
-/* The SCAN pattern that finds every concert's reservation stream. */
+/* The SCAN pattern that finds every concert's reservation stream, and the
+ * set that names them at once (a concert's first hold adds its stream). */
 #define KEYSPACE_HOLD_EVENTS_MATCH "{c:*}:reservation-events"
+#define KEYSPACE_HOLD_STREAMS "concert:hold-streams"
 
 /* session:<H>, H the hex SHA-256 of the session (digest.h). */
 #define KEYSPACE_SESSION_PREFIX "session:"

@@ -21,6 +21,8 @@
 --   {'NOMINE', version} what the schedule's buyers bought is not known
 --                       (hold_mine.lua): load it from PostgreSQL, run again
 --   {'LIMIT', n}        n seats already held or bought
+--   {'NOSEQ'}           the id counter is gone (Redis lost its data): set
+--                       it from the ids PostgreSQL has (SET NX), run again
 --   {'HELD', user, id, until, amount, created}
 -- The hold ends on a whole second (rounded up) holdSeconds on, as
 -- PostgreSQL's did, so the expiresAt clients see is exact. Its id is the
@@ -65,6 +67,7 @@ local have = mine_seats(mine, now)
 if have + n > limit then return {'LIMIT', have} end
 
 local concert = string.match(K_map, '^{c:(%d+)}')
+if redis.call('EXISTS', K_seq) == 0 then return {'NOSEQ'} end
 local seq = redis.call('INCR', K_seq)
 if seq > 999999999 then return redis.error_reply('hold_take: the concert has used up its reservation ids') end
 local id = concert .. string.format('%09d', seq)
