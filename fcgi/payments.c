@@ -78,7 +78,8 @@ static int replay(struct request *r, const char *token, const char *key, int64_t
     return done;
 }
 
-/* A payment's seats read SOLD on the seat map before the 201 leaves. */
+/* A payment's seats read SOLD on the seat map before the 201 leaves, and
+ * the per-user limit of the holds Redis keeps counts them. */
 static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
 {
     int seats[SEATLOCK_MAX];
@@ -95,6 +96,7 @@ static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
     }
     if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, NULL, seats, n) < 0)
         log_error("payment: the seat map was not told (PostgreSQL's view is back within a second)");
+    hold_bought_changed(concert_id, schedule_id);
 }
 
 /* POST /api/v1/payments {"reservationId"} with the owner's ACTIVE token. */

@@ -597,6 +597,7 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     struct hold_record rec;
     redisReply *reply;
     const char *w;
+    int paying;
     db_rc rc;
 
     *refusal = NULL;
@@ -609,7 +610,16 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     if (!reply)
         return DB_UNAVAILABLE;
     w = reply->element[0]->str;
-    if (strcmp(w, "PAY") != 0) {
+    /* Another payment of it is on its way: without a key, already paid;
+     * with one, this repeat pays too, by the hold's facts, and PostgreSQL's
+     * key claim makes one of them wait and replay the other's answer. */
+    paying = strcmp(w, "PAYING") == 0;
+    if (paying && !key) {
+        freeReplyObject(reply);
+        *refusal = "already_paid";
+        return DB_OK;
+    }
+    if (strcmp(w, "PAY") != 0 && !paying) {
         *refusal = refusal_word(w);
         freeReplyObject(reply);
         if (!*refusal)
@@ -646,8 +656,8 @@ db_rc hold_pay(int64_t token_concert, const char *user_id, int64_t id, const cha
     w = outcome_word(rc, *res);
     if (w && strcmp(w, "paid") == 0)
         pay_end(&rec, "paid");
-    else if (rc != DB_UNKNOWN)
-        pay_end(&rec, "refused");
+    else if (rc != DB_UNKNOWN && !paying)
+        pay_end(&rec, "refused");   /* the other payment's mark is its own */
     return rc;
 }
 
@@ -871,4 +881,18 @@ int hold_lock_live(int64_t concert_id, int64_t schedule_id, int seat_no, const c
         log_error("hold_lock_live: unexpected reply");
     freeReplyObject(reply);
     return rc;
+}
+
+void hold_bought_changed(int64_t concert_id, int64_t schedule_id)
+{
+    char key[KEYLEN];
+    const char *argv[] = {"HDEL", key, "_ok"};
+    redisReply *reply;
+
+    keyspace_hold_mine(key, sizeof key, concert_id, schedule_id);
+    reply = rds_command(3, argv, NULL);
+    if (!reply || reply->type != REDIS_REPLY_INTEGER)
+        log_error("hold: the per-user counts were not told of a sale (they count it at their next load)");
+    if (reply)
+        freeReplyObject(reply);
 }

@@ -106,7 +106,10 @@ int hold_sweep(int64_t concert_id, int max, int64_t *expired);
  * token of token_concert, with Idempotency-Key key (NULL: none). Redis
  * marks the hold as being paid, PostgreSQL sells it (booking_pay_hold, one
  * transaction), then Redis records the sale (or, refused, the hold is live
- * again; on DB_UNKNOWN the mark runs out after HOLD_PAY_LEASE_MS). A hold
+ * again; on DB_UNKNOWN the mark runs out after HOLD_PAY_LEASE_MS). While
+ * another payment of it is on its way, a repeat without a key is
+ * already_paid; one with a key goes to PostgreSQL too, whose key claim
+ * makes one wait for the other and replay its answer. A hold
  * Redis does not have is looked up in PostgreSQL (paid already: its
  * answer; else reservation_not_found): never a second sale. Returns the
  * outcome as answer_outcome takes it: *res is PostgreSQL's row, or NULL
@@ -131,6 +134,12 @@ void hold_list_free(struct hold_list *list);
  * hold_cancel does, with reservation.cancelled). Returns 0, or -1 when
  * Redis is away (the retry cancels the rest). */
 int hold_cancel_user(int64_t concert_id, const char *user_id, int64_t now_ms);
+
+/* A sale PostgreSQL made without a Redis hold (a reservation from before
+ * holds moved to Redis, paid): the schedule's per-user counts are read
+ * again from PostgreSQL at the next hold (their bought seats changed). A
+ * failure is logged. */
+void hold_bought_changed(int64_t concert_id, int64_t schedule_id);
 
 /* Whether the seat lock of seat_no (schedule_id, concert_id) owned by
  * owner is a live Redis hold's: 1, 0, or -1 when Redis is away. */

@@ -12,7 +12,9 @@
  * holds again and pays with a key: one transaction in PostgreSQL, the
  * list shows it CONFIRMED once, a keyed retry replays the 201. B's hold
  * ends with B's logout. C's hold runs out: the cron expires it with its
- * event, and leaves D's live hold's lock alone however old it looks. */
+ * event, and leaves D's live hold's lock alone however old it looks. A
+ * reservation A held in PostgreSQL before the switch, paid, counts toward
+ * A's limit of Redis holds. */
 #include "tap.h"
 #include "testlib.h"
 #include "40-booking.h"
@@ -252,6 +254,22 @@ int main(int argc, char **argv)
     }
     record_status(concert, idd, st);
     is(st, "HELD", "D's hold is HELD");
+
+    step("a reservation from before the switch, paid, counts toward the limit of Redis holds");
+    {
+        int64_t old_hold = bk_pg_hold(a, concert, sched[0], "{7,8}");
+        int s910[] = {9, 10};
+        char *ta2 = t_active_token(concert, a);
+        struct hold_taken h;
+
+        ok(old_hold > 0 && old_hold < HOLD_ID_SPAN, "A holds seats 7 and 8 in PostgreSQL");
+        ok(bk_charge(a, 3000, NULL, NULL) == 200 && bk_pay(ta2, old_hold, NULL, NULL) == 201,
+           "and pays them there with a new token");
+        is_int(hold_take(t_token_id(ta2), &show, s910, 2, "99999999999999999999999999999999", &h), HOLD_LIMIT,
+               "two more seats pass the limit (one bought before, two now)");
+        ok(h.have == 3, "three seats bought (%" PRId64 ")", h.have);
+        free(ta2);
+    }
 
     for (int i = 0; i < NUSERS; i++)
         free(toks[i]);
