@@ -325,6 +325,8 @@ int main(void)
 
     free(token);
     free(token2);
+    free((char *)tok_id);
+    free((char *)tok2_id);
     rds_close();
     db_close();
     done_testing();
