@@ -949,8 +949,10 @@ static struct {
     struct duser *u;
     int *ready, rhead, rtail, rcount;    /* users with a step to take now */
     int next_arrival;                    /* the next user to arrive */
+    int arrival_conns;                   /* connections that carry arrivals first */
     int *wait, wcount;                   /* waiting users: a heap, soonest next poll first */
     long *polls_in_second;               /* polls sent in each second of the run */
+    long *issues_in_second;              /* tokens issued (answered) in each second */
     int seconds;
     double poll_after_sum;
     long poll_afters;
@@ -1049,21 +1051,13 @@ static int sched_index(int64_t id)
     return -1;
 }
 
-/* Every user's next request joins one line, first come first served: the
- * crowd's arrivals and polls and the buyers' steps share the server as they
- * would with 20,000 browsers at once (this client keeps at most CONNS of them
- * in flight). A waiting user rejoins the line when the server said to poll
- * again, like the booking page. */
-static int drop_fill(struct engine *e, struct slot *s)
+/* A user with a step to take now (a poll that is due, a buyer's next
+ * step) starts it on s; returns 0 when nobody has one. Waiting users rejoin
+ * the line when the server said to poll again, like the booking page. */
+static int drop_step(struct engine *e, struct slot *s, int64_t now)
 {
     char path[160], json[200];
-    int64_t now = now_us();
 
-    if (dr.sold >= dr.total_seats && dr.issued >= dr.users &&
-        now >= dr.t_last_issue + dr.settle_us) {
-        e->stop = 1;
-        return 0;
-    }
     while (dr.wcount && wait_key(0) <= now) {
         int i = wait_pop();
         if (dr.u[i].state == D_WAITING)
@@ -1112,23 +1106,52 @@ static int drop_fill(struct engine *e, struct slot *s)
             break;
         }
     }
-    /* Nobody already here has a step to take: the next arrival. Each user
-     * has a browser of their own, so those already in never wait behind
-     * the crowd still arriving (only the server makes them wait). */
-    if (dr.next_arrival < dr.users) {
-        int i = dr.next_arrival++;
-        struct duser *u = &dr.u[i];
-        const struct bench_user *user = pool_user(&drop_pool);
-
-        memcpy(u->uuid, user->id, sizeof u->uuid);
-        memcpy(u->session, user->session, sizeof u->session);
-        u->estimate = -1;
-        u->want = (i % 4 == 3) ? 2 : 1;
-        snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concert);
-        engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
-        return 1;
-    }
     return 0;
+}
+
+/* The next user arrives on s and asks for a token; returns 0 when all
+ * have arrived. */
+static int drop_arrive(struct engine *e, struct slot *s)
+{
+    char json[64];
+    int i;
+    struct duser *u;
+    const struct bench_user *user;
+
+    if (dr.next_arrival >= dr.users)
+        return 0;
+    i = dr.next_arrival++;
+    u = &dr.u[i];
+    user = pool_user(&drop_pool);
+    memcpy(u->uuid, user->id, sizeof u->uuid);
+    memcpy(u->session, user->session, sizeof u->session);
+    u->estimate = -1;
+    u->want = (i % 4 == 3) ? 2 : 1;
+    snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concert);
+    engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
+    return 1;
+}
+
+/* Each user has a browser of their own, so the crowd still arriving and
+ * those already in line do not wait for each other, only for the server.
+ * The first dr.arrival_conns connections carry arrivals first (then, once
+ * everyone has arrived, steps like the rest); the others carry the steps
+ * of those already in (due polls, buyers) first and an arrival only when
+ * nobody has a step to take. Arrivals thus go at the rate the server takes
+ * them on their own connections, and a due poll never waits behind them;
+ * one line for both would give arrivals only what the polls leave. */
+static int drop_fill(struct engine *e, struct slot *s)
+{
+    int64_t now = now_us();
+
+    if (dr.sold >= dr.total_seats && dr.issued >= dr.users &&
+        now >= dr.t_last_issue + dr.settle_us) {
+        e->stop = 1;
+        return 0;
+    }
+    if (s - e->slots < dr.arrival_conns && drop_arrive(e, s))
+        return 1;
+    return drop_step(e, s, now) || drop_arrive(e, s);
 }
 
 static void drop_fail(struct slot *s, long status, struct duser *u)
@@ -1159,6 +1182,9 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             dr.waiting--;        /* counted again below if still waiting */
             sample_add(&dr.poll_lat, us);
         } else {
+            int second = (int)((now - dr.t0) / 1000000);
+            if (second >= 0 && second < dr.seconds)
+                dr.issues_in_second[second]++;
             dr.issued++;
             if (!dr.t_first_issue)
                 dr.t_first_issue = now - us;
@@ -1406,7 +1432,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     int n, api_sold = -1;
     FILE *f;
     double sell_out, admit_span, rate, mean = 0, settled_s;
-    long peak = 0, over_2s = 0;
+    long peak = 0, issue_peak = 0, over_2s = 0;
     struct slot s = {0};
     int opens_in = env_int("BENCH_DROP_OPENS_IN", 5);
 
@@ -1430,10 +1456,14 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     dr.wait = xmalloc(sizeof *dr.wait * (size_t)users);
     dr.seconds = timeout + 5;
     dr.polls_in_second = xmalloc(sizeof *dr.polls_in_second * (size_t)dr.seconds);
+    dr.issues_in_second = xmalloc(sizeof *dr.issues_in_second * (size_t)dr.seconds);
     dr.sold_map = xmalloc((size_t)dr.nsched * (size_t)dr.max_seats);
     dr.total_seats = env_int("BENCH_DROP_SEATS", dr.nsched * 50);
 
     dr.settle_us = (int64_t)env_int("BENCH_DROP_SETTLE", 30) * 1000000;
+    dr.arrival_conns = env_int("BENCH_DROP_ARRIVAL_CONNS", conns / 2);
+    if (dr.arrival_conns < 0 || dr.arrival_conns > conns)
+        die("BENCH_DROP_ARRIVAL_CONNS must be 0 to the %d connections", conns);
 
     slot_init(&s);
     engine_init(&e, base, conns, drop_done, drop_fill);
@@ -1462,9 +1492,14 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     /* Polls a second, over the seconds the run lasted: the peak, and the
      * mean from the first second with a poll to the last. */
     {
-        int first = -1, last = -1;
+        int first = -1, last = -1, last_issue = -1;
         long total = 0;
         for (int k = 0; k < dr.seconds; k++) {
+            if (dr.issues_in_second[k]) {
+                last_issue = k;
+                if (dr.issues_in_second[k] > issue_peak)
+                    issue_peak = dr.issues_in_second[k];
+            }
             if (!dr.polls_in_second[k])
                 continue;
             if (first < 0)
@@ -1475,11 +1510,12 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
                 peak = dr.polls_in_second[k];
         }
         mean = first >= 0 ? (double)total / (double)(last - first + 1) : 0.0;
-        /* Second by second beside the report: "second polls", the opening at opens_after_s. */
+        /* Second by second beside the report: "second polls issued", the
+         * opening at opens_after_s. */
         {
             FILE *pf = open_data(dir, "drop_polls.txt", "w");
-            for (int k = 0; k <= last; k++)
-                fprintf(pf, "%d %ld\n", k, dr.polls_in_second[k]);
+            for (int k = 0; k <= last || k <= last_issue; k++)
+                fprintf(pf, "%d %ld %ld\n", k, dr.polls_in_second[k], dr.issues_in_second[k]);
             fclose(pf);
         }
     }
@@ -1496,16 +1532,17 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             "\"left_at_sold_out\":%d,\"polls\":%ld,\"polls_peak_per_s\":%ld,\"polls_mean_per_s\":%.1f,"
             "\"poll_after_mean_s\":%.2f,\"waiting_peak\":%d,\"polls_per_s_all_arrived\":%.1f,"
             "\"seconds_all_arrived\":%.1f,\"opens_after_s\":%.1f,"
-            "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d,"
-            "\"issue_rate_per_s\":%.1f,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
+            "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d,\"arrival_connections\":%d,"
+            "\"issue_rate_per_s\":%.1f,\"issue_peak_per_s\":%ld,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
             "\"polls_over_2s\":%ld,\"estimates_compared\":%ld,\"estimate_grew_20pct_share\":%.5f}\n",
             dr.sold, api_sold, dr.buyers, dr.issued,
             dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
             dr.admitted_after_wait, rate, dr.t_first_pay ? (dr.t_first_pay - dr.t_open) / 1e6 : 0.0,
             dr.gone, dr.polls, peak, mean, dr.poll_afters ? dr.poll_after_sum / (double)dr.poll_afters : 0.0,
             dr.waiting_peak, settled_s > 0 ? (double)dr.polls_settled / settled_s : 0.0, settled_s,
-            (dr.t_open - dr.t0) / 1e6, dr.conflicts, dr.requests, dr.errors, conns,
+            (dr.t_open - dr.t0) / 1e6, dr.conflicts, dr.requests, dr.errors, conns, dr.arrival_conns,
             dr.t_last_issue > dr.t_first_issue ? dr.issued / ((dr.t_last_issue - dr.t_first_issue) / 1e6) : 0.0,
+            issue_peak,
             pct_ms(&dr.poll_lat, 50), pct_ms(&dr.poll_lat, 99), pct_ms(&dr.poll_lat, 100), over_2s,
             dr.estimates_compared,
             dr.estimates_compared ? (double)dr.estimates_grew / (double)dr.estimates_compared : 0.0);
@@ -1644,6 +1681,63 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
     fclose(f);
 }
 
+/* The mean of metric over the runs result_NAME<suffix>.json of the two
+ * suffixes that exist and measured it; *runs says how many did. */
+static double mean_of_runs(const char *dir, const char *name, const char *const suffixes[2], const char *metric,
+                           int *runs)
+{
+    double sum = 0;
+
+    *runs = 0;
+    for (int k = 0; k < 2; k++) {
+        char file[96];
+        struct json_object *run;
+
+        snprintf(file, sizeof file, "result_%s%s.json", name, suffixes[k]);
+        run = load_json(dir, file);
+        if (run && jnum(run, metric, 0) > 0) {
+            sum += jnum(run, metric, 0);
+            (*runs)++;
+        }
+        json_object_put(run);
+    }
+    return *runs ? sum / *runs : 0;
+}
+
+/* Kafka's cost (bench/run with BENCH_KAFKA=1): journeys a second with the
+ * relay publishing to Kafka as well and to the streams alone, in the
+ * order off, on, off, on after the journey run; and the relay's lag to Kafka
+ * (kafka_lag.json). NULL when the run did not measure it. */
+static struct json_object *kafka_cost(const char *dir)
+{
+    static const char *const with[2] = {"_kafka_2", "_kafka_3"}, *const without[2] = {"_no_kafka", "_no_kafka_2"};
+    struct json_object *o, *lag = load_json(dir, "kafka_lag.json");
+    int runs_with, runs_without;
+    double on = mean_of_runs(dir, "journey", with, "journeys_per_s", &runs_with);
+    double off = mean_of_runs(dir, "journey", without, "journeys_per_s", &runs_without);
+
+    if (runs_with == 0 || runs_without == 0) {
+        json_object_put(lag);
+        return NULL;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "measure", json_object_new_string("journeys_per_s"));
+    json_object_object_add(o, "without", json_object_new_double(off));
+    json_object_object_add(o, "with", json_object_new_double(on));
+    json_object_object_add(o, "runs", json_object_new_int(runs_with + runs_without));
+    json_object_object_add(o, "cost", json_object_new_double((double)(int64_t)((1 - on / off) * 1000) / 1000));
+    printf("\nKafka's cost (journeys with the relay publishing to Kafka as well and to the streams alone, "
+           "off-on-off-on):\n  %9.1f journeys a second without, %9.1f with (means of %d and %d runs): %+.1f%%\n",
+           off, on, runs_without, runs_with, (on / off - 1) * 100);
+    if (lag) {
+        printf("  the relay's lag to Kafka (change to delivery report) over %" PRId64 " events: p50 %.1f ms, "
+               "p99 %.1f ms, at most %.1f ms\n", jint(lag, "rows", 0), jnum(lag, "p50_ms", 0),
+               jnum(lag, "p99_ms", 0), jnum(lag, "max_ms", 0));
+        json_object_object_add(o, "relay_lag_ms", lag);
+    }
+    return o;
+}
+
 static int cmd_report(const char *dir, const char *outfile)
 {
     struct json_object *out = json_object_new_object(), *sc = json_object_new_object();
@@ -1725,26 +1819,14 @@ static int cmd_report(const char *dir, const char *outfile)
         struct json_object *cost = NULL;
 
         for (size_t i = 0; i < 2; i++) {
-            double mean[2] = {0, 0};
-            int runs[2] = {0, 0};
+            double mean[2];
+            int runs[2];
             struct json_object *o;
 
             for (int side = 0; side < 2; side++)
-                for (int k = 0; k < 2; k++) {
-                    char name[96];
-                    struct json_object *run;
-                    snprintf(name, sizeof name, "result_%s%s.json", costly[i], sides[side][k]);
-                    run = load_json(dir, name);
-                    if (run && jnum(run, metric[i], 0) > 0) {
-                        mean[side] += jnum(run, metric[i], 0);
-                        runs[side]++;
-                    }
-                    json_object_put(run);
-                }
+                mean[side] = mean_of_runs(dir, costly[i], sides[side], metric[i], &runs[side]);
             if (runs[0] == 0 || runs[1] == 0)
                 continue;
-            mean[0] /= runs[0];
-            mean[1] /= runs[1];
             if (!cost) {
                 cost = json_object_new_object();
                 printf("\nthe outbox's cost (the same scenario with its triggers off and on, off-on-on-off):\n");
@@ -1762,6 +1844,7 @@ static int cmd_report(const char *dir, const char *outfile)
         }
         json_object_object_add(out, "outbox_cost", cost);
     }
+    json_object_object_add(out, "kafka_cost", kafka_cost(dir));
     {
         struct json_object *login;
         if (json_object_object_get_ex(sc, "login", &login) && json_object_object_get_ex(login, "rps", NULL)) {
@@ -1796,9 +1879,14 @@ static int cmd_report(const char *dir, const char *outfile)
                jnum(drop, "polls_per_s_all_arrived", 0), jnum(drop, "poll_after_mean_s", 0),
                jnum(drop, "redis_used_memory_peak_mb", 0));
         /* Met: sold out, nothing twice, and the crowd's polling under 5,000 a second. */
-        printf(", tokens issued %.0f/s, the longest Redis command %.1f ms, poll p99 %.1f ms (max %.1f), estimates "
-               "up more than 20%% in %.3f%% of polls",
-               jnum(drop, "issue_rate_per_s", 0), jnum(drop, "redis_longest_command_ms", 0),
+        printf(", tokens issued %.0f/s (%" PRId64 " in the busiest second)", jnum(drop, "issue_rate_per_s", 0),
+               jint(drop, "issue_peak_per_s", 0));
+        /* SLOWLOG keeps what took 10 ms or more (bench/run): none is 0. */
+        if (jnum(drop, "redis_longest_command_ms", 0) > 0)
+            printf(", the longest Redis command %.1f ms", jnum(drop, "redis_longest_command_ms", 0));
+        else
+            printf(", no Redis command of 10 ms or more");
+        printf(", poll p99 %.1f ms (max %.1f), estimates up more than 20%% in %.3f%% of polls",
                jnum(drop, "poll_p99_ms", 0), jnum(drop, "poll_max_ms", 0),
                100 * jnum(drop, "estimate_grew_20pct_share", 0));
         printf(", admission %.0f/s (%" PRId64 " admitted after waiting), %" PRId64 " errors: %s\n",

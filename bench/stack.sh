@@ -6,8 +6,13 @@
 # README "Benchmark".
 #
 # Reads from the environment: CONCERT_BENCH_PORT (18180) and the rest of
-# what scripts/stack.sh's `profile bench` reads, and BENCH_OUT (where the
-# report goes, var/bench by default); bench/run reads BENCH_* settings.
+# what scripts/stack.sh's `profile bench` reads, BENCH_OUT (where the
+# report goes, var/bench by default) and BENCH_KAFKA (1: the stack runs a
+# Kafka broker too, on ports 3000 and 3001 below the bench port, and the
+# journey is measured with the relay publishing there and without, see
+# bench_relay); bench/run reads BENCH_* settings.
+#
+#   bench/stack.sh _relay kafka|redis   (bench/run's, on a BENCH_KAFKA stack)
 # shellcheck shell=bash
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
@@ -57,6 +62,27 @@ bench_wait_ceiling() {
     die "/bench/ceiling or /bench/redis-floor does not answer (see $LOG/nginx-error.log)"
 }
 
+# bench_relay kafka|redis: the bench stack's relay started again, publishing
+# to the broker as well as the streams (kafka) or to the streams alone
+# (redis, from a copy of the config without kafka_brokers). The broker
+# keeps running either way: what the runs compare is the publishing.
+bench_relay() {
+    local conf
+    profile bench
+    KAFKA=1
+    case ${1:-} in
+    kafka) conf=$CONF ;;
+    redis)
+        conf=$VAR/concert-no-kafka.conf
+        grep -v '^kafka_brokers' "$CONF" >"$conf"
+        if is_root; then chown "$APP_USER:" "$conf"; fi
+        ;;
+    *) die "usage: bench/stack.sh _relay kafka|redis" ;;
+    esac
+    stop_pidfile "$RUN/relay.pid" -TERM -g
+    CONF=$conf start_relay
+}
+
 # Everything the bench stack runs, ceiling included; finishes whatever is or
 # is not running.
 bench_stop() {
@@ -78,6 +104,12 @@ cmd_bench() {
     esac
     profile bench
     ensure_packages bench
+    KAFKA=0
+    case ${BENCH_KAFKA:-0} in
+    0) ;;
+    1) KAFKA=1; ensure_packages kafka ;;
+    *) die "BENCH_KAFKA must be 0 or 1" ;;
+    esac
     bench_stop
     stack_gone || die "the bench stack at $VAR did not stop; not starting another over it"
     rm -rf "$VAR"
@@ -92,7 +124,7 @@ cmd_bench() {
     local rc=0
     BENCH_BASE="http://127.0.0.1:$FRONT_PORT" BENCH_ADMIN_KEY_FILE="$ADMIN_KEY_FILE" \
         BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" BENCH_REDIS_PORT="$REDIS_PORT" \
-        "$REPO/bench/run" || rc=$?
+        BENCH_KAFKA=$KAFKA BENCH_RELAY="$REPO/bench/stack.sh _relay" "$REPO/bench/run" || rc=$?
     if [ $keep = 0 ]; then
         on_exit_clear
         say "stopping the bench stack"
@@ -104,4 +136,6 @@ cmd_bench() {
     return $rc
 }
 
-[ "${BASH_SOURCE[0]}" != "$0" ] || job_main cmd_bench "$@"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    if [ "${1:-}" = _relay ]; then shift; job_main bench_relay "$@"; else job_main cmd_bench "$@"; fi
+fi

@@ -1,6 +1,7 @@
 /* users.c - the benchmark's users and their sessions (see users.h). */
 #include "users.h"
 #include "digest.h"
+#include "keyspace.h"
 #include "rand.h"
 
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static int new_user(struct bench_user *u)
 
 int users_make(const char *dir, const char *name, int count, long ttl_seconds, FILE *resp)
 {
-    char path[4096], ttl[24], key[sizeof "session:" + DIGEST_HEX_LEN];
+    char path[4096], ttl[24], key[sizeof KEYSPACE_SESSION_PREFIX + DIGEST_HEX_LEN];
     FILE *f;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -39,7 +40,7 @@ int users_make(const char *dir, const char *name, int count, long ttl_seconds, F
             return -1;
         }
         digest_hex(u.session, strlen(u.session), sum);
-        snprintf(key, sizeof key, "session:%s", sum);
+        keyspace_session(key, sizeof key, sum);
         fprintf(f, "%s %s\n", u.id, u.session);
         fprintf(resp, "*5\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$2\r\nEX\r\n$%zu\r\n%s\r\n",
                 strlen(key), key, strlen(u.id), u.id, strlen(ttl), ttl);

@@ -36,14 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(strncasecmp(f[0], "Bearer ", 7) != 0 || strspn(f[0] + 7, " ") == strlen(f[0] + 7));
     }
 
-    /* The queue token: "<concertId>.<32 lowercase hex>". */
+    /* The queue token id: "<concertId>.<22 base64url characters>", or the
+     * older "<concertId>.<32 lowercase hex>". */
     if (queue_token_concert(tok ? tok : f[0], &concert) == 0) {
         const char *t = tok ? tok : f[0];
         const char *dot = strchr(t, '.');
         char back[100];
-        FUZZ_CHECK(concert > 0 && dot && strlen(dot + 1) == 32 && strlen(t) <= QUEUE_TOKEN_MAX);
+        size_t n = dot ? strlen(dot + 1) : 0;
+        FUZZ_CHECK(concert > 0 && dot && (n == QUEUE_TOKEN_RANDOM_LEN || n == 32) && strlen(t) <= QUEUE_TOKEN_MAX);
         for (const char *p = dot + 1; *p; p++)
-            FUZZ_CHECK(isdigit((unsigned char)*p) || (*p >= 'a' && *p <= 'f'));
+            FUZZ_CHECK(n == 32 ? isdigit((unsigned char)*p) || (*p >= 'a' && *p <= 'f')
+                               : isalnum((unsigned char)*p) || *p == '-' || *p == '_');
         snprintf(back, sizeof back, "%" PRId64 ".%s", concert, dot + 1);
         FUZZ_CHECK(strcmp(back, t) == 0);
     } else {

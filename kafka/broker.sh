@@ -38,8 +38,8 @@ kafka_profile() {
     KAFKA_LIB=${CONCERT_KAFKA_LIB:-$REPO/var/kafka-lib}
     KAFKA_DIR=$VAR/kafka
     case $PROFILE in
-    test)
-        # Below the test port, like PostgreSQL (-2548) and Redis (-1601).
+    test | bench)
+        # Below the stack's port, like PostgreSQL (-2548) and Redis (-1601).
         KAFKA_PORT=$((FRONT_PORT - 3000))
         KAFKA_CONTROLLER_PORT=$((FRONT_PORT - 3001))
         ;;

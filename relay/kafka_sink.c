@@ -67,6 +67,16 @@ static rd_kafka_t *producer(struct kafka_sink *s)
         "partitioner", "murmur2_random",
         "socket.keepalive.enable", "true",
         "reconnect.backoff.max.ms", "1000",
+        /* A partition's new leader learned within a second of its
+         * election, whatever else happens: after a leader's broker is
+         * killed, the dead leader stays in the metadata until the quorum
+         * fences it (seconds later), and the refresh that follows a lost
+         * leader backs off exponentially from its first interval, so the
+         * new one could be learned only after the next batch's wait had
+         * run out. A metadata request a second to one broker is cheap.
+         * Neither setting changes what counts as stored. */
+        "topic.metadata.refresh.interval.ms", "1000",
+        "topic.metadata.refresh.fast.interval.ms", "100",
         NULL,
     };
     rd_kafka_conf_t *conf = kafka_conf_new(s->brokers, settings);
@@ -203,6 +213,11 @@ int kafka_sink_wait(struct kafka_sink *s, int timeout_ms)
     while (s->rk && !s->refused && s->stored + s->failed < s->sent && now_ms() < deadline)
         rd_kafka_poll(s->rk, 10);
     all = !s->refused && s->failed == 0 && s->stored == s->sent;
+    if (!all && !s->refused && s->stored + s->failed < s->sent && !s->down_logged) {
+        /* No report in time: the caller sends these again. */
+        log_error("Kafka reported on %ld of %ld events within %d ms", s->stored + s->failed, s->sent, timeout_ms);
+        s->down_logged = 1;
+    }
     if (all && s->sent > 0 && s->down_logged) {
         log_info("Kafka stores events again");
         s->down_logged = 0;

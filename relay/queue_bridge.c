@@ -3,7 +3,6 @@
 #include "queue_bridge.h"
 #include "contract_limits.h"
 #include "event_json.h"
-#include "keyspace.h"
 #include "log.h"
 #include "rds.h"
 #include "stream_scan.h"
@@ -19,6 +18,7 @@
 /* A new concert's stream is found within this; its group starts at the
  * stream's beginning, so nothing written before is missed. */
 #define RESCAN_MS 1000
+#define STREAM_NAME_SIZE 64
 /* Below the relay's idle-transaction limit: the caller holds a lock. */
 #define DELIVERY_WAIT_MS 3500
 #define XREADGROUP_ARGC 9
@@ -31,7 +31,8 @@ struct stream {
 
 struct queue_bridge {
     struct kafka_sink *sink;
-    const char *match, *registry, *topic, *stream;
+    queue_bridge_name_fn name_of;
+    const char *registry, *topic, *stream;
     struct stream *streams;
     int n, cap;
     long long scanned_ms;
@@ -46,7 +47,7 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *registry,
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, queue_bridge_name_fn name_of, const char *registry,
                                       const char *topic, const char *stream)
 {
     struct queue_bridge *b = calloc(1, sizeof *b);
@@ -57,7 +58,7 @@ struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match
         return NULL;
     }
     b->sink = sink;
-    b->match = match;
+    b->name_of = name_of;
     b->registry = registry;
     b->topic = topic;
     b->stream = stream;
@@ -126,7 +127,8 @@ static int found(const char *name, void *arg)
 }
 
 /* Joins the streams the registry set names (SMEMBERS); one that cannot be
- * joined (logged) is left to the scan. Returns 0, or -1 when Redis is away. */
+ * joined (logged) is left to the look at the concerts. Returns 0, or -1
+ * when Redis is away. */
 static int named_streams(struct queue_bridge *b)
 {
     const char *argv[] = {"SMEMBERS", b->registry};
@@ -314,32 +316,106 @@ static void forget_unjoined(struct queue_bridge *b)
     b->n = kept;
 }
 
+/* One pipeline's buffers: n commands of at most argc arguments each, and
+ * their replies. */
+struct pipe {
+    const char **args, ***argv_of;
+    int *argc_of;
+    redisReply **replies;
+    int n;
+};
+
+static int pipe_new(struct pipe *p, int n, int argc)
+{
+    size_t cap = n > 0 ? (size_t)n : 1;
+
+    p->n = n;
+    p->args = malloc(sizeof *p->args * cap * (size_t)argc);
+    p->argv_of = malloc(sizeof *p->argv_of * cap);
+    p->argc_of = malloc(sizeof *p->argc_of * cap);
+    p->replies = calloc(cap, sizeof *p->replies);
+    return p->args && p->argv_of && p->argc_of && p->replies ? 0 : -1;
+}
+
+static void pipe_free(struct pipe *p)
+{
+    for (int i = 0; p->replies && i < p->n; i++)
+        if (p->replies[i])
+            freeReplyObject(p->replies[i]);
+    free(p->args);
+    free(p->argv_of);
+    free(p->argc_of);
+    free(p->replies);
+}
+
+int queue_bridge_wants_concerts(const struct queue_bridge *b)
+{
+    return now_ms() - b->scanned_ms >= RESCAN_MS;
+}
+
+static int known(const struct queue_bridge *b, const char *name)
+{
+    for (int i = 0; i < b->n; i++)
+        if (strcmp(b->streams[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int queue_bridge_concerts(struct queue_bridge *b, const int64_t *concerts, int n)
+{
+    char (*names)[STREAM_NAME_SIZE] = malloc(sizeof *names * (size_t)(n > 0 ? n : 1));
+    struct pipe p;
+    int k = 0, rc = -1;
+
+    if (pipe_new(&p, n, 2) < 0 || !names) {
+        log_error("out of memory looking at %d concerts' streams", n);
+        goto out;
+    }
+    forget_unjoined(b);
+    /* The streams not joined yet: does each exist? (A concert whose
+     * queue or holds never wrote has none, and joining would need one.) */
+    for (int i = 0; i < n; i++) {
+        b->name_of(names[k], STREAM_NAME_SIZE, concerts[i]);
+        if (known(b, names[k]))
+            continue;
+        p.args[2 * k] = "EXISTS";
+        p.args[2 * k + 1] = names[k];
+        p.argv_of[k] = p.args + 2 * k;
+        p.argc_of[k] = 2;
+        k++;
+    }
+    if (k > 0 && rds_pipeline(k, p.argc_of, p.argv_of, p.replies) != k)
+        goto out;
+    rc = 0;
+    for (int i = 0; i < k && rc == 0; i++)
+        if (p.replies[i] && p.replies[i]->type == REDIS_REPLY_INTEGER && p.replies[i]->integer == 1)
+            rc = found(names[i], b);
+    if (rc == 0)
+        b->scanned_ms = now_ms();
+out:
+    pipe_free(&p);
+    free(names);
+    return rc;
+}
+
 int queue_bridge_step(struct queue_bridge *b)
 {
-    const char **args = NULL, ***argv_of = NULL;
-    int *argc_of = NULL, got, sent = -1, delivered;
-    redisReply **replies = NULL;
+    struct pipe p;
+    int got, sent = -1, delivered;
+    redisReply **replies;
 
     forget_unjoined(b);
     if (b->registry && named_streams(b) < 0)
         return -1;
-    if (now_ms() - b->scanned_ms >= RESCAN_MS) {
-        if (stream_scan(b->match, found, b) < 0)
-            return -1;
-        b->scanned_ms = now_ms();
-    }
     if (b->n == 0)
         return 0;
-    args = malloc(sizeof *args * (size_t)b->n * XREADGROUP_ARGC);
-    argv_of = malloc(sizeof *argv_of * (size_t)b->n);
-    argc_of = malloc(sizeof *argc_of * (size_t)b->n);
-    replies = calloc((size_t)b->n, sizeof *replies);
-    if (!args || !argv_of || !argc_of || !replies) {
+    if (pipe_new(&p, b->n, XREADGROUP_ARGC) < 0) {
         log_error("out of memory reading %d streams", b->n);
         goto out;
     }
+    replies = p.replies;
     for (int i = 0; i < b->n; i++) {
-        const char **a = args + (size_t)i * XREADGROUP_ARGC;
+        const char **a = p.args + (size_t)i * XREADGROUP_ARGC;
 
         a[0] = "XREADGROUP";
         a[1] = "GROUP";
@@ -350,10 +426,10 @@ int queue_bridge_step(struct queue_bridge *b)
         a[6] = "STREAMS";
         a[7] = b->streams[i].name;
         a[8] = b->streams[i].pending ? "0" : ">";
-        argv_of[i] = a;
-        argc_of[i] = XREADGROUP_ARGC;
+        p.argv_of[i] = a;
+        p.argc_of[i] = XREADGROUP_ARGC;
     }
-    got = rds_pipeline(b->n, argc_of, argv_of, replies);
+    got = rds_pipeline(b->n, p.argc_of, p.argv_of, replies);
     if (got != b->n)
         goto out;
     sent = send_entries(b, replies);
@@ -370,12 +446,6 @@ int queue_bridge_step(struct queue_bridge *b)
         sent = -1;
     }
 out:
-    for (int i = 0; replies && i < b->n; i++)
-        if (replies[i])
-            freeReplyObject(replies[i]);
-    free(args);
-    free(argv_of);
-    free(argc_of);
-    free(replies);
+    pipe_free(&p);
     return sent;
 }

@@ -17,17 +17,33 @@
 
 #include "kafka_sink.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct queue_bridge;
 
 /* The Kafka topic every concert's queue events go to. */
 #define QUEUE_BRIDGE_TOPIC "queue-events"
 
-/* A bridge from the streams matching match (a SCAN pattern, once a
- * second) and those the set registry names (each step; NULL: none) to the
- * Kafka topic topic of sink (sink NULL: none) and to the Redis stream
+/* Writes the name of concert_id's stream (a keyspace.h key) into out. */
+typedef void (*queue_bridge_name_fn)(char *out, size_t size, int64_t concert_id);
+
+/* A bridge from the concerts' streams that name_of names (looked for once
+ * a second) and those the set registry names (each step; NULL: none) to
+ * the Kafka topic topic of sink (sink NULL: none) and to the Redis stream
  * stream (NULL: none). The strings must outlive the bridge. */
-struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, const char *match, const char *registry,
+struct queue_bridge *queue_bridge_new(struct kafka_sink *sink, queue_bridge_name_fn name_of, const char *registry,
                                       const char *topic, const char *stream);
+
+/* The concerts' streams are looked for once a second: 1 when it is time
+ * to give queue_bridge_concerts the list. Not with SCAN: a keyspace of a
+ * million sessions took seconds of it, in every step of the relay. */
+int queue_bridge_wants_concerts(const struct queue_bridge *b);
+
+/* Every concert there is (n ids): the streams of those that have one, not
+ * bridged yet, are joined. Returns 0, or -1 (Redis failed: looked for
+ * again at the next step). */
+int queue_bridge_concerts(struct queue_bridge *b, const int64_t *concerts, int n);
 
 /* Copies what is new in the streams (and this consumer's pending entries)
  * to the destinations and acknowledges what they stored. Returns the

@@ -25,7 +25,12 @@
  * Given Kafka's brokers (kafka_brokers in the config), each batch also goes
  * to the Kafka topics of the same names (relay/kafka_sink.h), before the
  * XADDs: the rows are marked sent only when Kafka's delivery reports said
- * every one is stored (and Redis acknowledged them). And, under the same
+ * every one is stored (and Redis acknowledged them). Kafka's progress is
+ * kept apart, in each row's kafka_sent_at (sql/081_outbox_kafka_sent.sql),
+ * set once the reports came and committed even when Redis then refuses the
+ * batch: a row marked unsent again because Redis lost it (a flush, a
+ * failover, a restart from an older copy) goes to Redis alone, so what
+ * Redis loses is never sent to Kafka twice. And, under the same
  * lock, the queue streams are copied into the topic queue-events
  * (relay/queue_bridge.h).
  *
@@ -72,6 +77,17 @@
 static struct kafka_sink *sink;         /* NULL: Redis Streams only */
 static struct queue_bridge *bridge;      /* the queue streams to Kafka; NULL without Kafka */
 static struct queue_bridge *hold_bridge; /* the holds' streams to reservation-events (and Kafka) */
+
+/* The streams the bridges copy: each concert's queue events and holds'. */
+static void queue_stream_of(char *out, size_t size, int64_t concert_id)
+{
+    keyspace_queue(out, size, concert_id, QUEUE_KEY_EVENTS);
+}
+
+static void hold_stream_of(char *out, size_t size, int64_t concert_id)
+{
+    keyspace_hold(out, size, concert_id, HOLD_KEY_EVENTS);
+}
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
@@ -358,20 +374,71 @@ out:
     return rc;
 }
 
-/* The batch's rows to Kafka, each to the topic of its stream. Returns 0,
- * or -1 after ending the round (a send refused). */
+/* The claim's column saying Kafka lacks the row (outbox_claim's to_kafka). */
+#define CLAIM_TO_KAFKA (8 + (int)NTOPICS)
+
+/* The batch's rows that Kafka lacks, each to the topic of its stream.
+ * Returns how many were sent, or -1 after ending the round (a send
+ * refused). */
 static int send_to_kafka(PGresult *res, int n)
 {
+    int sent = 0;
+
     for (int i = 0; i < n; i++) {
         struct event_fields ev;
 
+        if (strcmp(PQgetvalue(res, i, CLAIM_TO_KAFKA), "t") != 0)
+            continue;   /* stored before Redis lost it: Redis alone gets it again */
         row_event(res, i, &ev);
         if (kafka_sink_send(sink, PQgetvalue(res, i, 2), &ev) < 0) {
             kafka_sink_wait(sink, 0);
             return -1;
         }
+        sent++;
     }
-    return 0;
+    return sent;
+}
+
+/* One of the outbox_mark_* calls on the batch's ids: 0, or -1 (logged). */
+static int mark_rows(const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = NULL;
+    int rc = db_query_on(pg, sql, nparams, params, &res) == DB_OK ? 0 : -1;
+
+    if (rc < 0)
+        log_error("%s failed", sql);
+    PQclear(res);
+    return rc;
+}
+
+/* Every concert's id, for the bridges to find their streams by (the cron
+ * program sweeps the queues by the same list). 0, or -1 (logged). */
+static int give_bridge_concerts(void)
+{
+    static const char sql[] = "SELECT id FROM concerts ORDER BY id";
+    PGresult *res = NULL;
+    int64_t *ids = NULL;
+    int n, rc = -1;
+
+    if (db_query_on(pg, sql, 0, NULL, &res) != DB_OK) {
+        log_error("the concerts could not be listed for the stream bridges");
+        goto out;
+    }
+    n = PQntuples(res);
+    ids = malloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
+    if (!ids) {
+        log_error("out of memory for %d concerts", n);
+        goto out;
+    }
+    for (int i = 0; i < n; i++)
+        ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    rc = queue_bridge_concerts(hold_bridge, ids, n);
+    if (bridge && queue_bridge_concerts(bridge, ids, n) < 0)
+        rc = -1;
+out:
+    PQclear(res);
+    free(ids);
+    return rc;
 }
 
 /* The concerts' streams bridged (the holds' always, the queue's with
@@ -385,6 +452,8 @@ static int bridge_streams(void)
     if (held < 0)
         return -1;
     if (held) {
+        if (queue_bridge_wants_concerts(hold_bridge))
+            (void)give_bridge_concerts();   /* a failure: the streams known so far are bridged */
         n = queue_bridge_step(hold_bridge);
         if (bridge && n >= 0) {
             int q = queue_bridge_step(bridge);
@@ -407,19 +476,20 @@ static int publish_batch(void)
      * nothing to publish), after outbox_claim took the lock. */
     static const char claim_sql[] = "SELECT id, event_id, topic, type, concert_id, occurred_at, data, "
                                     "(SELECT outbox_next_batch()), (SELECT outbox_last_batch($2)), "
-                                    "(SELECT outbox_last_batch($3)) FROM outbox_claim($1::integer)";
-    static const char mark_sent_sql[] = "SELECT outbox_mark_sent($1::bigint[], $2::bigint)";
+                                    "(SELECT outbox_last_batch($3)), to_kafka FROM outbox_claim($1::integer)";
+    static const char mark_sent_sql[] = "SELECT outbox_mark_sent($1::bigint[], $2::bigint, $3::boolean)";
+    static const char mark_kafka_sent_sql[] = "SELECT outbox_mark_kafka_sent($1::bigint[])";
     const char *claim_params[1 + NTOPICS] = {TEXT(BATCH_ROWS), topics[0], topics[1]};
     const char *last_sent[NTOPICS];
-    const char *mark_params[2];
+    const char *mark_params[3];
     char minid[32], batch[24], *ids = NULL;
     size_t cap = 0, len = 0;
     PGresult *res = NULL;
-    int n, published = -1;
+    int n, published = -1, kafka_marked = 0, kafka_stored = 0;
 
     if (db_begin(pg) != DB_OK)
         return -1;
-    if (db_query_on(pg, claim_sql, 3, claim_params, &res) != DB_OK || PQnfields(res) != 8 + (int)NTOPICS) {
+    if (db_query_on(pg, claim_sql, 3, claim_params, &res) != DB_OK || PQnfields(res) != CLAIM_TO_KAFKA + 1) {
         log_error("outbox_claim failed");
         goto out;
     }
@@ -447,27 +517,38 @@ static int publish_batch(void)
      * batch committed (the row's confirmation, say) goes out first. */
     if (queue_bridge_step(hold_bridge) < 0)
         goto out;
-    /* Kafka first: what the streams show is then in Kafka too, and the
-     * rows are marked sent moments after their XADDs, as without Kafka. */
-    if (sink && (send_to_kafka(res, n) < 0 || kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0))
-        goto out;
-    if (publish_rows(res, n, minid, batch, last_sent) < 0)
-        goto out;
-    PQclear(res);
     mark_params[0] = ids;
     mark_params[1] = batch;
-    if (db_query_on(pg, mark_sent_sql, 2, mark_params, &res) != DB_OK) {
-        log_error("outbox_mark_sent failed");
+    /* Kafka first: what the streams show is then in Kafka too, and the
+     * rows are marked sent moments after their XADDs, as without Kafka. */
+    if (sink) {
+        int to_kafka = send_to_kafka(res, n);
+
+        if (to_kafka < 0 || kafka_sink_wait(sink, KAFKA_WAIT_MS) < 0)
+            goto out;
+        kafka_stored = to_kafka > 0;
+    }
+    /* Refused: the rows stay unsent for Redis, and Kafka's marks are
+     * committed all the same, so the retry does not send them there again.
+     * Taken: one UPDATE marks both (a second one would write every row
+     * again, on the busiest table's WAL). */
+    if (publish_rows(res, n, minid, batch, last_sent) < 0) {
+        kafka_marked = kafka_stored && mark_rows(mark_kafka_sent_sql, 1, mark_params) == 0;
         goto out;
     }
+    mark_params[2] = kafka_stored ? "true" : "false";
+    if (mark_rows(mark_sent_sql, 3, mark_params) < 0)
+        goto out;
     published = n;
 out:
     PQclear(res);
     free(ids);
-    if (published >= 0 && db_commit(pg) != DB_OK)
+    if (published >= 0 || kafka_marked) {
+        if (db_commit(pg) == DB_OK)
+            return published;
         published = -1;   /* unknown: the rows are published again, same eventIds */
-    if (published < 0)
-        db_rollback(pg);
+    }
+    db_rollback(pg);
     return published;
 }
 
@@ -505,13 +586,13 @@ int main(void)
                                                    QUEUE_BRIDGE_TOPIC};
 
         sink = kafka_sink_open(g_config.kafka_brokers, kafka_topics, 3);
-        bridge = sink ? queue_bridge_new(sink, KEYSPACE_QUEUE_EVENTS_MATCH, NULL, QUEUE_BRIDGE_TOPIC, NULL) : NULL;
+        bridge = sink ? queue_bridge_new(sink, queue_stream_of, NULL, QUEUE_BRIDGE_TOPIC, NULL) : NULL;
         if (!bridge)
             return 1;
         log_info("publishing to Kafka at %s as well", g_config.kafka_brokers);
     }
-    hold_bridge = queue_bridge_new(sink, KEYSPACE_HOLD_EVENTS_MATCH, KEYSPACE_HOLD_STREAMS,
-                                   KEYSPACE_STREAM_RESERVATIONS, KEYSPACE_STREAM_RESERVATIONS);
+    hold_bridge = queue_bridge_new(sink, hold_stream_of, KEYSPACE_HOLD_STREAMS, KEYSPACE_STREAM_RESERVATIONS,
+                                   KEYSPACE_STREAM_RESERVATIONS);
     if (!hold_bridge)
         return 1;
     app_catch_stop();

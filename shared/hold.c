@@ -241,14 +241,14 @@ static void note_concert(const char *user_id, int64_t concert_id)
 /* Names the concert's reservation stream to the relay (a first hold, or the
  * first since Redis lost its data), before the hold is answered: the relay
  * then copies its events before any change made after it. A failure is
- * logged: the relay's scan finds the stream within a second. */
+ * logged: the relay finds the stream from the concerts within a second. */
 static void note_stream(const char *events_key)
 {
     const char *argv[] = {"SADD", KEYSPACE_HOLD_STREAMS, events_key};
     redisReply *reply = rds_command(3, argv, NULL);
 
     if (!reply || reply->type != REDIS_REPLY_INTEGER)
-        log_error("hold: the relay was not told of a concert's reservation stream (its scan finds it)");
+        log_error("hold: the relay was not told of a concert's reservation stream (it finds it within a second)");
     if (reply)
         freeReplyObject(reply);
 }

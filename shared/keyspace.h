@@ -29,9 +29,10 @@
  *                              of (their {c:C}:user-holds to read)
  *   concert:hold-streams       SET    the names of the concerts'
  *                              {c:C}:reservation-events, for the relay
- *   session:<H>                STRING a session's userId; H = SHA-256 of
- *                              the session, hex (session.h)
- *   {session:<H>}:tokens       SET    queue token ids taken with it
+ *   session:<H>                STRING a session's userId, then the ids of
+ *                              the queue tokens taken with it; H = SHA-256
+ *                              of the session, hex (session.h)
+ *   {session:<H>}:tokens       SET    more such ids, past the value's eight
  *   {session:<H>}:ending       SET    token ids a logout has still to end
  *   {login}:failures:address:<A>                 the failed-login counters
  *   {login}:failures:account:<H>:address:<A>     (login_limit.h); H = SHA-256
@@ -157,9 +158,8 @@ void keyspace_hold_concerts(char *out, size_t size, const char *user_id);
 
 /* The SCAN pattern of every concert's queue stream. */
 #define KEYSPACE_QUEUE_EVENTS_MATCH "{c:*}:queue-events"
-/* The SCAN pattern that finds every concert's reservation stream, and the
- * set that names them at once (a concert's first hold adds its stream). */
-#define KEYSPACE_HOLD_EVENTS_MATCH "{c:*}:reservation-events"
+/* The set that names the concerts' reservation streams at once (a
+ * concert's first hold adds its stream). */
 #define KEYSPACE_HOLD_STREAMS "concert:hold-streams"
 
 /* session:<H>, H the hex SHA-256 of the session (digest.h). */

@@ -57,13 +57,15 @@ static int token_mac(const char *id, char hex[QUEUE_TOKEN_MAC_HEX + 1])
 
 int queue_token_new_id(int64_t concert_id, char id[QUEUE_TOKEN_ID_MAX + 1])
 {
-    char random[33];
+    unsigned char random[QUEUE_TOKEN_RANDOM_BYTES];
+    char text[QUEUE_TOKEN_RANDOM_LEN + 1];
 
-    if (rand_hex(random, 16) < 0) {
+    if (rand_bytes(random, sizeof random) < 0) {
         log_error("getrandom failed");
         return -1;
     }
-    snprintf(id, QUEUE_TOKEN_ID_MAX + 1, "%" PRId64 ".%s", concert_id, random);
+    sodium_bin2base64(text, sizeof text, random, sizeof random, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    snprintf(id, QUEUE_TOKEN_ID_MAX + 1, "%" PRId64 ".%s", concert_id, text);
     return 0;
 }
 
@@ -100,6 +102,18 @@ int queue_token_open(const char *token, char id[QUEUE_TOKEN_ID_MAX + 1], int64_t
     return 0;
 }
 
+/* The random part of an id: QUEUE_TOKEN_RANDOM_LEN characters of
+ * unpadded base64url, or 32 lowercase hex digits (ids made before the
+ * shorter form, still live in Redis after an upgrade). */
+static int random_part_ok(const char *p)
+{
+    size_t n = strlen(p);
+
+    if (n == QUEUE_TOKEN_RANDOM_LEN)
+        return strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+    return n == 32 && strspn(p, "0123456789abcdef") == n;
+}
+
 int queue_token_concert(const char *id, int64_t *concert_id)
 {
     const char *dot;
@@ -112,12 +126,8 @@ int queue_token_concert(const char *id, int64_t *concert_id)
     if (!dot)
         return -1;
     idlen = (size_t)(dot - id);
-    if (idlen == 0 || idlen >= sizeof idtext || strlen(dot + 1) != 32)
+    if (idlen == 0 || idlen >= sizeof idtext || !random_part_ok(dot + 1))
         return -1;
-    for (const char *p = dot + 1; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return -1;
-    }
     memcpy(idtext, id, idlen);
     idtext[idlen] = '\0';
     return valid_id(idtext, concert_id);

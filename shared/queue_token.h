@@ -1,7 +1,11 @@
 /* queue_token.h - a queue token's text, and the id Redis knows it by.
  *
- * Redis keeps a token under its id, "<concertId>.<32 hex digits>": the
- * concert whose keys hold it and 128 bits from getrandom(2). The client is
+ * Redis keeps a token under its id, "<concertId>.<22 base64url
+ * characters>": the concert whose keys hold it and 128 bits from
+ * getrandom(2), written short because Redis keeps the id four times a
+ * waiting user (22 characters fit a smaller allocation than 32 hex digits
+ * in each: about 64 bytes a user less). Ids of the older form, 32 hex
+ * digits, are still read (tokens live across an upgrade). The client is
  * given the id with a MAC of it appended, "<id>.<32 hex digits>": the first
  * 128 bits of HMAC-SHA-256 of the id under the service's token key. So a
  * copy of Redis's data (a dump, a replica, MONITOR, the queue's own hashes)
@@ -16,7 +20,10 @@
 
 #include <stdint.h>
 
-/* "<concertId>.<32 hex>": a concert id has at most 19 digits. */
+#define QUEUE_TOKEN_RANDOM_BYTES 16
+#define QUEUE_TOKEN_RANDOM_LEN 22   /* unpadded base64url of the 16 bytes */
+/* "<concertId>.<random part>": a concert id has at most 19 digits, and the
+ * random part of an older id 32 hex digits. */
 #define QUEUE_TOKEN_ID_MAX (19 + 1 + 32)
 #define QUEUE_TOKEN_MAC_HEX 32
 /* What a client holds: "<id>.<MAC>". */

@@ -1,20 +1,17 @@
-/* rand.c - getrandom(2) as hex, uniform draws and shuffles (see rand.h). */
+/* rand.c - getrandom(2) as bytes and hex, uniform draws and shuffles (see rand.h). */
 #include "rand.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <sys/random.h>
+#include <unistd.h>
 
-int rand_hex(char *out, size_t nbytes)
+int rand_bytes(unsigned char *out, size_t nbytes)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char buf[64];
     size_t done = 0;
 
-    if (nbytes > sizeof buf)
-        return -1;
     while (done < nbytes) {
-        ssize_t n = getrandom(buf + done, nbytes - done, 0);
+        ssize_t n = getrandom(out + done, nbytes - done, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -22,6 +19,16 @@ int rand_hex(char *out, size_t nbytes)
         }
         done += (size_t)n;
     }
+    return 0;
+}
+
+int rand_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[64];
+
+    if (nbytes > sizeof buf || rand_bytes(buf, nbytes) < 0)
+        return -1;
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hex[buf[i] >> 4];
         out[2 * i + 1] = hex[buf[i] & 15];
@@ -30,23 +37,23 @@ int rand_hex(char *out, size_t nbytes)
     return 0;
 }
 
-/* Random 32-bit numbers drawn from getrandom(2) a few thousand at a time. */
+/* Random 32-bit numbers drawn from getrandom(2) a few thousand at a time.
+ * The pool belongs to the process that filled it: a child made by fork(2)
+ * gets a copy, and drawing from it would repeat its parent's draws. */
 static int rand_u32(uint32_t *out)
 {
     static uint32_t pool[1024];
     static size_t left;
+    static pid_t owner;
+    pid_t pid = getpid();
 
+    if (owner != pid) {
+        owner = pid;
+        left = 0;
+    }
     if (left == 0) {
-        size_t done = 0;
-        while (done < sizeof pool) {
-            ssize_t n = getrandom((char *)pool + done, sizeof pool - done, 0);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                return -1;
-            }
-            done += (size_t)n;
-        }
+        if (rand_bytes((unsigned char *)pool, sizeof pool) < 0)
+            return -1;
         left = sizeof pool / sizeof pool[0];
     }
     *out = pool[--left];

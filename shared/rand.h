@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Fills out with nbytes from getrandom. Returns 0, or -1 when it fails. */
+int rand_bytes(unsigned char *out, size_t nbytes);
+
 /* Fills out with 2*nbytes lowercase hex digits and a NUL (out must hold
  * 2*nbytes+1 bytes). Returns 0, or -1 when getrandom fails. */
 int rand_hex(char *out, size_t nbytes);

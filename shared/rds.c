@@ -28,6 +28,7 @@ struct rds {
     struct {
         char host[256];
         int port;
+        long long silent_ms;   /* when it last did not answer; -1: it did */
     } sentinel[RDS_MAX_SENTINELS];
     int nsentinels;
     char *master;
@@ -51,6 +52,8 @@ static struct rds rds_the_default = {.timeout_ms = 1000};
 /* With Sentinels, a connection idle this long is asked whether its server
  * is still the primary before a command goes on it. */
 #define RDS_IDLE_CHECK_MS 1000
+/* A Sentinel that did not answer is asked after the others this long. */
+#define RDS_SENTINEL_SILENT_MS 10000
 
 long long rds_link_now_ms(void)
 {
@@ -104,6 +107,7 @@ int rds_set_sentinels(struct rds *r, const char *sentinels, const char *master_n
         if (colon && (size_t)(colon - sentinels) < sizeof r->sentinel[0].host) {
             snprintf(r->sentinel[r->nsentinels].host, sizeof r->sentinel[0].host, "%.*s",
                      (int)(colon - sentinels), sentinels);
+            r->sentinel[r->nsentinels].silent_ms = -1;
             r->sentinel[r->nsentinels++].port = atoi(colon + 1);
         }
         sentinels += len + (sentinels[len] == ',');
@@ -270,31 +274,91 @@ static int rds_ask_sentinel(const struct rds *r, int i, struct timeval tv, char 
     return ok;
 }
 
-/* Asks the Sentinels in turn (the last one that answered first) for the
- * primary, and connects to it if it says it is the primary: just after a
- * failover a Sentinel can still name the old one. */
+/* Asks the Sentinels, from the one that answered last, which server is the
+ * primary, until more than half of those configured name the same one: 1
+ * and its address. One Sentinel can be stale: cut off with the old
+ * primary, it names that server until it hears from the others, and the
+ * old primary calls itself primary until the Sentinels demote it, which
+ * drops whatever was written to it meanwhile. So the first answer is not
+ * enough while most Sentinels can be asked. When fewer than half answer at
+ * all (most of them down), the first answer is taken, as a client of one
+ * Sentinel would: 1 too. 0 when none answered, or most answered but did
+ * not agree (a failover under way: the next command asks again). */
+static int rds_sentinels_agree(struct rds *r, struct timeval tv, char *host, size_t cap, int *port)
+{
+    struct {
+        char host[256];
+        int port, votes, first;
+    } seen[RDS_MAX_SENTINELS];
+    int nseen = 0, answered = 0, need = r->nsentinels / 2 + 1, lately_silent[RDS_MAX_SENTINELS];
+
+    /* Those that did not answer lately are asked last: one on a host cut
+     * off costs a whole timeout, which the others can spare. */
+    for (int i = 0; i < r->nsentinels; i++)
+        lately_silent[i] = r->sentinel[i].silent_ms >= 0 &&
+                           rds_link_now_ms() - r->sentinel[i].silent_ms < RDS_SENTINEL_SILENT_MS;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < r->nsentinels; k++) {
+            int i = (r->sentinel_first + k) % r->nsentinels, j;
+            char h[256];
+            int p;
+
+            if (lately_silent[i] != pass)
+                continue;
+            if (!rds_ask_sentinel(r, i, tv, h, sizeof h, &p)) {
+                r->sentinel[i].silent_ms = rds_link_now_ms();
+                continue;
+            }
+            r->sentinel[i].silent_ms = -1;
+            answered++;
+            for (j = 0; j < nseen && (seen[j].port != p || strcmp(seen[j].host, h) != 0); j++)
+                ;
+            if (j == nseen) {
+                snprintf(seen[j].host, sizeof seen[j].host, "%s", h);
+                seen[j].port = p;
+                seen[j].votes = 0;
+                seen[j].first = i;
+                nseen++;
+            }
+            if (++seen[j].votes >= need) {
+                snprintf(host, cap, "%s", seen[j].host);
+                *port = seen[j].port;
+                r->sentinel_first = seen[j].first;
+                return 1;
+            }
+        }
+    }
+    if (answered > 0 && answered < need) {
+        snprintf(host, cap, "%s", seen[0].host);
+        *port = seen[0].port;
+        r->sentinel_first = seen[0].first;
+        return 1;
+    }
+    if (answered > 0)
+        log_error("redis: the Sentinels do not agree on the primary %s (a failover under way?)", r->master);
+    return 0;
+}
+
+/* Connects to the primary the Sentinels name, if it says it is the primary:
+ * just after a failover the Sentinels can still name the old one. */
 static redisContext *rds_open_primary(struct rds *r, struct timeval tv)
 {
-    for (int k = 0; k < r->nsentinels; k++) {
-        int i = (r->sentinel_first + k) % r->nsentinels;
-        const char *role[] = {"ROLE"};
-        char host[256];
-        redisContext *c;
-        int port;
+    const char *role[] = {"ROLE"};
+    char host[256];
+    redisContext *c;
+    int port;
 
-        if (!rds_ask_sentinel(r, i, tv, host, sizeof host, &port))
-            continue;
-        c = rds_link_open(host, port, tv);
-        if (c && rds_link_auth(c, r->password) && rds_expect(c, 1, role, "master", NULL)) {
-            r->sentinel_first = i;
-            snprintf(r->primary_host, sizeof r->primary_host, "%s", host);
-            r->primary_port = port;
-            return c;
-        }
-        log_error("redis: %s:%d, named primary by a Sentinel, is not one (yet)", host, port);
-        if (c)
-            redisFree(c);
+    if (!rds_sentinels_agree(r, tv, host, sizeof host, &port))
+        return NULL;
+    c = rds_link_open(host, port, tv);
+    if (c && rds_link_auth(c, r->password) && rds_expect(c, 1, role, "master", NULL)) {
+        snprintf(r->primary_host, sizeof r->primary_host, "%s", host);
+        r->primary_port = port;
+        return c;
     }
+    log_error("redis: %s:%d, named primary by the Sentinels, is not one (yet)", host, port);
+    if (c)
+        redisFree(c);
     return NULL;
 }
 
@@ -316,20 +380,15 @@ static int rds_still_primary(struct rds *r)
 {
     struct timeval tv = rds_link_timeout(r->timeout_ms);
     const char *role[] = {"ROLE"};
+    char host[256];
+    int port;
 
     if (r->nsentinels == 0 || rds_link_now_ms() - r->used_ms < RDS_IDLE_CHECK_MS)
         return 1;
-    for (int k = 0; k < r->nsentinels; k++) {
-        int i = (r->sentinel_first + k) % r->nsentinels;
-        char host[256];
-        int port;
-
-        if (rds_ask_sentinel(r, i, tv, host, sizeof host, &port)) {
-            if (strcmp(host, r->primary_host) != 0 || port != r->primary_port)
-                return 0;
-            break;
-        }
-    }
+    /* Sentinels that cannot say leave it to the server's own answer. */
+    if (rds_sentinels_agree(r, tv, host, sizeof host, &port) &&
+        (strcmp(host, r->primary_host) != 0 || port != r->primary_port))
+        return 0;
     if (!rds_expect(r->ctx, 1, role, "master", NULL))
         return 0;
     r->used_ms = rds_link_now_ms();

@@ -85,6 +85,18 @@ session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1
     return rc;
 }
 
+/* A session's value is "<userId>", then ",<id>" for each queue token
+ * taken with it (shared/lua/session_attach_token.lua): fills user_id from
+ * it. Returns 0, or -1 when the value is not one. */
+static int session_value_user(const char *value, size_t len, char user_id[37])
+{
+    if (len < 36 || (len > 36 && value[36] != ','))
+        return -1;
+    memcpy(user_id, value, 36);
+    user_id[36] = '\0';
+    return valid_uuid(user_id) ? 0 : -1;
+}
+
 session_rc session_lookup(const char *session, char user_id[37])
 {
     char key[SESSION_KEY_SIZE], ttl[24];
@@ -105,8 +117,7 @@ session_rc session_lookup(const char *session, char user_id[37])
         return SESSION_DOWN;
     if (reply->type == REDIS_REPLY_NIL) {
         rc = SESSION_INVALID;
-    } else if (reply->type == REDIS_REPLY_STRING && reply->len == 36 && valid_uuid(reply->str)) {
-        memcpy(user_id, reply->str, 37);
+    } else if (reply->type == REDIS_REPLY_STRING && session_value_user(reply->str, reply->len, user_id) == 0) {
         rc = SESSION_OK;
     } else {
         log_error("session: a session key holds no user id (type %d)", reply->type);

@@ -6,16 +6,19 @@
  * session_ttl_seconds, renewed by every use (GETEX ... EX: one round trip);
  * logout deletes it. The key is not the session but its SHA-256:
  *
- *   session:<64 hex digits of SHA-256(session)>   STRING userId, EX ttl
+ *   session:<64 hex digits of SHA-256(session)>   STRING userId[,id...], EX ttl
  *
  * so a copy of Redis's data (a dump, a replica, MONITOR) holds no session
  * anyone could present. Checking a session reads nothing from PostgreSQL.
  *
  * A session keeps the ids of the queue tokens taken with it, because logout
- * ends them too; in the session's own hash slot (the tag is the session
- * key's whole name), kept a week from the last token taken:
+ * ends them too: in its own value, after the userId, each after a comma
+ * (one key a session: a drop's million sessions each with a set of their
+ * own would cost Redis about 350 MB more), and past eight of them in the
+ * session's own hash slot (the tag is the session key's whole name), kept
+ * a week from the last token put there:
  *
- *   {session:<hex>}:tokens    SET token ids (queue_token.h)
+ *   {session:<hex>}:tokens    SET more token ids (queue_token.h)
  *   {session:<hex>}:ending    SET token ids a logout has still to end
  *
  * A session that only runs out ends nothing else: a user waiting in a long

@@ -937,10 +937,11 @@ $$;
 -- caller's transaction ends, for one relay at a time (outbox_lock):
 -- several relays never publish a row twice in the normal case, and a later
 -- change never overtakes an earlier one. None when another relay holds the
--- lock.
+-- lock. to_kafka: Kafka has not stored the row yet (a row marked unsent
+-- again because Redis lost it goes to Redis alone).
 CREATE OR REPLACE FUNCTION outbox_claim(p_limit integer)
 RETURNS TABLE (id bigint, event_id uuid, topic text, type text, concert_id bigint, occurred_at text,
-               data text)
+               data text, to_kafka boolean)
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT outbox_lock() THEN
@@ -948,7 +949,7 @@ BEGIN
     END IF;
     RETURN QUERY
         SELECT o.id, o.event_id, o.topic, o.type, o.concert_id,
-               utc_text_ms(o.occurred_at), o.data::text
+               utc_text_ms(o.occurred_at), o.data::text, o.kafka_sent_at IS NULL
           FROM outbox o
          WHERE o.sent_at IS NULL
          ORDER BY o.id
@@ -970,13 +971,32 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce(max(o.sent_batch), -1) FROM outbox o WHERE o.topic = p_topic AND o.sent_batch IS NOT NULL;
 $$;
 
--- Marks rows published, by batch p_batch. Returns how many.
-CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint) RETURNS integer
+-- Marks rows published to the streams, by batch p_batch, and (p_kafka)
+-- stored by Kafka too, in one UPDATE: a second one would write each row
+-- again. Returns how many.
+CREATE OR REPLACE FUNCTION outbox_mark_sent(p_ids bigint[], p_batch bigint, p_kafka boolean) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v_n integer;
 BEGIN
-    UPDATE outbox o SET sent_at = now(), sent_batch = p_batch WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
+    UPDATE outbox o SET sent_at = now(), sent_batch = p_batch,
+           kafka_sent_at = CASE WHEN p_kafka THEN coalesce(o.kafka_sent_at, clock_timestamp()) ELSE o.kafka_sent_at END
+     WHERE o.id = ANY (p_ids) AND o.sent_at IS NULL;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END;
+$$;
+
+-- Marks rows stored by Kafka (their delivery reports came), once: the time
+-- is when the relay heard so, which makes kafka_sent_at - occurred_at the
+-- relay's lag to Kafka. Kept when Redis then refuses the batch or loses it
+-- later: Kafka's progress is its own. Returns how many.
+CREATE OR REPLACE FUNCTION outbox_mark_kafka_sent(p_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer;
+BEGIN
+    UPDATE outbox o SET kafka_sent_at = clock_timestamp() WHERE o.id = ANY (p_ids) AND o.kafka_sent_at IS NULL;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END;
@@ -1006,7 +1026,8 @@ $$;
 -- stream whole) every one sent within the retention period. Returns how many, and
 -- the last batch of the topic's rows still marked sent (0: none), which a
 -- missing marker may now be set to. Call it holding outbox_lock, so that no
--- batch is published between reading the marker and this.
+-- batch is published between reading the marker and this. Only Redis's
+-- side: kafka_sent_at stays, and Kafka is not sent the rows again.
 CREATE OR REPLACE FUNCTION outbox_republish_after(p_topic text, p_batch bigint,
                                                   OUT republished integer, OUT last_batch bigint)
 LANGUAGE plpgsql AS $$

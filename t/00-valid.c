@@ -1,5 +1,7 @@
 /* 00-valid: the validators that stand between clients and everything else
  * accept exactly the documented forms. */
+#include <string.h>
+
 #include "tap.h"
 #include "valid.h"
 #include "queue.h"
@@ -8,7 +10,7 @@ int main(void)
 {
     int64_t id = 0;
 
-    plan(30);
+    plan(33);
     ok(valid_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"), "canonical uuid accepted");
     ok(!valid_uuid("0F8FAD5B-D9CB-469F-A165-70867728950E"), "uppercase uuid refused");
     ok(!valid_uuid("0f8fad5bd9cb469fa16570867728950e"), "uuid without dashes refused");
@@ -43,8 +45,18 @@ int main(void)
     ok(constant_time_equal("secret-key", "secret-key") && !constant_time_equal("secret-kez", "secret-key") &&
        !constant_time_equal("secret", "secret-key"), "constant-time compare");
 
-    ok(queue_token_concert("42.0123456789abcdef0123456789abcdef", &id) == 0 && id == 42, "token names its concert");
-    ok(queue_token_concert("42.0123456789ABCDEF0123456789abcdef", &id) < 0, "token with uppercase refused");
+    ok(queue_token_concert("42.Az09-_Az09-_Az09-_Az09", &id) == 0 && id == 42, "token id names its concert");
+    ok(queue_token_concert("42.Az09-_Az09-_Az09-_Az0.", &id) < 0 && queue_token_concert("42.Az09+/Az09-_Az09-_Az09", &id) < 0,
+       "token id with a character outside base64url refused");
+    {
+        char made[QUEUE_TOKEN_ID_MAX + 1];
+        ok(queue_token_new_id(42, made) == 0 && strlen(made) == 3 + QUEUE_TOKEN_RANDOM_LEN &&
+           queue_token_concert(made, &id) == 0 && id == 42,
+           "a new token id is the concert and 22 characters, under Redis's 32-byte allocation (%s)", made);
+    }
+    ok(queue_token_concert("42.0123456789abcdef0123456789abcdef", &id) == 0 && id == 42,
+       "token id of the older form (32 hex digits) still names its concert");
+    ok(queue_token_concert("42.0123456789ABCDEF0123456789abcdef", &id) < 0, "older form with uppercase refused");
     ok(queue_token_concert("0.0123456789abcdef0123456789abcdef", &id) < 0 &&
        queue_token_concert("42.0123", &id) < 0, "token with bad concert or short random refused");
     return done_testing();

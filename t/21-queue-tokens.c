@@ -26,6 +26,7 @@ static void bad_body(const char *body, const char *what)
        what);
 }
 
+/* "<concertId>.<22 base64url characters>.<32 hex MAC>" (queue_token.h). */
 static int is_token_of(const char *tok, int64_t concert_id)
 {
     char prefix[32];
@@ -34,12 +35,10 @@ static int is_token_of(const char *tok, int64_t concert_id)
     if (!tok)
         return 0;
     n = (size_t)snprintf(prefix, sizeof prefix, "%" PRId64 ".", concert_id);
-    if (strncmp(tok, prefix, n) != 0 || strlen(tok) != n + 32 + 1 + 32 || tok[n + 32] != '.')
+    if (strncmp(tok, prefix, n) != 0 || strlen(tok) != n + 22 + 1 + 32 || tok[n + 22] != '.')
         return 0;
-    for (const char *p = tok + n; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (p == tok + n + 32)))
-            return 0;
-    return 1;
+    return strspn(tok + n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 22 &&
+           strspn(tok + n + 23, "0123456789abcdef") == 32;
 }
 
 int main(void)
@@ -62,7 +61,7 @@ int main(void)
     now = (long long)time(NULL);
     is_int(r.status, 201, "a new token: 201");
     ok(strncmp(r.content_type, "application/json", 16) == 0, "answer is JSON (%s)", r.content_type);
-    ok(is_token_of(tok_a, concert_id), "token is <concertId>.<32 hex>.<32 hex MAC> (%s)", tok_a ? tok_a : "null");
+    ok(is_token_of(tok_a, concert_id), "token is <concertId>.<22 base64url>.<32 hex MAC> (%s)", tok_a ? tok_a : "null");
     is(t_json_str(r.json, "userId"), alice, "userId echoed");
     is_int(t_json_int(r.json, "concertId"), concert_id, "concertId echoed");
     is(t_json_str(r.json, "status"), "ACTIVE", "room in the concert: ACTIVE at once");

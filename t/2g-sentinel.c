@@ -22,7 +22,10 @@
  * next command: it still calls itself primary until the Sentinels demote
  * it, but the client asks the Sentinels and writes to the new primary
  * (before, it wrote to the old one, whose writes the demotion drops, and
- * read what it had before the cut: tokens issued since read as unknown). */
+ * read what it had before the cut: tokens issued since read as unknown).
+ * And a Sentinel that names another server than the rest, asked first (one
+ * cut off with the old primary does until it hears from the others): the
+ * client goes by what most Sentinels say (before, by the first answer). */
 #include "tap.h"
 #include "testlib.h"
 #include "rds.h"
@@ -38,7 +41,7 @@
 #define PASSWORD "t2g-not-a-real-secret-0123456789"
 
 static char dir[128];
-static pid_t pids[8];
+static pid_t pids[10];
 static int npids;
 
 static pid_t start(char *const argv[], const char *log)
@@ -176,7 +179,7 @@ int main(void)
         printf("1..0 # SKIP redis-server is not installed\n");
         return 0;
     }
-    plan(12);
+    plan(14);
     snprintf(dir, sizeof dir, "/tmp/concert-t2g-XXXXXX");
     if (!mkdtemp(dir))
         bail_out("mkdtemp failed");
@@ -304,6 +307,34 @@ int main(void)
         snprintf(cmd, sizeof cmd, "redis-cli --no-auth-warning -a %s -p %d get t2g:after-heal 2>/dev/null", PASSWORD,
                  replica);
         ok(output_has(cmd, "1"), "to the primary the Sentinels name, not the one that came back");
+    }
+
+    /* A Sentinel that names another server than the others do: one cut off
+     * with the old primary names it until it hears from the rest (and the
+     * old primary calls itself primary until then). Here a real Sentinel
+     * watching a stranger under the same name stands for it, asked first. */
+    {
+        int stranger = t_unused_port(), stale = t_unused_port(), named = 0;
+        char cmd[256];
+
+        start_redis(stranger, 0);
+        t_sleep_ms(300);
+        start_sentinel(stale, stranger);
+        snprintf(cmd, sizeof cmd, "redis-cli -p %d sentinel get-master-addr-by-name concert 2>/dev/null", stale);
+        for (int i = 0; i < 50 && !named; i++) {
+            char want[16];
+            snprintf(want, sizeof want, "%d", stranger);
+            named = output_has(cmd, want);
+            if (!named)
+                t_sleep_ms(100);
+        }
+        rds_close();
+        snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", stale, sentinel[1], sentinel[2]);
+        rds_use_sentinels(list, "concert", PASSWORD);
+        ok(named && set_key("t2g:outvoted", "1"), "with a Sentinel that names another primary asked first, the client writes");
+        snprintf(cmd, sizeof cmd, "redis-cli --no-auth-warning -a %s -p %d get t2g:outvoted 2>/dev/null", PASSWORD,
+                 replica);
+        ok(output_has(cmd, "1"), "to the primary most Sentinels name, not the one the odd Sentinel names");
     }
 out:
     rds_close();
