@@ -52,7 +52,7 @@ static int race_hold(int i, void *arg)
 
 int main(void)
 {
-    char users[USERS][37], holds_key[64], map_key[64], load_key[80], hold_key[64];
+    char users[USERS][37], holds_key[64], map_key[64], load_key[80], hold_key[128];
     int results[RACERS], held = 0, all = 1;
     redisContext *mon;
     int64_t concert;
@@ -99,7 +99,9 @@ int main(void)
     ok(n == 1, "C's map was read from PostgreSQL and stored once (%ld)", n);
 
     step("a hold when the concert's facts are a second old runs once");
-    snprintf(hold_key, sizeof hold_key, "\"12\" \"{c:%" PRId64 "}:active\"", concert);
+    /* hold_take's keys: the concert's facts, the show's map, its holds. */
+    snprintf(hold_key, sizeof hold_key, ":conf\" \"{c:%" PRId64 "}:seatmap:%" PRId64 "\" \"{c:%" PRId64 "}:holds\"",
+             concert, sched[0], concert);
     t_sleep_ms(1100);
     mon = t_redis_monitor();
     {
