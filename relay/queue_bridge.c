@@ -23,10 +23,18 @@
 #define DELIVERY_WAIT_MS 3500
 #define XREADGROUP_ARGC 9
 
+/* A stream entry's id, "ms-seq", with room to spare. */
+#define ENTRY_ID_SIZE 48
+
 struct stream {
     char *name;
     int pending;    /* reading back this consumer's unacknowledged entries */
     int joined;     /* the group exists (as far as we know) */
+    /* The last entry each destination stored (this process's memory): an
+     * entry read again because its XACK failed (Redis stopped a moment) is
+     * not sent there twice. *_round: the last one handed over this step. */
+    char kafka_upto[ENTRY_ID_SIZE], stream_upto[ENTRY_ID_SIZE];
+    char kafka_round[ENTRY_ID_SIZE], stream_round[ENTRY_ID_SIZE];
 };
 
 struct queue_bridge {
@@ -122,6 +130,8 @@ static int found(const char *name, void *arg)
     if (!b->streams[b->n].name)
         return -1;
     b->streams[b->n].joined = 0;
+    b->streams[b->n].kafka_upto[0] = b->streams[b->n].stream_upto[0] = '\0';
+    b->streams[b->n].kafka_round[0] = b->streams[b->n].stream_round[0] = '\0';
     b->n++;
     return join(&b->streams[b->n - 1]);
 }
@@ -154,8 +164,9 @@ static int has_entries(const redisReply *r)
  * pipeline. Returns 0 or -1. */
 static int acknowledge(struct queue_bridge *b, redisReply **replies)
 {
-    const char ***argv_of = calloc((size_t)b->n, sizeof *argv_of);
-    int *argc_of = calloc((size_t)b->n, sizeof *argc_of), k = 0, rc = -1;
+    size_t cap = b->n > 0 ? (size_t)b->n : 1;
+    const char ***argv_of = calloc(cap, sizeof *argv_of);
+    int *argc_of = calloc(cap, sizeof *argc_of), k = 0, rc = -1;
 
     if (!argv_of || !argc_of)
         goto out;
@@ -247,12 +258,28 @@ out:
     return rc;
 }
 
+/* Whether entry id a is b or an earlier one ("" is before every id). */
+static int entry_at_or_before(const char *a, const char *b)
+{
+    unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+
+    if (!*b || sscanf(a, "%llu-%llu", &am, &as) != 2 || sscanf(b, "%llu-%llu", &bm, &bs) != 2)
+        return 0;
+    return am < bm || (am == bm && as <= bs);
+}
+
+static void keep_id(char out[ENTRY_ID_SIZE], const char *id)
+{
+    snprintf(out, ENTRY_ID_SIZE, "%s", id);
+}
+
 /* Sends the entries of every reply to Kafka (with a sink) and the stream
- * (with one). Returns how many, or -1. */
+ * (with one), each where it was not stored yet. Returns how many were read,
+ * or -1. */
 static int send_entries(struct queue_bridge *b, redisReply **replies)
 {
     struct event_fields *evs = NULL;
-    int sent = 0, cap = 0;
+    int sent = 0, nevs = 0, cap = 0;
 
     for (int i = 0; i < b->n; i++) {
         redisReply *entries;
@@ -270,17 +297,27 @@ static int send_entries(struct queue_bridge *b, redisReply **replies)
             b->streams[i].pending = 0;   /* its own backlog is done */
         for (size_t e = 0; e < entries->elements; e++) {
             redisReply *entry = entries->element[e];
+            struct stream *s = &b->streams[i];
             struct event_fields ev;
+            const char *id;
 
             if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
                 entry->element[0]->type != REDIS_REPLY_STRING || entry->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;   /* trimmed while pending: nothing to send, only to acknowledge */
+            id = entry->element[0]->str;
             stream_event_fields(entry->element[1], &ev);
-            if (b->sink && kafka_sink_send(b->sink, b->topic, &ev) < 0) {
-                free(evs);
-                return -1;
+            sent++;
+            if (b->sink && !entry_at_or_before(id, s->kafka_upto)) {
+                if (kafka_sink_send(b->sink, b->topic, &ev) < 0) {
+                    free(evs);
+                    return -1;
+                }
+                keep_id(s->kafka_round, id);
             }
-            if (b->stream && sent == cap) {
+            if (!b->stream || entry_at_or_before(id, s->stream_upto))
+                continue;
+            keep_id(s->stream_round, id);
+            if (nevs == cap) {
                 struct event_fields *bigger = realloc(evs, sizeof *bigger * (size_t)(cap ? cap * 2 : 64));
 
                 if (!bigger) {
@@ -291,13 +328,16 @@ static int send_entries(struct queue_bridge *b, redisReply **replies)
                 evs = bigger;
                 cap = cap ? cap * 2 : 64;
             }
-            if (b->stream)
-                evs[sent] = ev;
-            sent++;
+            evs[nevs++] = ev;
         }
     }
-    if (b->stream && sent > 0 && add_to_stream(b, evs, sent) < 0)
-        sent = -1;
+    if (nevs > 0) {
+        if (add_to_stream(b, evs, nevs) < 0)
+            sent = -1;
+        else
+            for (int i = 0; i < b->n; i++)
+                keep_id(b->streams[i].stream_upto, b->streams[i].stream_round);
+    }
     free(evs);
     return sent;
 }
@@ -437,6 +477,9 @@ int queue_bridge_step(struct queue_bridge *b)
      * this round is counted in the next. Even with nothing sent, trimmed
      * pending entries are acknowledged. */
     delivered = b->sink ? kafka_sink_wait(b->sink, DELIVERY_WAIT_MS) : 0;
+    if (b->sink && delivered >= 0)
+        for (int i = 0; i < b->n; i++)
+            keep_id(b->streams[i].kafka_upto, b->streams[i].kafka_round);
     if (sent < 0 || delivered < 0 || acknowledge(b, replies) < 0) {
         /* What was read stays pending: read again from this consumer's
          * backlog next time, and sent again. */

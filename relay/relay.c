@@ -598,7 +598,7 @@ int main(void)
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
-        int n;
+        int n, bridged;
 
         if (db_connect_now(pg) != DB_OK) {
             sleep(1);
@@ -612,13 +612,16 @@ int main(void)
             marker_due = now_ms() + MARKER_EVERY_MS;
         }
         n = publish_batch();
-        bridge_streams();   /* a failure is logged; the entries stay pending */
-        if (n > 0) {
+        bridged = bridge_streams();   /* a failure is logged; the entries stay pending */
+        if (n > 0 || bridged > 0) {
             /* Rows may have come meanwhile without a NOTIFY (outbox_write
              * sends one only to a relay that found nothing): look again,
              * at once after a full batch, else after a moment's gathering
              * (in a rush that makes one batch of many changes instead of
-             * a batch, with its four round trips, for every one or two). */
+             * a batch, with its four round trips, for every one or two).
+             * The same while holds write their streams: a step bridges a
+             * few hundred entries a stream, and a look every HOLD_LOOK_MS
+             * fell behind a rush of holds by more every second. */
             total += n;
             if (n < BATCH_ROWS)
                 usleep(GATHER_MS * 1000);
