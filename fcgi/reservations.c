@@ -39,63 +39,107 @@
  * has and when it starts (sales close). Each process keeps them a second
  * rather than asking PostgreSQL on every hold, so they follow PostgreSQL
  * within a second, as the concert's facts in Redis do (the hold length,
- * which PATCH holdSeconds changes, is read from those in the script). */
+ * which PATCH holdSeconds changes, is read from those in the script). A
+ * copy half a second old is read again after the hold that used it has
+ * answered, so a show in demand never waits for PostgreSQL. */
 struct schedule_facts {
     int64_t id;
     int64_t concert_id;
     int64_t seat_count;
     int64_t starts_ms;
-    time_t loaded;
+    int64_t loaded_ms;
 };
 
 #define FACTS_SLOTS 256
-#define FACTS_TTL_SECONDS 1
+#define FACTS_TTL_MS 1000
+#define FACTS_RENEW_MS 500
 
 static struct schedule_facts facts_cache[FACTS_SLOTS];
 
-static time_t monotonic_seconds(void)
+/* What the hold being answered left for after its answer (after_hold). */
+static struct {
+    int64_t facts_concert;   /* its concert's cached facts were a second old */
+    int64_t schedule;        /* its schedule's copy here is to be read again */
+} later;
+
+static int64_t monotonic_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 1 and the facts, 0 when there is no such schedule, -1 after answering 503. */
-static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
+/* Reads schedule id's facts into its slot (and out): DB_OK with found 1 or
+ * 0 (no such schedule), or PostgreSQL's failure. */
+static db_rc read_schedule(int64_t id, struct schedule_facts *out, int *found)
 {
     static const char sql[] =
         "SELECT s.concert_id, s.seat_count, floor(extract(epoch FROM s.starts_at) * 1000)::bigint"
         "  FROM schedules s WHERE s.id = $1::bigint";
-    struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
-    time_t now = monotonic_seconds();
     char idtext[24];
     const char *params[] = {idtext};
     PGresult *res;
     db_rc rc;
 
-    if (slot->id == id && now - slot->loaded < FACTS_TTL_SECONDS) {
-        *out = *slot;
-        return 1;
-    }
+    *found = 0;
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     rc = db_read(sql, 1, params, &res);
+    if (rc != DB_OK)
+        return rc;
+    if (PQntuples(res) == 1) {
+        out->id = id;
+        out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        out->starts_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        out->loaded_ms = monotonic_ms();
+        facts_cache[(uint64_t)id % FACTS_SLOTS] = *out;
+        *found = 1;
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+static void after_hold(void *arg);
+
+/* 1 and the facts, 0 when there is no such schedule, -1 after answering 503. */
+static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
+{
+    const struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
+    int64_t age = monotonic_ms() - slot->loaded_ms;
+    int found;
+    db_rc rc;
+
+    if (slot->id == id && age < FACTS_TTL_MS) {
+        *out = *slot;
+        if (age >= FACTS_RENEW_MS) {
+            later.schedule = id;
+            r->after_answer = after_hold;
+        }
+        return 1;
+    }
+    rc = read_schedule(id, out, &found);
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
         return -1;
     }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
-    }
-    out->id = id;
-    out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    out->starts_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    out->loaded = now;
-    PQclear(res);
-    *slot = *out;
-    return 1;
+    return found;
+}
+
+/* The reads a hold left for after its answer (struct request's
+ * after_answer). A failure is logged; the next hold reads them itself. */
+static void after_hold(void *arg)
+{
+    struct schedule_facts f;
+    int found;
+
+    (void)arg;
+    if (later.schedule && read_schedule(later.schedule, &f, &found) != DB_OK)
+        log_error("hold: schedule %" PRId64 " could not be read again", later.schedule);
+    if (later.facts_concert)
+        hold_refresh_facts(later.facts_concert);
+    later.schedule = 0;
+    later.facts_concert = 0;
 }
 
 static int compare_int64(const void *a, const void *b)
@@ -292,6 +336,10 @@ static void hold(struct request *r)
     /* Decided by the script: it found the token ACTIVE for this concert. */
     if (h.rc != HOLD_TOKEN_MISS && h.rc != HOLD_DOWN)
         r->concert_id = f.concert_id;
+    if (h.taken.facts_late) {
+        later.facts_concert = f.concert_id;
+        r->after_answer = after_hold;
+    }
     answer_hold(r, &h);
 }
 

@@ -31,7 +31,7 @@ extern struct rds_script lua_hold_take;
 extern struct rds_script lua_hold_mine_load;
 enum take_key {
     TAKE_ACTIVE, TAKE_TOKENS, TAKE_CONF, TAKE_MAP, TAKE_HOLDS, TAKE_ENDS, TAKE_SEQ, TAKE_MINE, TAKE_EVENTS,
-    TAKE_USERS, TAKE_NKEYS
+    TAKE_USERS, TAKE_SHOW_ENDS, TAKE_NKEYS
 };
 enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_LIMIT, ARG_NFIXED };
 enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
@@ -39,6 +39,15 @@ enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_C
 /* The script runs at most this often for one hold: each missing piece
  * (facts, map, bought seats, the id counter) is read once. */
 #define TAKE_TRIES 5
+/* A show's first holds all find its seat map (or its buyers) missing at
+ * once: one process reads it from PostgreSQL, under a claim that lapses
+ * after LOAD_CLAIM_MS, and the rest run the script again every
+ * LOAD_POLL_MS until it is there, for LOAD_WAIT_MS at most before reading
+ * it themselves. 64 readers at once held every hold of the bench's new
+ * shows for a quarter of a second. */
+#define LOAD_CLAIM_MS "2000"
+#define LOAD_POLL_MS 2
+#define LOAD_WAIT_MS 300
 
 #define KEYLEN KEYSPACE_CONCERT_KEY_SIZE
 
@@ -149,17 +158,23 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
     redisReply *reply = eval_answer(&lua_hold_take, c->nkeys, c->argc, c->argv, "hold_take"), **e;
     const char *w;
     hold_rc rc = HOLD_DOWN;
+    size_t n;
 
     *need = NEED_NOTHING;
     if (!reply)
         return HOLD_DOWN;
     e = reply->element;
     w = e[HELD_CODE]->str;
+    n = reply->elements;
+    if (n > 1 && reply_text(e[n - 1]) && strcmp(e[n - 1]->str, "LATE") == 0) {
+        out->facts_late = 1;
+        n--;
+    }
     if (strcmp(w, "MISS") == 0) {
         rc = HOLD_TOKEN_MISS;
     } else if (strcmp(w, "NOCONF") == 0) {
         rc = HOLD_HELD, *need = NEED_FACTS;
-    } else if ((strcmp(w, "NOMAP") == 0 || strcmp(w, "NOMINE") == 0) && reply->elements == 2 &&
+    } else if ((strcmp(w, "NOMAP") == 0 || strcmp(w, "NOMINE") == 0) && n == 2 &&
                reply_text(e[1]) && strlen(e[1]->str) < sizeof c->version) {
         memcpy(c->version, e[1]->str, strlen(e[1]->str) + 1);
         rc = HOLD_HELD, *need = strcmp(w, "NOMAP") == 0 ? NEED_MAP : NEED_MINE;
@@ -167,14 +182,14 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
         rc = HOLD_HELD, *need = NEED_SEQ;
     } else if (strcmp(w, "CLOSED") == 0) {
         rc = HOLD_CLOSED;
-    } else if (strcmp(w, "LIMIT") == 0 && reply->elements == 2 && e[1]->type == REDIS_REPLY_INTEGER) {
+    } else if (strcmp(w, "LIMIT") == 0 && n == 2 && e[1]->type == REDIS_REPLY_INTEGER) {
         out->have = e[1]->integer;
         rc = HOLD_LIMIT;
-    } else if (strcmp(w, "BUSY") == 0 && reply->elements == 2 && reply_text(e[1]) &&
+    } else if (strcmp(w, "BUSY") == 0 && n == 2 && reply_text(e[1]) &&
                strlen(e[1]->str) < sizeof out->busy) {
         memcpy(out->busy, e[1]->str, strlen(e[1]->str) + 1);
         rc = HOLD_BUSY;
-    } else if (strcmp(w, "HELD") == 0 && reply->elements == HELD_FIELDS && reply_text(e[HELD_USER]) &&
+    } else if (strcmp(w, "HELD") == 0 && n == HELD_FIELDS && reply_text(e[HELD_USER]) &&
                valid_uuid(e[HELD_USER]->str) && reply_text(e[HELD_ID]) &&
                valid_id(e[HELD_ID]->str, &out->id) == 0 && reply_text(e[HELD_UNTIL]) &&
                valid_id(e[HELD_UNTIL]->str, &out->until_ms) == 0 && reply_text(e[HELD_AMOUNT]) &&
@@ -220,6 +235,12 @@ static hold_rc fetch(struct take_call *c, const struct hold_show *show, enum nee
     }
 }
 
+void hold_refresh_facts(int64_t concert_id)
+{
+    if (queue_reload_facts(concert_id) != QUEUE_OK)
+        log_error("hold: concert %" PRId64 "'s facts could not be read again", concert_id);
+}
+
 /* Adds concert_id to the concerts user_id has held seats of, where the
  * reservation list looks for their holds. A failure is logged: the hold
  * stands, and the user's next hold of the concert adds it. */
@@ -253,9 +274,49 @@ static void note_stream(const char *events_key)
         freeReplyObject(reply);
 }
 
+/* 1 when this process may read key (a map or mine hash of concert_id) from
+ * PostgreSQL, 0 when another one is reading it. Redis away: 1 (the read
+ * then fails on its own). */
+static int claim_load(int64_t concert_id, const char *key)
+{
+    char claim[KEYLEN];
+    const char *argv[] = {"SET", claim, "1", "NX", "PX", LOAD_CLAIM_MS};
+    redisReply *reply;
+    int won;
+
+    keyspace_loading(claim, sizeof claim, concert_id, key);
+    reply = rds_command(6, argv, NULL);
+    won = !reply || reply->type != REDIS_REPLY_NIL;
+    if (reply)
+        freeReplyObject(reply);
+    return won;
+}
+
+/* The claim given up once the key is loaded, so that a later miss (a map
+ * dropped by a change) does not wait for a load nobody makes. */
+static void release_load(int64_t concert_id, const char *key)
+{
+    char claim[KEYLEN];
+    const char *argv[] = {"DEL", claim};
+    redisReply *reply;
+
+    keyspace_loading(claim, sizeof claim, concert_id, key);
+    reply = rds_command(2, argv, NULL);
+    if (reply)
+        freeReplyObject(reply);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&t, NULL);
+}
+
 hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
                   struct hold_taken *out)
 {
+    int waited_ms = 0;
     struct take_call c;
     enum need need;
     hold_rc rc = HOLD_DOWN;
@@ -274,6 +335,7 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     keyspace_hold_mine(c.keys[TAKE_MINE], KEYLEN, show->concert_id, show->schedule_id);
     keyspace_hold(c.keys[TAKE_EVENTS], KEYLEN, show->concert_id, HOLD_KEY_EVENTS);
     keyspace_hold(c.keys[TAKE_USERS], KEYLEN, show->concert_id, HOLD_KEY_USERS);
+    keyspace_hold_show_ends(c.keys[TAKE_SHOW_ENDS], KEYLEN, show->concert_id, show->schedule_id);
     for (int i = 0; i < n; i++)
         keyspace_seat_lock(c.keys[TAKE_NKEYS + i], KEYLEN, show->concert_id, show->schedule_id, seats[i]);
     c.nkeys = TAKE_NKEYS + n;
@@ -307,7 +369,20 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
         if (need == NEED_NOTHING)
             return rc;
         seeded |= need == NEED_SEQ;
-        rc = fetch(&c, show, need);
+        if (need == NEED_MAP || need == NEED_MINE) {
+            const char *key = c.keys[need == NEED_MAP ? TAKE_MAP : TAKE_MINE];
+
+            if (waited_ms < LOAD_WAIT_MS && !claim_load(show->concert_id, key)) {
+                sleep_ms(LOAD_POLL_MS);
+                waited_ms += LOAD_POLL_MS;
+                tries--;   /* a wait is not a try */
+                continue;
+            }
+            rc = fetch(&c, show, need);
+            release_load(show->concert_id, key);
+        } else {
+            rc = fetch(&c, show, need);
+        }
         if (rc != HOLD_HELD)
             return rc;
     }

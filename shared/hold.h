@@ -45,6 +45,9 @@ struct hold_taken {
     char user_id[37];
     int64_t id, until_ms, amount, created_ms;
     int64_t have;        /* HOLD_LIMIT: seats already held or bought */
+    int facts_late;      /* the concert's cached facts were a second old:
+                          * the caller reads them again once it answered
+                          * (hold_refresh_facts) */
     char busy[64];       /* HOLD_BUSY: "3, 4" */
 };
 
@@ -60,6 +63,11 @@ struct hold_show {
  * them, and the script run again. */
 hold_rc hold_take(const char *token, const struct hold_show *show, const int *seats, int n, const char *owner,
                   struct hold_taken *out);
+
+/* The concert's cached facts read again from PostgreSQL (the hold length
+ * a hold found a second old, facts_late): for after the answer. A failure
+ * is logged; the next hold that finds them old tries again. */
+void hold_refresh_facts(int64_t concert_id);
 
 /* Reservation ids below this were PostgreSQL's own (its sequence); those
  * from it on are holds made in Redis, id / HOLD_ID_SPAN their concert. */

@@ -19,9 +19,12 @@
  *                              Redis's one copy of which seats are sold
  *   {c:C}:holds                HASH   the concert's holds by reservation id
  *   {c:C}:hold-ends            ZSET   their ids by end time (ms)
+ *   {c:C}:hold-ends:S          ZSET   the same for schedule S's holds
  *   {c:C}:hold-seq             STRING the counter hold ids are made from
  *   {c:C}:mine:S               HASH   per user of schedule S: seats bought
  *                              and held, for the per-user limit
+ *   {c:C}:loading:<key>        STRING who reads the concert's <key> (its
+ *                              seat map, its mine hash) from PostgreSQL
  *   {c:C}:reservation-events   STREAM the concert's reservation events
  *   {c:C}:user-holds           HASH   per user: their holds' ids, newest
  *                              first (hold.h says what each of these holds)
@@ -141,6 +144,14 @@ enum hold_key {
     HOLD_NKEYS
 };
 void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which);
+
+/* {c:C}:hold-ends:S: the show's holds by end, so that a load of its seat
+ * map walks its own live holds, not every one of the concert's. */
+void keyspace_hold_show_ends(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
+
+/* {c:C}:loading:<what>, what a key of the concert less its tag: the
+ * claim of the one process that reads it from PostgreSQL (hold.c). */
+void keyspace_loading(char *out, size_t size, int64_t concert_id, const char *key);
 
 /* {c:C}:mine:S */
 void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id);

@@ -20,7 +20,8 @@
  * ARGV the token id; answers enum get_field, or {'MISS'}. */
 extern struct rds_script lua_seatmap_get;
 enum get_field { GET_CODE, GET_SEATS, GET_VERSION, GET_FIELDS };
-/* seatmap_load: KEYS the map, the concert's Redis holds and their ends;
+/* seatmap_load: KEYS the map, the concert's Redis holds and the show's
+ * holds by end;
  * ARGV the version the load started from, then seat, value pairs; answers
  * {'STORED' or 'CHANGED', the seat list}. */
 extern struct rds_script lua_seatmap_load;
@@ -104,7 +105,7 @@ static char *seatmap_store(int64_t concert_id, int64_t schedule_id, const char *
     }
     keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
     keyspace_hold(holds, sizeof holds, concert_id, HOLD_KEY_HOLDS);
-    keyspace_hold(ends, sizeof ends, concert_id, HOLD_KEY_ENDS);
+    keyspace_hold_show_ends(ends, sizeof ends, concert_id, schedule_id);
     argv[0] = map;
     argv[1] = holds;
     argv[2] = ends;

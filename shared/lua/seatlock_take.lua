@@ -28,6 +28,7 @@
 --@include lib/token_active.lua
 --@include lib/queue_facts.lua
 --@include lib/seat_letter.lua
+local FACTS_LATE_OK = false
 --@include lib/hold_length.lua
 local map = redis.call('HMGET', KEYS[4], '_ok', unpack(ARGV, 3))
 if map[1] then

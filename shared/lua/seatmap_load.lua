@@ -1,6 +1,8 @@
 -- seatmap_load.lua - stores a seat map read from PostgreSQL.
--- KEYS: the map, the concert's holds kept in Redis ({c:C}:holds) and their
--- ends ({c:C}:hold-ends). ARGV: the version the load started from ('' none),
+-- KEYS: the map, the concert's holds kept in Redis ({c:C}:holds) and the
+-- show's among them by end ({c:C}:hold-ends:S: its own live holds, not
+-- every one of the concert's, which took a busy concert's Redis a quarter
+-- of a second). ARGV: the version the load started from ('' none),
 -- then seat, value pairs. PostgreSQL does not know a hold until it is paid
 -- (hold.h): each seat of a live Redis hold of this show reads HELD, with
 -- its hold's end and id, unless PostgreSQL has it SOLD. Stores them unless
