@@ -7,13 +7,18 @@
  * MONITOR client sees that it read none of A's (it used to read every live
  * hold of the concert, a quarter of a second of Redis in the bench). Then
  * twelve first holds of show C at once: C's seat map is loaded once, not
- * once a hold (the others wait for it). Last, a hold made when the
+ * once a hold (the others wait for it). The cron's check that a seat lock
+ * is a live hold's reads that one hold's record (it read every live hold
+ * of the concert before the one it looked for, for each lock: seconds of
+ * Redis a run on a busy concert). Last, a hold made when the
  * concert's cached facts are a second old runs its script once, by the
  * hold length it has, and the facts are read again after its answer (it
  * used to go to PostgreSQL first and run the script twice). */
 #include "tap.h"
 #include "testlib.h"
 #include "40-booking.h"
+#include "hold.h"
+#include "rds.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -59,7 +64,8 @@ int main(void)
     long n;
 
     t_init();
-    plan(8);
+    plan(10);
+    rds_init("127.0.0.1", getenv("CONCERT_REDIS_PORT") ? atoi(getenv("CONCERT_REDIS_PORT")) : 6379, 2000);
     concert = t_create_concert_or_bail(USERS, 600, 300, 600, 3, 40, 1000, sched);
     for (int i = 0; i < USERS; i++)
         tokens[i] = t_active_user(concert, users[i]);
@@ -97,6 +103,27 @@ int main(void)
     n = monitor_count(mon, "\"EVALSHA\"", load_key);
     diag("C's seat map was stored %ld times", n);
     ok(n == 1, "C's map was read from PostgreSQL and stored once (%ld)", n);
+
+    step("the cron's check of a live hold's lock reads its record alone");
+    {
+        char lock[96];
+        const char *get[] = {"GET", lock};
+        redisReply *owner;
+        int live;
+
+        /* A's newest hold: the concert's index reached it last. */
+        snprintf(lock, sizeof lock, "{c:%" PRId64 "}:seat:%" PRId64 ":%d", concert, sched[0], 2 * USERS);
+        owner = t_redis(2, get);
+        if (!owner || owner->type != REDIS_REPLY_STRING)
+            bail_out("the newest seat of A has no lock");
+        mon = t_redis_monitor();
+        live = hold_lock_live(concert, sched[0], 2 * USERS, owner->str);
+        n = monitor_count(mon, "\"HGET\"", holds_key);
+        freeReplyObject(owner);
+        is_int(live, 1, "the lock is a live hold's");
+        diag("the check read %ld hold records", n);
+        ok(n <= 2, "it read that hold's record (%ld records)", n);
+    }
 
     step("a hold when the concert's facts are a second old runs once");
     /* hold_take's keys: the concert's facts, the show's map, its holds. */
