@@ -932,22 +932,24 @@ int hold_cancel_user(int64_t concert_id, const char *user_id, int64_t now_ms)
     return rc;
 }
 
-/* shared/lua/hold_lock_live.lua. KEYS: holds, their ends. ARGV: schedule,
- * seat, owner. */
+/* shared/lua/hold_lock_live.lua. KEYS: holds, their ends, the show's by
+ * end, the show's map. ARGV: schedule, seat, owner. */
 extern struct rds_script lua_hold_lock_live;
 
 int hold_lock_live(int64_t concert_id, int64_t schedule_id, int seat_no, const char *owner)
 {
-    char holds[KEYLEN], ends[KEYLEN], schedule[24], seat[16];
-    const char *argv[] = {holds, ends, schedule, seat, owner};
+    char holds[KEYLEN], ends[KEYLEN], show_ends[KEYLEN], map[KEYLEN], schedule[24], seat[16];
+    const char *argv[] = {holds, ends, show_ends, map, schedule, seat, owner};
     redisReply *reply;
     int rc = -1;
 
     keyspace_hold(holds, KEYLEN, concert_id, HOLD_KEY_HOLDS);
     keyspace_hold(ends, KEYLEN, concert_id, HOLD_KEY_ENDS);
+    keyspace_hold_show_ends(show_ends, KEYLEN, concert_id, schedule_id);
+    keyspace_seatmap(map, KEYLEN, concert_id, schedule_id);
     snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
     snprintf(seat, sizeof seat, "%d", seat_no);
-    reply = rds_eval(&lua_hold_lock_live, 2, 5, argv);
+    reply = rds_eval(&lua_hold_lock_live, 4, 7, argv);
     if (!reply)
         return -1;
     if (reply->type == REDIS_REPLY_INTEGER)
