@@ -297,13 +297,12 @@ static int claim_load(int64_t concert_id, const char *key)
 static void release_load(int64_t concert_id, const char *key)
 {
     char claim[KEYLEN];
-    const char *argv[] = {"DEL", claim};
-    redisReply *reply;
+    const char *del[] = {"DEL", claim};
+    const char **commands[] = {del};
+    const int argc[] = {2};
 
     keyspace_loading(claim, sizeof claim, concert_id, key);
-    reply = rds_command(2, argv, NULL);
-    if (reply)
-        freeReplyObject(reply);
+    (void)rds_pipeline_ok(1, argc, commands);   /* not given up: it lapses by itself */
 }
 
 static void sleep_ms(int ms)

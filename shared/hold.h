@@ -10,6 +10,8 @@
  *                    seats, amount, end, lock owner, status, when made
  *   {c:C}:hold-ends  ZSET  reservation ids by end (ms), for the sweep that
  *                    expires them
+ *   {c:C}:hold-ends:S ZSET the same for schedule S's holds: what a load
+ *                    of its seat map and the cron's lock check walk
  *   {c:C}:hold-seq   STRING the counter ids are made from: an id is the
  *                    concert's id times 10^9 plus it, so ids are unique
  *                    across concerts and above every id PostgreSQL gave
