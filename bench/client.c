@@ -5,7 +5,9 @@
  *   concert-bench users   DATADIR TTL_S DROP_USERS TOKEN_USERS
  *   concert-bench setup   BASE KEYFILE DATADIR
  *   concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE
- *   concert-bench drop    BASE KEYFILE DATADIR USERS CONNS TIMEOUT_S OUTFILE
+ *   concert-bench drop    BASE KEYFILE DATADIR USERS CONNS TIMEOUT_S OUTFILE [NAME]
+ *   concert-bench users-split   DATADIR TTL_S COUNT NAME SLOTMAP
+ *   concert-bench drop-concerts BASE KEYFILE DATADIR NAME COUNT SLOTMAP
  *   concert-bench report  DATADIR OUTFILE
  *
  * One process, one thread: libcurl's multi interface drives CONNS keep-alive
@@ -26,6 +28,8 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "keyspace.h"
+#include "slotmap.h"
 #include "users.h"
 
 /* --- small helpers ----------------------------------------------------------- */
@@ -631,10 +635,26 @@ static void make_login_accounts(struct slot *s, const char *base, const char *di
     fclose(f);
 }
 
+static void read_admin_key(const char *keyfile, char *key, size_t size)
+{
+    FILE *kf = fopen(keyfile, "r");
+
+    if (!kf || !fgets(key, (int)size, kf))
+        die("cannot read the admin key from %s", keyfile);
+    fclose(kf);
+    key[strcspn(key, "\r\n")] = '\0';
+}
+
+/* The drop's concert, as the issue's ticket drop has it: 10 shows x 50
+ * seats, activeLimit 500. */
+static struct concert make_drop_concert(struct slot *s, const char *base, const char *key)
+{
+    return create_concert(s, base, key, "bench drop", 500, 600, 10, 50, 50000);
+}
+
 static int cmd_setup(const char *base, const char *keyfile, const char *dir)
 {
     char key[300] = "";
-    FILE *kf = fopen(keyfile, "r");
     struct slot s = {0};
     struct concert c;
     int active;
@@ -643,10 +663,7 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
     int reserve_concerts = env_int("BENCH_RESERVE_CONCERTS", 2);
     FILE *plan;
 
-    if (!kf || !fgets(key, sizeof key, kf))
-        die("cannot read the admin key from %s", keyfile);
-    fclose(kf);
-    key[strcspn(key, "\r\n")] = '\0';
+    read_admin_key(keyfile, key, sizeof key);
     slot_init(&s);
     pool_load(dir, "users_setup.txt", &setup_pool);
     make_login_accounts(&s, base, dir, 16);
@@ -696,8 +713,8 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
     write_ids(dir, "journey_concert.txt", &c.id, 1);
     write_ids(dir, "journey_schedules.txt", c.sched, c.nsched);
 
-    /* drop: the issue's ticket drop, 10 shows x 50 seats, activeLimit 500. */
-    c = create_concert(&s, base, key, "bench drop", 500, 600, 10, 50, 50000);
+    /* drop: the issue's ticket drop. */
+    c = make_drop_concert(&s, base, key);
     write_ids(dir, "drop_concert.txt", &c.id, 1);
     write_ids(dir, "drop_schedules.txt", c.sched, c.nsched);
 
@@ -935,14 +952,18 @@ struct duser {
     int64_t sched;
     int64_t reservation;
     int64_t amount;
+    int concert;         /* which of the drop's concerts (an index) */
     int64_t next_poll;   /* when the server said to poll again (pollAfterSeconds) */
     int32_t estimate;    /* the last estimatedWaitSeconds with a place, -1 before one */
     int tries;
 };
 
 static struct {
-    int64_t concert;
+    int64_t *concerts;                   /* the drop's concerts: the crowd split over them */
+    int nconcerts;
+    int *sold_in;                        /* seats sold by payments, per concert */
     int64_t *sched;
+    int *sched_concert;                  /* each show's concert (an index) */
     int nsched;
     int total_seats;
     int users;
@@ -966,8 +987,11 @@ static struct {
     int64_t t_first_admit, t_last_admit;
     int64_t t_first_pay;                 /* the first slot freed by a payment */
     long requests, errors, polls, conflicts;
+    long requests_arriving;              /* answered while the crowd still arrived */
     long estimates_compared, estimates_grew;  /* polls with a place after one with a place; grew > 20% */
     struct samples poll_lat;             /* each poll's answer time */
+    struct samples issue_lat;            /* each token issue's */
+    struct samples all_lat;              /* every request's */
     int64_t t_first_issue;
     unsigned char *sold_map;             /* per (schedule index, seat) */
     int max_seats;
@@ -1078,7 +1102,7 @@ static int drop_step(struct engine *e, struct slot *s, int64_t now)
             return 1;
         }
         case D_ACTIVE:
-            snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", dr.concert);
+            snprintf(path, sizeof path, "/api/v1/concerts/%" PRId64 "/schedules", dr.concerts[u->concert]);
             engine_start(e, s, K_LIST, i, path, u->token, NULL);
             return 1;
         case D_SEATS:
@@ -1127,7 +1151,8 @@ static int drop_arrive(struct engine *e, struct slot *s)
     memcpy(u->session, user->session, sizeof u->session);
     u->estimate = -1;
     u->want = (i % 4 == 3) ? 2 : 1;
-    snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concert);
+    u->concert = i % dr.nconcerts;
+    snprintf(json, sizeof json, "{\"concertId\":%" PRId64 "}", dr.concerts[u->concert]);
     engine_start(e, s, K_ISSUE, i, "/api/v1/queue/tokens", u->session, json);
     return 1;
 }
@@ -1173,6 +1198,9 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
 
     (void)e;
     dr.requests++;
+    if (dr.issued < dr.users)
+        dr.requests_arriving++;
+    sample_add(&dr.all_lat, us);
     switch (s->kind) {
     case K_ISSUE:
     case K_POLL: {
@@ -1183,6 +1211,7 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
             sample_add(&dr.poll_lat, us);
         } else {
             int second = (int)((now - dr.t0) / 1000000);
+            sample_add(&dr.issue_lat, us);
             if (second >= 0 && second < dr.seconds)
                 dr.issues_in_second[second]++;
             dr.issued++;
@@ -1323,6 +1352,8 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
         if (!dr.t_first_pay)
             dr.t_first_pay = now;
         si = sched_index(u->sched);
+        if (si >= 0)
+            dr.sold_in[dr.sched_concert[si]] += u->nseats;
         for (int k = 0; k < u->nseats; k++) {
             int seat = u->seats[k];
             if (si >= 0 && seat >= 1 && seat <= dr.max_seats) {
@@ -1341,65 +1372,61 @@ static void drop_done(struct engine *e, struct slot *s, long status, int64_t us)
     json_object_put(o);
 }
 
-/* After the run: count SOLD seats through the seat maps, with any ACTIVE
- * token of the concert (a user who left at sold-out still has one; else a
- * waiting user who has been admitted since). */
-static int drop_count_sold(const char *base, int *api_sold)
+/* After the run: count the SOLD seats of concert c (an index) through its
+ * seat maps, with any ACTIVE token of it (a user who left at sold-out
+ * still has one; else a waiting user who has been admitted since).
+ * Returns the count, or -1. */
+static int drop_count_sold(struct slot *s, const char *base, int c)
 {
-    struct slot s = {0};
     const char *token = NULL;
-    int total = 0;
+    int total = 0, asked = 0;
 
-    slot_init(&s);
     for (int i = 0; i < dr.users && !token; i++)
-        if (dr.u[i].state == D_GONE || dr.u[i].state == D_ACTIVE || dr.u[i].state == D_SEATS)
+        if (dr.u[i].concert == c &&
+            (dr.u[i].state == D_GONE || dr.u[i].state == D_ACTIVE || dr.u[i].state == D_SEATS))
             token = dr.u[i].token;
-    for (int i = 0; i < dr.users && !token; i++) {
-        if (dr.u[i].state != D_WAITING)
+    for (int i = 0; i < dr.users && !token && asked < 2000; i++) {
+        if (dr.u[i].concert != c || dr.u[i].state != D_WAITING)
             continue;
-        if (sync_request(&s, base, "/api/v1/queue/status", dr.u[i].token, NULL) == 200) {
-            struct json_object *o = parse(&s.resp);
+        asked++;
+        if (sync_request(s, base, "/api/v1/queue/status", dr.u[i].token, NULL) == 200) {
+            struct json_object *o = parse(&s->resp);
             const char *st = jstr(o, "status");
             if (st && strcmp(st, "ACTIVE") == 0)
                 token = dr.u[i].token;
             json_object_put(o);
         }
-        if (i > 2000)
-            break;
     }
     if (!token)
         return -1;
     for (int k = 0; k < dr.nsched; k++) {
         char path[128];
         int avail[1000], sold;
+        if (dr.sched_concert[k] != c)
+            continue;
         snprintf(path, sizeof path, "/api/v1/schedules/%" PRId64 "/seats", dr.sched[k]);
-        if (sync_request(&s, base, path, token, NULL) != 200 ||
-            available_seats(&s.resp, avail, 1000, &sold) < 0)
+        if (sync_request(s, base, path, token, NULL) != 200 ||
+            available_seats(&s->resp, avail, 1000, &sold) < 0)
             return -1;
         total += sold;
     }
-    *api_sold = total;
-    return 0;
+    return total;
 }
 
-/* Sets the drop concert's opensAt to opens_in seconds from now through the
+/* Sets a drop concert's opensAt to opens_in seconds from now through the
  * admin API; returns the opening in microseconds of now_us(). */
-static int64_t drop_open_at(struct slot *s, const char *base, const char *keyfile, int opens_in)
+static int64_t drop_open_at(struct slot *s, const char *base, const char *keyfile, int64_t concert, int opens_in)
 {
     char key[512], json[96], url[1024], auth[600];
     struct curl_slist *h = NULL;
     time_t at = time(NULL) + opens_in;
     struct tm tm;
-    FILE *kf = fopen(keyfile, "r");
     long status = 0;
 
-    if (!kf || !fgets(key, sizeof key, kf))
-        die("cannot read the admin key from %s", keyfile);
-    fclose(kf);
-    key[strcspn(key, "\r\n")] = '\0';
+    read_admin_key(keyfile, key, sizeof key);
     gmtime_r(&at, &tm);
     strftime(json, sizeof json, "{\"opensAt\":\"%Y-%m-%dT%H:%M:%SZ\"}", &tm);
-    snprintf(url, sizeof url, "%s/api/v1/admin/concerts/%" PRId64, base, dr.concert);
+    snprintf(url, sizeof url, "%s/api/v1/admin/concerts/%" PRId64, base, concert);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
     h = curl_slist_append(h, auth);
     h = curl_slist_append(h, "Content-Type: application/json");
@@ -1424,27 +1451,53 @@ static int64_t drop_open_at(struct slot *s, const char *base, const char *keyfil
     }
 }
 
+/* The drop's concerts (NAME_concert.txt, an id first on each line) and
+ * their shows (NAME_schedules.txt: "scheduleId [concertId]" lines, the
+ * first concert's when none is named). */
+static void drop_load_concerts(const char *dir, const char *name)
+{
+    char file[256], **lines;
+
+    snprintf(file, sizeof file, "%s_concert.txt", name);
+    dr.nconcerts = read_lines(dir, file, &lines);
+    if (dr.nconcerts < 1)
+        die("%s is empty", file);
+    dr.concerts = xmalloc(sizeof *dr.concerts * (size_t)dr.nconcerts);
+    dr.sold_in = xmalloc(sizeof *dr.sold_in * (size_t)dr.nconcerts);
+    for (int c = 0; c < dr.nconcerts; c++)
+        dr.concerts[c] = strtoll(lines[c], NULL, 10);
+    snprintf(file, sizeof file, "%s_schedules.txt", name);
+    dr.nsched = read_lines(dir, file, &lines);
+    dr.sched = xmalloc(sizeof *dr.sched * (size_t)dr.nsched);
+    dr.sched_concert = xmalloc(sizeof *dr.sched_concert * (size_t)dr.nsched);
+    for (int i = 0; i < dr.nsched; i++) {
+        char *rest;
+        int64_t concert;
+
+        dr.sched[i] = strtoll(lines[i], &rest, 10);
+        concert = strtoll(rest, NULL, 10);
+        for (int c = 0; c < dr.nconcerts; c++)
+            if (dr.concerts[c] == concert)
+                dr.sched_concert[i] = c;
+    }
+}
+
 static int cmd_drop(const char *base, const char *keyfile, const char *dir, int users, int conns,
-                    int timeout, const char *outfile)
+                    int timeout, const char *outfile, const char *name)
 {
     struct engine e;
-    char **lines;
-    int n, api_sold = -1;
+    int api_sold = 0, *api_sold_in;
     FILE *f;
-    double sell_out, admit_span, rate, mean = 0, settled_s;
+    double sell_out, admit_span, rate, mean = 0, settled_s, arriving_s;
     long peak = 0, issue_peak = 0, over_2s = 0;
     struct slot s = {0};
     int opens_in = env_int("BENCH_DROP_OPENS_IN", 5);
+    char file[256];
 
-    pool_load(dir, "users_drop.txt", &drop_pool);
-    n = read_lines(dir, "drop_concert.txt", &lines);
-    if (n < 1)
-        die("drop_concert.txt is empty");
-    dr.concert = strtoll(lines[0], NULL, 10);
-    dr.nsched = read_lines(dir, "drop_schedules.txt", &lines);
-    dr.sched = xmalloc(sizeof *dr.sched * (size_t)dr.nsched);
-    for (int i = 0; i < dr.nsched; i++)
-        dr.sched[i] = strtoll(lines[i], NULL, 10);
+    snprintf(file, sizeof file, "users_%s.txt", name);
+    pool_load(dir, file, &drop_pool);
+    drop_load_concerts(dir, name);
+    api_sold_in = xmalloc(sizeof *api_sold_in * (size_t)dr.nconcerts);
 
     /* How many seats there are: from the first seat map (needs a token). */
     dr.max_seats = 1000;
@@ -1468,13 +1521,24 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
     slot_init(&s);
     engine_init(&e, base, conns, drop_done, drop_fill);
     /* The whole crowd heads for the door at once, a few seconds before the
-     * sale opens: as many arrive as the server takes (drop_fill). */
-    dr.t_open = drop_open_at(&s, base, keyfile, opens_in);
+     * sale opens: as many arrive as the server takes (drop_fill). Every
+     * concert opens at the same second. */
+    for (int c = dr.nconcerts - 1; c >= 0; c--)
+        dr.t_open = drop_open_at(&s, base, keyfile, dr.concerts[c], opens_in);
     dr.t0 = now_us();
     engine_run(&e, dr.t0 + (int64_t)timeout * 1000000);
     settled_s = dr.issued >= users && dr.t_last_issue ? (now_us() - dr.t_last_issue) / 1e6 : 0.0;
-    if (drop_count_sold(base, &api_sold) < 0)
-        fprintf(stderr, "drop: could not read the seat maps afterwards\n");
+    for (int c = 0; c < dr.nconcerts; c++) {
+        api_sold_in[c] = drop_count_sold(&s, base, c);
+        if (api_sold_in[c] < 0 || api_sold < 0) {
+            if (api_sold >= 0)
+                fprintf(stderr, "drop: could not read the seat maps of concert %" PRId64 " afterwards\n",
+                        dr.concerts[c]);
+            api_sold = -1;
+        } else {
+            api_sold += api_sold_in[c];
+        }
+    }
 
     sell_out = dr.t_sold_out ? (dr.t_sold_out - dr.t_open) / 1e6 : -1;
     /* The queue can let a waiting user in only once a payment has freed a
@@ -1484,6 +1548,9 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
         (dr.t_last_admit - dr.t_first_pay) / 1e6 : 0;
     rate = admit_span > 0 ? dr.admitted_after_wait / admit_span : 0;
     qsort(dr.poll_lat.us, dr.poll_lat.n, sizeof *dr.poll_lat.us, cmp_i32);
+    qsort(dr.issue_lat.us, dr.issue_lat.n, sizeof *dr.issue_lat.us, cmp_i32);
+    qsort(dr.all_lat.us, dr.all_lat.n, sizeof *dr.all_lat.us, cmp_i32);
+    arriving_s = dr.t_last_issue > dr.t_first_issue ? (dr.t_last_issue - dr.t_first_issue) / 1e6 : 0.0;
     for (size_t k = 0; k < dr.poll_lat.n; k++)
         over_2s += dr.poll_lat.us[k] > 2000000;
     f = fopen(outfile, "w");
@@ -1513,7 +1580,9 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
         /* Second by second beside the report: "second polls issued", the
          * opening at opens_after_s. */
         {
-            FILE *pf = open_data(dir, "drop_polls.txt", "w");
+            FILE *pf;
+            snprintf(file, sizeof file, "%s_polls.txt", name);
+            pf = open_data(dir, file, "w");
             for (int k = 0; k <= last || k <= last_issue; k++)
                 fprintf(pf, "%d %ld %ld\n", k, dr.polls_in_second[k], dr.issues_in_second[k]);
             fclose(pf);
@@ -1534,7 +1603,7 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             "\"seconds_all_arrived\":%.1f,\"opens_after_s\":%.1f,"
             "\"seat_conflicts\":%ld,\"requests\":%ld,\"errors\":%ld,\"connections\":%d,\"arrival_connections\":%d,"
             "\"issue_rate_per_s\":%.1f,\"issue_peak_per_s\":%ld,\"poll_p50_ms\":%.1f,\"poll_p99_ms\":%.1f,\"poll_max_ms\":%.1f,"
-            "\"polls_over_2s\":%ld,\"estimates_compared\":%ld,\"estimate_grew_20pct_share\":%.5f}\n",
+            "\"polls_over_2s\":%ld,\"estimates_compared\":%ld,\"estimate_grew_20pct_share\":%.5f,",
             dr.sold, api_sold, dr.buyers, dr.issued,
             dr.t_last_issue ? (dr.t_last_issue - dr.t0) / 1e6 : 0.0, dr.admitted,
             dr.admitted_after_wait, rate, dr.t_first_pay ? (dr.t_first_pay - dr.t_open) / 1e6 : 0.0,
@@ -1546,9 +1615,128 @@ static int cmd_drop(const char *base, const char *keyfile, const char *dir, int 
             pct_ms(&dr.poll_lat, 50), pct_ms(&dr.poll_lat, 99), pct_ms(&dr.poll_lat, 100), over_2s,
             dr.estimates_compared,
             dr.estimates_compared ? (double)dr.estimates_grew / (double)dr.estimates_compared : 0.0);
+    /* What each request costs while the server is busiest: the requests
+     * answered while the crowd arrived, a second, and every request's and
+     * each token issue's time. */
+    fprintf(f,
+            "\"requests_while_arriving\":%ld,\"requests_per_s_while_arriving\":%.1f,\"issue_p50_ms\":%.1f,"
+            "\"issue_p99_ms\":%.1f,\"request_p50_ms\":%.1f,\"request_p99_ms\":%.1f,\"concerts\":[",
+            dr.requests_arriving, arriving_s > 0 ? dr.requests_arriving / arriving_s : 0.0,
+            pct_ms(&dr.issue_lat, 50), pct_ms(&dr.issue_lat, 99), pct_ms(&dr.all_lat, 50), pct_ms(&dr.all_lat, 99));
+    for (int c = 0; c < dr.nconcerts; c++) {
+        int seats = 0;
+        for (int k = 0; k < dr.nsched; k++)
+            seats += dr.sched_concert[k] == c ? dr.total_seats / dr.nsched : 0;
+        fprintf(f, "%s{\"concert\":%" PRId64 ",\"seats\":%d,\"sold_by_payments\":%d,\"sold_by_seat_maps\":%d}",
+                c ? "," : "", dr.concerts[c], seats, dr.sold_in[c], api_sold_in[c]);
+    }
+    fputs("]}\n", f);
     fclose(f);
     if (dr.first_error[0])
         fprintf(stderr, "drop: first failure: %s\n", dr.first_error);
+    return 0;
+}
+
+/* --- the drop over several concerts, one a primary (BENCH_CLUSTER=1) -------------- *
+ *
+ * bench/run gives each drop a NAME (drop_cluster on the three-primary
+ * cluster's front, drop_one on the single Redis's) and a slot map of the
+ * Redis it runs on (slotmap.h); its users, concerts and shows are in files
+ * named after it, which `drop ... NAME` reads. */
+
+/* NAME as a part of a file name: letters, digits and _ only. */
+static const char *drop_name(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+        die("%s: a drop's name is 1 to 64 of a-z, 0-9 and _", name);
+    return name;
+}
+
+static void load_slotmap(const char *dir, const char *name, struct slotmap *map)
+{
+    if (slotmap_load(dir, name, map) < 0)
+        die("no slot map of every slot in %s/%s", dir, name);
+}
+
+/* users-split: COUNT users into users_NAME.txt, each one's session SET
+ * into sessions_NAME_PORT.resp of the node that owns its key. */
+static int cmd_users_split(const char *dir, long ttl, int count, const char *name, const char *mapfile)
+{
+    static struct slotmap map;
+    FILE *by_node[SLOTMAP_MAX_NODES];
+    char file[256];
+    int rc = 0;
+
+    load_slotmap(dir, mapfile, &map);
+    for (int i = 0; i < map.nodes; i++) {
+        snprintf(file, sizeof file, "sessions_%s_%d.resp", name, map.port[i]);
+        by_node[i] = open_data(dir, file, "w");
+    }
+    snprintf(file, sizeof file, "users_%s.txt", name);
+    rc = users_make_split(dir, file, count, ttl, &map, by_node);
+    for (int i = 0; i < map.nodes; i++)
+        rc |= fclose(by_node[i]) != 0 ? -1 : 0;
+    if (rc != 0)
+        die("could not make the users of %s in %s", name, dir);
+    printf("users: %d made for %s, their sessions over %d node(s)\n", count, name, map.nodes);
+    return 0;
+}
+
+/* drop-concerts: COUNT drop concerts, made until each node of the slot
+ * map owns as many (COUNT / its nodes; the node of a concert is its queue
+ * keys': keyspace.h gives a concert's keys one hash tag). Writes
+ * NAME_concert.txt ("concertId port" a line) and NAME_schedules.txt
+ * ("scheduleId concertId"). */
+static int cmd_drop_concerts(const char *base, const char *keyfile, const char *dir, const char *name, int count,
+                             const char *mapfile)
+{
+    static struct slotmap map;
+    struct concert *kept;
+    int *port, per_node, on_node[SLOTMAP_MAX_NODES] = {0};
+    char key[300], file[256], qkey[KEYSPACE_CONCERT_KEY_SIZE];
+    struct slot s = {0};
+    int have = 0, made = 0;
+    FILE *cf, *sf;
+
+    load_slotmap(dir, mapfile, &map);
+    if (count < 1 || count > 1000 || count % map.nodes != 0)
+        die("%s: %d concerts do not split evenly over %d node(s)", name, count, map.nodes);
+    per_node = count / map.nodes;
+    kept = xmalloc(sizeof *kept * (size_t)count);
+    port = xmalloc(sizeof *port * (size_t)count);
+    read_admin_key(keyfile, key, sizeof key);
+    slot_init(&s);
+    /* A concert lands on a node by its id's slot, on each about as often:
+     * twenty tries a concert leave nothing to chance. */
+    while (have < count && made < 20 * count) {
+        struct concert c = make_drop_concert(&s, base, key);
+        int node;
+
+        made++;
+        keyspace_queue(qkey, sizeof qkey, c.id, QUEUE_KEY_CONF);
+        node = slotmap_node(&map, qkey, strlen(qkey));
+        if (on_node[node] < per_node) {
+            on_node[node]++;
+            port[have] = map.port[node];
+            kept[have++] = c;
+        }
+    }
+    if (have < count)
+        die("%s: %d concerts made, and still a node owns fewer than %d", name, made, per_node);
+    snprintf(file, sizeof file, "%s_concert.txt", name);
+    cf = open_data(dir, file, "w");
+    snprintf(file, sizeof file, "%s_schedules.txt", name);
+    sf = open_data(dir, file, "w");
+    for (int i = 0; i < count; i++) {
+        fprintf(cf, "%" PRId64 " %d\n", kept[i].id, port[i]);
+        for (int k = 0; k < kept[i].nsched; k++)
+            fprintf(sf, "%" PRId64 " %" PRId64 "\n", kept[i].sched[k], kept[i].id);
+    }
+    if (fclose(cf) != 0 || fclose(sf) != 0)
+        die("%s: could not write its concerts in %s", name, dir);
+    printf("%s: %d concerts made, %d on each of %d node(s)\n", name, made, per_node, map.nodes);
     return 0;
 }
 
@@ -1616,6 +1804,39 @@ static const struct {
     {"login", 0, 0},
 };
 
+/* The cluster drop's rows: per request, the cluster beside one primary. */
+static void write_cluster_drop_markdown(FILE *f, struct json_object *drop)
+{
+    static const struct {
+        const char *key, *title;
+    } rows[] = {
+        {"requests_per_s_while_arriving", "requests/s while the crowd arrives"},
+        {"request_p50_ms", "request p50 (ms)"}, {"request_p99_ms", "request p99 (ms)"},
+        {"issue_p50_ms", "token issue p50 (ms)"}, {"issue_p99_ms", "token issue p99 (ms)"},
+        {"poll_p50_ms", "poll p50 (ms)"}, {"poll_p99_ms", "poll p99 (ms)"},
+        {"responder_cpu_us_per_request", "responder CPU per request (us)"},
+        {"redis_cpu_us_per_request", "Redis CPU per request (us)"},
+        {"seconds_to_sell_out", "opening to sold out (s)"},
+    };
+    struct json_object *cluster, *one, *ratios;
+
+    json_object_object_get_ex(drop, "cluster", &cluster);
+    json_object_object_get_ex(drop, "one_primary", &one);
+    json_object_object_get_ex(drop, "cluster_to_one_primary", &ratios);
+    fputs("\n| drop over three concerts | three primaries | one primary | ratio |\n|---|---|---|---|\n", f);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        fprintf(f, "| %s | %.1f | %.1f | %.3f |\n", rows[i].title, jnum(cluster, rows[i].key, 0),
+                jnum(one, rows[i].key, 0), jnum(ratios, rows[i].key, 0));
+    fprintf(f, "| users, seats, sold, sold twice | %" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 " | %" PRId64
+            ", %" PRId64 ", %" PRId64 ", %" PRId64 " | |\n",
+            jint(cluster, "users", 0), jint(cluster, "seats", 0), jint(cluster, "sold", 0),
+            jint(cluster, "sold_twice", 0), jint(one, "users", 0), jint(one, "seats", 0), jint(one, "sold", 0),
+            jint(one, "sold_twice", 0));
+    fprintf(f, "| each concert's seats, sold three ways, none twice | %s | %s | |\n",
+            json_object_get_boolean(json_object_object_get(cluster, "correct")) ? "yes" : "**no**",
+            json_object_get_boolean(json_object_object_get(one, "correct")) ? "yes" : "**no**");
+}
+
 /* The same report as a Markdown table (latest.md beside latest.json), for
  * the README. */
 static void write_markdown(struct json_object *out, const char *jsonfile)
@@ -1677,6 +1898,8 @@ static void write_markdown(struct json_object *out, const char *jsonfile)
                 jnum(drop, "issue_rate_per_s", 0), jnum(drop, "redis_longest_command_ms", 0),
                 jnum(drop, "poll_p99_ms", 0), 100 * jnum(drop, "estimate_grew_20pct_share", 0));
     }
+    if (json_object_object_get_ex(out, "drop_cluster", &drop) && drop)
+        write_cluster_drop_markdown(f, drop);
     fprintf(f, "\nResponder RSS at most: %" PRId64 " kB.\n", jint(out, "responder_rss_kb", 0));
     fclose(f);
 }
@@ -1735,6 +1958,102 @@ static struct json_object *kafka_cost(const char *dir)
                jnum(lag, "p99_ms", 0), jnum(lag, "max_ms", 0));
         json_object_object_add(o, "relay_lag_ms", lag);
     }
+    return o;
+}
+
+static double tenths(double x)
+{
+    return (double)(int64_t)(x * 10 + 0.5) / 10;
+}
+
+/* One side of the cluster drop (NAME: drop_cluster or drop_one): the
+ * drop's figures, PostgreSQL's count of each concert's seats (NAME_db.json,
+ * by concert id) and the CPU the responders and Redis spent in it
+ * (NAME_cpu.json), per request. *correct is cleared unless every concert
+ * sold every seat, the same number counted three ways, none twice. NULL
+ * when the side did not run. */
+static struct json_object *cluster_drop_side(const char *dir, const char *name, int *correct)
+{
+    char file[256];
+    struct json_object *side, *db, *cpu, *concerts;
+    double requests;
+
+    snprintf(file, sizeof file, "%s.json", name);
+    if (!(side = load_json(dir, file)))
+        return NULL;
+    snprintf(file, sizeof file, "%s_db.json", name);
+    db = load_json(dir, file);
+    snprintf(file, sizeof file, "%s_cpu.json", name);
+    cpu = load_json(dir, file);
+    requests = jnum(side, "requests", 0);
+    if (cpu && requests > 0) {
+        json_object_object_add(side, "responder_cpu_us_per_request",
+                               json_object_new_double(tenths(jnum(cpu, "responder_cpu_s", 0) * 1e6 / requests)));
+        json_object_object_add(side, "redis_cpu_us_per_request",
+                               json_object_new_double(tenths(jnum(cpu, "redis_cpu_s", 0) * 1e6 / requests)));
+    }
+    if (jint(side, "errors", 1) != 0 || jint(side, "sold_twice", 1) != 0)
+        *correct = 0;
+    if (!json_object_object_get_ex(side, "concerts", &concerts) || !json_object_is_type(concerts, json_type_array))
+        *correct = 0;
+    for (size_t i = 0; *correct && i < json_object_array_length(concerts); i++) {
+        struct json_object *c = json_object_array_get_idx(concerts, i), *counted;
+        char id[32];
+        int64_t seats = jint(c, "seats", -1);
+
+        snprintf(id, sizeof id, "%" PRId64, jint(c, "concert", 0));
+        if (db && json_object_object_get_ex(db, id, &counted)) {
+            json_object_object_add(c, "sold_db", json_object_new_int64(jint(counted, "sold_db", -1)));
+            json_object_object_add(c, "sold_twice_db", json_object_new_int64(jint(counted, "sold_twice_db", -1)));
+        }
+        if (jint(c, "sold_by_payments", -1) != seats || jint(c, "sold_by_seat_maps", -1) != seats ||
+            jint(c, "sold_db", -1) != seats || jint(c, "sold_twice_db", -1) != 0)
+            *correct = 0;
+    }
+    json_object_object_add(side, "correct", json_object_new_boolean(*correct));
+    json_object_put(db);
+    json_object_put(cpu);
+    return side;
+}
+
+/* The cluster drop (bench/run with BENCH_CLUSTER=1): the same drop over
+ * three concerts on the three-primary cluster and on the single Redis, in
+ * the same run, and the ratio of each per-request figure (cluster / one
+ * primary): the routing's cost. NULL when it did not run. */
+static struct json_object *cluster_drop(const char *dir)
+{
+    static const char *const measures[] = {
+        "request_p50_ms", "request_p99_ms", "issue_p50_ms", "issue_p99_ms", "poll_p50_ms", "poll_p99_ms",
+        "requests_per_s_while_arriving", "issue_rate_per_s", "responder_cpu_us_per_request",
+        "redis_cpu_us_per_request", "seconds_to_sell_out",
+    };
+    int ok_cluster = 1, ok_one = 1;
+    struct json_object *cluster = cluster_drop_side(dir, "drop_cluster", &ok_cluster);
+    struct json_object *one = cluster_drop_side(dir, "drop_one", &ok_one), *o, *ratios;
+
+    if (!cluster && !one)
+        return NULL;
+    o = json_object_new_object();
+    ratios = json_object_new_object();
+    printf("\ndrop over three concerts, on a three-primary cluster and on one primary (the routing's cost):\n");
+    printf("  %-30s %12s %12s %8s\n", "", "cluster", "one primary", "ratio");
+    for (size_t i = 0; i < sizeof measures / sizeof measures[0]; i++) {
+        double a = jnum(cluster, measures[i], 0), b = jnum(one, measures[i], 0);
+
+        printf("  %-30s %12.1f %12.1f", measures[i], a, b);
+        if (a > 0 && b > 0) {
+            json_object_object_add(ratios, measures[i], json_object_new_double((double)(int64_t)(a / b * 1000 + 0.5) / 1000));
+            printf(" %8.3f\n", a / b);
+        } else {
+            printf(" %8s\n", "-");
+        }
+    }
+    printf("  seats sold (payments, seat maps, PostgreSQL), none twice, no error: cluster %s, one primary %s\n",
+           cluster ? (ok_cluster ? "met" : "NOT met") : "skipped", one ? (ok_one ? "met" : "NOT met") : "skipped");
+    json_object_object_add(o, "cluster", cluster);
+    json_object_object_add(o, "one_primary", one);
+    json_object_object_add(o, "cluster_to_one_primary", ratios);
+    json_object_object_add(o, "correct", json_object_new_boolean(cluster && one && ok_cluster && ok_one));
     return o;
 }
 
@@ -1899,6 +2218,7 @@ static int cmd_report(const char *dir, const char *outfile)
         json_object_object_add(out, "drop", NULL);
         printf("\ndrop: skipped\n");
     }
+    json_object_object_add(out, "drop_cluster", cluster_drop(dir));
     f = open_data(dir, "rss_kb.txt", "r");
     if (f) {
         if (fscanf(f, "%ld", &rss) != 1)
@@ -1929,8 +2249,13 @@ int main(int argc, char **argv)
         return cmd_setup(argv[2], argv[3], argv[4]);
     if (argc == 8 && strcmp(argv[1], "journey") == 0)
         return cmd_journey(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argv[7]);
-    if (argc == 9 && strcmp(argv[1], "drop") == 0)
-        return cmd_drop(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
+    if ((argc == 9 || argc == 10) && strcmp(argv[1], "drop") == 0)
+        return cmd_drop(argv[2], argv[3], argv[4], atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8],
+                        argc == 10 ? drop_name(argv[9]) : "drop");
+    if (argc == 7 && strcmp(argv[1], "users-split") == 0)
+        return cmd_users_split(argv[2], atol(argv[3]), atoi(argv[4]), drop_name(argv[5]), argv[6]);
+    if (argc == 8 && strcmp(argv[1], "drop-concerts") == 0)
+        return cmd_drop_concerts(argv[2], argv[3], argv[4], drop_name(argv[5]), atoi(argv[6]), argv[7]);
     if (argc == 4 && strcmp(argv[1], "report") == 0)
         return cmd_report(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "slowlog") == 0)
@@ -1939,7 +2264,9 @@ int main(int argc, char **argv)
             "usage: concert-bench users DATADIR TTL_S DROP_USERS TOKEN_USERS\n"
             "       concert-bench setup BASE KEYFILE DATADIR\n"
             "       concert-bench journey BASE DATADIR CONNS WARMUP_S SECONDS OUTFILE\n"
-            "       concert-bench drop BASE KEYFILE DATADIR USERS CONNS TIMEOUT_S OUTFILE\n"
+            "       concert-bench drop BASE KEYFILE DATADIR USERS CONNS TIMEOUT_S OUTFILE [NAME]\n"
+            "       concert-bench users-split DATADIR TTL_S COUNT NAME SLOTMAP\n"
+            "       concert-bench drop-concerts BASE KEYFILE DATADIR NAME COUNT SLOTMAP\n"
             "       concert-bench report DATADIR OUTFILE\n"
             "       concert-bench slowlog SLOWLOG_JSON\n");
     return 2;

@@ -10,7 +10,11 @@
 # report goes, var/bench by default) and BENCH_KAFKA (1: the stack runs a
 # Kafka broker too, on ports 3000 and 3001 below the bench port, and the
 # journey is measured with the relay publishing there and without, see
-# bench_relay); bench/run reads BENCH_* settings.
+# bench_relay) and BENCH_CLUSTER (1: the stack runs a Redis Cluster of
+# three primaries too, on the three ports above its Redis, and a second
+# nginx two above its own port whose responders use it, as the test stack
+# does; the drop is then run there and on the stack's single Redis, see
+# bench/run); bench/run reads BENCH_* settings.
 #
 #   bench/stack.sh _relay kafka|redis   (bench/run's, on a BENCH_KAFKA stack)
 # shellcheck shell=bash
@@ -83,8 +87,9 @@ bench_relay() {
     CONF=$conf start_relay
 }
 
-# Everything the bench stack runs, ceiling included; finishes whatever is or
-# is not running.
+# Everything the bench stack runs, ceiling and cluster included (stop_all
+# stops the cluster's nodes and front); finishes whatever is or is not
+# running.
 bench_stop() {
     profile bench
     stop_all ceiling floor
@@ -110,6 +115,12 @@ cmd_bench() {
     1) KAFKA=1; ensure_packages kafka ;;
     *) die "BENCH_KAFKA must be 0 or 1" ;;
     esac
+    CLUSTER=0
+    case ${BENCH_CLUSTER:-0} in
+    0) ;;
+    1) CLUSTER=1 ;;
+    *) die "BENCH_CLUSTER must be 0 or 1" ;;
+    esac
     bench_stop
     stack_gone || die "the bench stack at $VAR did not stop; not starting another over it"
     rm -rf "$VAR"
@@ -119,12 +130,20 @@ cmd_bench() {
     bench_start_ceiling
     bench_wait_ceiling
     say "ceiling: $INSTANCES instances x $CHILDREN processes at /bench/ceiling"
+    local cluster_base= cluster_ports=
+    if [ $CLUSTER = 1 ]; then
+        start_redis_cluster
+        start_cluster_front
+        cluster_base="http://127.0.0.1:$((FRONT_PORT + 2))"
+        cluster_ports=$(cluster_ports)
+    fi
     [ $keep = 0 ] || on_exit_clear
     mkdir -p "$out"
     local rc=0
     BENCH_BASE="http://127.0.0.1:$FRONT_PORT" BENCH_ADMIN_KEY_FILE="$ADMIN_KEY_FILE" \
         BENCH_BUILD="$BUILD" BENCH_OUT="$out" BENCH_PG="$PG_CONNINFO" BENCH_REDIS_PORT="$REDIS_PORT" \
-        BENCH_KAFKA=$KAFKA BENCH_RELAY="$REPO/bench/stack.sh _relay" "$REPO/bench/run" || rc=$?
+        BENCH_KAFKA=$KAFKA BENCH_RELAY="$REPO/bench/stack.sh _relay" \
+        BENCH_CLUSTER_BASE="$cluster_base" BENCH_CLUSTER_PORTS="$cluster_ports" "$REPO/bench/run" || rc=$?
     if [ $keep = 0 ]; then
         on_exit_clear
         say "stopping the bench stack"

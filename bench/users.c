@@ -3,6 +3,7 @@
 #include "digest.h"
 #include "keyspace.h"
 #include "rand.h"
+#include "slotmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,20 @@ static int new_user(struct bench_user *u)
     return 0;
 }
 
-int users_make(const char *dir, const char *name, int count, long ttl_seconds, FILE *resp)
+/* The file a session's SET goes to: one for every key, or the file of the
+ * node that owns the key (users_make_split). */
+struct resp_target {
+    FILE *one;
+    const struct slotmap *map;
+    FILE *const *by_node;
+};
+
+static FILE *resp_for(const struct resp_target *t, const char *key)
+{
+    return t->map ? t->by_node[slotmap_node(t->map, key, strlen(key))] : t->one;
+}
+
+static int make_users(const char *dir, const char *name, int count, long ttl_seconds, const struct resp_target *t)
 {
     char path[4096], ttl[24], key[sizeof KEYSPACE_SESSION_PREFIX + DIGEST_HEX_LEN];
     FILE *f;
@@ -42,12 +56,28 @@ int users_make(const char *dir, const char *name, int count, long ttl_seconds, F
         digest_hex(u.session, strlen(u.session), sum);
         keyspace_session(key, sizeof key, sum);
         fprintf(f, "%s %s\n", u.id, u.session);
-        fprintf(resp, "*5\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$2\r\nEX\r\n$%zu\r\n%s\r\n",
+        fprintf(resp_for(t, key), "*5\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n$2\r\nEX\r\n$%zu\r\n%s\r\n",
                 strlen(key), key, strlen(u.id), u.id, strlen(ttl), ttl);
     }
-    if (fclose(f) != 0 || ferror(resp))
-        return -1;
-    return 0;
+    return fclose(f) != 0 ? -1 : 0;
+}
+
+int users_make(const char *dir, const char *name, int count, long ttl_seconds, FILE *resp)
+{
+    struct resp_target t = {resp, NULL, NULL};
+
+    return make_users(dir, name, count, ttl_seconds, &t) < 0 || ferror(resp) ? -1 : 0;
+}
+
+int users_make_split(const char *dir, const char *name, int count, long ttl_seconds, const struct slotmap *map,
+                     FILE *const *by_node)
+{
+    struct resp_target t = {NULL, map, by_node};
+    int rc = make_users(dir, name, count, ttl_seconds, &t);
+
+    for (int i = 0; i < map->nodes; i++)
+        rc |= ferror(by_node[i]) ? -1 : 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int users_load(const char *dir, const char *name, struct bench_pool *pool)

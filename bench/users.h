@@ -28,6 +28,12 @@ struct bench_pool {
  * resp. The sessions live ttl_seconds. Returns 0, or -1 (getrandom, I/O). */
 int users_make(const char *dir, const char *name, int count, long ttl_seconds, FILE *resp);
 
+/* The same, each SET into by_node[i] for the node i of map that owns the
+ * session's key (a cluster's sessions spread by their own keys). */
+struct slotmap;
+int users_make_split(const char *dir, const char *name, int count, long ttl_seconds, const struct slotmap *map,
+                     FILE *const *by_node);
+
 /* Reads DIR/NAME into pool. Returns 0, or -1 when it cannot be read. */
 int users_load(const char *dir, const char *name, struct bench_pool *pool);
 

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "contract_limits.h"
 #include "db.h"
+#include "db_replica.h"
 #include "guard.h"
 #include "log.h"
 #include "metrics.h"
@@ -397,7 +398,7 @@ static void read_settings(struct request *r)
     if (admin_concert(r, &concert_id) < 0)
         return;
     snprintf(idtext, sizeof idtext, "%" PRId64, concert_id);
-    rc = db_read(sql, 1, params, &res);
+    rc = db_read_replica(sql, 1, params, &res);
     answer_outcome(r, rc, res);
     PQclear(res);
 }
@@ -538,7 +539,7 @@ static int write_queue_gauges(FILE *out)
     PGresult *res;
     int n, rc = 0;
 
-    if (db_read(sql, 0, NULL, &res) != DB_OK)
+    if (db_read_replica(sql, 0, NULL, &res) != DB_OK)
         return -1;
     n = PQntuples(res);
     g = calloc((size_t)(n ? n : 1), sizeof *g);
@@ -574,7 +575,7 @@ static int write_relay_lag(FILE *out)
     PGresult *res;
     int one_row;
 
-    if (db_read("SELECT unsent, oldest_seconds FROM outbox_lag()", 0, NULL, &res) != DB_OK)
+    if (db_read_replica("SELECT unsent, oldest_seconds FROM outbox_lag()", 0, NULL, &res) != DB_OK)
         return -1;
     one_row = PQntuples(res) == 1 && PQnfields(res) == 2;
     if (one_row)

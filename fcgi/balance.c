@@ -21,9 +21,7 @@
 /* GET /api/v1/users/{userId}/balance (session): 0 for a user never charged. */
 static void balance(struct request *r)
 {
-    static const char sql[] =
-        "SELECT json_build_object('userId', $1::uuid, 'balance',"
-        " coalesce((SELECT balance FROM users WHERE id = $1::uuid), 0))::text";
+    static const char sql[] = "SELECT balance_json($1::uuid)";
 
     answer_user_read(r, sql);
 }

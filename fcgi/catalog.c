@@ -2,8 +2,11 @@
  * seat map of a show.
  *
  * The concerts and the shows are built by PostgreSQL as JSON in one
- * statement; the shows, read by every admitted user, are kept in Redis for
- * a second and read with the token check in one script.
+ * statement (the shows by show_list); the shows, read by every admitted
+ * user, are kept in Redis for a second and read with the token check in one
+ * script. These reads, and the seat map's loads, go to PostgreSQL's
+ * standby when one is configured and has every acknowledged write
+ * (db_replica.h).
  * The seat map, the hottest read of a drop, is one Redis script: the token
  * check and the map kept there (shared/seatmap.c). Which seats are free,
  * which shows are still on sale and how times are written are the rules of
@@ -13,6 +16,7 @@
 #include "app.h"
 #include "answer.h"
 #include "db.h"
+#include "db_replica.h"
 #include "guard.h"
 #include "queue.h"
 #include "seatmap.h"
@@ -42,7 +46,7 @@ static void concerts(struct request *r)
         "  'concertId', id, 'title', title, 'venue', venue) ORDER BY id), '[]'::json))::text"
         " FROM concerts";
     PGresult *res;
-    db_rc rc = db_read(sql, 0, NULL, &res);
+    db_rc rc = db_read_replica(sql, 0, NULL, &res);
 
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
@@ -85,17 +89,7 @@ static int kept_list_try(void *ctx, int again)
  * PostgreSQL built them at most a second ago (shared/showlist.h says why). */
 static void schedules(struct request *r)
 {
-    static const char sql[] =
-        "SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1),"
-        " json_build_object('concertId', $1::bigint, 'schedules', coalesce(json_agg(json_build_object("
-        "   'scheduleId', x.id, 'startsAt', utc_text(x.starts_at),"
-        "   'totalSeats', x.total, 'availableSeats', x.available) ORDER BY x.starts_at, x.id), '[]'::json))::text"
-        " FROM (SELECT s.id, s.starts_at, count(*) AS total,"
-        "              count(*) FILTER (WHERE seat_is_free(st.status, st.held_until)) AS available"
-        "       FROM schedules s JOIN seats st ON st.schedule_id = s.id"
-        "       WHERE s.concert_id = $1 AND sales_open(s.starts_at)"
-        "       GROUP BY s.id, s.starts_at) x"
-        " WHERE x.available > 0";
+    static const char sql[] = "SELECT concert_found, body FROM show_list($1::bigint)";
     struct kept_list k = {0};
     char idtext[24];
     const char *params[] = {idtext};
@@ -118,7 +112,7 @@ static void schedules(struct request *r)
         return;
     }
     snprintf(idtext, sizeof idtext, "%" PRId64, k.concert_id);
-    rc = db_read(sql, 1, params, &res);
+    rc = db_read_replica(sql, 1, params, &res);
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
         return;

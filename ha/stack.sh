@@ -13,11 +13,13 @@
 #   lb      .10  nginx, balancing every responder group over app1 and app2
 #   app1    .11  every responder group (FastCGI over TCP), cron, relay
 #   app2    .12  the same
-#   mon     .20  pg_auto_failover's monitor, a Redis Sentinel
+#   mon     .20  pg_auto_failover's monitor
 #   pg1     .21  PostgreSQL under its pg_auto_failover keeper
 #   pg2     .22  PostgreSQL under its keeper (synchronous standby at first)
-#   redis1  .31  Redis (primary at first), a Sentinel
-#   redis2  .32  Redis (replica at first), a Sentinel
+#   redis1  .31  Redis Cluster: a shard's primary at first (:6371), and
+#                the replica of redis3's (:6381)
+#   redis2  .32  the same: primary :6372, replica of redis1's (:6382)
+#   redis3  .33  the same: primary :6373, replica of redis2's (:6383)
 #   kafka1  .41  a Kafka broker that is also a controller (kafka/broker.sh)
 #   kafka2  .42  the same: the three controllers are a KRaft quorum, and
 #   kafka3  .43  every topic has 3 copies, 2 of them in sync for a write
@@ -30,16 +32,16 @@
 # Reads from the environment what scripts/stack.sh's `profile` reads (the
 # several-hosts stack of `up` or `test` takes that stack's front port,
 # folder and CONCERT_CHILDREN), nothing more. Sets (ha_profile): HA HA_NET
-# HA_TAG HA_BRIDGE HA_NFT_TABLE HA_SECRETS HA_PGAF HA_CONNINFO HA_SENTINELS.
+# HA_TAG HA_BRIDGE HA_NFT_TABLE HA_SECRETS HA_PGAF HA_CONNINFO
+# HA_CLUSTER_NODES.
 # shellcheck shell=bash
 
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/stack.sh"
 
-HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2 kafka1 kafka2 kafka3"
+HA_HOSTS="lb app1 app2 mon pg1 pg2 redis1 redis2 redis3 kafka1 kafka2 kafka3"
 HA_APPS="app1 app2"
 HA_PG_NODES="pg1 pg2"
-HA_REDIS_NODES="redis1 redis2"
-HA_SENTINEL_HOSTS="mon redis1 redis2"
+HA_REDIS_NODES="redis1 redis2 redis3"
 HA_KAFKA_NODES="kafka1 kafka2 kafka3"
 HA_LB_PORT=8080
 
@@ -57,9 +59,11 @@ ha_profile() {
     HA_SECRETS=$HA/secrets
     HA_PGAF=$HA/pgaf
     HA_CONNINFO="host=$(ha_addr pg1),$(ha_addr pg2) port=$(ha_pg_port pg1),$(ha_pg_port pg2) dbname=concert user=$APP_USER passfile=$HA_SECRETS/pgpass target_session_attrs=read-write"
-    HA_SENTINELS=
-    local h
-    for h in $HA_SENTINEL_HOSTS; do HA_SENTINELS="$HA_SENTINELS${HA_SENTINELS:+,}$(ha_addr "$h"):26379"; done
+    # Every node of the cluster: a program learns the map from any that
+    # answers.
+    HA_CLUSTER_NODES=
+    local h n
+    for n in $(ha_redis_nodes); do HA_CLUSTER_NODES="$HA_CLUSTER_NODES${HA_CLUSTER_NODES:+,}$(ha_redis_addr "$n")"; done
     # The quorum: each broker on its host's address, 9092 for clients and
     # 9093 for the controllers. An acknowledged write (acks=all) is on two
     # of the three, so losing any one broker loses nothing.
@@ -87,7 +91,7 @@ ha_addr() {
     case $1 in
     lb) echo "$HA_NET.10" ;; app1) echo "$HA_NET.11" ;; app2) echo "$HA_NET.12" ;;
     mon) echo "$HA_NET.20" ;; pg1) echo "$HA_NET.21" ;; pg2) echo "$HA_NET.22" ;;
-    redis1) echo "$HA_NET.31" ;; redis2) echo "$HA_NET.32" ;;
+    redis1) echo "$HA_NET.31" ;; redis2) echo "$HA_NET.32" ;; redis3) echo "$HA_NET.33" ;;
     kafka1) echo "$HA_NET.41" ;; kafka2) echo "$HA_NET.42" ;; kafka3) echo "$HA_NET.43" ;;
     *) die "no such host: $1" ;;
     esac
@@ -234,11 +238,13 @@ ha_prepare() {
         sed -e "s|^pg_conninfo = .*|pg_conninfo = $HA_CONNINFO connect_timeout=2 options='-c statement_timeout=5000'|" \
             -e "s|^admin_key_file = .*|admin_key_file = $ADMIN_KEY_FILE|" \
             -e "s|^metrics_file = .*|metrics_file = $HA/$h/run/metrics|" \
-            -e "s|^# redis_sentinels = .*|redis_sentinels = $HA_SENTINELS|" \
-            -e "s|^# redis_master_name = .*|redis_master_name = concert|" \
+            -e "s|^redis_host = .*|redis_cluster_nodes = $HA_CLUSTER_NODES|" -e "/^redis_port = /d" \
             -e "s|^# redis_password_file = .*|redis_password_file = $HA_SECRETS/redis.password|" \
             conf/concert.conf >"$HA/$h/concert.conf"
         kafka_conf >>"$HA/$h/concert.conf"
+        # The read-only paths read from the standby (README "Reads from the standby").
+        echo "pg_read_conninfo = ${HA_CONNINFO/read-write/prefer-standby} connect_timeout=2 options='-c statement_timeout=5000'" \
+            >>"$HA/$h/concert.conf"
     done
     chown -R "$APP_USER:" "$VAR"
     chmod 700 "$RUN"
@@ -479,123 +485,211 @@ kafka_leaders() {
              END { for (l in n) print "kafka" l, n[l] }' | sort -k2,2nr
 }
 
-# --- Redis and Sentinel ----------------------------------------------------------
+# --- Redis Cluster ---------------------------------------------------------------
 
-# The Redis primary's host, as the Sentinels see it (empty when none answers).
-redis_primary_host() {
-    local h addr
-    for h in $HA_SENTINEL_HOSTS; do
-        addr=$(redis_at "$(ha_addr "$h")" 26379 sentinel get-master-addr-by-name concert 2>/dev/null | head -n1) ||
-            continue
-        [ -n "$addr" ] || continue
-        for h in $HA_REDIS_NODES; do [ "$(ha_addr "$h")" = "$addr" ] && { echo "$h"; return 0; }; done
+# Six nodes, two on each Redis host: host N runs its shard's primary on
+# 637N and, on 638N, the replica of the previous host's primary (redis1's
+# follows redis3's). A host lost takes one primary and another shard's
+# replica: the lost primary's replica is on the next host, and the two
+# primaries left are a majority of three for the failover vote. Each node
+# has a port of its own, so `host:port` and the port alone both name it.
+ha_redis_nodes() {
+    local h
+    for h in $HA_REDIS_NODES; do echo "$h:637${h#redis}"; done
+    for h in $HA_REDIS_NODES; do echo "$h:638${h#redis}"; done
+}
+# ha_redis_first_primary_of HOST:638N: the ADDR:PORT of the primary it
+# replicates at first, the previous host's (redis3's for redis1).
+ha_redis_first_primary_of() {
+    local n=${1##*:638} m
+    m=$((n == 1 ? 3 : n - 1))
+    echo "$(ha_addr "redis$m"):637$m"
+}
+ha_redis_addr() { echo "$(ha_addr "${1%%:*}"):${1##*:}"; }   # HOST:PORT -> ADDR:PORT
+# ADDR:PORT -> HOST:PORT (empty when no node of this stack).
+ha_redis_node_at() {
+    local n
+    for n in $(ha_redis_nodes); do [ "$(ha_redis_addr "$n")" = "$1" ] && { echo "$n"; return 0; }; done
+    return 0
+}
+
+# A failure is noticed after the node timeout (a node that answers no
+# ping for that long is suspected, then failed once most primaries agree),
+# and the replica is promoted half a second to a second later: with the
+# default 15 s a lost shard would answer nothing for over 15 s.
+HA_REDIS_NODE_TIMEOUT_MS=1500
+
+# Seconds before a dead Redis is started again: longer than the node
+# timeout and the replica's promotion, so a killed primary comes back as
+# its replacement's replica (the cluster tells it so: its slots now
+# belong to a newer configuration) rather than going on as the primary
+# while the others fail it over.
+HA_REDIS_RESTART_S=5
+
+# ha_redis_view: the cluster as a live node sees it (CLUSTER NODES), one
+# line a node: ADDR:PORT ROLE OF SLOTS FLAGS, ROLE primary or replica, OF
+# the primary's ADDR:PORT (or -), SLOTS like 0-5460 (or -), FLAGS such as
+# fail. Empty when no node answers.
+ha_redis_view() {
+    local n out pw
+    read -r pw <"$HA_SECRETS/redis.password" || return 0
+    for n in $(ha_redis_nodes); do
+        out=$(REDISCLI_AUTH=$pw timeout 2 redis-cli --no-auth-warning -h "$(ha_addr "${n%%:*}")" -p "${n##*:}" \
+            cluster nodes 2>/dev/null) || continue
+        case $out in *myself*) ;; *) continue ;; esac
+        awk '{ addr[$1] = $2; sub(/@.*/, "", addr[$1]); line[NR] = $0; id[NR] = $1 }
+             END {
+                 for (i = 1; i <= NR; i++) {
+                     split(line[i], f, " ")
+                     slots = ""
+                     for (k = 9; k in f; k++) if (f[k] !~ /^\[/) slots = slots (slots == "" ? "" : ",") f[k]
+                     role = f[3] ~ /master/ ? "primary" : "replica"
+                     of = role == "replica" && (f[4] in addr) ? addr[f[4]] : "-"
+                     flags = f[3]; gsub(/myself,?|master,?|slave,?/, "", flags)
+                     print addr[id[i]], role, of, slots == "" ? "-" : slots, flags == "" ? "ok" : flags
+                 }
+             }' <<<"$out"
+        return 0
     done
     return 0
 }
 
-# Seconds before a dead Redis is started again: longer than the Sentinels'
-# down-after-milliseconds (1 s here) and a failover, so a lost primary is
-# replaced first and comes back as a replica of the new one (the Sentinels
-# make it so). Started at once it would come back an empty primary before
-# they noticed, and its replica would copy the emptiness
-# (conf/systemd/concert-redis.service says the same for real hosts).
-HA_REDIS_RESTART_S=5
+# The primary that owns slot S (default 0): its HOST:PORT, as the view says.
+ha_redis_primary_of_slot() {
+    local s=${1:-0} addr
+    addr=$(ha_redis_view | awk -v s="$s" '$2 == "primary" && $5 !~ /fail/ {
+        n = split($4, r, ","); for (i = 1; i <= n; i++) { split(r[i], b, "-"); if (b[2] == "") b[2] = b[1]
+            if (s + 0 >= b[1] + 0 && s + 0 <= b[2] + 0) { print $1; exit } } }')
+    [ -n "$addr" ] && ha_redis_node_at "$addr"
+    return 0
+}
 
-# ha_redis_answers HOST: Redis on HOST answers within `wait` tenths of a second.
+# ha_redis_answers NODE TENTHS: Redis at HOST:PORT answers within TENTHS/10 s.
 ha_redis_answers() {
     local i
-    for i in $(seq "$2"); do redis_at "$(ha_addr "$1")" 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for i in $(seq "$2"); do redis_at "$(ha_addr "${1%%:*}")" "${1##*:}" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
     return 1
 }
 
-# ha_start_redis HOST [PRIMARY_HOST]: Redis on HOST, a replica of
-# PRIMARY_HOST's when given, under ha/supervise.sh (started again
-# HA_REDIS_RESTART_S after it dies; when its supervisor runs, this waits
-# for that instead). The password is in its config file, not on a command
-# line. Its config says daemonize; the supervisor keeps it in the
-# foreground from the command line.
+# ha_start_redis HOST:PORT: that node, under ha/supervise.sh (started
+# again HA_REDIS_RESTART_S after it dies; when its supervisor runs, this
+# waits for that instead). Its node file (nodes.conf: its id, the others,
+# its epoch) is in its own folder, which a restart keeps: it comes back as
+# the same node, and the cluster tells it what it is now. The password is
+# in its config file, not on a command line. Its config says daemonize;
+# the supervisor keeps it in the foreground from the command line.
 ha_start_redis() {
-    local h=$1 primary=${2:-} conf=$HA/$1/redis.conf
-    pid_alive "$HA/$h/run/redis.pid" && return 0
-    if pid_alive "$HA/$h/run/redis-supervise.pid"; then
-        ha_redis_answers "$h" $(((HA_REDIS_RESTART_S + 10) * 10)) && return 0
-        die "redis on $h was not started again by its supervisor (see $HA/$h/log/)"
+    local h=${1%%:*} port=${1##*:} conf dir
+    conf=$HA/$h/redis-$port.conf
+    dir=$HA/$h/redis-$port
+    pid_alive "$HA/$h/run/redis-$port.pid" && return 0
+    if pid_alive "$HA/$h/run/redis-$port-supervise.pid"; then
+        ha_redis_answers "$1" $(((HA_REDIS_RESTART_S + 10) * 10)) && return 0
+        die "redis $1 was not started again by its supervisor (see $HA/$h/log/)"
     fi
-    mkdir -p "$HA/$h/redis"
+    mkdir -p "$dir"
     {
         echo "bind $(ha_addr "$h")"
-        echo "port 6379"
-        echo "dir $HA/$h/redis"
+        echo "port $port"
+        echo "dir $dir"
         echo "daemonize yes"
-        echo "pidfile $HA/$h/run/redis.pid"
-        echo "logfile $HA/$h/log/redis.log"
+        echo "pidfile $HA/$h/run/redis-$port.pid"
+        echo "logfile $HA/$h/log/redis-$port.log"
         # Persistence as on one host: an append-only file, no snapshots.
         echo "include $REPO/conf/redis.conf"
         echo "requirepass $(cat "$HA_SECRETS/redis.password")"
         echo "masterauth $(cat "$HA_SECRETS/redis.password")"
-        if [ -n "$primary" ]; then echo "replicaof $(ha_addr "$primary") 6379"; fi
+        echo "cluster-enabled yes"
+        echo "cluster-config-file nodes.conf"
+        echo "cluster-announce-ip $(ha_addr "$h")"
+        echo "cluster-node-timeout $HA_REDIS_NODE_TIMEOUT_MS"
+        echo "cluster-replica-no-failover no"
+        # A shard failing over leaves the others serving: by default every
+        # node refuses every key while any slot has no primary.
+        echo "cluster-require-full-coverage no"
     } >"$conf"
-    chown -R "$APP_USER:" "$conf" "$HA/$h/redis"
+    chown -R "$APP_USER:" "$conf" "$dir"
     chmod 600 "$conf"
     on_host_bg "$h" setsid "$REPO/ha/supervise.sh" "$HA_REDIS_RESTART_S" redis-server "$conf" --daemonize no \
         >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
-    echo $! >"$HA/$h/run/redis-supervise.pid"
-    ha_redis_answers "$h" 50 || die "redis on $h did not start (see $HA/$h/log/redis.log)"
+    echo $! >"$HA/$h/run/redis-$port-supervise.pid"
+    ha_redis_answers "$1" 50 || die "redis $1 did not start (see $HA/$h/log/redis-$port.log)"
 }
 
-# ha_start_sentinel HOST: a Sentinel on HOST, under ha/supervise.sh
-# (started again a second after it dies). Its config file is written once:
-# Sentinel rewrites it with what it learns (the current primary).
-ha_start_sentinel() {
-    local h=$1 conf=$HA/$1/sentinel.conf pw
-    pid_alive "$HA/$h/run/sentinel.pid" && return 0
-    pid_alive "$HA/$h/run/sentinel-supervise.pid" && return 0
-    pw=$(cat "$HA_SECRETS/redis.password")
-    if [ ! -f "$conf" ]; then
-        cat >"$conf" <<EOF
-bind $(ha_addr "$h")
-port 26379
-daemonize yes
-pidfile $HA/$h/run/sentinel.pid
-logfile $HA/$h/log/sentinel.log
-dir $HA/$h
-requirepass $pw
-sentinel sentinel-pass $pw
-sentinel monitor concert $(ha_addr redis1) 6379 2
-sentinel auth-pass concert $pw
-sentinel down-after-milliseconds concert 1000
-sentinel failover-timeout concert 5000
-sentinel parallel-syncs concert 1
-EOF
-        chown "$APP_USER:" "$conf"
-        chmod 600 "$conf"
-    fi
-    on_host_bg "$h" setsid "$REPO/ha/supervise.sh" 1 redis-sentinel "$conf" --daemonize no \
-        >>"$HA/$h/log/supervise.log" 2>&1 </dev/null
-    echo $! >"$HA/$h/run/sentinel-supervise.pid"
-}
-
-# redis_settled: the Sentinels agree on a primary, which answers as one
-# with its replica connected.
+# redis_settled: three primaries that own every slot between them, each
+# with a replica whose link is up, no node failed.
 redis_settled() {
-    local p
-    p=$(redis_primary_host)
-    [ -n "$p" ] && redis_at "$(ha_addr "$p")" 6379 info replication 2>/dev/null | grep -q '^connected_slaves:1'
+    local view n primary
+    view=$(ha_redis_view)
+    [ "$(awk '$5 == "ok"' <<<"$view" | wc -l)" = 6 ] || return 1
+    [ "$(awk '$2 == "primary" && $4 != "-"' <<<"$view" | wc -l)" = 3 ] || return 1
+    for primary in $(awk '$2 == "primary" { print $1 }' <<<"$view"); do
+        [ "$(awk -v p="$primary" '$3 == p' <<<"$view" | wc -l)" = 1 ] || return 1
+    done
+    for n in $(awk '$2 == "replica" { print $1 }' <<<"$view"); do
+        redis_at "${n%:*}" "${n##*:}" info replication 2>/dev/null | grep -q '^master_link_status:up' || return 1
+    done
+    redis_at "${primary%:*}" "${primary##*:}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'
 }
 
 wait_redis_settled() {
     local i
     for i in $(seq 300); do redis_settled && return 0; sleep 0.2; done
-    die "Redis: no primary with its replica after 60 s (see $HA/redis*/log/)"
+    die "Redis: no three primaries each with its replica after 60 s (see $HA/redis*/log/)"
+}
+
+# ha_redis_give_back: each host's first primary (637N) that is a replica
+# now (it was lost and rejoined) takes its shard back with CLUSTER
+# FAILOVER: its primary stops taking writes until it has caught up, then
+# hands over, losing nothing. Without it two primaries could end up on one
+# host, and losing that host would leave one primary of three: no
+# majority to promote anyone. Prints what it gave back.
+ha_redis_give_back() {
+    local view n addr of i
+    view=$(ha_redis_view)
+    for n in $(ha_redis_nodes); do
+        case $n in *:637?) ;; *) continue ;; esac
+        addr=$(ha_redis_addr "$n")
+        of=$(awk -v a="$addr" '$1 == a && $2 == "replica" { print $3 }' <<<"$view")
+        [ -n "$of" ] || continue
+        redis_at "${addr%:*}" "${addr##*:}" cluster failover >/dev/null 2>&1 || continue
+        for i in $(seq 100); do
+            redis_at "${addr%:*}" "${addr##*:}" role 2>/dev/null | head -n1 | grep -q '^master$' && break
+            sleep 0.1
+        done
+        printf '%s given back its slots by %s; ' "$addr" "$of"
+    done
+}
+
+# The primaries' addresses, on one line (for ./dev up and heal).
+ha_redis_layout() {
+    ha_redis_view | awk '$2 == "primary" && $4 != "-" { printf "%s%s", sep, $1; sep = " " }'
 }
 
 ha_start_redis_all() {
-    local h
-    ha_start_redis redis1
-    ha_start_redis redis2 redis1
-    for h in $HA_SENTINEL_HOSTS; do ha_start_sentinel "$h"; done
+    local n addr p nodes= id
+    for n in $(ha_redis_nodes); do ha_start_redis "$n"; done
+    p=$(ha_redis_addr redis1:6371)
+    if ! redis_at "${p%:*}" "${p##*:}" cluster info 2>/dev/null | grep -q '^cluster_slots_assigned:16384'; then
+        for n in $(ha_redis_nodes); do
+            case $n in *:637?) nodes="$nodes $(ha_redis_addr "$n")" ;; esac
+        done
+        # shellcheck disable=SC2086  # $nodes is words on purpose
+        REDISCLI_AUTH=$(cat "$HA_SECRETS/redis.password") redis-cli --no-auth-warning --cluster create $nodes \
+            --cluster-replicas 0 --cluster-yes >"$HA/redis-cluster-create.log" 2>&1 ||
+            die "the redis cluster was not made (see $HA/redis-cluster-create.log)"
+        for n in $(ha_redis_nodes); do
+            case $n in *:638?) ;; *) continue ;; esac
+            addr=$(ha_redis_addr "$n")
+            p=$(ha_redis_first_primary_of "$n")
+            id=$(redis_at "${p%:*}" "${p##*:}" cluster myid)
+            REDISCLI_AUTH=$(cat "$HA_SECRETS/redis.password") redis-cli --no-auth-warning --cluster add-node \
+                "$addr" "$p" --cluster-slave --cluster-master-id "$id" >>"$HA/redis-cluster-create.log" 2>&1 ||
+                die "redis $addr did not join the cluster (see $HA/redis-cluster-create.log)"
+        done
+    fi
     wait_redis_settled
-    say "redis: primary on $(redis_primary_host), three Sentinels"
+    say "redis cluster: primaries $(ha_redis_layout), each with its replica on another host"
 }
 
 # --- the app hosts and the balancer -----------------------------------------------
@@ -706,7 +800,7 @@ ha_start_stack() {
 
 ha_stop_stack() {
     [ -d "$HA" ] || return 0
-    local h f jobs=
+    local h f n jobs=
     for h in lb $HA_APPS; do
         for f in "$HA/$h"/run/*.pid; do
             [ -f "$f" ] || continue
@@ -720,11 +814,10 @@ ha_stop_stack() {
     for f in $jobs; do wait "$f" || true; done
     # The supervisors first (each stops its program and waits for it), so
     # that none starts again what is being stopped.
-    for h in $HA_SENTINEL_HOSTS $HA_REDIS_NODES; do
-        stop_pidfile "$HA/$h/run/sentinel-supervise.pid" -TERM
-        stop_pidfile "$HA/$h/run/redis-supervise.pid" -TERM
-        stop_pidfile "$HA/$h/run/sentinel.pid" -TERM
-        stop_pidfile "$HA/$h/run/redis.pid" -TERM
+    for n in $(ha_redis_nodes); do
+        h=${n%%:*}
+        stop_pidfile "$HA/$h/run/redis-${n##*:}-supervise.pid" -TERM
+        stop_pidfile "$HA/$h/run/redis-${n##*:}.pid" -TERM
     done
     # A keeper's supervisor hands TERM on: pg_autoctl stops its postgres.
     for h in pg2 pg1 mon; do stop_pidfile "$HA/$h/run/keeper.pid" -TERM -g; done
@@ -755,33 +848,43 @@ ha_cmd_up() {
 # ha_status JSON: one line or object per part, host by host. PostgreSQL's
 # roles are the monitor's: the node it has assigned a primary's state
 # (`primary`, or `wait_primary` while it commits without its standby) is
-# the primary, whatever the other still reports. Quick under load: one
-# query to the monitor, one to a Sentinel, the health check meanwhile, and
+# the primary, whatever the other still reports. Each Redis node's role
+# is the cluster's (CLUSTER NODES): a primary with the slots it owns, or a
+# replica with the primary it follows ("of"). Quick under load: one query
+# to the monitor, one to a Redis node, the health check meanwhile, and
 # the pid files read without starting a program per part.
 ha_status() {
-    local json=$1 first=1 h g redis_primary role state pgrows line name goal reported tmp
-    local -A pg_goal=() pg_reported=()
-    part() {   # name host role address pid state
+    local json=$1 first=1 h g n role state pgrows line name goal reported tmp addr port of slots flags
+    local -A pg_goal=() pg_reported=() r_role=() r_of=() r_slots=() r_flags=()
+    part() {   # name host role address pid state [of slots]
+        local of=null slots=null
         if [ "$json" = 1 ]; then
             [ $first = 1 ] || printf ',\n'
             first=0
-            printf '  {"part": "%s", "host": "%s", "role": "%s", "address": "%s", "pid": %s, "state": "%s"}' \
+            printf '  {"part": "%s", "host": "%s", "role": "%s", "address": "%s", "pid": %s, "state": "%s"' \
                 "$1" "$2" "$3" "$4" "${5:-null}" "$6"
+            # A Redis node's primary ("of") and slots: null when it has none.
+            if [ $# -ge 8 ]; then
+                case $7 in -|"") ;; *) of="\"$7\"" ;; esac
+                case $8 in -|"") ;; *) slots="\"$8\"" ;; esac
+                printf ', "of": %s, "slots": %s' "$of" "$slots"
+            fi
+            printf '}'
         else
             printf '  %-8s %-18s %-10s %-20s %s\n' "$2" "$1" "$3" "$4" "$6${5:+ (pid $5)}"
         fi
     }
-    # PID: the live pid in pid file $1, or empty.
+    # PID: the live pid in pid file $1, or empty; RUNNING: running or stopped.
+    # (No subshell a part: under load each one costs.)
     pid_in() {
         local p= st=
-        PID=
+        PID= RUNNING=stopped
         [ -f "$1" ] && read -r p <"$1" 2>/dev/null || return 0
         case $p in ""|*[!0-9]*) return 0 ;; esac
         [ -r "/proc/$p/stat" ] && read -r st <"/proc/$p/stat" 2>/dev/null || return 0
         st=${st##*) }
-        [ "${st%% *}" = Z ] || PID=$p
+        [ "${st%% *}" = Z ] || PID=$p RUNNING=running
     }
-    running_or_stopped() { [ -n "$PID" ] && echo running || echo stopped; }
     tmp=$(mktemp)
     [ "$json" = 1 ] || curl -sS -m 1.5 "http://127.0.0.1:$FRONT_PORT/healthz" >"$tmp" 2>&1 &
     pgrows=$(monitor_sql "SELECT nodename || ' ' || goalstate || ' ' || reportedstate FROM pgautofailover.node" 2>/dev/null ||
@@ -791,7 +894,10 @@ ha_status() {
         pg_goal[$name]=$goal
         pg_reported[$name]=$reported
     done <<<"$pgrows"
-    redis_primary=$(redis_primary_host)
+    while read -r addr role of slots flags; do
+        [ -n "$addr" ] || continue
+        r_role[$addr]=$role r_of[$addr]=$of r_slots[$addr]=$slots r_flags[$addr]=$flags
+    done < <(ha_redis_view)
     [ "$json" = 1 ] && printf '{"stack": "%s", "hosts": true, "parts": [\n' "$VAR" ||
         echo "stack: $VAR (several hosts)"
     for h in $HA_HOSTS; do
@@ -799,7 +905,7 @@ ha_status() {
         [ "$state" = up ] || part link "$h" link "$(ha_addr "$h")" "" cut
     done
     pid_in "$HA/mon/run/keeper.pid"
-    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$(running_or_stopped)"
+    part pg_auto_failover mon monitor "$(ha_addr mon):5432" "$PID" "$RUNNING"
     for h in $HA_PG_NODES; do
         pid_in "$HA/$h/run/keeper.pid"
         goal=${pg_goal[$h]:-}
@@ -816,24 +922,31 @@ ha_status() {
         [ -n "$PID" ] || state=stopped
         part postgres "$h" "$role" "$(ha_addr "$h"):$(ha_pg_port "$h")" "$PID" "$state"
     done
-    for h in $HA_REDIS_NODES; do
-        pid_in "$HA/$h/run/redis.pid"
-        role=replica
-        [ "$h" = "$redis_primary" ] && role=primary
-        part redis "$h" "$role" "$(ha_addr "$h"):6379" "$PID" "$(running_or_stopped)"
-    done
-    for h in $HA_SENTINEL_HOSTS; do
-        pid_in "$HA/$h/run/sentinel.pid"
-        part sentinel "$h" sentinel "$(ha_addr "$h"):26379" "$PID" "$(running_or_stopped)"
+    for n in $(ha_redis_nodes); do
+        h=${n%%:*}
+        addr=$HA_NET.3${h#redis}:${n##*:}   # ha_redis_addr's, without a subshell a node
+        pid_in "$HA/$h/run/redis-${n##*:}.pid"
+        role=${r_role[$addr]:-} of=${r_of[$addr]:-} slots=${r_slots[$addr]:-} flags=${r_flags[$addr]:-}
+        state=$RUNNING
+        [ -z "$flags" ] || [ "$flags" = ok ] || state="$state, $flags"
+        case $role in
+        primary) [ "$json" = 1 ] || state="$state, slots $slots" ;;
+        replica) [ "$json" = 1 ] || state="$state, of $of" ;;
+        *) role=unknown of=- slots=- ;;
+        esac
+        part redis "$h" "$role" "$addr" "$PID" "$state" "$of" "$slots"
     done
     for h in $HA_APPS; do
+        addr=$(ha_addr "$h")
+        port=$(ha_group_port "${GROUPS_ALL%% *}")
         for g in $GROUPS_ALL; do
             pid_in "$HA/$h/run/$g.pid"
-            part "$g" "$h" responder "$(ha_addr "$h"):$(ha_group_port "$g")" "$PID" "$(running_or_stopped)"
+            part "$g" "$h" responder "$addr:$port" "$PID" "$RUNNING"
+            port=$((port + 1))   # ha_group_port: the groups' ports in order
         done
         for g in relay cron-loop; do
             pid_in "$HA/$h/run/$g.pid"
-            part "${g%-loop}" "$h" "${g%-loop}" "$(ha_addr "$h")" "$PID" "$(running_or_stopped)"
+            part "${g%-loop}" "$h" "${g%-loop}" "$addr" "$PID" "$RUNNING"
         done
     done
     local kleader kleads
@@ -844,12 +957,12 @@ ha_status() {
         # The quorum's leader is "leader", the other controllers "voter".
         role=voter
         [ "$h" = "$kleader" ] && role=leader
-        state=$(running_or_stopped)
+        state=$RUNNING
         [ -z "$PID" ] || state="$state, leads $(printf '%s\n' "$kleads" | awk -v h="$h" '$1 == h { n = $2 } END { print n + 0 }') partitions"
         part kafka "$h" "$role" "$(ha_addr "$h"):$KAFKA_PORT" "$PID" "$state"
     done
     pid_in "$HA/lb/run/nginx.pid"
-    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$(running_or_stopped)"
+    part nginx lb balancer "$(ha_addr lb):$HA_LB_PORT" "$PID" "$RUNNING"
     if [ "$json" = 1 ]; then
         printf '\n]}\n'
     else
@@ -864,38 +977,44 @@ ha_status() {
 # ./dev fault [up|test] NAME: one fault of the README's several-hosts
 # section, for an operator to rehearse (and for t/a*). `heal` undoes them all.
 ha_cmd_fault() {
-    local which=up name= arg h
+    local which=up name= arg h slot=0 n
     for arg in "$@"; do
-        case $arg in up|test) which=$arg ;; *) name=$arg ;; esac
+        case $arg in up|test) which=$arg ;; [0-9]*) slot=$arg ;; *) name=$arg ;; esac
     done
     profile "$which"
     ha_profile
     if [ -z "$name" ]; then
         cat <<'EOF'
 usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
-  redis-kill   kill -9 the Redis primary (Sentinel promotes the replica)
+  redis-kill [SLOT]
+               kill -9 the Redis primary owning SLOT (0 unless given; its
+               replica, on another host, is promoted)
   pg-kill      kill -9 the PostgreSQL primary's host: keeper, postgres and all
                (pg_auto_failover promotes the standby)
   app1-cut     take app1's link down (the balancer routes around it)
   app2-cut     the same for app2
-  redis-cut    take the Redis primary's link down, leaving it running
+  redis-cut [SLOT]
+               take that primary's host's link down, leaving it running
   lb-stop      stop lb's nginx
   kafka-kill   kill -9 the Kafka broker that leads the most partitions
   kafka-cut    take that broker's link down, leaving it running
   heal         every link up, every stopped part started again (a killed
-               Redis comes back as a replica, a killed PostgreSQL rejoins as
-               the standby); waits until both have a primary and a replica
+               Redis comes back as a replica and then takes its shard back,
+               a killed PostgreSQL rejoins as the standby); waits until
+               PostgreSQL and each Redis shard have a primary and a replica
 EOF
         return 2
     fi
     ha_is_up || die "no several-hosts stack for ./dev $which (start one: ./dev $which --ha)"
     is_root || die "./dev fault needs root"
     case $name in
-    redis-kill)
-        h=$(redis_primary_host)
-        [ -n "$h" ] || die "no Redis primary"
-        kill -9 "$(cat "$HA/$h/run/redis.pid")"
-        echo "$h"
+    redis-kill|redis-cut)
+        # Prints the node's host and address: "redis1 10.78.0.31:6371".
+        n=$(ha_redis_primary_of_slot "$slot")
+        [ -n "$n" ] || die "no Redis primary owns slot $slot"
+        h=${n%%:*}
+        if [ "$name" = redis-kill ]; then kill -9 "$(cat "$HA/$h/run/redis-${n##*:}.pid")"; else ip link set "$(ha_ns "$h")" down; fi
+        echo "$h $(ha_redis_addr "$n")"
         ;;
     pg-kill)
         h=$(pg_primary_host)
@@ -906,12 +1025,6 @@ EOF
     app1-cut|app2-cut)
         ip link set "$(ha_ns "${name%-cut}")" down
         echo "${name%-cut}"
-        ;;
-    redis-cut)
-        h=$(redis_primary_host)
-        [ -n "$h" ] || die "no Redis primary"
-        ip link set "$(ha_ns "$h")" down
-        echo "$h"
         ;;
     lb-stop)
         stop_pidfile "$HA/lb/run/nginx.pid" -QUIT
@@ -929,16 +1042,10 @@ EOF
 }
 
 ha_heal() {
-    local h primary
+    local h n gave
     for h in $HA_HOSTS; do ip link set "$(ha_ns "$h")" up; done
     for h in mon $HA_PG_NODES; do start_keeper "$h"; done
-    primary=$(redis_primary_host)
-    for h in $HA_REDIS_NODES; do
-        if ! pid_alive "$HA/$h/run/redis.pid"; then
-            if [ -n "$primary" ] && [ "$primary" != "$h" ]; then ha_start_redis "$h" "$primary"; else ha_start_redis "$h"; fi
-        fi
-    done
-    for h in $HA_SENTINEL_HOSTS; do ha_start_sentinel "$h"; done
+    for n in $(ha_redis_nodes); do ha_start_redis "$n"; done
     for h in $HA_KAFKA_NODES; do ha_kafka_node "$h"; kafka_start; done
     for h in $HA_KAFKA_NODES; do ha_kafka_node "$h"; kafka_wait_ready; done
     for h in $HA_APPS; do ha_start_app "$h"; done
@@ -946,7 +1053,9 @@ ha_heal() {
     wait_pg_settled
     ha_pg_hba
     wait_redis_settled
-    echo "healed: PostgreSQL primary on $(pg_primary_host), Redis primary on $(redis_primary_host)"
+    gave=$(ha_redis_give_back)
+    [ -z "$gave" ] || wait_redis_settled
+    echo "healed: PostgreSQL primary on $(pg_primary_host), Redis primaries $(ha_redis_layout), each with its replica${gave:+; }${gave%; }"
 }
 
 # --- tests ---------------------------------------------------------------------------
@@ -968,7 +1077,7 @@ ha_cmd_test() {
     test_env
     export CONCERT_PG="$HA_CONNINFO connect_timeout=2"
     export CONCERT_CONF=$HA/app1/concert.conf
-    export CONCERT_REDIS_SENTINELS=$HA_SENTINELS
+    export CONCERT_REDIS_CLUSTER=$HA_CLUSTER_NODES CONCERT_HA_CLUSTER_NODES=$HA_CLUSTER_NODES
     export CONCERT_REDIS_PASSWORD_FILE=$HA_SECRETS/redis.password
     export CONCERT_HA_MONITOR="host=$(ha_addr mon) port=5432"
     export CONCERT_HA=1 CONCERT_FAULTS=1

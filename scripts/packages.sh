@@ -27,7 +27,7 @@ PACKAGES_BENCH="wrk"
 PACKAGES_KAFKA="openjdk-17-jre-headless maven kcat"
 PACKAGES_TEST="perl valgrind chromium fonts-noto-cjk prometheus postgresql-15-auto-failover pg-auto-failover-cli"
 # ha: the several-hosts stack (ha/stack.sh) beyond up's.
-PACKAGES_HA="redis-sentinel postgresql-15-auto-failover pg-auto-failover-cli nftables iproute2"
+PACKAGES_HA="postgresql-15-auto-failover pg-auto-failover-cli nftables iproute2"
 
 case ${1:-} in
 up) list=$PACKAGES_UP ;;

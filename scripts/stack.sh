@@ -208,7 +208,9 @@ start_redis() {
 # responders serves from behind a second nginx (start_cluster_front): the
 # routing over several primaries, MOVED and ASK included, is tested against
 # real nodes (t/2n, t/2o) while the rest of the suite keeps its one-node
-# cluster, whose keys the tests read and write directly.
+# cluster, whose keys the tests read and write directly. The bench stack
+# runs the same pair with BENCH_CLUSTER=1 (bench/stack.sh), to compare a
+# drop over the three primaries with one over its own single Redis.
 cluster_ports() { echo $((REDIS_PORT + 1)) $((REDIS_PORT + 2)) $((REDIS_PORT + 3)); }
 
 start_redis_cluster() {
@@ -244,8 +246,10 @@ start_redis_cluster() {
 }
 
 # cluster_front_profile: the settings of the responders and nginx that use
-# the three-primary cluster (one process per responder instance: the tests
-# that use them are few).
+# the three-primary cluster: the test stack's run one process per responder
+# instance (the tests that use them are few), the bench stack's as many as
+# its own front's, or the comparison would weigh processes, not routing.
+# Only the stack's own locations: the bench's ceiling stays on its front.
 cluster_front_profile() {
     CLUSTER_FRONT_PORT=$((FRONT_PORT + 2))
     VAR=$VAR/cluster-front
@@ -253,13 +257,21 @@ cluster_front_profile() {
     LOG=$VAR/log
     PGDATA=$VAR/pg
     CONF=$VAR/concert.conf
-    CHILDREN=1
+    SITE_EXTRA=
+    [ "$PROFILE" = bench ] || CHILDREN=1
+}
+
+# The cluster's nodes as redis_cluster_nodes names them.
+cluster_nodes() {
+    local p nodes=
+    for p in $(cluster_ports); do nodes="$nodes${nodes:+,}127.0.0.1:$p"; done
+    echo "$nodes"
 }
 
 start_cluster_front() {
     (
-        local main_conf=$CONF nodes= p
-        for p in $(cluster_ports); do nodes="$nodes${nodes:+,}127.0.0.1:$p"; done
+        local main_conf=$CONF nodes
+        nodes=$(cluster_nodes)
         cluster_front_profile
         as_app mkdir -p "$RUN" "$LOG" "$VAR/nginx"
         chmod 700 "$RUN"
@@ -435,7 +447,7 @@ stop_all() {
     for i in $jobs; do wait "$i" || true; done
     stop_pidfile "$RUN/redis.pid" -TERM
     kafka_stop
-    [ "${PROFILE:-}" = test ] && stop_cluster_front
+    case ${PROFILE:-} in test|bench) stop_cluster_front ;; esac
     if bin=$(pg_bin) && [ -f "$PGDATA/postmaster.pid" ]; then
         as_app "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
     fi

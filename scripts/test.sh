@@ -76,12 +76,12 @@ cmd_test() {
     else
         CONCERT_BASE_URL="http://127.0.0.1:$FRONT_PORT" CONCERT_FRONT_NAME=nginx \
             make -C "$BUILD" -s check || rc=1
-        # Not t/2g, t/2h, t/2n and t/2o: they test the clients against
+        # Not t/2g, t/2h, t/2q, t/2r, t/2n and t/2o: they test the clients against
         # servers of their own (Sentinel, pg_auto_failover, the cluster and
         # its own front), whatever the front.
         say "HTTP tests behind Apache (http://127.0.0.1:$APACHE_PORT)"
         CONCERT_BASE_URL="http://127.0.0.1:$APACHE_PORT" CONCERT_FRONT_NAME=apache \
-            make -C "$BUILD" -s check PROVE_TESTS="$(ls t/[1-7]*.c 2>/dev/null | grep -v -e '^t/2g-' -e '^t/2h-' -e '^t/2n-' -e '^t/2o-' |
+            make -C "$BUILD" -s check PROVE_TESTS="$(ls t/[1-7]*.c 2>/dev/null | grep -v -e '^t/2g-' -e '^t/2h-' -e '^t/2q-' -e '^t/2r-' -e '^t/2n-' -e '^t/2o-' |
                 sed 's/\.c$/.t/' | tr '\n' ' ')" || rc=1
     fi
     if [ $browser = 1 ]; then

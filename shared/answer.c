@@ -2,6 +2,7 @@
  * word of outcome.c's table, a PostgreSQL call that failed, a JSON text
  * PostgreSQL built (see answer.h). */
 #include "answer.h"
+#include "db_replica.h"
 #include "guard.h"
 #include "log.h"
 
@@ -129,7 +130,7 @@ PGresult *answer_user_rows(struct request *r, const char *sql, char user[37])
 
     if (guard_session_user(r, 0, user) < 0)
         return NULL;
-    rc = db_read(sql, 1, &param, &res);
+    rc = db_read_replica(sql, 1, &param, &res);
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
         return NULL;

@@ -39,7 +39,8 @@ void answer_pg_json(struct request *r, int status, const char *json, size_t len)
 
 /* A per-user read: the session must own the path's {userId} (the session
  * guard: 401, 400, 403); then runs sql (one $1::uuid parameter, one row,
- * one JSON text column) and answers 200 with it. */
+ * one JSON text column; read-only: it may run on the standby,
+ * db_replica.h) and answers 200 with it. */
 void answer_user_read(struct request *r, const char *sql);
 
 /* The same read's rows, for a caller that builds the answer itself: the

@@ -2,6 +2,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "db_replica.h"
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
@@ -44,6 +45,8 @@ int app_setup(const char *program)
     }
     metrics_open(g_config.metrics_file);
     db_init(g_config.pg_conninfo);
+    if (db_replica_init(g_config.pg_read_conninfo) < 0)
+        return -1;
     return app_redis_setup();
 }
 
@@ -151,6 +154,7 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
         http_free_request(&r);
     }
     db_close();
+    db_replica_close();
     rds_close();
     config_free(&g_config);
     return 0;

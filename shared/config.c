@@ -50,6 +50,7 @@ static void free_secret(char *secret)
 void config_free(struct config *c)
 {
     free(c->pg_conninfo);
+    free(c->pg_read_conninfo);
     free(c->redis_host);
     free(c->redis_sentinels);
     free(c->redis_cluster_nodes);
@@ -222,6 +223,13 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
 
     if (strcmp(key, "pg_conninfo") == 0)
         return set_string(&c->pg_conninfo, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    if (strcmp(key, "pg_read_conninfo") == 0) {
+        if (!*v) {
+            snprintf(err, errlen, "pg_read_conninfo must not be empty (leave it out for the primary alone)");
+            return -1;
+        }
+        return set_string(&c->pg_read_conninfo, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
+    }
     if (strcmp(key, "redis_host") == 0)
         return set_string(&c->redis_host, v) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);
     if (strcmp(key, "redis_port") == 0) {

@@ -11,6 +11,9 @@
 
 struct config {
     char *pg_conninfo;          /* libpq connection string */
+    /* Where the read-only paths may read (db_replica.h): libpq's multi-host
+     * string with target_session_attrs=prefer-standby. NULL: the primary. */
+    char *pg_read_conninfo;
     char *redis_host;           /* unless the Sentinels name the primary */
     int redis_port;
     int redis_timeout_ms;       /* connect and command timeout */

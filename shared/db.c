@@ -412,6 +412,17 @@ db_rc db_connect_now(struct db *db)
     return db_connect(db) < 0 ? DB_UNAVAILABLE : DB_OK;
 }
 
+int db_in_recovery(struct db *db)
+{
+    const char *standby;
+
+    if (db_connect(db) < 0)
+        return -1;
+    /* in_hot_standby is reported at connection and again when it changes. */
+    standby = PQparameterStatus(db->conn, "in_hot_standby");
+    return !standby || strcmp(standby, "off") != 0;
+}
+
 /* BEGIN, COMMIT or ROLLBACK, sent once, unprepared; *tag gets the server's
  * command tag (COMMIT of a failed transaction answers ROLLBACK). */
 static db_rc db_tx_statement(struct db *db, const char *sql, char *tag, size_t tagcap)

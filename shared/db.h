@@ -84,6 +84,12 @@ db_rc db_last_outcome(const struct db *db);
  * (or the server closed it): DB_OK or DB_UNAVAILABLE. */
 db_rc db_connect_now(struct db *db);
 
+/* Whether the context's server is a hot standby: 1 when it is (or cannot
+ * say: a server before PostgreSQL 14 reports nothing), 0 when it is a
+ * primary, -1 when no connection could be made. Opens one when needed;
+ * the server reports a promotion on the open connection. */
+int db_in_recovery(struct db *db);
+
 /* Closes the context's connection (ending any transaction); the next
  * statement opens a new one. */
 void db_disconnect(struct db *db);

@@ -34,6 +34,9 @@ void guard_queue_refusal(struct request *r, queue_rc rc)
     case QUEUE_PG_DOWN:
         http_unavailable(r, "PostgreSQL");
         break;
+    case QUEUE_ID_ENDED:
+        guard_session_refusal(r, SESSION_INVALID);
+        break;
     case QUEUE_REDIS_DOWN:
     default:
         http_unavailable(r, "Redis");

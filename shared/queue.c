@@ -485,23 +485,32 @@ static queue_rc queue_ticket_from(redisReply *reply, int64_t concert_id, struct 
     return QUEUE_OK;
 }
 
-queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out)
+queue_rc queue_enter_as(int64_t concert_id, const char *user_id, const char *id, struct queue_ticket *out)
 {
-    char id[QUEUE_TOKEN_ID_MAX + 1];
     const char *args[2];
     redisReply *reply;
     queue_rc rc;
 
-    if (queue_token_new_id(concert_id, id) < 0)
-        return QUEUE_REDIS_DOWN;
     args[0] = user_id;
     args[1] = id;
     rc = queue_run(&lua_queue_enter, concert_id, 2, args, &reply);
     if (rc != QUEUE_OK)
         return rc;
-    rc = queue_ticket_from(reply, concert_id, out);
+    if (strcmp(reply->element[TICKET_CODE]->str, "ENDED") == 0)
+        rc = QUEUE_ID_ENDED;
+    else
+        rc = queue_ticket_from(reply, concert_id, out);
     freeReplyObject(reply);
     return rc;
+}
+
+queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out)
+{
+    char id[QUEUE_TOKEN_ID_MAX + 1];
+
+    if (queue_token_new_id(concert_id, id) < 0)
+        return QUEUE_REDIS_DOWN;
+    return queue_enter_as(concert_id, user_id, id, out);
 }
 
 queue_rc queue_status(const char *token, struct queue_ticket *out)

@@ -46,7 +46,9 @@
  *                        "~mark:base:n:placed" (queue_open.lua)
  *   {c:C}:admissions STRING admissions so far (a counter for the metrics)
  *   {c:C}:logged-out HASH token -> userId of live tokens a logout ended
- *                        whose holds are not yet known cancelled (a day)
+ *                        whose holds are not yet known cancelled (a day);
+ *                        token -> "" for an id a logout ended before it
+ *                        was issued (queue_enter_as refuses it)
  * When opensAt has come and the pre-queue was not opened, every script
  * answers OPEN before doing anything, and the caller begins the opening
  * (its first step) and runs the script again. The opening goes in steps of
@@ -134,11 +136,18 @@ typedef enum {
     QUEUE_NOT_ACTIVE,          /* 403: still waiting */
     QUEUE_WRONG_CONCERT,       /* 403: issued for another concert */
     QUEUE_REDIS_DOWN,          /* 503 */
-    QUEUE_PG_DOWN              /* 503 */
+    QUEUE_PG_DOWN,             /* 503 */
+    QUEUE_ID_ENDED             /* queue_enter: a logout ended the new id first (401 SESSION_INVALID) */
 } queue_rc;
 
 /* Issues a token for (user, concert), or returns the live one it has. */
 queue_rc queue_enter(int64_t concert_id, const char *user_id, struct queue_ticket *out);
+
+/* As queue_enter, a new token's id being id (queue_token_new_id), made
+ * before so that the session it is taken with can learn it first
+ * (session_take_token). QUEUE_ID_ENDED when a logout has already ended
+ * that id: nothing is issued. */
+queue_rc queue_enter_as(int64_t concert_id, const char *user_id, const char *id, struct queue_ticket *out);
 
 /* Looks a token up (a poll: it counts as activity for a waiting token). */
 queue_rc queue_status(const char *token, struct queue_ticket *out);

@@ -143,6 +143,18 @@ int rds_cluster_mode(const struct rds *r)
     return r->cluster != NULL;
 }
 
+int rds_replicas_behind_on(const struct rds *r)
+{
+    if (r->cluster)
+        return rds_cluster_last_replicas(r->cluster);
+    return r->nsentinels > 0 ? 1 : 0;
+}
+
+int rds_replicas_behind(void)
+{
+    return rds_replicas_behind_on(&rds_the_default);
+}
+
 void rds_disconnect(struct rds *r)
 {
     if (r->cluster)

@@ -88,6 +88,14 @@ int rds_set_cluster(struct rds *r, const char *nodes, const char *password);
 /* Whether r routes over a cluster. */
 int rds_cluster_mode(const struct rds *r);
 
+/* How many replicas follow the primary r's last command went to, as far
+ * as r knows: with Sentinels 1 (the pair's replica); on a cluster those
+ * its map lists for the node that command's key lives on; else 0. A
+ * WAIT sent next goes to that primary (rds_cluster.h) and can ask for
+ * that many at most. rds_replicas_behind is the default context's. */
+int rds_replicas_behind_on(const struct rds *r);
+int rds_replicas_behind(void);
+
 /* Runs one command given as an argument vector, sending it at most once.
  * Returns the reply (free with freeReplyObject) or NULL when Redis is
  * unreachable or its reply did not come in time (the command may then have

@@ -22,12 +22,34 @@
 /* Pause before sending again after TRYAGAIN or CLUSTERDOWN, which are
  * retried until the context's timeout: a slot's move, a failover, ends. */
 #define RDS_CLUSTER_PAUSE_MS 20
+/* A node that did not answer for the map is asked after the others this
+ * long (as rds.c does for Sentinels): one on a host cut off costs a whole
+ * timeout, which the others can spare. */
+#define RDS_CLUSTER_SILENT_MS 10000
+/* Less than this left of a refresh's time is not worth a connection. */
+#define RDS_CLUSTER_MIN_ASK_MS 10
+/* A connection idle this long makes the map be asked for before a command
+ * goes on it (as rds.c asks the Sentinels): see idle_check. */
+#define RDS_CLUSTER_IDLE_CHECK_MS 1000
+/* One node asked for the map gets at most this share of the refresh's
+ * time: a node that accepts connections but never answers (its host
+ * stalled) leaves time for the next one. */
+#define RDS_CLUSTER_ASK_SHARE 2
 
 struct rds_cluster_node {
     char host[256];
     int port;
     redisContext *ctx;
     int first_slot;     /* the lowest slot it owns: the order of a SCAN walk */
+    int replicas;       /* how many replicas the map lists for it */
+    long long used_ms;  /* when its connection last brought a reply */
+};
+
+/* An address asked for the map that did not answer, and when. */
+struct rds_cluster_silent {
+    char host[256];
+    int port;
+    long long since_ms;
 };
 
 struct rds_cluster {
@@ -43,6 +65,8 @@ struct rds_cluster {
     int16_t slot_node[RDS_CLUSTER_SLOTS];   /* index into node, or -1 */
     int stale;          /* ask for the map before the next command */
     int last;           /* the node the last command went to, or -1 */
+    struct rds_cluster_silent silent[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS];
+    int nsilent;
 };
 
 uint16_t rds_cluster_crc16(const char *buf, size_t len)
@@ -152,10 +176,11 @@ static int node_at(struct rds_cluster *c, const char *host, int port)
     return c->nnodes++;
 }
 
-/* A connection of its own to host:port, authenticated, or NULL. */
-static redisContext *open_authenticated(const struct rds_cluster *c, const char *host, int port)
+/* A connection of its own to host:port, authenticated, each command
+ * bounded by timeout_ms, or NULL. */
+static redisContext *open_authenticated(const struct rds_cluster *c, const char *host, int port, int timeout_ms)
 {
-    redisContext *ctx = rds_link_open(host, port, rds_link_timeout(c->timeout_ms));
+    redisContext *ctx = rds_link_open(host, port, rds_link_timeout(timeout_ms));
 
     if (ctx && !rds_link_auth(ctx, c->password)) {
         redisFree(ctx);
@@ -208,6 +233,7 @@ static void take_map(struct rds_cluster *c, const redisReply *slots, const char 
             continue;
         if (start < c->node[n].first_slot)
             c->node[n].first_slot = start;
+        c->node[n].replicas = (int)range->elements - 3;
         for (int s = start; s <= end; s++)
             c->slot_node[s] = (int16_t)n;
     }
@@ -217,6 +243,7 @@ static void take_map(struct rds_cluster *c, const redisReply *slots, const char 
         for (int j = 0; j < c->nnodes && !kept; j++) {
             if (c->node[j].port == old[i].port && strcmp(c->node[j].host, old[i].host) == 0) {
                 c->node[j].ctx = old[i].ctx;
+                c->node[j].used_ms = old[i].used_ms;
                 kept = 1;
             }
         }
@@ -226,32 +253,112 @@ static void take_map(struct rds_cluster *c, const redisReply *slots, const char 
     c->last = -1;
 }
 
-/* Asks the known primaries, then the configured nodes, for the map:
- * 0 when one answered. */
+/* The entry of host:port among those that did not answer lately, or -1;
+ * entries older than RDS_CLUSTER_SILENT_MS are forgotten on the way. */
+static int silent_index(struct rds_cluster *c, const char *host, int port, long long now)
+{
+    for (int i = 0; i < c->nsilent;) {
+        if (now - c->silent[i].since_ms >= RDS_CLUSTER_SILENT_MS) {
+            c->silent[i] = c->silent[--c->nsilent];
+            continue;
+        }
+        if (c->silent[i].port == port && strcmp(c->silent[i].host, host) == 0)
+            return i;
+        i++;
+    }
+    return -1;
+}
+
+static void note_silent(struct rds_cluster *c, const char *host, int port)
+{
+    long long now = rds_link_now_ms();
+    int i = silent_index(c, host, port, now);
+
+    if (i < 0) {
+        if (c->nsilent == (int)(sizeof c->silent / sizeof c->silent[0]))
+            return;
+        i = c->nsilent++;
+        snprintf(c->silent[i].host, sizeof c->silent[0].host, "%s", host);
+        c->silent[i].port = port;
+    }
+    c->silent[i].since_ms = now;
+}
+
+static void note_answered(struct rds_cluster *c, const char *host, int port)
+{
+    int i = silent_index(c, host, port, rds_link_now_ms());
+
+    if (i >= 0)
+        c->silent[i] = c->silent[--c->nsilent];
+}
+
+/* The addresses a refresh asks, each once: the known primaries, then the
+ * configured nodes, those that did not answer lately last. */
+static int map_candidates(struct rds_cluster *c, char (*host)[256], int *port)
+{
+    long long now = rds_link_now_ms();
+    int n = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < c->nnodes + c->nseeds; i++) {
+            const char *h = i < c->nnodes ? c->node[i].host : c->seed[i - c->nnodes].host;
+            int p = i < c->nnodes ? c->node[i].port : c->seed[i - c->nnodes].port, dup = 0;
+
+            if ((silent_index(c, h, p, now) >= 0) != pass)
+                continue;
+            for (int j = 0; j < n && !dup; j++)
+                dup = port[j] == p && strcmp(host[j], h) == 0;
+            if (dup)
+                continue;
+            snprintf(host[n], 256, "%s", h);
+            port[n++] = p;
+        }
+    }
+    return n;
+}
+
+/* Asks the known primaries, then the configured nodes (those silent
+ * lately last), for the map, all within one timeout and each within half
+ * of it: a host cut off costs one timeout a refresh at most, however many
+ * of its nodes are listed, and then nothing while its nodes are known to
+ * be silent. 0 when one answered. */
 static int refresh_map(struct rds_cluster *c)
 {
     char host[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS][256];
-    int port[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS], n = 0;
+    int port[RDS_CLUSTER_MAX_NODES + RDS_CLUSTER_MAX_SEEDS], n;
     const char *argv[] = {"CLUSTER", "SLOTS"};
+    long long deadline = rds_link_now_ms() + c->timeout_ms;
 
-    for (int i = 0; i < c->nnodes; i++, n++) {
-        snprintf(host[n], sizeof host[0], "%s", c->node[i].host);
-        port[n] = c->node[i].port;
-    }
-    for (int i = 0; i < c->nseeds; i++, n++) {
-        snprintf(host[n], sizeof host[0], "%s", c->seed[i].host);
-        port[n] = c->seed[i].port;
-    }
+    n = map_candidates(c, host, port);
     for (int i = 0; i < n; i++) {
-        redisContext *ctx = open_authenticated(c, host[i], port[i]);
+        long long left = deadline - rds_link_now_ms();
+        redisContext *ctx;
         redisReply *slots;
 
-        if (!ctx)
+        if (left < RDS_CLUSTER_MIN_ASK_MS) {
+            log_error("redis cluster: no slot map within %d ms (%d of %d nodes asked)", c->timeout_ms, i, n);
+            return -1;
+        }
+        if (left > c->timeout_ms / RDS_CLUSTER_ASK_SHARE && c->timeout_ms / RDS_CLUSTER_ASK_SHARE >= RDS_CLUSTER_MIN_ASK_MS)
+            left = c->timeout_ms / RDS_CLUSTER_ASK_SHARE;
+        ctx = open_authenticated(c, host[i], port[i], (int)left);
+        if (!ctx) {
+            note_silent(c, host[i], port[i]);
             continue;
+        }
         slots = redisCommandArgv(ctx, 2, argv, NULL);
+        if (slots)
+            note_answered(c, host[i], port[i]);
+        else
+            note_silent(c, host[i], port[i]);
         if (slots && slots_reply_sane(slots)) {
             take_map(c, slots, host[i]);
             c->stale = 0;
+            /* The open connections go to the primaries the map names now:
+             * none needs idle_check's look until it idles again. */
+            for (int k = 0; k < c->nnodes; k++)
+                if (c->node[k].ctx)
+                    c->node[k].used_ms = rds_link_now_ms();
             freeReplyObject(slots);
             redisFree(ctx);
             return 0;
@@ -303,7 +410,7 @@ static redisContext *node_connection(struct rds_cluster *c, int n)
         node->ctx = NULL;
     }
     if (!node->ctx)
-        node->ctx = open_authenticated(c, node->host, node->port);
+        node->ctx = open_authenticated(c, node->host, node->port, c->timeout_ms);
     return node->ctx;
 }
 
@@ -352,8 +459,10 @@ static redisReply *send_to(struct rds_cluster *c, int n, int asking, int argc, c
 
     *sent = 0;
     ctx = node_connection(c, n);
-    if (!ctx)
+    if (!ctx) {
+        note_silent(c, c->node[n].host, c->node[n].port);
         return NULL;
+    }
     if (asking) {
         const char *ask[] = {"ASKING"};
 
@@ -370,9 +479,12 @@ static redisReply *send_to(struct rds_cluster *c, int n, int asking, int argc, c
     }
     *sent = 1;
     reply = redisCommandArgv(ctx, argc, argv, argvlen);
+    if (reply)
+        c->node[n].used_ms = rds_link_now_ms();
     if (!reply) {
         log_error("redis cluster %s:%d %s: %s", c->node[n].host, c->node[n].port, argv[0],
                   ctx->errstr[0] ? ctx->errstr : "no reply");
+        note_silent(c, c->node[n].host, c->node[n].port);
         redisFree(ctx);
         c->node[n].ctx = NULL;
     }
@@ -452,6 +564,26 @@ static redisReply *scan_walk(struct rds_cluster *c, int argc, const char **argv,
     return reply;
 }
 
+int rds_cluster_last_replicas(const struct rds_cluster *c)
+{
+    return c->last >= 0 && c->last < c->nnodes ? c->node[c->last].replicas : 0;
+}
+
+/* Whether node n's open connection has been idle so long that the map was
+ * asked for again first: 1 when it was and answered. A primary cut off
+ * the network closes nothing, so its connection looks usable; the first
+ * command on it after its replica was promoted would wait out the timeout
+ * and answer 503, in every process that had not noticed, one by one, for
+ * as long as they stay idle. Under load no connection is idle that long,
+ * so this costs nothing there; a process woken after a while pays one
+ * CLUSTER SLOTS. */
+static int idle_check(struct rds_cluster *c, int n)
+{
+    if (!c->node[n].ctx || rds_link_now_ms() - c->node[n].used_ms < RDS_CLUSTER_IDLE_CHECK_MS)
+        return 0;
+    return refresh_map(c) == 0;
+}
+
 redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, const size_t *argvlen,
                             enum rds_error *err)
 {
@@ -467,6 +599,8 @@ redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, 
     if (c->stale)
         (void)refresh_map(c);   /* logged; the old map, if any, is tried */
     n = first_node(c, slot);
+    if (n >= 0 && idle_check(c, n))
+        n = first_node(c, slot);
     for (int hop = 0; hop < RDS_CLUSTER_MAX_HOPS;) {
         redisReply *reply;
         int sent, target, moved_slot, asked;

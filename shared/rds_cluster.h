@@ -23,7 +23,14 @@
  *                          (and a new map) it is sent again.
  * A connection that cannot be opened also makes the map be asked for again
  * (the primary may have been replaced), and the command, not sent, goes
- * where the new map says.
+ * where the new map says. The map is asked of the known primaries, then
+ * of the configured nodes, each address once, those that did not answer
+ * in the last ten seconds last, and the whole refresh within the
+ * context's timeout: a host cut off, with its nodes listed, costs one
+ * timeout now and then rather than one per node on every refresh. A
+ * connection idle for a second makes the map be asked for before a
+ * command goes on it: a primary cut off the network closes nothing, and
+ * its replica may have been promoted meanwhile.
  *
  * Which argument is the key: EVAL and EVALSHA, their first key (a script's
  * keys share a hash tag: keyspace.h); XREAD and XREADGROUP, the first
@@ -66,5 +73,10 @@ void rds_cluster_disconnect(struct rds_cluster *c);
  * what became of it as rds_last_error does. */
 redisReply *rds_cluster_run(struct rds_cluster *c, int argc, const char **argv, const size_t *argvlen,
                             enum rds_error *err);
+
+/* How many replicas the map lists for the primary the last command went
+ * to (0 when none, or no command has gone yet): what a WAIT sent next,
+ * which goes to that primary, can count on. */
+int rds_cluster_last_replicas(const struct rds_cluster *c);
 
 #endif

@@ -1,6 +1,7 @@
 /* seatmap.c - the Redis seat map's C front; its scripts are
  * shared/lua/seatmap_*.lua (see seatmap.h). */
 #include "seatmap.h"
+#include "db_replica.h"
 #include "keyspace.h"
 #include "log.h"
 #include "rds.h"
@@ -139,7 +140,7 @@ db_rc seatmap_load(int64_t concert_id, int64_t schedule_id, const char *version,
     *owner = 0;
     *seats = NULL;
     snprintf(idtext, sizeof idtext, "%" PRId64, schedule_id);
-    rc = db_read(sql, 1, params, &res);
+    rc = db_read_replica(sql, 1, params, &res);
     if (rc != DB_OK)
         return rc;
     if (PQntuples(res) == 0) {

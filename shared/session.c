@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sodium.h>
 
-/* shared/lua/session_attach_token.lua (KEYS: session, its tokens; ARGV:
- * token id; answers 1, or 0 when there is no session) and session_end.lua
+/* shared/lua/session_take_token.lua (KEYS: session, its tokens; ARGV:
+ * TTL, token id; answers the userId, or nil when there is no session),
+ * session_attach_token.lua (KEYS: session, its tokens; ARGV: token id, id
+ * to forget; answers 1, or 0 when there is no session) and session_end.lua
  * (KEYS: session, its tokens, the tokens still to end; answers the tokens
  * to end, or nil). How long the token sets are kept:
  * shared/lua/lib/session_times.lua. */
-extern struct rds_script lua_session_attach_token, lua_session_end;
+extern struct rds_script lua_session_take_token, lua_session_attach_token, lua_session_end;
 
 #define SESSION_SIDE_KEY_SIZE (SESSION_KEY_SIZE + sizeof "{}:tokens")
 
@@ -47,6 +49,17 @@ static int session_well_formed(const char *session)
             return 0;
     }
     return n == SESSION_TEXT_LEN;
+}
+
+/* A session's key and its overflow set of token ids; -1 when the session
+ * is not one we made (nothing is asked of Redis then). */
+static int session_keys(const char *session, char key[SESSION_KEY_SIZE], char tokens[SESSION_SIDE_KEY_SIZE])
+{
+    if (!session_well_formed(session))
+        return -1;
+    session_key(session, key);
+    session_side_key(key, "tokens", tokens);
+    return 0;
 }
 
 session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1], time_t *expires)
@@ -97,6 +110,18 @@ static int session_value_user(const char *value, size_t len, char user_id[37])
     return valid_uuid(user_id) ? 0 : -1;
 }
 
+/* Reads a session's user out of a reply: SESSION_OK (user_id filled),
+ * SESSION_INVALID for nil (no session), else logged. */
+static session_rc session_reply_user(const redisReply *reply, char user_id[37])
+{
+    if (reply->type == REDIS_REPLY_NIL)
+        return SESSION_INVALID;
+    if (reply->type == REDIS_REPLY_STRING && session_value_user(reply->str, reply->len, user_id) == 0)
+        return SESSION_OK;
+    log_error("session: a session key holds no user id (type %d)", reply->type);
+    return SESSION_INVALID;
+}
+
 session_rc session_lookup(const char *session, char user_id[37])
 {
     char key[SESSION_KEY_SIZE], ttl[24];
@@ -115,30 +140,39 @@ session_rc session_lookup(const char *session, char user_id[37])
     reply = rds_command(4, argv, NULL);
     if (!reply)
         return SESSION_DOWN;
-    if (reply->type == REDIS_REPLY_NIL) {
-        rc = SESSION_INVALID;
-    } else if (reply->type == REDIS_REPLY_STRING && session_value_user(reply->str, reply->len, user_id) == 0) {
-        rc = SESSION_OK;
-    } else {
-        log_error("session: a session key holds no user id (type %d)", reply->type);
-        rc = SESSION_INVALID;
-    }
+    rc = session_reply_user(reply, user_id);
     freeReplyObject(reply);
     return rc;
 }
 
-session_rc session_attach_token(const char *session, const char *token_id)
+session_rc session_take_token(const char *session, const char *token_id, char user_id[37])
 {
-    char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE];
-    const char *argv[3] = {key, tokens, token_id};
+    char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE], ttl[24];
+    const char *argv[4] = {key, tokens, ttl, token_id};
     redisReply *reply;
     session_rc rc;
 
-    if (!session_well_formed(session))
+    if (session_keys(session, key, tokens) < 0)
         return SESSION_INVALID;
-    session_key(session, key);
-    session_side_key(key, "tokens", tokens);
-    reply = rds_eval(&lua_session_attach_token, 2, 3, argv);
+    snprintf(ttl, sizeof ttl, "%ld", g_config.session_ttl_seconds);
+    reply = rds_eval(&lua_session_take_token, 2, 4, argv);
+    if (!reply)
+        return SESSION_DOWN;
+    rc = session_reply_user(reply, user_id);
+    freeReplyObject(reply);
+    return rc;
+}
+
+session_rc session_attach_token(const char *session, const char *token_id, const char *instead_of)
+{
+    char key[SESSION_KEY_SIZE], tokens[SESSION_SIDE_KEY_SIZE];
+    const char *argv[4] = {key, tokens, token_id, instead_of ? instead_of : ""};
+    redisReply *reply;
+    session_rc rc;
+
+    if (session_keys(session, key, tokens) < 0)
+        return SESSION_INVALID;
+    reply = rds_eval(&lua_session_attach_token, 2, 4, argv);
     if (!reply)
         return SESSION_DOWN;
     if (reply->type != REDIS_REPLY_INTEGER) {
@@ -151,13 +185,16 @@ session_rc session_attach_token(const char *session, const char *token_id)
     return rc;
 }
 
-/* With Sentinels there is a replica, which a failover promotes: a logout
+/* With Sentinels, or on a Redis Cluster whose shards have replicas, the
+ * session's primary has a replica, which a failover promotes: a logout
  * waits (half the timeout at most) until it has the deletion too, so that
- * the session does not come back with a new primary. */
+ * the session does not come back with a new primary. The WAIT goes where
+ * the logout's script ran (on a cluster, the primary of the session's
+ * slot: rds_cluster.h sends a keyless command after the last one). Not
+ * acknowledged in time, the logout still stands on the primary. */
 static void session_wait_replica(void)
 {
-    if (g_config.redis_sentinels)
-        replica_wait(g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1, "a logout");
+    replica_wait(g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1, "a logout");
 }
 
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg)
@@ -167,10 +204,8 @@ session_rc session_end(const char *session, int (*end_token)(const char *token_i
     redisReply *reply;
     session_rc rc = SESSION_OK;
 
-    if (!session_well_formed(session))
+    if (session_keys(session, key, tokens) < 0)
         return SESSION_INVALID;
-    session_key(session, key);
-    session_side_key(key, "tokens", tokens);
     session_side_key(key, "ending", ending);
     reply = rds_eval(&lua_session_end, 3, 3, argv);
     if (!reply)

@@ -3,7 +3,8 @@
  * A session is 32 bytes from getrandom(2), given to the client as 64
  * lowercase hex digits and sent back as "Authorization: Bearer <session>".
  * Redis keeps it as a string whose value is the user id and whose TTL is
- * session_ttl_seconds, renewed by every use (GETEX ... EX: one round trip);
+ * session_ttl_seconds, renewed by every use (GETEX ... EX, or a token
+ * issue's session_take_token script: one round trip);
  * logout deletes it. The key is not the session but its SHA-256:
  *
  *   session:<64 hex digits of SHA-256(session)>   STRING userId[,id...], EX ttl
@@ -51,10 +52,19 @@ session_rc session_create(const char *user_id, char session[SESSION_TEXT_LEN + 1
 /* Looks a session up and renews its TTL; fills user_id on SESSION_OK. */
 session_rc session_lookup(const char *session, char user_id[37]);
 
-/* Records that the queue token token_id was taken with session, so that
- * its logout ends it. SESSION_INVALID when the session has ended (or run
- * out) meanwhile: the caller must end the token itself. */
-session_rc session_attach_token(const char *session, const char *token_id);
+/* A token issue's one round trip to the session: session_lookup, and
+ * records token_id, the id of the token about to be issued
+ * (queue_token_new_id), as taken with it, so that its logout ends that
+ * token once issued, or keeps the queue from issuing it (queue_enter_as).
+ * An id whose issue fails ends nothing; session_attach_token forgets it. */
+session_rc session_take_token(const char *session, const char *token_id, char user_id[37]);
+
+/* Records that the queue token token_id ("" for none) was taken with
+ * session, so that its logout ends it, and forgets instead_of (unless
+ * NULL): an id session_take_token recorded that the issue did not use.
+ * SESSION_INVALID when the session has ended (or run out) meanwhile: the
+ * caller must end the token itself. */
+session_rc session_attach_token(const char *session, const char *token_id, const char *instead_of);
 
 /* Ends a session at once, then the queue tokens taken with it: end_token is
  * called with each one's id (and arg) and returns 0 once it is ended.

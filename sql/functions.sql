@@ -164,6 +164,23 @@ BEGIN
 END;
 $$;
 
+-- A concert's shows still to come that have a seat left, soonest first, as
+-- GET /api/v1/concerts/{id}/schedules answers them; concert_found is false
+-- when there is no such concert. Read-only: it may run on the standby.
+CREATE OR REPLACE FUNCTION show_list(p_concert bigint, OUT concert_found boolean, OUT body text)
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM concerts WHERE id = p_concert),
+           json_build_object('concertId', p_concert, 'schedules', coalesce(json_agg(json_build_object(
+               'scheduleId', x.id, 'startsAt', utc_text(x.starts_at),
+               'totalSeats', x.total, 'availableSeats', x.available) ORDER BY x.starts_at, x.id), '[]'::json))::text
+      FROM (SELECT s.id, s.starts_at, count(*) AS total,
+                   count(*) FILTER (WHERE seat_is_free(st.status, st.held_until)) AS available
+              FROM schedules s JOIN seats st ON st.schedule_id = s.id
+             WHERE s.concert_id = p_concert AND sales_open(s.starts_at)
+             GROUP BY s.id, s.starts_at) x
+     WHERE x.available > 0
+$$;
+
 -- Changes the settings named in p_set (the API's field names) to the values
 -- given, leaving the others as they are; a NULL admission cap removes it,
 -- a NULL opening time opens the pre-queue at once.
@@ -546,6 +563,14 @@ END;
 $$;
 
 -- --- Balance ---------------------------------------------------------------------
+
+-- GET /api/v1/users/{userId}/balance's answer: 0 for a user never charged.
+-- Read-only: it may run on the standby.
+CREATE OR REPLACE FUNCTION balance_json(p_user uuid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT json_build_object('userId', p_user, 'balance',
+                             coalesce((SELECT balance FROM users WHERE id = p_user), 0))::text
+$$;
 
 -- Adds p_amount (1..1e9) to p_user's balance, creating the user's row at the
 -- first charge, with one ledger row. p_key: the Idempotency-Key or NULL.

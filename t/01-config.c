@@ -19,11 +19,12 @@ int main(void)
     char text[512];
     int fd;
 
-    plan(20);
+    plan(22);
     ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
        "minimal config parses");
-    ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379,
-       "defaults apply");
+    ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379 &&
+           !c.pg_read_conninfo,
+       "defaults apply (no read context: every read on the primary)");
     config_free(&c);
 
     ok(parses("# comment\n\n  pg_conninfo=a b=c  \nredis_host=h\nredis_port = 7000\ndefault_hold_seconds = 60\n",
@@ -45,6 +46,15 @@ int main(void)
     config_free(&c);
     ok(parses("pg_conninfo=a\nredis_host=h\nhold_replica_wait_ms = 20000\n", &c, err, sizeof err) < 0,
        "hold_replica_wait_ms past 10 s refused");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_host=h\npg_read_conninfo = host=x,y target_session_attrs=prefer-standby\n",
+              &c, err, sizeof err) == 0 &&
+           strcmp(c.pg_read_conninfo, "host=x,y target_session_attrs=prefer-standby") == 0,
+       "pg_read_conninfo kept as given");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_host=h\npg_read_conninfo =\n", &c, err, sizeof err) < 0 &&
+           strstr(err, "pg_read_conninfo") != NULL,
+       "an empty pg_read_conninfo refused: %s", err);
 
     fd = mkstemp(keyfile);
     if (fd >= 0) {

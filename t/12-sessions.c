@@ -68,7 +68,7 @@ int main(void)
     long st;
 
     t_init();
-    plan(37);
+    plan(39);
     if (!getenv("CONCERT_CONF") || app_setup("12-sessions") < 0)
         bail_out("needs the ./dev test stack's config file (CONCERT_CONF) for its Redis");
     ac_address(from);
@@ -176,6 +176,14 @@ int main(void)
         ac_random_hex(made_up, 32);
         ok(t_answers_error("DELETE", "/api/v1/sessions/current", made_up, NULL, 401, "SESSION_INVALID"),
            "a made-up session is 401 SESSION_INVALID");
+        /* The queue's door reads its body before it asks Redis for the
+         * session (one round trip), yet a bad session is still refused
+         * before a bad body, as on every other door. */
+        ok(t_answers_error("POST", "/api/v1/queue/tokens", made_up, "{\"concertId\":\"one\"}", 401,
+                           "SESSION_INVALID"),
+           "and asking for a queue token with a bad body too: 401, not 400");
+        ok(t_answers_error("POST", "/api/v1/queue/tokens", made_up, "not json", 401, "SESSION_INVALID"),
+           "so is one whose body is no JSON");
     }
     ok(t_answers_error("DELETE", "/api/v1/sessions/current", "not-hex-at-all", NULL, 401, "SESSION_INVALID"),
        "so is a malformed one");

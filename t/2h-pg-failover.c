@@ -17,14 +17,13 @@
  * the standby. */
 #include "tap.h"
 #include "testlib.h"
+#include "pgaflib.h"
 #include "db.h"
 
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,34 +39,8 @@ struct shared {
     double last_ok_before_gap[WRITERS], longest_gap[WRITERS];
 };
 
-static char dir[128], script[512];
-/* "setpriv ... " when this runs as root: the formation runs as the app
- * user, as the stack's PostgreSQL does; empty otherwise. */
-static char as_user[256];
+static struct pgaf formation;
 static struct shared *sh;
-
-/* Runs t/pgaf.sh with its arguments; its first output line into out. */
-static int pgaf(const char *args, char *out, size_t cap)
-{
-    char cmd[1024];
-    FILE *f;
-    int rc;
-
-    snprintf(cmd, sizeof cmd, "%s'%s' %s 2>>'%s/pgaf.err'", as_user, script, args, dir);
-    fflush(stdout);
-    f = popen(cmd, "r");
-    if (!f)
-        return -1;
-    if (out) {
-        out[0] = '\0';
-        if (fgets(out, (int)cap, f))
-            out[strcspn(out, "\n")] = '\0';
-    }
-    while (fgetc(f) != EOF)
-        ;
-    rc = pclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* Writer w commits rows until told to stop; ids w, w + WRITERS, ... */
 static void writer(int w)
@@ -106,47 +79,17 @@ static void writer(int w)
 
 int main(void)
 {
-    char ports[64], conninfo[512], out[128], args[512];
-    int mport, p1, p2, up;
-    pid_t pids[WRITERS];
-    const char *repo = getenv("CONCERT_REPO"), *run_as = getenv("CONCERT_RUN_AS");
-    struct passwd *pw = NULL;
+    char conninfo[512], out[128];
+    int pids[WRITERS];
     double gap = 0, t_kill;
     int unavailable = 0, unknown = 0, failed = 0, acked = 0;
 
-    if (access("/usr/bin/pg_autoctl", X_OK) != 0) {
-        printf("1..0 # SKIP pg_autoctl is not installed (Debian: pg-auto-failover-cli)\n");
-        return 0;
-    }
-    if (getuid() == 0 && !(run_as && *run_as && (pw = getpwnam(run_as)))) {
-        printf("1..0 # SKIP PostgreSQL does not run as root, and CONCERT_RUN_AS names no user\n");
-        return 0;
-    }
-    t_init();   /* the library's own log lines go beside the servers' */
+    pgaf_init(&formation, "t2h");
     plan(6);
-    snprintf(script, sizeof script, "%s/t/pgaf.sh", repo ? repo : ".");
-    snprintf(dir, sizeof dir, "/tmp/concert-t2h-XXXXXX");
-    if (!mkdtemp(dir))
-        bail_out("mkdtemp failed");
-    if (getuid() == 0) {
-        if (chown(dir, pw->pw_uid, pw->pw_gid) < 0)
-            bail_out("cannot give the formation's folder to the app user");
-        snprintf(as_user, sizeof as_user, "setpriv --reuid=%s --regid=%s --init-groups ", run_as, run_as);
-    }
-    mport = t_unused_port();
-    p1 = t_unused_port();
-    p2 = t_unused_port();
-    snprintf(args, sizeof args, "up '%s' %d %d %d", dir, mport, p1, p2);
-    up = pgaf(args, ports, sizeof ports) == 0;
-    if (!ok(up, "a monitor and two data nodes, one primary and one synchronous standby")) {
-        diag("t/pgaf.sh up failed: see %s/*.log", dir);
+    if (!ok(pgaf_up(&formation) == 0, "a monitor and two data nodes, one primary and one synchronous standby"))
         goto out;
-    }
 
-    snprintf(conninfo, sizeof conninfo,
-             "host=127.0.0.1,127.0.0.1 port=%d,%d dbname=concert user=concert_app "
-             "target_session_attrs=read-write connect_timeout=2",
-             p1, p2);
+    pgaf_conninfo(&formation, "read-write", conninfo, sizeof conninfo);
     db_init(conninfo);
     {
         PGresult *res = NULL;
@@ -162,20 +105,11 @@ int main(void)
     }
     db_close();
 
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (sh == MAP_FAILED)
-        bail_out("mmap failed");
-    memset(sh, 0, sizeof *sh);
-    for (int w = 0; w < WRITERS; w++) {
-        fflush(stdout);
-        pids[w] = fork();
-        if (pids[w] == 0)
-            writer(w);
-    }
+    sh = pgaf_shared(sizeof *sh);
+    pgaf_fork_writers(WRITERS, writer, pids);
     t_sleep_ms(1500);
-    snprintf(args, sizeof args, "kill-primary '%s'", dir);
     t_kill = t_now_s();
-    if (pgaf(args, out, sizeof out) != 0)
+    if (pgaf_cmd(&formation, out, sizeof out, "kill-primary", "%s", "") != 0)
         diag("kill-primary failed");
     else
         diag("killed %s's keeper and PostgreSQL", out);
@@ -233,11 +167,9 @@ int main(void)
     }
 
     /* The dead node's keeper again: it rejoins as the standby. */
-    snprintf(args, sizeof args, "revive '%s'", dir);
-    ok(pgaf(args, NULL, 0) == 0, "the dead node, started again, comes back as the standby");
+    ok(pgaf_cmd(&formation, NULL, 0, "revive", "%s", "") == 0, "the dead node, started again, comes back as the standby");
 
 out:
-    snprintf(args, sizeof args, "down '%s'", dir);
-    pgaf(args, NULL, 0);
+    pgaf_down(&formation);
     return done_testing();
 }

@@ -22,8 +22,6 @@
 #define SEATS 40
 #define CLIENTS 3
 #define DROP_MS 8000
-/* What the slot's move may cost the clients beyond its own length. */
-#define MOVE_GRACE_MS 1000
 
 static int nports, ports[T_CLUSTER_MAX];
 static char nodes[256];
@@ -95,7 +93,7 @@ int main(void)
     setenv("CONCERT_BASE_URL", url, 1);
     setenv("CONCERT_REDIS_CLUSTER", nodes, 1);
     t_init();
-    plan(1 + 3 * (2 + F_CHECKS) + 1 + 5 + F_CHECKS);
+    plan(1 + 3 * (2 + F_CHECKS) + 1 + F_MOVE_CHECKS + F_CHECKS);
 
     step("concerts are made until each primary owns one");
     while (owned < 3 && made < 60) {
@@ -159,38 +157,11 @@ int main(void)
     step("a concert's slot moves to another primary while it sells");
     {
         int slot = concert_slot(concert[0]);
-        int from = t_cluster_owner(slot, ports[0]), to = ports[1];
-        long began, ended, moved, window;
-        struct f_tally t, during;
 
         if (f_load_start_on(&moving, "2m-move", concert[0], schedules[0], CLIENTS, SEATS, 0) < 0)
             bail_out("the load did not start");
         t_sleep_ms(2000);
-        began = f_load_ms(&moving);
-        /* A few keys at a time, with pauses: the clients meet the slot
-         * half moved, on both nodes. */
-        moved = t_cluster_move_slot(slot, from, to, ports, nports, 5, 50);
-        ended = f_load_ms(&moving);
-        t_sleep_ms(2000);
-        f_load_stop(&moving);
-        ok(moved > 0 && t_cluster_owner(slot, ports[2]) == to,
-           "slot %d (concert %lld) moved from %d to %d: %ld keys in %ld ms", slot, (long long)concert[0], from, to,
-           moved, ended - began);
-        tally_all(&moving, &t);
-        ok(t.ok > 50 && t.unavailable_bad + t.other + t.transport + t.unauth == 0,
-           "%ld requests, %ld 2xx; no error but a clean 503 (%ld of those)", t.total, t.ok, t.unavailable);
-        window = f_diag_errors(&moving, 0);
-        f_tally(&moving, -1, began, ended, &during);
-        diag("slot %d moved from %d to %d while concert %lld sold: %ld keys, %ld ms; %ld requests, %ld 2xx, "
-             "%ld clean 503 over %ld ms; %ld requests (%ld 2xx) sent and answered while it moved",
-             slot, from, to, (long long)concert[0], moved, ended - began, t.total, t.ok, t.unavailable, window,
-             during.total, during.ok);
-        ok(during.total > 0, "the clients met the slot half moved");
-        f_tally(&moving, -1, 0, began, &t);
-        ok(t.total > 0 && t.unavailable == 0, "before the move, no 503");
-        f_tally(&moving, -1, ended + MOVE_GRACE_MS, 1L << 40, &t);
-        ok(t.total > 0 && t.unavailable == 0 && window <= (ended - began) + MOVE_GRACE_MS,
-           "503s only while the slot moved (%ld ms of them), none after", window);
+        f_move_story(&moving, slot, t_cluster_owner(slot, ports[0]), ports[1], ports, nports, report);
         f_check_state(&moving, report);
         f_load_free(&moving);
     }

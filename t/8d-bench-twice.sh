@@ -15,7 +15,9 @@
 #
 # `./dev bench --keep` leaves the stack up, and the same search finds each of
 # its parts (or it would prove nothing); `./dev bench --stop` then stops it
-# all. And --stop finishes with nothing to stop: again, with the stack's pid
+# all. That run is a BENCH_CLUSTER=1 one: its three-primary cluster and the
+# front whose responders use it are parts of the stack like the others,
+# listening where the cluster drop looks for them, and stopped with it. And --stop finishes with nothing to stop: again, with the stack's pid
 # files left by servers that died on their own (a machine restarted, a
 # kill -9), and with no bench folder at all.
 #
@@ -47,6 +49,10 @@ PORT=$((test_port + 20))
 VAR=$REPO/var/bench-stack-$PORT
 BENCH_PG_PORT=$((PORT - 2548))
 BENCH_REDIS_PORT=$((PORT - 1601))
+# With BENCH_CLUSTER=1: the cluster's nodes just above Redis's port, and
+# its front two above the bench's.
+CLUSTER_PORTS="$((BENCH_REDIS_PORT + 1)) $((BENCH_REDIS_PORT + 2)) $((BENCH_REDIS_PORT + 3))"
+CLUSTER_FRONT_PORT=$((PORT + 2))
 OUT=$(mktemp -d)
 chmod 755 "$OUT"
 
@@ -60,20 +66,24 @@ ok() {   # ok CONDITION-STATUS "description" [diagnostics]
     fi
 }
 
+# The sockets listening on port, by inode, one a line.
+listening() {
+    awk -v h=":$(printf '%04X' "$1")" '$2 ~ h"$" && $4 == "0A" {print $10}' /proc/net/tcp
+}
+
 # Processes of the bench stack, one "pid name" a line: whatever has its
 # working folder or an open file under the stack's folder (PostgreSQL's
 # every process works in its data folder, Redis in its own; nginx, the
 # responders, the ceiling and the cron loop write to its logs), whatever
 # names the folder on its command line, and whatever listens on its ports.
 leftovers() {
-    local pids p ports hex
+    local pids p ports
     pids=$(find /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \( -lname "$VAR" -o -lname "$VAR/*" \) 2>/dev/null |
            cut -d/ -f3)
     pids="$pids $(grep -lsF "$VAR" /proc/[0-9]*/cmdline | cut -d/ -f3)"
     ports=
-    for p in "$PORT" "$BENCH_PG_PORT" "$BENCH_REDIS_PORT"; do
-        hex=$(printf '%04X' "$p")
-        ports="$ports $(awk -v h=":$hex" '$2 ~ h"$" && $4 == "0A" {print $10}' /proc/net/tcp)"
+    for p in "$PORT" "$BENCH_PG_PORT" "$BENCH_REDIS_PORT" $CLUSTER_PORTS "$CLUSTER_FRONT_PORT"; do
+        ports="$ports $(listening "$p")"
     done
     for p in $(printf '%s\n' $pids | sort -un); do
         [ "$p" = $$ ] && continue
@@ -91,14 +101,15 @@ leftovers() {
 # killed two minutes later: time enough to stop on a loaded machine).
 duration=1
 limit=900
+cluster=0
 bench() {
     env -u CONCERT_VAR -u CONCERT_CONF -u CONCERT_PG -u CONCERT_REDIS_PORT -u CONCERT_ADMIN_KEY \
         CONCERT_BENCH_PORT="$PORT" CONCERT_CHILDREN=1 CONCERT_BUILD_DIR="${CONCERT_BUILD:-$PWD}" \
-        BENCH_OUT="$OUT/$1" BENCH_SCENARIOS= BENCH_WARMUP=1 BENCH_DURATION=$duration BENCH_CONNS=4 BENCH_THREADS=1 \
+        BENCH_OUT="$OUT/$1" BENCH_CLUSTER=$cluster BENCH_SCENARIOS= BENCH_WARMUP=1 BENCH_DURATION=$duration BENCH_CONNS=4 BENCH_THREADS=1 \
         timeout -k 120 $limit "$REPO/dev" bench "${@:2}" >"$OUT/$1.log" 2>&1
 }
 
-echo "1..17"
+echo "1..18"
 
 for run in first second; do
     bench "$run"
@@ -137,8 +148,8 @@ left=$(leftovers)
 ok "$([ -z "$left" ]; echo $?)" "and it stopped the whole bench stack on its way out" "$left
 $(tail -15 "$OUT/signalled.log")"
 
-bench kept --keep
-ok $? "./dev bench --keep exits 0" "$(tail -15 "$OUT/kept.log")"
+cluster=1 bench kept --keep
+ok $? "./dev bench --keep with BENCH_CLUSTER=1 exits 0" "$(tail -15 "$OUT/kept.log")"
 left=$(leftovers)
 missing=
 for part in postgres redis-server nginx concert-ceiling concert-queue multiwatch; do
@@ -147,6 +158,14 @@ done
 ok "$([ -z "$missing" ]; echo $?)" "the kept stack runs, and the search finds its parts" \
     "not found:$missing; found:
 $left"
+missing=
+for p in $CLUSTER_PORTS; do
+    [ "$(redis-cli -h 127.0.0.1 -p "$p" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p')" = ok ] ||
+        missing="$missing node:$p"
+done
+curl -fsS -m 5 "http://127.0.0.1:$CLUSTER_FRONT_PORT/healthz" >/dev/null 2>&1 || missing="$missing front:$CLUSTER_FRONT_PORT"
+ok "$([ -z "$missing" ]; echo $?)" "it runs a three-primary cluster and a front on it" "not answering:$missing
+$(tail -15 "$OUT/kept.log")"
 
 bench stop-kept --stop
 rc=$?

@@ -2,14 +2,16 @@
  * that dies comes back by itself, as systemd's Restart= brings it back on
  * a real host (conf/systemd/), with nothing healed by hand.
  *
- * Killed with -9, each alone on its host: the PostgreSQL standby's keeper
- * (pg_autoctl run; its postgres goes on), the Redis replica's server and
- * the monitor's host's Sentinel. Within 30 s each runs again: a new keeper
- * for that data directory, with the node secondary at the monitor; the
- * Redis server answering as a replica with its link to the primary up (it
- * comes back a few seconds late on purpose: a primary restarted at once
- * would come back empty before the Sentinels noticed); the Sentinel
- * answering. How long each took is printed. */
+ * First, ./dev status names the Redis Cluster's layout: three primaries
+ * owning slots, three replicas each following a primary on another host.
+ * Then, killed with -9: the PostgreSQL standby's keeper (pg_autoctl run; its
+ * postgres goes on) and a Redis Cluster replica's server. Within 30 s each
+ * runs again: a new keeper for that data directory, with the node
+ * secondary at the monitor; the Redis server answering as a replica with
+ * its link to the primary up, the same node of the cluster (its node
+ * file kept; it comes back a few seconds late on purpose: a primary
+ * restarted at once would go on as the primary while the others fail it
+ * over). How long each took is printed. */
 #include "tap.h"
 #include "testlib.h"
 #include "faultlib.h"
@@ -108,29 +110,69 @@ static int host_with(const char *part, const char *prefix, const char *role, cha
     return -1;
 }
 
+/* The host part of "addr:port" (static). */
+static const char *host_of(const char *address)
+{
+    static char host[64];
+    const char *colon = strrchr(address, ':');
+
+    snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - address) : (int)strlen(address), address);
+    return host;
+}
+
+/* Reads ./dev status for every Redis Cluster node: how many are primaries
+ * owning slots, and how many replicas follow a primary on another host.
+ * The address of a replica goes into replica. */
+static void redis_layout(int *primaries, int *replicas_apart, char *replica, size_t cap)
+{
+    int ports[T_CLUSTER_MAX], n;
+    char nodes[256], address[64], host[64];
+
+    *primaries = *replicas_apart = 0;
+    replica[0] = '\0';
+    n = t_cluster_ports(ports, nodes);
+    for (const char *at = nodes; n > 0 && *at;) {
+        size_t len = strcspn(at, ",");
+        struct f_ha_part p;
+
+        snprintf(address, sizeof address, "%.*s", (int)len, at);
+        at += len + (at[len] == ',');
+        if (f_ha_status("redis", address, &p) < 0)
+            continue;
+        snprintf(host, sizeof host, "%s", host_of(address));
+        if (strcmp(p.role, "primary") == 0 && p.slots[0])
+            ++*primaries;
+        if (strcmp(p.role, "replica") == 0 && p.of[0] && strcmp(host_of(p.of), host) != 0) {
+            ++*replicas_apart;
+            snprintf(replica, cap, "%s", address);
+        }
+    }
+}
+
 int main(void)
 {
-    char standby[16], replica[16], pgdata[600], healed[256] = "";
-    struct f_ha_part redis, sentinel, node;
+    char standby[16], replica[64], pgdata[600], healed[512] = "";
+    struct f_ha_part redis, node;
     pid_t keeper, keeper_again = -1;
-    long killed_at, keeper_ms = -1, redis_ms = -1, sentinel_ms = -1;
+    long killed_at, keeper_ms = -1, redis_ms = -1;
+    int primaries, replicas_apart;
 
     f_require_ha();
     plan(5);
-    if (host_with("postgres", "pg", "standby", standby, sizeof standby) < 0 ||
-        host_with("redis", "redis", "replica", replica, sizeof replica) < 0)
+    redis_layout(&primaries, &replicas_apart, replica, sizeof replica);
+    ok(primaries == 3 && replicas_apart == 3,
+       "./dev status: %d Redis primaries own slots, %d replicas follow a primary on another host", primaries,
+       replicas_apart);
+    if (host_with("postgres", "pg", "standby", standby, sizeof standby) < 0 || !replica[0])
         bail_out("./dev status names no PostgreSQL standby or Redis replica");
     snprintf(pgdata, sizeof pgdata, "%s/ha/%s/pgdata", getenv("CONCERT_VAR"), standby);
     keeper = keeper_of(pgdata);
     f_ha_status("redis", replica, &redis);
-    f_ha_status("sentinel", "mon", &sentinel);
-    ok(keeper > 0 && redis.pid > 0 && sentinel.pid > 0 && kill(keeper, SIGKILL) == 0 &&
-           kill((pid_t)redis.pid, SIGKILL) == 0 && kill((pid_t)sentinel.pid, SIGKILL) == 0,
-       "killed: %s's keeper (%d), %s's Redis (%ld), mon's Sentinel (%ld)", standby, (int)keeper, replica, redis.pid,
-       sentinel.pid);
+    ok(keeper > 0 && redis.pid > 0 && kill(keeper, SIGKILL) == 0 && kill((pid_t)redis.pid, SIGKILL) == 0,
+       "killed: %s's keeper (%d), the Redis replica %s (%ld)", standby, (int)keeper, replica, redis.pid);
     killed_at = f_now_ms();
 
-    while (f_now_ms() - killed_at < BACK_MS && (keeper_ms < 0 || redis_ms < 0 || sentinel_ms < 0)) {
+    while (f_now_ms() - killed_at < BACK_MS && (keeper_ms < 0 || redis_ms < 0)) {
         struct f_ha_part now;
         t_sleep_ms(250);
         if (keeper_ms < 0) {
@@ -144,15 +186,11 @@ int main(void)
         if (redis_ms < 0 && f_ha_status("redis", replica, &now) >= 0 && now.pid > 0 && now.pid != redis.pid &&
             redis_ok(redis.address, 1))
             redis_ms = f_now_ms() - killed_at;
-        if (sentinel_ms < 0 && f_ha_status("sentinel", "mon", &now) >= 0 && now.pid > 0 && now.pid != sentinel.pid &&
-            redis_ok(sentinel.address, 0))
-            sentinel_ms = f_now_ms() - killed_at;
     }
-    diag("back after: keeper %.1f s, Redis %.1f s, Sentinel %.1f s (-0.0: not within %d s)", keeper_ms / 1000.0,
-         redis_ms / 1000.0, sentinel_ms / 1000.0, BACK_MS / 1000);
+    diag("back after: keeper %.1f s, Redis %.1f s (-0.0: not within %d s)", keeper_ms / 1000.0, redis_ms / 1000.0,
+         BACK_MS / 1000);
     ok(keeper_ms >= 0, "%s's keeper runs again (%d), the node secondary", standby, (int)keeper_again);
-    ok(redis_ms >= 0, "%s's Redis runs again, a replica with its link up", replica);
-    ok(sentinel_ms >= 0, "mon's Sentinel runs again and answers");
+    ok(redis_ms >= 0, "the Redis node %s runs again, a replica with its link up", replica);
     /* Whatever did not come back is started here, for the stories after. */
     ok(f_ha_fault("heal", healed, sizeof healed) == 0, "the stack is whole (%s)", healed);
     return done_testing();

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "testlib.h"
+#include "keyspace.h"
+#include "rds_cluster.h"
+
+#include <hiredis/hiredis.h>
 
 /* diag() and skip_all() without tap.h: this file keeps no TAP counters. */
 #define diag f_diag
@@ -144,10 +148,16 @@ int f_dev(const char *action)
 
 int f_ha_fault(const char *name, char *out, size_t cap)
 {
-    const char *args[] = {"fault", "test", name, NULL};
-    char what[64];
+    char what[64], words[64], *space;
+    const char *args[] = {"fault", "test", words, NULL, NULL};
 
     snprintf(what, sizeof what, "fault %s", name);
+    snprintf(words, sizeof words, "%s", name);
+    space = strchr(words, ' ');
+    if (space) {
+        *space = '\0';
+        args[3] = space + 1;
+    }
     return f_dev_run(args, what, out, cap);
 }
 
@@ -198,11 +208,14 @@ long f_ha_status(const char *part, const char *host, struct f_ha_part *out)
     for (size_t i = 0; i < json_object_array_length(parts); i++) {
         struct json_object *e = json_object_array_get_idx(parts, i), *v;
         const char *name = t_json_str(e, "part"), *on = t_json_str(e, "host");
-        if (!name || !on || strcmp(name, part) != 0 || strcmp(on, host) != 0)
+        const char *at = t_json_str(e, "address");
+        if (!name || !on || strcmp(name, part) != 0 || (strcmp(on, host) != 0 && (!at || strcmp(at, host) != 0)))
             continue;
         snprintf(out->role, sizeof out->role, "%s", t_json_str(e, "role") ? t_json_str(e, "role") : "");
         snprintf(out->state, sizeof out->state, "%s", t_json_str(e, "state") ? t_json_str(e, "state") : "");
         snprintf(out->address, sizeof out->address, "%s", t_json_str(e, "address") ? t_json_str(e, "address") : "");
+        snprintf(out->of, sizeof out->of, "%s", t_json_str(e, "of") ? t_json_str(e, "of") : "");
+        snprintf(out->slots, sizeof out->slots, "%s", t_json_str(e, "slots") ? t_json_str(e, "slots") : "");
         if (json_object_object_get_ex(e, "pid", &v) && json_object_is_type(v, json_type_int))
             out->pid = (long)json_object_get_int64(v);
     }
@@ -224,10 +237,31 @@ long f_wait_health(const char *store, const char *want, long max_ms)
     return -1;
 }
 
+/* Polls a routed EXISTS of key until it answers: the ms it took, -1 after
+ * max_ms. */
+static long f_wait_key(const char *key, long max_ms)
+{
+    const char *argv[] = {"EXISTS", key};
+    long start = f_now_ms();
+
+    while (f_now_ms() - start < max_ms) {
+        redisReply *r = t_redis_try(2, argv);
+        int answered = r && r->type == REDIS_REPLY_INTEGER;
+
+        if (r)
+            freeReplyObject(r);
+        if (answered)
+            return f_now_ms() - start;
+        t_sleep_ms(50);
+    }
+    return -1;
+}
+
 void f_failover_story(const struct f_failover *s, int clients, f_report report)
 {
     struct f_load L;
-    char host[64] = "", other[64], expect[160], healed[256] = "", line[512], name[64];
+    char host[96] = "", other[64], expect[160], healed[512] = "", line[512], name[64], fault[64];
+    char key[KEYSPACE_CONCERT_KEY_SIZE];
     long begin, end, took, lost = 0, heal_ms;
     size_t n;
     int ok_fault, healed_ok;
@@ -239,23 +273,36 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     L.redis_may_lose = strcmp(s->store, "Redis") == 0;
     t_sleep_ms(2000);
 
+    /* On the cluster, the fault strikes the primary of the load's concert. */
+    snprintf(fault, sizeof fault, "%s", s->fault);
+    keyspace_queue(key, sizeof key, L.concert, QUEUE_KEY_CONF);
+    if (s->cluster)
+        snprintf(fault, sizeof fault, "%s %d", s->fault, rds_cluster_key_slot(key, strlen(key)));
     begin = f_load_ms(&L);
-    ok_fault = f_ha_fault(s->fault, host, sizeof host) == 0 && strncmp(host, s->prefix, strlen(s->prefix)) == 0;
+    ok_fault = f_ha_fault(fault, host, sizeof host) == 0 && strncmp(host, s->prefix, strlen(s->prefix)) == 0;
     snprintf(line, sizeof line, "the %s primary (%s) %s", s->store, host, s->done);
     report(ok_fault, line);
     t_sleep_ms(200);
-    took = f_wait_health(s->health, "ok", s->wait_ms);
+    /* /healthz asks one node: on the cluster, the concert's own shard is
+     * what came back (a command on its key, routed afresh, answered). */
+    took = s->cluster ? f_wait_key(key, s->wait_ms) : f_wait_health(s->health, "ok", s->wait_ms);
     end = f_load_ms(&L);
     diag("a new %s primary served %.1f s after the fault (on %s)", s->store, (end - begin) / 1000.0, host);
     if (s->failed_over)
         s->failed_over(host);
     t_sleep_ms(3000);
-    /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over. */
+    /* Two hosts a store, named PREFIX1 and PREFIX2: the other one took over.
+     * On the cluster ("redisN ADDR:PORT") the lost node rejoined as the
+     * replica of its replacement, which heal has it take the shard back
+     * from (CLUSTER FAILOVER: the layout of one primary a host again). */
     snprintf(other, sizeof other, "%s", host);
     n = strlen(other);
     if (n > 0)
         other[n - 1] = other[n - 1] == '1' ? '2' : '1';
-    snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
+    if (s->cluster && strchr(host, ' '))
+        snprintf(expect, sizeof expect, "%s given back its slots", strchr(host, ' ') + 1);
+    else
+        snprintf(expect, sizeof expect, "%s primary on %s", s->store, other);
     /* heal waits until the primary has its replica connected: the old one. */
     heal_ms = f_now_ms();
     healed_ok = took >= 0 && f_ha_fault("heal", healed, sizeof healed) == 0 && strstr(healed, expect);
@@ -279,6 +326,42 @@ void f_failover_story(const struct f_failover *s, int clients, f_report report)
     t_pg_reset();
     f_check_state(&L, report);
     f_load_free(&L);
+}
+
+void f_move_story(struct f_load *L, int slot, int from, int to, const int *primaries, int nprimaries,
+                  f_report report)
+{
+    long began, ended, moved, window;
+    struct f_tally t, during;
+    char line[512];
+
+    began = f_load_ms(L);
+    /* A few keys at a time, with pauses: the clients meet the slot half
+     * moved, on both nodes. */
+    moved = t_cluster_move_slot(slot, from, to, primaries, nprimaries, 5, 50);
+    ended = f_load_ms(L);
+    t_sleep_ms(2000);
+    f_load_stop(L);
+    snprintf(line, sizeof line, "slot %d (concert %lld) moved from :%d to :%d: %ld keys in %ld ms", slot,
+             (long long)L->concert, from, to, moved, ended - began);
+    report(moved > 0 && t_cluster_owner(slot, to) == to, line);
+    f_tally(L, -1, 0, 1L << 40, &t);
+    snprintf(line, sizeof line, "%ld requests, %ld 2xx; no error but a clean 503 (%ld of those)", t.total, t.ok,
+             t.unavailable);
+    report(t.ok > 50 && t.unavailable_bad + t.other + t.transport + t.unauth == 0, line);
+    window = f_diag_errors(L, 0);
+    f_tally(L, -1, began, ended, &during);
+    diag("slot %d moved from :%d to :%d while concert %lld sold: %ld keys, %ld ms; %ld requests, %ld 2xx, "
+         "%ld clean 503 over %ld ms; %ld requests (%ld 2xx) sent and answered while it moved",
+         slot, from, to, (long long)L->concert, moved, ended - began, t.total, t.ok, t.unavailable, window,
+         during.total, during.ok);
+    snprintf(line, sizeof line, "the clients met the slot half moved (%ld requests)", during.total);
+    report(during.total > 0, line);
+    f_tally(L, -1, 0, began, &t);
+    report(t.total > 0 && t.unavailable == 0, "before the move, no 503");
+    f_tally(L, -1, ended + F_MOVE_GRACE_MS, 1L << 40, &t);
+    snprintf(line, sizeof line, "503s only while the slot moved (%ld ms of them), none after", window);
+    report(t.total > 0 && t.unavailable == 0 && window <= (ended - began) + F_MOVE_GRACE_MS, line);
 }
 
 void f_outage_story(const struct f_outage *o, f_report report)

@@ -140,11 +140,13 @@ int f_ha_fault(const char *name, char *out, size_t cap);
 /* One part of `./dev status test --json` (its fields; empty when absent). */
 struct f_ha_part {
     char role[32], state[64], address[64];
+    char of[64], slots[128];   /* a Redis node's primary and slots ("" for none) */
     long pid;              /* 0: none */
 };
 /* Runs ./dev status test --json and fills out with the part named `part`
- * ("postgres", "redis", "sentinel", ...) on `host`: the ms it took, or -1
- * when it gave nothing to read. */
+ * ("postgres", "redis", ...) on `host` (a host's name, or the part's
+ * address: a Redis host runs two nodes): the ms it took, or -1 when it
+ * gave nothing to read. */
 long f_ha_status(const char *part, const char *host, struct f_ha_part *out);
 /* Polls /healthz until `store` reads `want`: the ms it took, -1 after max_ms. */
 long f_wait_health(const char *store, const char *want, long max_ms);
@@ -196,6 +198,12 @@ struct f_failover {
     long wait_ms;
     const int *needs;    /* f_needs_redis, f_needs_pg */
     int lost_sessions;
+    /* A shard of the Redis Cluster: the fault is given the slot of the
+     * load's concert (its primary is struck), the new primary has served
+     * when a command on the concert's key, routed afresh, is answered
+     * (/healthz asks one node, maybe another shard's), and heal must say
+     * that the lost node came back as a replica and took its shard back. */
+    int cluster;
     /* Optional, with checks of their own (the story's plan counts them):
      * called under load once the new primary serves, and after the heal
      * with how long the heal (the old primary's host rejoining) took. */
@@ -204,6 +212,20 @@ struct f_failover {
 };
 #define F_FAILOVER_CHECKS (3 + F_WINDOW_CHECKS + F_CHECKS)
 void f_failover_story(const struct f_failover *s, int clients, f_report report);
+
+/* A concert's slot moved to another primary while L's clients sell it
+ * (t/2o on one host, t/ae across hosts), as an operator moves it
+ * (t_cluster_move_slot: IMPORTING, MIGRATING, its keys MIGRATEd a few at a
+ * time, SETSLOT NODE on every one of primaries), then 2 s more load and
+ * L stopped. Checks that the slot moved, that clients saw nothing but
+ * successes and clean 503s, that some requests met the slot half moved,
+ * and that the 503s came only while it moved (and F_MOVE_GRACE_MS after:
+ * a request sent just before the handover waits out a redirection or
+ * two); prints the figures. Calls report F_MOVE_CHECKS times. */
+#define F_MOVE_CHECKS 5
+#define F_MOVE_GRACE_MS 1000
+void f_move_story(struct f_load *L, int slot, int from, int to, const int *primaries, int nprimaries,
+                  f_report report);
 
 /* A store of the one-host test stack stopped for a few seconds under a
  * load of 12 clients, then started (t/82, t/83): /healthz says it is down,

@@ -6,9 +6,13 @@
 #   t/pgaf.sh up DIR MONITOR_PORT PORT1 PORT2   make and start it; prints
 #                                               the data nodes' ports
 #   t/pgaf.sh primary DIR                       the primary's node name
+#   t/pgaf.sh secondary DIR                     the secondary's node name
 #   t/pgaf.sh kill-primary DIR                  the primary's host dies: its
 #                                               keeper, postgres and backends,
 #                                               kill -9 (one process group)
+#   t/pgaf.sh kill-secondary DIR                the same for the secondary's
+#   t/pgaf.sh sql DIR PORT SQL                  SQL as the superuser on the
+#                                               node at PORT (first row out)
 #   t/pgaf.sh revive DIR                        starts the keepers that are
 #                                               not running (a host back), then
 #                                               waits for one primary and one
@@ -21,7 +25,7 @@
 # postgres). The monitor's health checks are the fast ones of
 # conf/pg_auto_failover-monitor.conf (a failover in seconds, not 50).
 set -euo pipefail
-cmd=${1:?usage: t/pgaf.sh up|primary|kill-primary|revive|down DIR ...}
+cmd=${1:?usage: t/pgaf.sh up|primary|secondary|kill-primary|kill-secondary|sql|revive|down DIR ...}
 B=${2:?DIR}
 PGBIN=${CONCERT_PG_BIN:-/usr/lib/postgresql/15/bin}
 export HOME=$B/home XDG_CONFIG_HOME=$B/home/.config XDG_DATA_HOME=$B/home/.local/share \
@@ -37,6 +41,19 @@ initdb_here() {   # initdb_here PGDATA
 
 run_keeper() {   # run_keeper NAME: pg_autoctl run in a session of its own
     setsid pg_autoctl run --pgdata "$B/$1" >>"$B/$1.log" 2>&1 </dev/null &
+}
+
+node_in() {   # node_in STATE: the node that is in STATE and meant to be
+    monitor_sql "SELECT nodename FROM pgautofailover.node WHERE reportedstate = '$1' AND goalstate = '$1'"
+}
+
+kill_node() {   # kill_node STATE: the host of the node in STATE dies
+    local name keeper
+    name=$(node_in "$1")
+    [ -n "$name" ] || { echo "t/pgaf.sh: no $1" >&2; exit 1; }
+    keeper=$(head -n1 "$B/run/pg_autoctl$B/$name/pg_autoctl.pid")
+    kill -9 -- "-$keeper"
+    echo "$name"
 }
 
 ready() {   # one primary and one secondary, each where it was told to be
@@ -82,15 +99,14 @@ up)
     ready
     echo "$p1 $p2"
     ;;
-primary)
-    monitor_sql "SELECT nodename FROM pgautofailover.node WHERE reportedstate = 'primary' AND goalstate = 'primary'"
+primary | secondary)
+    node_in "$cmd"
     ;;
-kill-primary)
-    name=$("$0" primary "$B")
-    [ -n "$name" ] || { echo "t/pgaf.sh: no primary" >&2; exit 1; }
-    keeper=$(head -n1 "$B/run/pg_autoctl$B/$name/pg_autoctl.pid")
-    kill -9 -- "-$keeper"
-    echo "$name"
+kill-primary | kill-secondary)
+    kill_node "${cmd#kill-}"
+    ;;
+sql)
+    psql -p "${3:?PORT}" -d concert -qAtX -v ON_ERROR_STOP=1 -c "${4:?SQL}"
     ;;
 revive)
     for n in node1 node2; do
@@ -117,7 +133,7 @@ down)
     rm -rf "$B"
     ;;
 *)
-    echo "usage: t/pgaf.sh up|primary|kill-primary|revive|down DIR ..." >&2
+    echo "usage: t/pgaf.sh up|primary|secondary|kill-primary|kill-secondary|sql|revive|down DIR ..." >&2
     exit 2
     ;;
 esac

@@ -697,6 +697,22 @@ int64_t t_pg_int(const char *sql, int nparams, const char *const *params)
     return n;
 }
 
+/* The stack's Redis password (CONCERT_REDIS_PASSWORD_FILE) into password,
+ * "" when there is none. */
+static void t_redis_password(char *password, size_t cap)
+{
+    const char *pwfile = getenv("CONCERT_REDIS_PASSWORD_FILE");
+    FILE *f;
+
+    password[0] = '\0';
+    if (!pwfile || !*pwfile || !(f = fopen(pwfile, "r")))
+        return;
+    if (!fgets(password, (int)cap, f))
+        password[0] = '\0';
+    password[strcspn(password, "\r\n")] = '\0';
+    fclose(f);
+}
+
 /* Sends AUTH when there is a password; 0 when Redis took it. */
 static int t_redis_auth(redisContext *c, const char *password)
 {
@@ -719,22 +735,13 @@ static int t_redis_auth(redisContext *c, const char *password)
 static redisContext *t_redis_connect(void)
 {
     const char *sentinels = getenv("CONCERT_REDIS_SENTINELS");
-    const char *pwfile = getenv("CONCERT_REDIS_PASSWORD_FILE");
     const char *port = getenv("CONCERT_REDIS_PORT");
-    char host[64] = "127.0.0.1", password[600] = "";
+    char host[64] = "127.0.0.1", password[600];
     int p = port ? atoi(port) : 6379;
     struct timeval tv = {2, 0};
     redisContext *c;
 
-    if (pwfile && *pwfile) {
-        FILE *f = fopen(pwfile, "r");
-        if (f) {
-            if (!fgets(password, sizeof password, f))
-                password[0] = '\0';
-            password[strcspn(password, "\r\n")] = '\0';
-            fclose(f);
-        }
-    }
+    t_redis_password(password, sizeof password);
     while (sentinels && *sentinels) {
         size_t len = strcspn(sentinels, ",");
         char one[80];
@@ -773,16 +780,18 @@ static redisContext *t_redis_connect(void)
     return c;
 }
 
-/* With CONCERT_REDIS_CLUSTER (a test on the three-primary cluster): the
- * command goes where the service's own routing sends it, on a context of
- * its own (made per call, as the connection below is: a forked client
- * shares nothing with its parent). */
+/* With CONCERT_REDIS_CLUSTER (a test on the three-primary cluster, or the
+ * several-hosts stack's): the command goes where the service's own routing
+ * sends it, on a context of its own (made per call, as the connection below
+ * is: a forked client shares nothing with its parent). */
 static redisReply *t_redis_cluster(const char *nodes, int argc, const char **argv)
 {
     struct rds *r = rds_new(NULL, 0, 2000);
     redisReply *reply = NULL;
+    char password[600];
 
-    if (r && rds_set_cluster(r, nodes, NULL) == 0)
+    t_redis_password(password, sizeof password);
+    if (r && rds_set_cluster(r, nodes, password[0] ? password : NULL) == 0)
         reply = rds_command_reply_on(r, argc, argv);
     if (!reply && !t_quiet)
         diag("redis cluster %s: no reply to %s", nodes, argv[0]);
@@ -805,6 +814,17 @@ redisReply *t_redis(int argc, const char **argv)
         diag("redis: %s", c ? c->errstr : "no primary, or AUTH refused");
     if (c)
         redisFree(c);
+    return reply;
+}
+
+redisReply *t_redis_try(int argc, const char **argv)
+{
+    int was = t_quiet;
+    redisReply *reply;
+
+    t_quiet = 1;
+    reply = t_redis(argc, argv);
+    t_quiet = was;
     return reply;
 }
 
@@ -1233,12 +1253,47 @@ double t_metrics_sample(const char *text, const char *series)
 
 /* --- the test stack's three-primary cluster ------------------------------- */
 
+/* Each node's host by its port (every node of a cluster here has a port
+ * of its own), from t_cluster_ports. */
+static struct {
+    int port;
+    char host[64];
+} t_cluster_hosts[T_CLUSTER_MAX];
+static int t_cluster_nhosts;
+
+static const char *t_cluster_host(int port)
+{
+    for (int i = 0; i < t_cluster_nhosts; i++)
+        if (t_cluster_hosts[i].port == port)
+            return t_cluster_hosts[i].host;
+    return "127.0.0.1";
+}
+
 int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256])
 {
-    const char *list = getenv("CONCERT_CLUSTER_PORTS");
+    const char *list = getenv("CONCERT_CLUSTER_PORTS"), *several = getenv("CONCERT_HA_CLUSTER_NODES");
     int n = 0;
 
     nodes[0] = '\0';
+    if (several && *several) {
+        /* The several-hosts stack's: "addr:port,...". */
+        snprintf(nodes, 256, "%s", several);
+        while (*several && n < T_CLUSTER_MAX) {
+            size_t len = strcspn(several, ",");
+            const char *colon = memrchr(several, ':', len);
+
+            if (colon && (size_t)(colon - several) < sizeof t_cluster_hosts[0].host) {
+                ports[n] = atoi(colon + 1);
+                t_cluster_hosts[n].port = ports[n];
+                snprintf(t_cluster_hosts[n].host, sizeof t_cluster_hosts[0].host, "%.*s", (int)(colon - several),
+                         several);
+                n++;
+            }
+            several += len + (several[len] == ',');
+        }
+        t_cluster_nhosts = n;
+        return n;
+    }
     while (list && *list && n < T_CLUSTER_MAX) {
         char *end;
         long p = strtol(list, &end, 10);
@@ -1255,14 +1310,32 @@ int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256])
 redisReply *t_node(int port, int argc, const char **argv)
 {
     struct timeval tv = {5, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    redisContext *c = redisConnectWithTimeout(t_cluster_host(port), port, tv);
     redisReply *reply = NULL;
+    char password[600];
 
-    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK)
+    t_redis_password(password, sizeof password);
+    if (c && !c->err && redisSetTimeout(c, tv) == REDIS_OK && t_redis_auth(c, password) == 0)
         reply = redisCommandArgv(c, argc, argv, NULL);
     if (c)
         redisFree(c);
     return reply;
+}
+
+long t_node_calls(int port, const char *command)
+{
+    const char *argv[] = {"INFO", "commandstats"};
+    redisReply *r = t_node(port, 2, argv);
+    char field[64];
+    const char *at;
+    long n = -1;
+
+    snprintf(field, sizeof field, "cmdstat_%s:calls=", command);
+    if (r && r->type == REDIS_REPLY_STRING)
+        n = (at = strstr(r->str, field)) != NULL ? atol(at + strlen(field)) : 0;
+    if (r)
+        freeReplyObject(r);
+    return n;
 }
 
 /* The node's id (CLUSTER MYID) into id (41 bytes), or -1. */
@@ -1337,21 +1410,28 @@ long t_cluster_move_keys(int slot, int from_port, int to_port, int max)
     snprintf(to_text, sizeof to_text, "%d", to_port);
     keys = t_node(from_port, 4, get);
     if (keys && keys->type == REDIS_REPLY_ARRAY) {
-        const char **argv = calloc(keys->elements + 7, sizeof *argv);
+        const char **argv = calloc(keys->elements + 9, sizeof *argv);
         redisReply *r = NULL;
+        char password[600];
+        int at = 6;
 
+        t_redis_password(password, sizeof password);
         moved = (long)keys->elements;
         if (argv && keys->elements > 0) {
             argv[0] = "MIGRATE";
-            argv[1] = "127.0.0.1";
+            argv[1] = t_cluster_host(to_port);
             argv[2] = to_text;
             argv[3] = "";
             argv[4] = "0";
             argv[5] = "5000";
-            argv[6] = "KEYS";
+            if (password[0]) {
+                argv[at++] = "AUTH";
+                argv[at++] = password;
+            }
+            argv[at++] = "KEYS";
             for (size_t i = 0; i < keys->elements; i++)
-                argv[7 + i] = keys->element[i]->str;
-            r = t_node(from_port, (int)keys->elements + 7, argv);
+                argv[at + i] = keys->element[i]->str;
+            r = t_node(from_port, (int)keys->elements + at, argv);
             if (!r || r->type == REDIS_REPLY_ERROR) {
                 diag("MIGRATE from %d: %s", from_port, r && r->str ? r->str : "no reply");
                 moved = -1;

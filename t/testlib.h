@@ -209,6 +209,8 @@ long long t_redis_int(int argc, const char **argv);
 int t_redis_cmd(int argc, const char **argv);
 /* Runs a command and returns its reply (the caller frees it), or NULL. */
 struct redisReply *t_redis(int argc, const char **argv);
+/* The same, printing nothing when Redis does not answer (for polling). */
+struct redisReply *t_redis_try(int argc, const char **argv);
 /* A reply read as t_redis_int answers (its integer, or -1) and as
  * t_redis_cmd does (0 unless there is none or it is an error); each frees
  * the reply. */
@@ -232,10 +234,12 @@ struct redisContext *t_redis_monitor(void);
 char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
 
 /* The test stack's three-primary Redis Cluster (CONCERT_CLUSTER_PORTS, on
- * 127.0.0.1), which the responders behind CONCERT_CLUSTER_URL use.
- * t_cluster_ports fills ports and nodes ("127.0.0.1:P,...", for
- * redis_cluster_nodes or CONCERT_REDIS_CLUSTER) and returns how many
- * (0: not on the test stack). t_node runs one command on one node,
+ * 127.0.0.1), which the responders behind CONCERT_CLUSTER_URL use, or the
+ * several-hosts stack's (CONCERT_HA_CLUSTER_NODES, "addr:port,...", every
+ * node on a port of its own, with the stack's password). t_cluster_ports
+ * fills ports and nodes ("host:port,...", for redis_cluster_nodes or
+ * CONCERT_REDIS_CLUSTER) and returns how many (0: not on either stack);
+ * a node is named by its port from then on. t_node runs one command on one node,
  * unrouted (NULL: no reply). t_cluster_owner is the port of the primary
  * owning slot, as the node on port sees it (-1: none). A slot is moved as
  * an operator moves it: t_cluster_move_begin (IMPORTING on the target,
@@ -247,6 +251,9 @@ char *t_redis_monitor_line(struct redisContext *mon, int quiet_ms);
 #define T_CLUSTER_MAX 8
 int t_cluster_ports(int ports[T_CLUSTER_MAX], char nodes[256]);
 struct redisReply *t_node(int port, int argc, const char **argv);
+/* How many times the node at port has run command (lower case: "wait"),
+ * by INFO commandstats; -1 when it does not answer. */
+long t_node_calls(int port, const char *command);
 int t_cluster_owner(int slot, int port);
 int t_cluster_move_begin(int slot, int from_port, int to_port);
 long t_cluster_move_keys(int slot, int from_port, int to_port, int max);

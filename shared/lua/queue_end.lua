@@ -6,7 +6,11 @@
 -- waiting, pre-queued or ACTIVE within its period (ending one already over
 -- changes nothing). A logout's end is remembered in {c:C}:logged-out until
 -- queue_end_done, so a logout retried after PostgreSQL failed to cancel the
--- token's holds still hears that it was live.
+-- token's holds still hears that it was live. A logout's end of an id the
+-- queue does not hold is remembered there too, with no user: a token issue
+-- tells its session the id before it asks the queue for it
+-- (session_take_token.lua), and queue_enter.lua refuses an id a logout has
+-- already ended.
 --@include lib/queue_prelude.lua
 local user = redis.call('HGET', K_tok, ARGV[1])
 local live = user and not over(ARGV[1]) and (redis.call('ZSCORE', K_act, ARGV[1]) or
@@ -19,7 +23,11 @@ if ARGV[2] == 'logout' then
     redis.call('HSET', K_out, ARGV[1], user); redis.call('PEXPIRE', K_out, 86400000)
   else
     local was = redis.call('HGET', K_out, ARGV[1])
-    if was then live, user = 1, was end
+    if was and was ~= '' then
+      live, user = 1, was
+    elseif not was and not user then
+      redis.call('HSET', K_out, ARGV[1], ''); redis.call('PEXPIRE', K_out, 86400000)
+    end
   end
 end
 sweep(SWEEP_BATCH)

@@ -2,7 +2,8 @@
 -- one the user has (asking again counts as a poll).
 -- KEYS: the queue keys (queue_prelude.lua). ARGV: userId, a new token id.
 -- Answers describe()'s ticket ('CREATED' for a new token, else 'OK') with
--- the token id appended.
+-- the token id appended, or {'ENDED'} when a logout has already ended the
+-- new id (its session learnt it first: queue_end.lua).
 --@include lib/queue_prelude.lua
 sweep(SWEEP_BATCH)
 local tok = redis.call('HGET', K_usr, ARGV[1])
@@ -16,6 +17,7 @@ if tok and (redis.call('ZSCORE', K_act, tok) or redis.call('ZSCORE', K_wait, tok
 end
 if tok then forget(tok) end
 tok = ARGV[2]
+if redis.call('HEXISTS', K_out, tok) == 1 then return done({'ENDED'}) end
 redis.call('HSET', K_tok, tok, ARGV[1])
 redis.call('HSET', K_usr, ARGV[1], tok)
 if before_open then

@@ -1,24 +1,15 @@
 -- session_attach_token.lua - remembers a queue token taken with a session,
--- which its logout ends.
--- KEYS: session, its overflow set. ARGV: the token id. Answers 1, or 0
+-- which its logout ends, in place of one it was remembered by before.
+-- KEYS: session, its overflow set. ARGV: the token id, and an id to forget
+-- ('' for none: the id a token issue attached before it learnt that the
+-- user's live token was another, session_take_token.lua). Answers 1, or 0
 -- (nothing kept) when the session is not there.
--- The ids ride in the session's own value, after the userId
--- ("<userId>,<id>,<id>"): one key a session instead of a second one (a set
--- cost about 350 bytes a session, a third of a waiting user's share of
--- Redis in a drop of a million). APPEND keeps the session's TTL. Past
--- SESSION_IDS_MAX ids (a session taking tokens for many concerts) the rest
--- go to the overflow set, so a lookup, which reads the whole value, stays
--- short.
---@include lib/session_times.lua
+--@include lib/session_ids.lua
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
-local id = ARGV[1]
-if string.find(v .. ',', ',' .. id .. ',', 37, true) then return 1 end
-local _, ids = string.gsub(v, ',', ',')
-if ids < SESSION_IDS_MAX then
-  redis.call('APPEND', KEYS[1], ',' .. id)
-else
-  redis.call('SADD', KEYS[2], id)
-  redis.call('EXPIRE', KEYS[2], SESSION_TOKENS_TTL)
+if ARGV[2] ~= '' and ARGV[2] ~= ARGV[1] then
+  session_detach(v, ARGV[2])
+  v = redis.call('GET', KEYS[1])
 end
+if ARGV[1] ~= '' then session_attach(v, ARGV[1]) end
 return 1

@@ -9,8 +9,9 @@
 local v = redis.call('GET', KEYS[1])
 local ended = redis.call('DEL', KEYS[1]) == 1
 local ids = {}
-if v then
-  for id in string.gmatch(string.sub(v, 38), '[^,]+') do ids[#ids + 1] = id end
+local first = v and string.find(v, ',', 1, true)
+if first then
+  for id in string.gmatch(string.sub(v, first + 1), '[^,]+') do ids[#ids + 1] = id end
 end
 if #ids > 0 then
   redis.call('SADD', KEYS[3], unpack(ids))
