@@ -34,7 +34,7 @@ enum take_key {
     TAKE_USERS, TAKE_SHOW_ENDS, TAKE_NKEYS
 };
 enum take_arg { ARG_TOKEN, ARG_OWNER, ARG_SCHEDULE, ARG_CLOSES, ARG_LIMIT, ARG_NFIXED };
-enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIELDS };
+enum held_field { HELD_CODE, HELD_USER, HELD_ID, HELD_UNTIL, HELD_AMOUNT, HELD_CREATED, HELD_FIRST, HELD_FIELDS };
 
 /* The script runs at most this often for one hold: each missing piece
  * (facts, map, bought seats, the id counter) is read once. */
@@ -195,8 +195,10 @@ static hold_rc take_once(struct take_call *c, struct hold_taken *out, enum need 
                valid_id(e[HELD_UNTIL]->str, &out->until_ms) == 0 && reply_text(e[HELD_AMOUNT]) &&
                (strcmp(e[HELD_AMOUNT]->str, "0") == 0 ? (out->amount = 0, 1)
                                                       : valid_id(e[HELD_AMOUNT]->str, &out->amount) == 0) &&
-               reply_text(e[HELD_CREATED]) && valid_id(e[HELD_CREATED]->str, &out->created_ms) == 0) {
+               reply_text(e[HELD_CREATED]) && valid_id(e[HELD_CREATED]->str, &out->created_ms) == 0 &&
+               reply_text(e[HELD_FIRST])) {
         memcpy(out->user_id, e[HELD_USER]->str, 37);
+        out->first_of_concert = strcmp(e[HELD_FIRST]->str, "1") == 0;
         rc = HOLD_HELD;
     } else {
         log_error("hold_take: unexpected answer %s", w);
@@ -242,8 +244,10 @@ void hold_refresh_facts(int64_t concert_id)
 }
 
 /* Adds concert_id to the concerts user_id has held seats of, where the
- * reservation list looks for their holds. A failure is logged: the hold
- * stands, and the user's next hold of the concert adds it. */
+ * reservation list looks for their holds: once, at the user's first hold
+ * of the concert (a SADD a hold would cost a third of its time). A
+ * failure is logged: the holds stand, can be paid and end with a logout,
+ * but the list misses them until Redis loses the concert's holds. */
 static void note_concert(const char *user_id, int64_t concert_id)
 {
     char key[KEYLEN], concert[24];
@@ -379,13 +383,16 @@ hold_rc hold_take(const char *token, const struct hold_show *show, const int *se
     for (int tries = 0; tries < TAKE_TRIES; tries++) {
         rc = take_once(&c, out, &need);
         if (rc == HOLD_HELD && need == NEED_NOTHING) {
-            if (seeded || out->id % HOLD_ID_SPAN == 1)
-                note_stream(c.keys[TAKE_EVENTS]);
-            note_concert(out->user_id, show->concert_id);
             /* Several hosts: a hold is answered once a replica has it too,
-             * so a failover rarely loses one (not in time, it still stands). */
+             * so a failover rarely loses one (not in time, it still stands).
+             * The WAIT goes to the node of the last command, so it comes
+             * first: the notes below may live on other shards. */
             if (g_config.hold_replica_wait_ms > 0)
                 replica_wait(g_config.hold_replica_wait_ms, "a hold");
+            if (seeded || out->id % HOLD_ID_SPAN == 1)
+                note_stream(c.keys[TAKE_EVENTS]);
+            if (out->first_of_concert)
+                note_concert(out->user_id, show->concert_id);
         }
         if (need == NEED_NOTHING)
             return rc;

@@ -47,6 +47,8 @@ struct hold_taken {
     char user_id[37];
     int64_t id, until_ms, amount, created_ms;
     int64_t have;        /* HOLD_LIMIT: seats already held or bought */
+    int first_of_concert; /* the user's first hold of the concert: the
+                           * user's concerts were told of it */
     int facts_late;      /* the concert's cached facts were a second old:
                           * the caller reads them again once it answered
                           * (hold_refresh_facts) */

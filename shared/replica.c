@@ -11,8 +11,6 @@ void replica_wait(int timeout_ms, const char *what)
     const char *argv[] = {"WAIT", "1", wait_ms};
     redisReply *reply;
 
-    if (rds_replicas_behind() < 1)
-        return;
     snprintf(wait_ms, sizeof wait_ms, "%d", timeout_ms > 0 ? timeout_ms : 1);
     reply = rds_command(3, argv, NULL);
     if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 1)

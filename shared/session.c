@@ -194,6 +194,8 @@ session_rc session_attach_token(const char *session, const char *token_id, const
  * acknowledged in time, the logout still stands on the primary. */
 static void session_wait_replica(void)
 {
+    if (rds_replicas_behind() < 1)
+        return;
     replica_wait(g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1, "a logout");
 }
 

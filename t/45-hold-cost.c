@@ -29,6 +29,7 @@ struct seen {
     int with_lock;      /* scripts that name a seat lock */
     int with_map;       /* scripts that name the schedule's seat map */
     int token_and_map;  /* ... and carry the token */
+    int concert_notes;  /* SADDs naming a concert to a user's concerts */
 };
 
 /* Reads what MONITOR saw until it has been quiet for 300 ms, and closes it. */
@@ -48,6 +49,7 @@ static void monitor_read(redisContext *mon, const char *token, const char *lock_
             s->with_map += strstr(line, map_key) != NULL;
             s->token_and_map += tok && strstr(line, map_key) != NULL;
         }
+        s->concert_notes += strstr(line, "\"SADD\"") && strstr(line, ":hold-concerts");
         free(line);
     }
     redisFree(mon);
@@ -104,6 +106,7 @@ int main(void)
         is_int(s.token_and_map, 1, "and read the seat map's sold seats in the same script");
         is_int(s.with_map, 1, "no other script named the seat map: the hold's marked it (%d)", s.with_map);
         is_int(s.with_lock, 1, "nor the locks: the hold's set them to end with it (%d)", s.with_lock);
+        is_int(s.concert_notes, 1, "A's first hold of the concert named it to A's concerts (one SADD)");
         bk_is(bk_seat(sched, 1), "HELD", "seat 1 reads HELD");
         t_free_cron_lock(cron_owner);
     }
@@ -128,7 +131,20 @@ int main(void)
         is(t_error_code(&held), "TOKEN_INVALID", "TOKEN_INVALID");
         t_resp_free(&held);
         bk_is(bk_seat(sched, 3), "AVAILABLE", "seat 3 is not held");
-        ok(bk_hold(tokA, sched, seats, 1, NULL) == 201, "and not locked: A holds it at once");
+        {
+            redisContext *mon = t_redis_monitor();
+            char path[96];
+
+            ok(bk_hold(tokA, sched, seats, 1, NULL) == 201, "and not locked: A holds it at once");
+            monitor_read(mon, t_token_id(tokA), lock_prefix, map_key, &s);
+            is_int(s.concert_notes, 0, "A's second hold of the concert sent no SADD: its concert is named");
+            snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
+            ok(t_get_as(userA, path, &r) == 0 && r.status == 200, "A's reservations: 200");
+            ok(t_json_at(r.json, "reservations.1") && !t_json_at(r.json, "reservations.2"), "both of A's holds listed");
+            is(t_json_str(r.json, "reservations.0.status"), "HELD", "the second HELD");
+            is(t_json_str(r.json, "reservations.1.status"), "HELD", "the first HELD");
+            t_resp_free(&r);
+        }
     }
 
     /* --- the order of refusals ---------------------------------------------- */

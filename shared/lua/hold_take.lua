@@ -22,7 +22,8 @@
 --   {'LIMIT', n}        n seats already held or bought
 --   {'NOSEQ'}           the id counter is gone (Redis lost its data): set
 --                       it from the ids PostgreSQL has (SET NX), run again
---   {'HELD', user, id, until, amount, created}
+--   {'HELD', user, id, until, amount, created, first}  first: '1' when
+--                       it is the user's first hold of the concert
 -- each of those from NOMAP on with 'LATE' after it when the cached facts
 -- were a second old (hold_length.lua: the caller reads them again after
 -- answering, and no hold waits for PostgreSQL).
@@ -97,5 +98,5 @@ end
 redis.call('HINCRBY', K_map, '_v', 1)
 redis.call('HDEL', K_map, '_json')
 hold_event(K_events, 'held', id, concert, rec, now)
-user_holds_add(K_users, user, id)
-return answer({'HELD', user, id, ends_text, rec.amount, rec.created})
+local first = user_holds_add(K_users, user, id)
+return answer({'HELD', user, id, ends_text, rec.amount, rec.created, first and '1' or '0'})
