@@ -509,8 +509,14 @@ static void pool_load(const char *dir, const char *name, struct bench_pool *pool
         die("%s/%s: no users (concert-bench users makes them)", dir, name);
 }
 
-#define SETUP_USERS 11000
 #define JOURNEY_USERS 40000
+/* What the setup makes (cmd_setup), and so how many users it takes. */
+#define STATUS_TOKENS 10000
+#define SEAT_MAP_TOKENS 200
+#define RESERVE_CONCERTS 4
+#define RESERVE_TOKENS 250
+#define LOGIN_ACCOUNTS 16
+static int setup_users(void);
 
 static int cmd_users(const char *dir, long ttl, int drop_users, int token_users)
 {
@@ -522,13 +528,13 @@ static int cmd_users(const char *dir, long ttl, int drop_users, int token_users)
     resp = fopen(path, "w");
     if (!resp)
         die("%s: %s", path, strerror(errno));
-    rc = users_make(dir, "users_setup.txt", SETUP_USERS, ttl, resp) |
+    rc = users_make(dir, "users_setup.txt", setup_users(), ttl, resp) |
          users_make(dir, "users_journey.txt", JOURNEY_USERS, ttl, resp) |
          users_make(dir, "users_drop.txt", drop_users, ttl, resp) |
          users_make(dir, "users_token.txt", token_users, ttl, resp);
     if (fclose(resp) != 0 || rc != 0)
         die("could not make the users in %s", dir);
-    printf("users: %d made, their sessions in %s\n", SETUP_USERS + JOURNEY_USERS + drop_users + token_users, path);
+    printf("users: %d made, their sessions in %s\n", setup_users() + JOURNEY_USERS + drop_users + token_users, path);
     return 0;
 }
 
@@ -615,6 +621,14 @@ static int env_int(const char *name, int dflt)
     return v && *v ? atoi(v) : dflt;
 }
 
+/* The setup's users, each taking one token or login: the queue_status
+ * tokens, the seat map's, each reserve concert's and the login accounts. */
+static int setup_users(void)
+{
+    return env_int("BENCH_STATUS_TOKENS", STATUS_TOKENS) + SEAT_MAP_TOKENS +
+           RESERVE_TOKENS * env_int("BENCH_RESERVE_CONCERTS", RESERVE_CONCERTS) + LOGIN_ACCOUNTS;
+}
+
 /* login: accounts signed up through the API (each one Argon2id hash), whose
  * login bodies bench/login.lua sends again and again. */
 static void make_login_accounts(struct slot *s, const char *base, const char *dir, int count)
@@ -659,14 +673,14 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
     struct concert c;
     int active;
     int64_t t0 = now_us();
-    int status_tokens = env_int("BENCH_STATUS_TOKENS", 10000);
-    int reserve_concerts = env_int("BENCH_RESERVE_CONCERTS", 2);
+    int status_tokens = env_int("BENCH_STATUS_TOKENS", STATUS_TOKENS);
+    int reserve_concerts = env_int("BENCH_RESERVE_CONCERTS", RESERVE_CONCERTS);
     FILE *plan;
 
     read_admin_key(keyfile, key, sizeof key);
     slot_init(&s);
     pool_load(dir, "users_setup.txt", &setup_pool);
-    make_login_accounts(&s, base, dir, 16);
+    make_login_accounts(&s, base, dir, LOGIN_ACCOUNTS);
 
     /* queue_status: many live tokens of one concert; the default active
      * limit (100) leaves most of them WAITING, as in a real drop. */
@@ -681,9 +695,9 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
     /* seat_map: 100 shows of 50 seats, 200 ACTIVE users. */
     c = create_concert(&s, base, key, "bench seat_map", 1000, 3600, 100, 50, 50000);
     write_ids(dir, "seat_schedules.txt", c.sched, c.nsched);
-    active = issue_tokens(base, dir, "seat_tokens.txt", c.id, 200);
-    if (active < 200)
-        die("seat_map: only %d of 200 tokens are ACTIVE", active);
+    active = issue_tokens(base, dir, "seat_tokens.txt", c.id, SEAT_MAP_TOKENS);
+    if (active < SEAT_MAP_TOKENS)
+        die("seat_map: only %d of %d tokens are ACTIVE", active, SEAT_MAP_TOKENS);
 
     /* reserve: concerts of 100 shows x 500 seats, 250 ACTIVE users each:
      * with seat k held by user k % 250, nobody holds more than 2 seats a show. */
@@ -696,9 +710,9 @@ static int cmd_setup(const char *base, const char *keyfile, const char *dir)
         snprintf(title, sizeof title, "bench reserve %d", i + 1);
         c = create_concert(&s, base, key, title, 1000, 3600, 100, 500, 1000);
         snprintf(name, sizeof name, "reserve_tokens_%d.txt", i + 1);
-        active = issue_tokens(base, dir, name, c.id, 250);
-        if (active < 250)
-            die("reserve: only %d of 250 tokens are ACTIVE", active);
+        active = issue_tokens(base, dir, name, c.id, RESERVE_TOKENS);
+        if (active < RESERVE_TOKENS)
+            die("reserve: only %d of %d tokens are ACTIVE", active, RESERVE_TOKENS);
         n = read_lines(dir, name, &toks);
         for (int k = 0; k < n; k++)
             fprintf(plan, "token %" PRId64 " %s\n", c.id, toks[k]);
@@ -2126,7 +2140,8 @@ static int cmd_report(const char *dir, const char *outfile)
         json_object_put(r);
     }
     json_object_object_add(out, "scenarios", sc);
-    /* The outbox's cost: reserve and journey with its triggers off and on,
+    /* The outbox's cost: the journey (and reserve, in older runs' data)
+     * with its triggers off and on,
      * in the order off, on (the runs above), on, off (bench/run): the mean
      * of each side, so a drift over the runs weighs on both alike. */
     {

@@ -10,9 +10,11 @@
  *      relay sent more than 24 hours ago (the streams keep them that long),
  *      in batches;
  *   4. sweeps every concert's waiting room (drops run-out tokens and idle
- *      waiters, admits into free slots);
+ *      waiters, admits into free slots) and its holds kept in Redis (those
+ *      run out read EXPIRED, with reservation.expired: hold_sweep);
  *   5. makes Redis's seat locks and seat maps' sold seats agree with
- *      PostgreSQL (PostgreSQL wins; see seatlock.h): a page of keys at a
+ *      PostgreSQL (PostgreSQL wins; see seatlock.h), never taking the lock
+ *      of a live hold Redis keeps (hold_lock_live): a page of keys at a
  *      time, one query per page for the locks and one for the maps' sold
  *      seats, at most RECONCILE_PAGES pages a run, going on where the last
  *      run stopped;
@@ -25,6 +27,7 @@
  * 1 when it could not be (PostgreSQL or Redis unreachable, bad config). */
 #include "app.h"
 #include "db.h"
+#include "hold.h"
 #include "keyspace.h"
 #include "log.h"
 #include "queue.h"
@@ -118,9 +121,26 @@ static int batches(const char *sql, const char *batch, int64_t *sums, int ncols)
     }
 }
 
-/* Sweeps every concert's queue. Returns how many sweeps failed, or -1 when
- * the concerts could not be listed. */
-static int sweep_queues(int64_t *concerts, int64_t *dropped, int64_t *admitted)
+/* Ends concert_id's holds kept in Redis whose end has come (hold_sweep:
+ * each with reservation.expired), HOLD_SWEEP_BATCH a script. Returns 0, or
+ * -1 when Redis failed. */
+#define HOLD_SWEEP_BATCH 500
+static int sweep_holds(int64_t concert_id, int64_t *expired)
+{
+    int rc;
+
+    do {
+        int64_t n;
+
+        rc = hold_sweep(concert_id, HOLD_SWEEP_BATCH, &n);
+        *expired += n;
+    } while (rc == 1 && !out_of_time());
+    return rc < 0 ? -1 : 0;
+}
+
+/* Sweeps every concert's queue and its Redis holds. Returns how many
+ * sweeps failed, or -1 when the concerts could not be listed. */
+static int sweep_queues(int64_t *concerts, int64_t *dropped, int64_t *admitted, int64_t *holds_expired)
 {
     static const char sql[] = "SELECT id FROM concerts ORDER BY id";
     PGresult *res;
@@ -132,6 +152,8 @@ static int sweep_queues(int64_t *concerts, int64_t *dropped, int64_t *admitted)
         int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10), d, a;
         queue_rc rc = queue_sweep(id, &d, &a);
 
+        if (sweep_holds(id, holds_expired) < 0)
+            failed++;
         if (rc != QUEUE_OK && rc != QUEUE_NO_CONCERT) {
             failed++;
             continue;
@@ -198,8 +220,9 @@ static const char *array_text(struct pg_array *a)
     return a->text;
 }
 
-/* Fills in each lock's verdict: whether PostgreSQL holds its seat for its
- * owner (a live hold), and its concert's hold length. An owner that is not
+/* Fills in each lock's verdict: whether PostgreSQL, or Redis (hold.h),
+ * holds its seat for its owner (a live hold), and its concert's hold
+ * length. An owner that is not
  * hex digits was never stored with a reservation; it is asked about as ''. */
 static int judge_locks(struct seatlock_page *page)
 {
@@ -259,6 +282,14 @@ static int judge_locks(struct seatlock_page *page)
 
         lock->hold_ms = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
         lock->held = strcmp(PQgetvalue(res, (int)i, 1), "t") == 0;
+        /* PostgreSQL does not know a hold Redis keeps until it is paid. */
+        if (!lock->held && seatlock_owner_valid(lock->owner)) {
+            int live = hold_lock_live(lock->at.concert_id, lock->at.schedule_id, lock->at.seat_no, lock->owner);
+
+            if (live < 0)
+                goto out;
+            lock->held = live;
+        }
     }
     rc = 0;
 out:
@@ -424,7 +455,7 @@ int main(void)
         log_error("deleting sent outbox rows failed");
         ok = 0;
     }
-    failed = sweep_queues(&concerts, &dropped, &admitted);
+    failed = sweep_queues(&concerts, &dropped, &admitted, &expired[0]);
     if (failed != 0) {
         if (failed < 0)
             log_error("listing concerts failed");

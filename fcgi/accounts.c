@@ -14,6 +14,7 @@
 #include "booking.h"
 #include "db.h"
 #include "guard.h"
+#include "hold.h"
 #include "log.h"
 #include "login_limit.h"
 #include "password.h"
@@ -271,7 +272,8 @@ static void login(struct request *r)
 /* Ends one queue token of a session that logged out: its place or slot
  * goes to the next waiting user and, when it was still live, its user's
  * HELD reservations of its concert are cancelled, their seats AVAILABLE at
- * once (booking_cancel_holds). Returns 0, or -1 when Redis or PostgreSQL
+ * once (booking_cancel_holds for PostgreSQL's, hold_cancel_user for those
+ * Redis keeps). Returns 0, or -1 when Redis or PostgreSQL
  * could not be told: the logout answers 503 and its retry ends the rest. */
 static int end_token(const char *token_id, void *arg)
 {
@@ -301,6 +303,8 @@ static int end_token(const char *token_id, void *arg)
             booking_tell_cancelled(res, i, reservation_id);
     }
     PQclear(res);
+    if (hold_cancel_user(concert_id, user_id, utc_now_ms()) < 0)
+        return -1;
     queue_end_done(token_id);
     return 0;
 }

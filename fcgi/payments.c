@@ -16,12 +16,18 @@
  * answer for that token, key and request is looked up and replayed. The
  * common path (live token) pays no extra round trip for this: the key is
  * claimed inside booking_pay, where a concurrent repeat waits for the first
- * and replays its answer. */
+ * and replays its answer.
+ *
+ * A hold kept in Redis (an id from HOLD_ID_SPAN on, hold.h) is paid by
+ * hold_pay: Redis marks it as being paid, the same one transaction writes
+ * the sale (booking_pay_hold, the key claimed in it the same way), then
+ * Redis marks it paid and its seats SOLD. */
 #include "app.h"
 #include "answer.h"
 #include "booking.h"
 #include "db.h"
 #include "guard.h"
+#include "hold.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -72,7 +78,8 @@ static int replay(struct request *r, const char *token, const char *key, int64_t
     return done;
 }
 
-/* A payment's seats read SOLD on the seat map before the 201 leaves. */
+/* A payment's seats read SOLD on the seat map before the 201 leaves, and
+ * the per-user limit of the holds Redis keeps counts them. */
 static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
 {
     int seats[SEATLOCK_MAX];
@@ -89,6 +96,7 @@ static void mark_sold(int64_t concert_id, int64_t id, const PGresult *res)
     }
     if (seatmap_mark(concert_id, schedule_id, 'S', 0, id, NULL, seats, n) < 0)
         log_error("payment: the seat map was not told (PostgreSQL's view is back within a second)");
+    hold_bought_changed(concert_id, schedule_id);
 }
 
 /* POST /api/v1/payments {"reservationId"} with the owner's ACTIVE token. */
@@ -138,13 +146,24 @@ static void pay(struct request *r)
     params[2] = idtext;
     params[3] = token;
     params[4] = key;   /* NULL travels as SQL NULL: no key */
-    rc = db_query(sql, 5, params, &res);
+    if (id >= HOLD_ID_SPAN) {
+        const char *refusal;
+
+        rc = hold_pay(t.concert_id, t.user_id, id, token, key, &refusal, &res);
+        if (refusal) {
+            answer_refusal(r, refusal, NULL);
+            return;
+        }
+    } else {
+        rc = db_query(sql, 5, params, &res);
+    }
     /* Paid: end the token before answering, so a client that polls right
      * after the 201 already sees 401. Failing that (Redis away), the
      * payment still stands and the token runs out by itself. */
     word = outcome_word(rc, res);
     if (word && strcmp(word, "paid") == 0) {
-        mark_sold(t.concert_id, id, res);
+        if (id < HOLD_ID_SPAN)
+            mark_sold(t.concert_id, id, res);   /* hold_pay marked a Redis hold's */
         if (queue_finish(token) != QUEUE_OK)
             log_error("payment: could not end the queue token (it runs out by itself)");
     }

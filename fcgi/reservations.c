@@ -1,30 +1,31 @@
 /* reservations.c - the reservations responder: seat holds, cancellation and
  * a user's reservation list.
  *
- * A hold goes through two gates. Redis first: one script checks the token
- * and takes a lock per seat, all or nothing, so a crowd racing for the same
- * seats is turned away (409) without touching PostgreSQL. Then PostgreSQL, the source of truth:
- * one function (booking_hold) locks the seat rows, checks the show is on
- * sale, the seats and the per-user limit, and writes the reservation, so no
- * seat is ever held or sold twice even if Redis loses its data. The locks of
- * a successful hold are kept for the hold's length; a refused one gives them
- * back at once. A hold whose fate PostgreSQL could not report (the
- * connection broke after it was sent) keeps them: it may have committed,
- * and the locks run out by themselves. A lock is taken for the concert's
- * hold length (its facts cached in Redis, never more than a second behind
- * PostgreSQL), and once the hold commits it is set to end with the hold,
- * at the end booking_hold chose (seatlock.h). */
+ * A hold is one Redis script in the concert's hash slot (hold.h): it checks
+ * the token, the seats (locks, and the seat map's sold and held marks), that
+ * the show is on sale and the per-user limit, and writes the hold, its
+ * seats' locks and marks and its reservation.held event, all or nothing.
+ * PostgreSQL is not written until the hold is paid (payments.c), and then
+ * in one transaction whose seat rows no second payment can sell again.
+ * What the script needs from PostgreSQL (the concert's facts, the seat map,
+ * what the show's buyers bought) is read once when Redis lacks it.
+ *
+ * Holds kept in Redis (ids from HOLD_ID_SPAN on) are cancelled there, and
+ * the list merges them with PostgreSQL's rows. Holds made before holds
+ * moved to Redis have PostgreSQL's ids and are cancelled, listed and paid
+ * there until they end. */
 #include "app.h"
 #include "answer.h"
 #include "booking.h"
 #include "db.h"
 #include "guard.h"
+#include "hold.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
 #include "rand.h"
 #include "seatlock.h"
-#include "seatmap.h"
+#include "utc.h"
 #include "valid.h"
 
 #include <inttypes.h>
@@ -34,64 +35,111 @@
 #include <time.h>
 
 /* What a hold needs to know about a schedule before it touches Redis: which
- * concert owns it (the lock keys' hash tag, the token check) and how many
- * seats it has. These never change once a show is created, so each process
- * keeps them a minute rather than asking PostgreSQL on every hold. The
- * hold length can change (PATCH holdSeconds): the lock script reads it from
- * the concert's facts in Redis, which follow PostgreSQL within a second. */
+ * concert owns it (the keys' hash tag, the token check), how many seats it
+ * has and when it starts (sales close). Each process keeps them a second
+ * rather than asking PostgreSQL on every hold, so they follow PostgreSQL
+ * within a second, as the concert's facts in Redis do (the hold length,
+ * which PATCH holdSeconds changes, is read from those in the script). A
+ * copy half a second old is read again after the hold that used it has
+ * answered, so a show in demand never waits for PostgreSQL. */
 struct schedule_facts {
     int64_t id;
     int64_t concert_id;
     int64_t seat_count;
-    time_t loaded;
+    int64_t starts_ms;
+    int64_t loaded_ms;
 };
 
 #define FACTS_SLOTS 256
-#define FACTS_TTL_SECONDS 60
+#define FACTS_TTL_MS 1000
+#define FACTS_RENEW_MS 500
 
 static struct schedule_facts facts_cache[FACTS_SLOTS];
 
-static time_t monotonic_seconds(void)
+/* What the hold being answered left for after its answer (after_hold). */
+static struct {
+    int64_t facts_concert;   /* its concert's cached facts were a second old */
+    int64_t schedule;        /* its schedule's copy here is to be read again */
+} later;
+
+static int64_t monotonic_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 1 and the facts, 0 when there is no such schedule, -1 after answering 503. */
-static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
+/* Reads schedule id's facts into its slot (and out): DB_OK with found 1 or
+ * 0 (no such schedule), or PostgreSQL's failure. */
+static db_rc read_schedule(int64_t id, struct schedule_facts *out, int *found)
 {
     static const char sql[] =
-        "SELECT s.concert_id, s.seat_count FROM schedules s WHERE s.id = $1::bigint";
-    struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
-    time_t now = monotonic_seconds();
+        "SELECT s.concert_id, s.seat_count, floor(extract(epoch FROM s.starts_at) * 1000)::bigint"
+        "  FROM schedules s WHERE s.id = $1::bigint";
     char idtext[24];
     const char *params[] = {idtext};
     PGresult *res;
     db_rc rc;
 
-    if (slot->id == id && now - slot->loaded < FACTS_TTL_SECONDS) {
-        *out = *slot;
-        return 1;
-    }
+    *found = 0;
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     rc = db_read(sql, 1, params, &res);
+    if (rc != DB_OK)
+        return rc;
+    if (PQntuples(res) == 1) {
+        out->id = id;
+        out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        out->starts_ms = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        out->loaded_ms = monotonic_ms();
+        facts_cache[(uint64_t)id % FACTS_SLOTS] = *out;
+        *found = 1;
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+static void after_hold(void *arg);
+
+/* 1 and the facts, 0 when there is no such schedule, -1 after answering 503. */
+static int schedule_facts(struct request *r, int64_t id, struct schedule_facts *out)
+{
+    const struct schedule_facts *slot = &facts_cache[(uint64_t)id % FACTS_SLOTS];
+    int64_t age = monotonic_ms() - slot->loaded_ms;
+    int found;
+    db_rc rc;
+
+    if (slot->id == id && age < FACTS_TTL_MS) {
+        *out = *slot;
+        if (age >= FACTS_RENEW_MS) {
+            later.schedule = id;
+            r->after_answer = after_hold;
+        }
+        return 1;
+    }
+    rc = read_schedule(id, out, &found);
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
         return -1;
     }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 0;
-    }
-    out->id = id;
-    out->concert_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    out->seat_count = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-    out->loaded = now;
-    PQclear(res);
-    *slot = *out;
-    return 1;
+    return found;
+}
+
+/* The reads a hold left for after its answer (struct request's
+ * after_answer). A failure is logged; the next hold reads them itself. */
+static void after_hold(void *arg)
+{
+    struct schedule_facts f;
+    int found;
+
+    (void)arg;
+    if (later.schedule && read_schedule(later.schedule, &f, &found) != DB_OK)
+        log_error("hold: schedule %" PRId64 " could not be read again", later.schedule);
+    if (later.facts_concert)
+        hold_refresh_facts(later.facts_concert);
+    later.schedule = 0;
+    later.facts_concert = 0;
 }
 
 static int compare_int64(const void *a, const void *b)
@@ -138,48 +186,6 @@ static int parse_seat_nos(struct request *r, struct json_object *body, int64_t *
     return (int)n;
 }
 
-/* Frees the Redis locks of a hold that PostgreSQL refused (or never ran),
- * and marks the seats it reported SOLD on the seat map. */
-static void give_back(const struct schedule_facts *f, const int *seats, int n, const char *owner,
-                      const PGresult *res)
-{
-    int sold[SEATLOCK_MAX];
-    int nsold = 0;
-    int col = res ? PQfnumber(res, "sold_seats") : -1;
-
-    if (col >= 0 && PQntuples(res) == 1 && !PQgetisnull(res, 0, col)) {
-        nsold = booking_array_parse(PQgetvalue(res, 0, col), sold, SEATLOCK_MAX);
-        if (nsold < 0)
-            nsold = 0;
-    }
-    if (seatlock_release(f->concert_id, f->id, seats, n, owner) < 0)
-        log_error("hold: could not release seat locks (they run out by themselves)");
-    if (nsold > 0 && seatmap_note_sold(f->concert_id, f->id, sold, nsold) < 0)
-        log_error("hold: the seat map was not told of sold seats (it learns them on its next read)");
-}
-
-/* A hold that committed: its seats read HELD on the seat map before the
- * 201 leaves, and its locks end when it does (whatever length they were
- * taken for: the concert's holdSeconds may have changed in between). */
-static void mark_held(const struct schedule_facts *f, const int *seats, int n, const char *owner, db_rc rc,
-                      const PGresult *res)
-{
-    int id_col = res ? PQfnumber(res, "held_reservation") : -1, until_col = res ? PQfnumber(res, "held_until_ms") : -1;
-    const char *word = outcome_word(rc, res);
-    int64_t id, until;
-
-    if (!word || strcmp(word, "held") != 0)
-        return;
-    if (id_col < 0 || until_col < 0 || valid_id(PQgetvalue(res, 0, id_col), &id) < 0 ||
-        valid_id(PQgetvalue(res, 0, until_col), &until) < 0) {
-        log_error("hold: the result names no reservation for the seat map");
-        return;
-    }
-    if (seatmap_mark(f->concert_id, f->id, 'H', until, id, owner, seats, n) < 0)
-        log_error("hold: the seat map was not told (PostgreSQL's view is back within a second; the locks"
-                  " keep their length)");
-}
-
 /* Answers a request that names no seats this code could lock (no such
  * schedule, another concert's, a seat it does not have): the token's own
  * refusal comes first, as for every token-guarded request. */
@@ -192,84 +198,94 @@ static void refuse_resource(struct request *r, const char *outcome)
     answer_refusal(r, outcome, NULL);
 }
 
-struct lock_take {
+struct hold_try {
     const char *token_id;
-    const struct schedule_facts *f;
+    struct hold_show show;
     const int *seats;
     int n;
     const char *owner;
-    char *user_id;
-    seatlock_rc rc;
+    struct hold_taken taken;
+    hold_rc rc;
 };
 
-/* The cheap check of the token-check protocol (guard.h): the take itself. */
-static int lock_take_try(void *ctx, int again)
+/* The cheap check of the token-check protocol (guard.h): the hold itself. */
+static int hold_try_once(void *ctx, int again)
 {
-    struct lock_take *k = ctx;
+    struct hold_try *h = ctx;
 
     (void)again;
-    k->rc = seatlock_take(k->token_id, k->f->concert_id, k->f->id, k->seats, k->n, k->owner, k->user_id);
-    return k->rc == SEATLOCK_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
+    h->rc = hold_take(h->token_id, &h->show, h->seats, h->n, h->owner, &h->taken);
+    return h->rc == HOLD_TOKEN_MISS ? GUARD_TOKEN_MISS : 0;
 }
 
-/* Takes the seats' locks with the token's check in the same script, by the
- * token-check protocol (guard_queue_token_checked). Returns 0 when taken,
- * or -1 after answering. */
-static int take_locks(struct request *r, const char *token_id, const struct schedule_facts *f, const int *seats,
-                      int n, const char *owner, char *user_id)
+/* The 201 of a hold, with the fields PostgreSQL's holds were answered with. */
+static void answer_held(struct request *r, const struct hold_try *h)
 {
-    struct lock_take k = {token_id, f, seats, n, owner, user_id, SEATLOCK_DOWN};
-    seatlock_rc rc;
+    struct json_object *o = json_object_new_object(), *nos = json_object_new_array();
+    char ends[UTC_TEXT_SIZE];
 
-    if (guard_queue_token_checked(r, f->concert_id, lock_take_try, &k) < 0)
-        return -1;
-    rc = k.rc;
-    /* Taken or busy: the script found the token ACTIVE for this concert. */
-    if (rc == SEATLOCK_TAKEN || rc == SEATLOCK_BUSY)
-        r->concert_id = f->concert_id;
-    switch (rc) {
-    case SEATLOCK_TAKEN:
-        return 0;
-    case SEATLOCK_BUSY:
-        answer_refusal(r, "seat_unavailable", NULL);
-        return -1;
-    case SEATLOCK_TOKEN_MISS:
+    if (!o || !nos) {
+        json_object_put(o);
+        json_object_put(nos);
+        http_internal_error(r);
+        return;
+    }
+    for (int i = 0; i < h->n; i++)
+        json_object_array_add(nos, json_object_new_int(h->seats[i]));
+    utc_text((time_t)(h->taken.until_ms / 1000), ends);
+    json_object_object_add(o, "reservationId", json_object_new_int64(h->taken.id));
+    json_object_object_add(o, "scheduleId", json_object_new_int64(h->show.schedule_id));
+    json_object_object_add(o, "seatNos", nos);
+    json_object_object_add(o, "amount", json_object_new_int64(h->taken.amount));
+    json_object_object_add(o, "status", json_object_new_string("HELD"));
+    json_object_object_add(o, "expiresAt", json_object_new_string(ends));
+    http_json(r, 201, o);
+}
+
+/* Answers what hold_take decided: the refusals by outcome.c's table (the
+ * limit's with the seats already held or bought). */
+static void answer_hold(struct request *r, const struct hold_try *h)
+{
+    static const char *const refusals[] = {
+        [HOLD_CLOSED] = "sales_closed", [HOLD_LIMIT] = "hold_limit", [HOLD_BUSY] = "seat_unavailable",
+    };
+    char have[24];
+
+    if (h->rc == HOLD_HELD) {
+        answer_held(r, h);
+    } else if (h->rc == HOLD_TOKEN_MISS) {
         /* ACTIVE a moment ago, run out or used since. */
         guard_queue_refusal(r, QUEUE_TOKEN_INVALID);
-        return -1;
-    case SEATLOCK_NO_FACTS:
-        http_unavailable(r, "PostgreSQL");
-        return -1;
-    default:
-        http_unavailable(r, "Redis");
-        return -1;
+    } else if ((size_t)h->rc < sizeof refusals / sizeof refusals[0] && refusals[h->rc]) {
+        snprintf(have, sizeof have, "%" PRId64, h->taken.have);
+        answer_refusal(r, refusals[h->rc], h->rc == HOLD_LIMIT ? have : NULL);
+    } else {
+        /* The facts, the map or the bought seats PostgreSQL could not give,
+         * or Redis away. */
+        http_unavailable(r, h->rc == HOLD_DOWN ? "Redis" : "PostgreSQL");
     }
 }
 
 /* POST /api/v1/reservations {"scheduleId", "seatNos"} with an ACTIVE token.
  * The token's form is checked first, then the body; the token itself is
- * checked in Redis with the seat locks (one round trip), or before any
- * answer about the schedule or its seats. */
+ * checked in Redis with the hold (one script), or before any answer about
+ * the schedule or its seats. */
 static void hold(struct request *r)
 {
     static const char *const fields[] = {"scheduleId", "seatNos", NULL};
-    static const char sql[] =
-        "SELECT * FROM booking_hold($1::uuid, $2::bigint, $3::bigint, $4::integer[], $5)";
     struct schedule_facts f;
     struct json_object *body;
     char token_id[QUEUE_TOKEN_ID_MAX + 1];
     int64_t schedule_id, token_concert, seats64[SEATLOCK_MAX];
     int seats[SEATLOCK_MAX], n, found;
-    char owner[2 * SEATLOCK_OWNER_BYTES + 1], concert[24], schedule[24], seat_text[64], user_id[37];
-    const char *params[5];
-    PGresult *res;
-    db_rc rc;
+    char owner[2 * SEATLOCK_OWNER_BYTES + 1];
+    struct hold_try h;
 
     r->outcome_kind = METRICS_HOLD;
     if (guard_queue_token_open(r, token_id, &token_concert) < 0)
         return;
     /* The token's text names a concert, but only Redis can say the token is
-     * real: the request is counted under a concert once it did (take_locks,
+     * real: the request is counted under a concert once it did (below, or
      * guard_queue_active), so forged tokens make no metrics series. */
     body = http_body_object(r);
     if (!body)
@@ -306,31 +322,45 @@ static void hold(struct request *r)
         http_internal_error(r);
         return;
     }
-    if (take_locks(r, token_id, &f, seats, n, owner, user_id) < 0)
+    memset(&h, 0, sizeof h);
+    h.token_id = token_id;
+    h.show.concert_id = f.concert_id;
+    h.show.schedule_id = f.id;
+    h.show.closes_ms = f.starts_ms;
+    h.seats = seats;
+    h.n = n;
+    h.owner = owner;
+    h.rc = HOLD_DOWN;
+    if (guard_queue_token_checked(r, f.concert_id, hold_try_once, &h) < 0)
         return;
-
-    snprintf(concert, sizeof concert, "%" PRId64, f.concert_id);
-    snprintf(schedule, sizeof schedule, "%" PRId64, schedule_id);
-    if (booking_array_text(seats, n, seat_text, sizeof seat_text) < 0) {
-        give_back(&f, seats, n, owner, NULL);
-        http_internal_error(r);
-        return;
+    /* Decided by the script: it found the token ACTIVE for this concert. */
+    if (h.rc != HOLD_TOKEN_MISS && h.rc != HOLD_DOWN)
+        r->concert_id = f.concert_id;
+    if (h.taken.facts_late) {
+        later.facts_concert = f.concert_id;
+        r->after_answer = after_hold;
     }
-    params[0] = user_id;
-    params[1] = concert;
-    params[2] = schedule;
-    params[3] = seat_text;
-    params[4] = owner;
-    rc = db_query(sql, 5, params, &res);
-    /* Give the locks back only when the hold certainly did not commit: a
-     * refusal, a statement never sent, or one the server rejected (rolled
-     * back). Not on DB_UNKNOWN, nor on a row this code cannot read. */
-    if (rc == DB_UNAVAILABLE || rc == DB_FAILED || outcome_refused(outcome_word(rc, res)))
-        give_back(&f, seats, n, owner, res);
+    answer_hold(r, &h);
+}
+
+/* Cancels hold id, one made in Redis. 1 when it answered; 0 when Redis has
+ * no such hold of the user: PostgreSQL may (a paid one), and answers. */
+static int cancel_in_redis(struct request *r, const struct queue_ticket *t, int64_t id)
+{
+    struct hold_record rec;
+    const char *word = hold_cancel(t->concert_id, t->user_id, id, &rec);
+
+    if (!word) {
+        http_unavailable(r, "Redis");
+        return 1;
+    }
+    if (strcmp(word, "reservation_not_found") == 0)
+        return 0;
+    if (strcmp(word, "cancelled") == 0)
+        http_json(r, 200, hold_record_json(&rec, utc_now_ms()));
     else
-        mark_held(&f, seats, n, owner, rc, res);
-    answer_outcome(r, rc, res);
-    PQclear(res);
+        answer_refusal(r, word, NULL);
+    return 1;
 }
 
 /* DELETE /api/v1/reservations/{id} with the owner's ACTIVE token. Cancelling
@@ -349,6 +379,8 @@ static void cancel(struct request *r)
 
     if (guard_queue_active(r, 0, &t) < 0 || http_param_id(r, 0, "reservationId", &id) < 0)
         return;
+    if (id >= HOLD_ID_SPAN && cancel_in_redis(r, &t, id))
+        return;
     snprintf(concert, sizeof concert, "%" PRId64, t.concert_id);
     snprintf(idtext, sizeof idtext, "%" PRId64, id);
     params[0] = t.user_id;
@@ -360,12 +392,90 @@ static void cancel(struct request *r)
     PQclear(res);
 }
 
-/* GET /api/v1/users/{userId}/reservations (session), newest first. */
+/* Appends a reservation's JSON text (PostgreSQL's) to list. 0, or -1. */
+static int add_text(struct json_object *list, const char *text)
+{
+    struct json_object *o = json_tokener_parse(text);
+
+    if (!o || json_object_array_add(list, o) < 0) {
+        json_object_put(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether PostgreSQL's rows name reservation id (a paid Redis hold: its
+ * sale is PostgreSQL's, which the list shows). */
+static int in_rows(const PGresult *res, int64_t id)
+{
+    for (int i = 0; i < PQntuples(res); i++)
+        if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == id)
+            return 1;
+    return 0;
+}
+
+/* The list's next hold kept in Redis from *h on, past the paid ones
+ * (PostgreSQL's rows show those): NULL when none is left. */
+static const struct hold_record *next_hold(const struct hold_list *holds, size_t *h, const PGresult *res)
+{
+    while (*h < holds->n &&
+           (strcmp(holds->recs[*h].status, "PAID") == 0 || in_rows(res, holds->recs[*h].id)))
+        ++*h;
+    return *h < holds->n ? &holds->recs[*h] : NULL;
+}
+
+/* GET /api/v1/users/{userId}/reservations (session), newest first by when
+ * each was made: PostgreSQL's (paid, and those from before holds moved to
+ * Redis) merged with the holds Redis keeps, the newest LIST_MAX. */
+#define LIST_MAX 200
 static void list(struct request *r)
 {
-    static const char sql[] = "SELECT booking_list($1::uuid)";
+    static const char sql[] = "SELECT id, created_ms, reservation FROM booking_list_rows($1::uuid)";
+    char user[37];
+    struct json_object *out, *items;
+    struct hold_list holds;
+    int64_t now = utc_now_ms();
+    size_t h = 0;
+    int row = 0, rows, failed = 0;
+    PGresult *res = answer_user_rows(r, sql, user);
 
-    answer_user_read(r, sql);
+    if (!res)
+        return;
+    if (hold_user_list(user, &holds) < 0) {
+        PQclear(res);
+        http_unavailable(r, "Redis");
+        return;
+    }
+    rows = PQntuples(res);
+    out = json_object_new_object();
+    items = json_object_new_array();
+    failed = !out || !items;
+    for (int k = 0; k < LIST_MAX && !failed; k++) {
+        const struct hold_record *rec = next_hold(&holds, &h, res);
+
+        if (rec && (row >= rows || rec->created_ms >= strtoll(PQgetvalue(res, row, 1), NULL, 10))) {
+            struct json_object *o = hold_record_json(rec, now);
+
+            h++;
+            failed = !o || json_object_array_add(items, o) < 0;
+            if (failed)
+                json_object_put(o);
+        } else if (row < rows) {
+            failed = add_text(items, PQgetvalue(res, row++, 2)) < 0;
+        } else {
+            break;
+        }
+    }
+    PQclear(res);
+    hold_list_free(&holds);
+    if (failed || json_object_object_add(out, "reservations", items) < 0) {
+        log_error("list: out of memory");
+        json_object_put(items);
+        json_object_put(out);
+        http_internal_error(r);
+        return;
+    }
+    http_json(r, 200, out);
 }
 
 static const struct route routes[] = {

@@ -245,6 +245,8 @@ ha_prepare() {
         # The read-only paths read from the standby (README "Reads from the standby").
         echo "pg_read_conninfo = ${HA_CONNINFO/read-write/prefer-standby} connect_timeout=2 options='-c statement_timeout=5000'" \
             >>"$HA/$h/concert.conf"
+        # A hold is answered once a replica has it (README "When a failure happens").
+        echo "hold_replica_wait_ms = 100" >>"$HA/$h/concert.conf"
     done
     chown -R "$APP_USER:" "$VAR"
     chmod 700 "$RUN"

@@ -32,8 +32,14 @@
  * failover, a restart from an older copy) goes to Redis alone, so what
  * Redis loses is never sent to Kafka twice. And, under the same
  * lock, the queue streams are copied into the topic queue-events
- * (relay/queue_bridge.h); with Kafka the relay looks for work every
- * KAFKA_LOOK_MS, so a queue event reaches Kafka within a second. */
+ * (relay/queue_bridge.h).
+ *
+ * The holds Redis keeps (shared/hold.h) write their reservation events to
+ * each concert's stream; under the same lock they are copied into the
+ * stream reservation-events (and, with Kafka, its topic), before any
+ * outbox row claimed with them, so a hold's reservation.held goes out
+ * before its confirmation. The relay looks for such work every
+ * HOLD_LOOK_MS, so an event is out within a second. */
 #include "app.h"
 #include "config.h"
 #include "contract_limits.h"
@@ -59,18 +65,29 @@
 #define GATHER_MS 20
 /* How often the markers (below) are looked at. */
 #define MARKER_EVERY_MS 1000
-#define RETAIN_MS (RETAIN_SECONDS * 1000LL)
 /* How long the server lets the relay's transaction sit idle (relay_session). */
 #define RELAY_IDLE_TX_MS 4000
 /* With Kafka: how long a batch waits for its delivery reports (below the
- * idle limit above), and how often the queue streams are looked at when
- * nothing happens: a queue event is in Kafka within a second, and Redis
- * still has quiet moments (a MONITOR reader waits for 300 ms of them). */
+ * idle limit above). How often the concerts' streams are looked at when
+ * nothing happens: an event is out within a second, and Redis still has
+ * quiet moments (a MONITOR reader waits for 300 ms of them). */
 #define KAFKA_WAIT_MS 3500
-#define KAFKA_LOOK_MS 500
+#define HOLD_LOOK_MS 500
 
 static struct kafka_sink *sink;         /* NULL: Redis Streams only */
-static struct queue_bridge *bridge;
+static struct queue_bridge *bridge;      /* the queue streams to Kafka; NULL without Kafka */
+static struct queue_bridge *hold_bridge; /* the holds' streams to reservation-events (and Kafka) */
+
+/* The streams the bridges copy: each concert's queue events and holds'. */
+static void queue_stream_of(char *out, size_t size, int64_t concert_id)
+{
+    keyspace_queue(out, size, concert_id, QUEUE_KEY_EVENTS);
+}
+
+static void hold_stream_of(char *out, size_t size, int64_t concert_id)
+{
+    keyspace_hold(out, size, concert_id, HOLD_KEY_EVENTS);
+}
 
 /* The outbox's topics (its CHECK constraint, sql/050_events.sql). Beside
  * each stream, in its hash slot, a marker key holds the number of the last
@@ -284,16 +301,25 @@ out:
     return 0;
 }
 
+/* The event of outbox row i of a claimed batch. */
+static void row_event(PGresult *res, int i, struct event_fields *ev)
+{
+    ev->event_id = PQgetvalue(res, i, 1);
+    ev->type = PQgetvalue(res, i, 3);
+    ev->occurred_at = PQgetvalue(res, i, 5);
+    ev->concert_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
+    ev->data = PQgetvalue(res, i, 6);
+}
+
 /* The XADDs of all n rows, then the batch's number in the marker of each
  * stream written to (advance_marker_text; last_sent[t]: the topic's last
  * batch sent), pipelined (one round trip, applied in order): 0 when Redis
  * acknowledged every one. */
-#define XADD_ARGC 16
 static int publish_rows(PGresult *res, int n, const char *minid, const char *batch,
                         const char *const last_sent[NTOPICS])
 {
     int total = n + (int)NTOPICS;
-    const char **args = malloc(sizeof *args * (size_t)total * XADD_ARGC);
+    const char **args = malloc(sizeof *args * (size_t)total * EVENT_XADD_ARGC);
     const char ***argv_of = malloc(sizeof *argv_of * (size_t)total);
     int *argc_of = malloc(sizeof *argc_of * (size_t)total);
     char keys[NTOPICS][MARKER_KEY_SIZE];
@@ -304,26 +330,13 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
         goto out;
     }
     for (int i = 0; i < n; i++) {
-        const char **a = args + (size_t)i * XADD_ARGC;
+        const char **a = args + (size_t)i * EVENT_XADD_ARGC;
+        struct event_fields ev;
 
-        a[0] = "XADD";
-        a[1] = PQgetvalue(res, i, 2);
-        a[2] = "MINID";
-        a[3] = "~";
-        a[4] = minid;
-        a[5] = "*";
-        a[6] = "eventId";
-        a[7] = PQgetvalue(res, i, 1);
-        a[8] = "type";
-        a[9] = PQgetvalue(res, i, 3);
-        a[10] = "occurredAt";
-        a[11] = PQgetvalue(res, i, 5);
-        a[12] = "concertId";
-        a[13] = PQgetisnull(res, i, 4) ? "" : PQgetvalue(res, i, 4);
-        a[14] = "data";
-        a[15] = PQgetvalue(res, i, 6);
+        row_event(res, i, &ev);
+        event_xadd_argv(a, PQgetvalue(res, i, 2), minid, &ev);
         argv_of[i] = a;
-        argc_of[i] = XADD_ARGC;
+        argc_of[i] = EVENT_XADD_ARGC;
         for (size_t t = 0; t < NTOPICS; t++)
             if (strcmp(a[1], topics[t]) == 0)
                 used[t] = 1;
@@ -332,7 +345,7 @@ static int publish_rows(PGresult *res, int n, const char *minid, const char *bat
         int k = n;
 
         for (size_t t = 0; t < NTOPICS; t++) {
-            const char **a = args + (size_t)k * XADD_ARGC;
+            const char **a = args + (size_t)k * EVENT_XADD_ARGC;
 
             if (!used[t])
                 continue;
@@ -372,16 +385,11 @@ static int send_to_kafka(PGresult *res, int n)
     int sent = 0;
 
     for (int i = 0; i < n; i++) {
-        struct event_fields ev = {
-            .event_id = PQgetvalue(res, i, 1),
-            .type = PQgetvalue(res, i, 3),
-            .occurred_at = PQgetvalue(res, i, 5),
-            .concert_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
-            .data = PQgetvalue(res, i, 6),
-        };
+        struct event_fields ev;
 
         if (strcmp(PQgetvalue(res, i, CLAIM_TO_KAFKA), "t") != 0)
             continue;   /* stored before Redis lost it: Redis alone gets it again */
+        row_event(res, i, &ev);
         if (kafka_sink_send(sink, PQgetvalue(res, i, 2), &ev) < 0) {
             kafka_sink_wait(sink, 0);
             return -1;
@@ -403,8 +411,8 @@ static int mark_rows(const char *sql, int nparams, const char *const *params)
     return rc;
 }
 
-/* Every concert's id, for the bridge to find their queue streams by (the
- * cron program sweeps the queues by the same list). 0, or -1 (logged). */
+/* Every concert's id, for the bridges to find their streams by (the cron
+ * program sweeps the queues by the same list). 0, or -1 (logged). */
 static int give_bridge_concerts(void)
 {
     static const char sql[] = "SELECT id FROM concerts ORDER BY id";
@@ -413,7 +421,7 @@ static int give_bridge_concerts(void)
     int n, rc = -1;
 
     if (db_query_on(pg, sql, 0, NULL, &res) != DB_OK) {
-        log_error("the concerts could not be listed for the queue bridge");
+        log_error("the concerts could not be listed for the stream bridges");
         goto out;
     }
     n = PQntuples(res);
@@ -424,26 +432,34 @@ static int give_bridge_concerts(void)
     }
     for (int i = 0; i < n; i++)
         ids[i] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-    rc = queue_bridge_concerts(bridge, ids, n);
+    rc = queue_bridge_concerts(hold_bridge, ids, n);
+    if (bridge && queue_bridge_concerts(bridge, ids, n) < 0)
+        rc = -1;
 out:
     PQclear(res);
     free(ids);
     return rc;
 }
 
-/* The queue streams to Kafka, while this relay holds the publishing lock
- * (another relay bridging at the same time could put a user's later queue
- * event ahead of an earlier one). Returns the entries bridged, or -1. */
-static int bridge_queues(void)
+/* The concerts' streams bridged (the holds' always, the queue's with
+ * Kafka), while this relay holds the publishing lock (another relay
+ * bridging at the same time could put a user's later event ahead of an
+ * earlier one). Returns the entries bridged, or -1. */
+static int bridge_streams(void)
 {
     int held = begin_holding_outbox_lock(), n = 0;
 
     if (held < 0)
         return -1;
-    if (held && queue_bridge_wants_concerts(bridge))
-        (void)give_bridge_concerts();   /* a failure: the streams known so far are bridged */
-    if (held)
-        n = queue_bridge_step(bridge);
+    if (held) {
+        if (queue_bridge_wants_concerts(hold_bridge))
+            (void)give_bridge_concerts();   /* a failure: the streams known so far are bridged */
+        n = queue_bridge_step(hold_bridge);
+        if (bridge && n >= 0) {
+            int q = queue_bridge_step(bridge);
+            n = q < 0 ? -1 : n + q;
+        }
+    }
     if (db_commit(pg) != DB_OK) {
         db_rollback(pg);
         return -1;
@@ -470,7 +486,6 @@ static int publish_batch(void)
     size_t cap = 0, len = 0;
     PGresult *res = NULL;
     int n, published = -1, kafka_marked = 0, kafka_stored = 0;
-    struct timespec now;
 
     if (db_begin(pg) != DB_OK)
         return -1;
@@ -483,8 +498,7 @@ static int publish_batch(void)
         published = 0;
         goto out;
     }
-    clock_gettime(CLOCK_REALTIME, &now);
-    snprintf(minid, sizeof minid, "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - RETAIN_MS);
+    event_minid(minid);
     /* "{id,id,...}": at most 20 characters an id. */
     cap = (size_t)n * 21 + 3;
     ids = malloc(cap);
@@ -499,6 +513,10 @@ static int publish_batch(void)
     snprintf(batch, sizeof batch, "%s", PQgetvalue(res, 0, 7));
     for (size_t t = 0; t < NTOPICS; t++)
         last_sent[t] = PQgetvalue(res, 0, 8 + (int)t);
+    /* A reservation.held written by a hold's script before a row of this
+     * batch committed (the row's confirmation, say) goes out first. */
+    if (queue_bridge_step(hold_bridge) < 0)
+        goto out;
     mark_params[0] = ids;
     mark_params[1] = batch;
     /* Kafka first: what the streams show is then in Kafka too, and the
@@ -568,15 +586,19 @@ int main(void)
                                                    QUEUE_BRIDGE_TOPIC};
 
         sink = kafka_sink_open(g_config.kafka_brokers, kafka_topics, 3);
-        bridge = sink ? queue_bridge_new(sink) : NULL;
+        bridge = sink ? queue_bridge_new(sink, queue_stream_of, NULL, QUEUE_BRIDGE_TOPIC, NULL) : NULL;
         if (!bridge)
             return 1;
         log_info("publishing to Kafka at %s as well", g_config.kafka_brokers);
     }
+    hold_bridge = queue_bridge_new(sink, hold_stream_of, KEYSPACE_HOLD_STREAMS, KEYSPACE_STREAM_RESERVATIONS,
+                                   KEYSPACE_STREAM_RESERVATIONS);
+    if (!hold_bridge)
+        return 1;
     app_catch_stop();
     log_info("started");
     while (!app_stop_asked()) {
-        int n;
+        int n, bridged;
 
         if (db_connect_now(pg) != DB_OK) {
             sleep(1);
@@ -590,25 +612,28 @@ int main(void)
             marker_due = now_ms() + MARKER_EVERY_MS;
         }
         n = publish_batch();
-        if (bridge)
-            bridge_queues();   /* a failure is logged; the entries stay pending */
-        if (n > 0) {
+        bridged = bridge_streams();   /* a failure is logged; the entries stay pending */
+        if (n > 0 || bridged > 0) {
             /* Rows may have come meanwhile without a NOTIFY (outbox_write
              * sends one only to a relay that found nothing): look again,
              * at once after a full batch, else after a moment's gathering
              * (in a rush that makes one batch of many changes instead of
-             * a batch, with its four round trips, for every one or two). */
+             * a batch, with its four round trips, for every one or two).
+             * The same while holds write their streams: a step bridges a
+             * few hundred entries a stream, and a look every HOLD_LOOK_MS
+             * fell behind a rush of holds by more every second. */
             total += n;
             if (n < BATCH_ROWS)
                 usleep(GATHER_MS * 1000);
             continue;
         }
-        wait_for_work(sink ? KAFKA_LOOK_MS : SWEEP_MS);
+        wait_for_work(HOLD_LOOK_MS);
     }
     log_info("stopped after publishing %ld events", total);
     if (sink)
         log_info("Kafka publish errors: %ld", kafka_sink_errors(sink));
     queue_bridge_free(bridge);
+    queue_bridge_free(hold_bridge);
     kafka_sink_close(sink);
     db_free(pg);
     rds_close();

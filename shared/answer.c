@@ -122,20 +122,29 @@ void answer_pg_json(struct request *r, int status, const char *json, size_t len)
     free(out);
 }
 
-void answer_user_read(struct request *r, const char *sql)
+PGresult *answer_user_rows(struct request *r, const char *sql, char user[37])
 {
-    char user[37];
     const char *param = user;
     PGresult *res;
     db_rc rc;
 
     if (guard_session_user(r, 0, user) < 0)
-        return;
+        return NULL;
     rc = db_read_replica(sql, 1, &param, &res);
     if (rc != DB_OK) {
         answer_db_failure(r, rc);
-        return;
+        return NULL;
     }
+    return res;
+}
+
+void answer_user_read(struct request *r, const char *sql)
+{
+    char user[37];
+    PGresult *res = answer_user_rows(r, sql, user);
+
+    if (!res)
+        return;
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
         http_internal_error(r);
     else

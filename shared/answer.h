@@ -43,4 +43,9 @@ void answer_pg_json(struct request *r, int status, const char *json, size_t len)
  * db_replica.h) and answers 200 with it. */
 void answer_user_read(struct request *r, const char *sql);
 
+/* The same read's rows, for a caller that builds the answer itself: the
+ * result (the caller clears it) with user the session's user, or NULL
+ * after answering. */
+PGresult *answer_user_rows(struct request *r, const char *sql, char user[37]);
+
 #endif

@@ -148,8 +148,10 @@ int app_run(const char *program, const struct route *routes, size_t nroutes)
         metrics_outcome((enum metrics_kind)r.outcome_kind, r.concert_id, r.status);
         FCGX_Finish_r(&fcgx);
         /* Logged once the answer is on its way: the client does not wait
-         * for the line. */
+         * for the line, nor for the work the handler left for later. */
         request_log(&r, group, ms);
+        if (r.after_answer)
+            r.after_answer(r.after_answer_arg);
         http_free_request(&r);
     }
     db_close();

@@ -238,6 +238,12 @@ static int config_set(struct config *c, const char *key, const char *v, char *er
         c->redis_port = (int)n;
         return 0;
     }
+    if (strcmp(key, "hold_replica_wait_ms") == 0) {
+        if (parse_long(v, 0, 10000, &n) < 0)
+            goto range;
+        c->hold_replica_wait_ms = (int)n;
+        return 0;
+    }
     if (strcmp(key, "redis_timeout_ms") == 0) {
         if (parse_long(v, 10, 60000, &n) < 0)
             goto range;

@@ -17,6 +17,8 @@ struct config {
     char *redis_host;           /* unless the Sentinels name the primary */
     int redis_port;
     int redis_timeout_ms;       /* connect and command timeout */
+    int hold_replica_wait_ms;   /* 0, or how long a hold waits for a replica
+                                 * to have it (WAIT 1) before its answer */
     /* Redis watched by Sentinel: the Sentinels ("host:port,host:port"),
      * asked in turn for the primary of redis_master_name. */
     char *redis_sentinels;

@@ -39,6 +39,10 @@ struct request {
                                    * only once Redis found the token: anyone can
                                    * write any concert in a forged one. */
     int outcome_kind;             /* enum metrics_kind: a hold or payment is counted by concert */
+    /* Work the answer need not wait for (a cache to fill again), run by
+     * app_run once the answer is on its way; NULL: none. */
+    void (*after_answer)(void *arg);
+    void *after_answer_arg;
 };
 
 typedef void (*http_handler)(struct request *r);

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 void keyspace_queue(char *out, size_t size, int64_t concert_id, enum queue_key which)
 {
@@ -40,6 +41,37 @@ void keyspace_seat_lock(char *out, size_t size, int64_t concert_id, int64_t sche
 void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
 {
     snprintf(out, size, "{c:%" PRId64 "}:seatmap:%" PRId64, concert_id, schedule_id);
+}
+
+void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which)
+{
+    /* In enum hold_key's order. */
+    static const char *const names[HOLD_NKEYS] = {"holds", "hold-ends", "hold-seq", "reservation-events",
+                                                  "user-holds"};
+
+    snprintf(out, size, "{c:%" PRId64 "}:%s", concert_id, names[which]);
+}
+
+void keyspace_hold_show_ends(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
+{
+    snprintf(out, size, "{c:%" PRId64 "}:hold-ends:%" PRId64, concert_id, schedule_id);
+}
+
+void keyspace_loading(char *out, size_t size, int64_t concert_id, const char *key)
+{
+    const char *untagged = strstr(key, "}:");
+
+    snprintf(out, size, "{c:%" PRId64 "}:loading:%s", concert_id, untagged ? untagged + 2 : key);
+}
+
+void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id)
+{
+    snprintf(out, size, "{c:%" PRId64 "}:mine:%" PRId64, concert_id, schedule_id);
+}
+
+void keyspace_hold_concerts(char *out, size_t size, const char *user_id)
+{
+    snprintf(out, size, "{user:%s}:hold-concerts", user_id);
 }
 
 void keyspace_session(char *out, size_t size, const char *session_hex)

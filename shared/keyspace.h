@@ -17,6 +17,21 @@
  *                              schedule S (seatlock.h)
  *   {c:C}:seatmap:S            HASH   the seat map of schedule S (seatmap.h);
  *                              Redis's one copy of which seats are sold
+ *   {c:C}:holds                HASH   the concert's holds by reservation id
+ *   {c:C}:hold-ends            ZSET   their ids by end time (ms)
+ *   {c:C}:hold-ends:S          ZSET   the same for schedule S's holds
+ *   {c:C}:hold-seq             STRING the counter hold ids are made from
+ *   {c:C}:mine:S               HASH   per user of schedule S: seats bought
+ *                              and held, for the per-user limit
+ *   {c:C}:loading:<key>        STRING who reads the concert's <key> (its
+ *                              seat map, its mine hash) from PostgreSQL
+ *   {c:C}:reservation-events   STREAM the concert's reservation events
+ *   {c:C}:user-holds           HASH   per user: their holds' ids, newest
+ *                              first (hold.h says what each of these holds)
+ *   {user:U}:hold-concerts     SET    the concerts user U has held seats
+ *                              of (their {c:C}:user-holds to read)
+ *   concert:hold-streams       SET    the names of the concerts'
+ *                              {c:C}:reservation-events, for the relay
  *   session:<H>                STRING a session's userId, then the ids of
  *                              the queue tokens taken with it; H = SHA-256
  *                              of the session, hex (session.h)
@@ -118,6 +133,32 @@ void keyspace_seat_lock(char *out, size_t size, int64_t concert_id, int64_t sche
 /* {c:C}:seatmap:S */
 void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
 
+/* A concert's hold keys (hold.h), passed to the hold scripts in this
+ * order. */
+enum hold_key {
+    HOLD_KEY_HOLDS,        /* {c:C}:holds */
+    HOLD_KEY_ENDS,         /* {c:C}:hold-ends */
+    HOLD_KEY_SEQ,          /* {c:C}:hold-seq */
+    HOLD_KEY_EVENTS,       /* {c:C}:reservation-events */
+    HOLD_KEY_USERS,        /* {c:C}:user-holds */
+    HOLD_NKEYS
+};
+void keyspace_hold(char *out, size_t size, int64_t concert_id, enum hold_key which);
+
+/* {c:C}:hold-ends:S: the show's holds by end, so that a load of its seat
+ * map walks its own live holds, not every one of the concert's. */
+void keyspace_hold_show_ends(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
+
+/* {c:C}:loading:<what>, what a key of the concert less its tag: the
+ * claim of the one process that reads it from PostgreSQL (hold.c). */
+void keyspace_loading(char *out, size_t size, int64_t concert_id, const char *key);
+
+/* {c:C}:mine:S */
+void keyspace_hold_mine(char *out, size_t size, int64_t concert_id, int64_t schedule_id);
+
+/* {user:U}:hold-concerts */
+void keyspace_hold_concerts(char *out, size_t size, const char *user_id);
+
 /* The SCAN pattern that finds every seat lock and seat map (and a few
  * more keys, {c:C}:seen, :seq and :shows, which seatlock_parse_key skips),
  * and the words seatlock_parse_key reads them by. */
@@ -128,6 +169,9 @@ void keyspace_seatmap(char *out, size_t size, int64_t concert_id, int64_t schedu
 
 /* The SCAN pattern of every concert's queue stream. */
 #define KEYSPACE_QUEUE_EVENTS_MATCH "{c:*}:queue-events"
+/* The set that names the concerts' reservation streams at once (a
+ * concert's first hold adds its stream). */
+#define KEYSPACE_HOLD_STREAMS "concert:hold-streams"
 
 /* session:<H>, H the hex SHA-256 of the session (digest.h). */
 #define KEYSPACE_SESSION_PREFIX "session:"

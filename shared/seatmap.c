@@ -21,8 +21,10 @@
  * ARGV the token id; answers enum get_field, or {'MISS'}. */
 extern struct rds_script lua_seatmap_get;
 enum get_field { GET_CODE, GET_SEATS, GET_VERSION, GET_FIELDS };
-/* seatmap_load: KEYS the map; ARGV the version the load started from, then
- * seat, value pairs; answers {'STORED' or 'CHANGED', the seat list}. */
+/* seatmap_load: KEYS the map, the concert's Redis holds and the show's
+ * holds by end;
+ * ARGV the version the load started from, then seat, value pairs; answers
+ * {'STORED' or 'CHANGED', the seat list}. */
 extern struct rds_script lua_seatmap_load;
 enum load_field { LOAD_CODE, LOAD_SEATS, LOAD_FIELDS };
 /* seatmap_mark: KEYS the map, then the seats' locks when a hold's are to
@@ -92,9 +94,9 @@ seatmap_rc seatmap_get(int64_t concert_id, int64_t schedule_id, const char *toke
  * list; NULL when Redis did not answer. */
 static char *seatmap_store(int64_t concert_id, int64_t schedule_id, const char *version, PGresult *res)
 {
-    char map[SEATMAP_KEYLEN];
-    int rows = PQntuples(res), argc = 2;
-    const char **argv = malloc(sizeof *argv * (size_t)(2 + 2 * rows));
+    char map[SEATMAP_KEYLEN], holds[SEATMAP_KEYLEN], ends[SEATMAP_KEYLEN];
+    int rows = PQntuples(res), argc = 4;
+    const char **argv = malloc(sizeof *argv * (size_t)(4 + 2 * rows));
     redisReply *reply;
     char *seats = NULL;
 
@@ -103,15 +105,19 @@ static char *seatmap_store(int64_t concert_id, int64_t schedule_id, const char *
         return NULL;
     }
     keyspace_seatmap(map, sizeof map, concert_id, schedule_id);
+    keyspace_hold(holds, sizeof holds, concert_id, HOLD_KEY_HOLDS);
+    keyspace_hold_show_ends(ends, sizeof ends, concert_id, schedule_id);
     argv[0] = map;
-    argv[1] = version;
+    argv[1] = holds;
+    argv[2] = ends;
+    argv[3] = version;
     for (int i = 0; i < rows; i++) {
         if (PQgetisnull(res, i, 1))
             continue;   /* a show without seats */
         argv[argc++] = PQgetvalue(res, i, 1);
         argv[argc++] = PQgetvalue(res, i, 2);
     }
-    reply = rds_eval(&lua_seatmap_load, 1, argc, argv);
+    reply = rds_eval(&lua_seatmap_load, 3, argc, argv);
     free(argv);
     if (!reply)
         return NULL;

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "rand.h"
 #include "rds.h"
+#include "replica.h"
 #include "valid.h"
 
 #include <stdio.h>
@@ -193,18 +194,9 @@ session_rc session_attach_token(const char *session, const char *token_id, const
  * acknowledged in time, the logout still stands on the primary. */
 static void session_wait_replica(void)
 {
-    char wait_ms[24];
-    const char *wait_argv[] = {"WAIT", "1", wait_ms};
-    redisReply *reply;
-
     if (rds_replicas_behind() < 1)
         return;
-    snprintf(wait_ms, sizeof wait_ms, "%d", g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1);
-    reply = rds_command(3, wait_argv, NULL);
-    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer < 1)
-        log_error("session: no replica acknowledged a logout within %s ms", wait_ms);
-    if (reply)
-        freeReplyObject(reply);
+    replica_wait(g_config.redis_timeout_ms > 1 ? g_config.redis_timeout_ms / 2 : 1, "a logout");
 }
 
 session_rc session_end(const char *session, int (*end_token)(const char *token_id, void *arg), void *arg)

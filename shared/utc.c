@@ -15,3 +15,11 @@ void utc_text(time_t t, char out[UTC_TEXT_SIZE])
         strftime(out, UTC_TEXT_SIZE, UTC_FORMAT, &tm);
     }
 }
+
+int64_t utc_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

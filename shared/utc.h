@@ -5,6 +5,7 @@
 #ifndef CONCERT_UTC_H
 #define CONCERT_UTC_H
 
+#include <stdint.h>
 #include <time.h>
 
 #define UTC_TEXT_SIZE 21   /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL */
@@ -12,5 +13,9 @@
 /* Writes t as RFC 3339 UTC text. A time gmtime cannot represent (out of
  * its range) is written as the epoch, never left unwritten. */
 void utc_text(time_t t, char out[UTC_TEXT_SIZE]);
+
+/* The wall clock in Unix milliseconds: what a hold's end (Redis's clock,
+ * the same host's) is compared with outside its scripts. */
+int64_t utc_now_ms(void);
 
 #endif

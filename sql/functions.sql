@@ -248,6 +248,18 @@ LANGUAGE sql STABLE AS $$
     END
 $$;
 
+-- Seats each buyer of p_schedule has bought: what a hold kept in Redis
+-- (shared/hold.h) counts toward the per-user limit besides the user's
+-- holds, read whole when Redis does not know it.
+CREATE OR REPLACE FUNCTION booking_bought_all(p_schedule bigint, OUT user_id uuid, OUT bought bigint)
+RETURNS SETOF record
+LANGUAGE sql STABLE AS $$
+    SELECT r.user_id, sum(cardinality(r.seat_nos))
+      FROM reservations r
+     WHERE r.schedule_id = p_schedule AND r.status = 'CONFIRMED'
+     GROUP BY r.user_id
+$$;
+
 -- Holds p_seats (sorted, distinct, 1..4 of them) of p_schedule for p_user,
 -- all or nothing. p_concert is the concert of the caller's queue token;
 -- p_owner the random owner of the Redis seat locks (kept so cancellation can
@@ -423,12 +435,18 @@ BEGIN
 END;
 $$;
 
--- A user's reservations, newest first (the 200 newest).
-CREATE OR REPLACE FUNCTION booking_list(p_user uuid) RETURNS text
+-- A user's reservations PostgreSQL keeps (the 200 newest), newest first by
+-- when each was made (a paid Redis hold keeps its hold's time), with that
+-- time in Unix ms: the reservation list merges them with the holds Redis
+-- keeps (shared/hold.h).
+CREATE OR REPLACE FUNCTION booking_list_rows(p_user uuid, OUT id bigint, OUT created_ms bigint, OUT reservation text)
+RETURNS SETOF record
 LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('reservations', coalesce(json_agg(x.j ORDER BY x.id DESC), '[]'::json))::text
-      FROM (SELECT r.id, booking_reservation_json(r) AS j FROM reservations r
-             WHERE r.user_id = p_user ORDER BY r.id DESC LIMIT 200) x
+    SELECT r.id, floor(extract(epoch FROM r.created_at) * 1000)::bigint, booking_reservation_json(r)::text
+      FROM reservations r
+     WHERE r.user_id = p_user
+     ORDER BY r.created_at DESC, r.id DESC
+     LIMIT 200
 $$;
 
 -- The seat map as the Redis cache keeps it (shared/seatmap.c): per seat its
@@ -672,14 +690,100 @@ BEGIN
 END;
 $$;
 
+-- The payment of a hold kept in Redis (shared/hold.h), which PostgreSQL
+-- has not seen: the hold's facts come from Redis (its schedule, seats,
+-- amount and end), and the reservation is written here, CONFIRMED, with
+-- the id Redis gave it. In one transaction, as booking_pay_now: the seats
+-- SOLD (each seat's row is unique, and one already SOLD refuses the
+-- payment: two payments never sell one seat, whatever Redis says), the
+-- balance debited, the reservation, payment and ledger rows written (the
+-- outbox's reservation.confirmed and payment.completed with them). A
+-- second payment of the same id waits for the first (the advisory lock)
+-- and then finds its reservation. Outcomes: paid; reservation_not_found,
+-- wrong_concert, already_paid (booking_refusal of the row already there),
+-- hold_expired (its end has come, or a seat was sold or held here
+-- meanwhile: a hold Redis lost), sales_closed, insufficient_balance
+-- (detail: the amount). The row keeps the hold's own creation time
+-- (p_created_ms), by which the reservation list orders it.
+CREATE OR REPLACE FUNCTION booking_pay_hold_now(p_user uuid, p_concert bigint, p_id bigint, p_schedule bigint,
+                                                p_seats integer[], p_amount bigint, p_expires_ms bigint,
+                                                p_created_ms bigint,
+                                                OUT outcome text, OUT body text, OUT detail text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r         reservations;
+    v_expires timestamptz := to_timestamp(p_expires_ms / 1000.0);
+    v_sold    integer;
+    v_found   integer;
+    v_pid     bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('booking_pay_hold'), hashtext(p_id::text));
+    SELECT * INTO r FROM reservations WHERE id = p_id;
+    IF FOUND THEN
+        outcome := coalesce(booking_refusal(r, p_user, p_concert), 'already_paid');
+        RETURN;
+    END IF;
+    IF hold_ran_out(v_expires) THEN
+        outcome := 'hold_expired';
+        RETURN;
+    END IF;
+    IF NOT sales_open((SELECT s.starts_at FROM schedules s WHERE s.id = p_schedule)) THEN
+        outcome := 'sales_closed';
+        RETURN;
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE NOT seat_is_free(x.status, x.held_until)) INTO v_found, v_sold FROM (
+        SELECT s.status, s.held_until FROM seats s
+         WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats)
+         ORDER BY s.schedule_id, s.seat_no FOR UPDATE) x;
+    IF v_found <> cardinality(p_seats) OR v_sold > 0 THEN
+        outcome := 'hold_expired';
+        RETURN;
+    END IF;
+    IF p_amount > 0 THEN
+        UPDATE users u SET balance = u.balance - p_amount
+         WHERE u.id = p_user AND u.balance >= p_amount;
+        IF NOT FOUND THEN
+            outcome := 'insufficient_balance';
+            detail := p_amount::text;
+            RETURN;
+        END IF;
+    ELSE
+        INSERT INTO users (id) VALUES (p_user) ON CONFLICT DO NOTHING;
+    END IF;
+
+    INSERT INTO reservations (id, user_id, concert_id, schedule_id, seat_nos, amount, status, expires_at, paid_at,
+                              created_at)
+    VALUES (p_id, p_user, p_concert, p_schedule, p_seats, p_amount, 'CONFIRMED', v_expires, now(),
+            to_timestamp(p_created_ms / 1000.0));
+    UPDATE seats s SET status = 'SOLD', reservation_id = p_id, held_until = NULL
+     WHERE s.schedule_id = p_schedule AND s.seat_no = ANY (p_seats);
+    INSERT INTO payments (reservation_id, user_id, amount, paid_at)
+    VALUES (p_id, p_user, p_amount, now()) RETURNING id INTO v_pid;
+    IF p_amount > 0 THEN
+        INSERT INTO balance_ledger (user_id, delta, kind, payment_id)
+        VALUES (p_user, -p_amount, 'PAYMENT', v_pid);
+    END IF;
+
+    outcome := 'paid';
+    body := json_build_object(
+        'paymentId', v_pid, 'reservationId', p_id, 'userId', p_user, 'amount', p_amount,
+        'status', 'PAID', 'paidAt', utc_text(now()))::text;
+END;
+$$;
+
 -- Pays reservation p_id for p_user with a queue token of p_concert, in one
 -- transaction: balance debited, seats SOLD, reservation CONFIRMED, payment
 -- and ledger rows written, and the Idempotency-Key (if any) stored with the
--- answer. p_token only names the key's owner (as a digest). Outcomes: those
--- of booking_pay_now, and key_reused.
-CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
-                                       OUT outcome text, OUT body text, OUT detail text,
-                                       OUT sold_schedule bigint, OUT sold_seat_nos integer[])
+-- answer. p_token only names the key's owner (as a digest). A hold kept in
+-- Redis comes with its facts (p_schedule, p_seats, p_amount, p_expires_ms:
+-- booking_pay_hold_now); without them (NULL) the reservation is
+-- PostgreSQL's own (booking_pay_now). sold_schedule and sold_seat_nos name
+-- the seats sold. Outcomes: those of the two, and key_reused.
+CREATE OR REPLACE FUNCTION booking_pay_hold(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
+                                            p_schedule bigint, p_seats integer[], p_amount bigint,
+                                            p_expires_ms bigint, p_created_ms bigint,
+                                            OUT outcome text, OUT body text, OUT detail text,
+                                            OUT sold_schedule bigint, OUT sold_seat_nos integer[])
 LANGUAGE plpgsql AS $$
 DECLARE
     v_owner text;
@@ -692,13 +796,31 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    SELECT p.outcome, p.body, p.detail, p.sold_schedule, p.sold_seat_nos
-      INTO outcome, body, detail, sold_schedule, sold_seat_nos
-      FROM booking_pay_now(p_user, p_concert, p_id) p;
+    IF p_schedule IS NULL THEN
+        SELECT p.outcome, p.body, p.detail, p.sold_schedule, p.sold_seat_nos
+          INTO outcome, body, detail, sold_schedule, sold_seat_nos
+          FROM booking_pay_now(p_user, p_concert, p_id) p;
+    ELSE
+        SELECT p.outcome, p.body, p.detail INTO outcome, body, detail
+          FROM booking_pay_hold_now(p_user, p_concert, p_id, p_schedule, p_seats, p_amount, p_expires_ms,
+                                    p_created_ms) p;
+        IF outcome = 'paid' THEN
+            sold_schedule := p_schedule;
+            sold_seat_nos := p_seats;
+        END IF;
+    END IF;
     IF p_key IS NOT NULL THEN
         PERFORM booking_key_done('payment', v_owner, p_key, outcome, body, outcome = 'paid');
     END IF;
 END;
+$$;
+
+-- booking_pay_hold for a reservation PostgreSQL holds itself.
+CREATE OR REPLACE FUNCTION booking_pay(p_user uuid, p_concert bigint, p_id bigint, p_token text, p_key text,
+                                       OUT outcome text, OUT body text, OUT detail text,
+                                       OUT sold_schedule bigint, OUT sold_seat_nos integer[])
+LANGUAGE sql AS $$
+    SELECT * FROM booking_pay_hold(p_user, p_concert, p_id, p_token, p_key, NULL, NULL, NULL, NULL, NULL)
 $$;
 
 -- --- Cron ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ int main(void)
     char text[512];
     int fd;
 
-    plan(20);
+    plan(22);
     ok(parses("pg_conninfo = host=x\nredis_host = 127.0.0.1\n", &c, err, sizeof err) == 0,
        "minimal config parses");
     ok(c.active_limit == 100 && c.hold_seconds == 300 && c.seat_count == 50 && c.redis_port == 6379 &&
@@ -41,6 +41,12 @@ int main(void)
     ok(parses("pg_conninfo=a\nredis_host=h\nno equals sign\n", &c, err, sizeof err) < 0 &&
        strstr(err, "line 3") != NULL, "line without '=' refused with its line number");
     ok(parses("redis_host=h\n", &c, err, sizeof err) < 0, "missing pg_conninfo refused");
+    ok(parses("pg_conninfo=a\nredis_host=h\nhold_replica_wait_ms = 50\n", &c, err, sizeof err) == 0 &&
+       c.hold_replica_wait_ms == 50, "hold_replica_wait_ms read (a hold waits for a replica)");
+    config_free(&c);
+    ok(parses("pg_conninfo=a\nredis_host=h\nhold_replica_wait_ms = 20000\n", &c, err, sizeof err) < 0,
+       "hold_replica_wait_ms past 10 s refused");
+    config_free(&c);
     ok(parses("pg_conninfo=a\nredis_host=h\npg_read_conninfo = host=x,y target_session_attrs=prefer-standby\n",
               &c, err, sizeof err) == 0 &&
            strcmp(c.pg_read_conninfo, "host=x,y target_session_attrs=prefer-standby") == 0,

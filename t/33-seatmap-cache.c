@@ -48,18 +48,17 @@ static void map_letters(const char *token, char *out)
     t_resp_free(&r);
 }
 
-/* The same letters as PostgreSQL says, by seat_is_free. */
+/* The same letters as the stores say (bk_seat: PostgreSQL's seats, by
+ * seat_is_free, and the live holds Redis keeps). */
 static void pg_letters(char *out)
 {
-    char sid[24];
-    const char *p[] = {sid};
-    char *v;
+    for (int i = 0; i < SEATS; i++) {
+        char *v = bk_seat(schedule_id, i + 1);
 
-    snprintf(sid, sizeof sid, "%" PRId64, schedule_id);
-    v = t_pg_value("SELECT string_agg(CASE WHEN seat_is_free(status, held_until) THEN 'A' ELSE left(status, 1) END,"
-                   " '' ORDER BY seat_no) FROM seats WHERE schedule_id = $1::bigint", 1, p);
-    snprintf(out, SEATS + 1, "%s", v ? v : "");
-    free(v);
+        out[i] = v ? v[0] : '?';
+        free(v);
+    }
+    out[SEATS] = '\0';
 }
 
 static void map_command(int argc, const char **argv)
@@ -237,12 +236,19 @@ int main(void)
         int cancelled = 0, whole = 1;
         double t0, waited;
         phase = 2;
-        /* The racers' holds, as PostgreSQL has them (the racers were
+        /* The racers' holds, as their lists show them (the racers were
          * processes of their own). */
         for (int i = 0; i < RACERS; i++) {
-            const char *q[] = {users[i], sid};
-            racer_hold[i] = t_pg_int("SELECT coalesce(max(id), 0) FROM reservations WHERE user_id = $1::uuid"
-                                     " AND schedule_id = $2::bigint AND status = 'HELD'", 2, q);
+            char list[640];
+            struct t_resp lr;
+
+            snprintf(list, sizeof list, "/api/v1/users/%s/reservations", users[i]);
+            racer_hold[i] = 0;
+            if (t_get_as(users[i], list, &lr) == 0 && lr.status == 200 &&
+                t_json_str(lr.json, "reservations.0.status") &&
+                strcmp(t_json_str(lr.json, "reservations.0.status"), "HELD") == 0)
+                racer_hold[i] = t_json_int(lr.json, "reservations.0.reservationId");
+            t_resp_free(&lr);
         }
         wiper = fork();
         if (wiper == 0) {

@@ -95,9 +95,9 @@ int main(void)
     is_int(bk_balance(userA), 10000, "nothing was charged");
     is_int(bk_user_int("SELECT count(*) FROM balance_ledger WHERE user_id = $1::uuid", userA), 1,
            "the ledger holds the charge alone");
-    bk_is(bk_raw("SELECT status FROM reservations WHERE id = $1", res_a), "HELD", "the reservation is still HELD");
-    is_int(bk_int("SELECT count(*) FROM seats WHERE reservation_id = $1 AND status = 'HELD'", res_a), 2,
-           "its seats are still HELD, not SOLD");
+    bk_is(bk_status(res_a), "HELD", "the reservation is still HELD");
+    ok(bk_seat_holder(sched[0], 1) == res_a && bk_seat_holder(sched[0], 2) == res_a, "its seats are still HELD by it");
+    bk_is(bk_seat(sched[0], 1), "HELD", "not SOLD");
     is_int(bk_int("SELECT count(*) FROM payments WHERE reservation_id = $1", res_a), 0, "no payment row");
     is_int(bk_user_int("SELECT count(*) FROM idempotency_keys WHERE key = $1", key), 0, "no Idempotency-Key kept");
     t_get("/api/v1/queue/status", tokA, &r);
@@ -107,14 +107,16 @@ int main(void)
     {
         int three[] = {3};
         const char *exists[] = {"EXISTS", lock};
+        /* A show's start is read again from PostgreSQL within a second
+         * (the responders keep a schedule's facts that long): the clock
+         * itself is exact, but this start was moved behind their back. */
+        t_sleep_ms(1100);
         bk_hold(tokB, sched[0], three, 1, &r);
         ok(r.status == 409 && strcmp(t_error_code(&r), "SALES_CLOSED") == 0,
            "B holds free seat 3: 409 SALES_CLOSED (%ld %s)", r.status, r.body ? r.body : "");
         t_resp_free(&r);
-        is_int(bk_int("SELECT count(*) FROM reservations WHERE schedule_id = $1", sched[0]), 1,
-               "B holds nothing (A's is the show's only reservation)");
-        bk_is(bk_raw("SELECT status FROM seats WHERE schedule_id = $1 AND seat_no = 3", sched[0]), "AVAILABLE",
-              "seat 3 is AVAILABLE");
+        is_int(bk_reservation_count(sched[0]), 1, "B holds nothing (A's is the show's only reservation)");
+        bk_is(bk_seat(sched[0], 3), "AVAILABLE", "seat 3 is AVAILABLE");
         snprintf(lock, sizeof lock, "{c:%" PRId64 "}:seat:%" PRId64 ":3", concert, sched[0]);
         is_int(t_redis_int(2, exists), 0, "and B's Redis lock on it was given back");
     }
@@ -124,8 +126,7 @@ int main(void)
     ok(r.status == 200 && t_json_str(r.json, "status") && strcmp(t_json_str(r.json, "status"), "CANCELLED") == 0,
        "A can still let the hold go: 200 CANCELLED (%ld)", r.status);
     t_resp_free(&r);
-    is_int(bk_int("SELECT count(*) FROM seats WHERE schedule_id = $1 AND status = 'AVAILABLE'", sched[0]), 10,
-           "every seat of the show is free");
+    is_int(bk_held_count(sched[0], 10), 0, "every seat of the show is free");
 
     free(tokA);
     free(tokB);

@@ -1,17 +1,17 @@
-/* 45-hold-cost: a hold asks Redis once before PostgreSQL, and still refuses
- * in the documented order.
+/* 45-hold-cost: a hold is one Redis script, and still refuses in the
+ * documented order.
  *
- * The story: a MONITOR client watches Redis while A, ACTIVE, holds two
- * seats. Exactly one script names A's token, and that same script takes the
- * seats' locks and reads the seat map (its letter is Redis's one copy of
- * "sold"): the token check, "sold" and the locks are one round trip. After
- * the 201 one more script marks the seats on the seat map and sets the
- * locks' end to the hold's (the only other script naming them),
- * and the seat map reads them HELD. Then B's token runs out behind the cache's
- * back (its active period ends in Redis): the cheap check misses, the full
- * check answers 401 TOKEN_INVALID, and nothing is locked or held. Last, the
- * order of refusals: the token's form, the body, then the token's state,
- * then the schedule. */
+ * The story: once the show's facts, seat map and buyers are in Redis (B
+ * held and let go a seat, which read them), a MONITOR client watches Redis
+ * while A, ACTIVE, holds two seats. Exactly one script names A's token, and
+ * that same script takes the seats' locks and reads and marks the seat map
+ * (its letter is Redis's one copy of "sold"): the token check, "sold", the
+ * locks and the hold are one round trip, and no other script names the map
+ * or the locks. The seat map then reads them HELD. Then B's token runs out
+ * behind the cache's back (its active period ends in Redis): the cheap
+ * check misses, the full check answers 401 TOKEN_INVALID, and nothing is
+ * locked or held. Last, the order of refusals: the token's form, the body,
+ * then the token's state, then the schedule. */
 #include "tap.h"
 #include "testlib.h"
 #include "40-booking.h"
@@ -29,6 +29,7 @@ struct seen {
     int with_lock;      /* scripts that name a seat lock */
     int with_map;       /* scripts that name the schedule's seat map */
     int token_and_map;  /* ... and carry the token */
+    int concert_notes;  /* SADDs naming a concert to a user's concerts */
 };
 
 /* Reads what MONITOR saw until it has been quiet for 300 ms, and closes it. */
@@ -48,6 +49,7 @@ static void monitor_read(redisContext *mon, const char *token, const char *lock_
             s->with_map += strstr(line, map_key) != NULL;
             s->token_and_map += tok && strstr(line, map_key) != NULL;
         }
+        s->concert_notes += strstr(line, "\"SADD\"") && strstr(line, ":hold-concerts");
         free(line);
     }
     redisFree(mon);
@@ -88,6 +90,12 @@ int main(void)
          * too (its check of Redis against PostgreSQL): none may run. */
         if (t_hold_cron_lock(cron_owner) < 0)
             bail_out("cannot take the cron lock");
+        {
+            const int ten[] = {10};
+            int64_t warm = bk_hold_id(tokB, sched, ten, 1);
+
+            ok(warm > 0 && bk_cancel(tokB, warm, NULL) == 200, "B held and let go seat 10 (Redis knows the show)");
+        }
         mon = t_redis_monitor();
         st = bk_hold(tokA, sched, seats, 2, NULL);
 
@@ -96,10 +104,10 @@ int main(void)
         is_int(s.with_token, 1, "one script carried A's token id (%d)", s.with_token);
         is_int(s.token_and_lock, 1, "and it took the seats' locks: token check and locks in one script");
         is_int(s.token_and_map, 1, "and read the seat map's sold seats in the same script");
-        is_int(s.with_map, 2, "one more script marked the seat map after the commit (%d)", s.with_map);
-        is_int(s.with_lock, 2, "and set the locks' end in the same script: no other touched them (%d)",
-               s.with_lock);
-        bk_is(bk_seat(sched, 1), "HELD", "seat 1 reads HELD in PostgreSQL");
+        is_int(s.with_map, 1, "no other script named the seat map: the hold's marked it (%d)", s.with_map);
+        is_int(s.with_lock, 1, "nor the locks: the hold's set them to end with it (%d)", s.with_lock);
+        is_int(s.concert_notes, 1, "A's first hold of the concert named it to A's concerts (one SADD)");
+        bk_is(bk_seat(sched, 1), "HELD", "seat 1 reads HELD");
         t_free_cron_lock(cron_owner);
     }
     {
@@ -123,7 +131,20 @@ int main(void)
         is(t_error_code(&held), "TOKEN_INVALID", "TOKEN_INVALID");
         t_resp_free(&held);
         bk_is(bk_seat(sched, 3), "AVAILABLE", "seat 3 is not held");
-        ok(bk_hold(tokA, sched, seats, 1, NULL) == 201, "and not locked: A holds it at once");
+        {
+            redisContext *mon = t_redis_monitor();
+            char path[96];
+
+            ok(bk_hold(tokA, sched, seats, 1, NULL) == 201, "and not locked: A holds it at once");
+            monitor_read(mon, t_token_id(tokA), lock_prefix, map_key, &s);
+            is_int(s.concert_notes, 0, "A's second hold of the concert sent no SADD: its concert is named");
+            snprintf(path, sizeof path, "/api/v1/users/%s/reservations", userA);
+            ok(t_get_as(userA, path, &r) == 0 && r.status == 200, "A's reservations: 200");
+            ok(t_json_at(r.json, "reservations.1") && !t_json_at(r.json, "reservations.2"), "both of A's holds listed");
+            is(t_json_str(r.json, "reservations.0.status"), "HELD", "the second HELD");
+            is(t_json_str(r.json, "reservations.1.status"), "HELD", "the first HELD");
+            t_resp_free(&r);
+        }
     }
 
     /* --- the order of refusals ---------------------------------------------- */

@@ -171,8 +171,8 @@ int main(void)
        "paying 60,000 with 50,000: 402");
     t_resp_free(&r);
     is_int(bk_balance(userA), 50000, "the balance is untouched");
-    bk_is(bk_raw("SELECT status FROM reservations WHERE id = $1", res_a), "HELD", "the reservation is still HELD");
-    is_int(bk_int("SELECT count(*) FROM seats WHERE reservation_id = $1 AND status = 'HELD'", res_a), 2, "its seats still HELD");
+    bk_is(bk_status(res_a), "HELD", "the reservation is still HELD");
+    ok(bk_seat_holder(sched[0], 1) == res_a && bk_seat_holder(sched[0], 2) == res_a, "its seats still HELD by it");
     is_int(payments_of(res_a), 0, "no payment row");
     is_int(bk_user_int("SELECT count(*) FROM idempotency_keys WHERE key = $1 AND scope = 'payment'", key), 0,
            "a refused payment keeps no Idempotency-Key");
@@ -195,7 +195,7 @@ int main(void)
     refused(tokA, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", body, 400, "INVALID_REQUEST",
             "a 65-character Idempotency-Key");
     ok(t_answers_error("GET", "/api/v1/payments", tokA, NULL, 405, "METHOD_NOT_ALLOWED"), "GET /payments: 405");
-    bk_is(bk_raw("SELECT status FROM reservations WHERE id = $1", res_a), "HELD", "still HELD after all that");
+    bk_is(bk_status(res_a), "HELD", "still HELD after all that");
     is_int(bk_balance(userA), 50000, "and the balance untouched");
     t_get("/api/v1/queue/status", tokA, &r);
     is(t_json_str(r.json, "status"), "ACTIVE", "A's token is still ACTIVE");

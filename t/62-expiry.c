@@ -75,7 +75,7 @@ int main(void)
         res_b = bk_hold_id(tokB, sched[0], two, 2);
     }
     ok(res_b > 0, "B holds seats 2 and 3 at once");
-    is_int(bk_int("SELECT reservation_id FROM seats WHERE schedule_id = $1 AND seat_no = 2", sched[0]), res_b,
+    is_int(bk_seat_holder(sched[0], 2), res_b,
            "seat 2 is B's now");
     ok(bk_pay(tokA, res_a, NULL, &r) == 410, "A still cannot pay (410)");
     t_resp_free(&r);

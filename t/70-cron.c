@@ -1,7 +1,10 @@
 /* 70-cron: the housekeeping program tidies up, once at a time, safely.
  *
- * The story: on a concert whose holds last 2 seconds, A's hold runs out, D's
- * runs out and its seat is taken over by E, C pays in time and X cancels;
+ * The story: on a concert whose holds last 2 seconds, A's, D's, X's and G's
+ * holds are ones PostgreSQL keeps (as every hold was before holds moved to
+ * Redis; the cron's sweep of Redis holds is told in t/48). A's hold runs
+ * out, D's runs out and its seat is taken over by E, C pays in time and X
+ * cancels;
  * an Idempotency-Key from 25 hours ago and a fresh one are stored. While
  * another run holds the cron lock, a run says it skipped, exits 0, changes
  * nothing and leaves the other's lock alone. Once the lock is free a run
@@ -20,8 +23,8 @@
  * succeeds after it. The run drops that seat map (it is read again from
  * PostgreSQL: seat 5 AVAILABLE, the SOLD seat 6 still SOLD and refused),
  * deletes neither a lock one second old under an unknown owner (a hold may
- * be on its way to PostgreSQL) nor the lock of a live hold that looks just
- * as old, and names no owner in its summary; a run over a map that agrees
+ * be on its way) nor the lock of a live hold (kept in Redis) that looks
+ * just as old, and names no owner in its summary; a run over a map that agrees
  * with PostgreSQL keeps it.
  *
  * With Redis or PostgreSQL unreachable the program exits non-zero. */
@@ -76,7 +79,7 @@ static int broken_config(const char *prefix, const char *line, char *path, size_
 
 static char *status_of(int64_t reservation_id)
 {
-    return bk_raw("SELECT status FROM reservations WHERE id = $1", reservation_id);
+    return bk_status(reservation_id);
 }
 
 
@@ -155,10 +158,18 @@ static void reconcile_scene(const char *owner)
     bk_charge(userS, 5000, NULL, NULL);
     ok(bk_pay(tokS, res_s, NULL, NULL) == 201, "S pays: seat 6 SOLD");
     ok(bk_cancel(tokQ, res_q, NULL) == 200, "Q cancels: seat 2 AVAILABLE");
-    ownerP = bk_raw("SELECT lock_owner FROM reservations WHERE id = $1", res_p);
-    ownerQ = bk_raw("SELECT lock_owner FROM reservations WHERE id = $1", res_q);
-    if (!ownerP || !ownerQ)
-        bail_out("no lock owners stored with the reservations");
+    {
+        char *recP = bk_hold_record(res_p), *recQ = bk_hold_record(res_q);
+
+        ownerP = malloc(40);
+        ownerQ = malloc(40);
+        if (!recP || !recQ || !ownerP || !ownerQ)
+            bail_out("no lock owners stored with the holds");
+        bk_record_field(recP, 5, ownerP, 40);
+        bk_record_field(recQ, 5, ownerQ, 40);
+        free(recP);
+        free(recQ);
+    }
     random_owner(ghost);
     random_owner(fresh);
 
@@ -208,7 +219,7 @@ static void reconcile_scene(const char *owner)
     ok(!strstr(out, ownerP) && !strstr(out, ownerQ) && !strstr(out, ghost) && !strstr(out, fresh),
        "naming no lock owner");
     seat_key(key, sizeof key, concert, sched[0], 1);
-    is_int(redis_holds(key, ownerP), 1, "P's lock (a live hold in PostgreSQL) is kept");
+    is_int(redis_holds(key, ownerP), 1, "P's lock (a live hold, kept in Redis) is kept");
     seat_key(key, sizeof key, concert, sched[0], 4);
     is_int(redis_holds(key, fresh), 1, "the one-second-old lock is kept (a hold may be in flight)");
     {
@@ -259,12 +270,12 @@ int main(int argc, char **argv)
                        (char *)NULL) < 0)
         bail_out("cannot get queue tokens (queue API)");
     {
-        int a[] = {1, 2}, c[] = {9}, d[] = {5}, x[] = {7}, g[] = {8};
-        res_a = bk_hold_id(tokA, sched[0], a, 2);
+        int c[] = {9};
+        res_a = bk_pg_hold(userA, concert, sched[0], "{1,2}");
         res_c = bk_hold_id(tokC, sched[0], c, 1);
-        res_d = bk_hold_id(tokD, sched[0], d, 1);
-        res_x = bk_hold_id(tokX, sched[0], x, 1);
-        res_g = bk_hold_id(tokG, sched[0], g, 1);
+        res_d = bk_pg_hold(userD, concert, sched[0], "{5}");
+        res_x = bk_pg_hold(userX, concert, sched[0], "{7}");
+        res_g = bk_pg_hold(userG, concert, sched[0], "{8}");
     }
     ok(res_a > 0 && res_c > 0 && res_d > 0 && res_x > 0 && res_g > 0, "five holds of 2 seconds");
     bk_charge(userC, 5000, NULL, NULL);
@@ -306,8 +317,7 @@ int main(int argc, char **argv)
     is_int(bk_int("SELECT count(*) FROM seats WHERE schedule_id = $1 AND seat_no IN (1, 2) AND status = 'AVAILABLE'"
                   " AND reservation_id IS NULL AND held_until IS NULL", sched[0]), 2, "its seats are AVAILABLE");
     bk_is(status_of(res_d), "EXPIRED", "D's run-out hold is EXPIRED");
-    is_int(bk_int("SELECT reservation_id FROM seats WHERE schedule_id = $1 AND seat_no = 5 AND status = 'HELD'", sched[0]),
-           res_e, "seat 5 stays HELD by E");
+    is_int(bk_seat_holder(sched[0], 5), res_e, "seat 5 stays HELD by E");
     bk_is(status_of(res_e), "HELD", "E's hold is untouched");
     bk_is(status_of(res_c), "CONFIRMED", "C's paid hold stays CONFIRMED");
     bk_is(bk_raw("SELECT status FROM seats WHERE schedule_id = $1 AND seat_no = 9", sched[0]), "SOLD", "seat 9 stays SOLD");

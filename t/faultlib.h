@@ -80,6 +80,9 @@ struct f_load {
     long start_ms;         /* CLOCK_MONOTONIC ms at start */
     struct f_rec *recs;    /* after f_load_stop */
     size_t nrecs;
+    /* Redis lost data (a wipe, a failover): a hold kept there and not yet
+     * paid may be gone with it, counted but allowed (shared/hold.h). */
+    int redis_may_lose;
 };
 
 /* diag() and bail_out() for the libraries beside tap.h, which keep no

@@ -28,13 +28,8 @@
 --@include lib/token_active.lua
 --@include lib/queue_facts.lua
 --@include lib/seat_letter.lua
-local facts = redis.call('HMGET', KEYS[3], 'hold_ms', 'fresh_until', 'missing')
-local hold_ms = tonumber(facts[1] or '')
-if facts[3] or not hold_ms or hold_ms < 1 then return {'NOCONF'} end
-if tonumber(facts[2] or '0') <= now then
-  redis.call('HSET', KEYS[3], 'fresh_until', now + FACTS_FRESH_MS)
-  return {'NOCONF'}
-end
+local FACTS_LATE_OK = false
+--@include lib/hold_length.lua
 local map = redis.call('HMGET', KEYS[4], '_ok', unpack(ARGV, 3))
 if map[1] then
   for i = 2, #map do
