@@ -52,7 +52,7 @@ static const char hold_sql[] =
 static const char cancel_sql[] = "SELECT outcome FROM booking_cancel($1::uuid, $2::bigint, $3::bigint)";
 /* The read paths, as their responders send them. */
 static const char balance_sql[] = "SELECT balance_json($1::uuid)";
-static const char list_sql[] = "SELECT booking_list($1::uuid)";
+static const char list_sql[] = "SELECT id, created_ms, reservation FROM booking_list_rows($1::uuid)";
 static const char seatmap_sql[] = "SELECT concert_id, seat_no, cached FROM seatmap_rows($1::bigint)";
 static const char shows_sql[] = "SELECT concert_found, body FROM show_list($1::bigint)";
 static const char settings_sql[] = "SELECT * FROM concert_settings($1)";
@@ -278,6 +278,10 @@ static double cpu_us(const char *pid)
     return strtod(buf, NULL) / 1e3;
 }
 
+/* Reads measure_path saw fail: a path whose SQL the server refuses
+ * measures nothing, and the measure must not pass on it. */
+static int reads_failed;
+
 /* Reads path sql READS_PER_PATH times (params rotating over the writers'
  * users, or the show), and the primary's and the standby's CPU per read. */
 static void measure_path(const char *sql, int by_user, const char *primary_pid, const char *standby_pid,
@@ -293,8 +297,8 @@ static void measure_path(const char *sql, int by_user, const char *primary_pid, 
             params[0] = schedule;
         /* Each read a request of its own, as the responders' are. */
         db_replica_new_request();
-        if (db_read_replica(sql, 1, params, &res) != DB_OK)
-            diag("a read failed while measuring");
+        if (db_read_replica(sql, 1, params, &res) != DB_OK && reads_failed++ == 0)
+            diag("a read failed while measuring: %s", sql);
         PQclear(res);
     }
     *primary_us = (cpu_us(primary_pid) - p0) / READS_PER_PATH;
@@ -303,7 +307,7 @@ static void measure_path(const char *sql, int by_user, const char *primary_pid, 
 
 /* The primary's CPU per read of each path, all on the primary and then
  * through the standby, the writers running. 1 when the standby took load
- * off the primary over the five paths. */
+ * off the primary over the five paths, every read answered. */
 static int measure(void)
 {
     static const struct {
@@ -341,7 +345,9 @@ static int measure(void)
     diag("journey writers meanwhile: %.0f acknowledged writes/s", (sh->writes[0] + sh->writes[1] - writes0) /
                                                                          (t_now_s() - t0));
     free(primary_pid);
-    return sum_after < sum_before;
+    if (reads_failed)
+        diag("%d reads failed while measuring", reads_failed);
+    return sum_after < sum_before && reads_failed == 0;
 }
 
 /* SQL as the superuser on the standby; 0 when it ran. */
