@@ -993,6 +993,9 @@ usage: ./dev fault [up|test] NAME, on the several-hosts stack (./dev up --ha)
                replica, on another host, is promoted)
   pg-kill      kill -9 the PostgreSQL primary's host: keeper, postgres and all
                (pg_auto_failover promotes the standby)
+  pg-cut       take the PostgreSQL primary's host's link down, leaving it
+               running (the standby is promoted; the responders give up on
+               the cut host by their connection strings' TCP timeouts)
   app1-cut     take app1's link down (the balancer routes around it)
   app2-cut     the same for app2
   redis-cut [SLOT]
@@ -1022,6 +1025,12 @@ EOF
         h=$(pg_primary_host)
         [ -n "$h" ] || die "no PostgreSQL primary"
         kill -9 -- "-$(cat "$HA/$h/run/keeper.pid")"
+        echo "$h"
+        ;;
+    pg-cut)
+        h=$(pg_primary_host)
+        [ -n "$h" ] || die "no PostgreSQL primary"
+        ip link set "$(ha_ns "$h")" down
         echo "$h"
         ;;
     app1-cut|app2-cut)
