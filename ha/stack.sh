@@ -32,7 +32,7 @@
 # Reads from the environment what scripts/stack.sh's `profile` reads (the
 # several-hosts stack of `up` or `test` takes that stack's front port,
 # folder and CONCERT_CHILDREN), nothing more. Sets (ha_profile): HA HA_NET
-# HA_TAG HA_BRIDGE HA_NFT_TABLE HA_SECRETS HA_PGAF HA_CONNINFO
+# HA_TAG HA_BRIDGE HA_NFT_TABLE HA_SECRETS HA_PGAF HA_CONNINFO HA_PG_GIVE_UP
 # HA_CLUSTER_NODES.
 # shellcheck shell=bash
 
@@ -59,6 +59,12 @@ ha_profile() {
     HA_SECRETS=$HA/secrets
     HA_PGAF=$HA/pgaf
     HA_CONNINFO="host=$(ha_addr pg1),$(ha_addr pg2) port=$(ha_pg_port pg1),$(ha_pg_port pg2) dbname=concert user=$APP_USER passfile=$HA_SECRETS/pgpass target_session_attrs=read-write"
+    # A host cut off answers nothing, not even a reset: without these a
+    # program waiting on it would wait for TCP's own give-up, many minutes
+    # (t/ag). A send unacknowledged for 2 s, or an idle wait whose
+    # keepalives go unanswered for about 3 s, ends the connection; the
+    # statement's outcome is then unknown and never sent again.
+    HA_PG_GIVE_UP="connect_timeout=2 keepalives_idle=1 keepalives_interval=1 keepalives_count=2 tcp_user_timeout=2000"
     # Every node of the cluster: a program learns the map from any that
     # answers.
     HA_CLUSTER_NODES=
@@ -235,7 +241,7 @@ ha_prepare() {
     chmod 600 "$HA_SECRETS"/* "$ADMIN_KEY_FILE"
     # Each app host's config: the single-host file with the several-hosts keys.
     for h in $HA_APPS; do
-        sed -e "s|^pg_conninfo = .*|pg_conninfo = $HA_CONNINFO connect_timeout=2 options='-c statement_timeout=5000'|" \
+        sed -e "s|^pg_conninfo = .*|pg_conninfo = $HA_CONNINFO $HA_PG_GIVE_UP options='-c statement_timeout=5000'|" \
             -e "s|^admin_key_file = .*|admin_key_file = $ADMIN_KEY_FILE|" \
             -e "s|^metrics_file = .*|metrics_file = $HA/$h/run/metrics|" \
             -e "s|^redis_host = .*|redis_cluster_nodes = $HA_CLUSTER_NODES|" -e "/^redis_port = /d" \
@@ -243,7 +249,7 @@ ha_prepare() {
             conf/concert.conf >"$HA/$h/concert.conf"
         kafka_conf >>"$HA/$h/concert.conf"
         # The read-only paths read from the standby (README "Reads from the standby").
-        echo "pg_read_conninfo = ${HA_CONNINFO/read-write/prefer-standby} connect_timeout=2 options='-c statement_timeout=5000'" \
+        echo "pg_read_conninfo = ${HA_CONNINFO/read-write/prefer-standby} $HA_PG_GIVE_UP options='-c statement_timeout=5000'" \
             >>"$HA/$h/concert.conf"
         # A hold is answered once a replica has it (README "When a failure happens").
         echo "hold_replica_wait_ms = 100" >>"$HA/$h/concert.conf"
@@ -352,6 +358,15 @@ ha_initdb() {
         cat "$REPO/conf/pg_auto_failover-monitor.conf"
     else
         printf "unix_socket_directories = '%s'\nmax_connections = 300\n" "$sock"
+        # A primary cut off from the monitor demotes itself once it has
+        # seen no standby either for network_partition_timeout (3 s), and
+        # it sees the standby's replication go only after this (60 s by
+        # default): until then it took connections whose commits hung on
+        # a standby promoted away (t/ag). Not shorter than the keeper's
+        # first look after it lost the monitor (some 3 s): pg_autoctl
+        # counts the partition from the last time it saw the standby
+        # then, and never counts one it did not see.
+        printf "wal_sender_timeout = 6s\n"
     fi >>"$HA/$h/pgdata/postgresql.conf"
 }
 
@@ -1052,8 +1067,27 @@ EOF
     esac
 }
 
+# ha_link_is_down HOST: its link was taken down (a *-cut fault).
+ha_link_is_down() { ! ip -o link show dev "$(ha_ns "$1")" 2>/dev/null | grep -q '[<,]UP[,>]'; }
+
+# ha_wait_stepped_down HOST: until the PostgreSQL on HOST, cut off, is no
+# longer a primary (20 s at most). pg_auto_failover has a primary cut off
+# from the monitor and its standby demote itself (seconds after its
+# standby was promoted): a link given back before that brings back a
+# primary whose commits wait for a standby gone, and clients that connect
+# to it get errors, not the new primary.
+ha_wait_stepped_down() {
+    local i
+    for i in $(seq 40); do
+        [ "$(pgaf "$1" psql -h "$HA/pgsock" -p "$(ha_pg_port "$1")" -d postgres -qAtXc 'SELECT pg_is_in_recovery()' \
+            2>/dev/null)" = f ] || return 0
+        sleep 0.5
+    done
+}
+
 ha_heal() {
     local h n gave
+    for h in $HA_PG_NODES; do ! ha_link_is_down "$h" || ha_wait_stepped_down "$h"; done
     for h in $HA_HOSTS; do ip link set "$(ha_ns "$h")" up; done
     for h in mon $HA_PG_NODES; do start_keeper "$h"; done
     for n in $(ha_redis_nodes); do ha_start_redis "$n"; done
